@@ -1,0 +1,132 @@
+//! Orders to the legacy factory: open → requested → fulfilled.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{CorrelationId, FactoryOrderId, ProductId, StockOutEvent};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FactoryOrderStatus {
+    /// Opened by a stock-out; the factory has not acknowledged it yet.
+    Open,
+    /// The factory accepted it and will call back.
+    Requested,
+    /// The callback arrived and the stock was added. Final.
+    Fulfilled,
+}
+
+impl FactoryOrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Requested => "requested",
+            Self::Fulfilled => "fulfilled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "open" => Some(Self::Open),
+            "requested" => Some(Self::Requested),
+            "fulfilled" => Some(Self::Fulfilled),
+            _ => None,
+        }
+    }
+
+    /// Whether the factory still has to be asked for this order.
+    pub fn needs_request(self) -> bool {
+        self == Self::Open
+    }
+
+    /// Whether a callback for this order should still add stock. A callback may arrive
+    /// before we recorded the factory's acknowledgement, so `Open` qualifies too.
+    pub fn accepts_restock(self) -> bool {
+        self != Self::Fulfilled
+    }
+}
+
+impl fmt::Display for FactoryOrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A factory order to be written together with the stock-out that caused it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFactoryOrder {
+    pub id: FactoryOrderId,
+    pub product_id: ProductId,
+    pub factory_product_id: String,
+    pub quantity: u32,
+    pub correlation_id: CorrelationId,
+}
+
+impl NewFactoryOrder {
+    /// The event that announces this order to the rest of the system.
+    pub fn stock_out_event(&self, stock_left: u32, occurred_at: time::OffsetDateTime) -> StockOutEvent {
+        StockOutEvent::new(self, stock_left, occurred_at)
+    }
+}
+
+/// A factory order as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FactoryOrder {
+    pub id: FactoryOrderId,
+    pub product_id: ProductId,
+    pub factory_product_id: String,
+    pub quantity: u32,
+    pub status: FactoryOrderStatus,
+    pub factory_request_id: Option<String>,
+    pub correlation_id: CorrelationId,
+    pub request_attempts: u32,
+}
+
+/// What we ask the factory to make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FactoryRequest {
+    pub factory_order_id: FactoryOrderId,
+    pub factory_product_id: String,
+    pub quantity: u32,
+    pub stock_left: u32,
+    pub correlation_id: CorrelationId,
+}
+
+impl From<&StockOutEvent> for FactoryRequest {
+    fn from(e: &StockOutEvent) -> Self {
+        Self {
+            factory_order_id: e.factory_order_id,
+            factory_product_id: e.factory_product_id.clone(),
+            quantity: e.quantity,
+            stock_left: e.stock_left,
+            correlation_id: e.correlation_id.clone(),
+        }
+    }
+}
+
+/// The factory's acknowledgement: its own id for our request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FactoryReceipt {
+    pub factory_request_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lifecycle() {
+        use FactoryOrderStatus::*;
+        for s in [Open, Requested, Fulfilled] {
+            assert_eq!(FactoryOrderStatus::parse(s.as_str()), Some(s));
+        }
+        assert!(Open.needs_request());
+        assert!(!Requested.needs_request());
+        assert!(!Fulfilled.needs_request());
+        assert!(Open.accepts_restock());
+        assert!(Requested.accepts_restock());
+        assert!(!Fulfilled.accepts_restock());
+        assert_eq!(FactoryOrderStatus::parse("closed"), None);
+    }
+}

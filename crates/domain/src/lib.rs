@@ -1,0 +1,20 @@
+//! The donut warehouse's core.
+//!
+//! Everything here is plain Rust: no AWS, Lambda or SQL types. The edges (MySQL, SNS, SQS,
+//! the legacy Factory API, HTTP) implement the small traits in [`ports`] and call the
+//! services in [`services`].
+
+pub mod events;
+pub mod factory;
+pub mod ids;
+pub mod ports;
+pub mod product;
+pub mod purchase;
+pub mod services;
+
+pub use events::StockOutEvent;
+pub use factory::{FactoryOrder, FactoryOrderStatus, FactoryReceipt, FactoryRequest, NewFactoryOrder};
+pub use ids::{CorrelationId, FactoryOrderId, InvalidInput, OrderId, ProductId, Quantity};
+pub use ports::{EventPublisher, FactoryApi, FactoryError, OutboxStore, PublishError, StoreError, Warehouse};
+pub use product::{Product, ReorderRule};
+pub use purchase::{OutOfStock, PurchaseOutcome, PurchaseRequest, RestockInfo, Sale};

@@ -1,0 +1,132 @@
+//! What the core needs from the outside world: one small trait per edge.
+
+use std::future::Future;
+
+use crate::{
+    FactoryOrder, FactoryOrderId, FactoryReceipt, FactoryRequest, Product, ProductId,
+    PurchaseOutcome, PurchaseRequest, StockOutEvent, CorrelationId,
+};
+
+/// The warehouse could not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The database is unreachable or timed out: worth retrying later (HTTP 503).
+    #[error("warehouse unavailable: {0}")]
+    Unavailable(String),
+    /// The database answered with something the code cannot make sense of.
+    #[error("warehouse error: {0}")]
+    Internal(String),
+}
+
+/// What a restock callback did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestockOutcome {
+    Restocked {
+        product_id: ProductId,
+        added: u32,
+        stock: u32,
+        correlation_id: CorrelationId,
+    },
+    /// The order was fulfilled before: nothing changed.
+    AlreadyFulfilled {
+        product_id: ProductId,
+        correlation_id: CorrelationId,
+    },
+    UnknownOrder,
+}
+
+/// The stock of products, the orders sold from it and the factory orders that refill it.
+pub trait Warehouse: Send + Sync {
+    /// Sells `quantity` units if (and only if) the shelf has them, atomically; in the same
+    /// transaction opens the factory order and outbox row a stock-out calls for.
+    fn purchase(
+        &self,
+        request: &PurchaseRequest,
+    ) -> impl Future<Output = Result<PurchaseOutcome, StoreError>> + Send;
+
+    fn products(&self) -> impl Future<Output = Result<Vec<Product>, StoreError>> + Send;
+
+    fn product(
+        &self,
+        id: &ProductId,
+    ) -> impl Future<Output = Result<Option<Product>, StoreError>> + Send;
+
+    fn factory_order(
+        &self,
+        id: FactoryOrderId,
+    ) -> impl Future<Output = Result<Option<FactoryOrder>, StoreError>> + Send;
+
+    /// Records the factory's acknowledgement. Returns false when the order had already left
+    /// the `open` state (a duplicate delivery, or the callback came first).
+    fn record_factory_request(
+        &self,
+        id: FactoryOrderId,
+        receipt: &FactoryReceipt,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Counts one more attempt to reach the factory for this order.
+    fn record_factory_attempt(
+        &self,
+        id: FactoryOrderId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Fulfils the factory order and adds the quantity *we ordered* to stock, once.
+    fn restock(
+        &self,
+        id: FactoryOrderId,
+    ) -> impl Future<Output = Result<RestockOutcome, StoreError>> + Send;
+}
+
+/// What one relay pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayReport {
+    pub published: usize,
+    pub failed: usize,
+}
+
+/// The transactional outbox of stock-out events.
+pub trait OutboxStore: Send + Sync {
+    /// Claims up to `max` due rows (rows another relay holds are skipped), publishes each
+    /// and marks it published, or schedules a retry with backoff when publishing fails.
+    fn relay<P: EventPublisher>(
+        &self,
+        publisher: &P,
+        max: usize,
+    ) -> impl Future<Output = Result<RelayReport, StoreError>> + Send;
+
+    /// Rows not yet published.
+    fn pending(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("publishing failed: {0}")]
+pub struct PublishError(pub String);
+
+/// Where stock-out events go (SNS in AWS).
+pub trait EventPublisher: Send + Sync {
+    fn publish(
+        &self,
+        event: &StockOutEvent,
+    ) -> impl Future<Output = Result<(), PublishError>> + Send;
+}
+
+/// Why the factory did not take an order. Every variant is worth a retry later.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FactoryError {
+    #[error("factory timed out after {0} ms")]
+    Timeout(u64),
+    #[error("factory unreachable: {0}")]
+    Connection(String),
+    #[error("factory answered HTTP {0}")]
+    Status(u16),
+    #[error("factory answered something unreadable: {0}")]
+    BadResponse(String),
+}
+
+/// The legacy factory.
+pub trait FactoryApi: Send + Sync {
+    fn request(
+        &self,
+        request: &FactoryRequest,
+    ) -> impl Future<Output = Result<FactoryReceipt, FactoryError>> + Send;
+}

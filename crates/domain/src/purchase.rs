@@ -1,0 +1,157 @@
+//! A buyer's purchase and its possible outcomes.
+
+use crate::{
+    CorrelationId, FactoryOrderId, FactoryOrderStatus, NewFactoryOrder, OrderId, ProductId,
+    Quantity, ReorderRule,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurchaseRequest {
+    pub product_id: ProductId,
+    pub quantity: Quantity,
+    pub correlation_id: CorrelationId,
+}
+
+/// The state of the restock that covers a product, as a buyer sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestockInfo {
+    pub factory_order_id: FactoryOrderId,
+    pub status: FactoryOrderStatus,
+    /// True when this very purchase opened the factory order.
+    pub opened_now: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sale {
+    pub order_id: OrderId,
+    pub product_id: ProductId,
+    pub quantity: Quantity,
+    pub remaining: u32,
+    pub restock: Option<RestockInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutOfStock {
+    pub product_id: ProductId,
+    pub requested: Quantity,
+    pub available: u32,
+    pub restock: Option<RestockInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PurchaseOutcome {
+    Sold(Sale),
+    OutOfStock(OutOfStock),
+    UnknownProduct(ProductId),
+}
+
+/// What the warehouse sees of a product inside a purchase's transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShelfState {
+    pub stock: u32,
+    pub reorder: ReorderRule,
+    pub factory_product_id: String,
+    pub open_order: Option<(FactoryOrderId, FactoryOrderStatus)>,
+}
+
+/// Decides, inside the purchase's transaction, whether this purchase opens a factory order.
+///
+/// At most one factory order is open per product: a thousand buyers at an empty shelf make
+/// one order, not a thousand.
+pub fn plan_reorder(
+    request: &PurchaseRequest,
+    shelf: &ShelfState,
+    sold: bool,
+) -> Option<NewFactoryOrder> {
+    let low = !sold || shelf.reorder.needs_reorder(shelf.stock);
+    if !low || shelf.open_order.is_some() || shelf.reorder.quantity == 0 {
+        return None;
+    }
+    Some(NewFactoryOrder {
+        id: FactoryOrderId::new(),
+        product_id: request.product_id.clone(),
+        factory_product_id: shelf.factory_product_id.clone(),
+        quantity: shelf.reorder.quantity,
+        correlation_id: request.correlation_id.clone(),
+    })
+}
+
+/// The restock a buyer is told about after this purchase.
+pub fn restock_info(shelf: &ShelfState, opened: Option<&NewFactoryOrder>) -> Option<RestockInfo> {
+    match (opened, shelf.open_order) {
+        (Some(o), _) => Some(RestockInfo {
+            factory_order_id: o.id,
+            status: FactoryOrderStatus::Open,
+            opened_now: true,
+        }),
+        (None, Some((id, status))) => Some(RestockInfo {
+            factory_order_id: id,
+            status,
+            opened_now: false,
+        }),
+        (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> PurchaseRequest {
+        PurchaseRequest {
+            product_id: ProductId::parse("glazed").unwrap(),
+            quantity: Quantity::parse(1, 10).unwrap(),
+            correlation_id: CorrelationId::new(),
+        }
+    }
+
+    fn shelf(stock: u32, open: bool) -> ShelfState {
+        ShelfState {
+            stock,
+            reorder: ReorderRule { point: 2, quantity: 24 },
+            factory_product_id: "7".into(),
+            open_order: open.then(|| (FactoryOrderId::new(), FactoryOrderStatus::Requested)),
+        }
+    }
+
+    #[test]
+    fn a_sale_above_the_reorder_point_orders_nothing() {
+        assert_eq!(plan_reorder(&request(), &shelf(3, false), true), None);
+    }
+
+    #[test]
+    fn a_sale_reaching_the_reorder_point_orders_the_reorder_quantity() {
+        let req = request();
+        let order = plan_reorder(&req, &shelf(2, false), true).unwrap();
+        assert_eq!(order.quantity, 24);
+        assert_eq!(order.factory_product_id, "7");
+        assert_eq!(order.correlation_id, req.correlation_id);
+    }
+
+    #[test]
+    fn a_refused_purchase_orders_even_above_the_point() {
+        // 5 left, buyer wanted 6: the shelf cannot serve the demand.
+        assert!(plan_reorder(&request(), &shelf(5, false), false).is_some());
+    }
+
+    #[test]
+    fn never_a_second_open_order() {
+        assert_eq!(plan_reorder(&request(), &shelf(0, true), false), None);
+        assert_eq!(plan_reorder(&request(), &shelf(1, true), true), None);
+    }
+
+    #[test]
+    fn restock_info_prefers_the_order_just_opened() {
+        let s = shelf(0, false);
+        let o = plan_reorder(&request(), &s, false).unwrap();
+        let info = restock_info(&s, Some(&o)).unwrap();
+        assert!(info.opened_now);
+        assert_eq!(info.factory_order_id, o.id);
+        let s = shelf(0, true);
+        let info = restock_info(&s, None).unwrap();
+        assert!(!info.opened_now);
+        assert_eq!(info.status, FactoryOrderStatus::Requested);
+        assert_eq!(restock_info(&shelf(9, false), None), None);
+    }
+
+}

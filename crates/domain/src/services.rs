@@ -1,0 +1,195 @@
+//! The few pieces of behaviour that span more than one port.
+
+use std::time::Duration;
+
+use crate::{
+    FactoryApi, FactoryError, FactoryOrderStatus, FactoryReceipt, FactoryRequest, StockOutEvent,
+    StoreError, Warehouse,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestOutcome {
+    /// The factory took the order; its id is recorded.
+    Requested(FactoryReceipt),
+    /// A redelivery: the order was requested (or fulfilled) already, the factory was not called.
+    AlreadyDone(FactoryOrderStatus),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Factory(#[from] FactoryError),
+    #[error("stock-out event names factory order {0}, which the warehouse does not know")]
+    UnknownOrder(crate::FactoryOrderId),
+}
+
+/// Turns one stock-out event into one factory request, at most once per factory order
+/// however often the event is delivered.
+pub async fn request_from_factory<W: Warehouse, F: FactoryApi>(
+    warehouse: &W,
+    factory: &F,
+    event: &StockOutEvent,
+) -> Result<RequestOutcome, RequestError> {
+    let order = warehouse
+        .factory_order(event.factory_order_id)
+        .await?
+        .ok_or(RequestError::UnknownOrder(event.factory_order_id))?;
+    if !order.status.needs_request() {
+        return Ok(RequestOutcome::AlreadyDone(order.status));
+    }
+    warehouse.record_factory_attempt(order.id).await?;
+    let request = FactoryRequest {
+        factory_order_id: order.id,
+        factory_product_id: order.factory_product_id,
+        quantity: order.quantity,
+        stock_left: event.stock_left,
+        correlation_id: order.correlation_id,
+    };
+    let receipt = factory.request(&request).await?;
+    warehouse.record_factory_request(order.id, &receipt).await?;
+    Ok(RequestOutcome::Requested(receipt))
+}
+
+/// How long the outbox waits before publishing a row again after `attempts` failures:
+/// 1 s, 2 s, 4 s … capped at 5 minutes.
+pub fn publish_retry_delay(attempts: u32) -> Duration {
+    Duration::from_secs(1u64 << attempts.saturating_sub(1).min(8)).min(Duration::from_secs(300))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::ports::RestockOutcome;
+    use crate::*;
+
+    #[derive(Default)]
+    struct MemWarehouse {
+        orders: Mutex<Vec<FactoryOrder>>,
+        attempts: AtomicUsize,
+    }
+
+    impl Warehouse for MemWarehouse {
+        async fn purchase(&self, _: &PurchaseRequest) -> Result<PurchaseOutcome, StoreError> {
+            unreachable!("not used by the requester")
+        }
+        async fn products(&self) -> Result<Vec<Product>, StoreError> {
+            Ok(vec![])
+        }
+        async fn product(&self, _: &ProductId) -> Result<Option<Product>, StoreError> {
+            Ok(None)
+        }
+        async fn factory_order(&self, id: FactoryOrderId) -> Result<Option<FactoryOrder>, StoreError> {
+            Ok(self.orders.lock().unwrap().iter().find(|o| o.id == id).cloned())
+        }
+        async fn record_factory_request(&self, id: FactoryOrderId, r: &FactoryReceipt) -> Result<bool, StoreError> {
+            let mut orders = self.orders.lock().unwrap();
+            let o = orders.iter_mut().find(|o| o.id == id).unwrap();
+            let moved = o.status == FactoryOrderStatus::Open;
+            if moved {
+                o.status = FactoryOrderStatus::Requested;
+                o.factory_request_id = Some(r.factory_request_id.clone());
+            }
+            Ok(moved)
+        }
+        async fn record_factory_attempt(&self, _: FactoryOrderId) -> Result<(), StoreError> {
+            self.attempts.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+        async fn restock(&self, _: FactoryOrderId) -> Result<RestockOutcome, StoreError> {
+            Ok(RestockOutcome::UnknownOrder)
+        }
+    }
+
+    struct CountingFactory {
+        calls: AtomicUsize,
+        fail: bool,
+    }
+
+    impl FactoryApi for CountingFactory {
+        async fn request(&self, r: &FactoryRequest) -> Result<FactoryReceipt, FactoryError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            if self.fail {
+                return Err(FactoryError::Status(503));
+            }
+            Ok(FactoryReceipt { factory_request_id: format!("f-{}", r.factory_order_id) })
+        }
+    }
+
+    fn setup() -> (MemWarehouse, StockOutEvent) {
+        let new = NewFactoryOrder {
+            id: FactoryOrderId::new(),
+            product_id: ProductId::parse("glazed").unwrap(),
+            factory_product_id: "1".into(),
+            quantity: 10,
+            correlation_id: CorrelationId::new(),
+        };
+        let w = MemWarehouse::default();
+        w.orders.lock().unwrap().push(FactoryOrder {
+            id: new.id,
+            product_id: new.product_id.clone(),
+            factory_product_id: new.factory_product_id.clone(),
+            quantity: new.quantity,
+            status: FactoryOrderStatus::Open,
+            factory_request_id: None,
+            correlation_id: new.correlation_id.clone(),
+            request_attempts: 0,
+        });
+        let event = new.stock_out_event(0, time::OffsetDateTime::now_utc());
+        (w, event)
+    }
+
+    #[test]
+    fn requests_once_however_often_delivered() {
+        let (w, event) = setup();
+        let f = CountingFactory { calls: AtomicUsize::new(0), fail: false };
+        let first = block_on(request_from_factory(&w, &f, &event)).unwrap();
+        assert!(matches!(first, RequestOutcome::Requested(_)));
+        let second = block_on(request_from_factory(&w, &f, &event)).unwrap();
+        assert_eq!(second, RequestOutcome::AlreadyDone(FactoryOrderStatus::Requested));
+        assert_eq!(f.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn factory_failures_are_errors_and_leave_the_order_open() {
+        let (w, event) = setup();
+        let f = CountingFactory { calls: AtomicUsize::new(0), fail: true };
+        let err = block_on(request_from_factory(&w, &f, &event)).unwrap_err();
+        assert_eq!(err, RequestError::Factory(FactoryError::Status(503)));
+        let order = block_on(w.factory_order(event.factory_order_id)).unwrap().unwrap();
+        assert_eq!(order.status, FactoryOrderStatus::Open);
+        assert_eq!(w.attempts.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn unknown_orders_are_errors() {
+        let (_, event) = setup();
+        let w = MemWarehouse::default();
+        let f = CountingFactory { calls: AtomicUsize::new(0), fail: false };
+        let err = block_on(request_from_factory(&w, &f, &event)).unwrap_err();
+        assert_eq!(err, RequestError::UnknownOrder(event.factory_order_id));
+        assert_eq!(f.calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn publish_backoff_grows_and_caps() {
+        assert_eq!(publish_retry_delay(1), Duration::from_secs(1));
+        assert_eq!(publish_retry_delay(2), Duration::from_secs(2));
+        assert_eq!(publish_retry_delay(4), Duration::from_secs(8));
+        assert_eq!(publish_retry_delay(50), Duration::from_secs(256));
+    }
+
+    /// The core has no runtime; these futures never wait on I/O, so polling once suffices.
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("in-memory future did not complete"),
+        }
+    }
+}

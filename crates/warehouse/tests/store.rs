@@ -1,0 +1,277 @@
+//! The warehouse store against a real MariaDB: one database per test.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use donut_domain::ports::RestockOutcome;
+use donut_domain::*;
+use donut_testkit::{Shelf, TestDb};
+use donut_warehouse::{DbConfig, MySqlWarehouse};
+
+fn buy(product: &str, quantity: i64) -> PurchaseRequest {
+    PurchaseRequest {
+        product_id: ProductId::parse(product).unwrap(),
+        quantity: Quantity::parse(quantity, 1000).unwrap(),
+        correlation_id: CorrelationId::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_sale_decrements_stock_and_records_the_order() {
+    let db = TestDb::with_shelves(&[Shelf::new("glazed", 10).reorder(2, 20)]).await;
+    let req = buy("glazed", 3);
+    let PurchaseOutcome::Sold(sale) = db.warehouse.purchase(&req).await.unwrap() else {
+        panic!("expected a sale")
+    };
+    assert_eq!(sale.remaining, 7);
+    assert_eq!(sale.restock, None);
+    assert_eq!(db.stock("glazed").await, 7);
+    let recorded = db
+        .count(
+            "SELECT quantity FROM orders WHERE order_id = ? AND correlation_id = ?",
+            (sale.order_id.to_string(), req.correlation_id.as_str()),
+        )
+        .await;
+    assert_eq!(recorded, 3);
+    assert_eq!(db.count("SELECT COUNT(*) FROM factory_orders", ()).await, 0);
+    assert_eq!(db.count("SELECT COUNT(*) FROM outbox", ()).await, 0);
+}
+
+#[tokio::test]
+async fn reaching_the_reorder_point_opens_one_factory_order_with_its_outbox_row() {
+    let db = TestDb::with_shelves(&[Shelf::new("glazed", 5).reorder(2, 24)]).await;
+    let PurchaseOutcome::Sold(sale) = db.warehouse.purchase(&buy("glazed", 3)).await.unwrap() else {
+        panic!("expected a sale")
+    };
+    let restock = sale.restock.expect("a restock was opened");
+    assert!(restock.opened_now);
+    assert_eq!(restock.status, FactoryOrderStatus::Open);
+    let order = db.warehouse.factory_order(restock.factory_order_id).await.unwrap().unwrap();
+    assert_eq!(order.quantity, 24);
+    assert_eq!(order.factory_product_id, "f-glazed");
+
+    // The outbox row carries the event for exactly that factory order.
+    let payload: String = {
+        use mysql_async::prelude::Queryable;
+        db.conn().await.query_first("SELECT payload FROM outbox").await.unwrap().unwrap()
+    };
+    let event = StockOutEvent::from_json(&payload).unwrap();
+    assert_eq!(event.factory_order_id, restock.factory_order_id);
+    assert_eq!(event.stock_left, 2);
+    assert_eq!(event.quantity, 24);
+
+    // Selling below the point while the order is open opens nothing new.
+    let PurchaseOutcome::Sold(sale) = db.warehouse.purchase(&buy("glazed", 1)).await.unwrap() else {
+        panic!("expected a sale")
+    };
+    assert!(!sale.restock.unwrap().opened_now);
+    assert_eq!(db.count("SELECT COUNT(*) FROM factory_orders", ()).await, 1);
+    assert_eq!(db.count("SELECT COUNT(*) FROM outbox", ()).await, 1);
+}
+
+#[tokio::test]
+async fn an_empty_shelf_refuses_and_orders_once() {
+    let db = TestDb::with_shelves(&[Shelf::new("jelly", 1).reorder(0, 12)]).await;
+    let PurchaseOutcome::OutOfStock(first) = db.warehouse.purchase(&buy("jelly", 2)).await.unwrap() else {
+        panic!("expected out of stock")
+    };
+    assert_eq!(first.available, 1);
+    assert!(first.restock.as_ref().unwrap().opened_now);
+    assert_eq!(db.stock("jelly").await, 1, "a refused purchase changes no stock");
+
+    let PurchaseOutcome::OutOfStock(second) = db.warehouse.purchase(&buy("jelly", 5)).await.unwrap() else {
+        panic!("expected out of stock")
+    };
+    let again = second.restock.unwrap();
+    assert!(!again.opened_now);
+    assert_eq!(again.factory_order_id, first.restock.unwrap().factory_order_id);
+    assert_eq!(db.count("SELECT COUNT(*) FROM factory_orders", ()).await, 1);
+    assert_eq!(db.count("SELECT COUNT(*) FROM outbox", ()).await, 1);
+    assert_eq!(db.count("SELECT COUNT(*) FROM orders", ()).await, 0);
+}
+
+#[tokio::test]
+async fn unknown_products_are_reported_and_change_nothing() {
+    let db = TestDb::with_shelves(&[Shelf::new("glazed", 1)]).await;
+    let outcome = db.warehouse.purchase(&buy("nope", 1)).await.unwrap();
+    assert_eq!(outcome, PurchaseOutcome::UnknownProduct(ProductId::parse("nope").unwrap()));
+    assert_eq!(db.warehouse.product(&ProductId::parse("nope").unwrap()).await.unwrap(), None);
+    assert_eq!(db.count("SELECT COUNT(*) FROM orders", ()).await, 0);
+}
+
+#[tokio::test]
+async fn restock_adds_the_ordered_quantity_exactly_once() {
+    let db = TestDb::with_shelves(&[Shelf::new("maple", 1).reorder(0, 30)]).await;
+    let PurchaseOutcome::Sold(sale) = db.warehouse.purchase(&buy("maple", 1)).await.unwrap() else {
+        panic!("expected a sale")
+    };
+    let id = sale.restock.unwrap().factory_order_id;
+    let receipt = FactoryReceipt { factory_request_id: "factory-1".into() };
+    assert!(db.warehouse.record_factory_request(id, &receipt).await.unwrap());
+    assert!(!db.warehouse.record_factory_request(id, &receipt).await.unwrap(), "only once");
+
+    let first = db.warehouse.restock(id).await.unwrap();
+    assert!(matches!(first, RestockOutcome::Restocked { added: 30, stock: 30, .. }), "{first:?}");
+    for _ in 0..3 {
+        let again = db.warehouse.restock(id).await.unwrap();
+        assert!(matches!(again, RestockOutcome::AlreadyFulfilled { .. }), "{again:?}");
+    }
+    assert_eq!(db.stock("maple").await, 30);
+    assert_eq!(db.warehouse.restock(FactoryOrderId::new()).await.unwrap(), RestockOutcome::UnknownOrder);
+
+    // The episode is over: the next stock-out opens a new factory order.
+    db.exec("UPDATE products SET qty = 0 WHERE product_id = 'maple'", ()).await;
+    let PurchaseOutcome::OutOfStock(refused) = db.warehouse.purchase(&buy("maple", 1)).await.unwrap() else {
+        panic!("expected out of stock")
+    };
+    let next = refused.restock.unwrap();
+    assert!(next.opened_now);
+    assert_ne!(next.factory_order_id, id);
+}
+
+#[tokio::test]
+async fn products_are_listed_in_order() {
+    let db = TestDb::with_shelves(&[Shelf::new("b", 2), Shelf::new("a", 1)]).await;
+    let products = db.warehouse.products().await.unwrap();
+    let ids: Vec<_> = products.iter().map(|p| (p.id.as_str(), p.stock)).collect();
+    assert_eq!(ids, vec![("a", 1), ("b", 2)]);
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent_and_the_seed_is_too() {
+    let db = TestDb::new().await;
+    assert_eq!(db.warehouse.migrate().await.unwrap(), Vec::<u32>::new());
+    db.warehouse.seed().await.unwrap();
+    db.warehouse.seed().await.unwrap();
+    let products = db.warehouse.products().await.unwrap();
+    assert!(products.len() >= 5);
+    assert!(products.iter().all(|p| p.reorder.quantity > 0 && !p.factory_product_id.is_empty()));
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_unavailable_not_a_panic() {
+    // Nothing listens on port 1.
+    let config = DbConfig::from_url("mysql://donut:donut@127.0.0.1:1/donut")
+        .unwrap()
+        .with_acquire_timeout(Duration::from_millis(500));
+    let w = MySqlWarehouse::new(&config);
+    let err = w.purchase(&buy("glazed", 1)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(!format!("{config:?}").contains("donut:donut"), "no password in Debug");
+}
+
+/// The invariant the whole system exists for: 1000 buyers race for 100 donuts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_buyers_never_oversell_a_hundred_donuts() {
+    let db = TestDb::with_shelves(&[Shelf::new("rush", 100).reorder(0, 100)]).await;
+    let started = Instant::now();
+    let buyers = (0..1000).map(|_| {
+        let w = db.warehouse.clone();
+        tokio::spawn(async move { w.purchase(&buy("rush", 1)).await })
+    });
+    let outcomes = futures::future::join_all(buyers).await;
+    let elapsed = started.elapsed();
+    let (mut sold, mut refused) = (0, 0);
+    for o in outcomes {
+        match o.unwrap().unwrap() {
+            PurchaseOutcome::Sold(_) => sold += 1,
+            PurchaseOutcome::OutOfStock(_) => refused += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    println!("1000 concurrent purchases of 1 unit for 100 units: {elapsed:?}");
+    assert_eq!((sold, refused), (100, 900));
+    assert_eq!(db.stock("rush").await, 0);
+    assert_eq!(db.count("SELECT COUNT(*) FROM orders", ()).await, 100);
+    assert_eq!(db.count("SELECT COALESCE(SUM(quantity), 0) FROM orders", ()).await, 100);
+    assert_eq!(db.count("SELECT COUNT(*) FROM factory_orders", ()).await, 1);
+    assert_eq!(db.count("SELECT COUNT(*) FROM outbox", ()).await, 1);
+}
+
+struct RecordingPublisher {
+    seen: Mutex<Vec<StockOutEvent>>,
+    fail: bool,
+    delay: Duration,
+}
+
+impl RecordingPublisher {
+    fn new(fail: bool) -> Self {
+        Self { seen: Mutex::new(vec![]), fail, delay: Duration::ZERO }
+    }
+}
+
+impl EventPublisher for RecordingPublisher {
+    async fn publish(&self, event: &StockOutEvent) -> Result<(), PublishError> {
+        tokio::time::sleep(self.delay).await;
+        if self.fail {
+            return Err(PublishError("SNS says no".into()));
+        }
+        self.seen.lock().unwrap().push(event.clone());
+        Ok(())
+    }
+}
+
+async fn stock_outs(db: &TestDb, n: usize) {
+    for i in 0..n {
+        let id: &'static str = Box::leak(format!("p{i}").into_boxed_str());
+        db.exec(
+            "INSERT INTO products (product_id, name, price_cents, qty, reorder_point, reorder_qty, factory_product_id) \
+             VALUES (?, ?, 100, 0, 0, 5, '9')",
+            (id, id),
+        )
+        .await;
+        db.warehouse.purchase(&buy(id, 1)).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_relay_publishes_each_row_once_and_retries_failures_later() {
+    let db = TestDb::new().await;
+    stock_outs(&db, 3).await;
+    assert_eq!(db.warehouse.pending().await.unwrap(), 3);
+
+    let failing = RecordingPublisher::new(true);
+    let report = db.warehouse.relay(&failing, 10).await.unwrap();
+    assert_eq!((report.published, report.failed), (0, 3));
+    assert_eq!(db.warehouse.pending().await.unwrap(), 3, "nothing lost");
+    // Backed off: not due again at once.
+    let ok = RecordingPublisher::new(false);
+    assert_eq!(db.warehouse.relay(&ok, 10).await.unwrap().published, 0);
+    db.exec("UPDATE outbox SET next_attempt_at = UTC_TIMESTAMP(6)", ()).await;
+    assert_eq!(db.warehouse.relay(&ok, 10).await.unwrap().published, 3);
+    assert_eq!(db.warehouse.pending().await.unwrap(), 0);
+    assert_eq!(db.warehouse.relay(&ok, 10).await.unwrap().published, 0, "published rows stay published");
+    assert_eq!(ok.seen.lock().unwrap().len(), 3);
+    assert_eq!(db.count("SELECT MAX(attempts) FROM outbox", ()).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_relays_never_publish_a_row_twice() {
+    let db = TestDb::new().await;
+    stock_outs(&db, 20).await;
+    let publisher = std::sync::Arc::new(RecordingPublisher {
+        seen: Mutex::new(vec![]),
+        fail: false,
+        delay: Duration::from_millis(5),
+    });
+    let relays = (0..4).map(|_| {
+        let w = db.warehouse.clone();
+        let p = publisher.clone();
+        tokio::spawn(async move {
+            let mut total = 0;
+            loop {
+                let n = w.relay(p.as_ref(), 3).await.unwrap().published;
+                if n == 0 {
+                    return total;
+                }
+                total += n;
+            }
+        })
+    });
+    let total: usize = futures::future::join_all(relays).await.into_iter().map(|r| r.unwrap()).sum();
+    let mut ids: Vec<_> = publisher.seen.lock().unwrap().iter().map(|e| e.event_id).collect();
+    assert_eq!(total, 20);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 20, "every event once");
+}

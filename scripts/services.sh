@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# The local stand-ins for RDS and AWS: MariaDB and LocalStack, on 127.0.0.1 only.
+#
+#   scripts/services.sh install     install what is missing (Debian mariadb-server, the pinned LocalStack venv)
+#   scripts/services.sh start       install, then start both (idempotent: running ones are kept)
+#   scripts/services.sh stop        stop both
+#   scripts/services.sh status      what runs, where
+#
+# Everything lives under .local/ (git-ignored): data, sockets, logs, pid files, the venv.
+# Ports: DONUT_DB_PORT (3307), DONUT_LOCALSTACK_PORT (4566).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LOCAL=${DONUT_LOCAL_DIR:-$ROOT/.local}
+DB_PORT=${DONUT_DB_PORT:-3307}
+LS_PORT=${DONUT_LOCALSTACK_PORT:-4566}
+DB_DIR=$LOCAL/mariadb
+LS_DIR=$LOCAL/localstack
+VENV=$LOCAL/venv-localstack
+LOGS=$LOCAL/logs
+LS_REQUIREMENTS=$ROOT/local/localstack-requirements.txt
+
+mkdir -p "$LOCAL" "$LOGS"
+
+now_ms() { date +%s%3N; }
+# step "label" command…: one progress line per step, with its time.
+step() {
+  local label=$1; shift
+  local t0; t0=$(now_ms)
+  printf '  %-34s' "$label…"
+  if "$@" >>"$LOGS/services.log" 2>&1; then
+    printf ' done (%d ms)\n' "$(( $(now_ms) - t0 ))"
+  else
+    printf ' FAILED (%d ms); see %s\n' "$(( $(now_ms) - t0 ))" "$LOGS/services.log"
+    tail -n 20 "$LOGS/services.log" >&2
+    return 1
+  fi
+}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+python313() {
+  if command -v python3.13 >/dev/null 2>&1 && python3.13 --version >/dev/null 2>&1; then
+    echo python3.13
+  elif command -v pyenv >/dev/null 2>&1 && PYENV_VERSION=3.13.0 python3.13 --version >/dev/null 2>&1; then
+    echo "env PYENV_VERSION=3.13.0 python3.13"
+  else
+    return 1
+  fi
+}
+
+install_mariadb() {
+  command -v mariadbd >/dev/null 2>&1 && return 0
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq mariadb-server mariadb-client
+}
+
+install_localstack() {
+  local stamp=$VENV/.requirements.sha256
+  local want; want=$(sha256sum "$LS_REQUIREMENTS" | cut -d' ' -f1)
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return 0
+  local py; py=$(python313) || { echo "LocalStack 2026.3 needs Python 3.13 (python3.13 or pyenv 3.13.0)"; return 1; }
+  rm -rf "$VENV"
+  $py -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$LS_REQUIREMENTS"
+  echo "$want" > "$stamp"
+}
+
+start_mariadb() {
+  if alive "$DB_DIR/mariadbd.pid"; then return 0; fi
+  mkdir -p "$DB_DIR"
+  if [ ! -d "$DB_DIR/data/mysql" ]; then
+    mariadb-install-db --no-defaults --datadir="$DB_DIR/data" --user="$(id -un)" \
+      --auth-root-authentication-method=socket --skip-test-db
+  fi
+  nohup mariadbd --no-defaults --datadir="$DB_DIR/data" --socket="$DB_DIR/mariadb.sock" \
+    --pid-file="$DB_DIR/mariadbd.pid" --port="$DB_PORT" --bind-address=127.0.0.1 \
+    --skip-name-resolve --user="$(id -un)" --max-connections=400 \
+    --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+    --log-error="$LOGS/mariadb.err" >"$LOGS/mariadb.out" 2>&1 &
+  for _ in $(seq 1 100); do
+    mariadb-admin --no-defaults --socket="$DB_DIR/mariadb.sock" -uroot ping >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  # The application user: tests create one database each, so it may create databases.
+  mariadb --no-defaults --socket="$DB_DIR/mariadb.sock" -uroot <<'SQL'
+CREATE USER IF NOT EXISTS 'donut'@'127.0.0.1' IDENTIFIED BY 'donut';
+GRANT ALL PRIVILEGES ON *.* TO 'donut'@'127.0.0.1';
+CREATE DATABASE IF NOT EXISTS donut;
+SQL
+}
+
+start_localstack() {
+  if curl -fsS "http://127.0.0.1:$LS_PORT/_localstack/health" >/dev/null 2>&1; then return 0; fi
+  mkdir -p "$LS_DIR/volume" "$LS_DIR/fs" "$LS_DIR/tmp"
+  # Loopback only: hypercorn honours the host in GATEWAY_LISTEN; no DNS server.
+  env GATEWAY_SERVER=hypercorn GATEWAY_LISTEN="127.0.0.1:$LS_PORT" DNS_ADDRESS=0 \
+    SERVICES=sns,sqs,cloudwatch,secretsmanager,ses,sts,iam,logs EAGER_SERVICE_LOADING=1 \
+    SQS_CLOUDWATCH_METRICS_REPORT_INTERVAL=5 DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1 \
+    LOCALSTACK_VOLUME_DIR="$LS_DIR/volume" FILESYSTEM_ROOT="$LS_DIR/fs" TMP_FOLDER="$LS_DIR/tmp" \
+    nohup "$VENV/bin/python" -m localstack.runtime.main >"$LOGS/localstack.log" 2>&1 &
+  echo $! > "$LS_DIR/localstack.pid"
+  for _ in $(seq 1 300); do
+    curl -fsS "http://127.0.0.1:$LS_PORT/_localstack/health" >/dev/null 2>&1 && return 0
+    alive "$LS_DIR/localstack.pid" || { tail -n 30 "$LOGS/localstack.log"; return 1; }
+    sleep 0.2
+  done
+  echo "LocalStack did not become healthy"; return 1
+}
+
+stop_pidfile() {
+  local pidfile=$1
+  alive "$pidfile" || { rm -f "$pidfile"; return 0; }
+  local pid; pid=$(cat "$pidfile")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$pidfile"
+}
+
+status() {
+  alive "$DB_DIR/mariadbd.pid" && echo "mariadb     127.0.0.1:$DB_PORT (pid $(cat "$DB_DIR/mariadbd.pid"))" || echo "mariadb     stopped"
+  alive "$LS_DIR/localstack.pid" && echo "localstack  127.0.0.1:$LS_PORT (pid $(cat "$LS_DIR/localstack.pid"))" || echo "localstack  stopped"
+}
+
+case "${1:-}" in
+  install)
+    step "install MariaDB (Debian)" install_mariadb
+    step "install LocalStack (pinned venv)" install_localstack ;;
+  start)
+    step "install MariaDB (Debian)" install_mariadb
+    step "install LocalStack (pinned venv)" install_localstack
+    step "start MariaDB on 127.0.0.1:$DB_PORT" start_mariadb
+    step "start LocalStack on 127.0.0.1:$LS_PORT" start_localstack ;;
+  start-db)
+    step "install MariaDB (Debian)" install_mariadb
+    step "start MariaDB on 127.0.0.1:$DB_PORT" start_mariadb ;;
+  stop)
+    step "stop LocalStack" stop_pidfile "$LS_DIR/localstack.pid"
+    step "stop MariaDB" stop_pidfile "$DB_DIR/mariadbd.pid" ;;
+  status) status ;;
+  *) sed -n '2,12p' "$0"; exit 2 ;;
+esac
