@@ -1,0 +1,30 @@
+//! The HTTP edge of Donut-States, as `lambda_http` handlers.
+//!
+//! The same handler values serve API Gateway in AWS (through `lambda_http::run`) and the
+//! local gateway (which turns HTTP requests into API Gateway v2 events), so what is tested
+//! locally is what runs in Lambda.
+
+pub mod apigw;
+mod error;
+mod json;
+mod restock;
+mod sales;
+
+pub use error::ApiError;
+pub use restock::RestockApi;
+pub use sales::{Limits, SalesApi};
+
+use lambda_http::{Body, Request, Response};
+
+/// Header a client may set to follow its purchase through the system; echoed back.
+pub const CORRELATION_HEADER: &str = "x-correlation-id";
+
+/// Anything that answers HTTP requests the way a Lambda behind API Gateway does.
+pub trait HttpHandler: Send + Sync + 'static {
+    fn handle(&self, request: Request) -> impl std::future::Future<Output = Response<Body>> + Send;
+}
+
+/// The path split into its segments, without empty ones (`/products/` = `/products`).
+pub(crate) fn segments(request: &Request) -> Vec<&str> {
+    request.uri().path().split('/').filter(|s| !s.is_empty()).collect()
+}

@@ -1,0 +1,195 @@
+//! The Sales API: `POST /orders`, `GET /products`, `GET /products/{id}`.
+
+use std::time::Instant;
+
+use donut_domain::{
+    CorrelationId, Product, ProductId, PurchaseOutcome, PurchaseRequest, Quantity, RestockInfo,
+    Warehouse,
+};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tracing::Instrument;
+
+use crate::error::json_response;
+use crate::{ApiError, CORRELATION_HEADER, HttpHandler, json, segments};
+
+/// What a buyer may ask for.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest quantity in one order.
+    pub max_quantity: u32,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_quantity: 100, max_body_bytes: 16 * 1024 }
+    }
+}
+
+/// The body of `POST /orders` as it arrives; validated into a [`PurchaseRequest`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrderBody {
+    product_id: String,
+    quantity: i64,
+}
+
+pub struct SalesApi<W> {
+    warehouse: W,
+    limits: Limits,
+}
+
+impl<W: Warehouse + 'static> HttpHandler for SalesApi<W> {
+    async fn handle(&self, request: Request) -> Response<Body> {
+        SalesApi::handle(self, request).await
+    }
+}
+
+impl<W: Warehouse> SalesApi<W> {
+    pub fn new(warehouse: W, limits: Limits) -> Self {
+        Self { warehouse, limits }
+    }
+
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        let correlation_id = correlation_id(&request);
+        let span = tracing::info_span!(
+            "sales_api",
+            correlation_id = %correlation_id,
+            method = %request.method(),
+            path = %request.uri().path(),
+        );
+        async {
+            let started = Instant::now();
+            let mut response = self
+                .route(&request, &correlation_id)
+                .await
+                .unwrap_or_else(ApiError::into_response);
+            tracing::info!(
+                status = response.status().as_u16(),
+                latency_us = started.elapsed().as_micros() as u64,
+                "request served"
+            );
+            if let Ok(v) = correlation_id.as_str().parse() {
+                response.headers_mut().insert(CORRELATION_HEADER, v);
+            }
+            response
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn route(&self, request: &Request, correlation_id: &CorrelationId) -> Result<Response<Body>, ApiError> {
+        match (request.method(), segments(request).as_slice()) {
+            (&Method::POST, ["orders"]) => self.purchase(request, correlation_id).await,
+            (_, ["orders"]) => Err(ApiError::method_not_allowed("POST")),
+            (&Method::GET, ["products"]) => self.list().await,
+            (&Method::GET, ["products", id]) => self.one(id).await,
+            (_, ["products"] | ["products", _]) => Err(ApiError::method_not_allowed("GET")),
+            _ => Err(ApiError::route_not_found()),
+        }
+    }
+
+    async fn purchase(&self, request: &Request, correlation_id: &CorrelationId) -> Result<Response<Body>, ApiError> {
+        let body: OrderBody = json::read(request, self.limits.max_body_bytes)?;
+        let purchase = PurchaseRequest {
+            product_id: ProductId::parse(&body.product_id)
+                .map_err(|e| ApiError::bad_request("invalid_product_id", e.to_string()))?,
+            quantity: Quantity::parse(body.quantity, self.limits.max_quantity)
+                .map_err(|e| ApiError::bad_request("invalid_quantity", e.to_string()))?,
+            correlation_id: correlation_id.clone(),
+        };
+        match self.warehouse.purchase(&purchase).await? {
+            PurchaseOutcome::Sold(sale) => {
+                tracing::info!(
+                    product_id = %sale.product_id,
+                    quantity = sale.quantity.get(),
+                    remaining = sale.remaining,
+                    order_id = %sale.order_id,
+                    "sold"
+                );
+                Ok(json_response(
+                    StatusCode::OK,
+                    &json!({
+                        "order_id": sale.order_id.to_string(),
+                        "product_id": sale.product_id,
+                        "quantity": sale.quantity,
+                        "remaining": sale.remaining,
+                        "restock": restock_json(sale.restock.as_ref()),
+                    }),
+                ))
+            }
+            PurchaseOutcome::OutOfStock(refused) => {
+                tracing::info!(
+                    product_id = %refused.product_id,
+                    requested = refused.requested.get(),
+                    available = refused.available,
+                    "out of stock"
+                );
+                let message = match &refused.restock {
+                    Some(_) => format!(
+                        "{} left of {}; a factory order is open and stock will be back soon",
+                        refused.available, refused.product_id
+                    ),
+                    None => format!("{} left of {}", refused.available, refused.product_id),
+                };
+                Err(ApiError::new(StatusCode::CONFLICT, "out_of_stock", message)
+                    .with("available", json!(refused.available))
+                    .with("restock", restock_json(refused.restock.as_ref())))
+            }
+            PurchaseOutcome::UnknownProduct(id) => Err(unknown_product(&id)),
+        }
+    }
+
+    async fn list(&self) -> Result<Response<Body>, ApiError> {
+        let products = self.warehouse.products().await?;
+        let products: Vec<Value> = products.iter().map(product_json).collect();
+        Ok(json_response(StatusCode::OK, &json!({ "products": products })))
+    }
+
+    async fn one(&self, raw_id: &str) -> Result<Response<Body>, ApiError> {
+        let id = ProductId::parse(raw_id).map_err(|e| ApiError::bad_request("invalid_product_id", e.to_string()))?;
+        match self.warehouse.product(&id).await? {
+            Some(p) => Ok(json_response(StatusCode::OK, &product_json(&p))),
+            None => Err(unknown_product(&id)),
+        }
+    }
+}
+
+fn unknown_product(id: &ProductId) -> ApiError {
+    ApiError::not_found("unknown_product", format!("no product {id}"))
+}
+
+fn correlation_id(request: &Request) -> CorrelationId {
+    request
+        .headers()
+        .get(CORRELATION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| CorrelationId::parse(v).ok())
+        .unwrap_or_default()
+}
+
+fn restock_json(restock: Option<&RestockInfo>) -> Value {
+    match restock {
+        Some(r) => json!({
+            "factory_order_id": r.factory_order_id.to_string(),
+            "status": r.status,
+            "opened_now": r.opened_now,
+        }),
+        None => Value::Null,
+    }
+}
+
+fn product_json(p: &Product) -> Value {
+    json!({
+        "product_id": p.id,
+        "name": p.name,
+        "price_cents": p.price_cents,
+        "stock": p.stock,
+        "reorder_point": p.reorder.point,
+        "reorder_quantity": p.reorder.quantity,
+    })
+}

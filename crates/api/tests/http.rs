@@ -1,0 +1,250 @@
+//! The HTTP handlers, driven through API Gateway v2 events, on a real MariaDB.
+
+use std::time::Duration;
+
+use donut_api::apigw::{HttpCall, HttpReply, to_lambda_request};
+use donut_api::{Limits, RestockApi, SalesApi};
+use donut_domain::{FactoryOrderId, Warehouse};
+use donut_factory::{CallbackSecret, CallbackSigner};
+use donut_testkit::{Shelf, TestDb};
+use donut_warehouse::{DbConfig, MySqlWarehouse};
+use serde_json::{Value, json};
+
+fn call<'a>(method: &'a str, path: &'a str, query: &'a str, body: &'a [u8], content_type: &str) -> HttpCall<'a> {
+    let mut headers = vec![("user-agent".to_owned(), "test".to_owned())];
+    if !content_type.is_empty() {
+        headers.push(("content-type".to_owned(), content_type.to_owned()));
+    }
+    HttpCall { method, path, raw_query: query, headers, body, source_ip: "127.0.0.1" }
+}
+
+async fn send_sales(api: &SalesApi<MySqlWarehouse>, c: HttpCall<'_>) -> HttpReply {
+    api.handle(to_lambda_request(&c).unwrap()).await.into()
+}
+
+async fn order(api: &SalesApi<MySqlWarehouse>, body: &Value) -> HttpReply {
+    let bytes = body.to_string().into_bytes();
+    send_sales(api, call("POST", "/orders", "", &bytes, "application/json")).await
+}
+
+fn sales(db: &TestDb) -> SalesApi<MySqlWarehouse> {
+    SalesApi::new(db.warehouse.clone(), Limits { max_quantity: 10, max_body_bytes: 1024 })
+}
+
+#[tokio::test]
+async fn a_sale_answers_200_with_what_is_left() {
+    let db = TestDb::with_shelves(&[Shelf::new("glazed", 5).reorder(1, 10)]).await;
+    let api = sales(&db);
+    let mut c = call("POST", "/orders", "", br#"{"product_id":"glazed","quantity":2}"#, "application/json; charset=utf-8");
+    c.headers.push(("x-correlation-id".into(), "buyer-42".into()));
+    let reply = send_sales(&api, c).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.json());
+    let body = reply.json();
+    assert_eq!(body["product_id"], "glazed");
+    assert_eq!(body["quantity"], 2);
+    assert_eq!(body["remaining"], 3);
+    assert_eq!(body["restock"], Value::Null);
+    assert!(body["order_id"].as_str().unwrap().len() == 36);
+    assert_eq!(reply.header("x-correlation-id"), Some("buyer-42"));
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(db.count("SELECT COUNT(*) FROM orders WHERE correlation_id = 'buyer-42'", ()).await, 1);
+}
+
+#[tokio::test]
+async fn no_stock_answers_409_and_says_a_factory_order_is_open() {
+    let db = TestDb::with_shelves(&[Shelf::new("jelly", 1).reorder(0, 10)]).await;
+    let api = sales(&db);
+    let reply = order(&api, &json!({"product_id": "jelly", "quantity": 3})).await;
+    assert_eq!(reply.status, 409);
+    let body = reply.json();
+    assert_eq!(body["error"]["code"], "out_of_stock");
+    assert_eq!(body["available"], 1);
+    assert_eq!(body["restock"]["status"], "open");
+    assert_eq!(body["restock"]["opened_now"], true);
+    assert!(body["restock"]["factory_order_id"].is_string());
+    assert!(body["error"]["message"].as_str().unwrap().contains("factory order is open"));
+}
+
+#[tokio::test]
+async fn unknown_products_are_404() {
+    let db = TestDb::with_shelves(&[]).await;
+    let api = sales(&db);
+    let reply = order(&api, &json!({"product_id": "ghost", "quantity": 1})).await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.json()["error"]["code"], "unknown_product");
+    let reply = send_sales(&api, call("GET", "/products/ghost", "", b"", "")).await;
+    assert_eq!(reply.status, 404);
+}
+
+#[tokio::test]
+async fn products_are_listed_and_shown() {
+    let db = TestDb::with_shelves(&[Shelf::new("a", 3).reorder(1, 9), Shelf::new("b", 0)]).await;
+    let api = sales(&db);
+    let reply = send_sales(&api, call("GET", "/products", "", b"", "")).await;
+    assert_eq!(reply.status, 200);
+    let products = reply.json()["products"].as_array().unwrap().clone();
+    assert_eq!(products.len(), 2);
+    assert_eq!(products[0]["product_id"], "a");
+    assert_eq!(products[0]["stock"], 3);
+    assert_eq!(products[0]["reorder_point"], 1);
+    assert_eq!(products[0]["reorder_quantity"], 9);
+    let reply = send_sales(&api, call("GET", "/products/b/", "", b"", "")).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["stock"], 0);
+}
+
+/// Every malformed order is a 4xx with a JSON error body and changes nothing.
+#[tokio::test]
+async fn malformed_orders_are_4xx_with_a_json_error_and_change_nothing() {
+    let db = TestDb::with_shelves(&[Shelf::new("glazed", 5)]).await;
+    let api = sales(&db);
+    let big = format!(r#"{{"product_id":"glazed","quantity":1,"pad":"{}"}}"#, "x".repeat(2000));
+    let cases: Vec<(&[u8], &str, u16, &str)> = vec![
+        (b"{", "application/json", 400, "invalid_json"),
+        (b"not json", "application/json", 400, "invalid_json"),
+        (b"[]", "application/json", 400, "invalid_body"),
+        (b"null", "application/json", 400, "invalid_body"),
+        (b"{}", "application/json", 400, "invalid_body"),
+        (br#"{"product_id":"glazed"}"#, "application/json", 400, "invalid_body"),
+        (br#"{"quantity":1}"#, "application/json", 400, "invalid_body"),
+        (br#"{"product_id":"glazed","quantity":1,"extra":true}"#, "application/json", 400, "invalid_body"),
+        (br#"{"product_id":"glazed","quantity":"1"}"#, "application/json", 400, "invalid_body"),
+        (br#"{"product_id":"glazed","quantity":1.5}"#, "application/json", 400, "invalid_body"),
+        (br#"{"product_id":"glazed","quantity":99999999999999999999999}"#, "application/json", 400, "invalid_body"),
+        (br#"{"product_id":"glazed","quantity":null}"#, "application/json", 400, "invalid_body"),
+        (br#"{"product_id":7,"quantity":1}"#, "application/json", 400, "invalid_body"),
+        (br#"{"product_id":"glazed","quantity":0}"#, "application/json", 400, "invalid_quantity"),
+        (br#"{"product_id":"glazed","quantity":-1}"#, "application/json", 400, "invalid_quantity"),
+        (br#"{"product_id":"glazed","quantity":11}"#, "application/json", 400, "invalid_quantity"),
+        (br#"{"product_id":"","quantity":1}"#, "application/json", 400, "invalid_product_id"),
+        (br#"{"product_id":"glazed' OR '1'='1","quantity":1}"#, "application/json", 400, "invalid_product_id"),
+        (br#"{"product_id":"gl\u0000azed","quantity":1}"#, "application/json", 400, "invalid_product_id"),
+        (big.as_bytes(), "application/json", 400, "body_too_large"),
+        (b"", "application/json", 400, "empty_body"),
+        (br#"{"product_id":"glazed","quantity":1}"#, "text/plain", 415, "unsupported_media_type"),
+        (br#"{"product_id":"glazed","quantity":1}"#, "", 415, "unsupported_media_type"),
+        (&[0xff, 0xfe, 0xfd], "application/json", 400, "invalid_json"),
+    ];
+    for (body, content_type, status, code) in cases {
+        let reply = send_sales(&api, call("POST", "/orders", "", body, content_type)).await;
+        let shown = String::from_utf8_lossy(&body[..body.len().min(60)]).into_owned();
+        assert_eq!(reply.status, status, "{shown}: {:?}", reply.json());
+        assert_eq!(reply.json()["error"]["code"], code, "{shown}");
+        assert!(reply.json()["error"]["message"].is_string(), "{shown}");
+    }
+    assert_eq!(db.stock("glazed").await, 5);
+    assert_eq!(db.count("SELECT COUNT(*) FROM orders", ()).await, 0);
+}
+
+#[tokio::test]
+async fn wrong_routes_and_methods_are_json_too() {
+    let db = TestDb::with_shelves(&[]).await;
+    let api = sales(&db);
+    let reply = send_sales(&api, call("GET", "/orders", "", b"", "")).await;
+    assert_eq!(reply.status, 405);
+    assert_eq!(reply.header("allow"), Some("POST"));
+    let reply = send_sales(&api, call("DELETE", "/products/x", "", b"", "")).await;
+    assert_eq!(reply.status, 405);
+    let reply = send_sales(&api, call("GET", "/nope", "", b"", "")).await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.json()["error"]["code"], "route_not_found");
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_503_with_a_json_body() {
+    let config = DbConfig::from_url("mysql://donut:donut@127.0.0.1:1/donut")
+        .unwrap()
+        .with_acquire_timeout(Duration::from_millis(300));
+    let api = SalesApi::new(MySqlWarehouse::new(&config), Limits::default());
+    let reply = order(&api, &json!({"product_id": "glazed", "quantity": 1})).await;
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.json()["error"]["code"], "warehouse_unavailable");
+    assert_eq!(reply.header("retry-after"), Some("1"));
+    let text = String::from_utf8_lossy(&reply.body);
+    assert!(!text.contains("127.0.0.1") && !text.contains("I/O"), "no internals: {text}");
+}
+
+fn signer() -> CallbackSigner {
+    CallbackSigner::new(CallbackSecret::new("s".repeat(32)).unwrap(), "http://127.0.0.1:8080")
+}
+
+fn notice() -> Vec<u8> {
+    json!({"MessageGroupId": "stock-arrival-group", "MessageAttributeProductId": "f-jelly",
+           "MessageAttributeProductCnt": "0", "OrderStockCnt": 7, "CallbackUrl": "x"})
+    .to_string()
+    .into_bytes()
+}
+
+async fn send_restock(api: &RestockApi<MySqlWarehouse>, id: &str, query: &str, body: &[u8]) -> HttpReply {
+    let path = format!("/factory/callback/{id}");
+    api.handle(to_lambda_request(&call("POST", &path, query, body, "application/json")).unwrap()).await.into()
+}
+
+/// A stock-out that opened a factory order; returns its id.
+async fn stock_out(db: &TestDb) -> FactoryOrderId {
+    let api = sales(db);
+    let reply = order(&api, &json!({"product_id": "jelly", "quantity": 1})).await;
+    FactoryOrderId::parse(reply.json()["restock"]["factory_order_id"].as_str().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn the_signed_callback_restocks_the_ordered_quantity_once() {
+    let db = TestDb::with_shelves(&[Shelf::new("jelly", 0).reorder(0, 12)]).await;
+    let id = stock_out(&db).await;
+    let api = RestockApi::new(db.warehouse.clone(), signer(), 4096);
+    let token = format!("token={}", signer().token(id));
+
+    let reply = send_restock(&api, &id.to_string(), &token, &notice()).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.json());
+    assert_eq!(reply.json()["added"], 12, "the ordered quantity, not the body's 7");
+    assert_eq!(reply.json()["already_fulfilled"], false);
+    for _ in 0..2 {
+        let again = send_restock(&api, &id.to_string(), &token, &notice()).await;
+        assert_eq!(again.status, 200);
+        assert_eq!(again.json()["already_fulfilled"], true);
+    }
+    assert_eq!(db.stock("jelly").await, 12);
+    let order = db.warehouse.factory_order(id).await.unwrap().unwrap();
+    assert_eq!(order.status, donut_domain::FactoryOrderStatus::Fulfilled);
+}
+
+#[tokio::test]
+async fn forged_missing_and_cross_order_tokens_are_401_and_change_nothing() {
+    let db = TestDb::with_shelves(&[Shelf::new("jelly", 0).reorder(0, 12)]).await;
+    let id = stock_out(&db).await;
+    let api = RestockApi::new(db.warehouse.clone(), signer(), 4096);
+    let other = signer().token(FactoryOrderId::new());
+    let foreign = CallbackSigner::new(CallbackSecret::new("t".repeat(32)).unwrap(), "http://x").token(id);
+    for query in [
+        String::new(),
+        "token=".into(),
+        format!("token={other}"),
+        format!("token={foreign}"),
+        "token=00".into(),
+        format!("token={}", "g".repeat(64)),
+    ] {
+        let reply = send_restock(&api, &id.to_string(), &query, &notice()).await;
+        assert_eq!(reply.status, 401, "{query}");
+        assert_eq!(reply.json()["error"]["code"], "unauthorized");
+    }
+    let reply = send_restock(&api, "not-a-uuid", "token=00", &notice()).await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(db.stock("jelly").await, 0);
+}
+
+#[tokio::test]
+async fn a_signed_callback_with_a_bad_body_is_400_and_an_unknown_order_404() {
+    let db = TestDb::with_shelves(&[Shelf::new("jelly", 0).reorder(0, 12)]).await;
+    let id = stock_out(&db).await;
+    let api = RestockApi::new(db.warehouse.clone(), signer(), 4096);
+    let token = format!("token={}", signer().token(id));
+    for body in [&b"{"[..], b"{}", b"[1]", br#"{"OrderStockCnt":"many"}"#] {
+        let reply = send_restock(&api, &id.to_string(), &token, body).await;
+        assert_eq!(reply.status, 400, "{}", String::from_utf8_lossy(body));
+    }
+    assert_eq!(db.stock("jelly").await, 0);
+    let unknown = FactoryOrderId::new();
+    let reply =
+        send_restock(&api, &unknown.to_string(), &format!("token={}", signer().token(unknown)), &notice()).await;
+    assert_eq!(reply.status, 404);
+}

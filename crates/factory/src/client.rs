@@ -1,0 +1,200 @@
+//! Our client for the legacy factory: explicit timeouts, every failure typed.
+
+use std::time::Duration;
+
+use donut_domain::{FactoryApi, FactoryError, FactoryReceipt, FactoryRequest};
+
+use crate::contract::{MANUFACTURES_PATH, MESSAGE_GROUP_ID, ManufactureAccepted, ManufactureRequest};
+use crate::token::CallbackSigner;
+
+#[derive(Debug, Clone)]
+pub struct FactoryClientConfig {
+    /// e.g. `http://127.0.0.1:8090`
+    pub base_url: String,
+    pub connect_timeout: Duration,
+    /// The whole request, connect included. Keep it well under the consumer Lambda's timeout.
+    pub request_timeout: Duration,
+}
+
+impl FactoryClientConfig {
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FactoryClient {
+    http: reqwest::Client,
+    url: String,
+    request_timeout: Duration,
+    signer: CallbackSigner,
+}
+
+impl FactoryClient {
+    pub fn new(config: &FactoryClientConfig, signer: CallbackSigner) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .build()?;
+        Ok(Self {
+            http,
+            url: format!("{}{MANUFACTURES_PATH}", config.base_url),
+            request_timeout: config.request_timeout,
+            signer,
+        })
+    }
+
+    /// The legacy payload for one of our requests.
+    pub fn payload(&self, request: &FactoryRequest) -> ManufactureRequest {
+        ManufactureRequest {
+            message_group_id: MESSAGE_GROUP_ID.to_owned(),
+            message_attribute_product_id: request.factory_product_id.clone(),
+            message_attribute_product_cnt: request.stock_left.to_string(),
+            order_stock_cnt: request.quantity,
+            callback_url: self.signer.callback_url(request.factory_order_id),
+        }
+    }
+}
+
+impl FactoryApi for FactoryClient {
+    async fn request(&self, request: &FactoryRequest) -> Result<FactoryReceipt, FactoryError> {
+        let started = std::time::Instant::now();
+        let response = self
+            .http
+            .post(&self.url)
+            .header("x-correlation-id", request.correlation_id.as_str())
+            .json(&self.payload(request))
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(FactoryError::Status(status.as_u16()));
+        }
+        let body = response.bytes().await.map_err(|e| self.transport_error(e))?;
+        let accepted: ManufactureAccepted = serde_json::from_slice(&body)
+            .map_err(|e| FactoryError::BadResponse(e.to_string()))?;
+        if accepted.data.id.trim().is_empty() {
+            return Err(FactoryError::BadResponse("empty request id".into()));
+        }
+        tracing::info!(
+            factory_request_id = %accepted.data.id,
+            latency_ms = started.elapsed().as_millis() as u64,
+            "factory accepted the order"
+        );
+        Ok(FactoryReceipt { factory_request_id: accepted.data.id })
+    }
+}
+
+impl FactoryClient {
+    fn transport_error(&self, e: reqwest::Error) -> FactoryError {
+        if e.is_timeout() {
+            FactoryError::Timeout(self.request_timeout.as_millis() as u64)
+        } else if e.is_connect() {
+            FactoryError::Connection(e.to_string())
+        } else {
+            FactoryError::Connection(format!("{e}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use axum::Json;
+    use axum::extract::State;
+    use axum::http::StatusCode;
+    use axum::routing::post;
+    use donut_domain::{CorrelationId, FactoryOrderId};
+
+    use super::*;
+    use crate::contract::AcceptedData;
+    use crate::token::CallbackSecret;
+
+    /// A factory that answers each call according to `mode`.
+    async fn factory(mode: &'static str) -> (String, Arc<AtomicU32>) {
+        let calls = Arc::new(AtomicU32::new(0));
+        let app = axum::Router::new()
+            .route(
+                MANUFACTURES_PATH,
+                post(move |State(calls): State<Arc<AtomicU32>>, Json(req): Json<ManufactureRequest>| async move {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    match mode {
+                        "ok" => Ok(serde_json::to_string(&ManufactureAccepted {
+                            data: AcceptedData { data: req, id: "req-1".into(), reqestor: None },
+                        })
+                        .unwrap()),
+                        "500" => Err(StatusCode::INTERNAL_SERVER_ERROR),
+                        "hang" => {
+                            tokio::time::sleep(Duration::from_secs(30)).await;
+                            Err(StatusCode::OK)
+                        }
+                        _ => Ok("{\"nope\": 1}".to_owned()),
+                    }
+                }),
+            )
+            .with_state(calls.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (format!("http://{addr}"), calls)
+    }
+
+    fn client(base: &str) -> FactoryClient {
+        let mut config = FactoryClientConfig::new(base);
+        config.request_timeout = Duration::from_millis(300);
+        let signer = CallbackSigner::new(CallbackSecret::new("k".repeat(32)).unwrap(), "http://api");
+        FactoryClient::new(&config, signer).unwrap()
+    }
+
+    fn request() -> FactoryRequest {
+        FactoryRequest {
+            factory_order_id: FactoryOrderId::new(),
+            factory_product_id: "3".into(),
+            quantity: 12,
+            stock_left: 0,
+            correlation_id: CorrelationId::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn accepted_orders_return_the_factory_id() {
+        let (base, calls) = factory("ok").await;
+        let receipt = client(&base).request(&request()).await.unwrap();
+        assert_eq!(receipt.factory_request_id, "req-1");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn failures_are_typed() {
+        let (base, _) = factory("500").await;
+        assert_eq!(client(&base).request(&request()).await, Err(FactoryError::Status(500)));
+        let (base, _) = factory("hang").await;
+        assert_eq!(client(&base).request(&request()).await, Err(FactoryError::Timeout(300)));
+        let (base, _) = factory("garbage").await;
+        assert!(matches!(client(&base).request(&request()).await, Err(FactoryError::BadResponse(_))));
+        // Nothing listens on port 1.
+        assert!(matches!(
+            client("http://127.0.0.1:1").request(&request()).await,
+            Err(FactoryError::Connection(_))
+        ));
+    }
+
+    #[test]
+    fn the_payload_is_the_legacy_one_with_a_signed_callback() {
+        let c = client("http://f");
+        let r = request();
+        let p = c.payload(&r);
+        assert_eq!(p.message_group_id, "stock-arrival-group");
+        assert_eq!(p.message_attribute_product_id, "3");
+        assert_eq!(p.message_attribute_product_cnt, "0");
+        assert_eq!(p.order_stock_cnt, 12);
+        assert!(p.callback_url.starts_with(&format!("http://api/factory/callback/{}?token=", r.factory_order_id)));
+    }
+}
