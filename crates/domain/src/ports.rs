@@ -64,8 +64,17 @@ pub trait Warehouse: Send + Sync {
         receipt: &FactoryReceipt,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Counts one more attempt to reach the factory for this order.
-    fn record_factory_attempt(
+    /// Claims the right to call the factory for this `open` order for `lease`, counting one
+    /// more attempt. False when the order is no longer open or another consumer holds the
+    /// claim: concurrent deliveries of one event make one factory call.
+    fn claim_factory_request(
+        &self,
+        id: FactoryOrderId,
+        lease: std::time::Duration,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Gives the claim back after a failed factory call, so a retry need not wait the lease out.
+    fn release_factory_claim(
         &self,
         id: FactoryOrderId,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;

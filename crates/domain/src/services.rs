@@ -23,14 +23,18 @@ pub enum RequestError {
     Factory(#[from] FactoryError),
     #[error("stock-out event names factory order {0}, which the warehouse does not know")]
     UnknownOrder(crate::FactoryOrderId),
+    #[error("another consumer is calling the factory for order {0}")]
+    Busy(crate::FactoryOrderId),
 }
 
-/// Turns one stock-out event into one factory request, at most once per factory order
-/// however often the event is delivered.
+/// Turns one stock-out event into one factory request, once per factory order however often
+/// (and however concurrently) the event is delivered. `lease` bounds how long one consumer
+/// may hold the order while it calls the factory; keep it above the factory call's timeout.
 pub async fn request_from_factory<W: Warehouse, F: FactoryApi>(
     warehouse: &W,
     factory: &F,
     event: &StockOutEvent,
+    lease: Duration,
 ) -> Result<RequestOutcome, RequestError> {
     let order = warehouse
         .factory_order(event.factory_order_id)
@@ -39,7 +43,11 @@ pub async fn request_from_factory<W: Warehouse, F: FactoryApi>(
     if !order.status.needs_request() {
         return Ok(RequestOutcome::AlreadyDone(order.status));
     }
-    warehouse.record_factory_attempt(order.id).await?;
+    if !warehouse.claim_factory_request(order.id, lease).await? {
+        // Either it was requested a moment ago, or a concurrent delivery is on it; a retry
+        // after the visibility timeout will find it requested.
+        return Err(RequestError::Busy(order.id));
+    }
     let request = FactoryRequest {
         factory_order_id: order.id,
         factory_product_id: order.factory_product_id,
@@ -47,7 +55,13 @@ pub async fn request_from_factory<W: Warehouse, F: FactoryApi>(
         stock_left: event.stock_left,
         correlation_id: order.correlation_id,
     };
-    let receipt = factory.request(&request).await?;
+    let receipt = match factory.request(&request).await {
+        Ok(receipt) => receipt,
+        Err(e) => {
+            warehouse.release_factory_claim(order.id).await?;
+            return Err(e.into());
+        }
+    };
     warehouse.record_factory_request(order.id, &receipt).await?;
     Ok(RequestOutcome::Requested(receipt))
 }
@@ -71,6 +85,7 @@ mod tests {
     struct MemWarehouse {
         orders: Mutex<Vec<FactoryOrder>>,
         attempts: AtomicUsize,
+        claimed: Mutex<bool>,
     }
 
     impl Warehouse for MemWarehouse {
@@ -96,8 +111,17 @@ mod tests {
             }
             Ok(moved)
         }
-        async fn record_factory_attempt(&self, _: FactoryOrderId) -> Result<(), StoreError> {
+        async fn claim_factory_request(&self, _: FactoryOrderId, _: Duration) -> Result<bool, StoreError> {
+            let mut claimed = self.claimed.lock().unwrap();
+            if *claimed {
+                return Ok(false);
+            }
+            *claimed = true;
             self.attempts.fetch_add(1, Ordering::SeqCst);
+            Ok(true)
+        }
+        async fn release_factory_claim(&self, _: FactoryOrderId) -> Result<(), StoreError> {
+            *self.claimed.lock().unwrap() = false;
             Ok(())
         }
         async fn restock(&self, _: FactoryOrderId) -> Result<RestockOutcome, StoreError> {
@@ -119,6 +143,8 @@ mod tests {
             Ok(FactoryReceipt { factory_request_id: format!("f-{}", r.factory_order_id) })
         }
     }
+
+    const LEASE: Duration = Duration::from_secs(30);
 
     fn setup() -> (MemWarehouse, StockOutEvent) {
         let new = NewFactoryOrder {
@@ -147,9 +173,9 @@ mod tests {
     fn requests_once_however_often_delivered() {
         let (w, event) = setup();
         let f = CountingFactory { calls: AtomicUsize::new(0), fail: false };
-        let first = block_on(request_from_factory(&w, &f, &event)).unwrap();
+        let first = block_on(request_from_factory(&w, &f, &event, LEASE)).unwrap();
         assert!(matches!(first, RequestOutcome::Requested(_)));
-        let second = block_on(request_from_factory(&w, &f, &event)).unwrap();
+        let second = block_on(request_from_factory(&w, &f, &event, LEASE)).unwrap();
         assert_eq!(second, RequestOutcome::AlreadyDone(FactoryOrderStatus::Requested));
         assert_eq!(f.calls.load(Ordering::SeqCst), 1);
     }
@@ -158,7 +184,7 @@ mod tests {
     fn factory_failures_are_errors_and_leave_the_order_open() {
         let (w, event) = setup();
         let f = CountingFactory { calls: AtomicUsize::new(0), fail: true };
-        let err = block_on(request_from_factory(&w, &f, &event)).unwrap_err();
+        let err = block_on(request_from_factory(&w, &f, &event, LEASE)).unwrap_err();
         assert_eq!(err, RequestError::Factory(FactoryError::Status(503)));
         let order = block_on(w.factory_order(event.factory_order_id)).unwrap().unwrap();
         assert_eq!(order.status, FactoryOrderStatus::Open);
@@ -166,11 +192,25 @@ mod tests {
     }
 
     #[test]
+    fn a_concurrent_claim_is_busy_and_a_failed_call_releases_the_claim() {
+        let (w, event) = setup();
+        *w.claimed.lock().unwrap() = true;
+        let f = CountingFactory { calls: AtomicUsize::new(0), fail: false };
+        let err = block_on(request_from_factory(&w, &f, &event, LEASE)).unwrap_err();
+        assert_eq!(err, RequestError::Busy(event.factory_order_id));
+        assert_eq!(f.calls.load(Ordering::SeqCst), 0);
+        *w.claimed.lock().unwrap() = false;
+        let failing = CountingFactory { calls: AtomicUsize::new(0), fail: true };
+        assert!(block_on(request_from_factory(&w, &failing, &event, LEASE)).is_err());
+        assert!(!*w.claimed.lock().unwrap(), "released after the failure");
+    }
+
+    #[test]
     fn unknown_orders_are_errors() {
         let (_, event) = setup();
         let w = MemWarehouse::default();
         let f = CountingFactory { calls: AtomicUsize::new(0), fail: false };
-        let err = block_on(request_from_factory(&w, &f, &event)).unwrap_err();
+        let err = block_on(request_from_factory(&w, &f, &event, LEASE)).unwrap_err();
         assert_eq!(err, RequestError::UnknownOrder(event.factory_order_id));
         assert_eq!(f.calls.load(Ordering::SeqCst), 0);
     }

@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS factory_orders (
     status             VARCHAR(16)  NOT NULL,
     factory_request_id VARCHAR(128) NULL,
     request_attempts   INT UNSIGNED NOT NULL DEFAULT 0,
+    -- While set and in the future, one consumer is calling the factory for this order.
+    request_lease_until DATETIME(6) NULL,
     correlation_id     VARCHAR(128) NOT NULL,
     created_at         DATETIME(6)  NOT NULL,
     requested_at       DATETIME(6)  NULL,

@@ -1,5 +1,7 @@
 //! The warehouse port on MySQL.
 
+use std::time::Duration;
+
 use donut_domain::ports::RestockOutcome;
 use donut_domain::purchase::{ShelfState, plan_reorder, restock_info};
 use donut_domain::{
@@ -73,7 +75,8 @@ impl Warehouse for MySqlWarehouse {
         let mut conn = self.conn().await?;
         conn.exec_drop(
             "UPDATE factory_orders SET status = 'requested', factory_request_id = ?, \
-             requested_at = UTC_TIMESTAMP(6) WHERE factory_order_id = ? AND status = 'open'",
+             requested_at = UTC_TIMESTAMP(6), request_lease_until = NULL \
+             WHERE factory_order_id = ? AND status = 'open'",
             (&receipt.factory_request_id, id.to_string()),
         )
         .await
@@ -81,11 +84,24 @@ impl Warehouse for MySqlWarehouse {
         Ok(conn.affected_rows() == 1)
     }
 
-    async fn record_factory_attempt(&self, id: FactoryOrderId) -> Result<(), StoreError> {
+    async fn claim_factory_request(&self, id: FactoryOrderId, lease: Duration) -> Result<bool, StoreError> {
         let mut conn = self.conn().await?;
         conn.exec_drop(
-            "UPDATE factory_orders SET request_attempts = request_attempts + 1 \
-             WHERE factory_order_id = ?",
+            "UPDATE factory_orders SET request_attempts = request_attempts + 1, \
+             request_lease_until = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND \
+             WHERE factory_order_id = ? AND status = 'open' \
+             AND (request_lease_until IS NULL OR request_lease_until < UTC_TIMESTAMP(6))",
+            (lease.as_micros() as u64, id.to_string()),
+        )
+        .await
+        .map_err(map_err)?;
+        Ok(conn.affected_rows() == 1)
+    }
+
+    async fn release_factory_claim(&self, id: FactoryOrderId) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        conn.exec_drop(
+            "UPDATE factory_orders SET request_lease_until = NULL WHERE factory_order_id = ?",
             (id.to_string(),),
         )
         .await

@@ -275,3 +275,25 @@ async fn concurrent_relays_never_publish_a_row_twice() {
     ids.dedup();
     assert_eq!(ids.len(), 20, "every event once");
 }
+
+#[tokio::test]
+async fn one_claim_at_a_time_and_none_once_requested() {
+    let db = TestDb::with_shelves(&[Shelf::new("glazed", 0).reorder(0, 5)]).await;
+    let PurchaseOutcome::OutOfStock(refused) = db.warehouse.purchase(&buy("glazed", 1)).await.unwrap() else {
+        panic!("expected out of stock")
+    };
+    let id = refused.restock.unwrap().factory_order_id;
+    let lease = Duration::from_secs(30);
+    assert!(db.warehouse.claim_factory_request(id, lease).await.unwrap());
+    assert!(!db.warehouse.claim_factory_request(id, lease).await.unwrap(), "held");
+    db.warehouse.release_factory_claim(id).await.unwrap();
+    assert!(db.warehouse.claim_factory_request(id, Duration::from_millis(1)).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(db.warehouse.claim_factory_request(id, lease).await.unwrap(), "an expired lease is free");
+    let receipt = FactoryReceipt { factory_request_id: "r".into() };
+    assert!(db.warehouse.record_factory_request(id, &receipt).await.unwrap());
+    db.warehouse.release_factory_claim(id).await.unwrap();
+    assert!(!db.warehouse.claim_factory_request(id, lease).await.unwrap(), "requested orders are not claimed");
+    let order = db.warehouse.factory_order(id).await.unwrap().unwrap();
+    assert_eq!(order.request_attempts, 3);
+}

@@ -1,0 +1,50 @@
+//! Publishing stock-out events to the SNS topic.
+
+use aws_sdk_sns::types::MessageAttributeValue;
+use donut_domain::{EventPublisher, PublishError, StockOutEvent};
+
+/// Message attributes every stock-out carries, so subscribers can filter and trace without
+/// parsing the body.
+pub const ATTR_PRODUCT_ID: &str = "product_id";
+pub const ATTR_FACTORY_PRODUCT_ID: &str = "factory_product_id";
+pub const ATTR_FACTORY_ORDER_ID: &str = "factory_order_id";
+pub const ATTR_CORRELATION_ID: &str = "correlation_id";
+pub const ATTR_EVENT_TYPE: &str = "event_type";
+
+#[derive(Debug, Clone)]
+pub struct SnsPublisher {
+    client: aws_sdk_sns::Client,
+    topic_arn: String,
+}
+
+impl SnsPublisher {
+    pub fn new(client: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> Self {
+        Self { client, topic_arn: topic_arn.into() }
+    }
+}
+
+fn attr(value: &str) -> MessageAttributeValue {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .expect("data_type is set")
+}
+
+impl EventPublisher for SnsPublisher {
+    async fn publish(&self, event: &StockOutEvent) -> Result<(), PublishError> {
+        self.client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .message(event.to_json())
+            .message_attributes(ATTR_EVENT_TYPE, attr(StockOutEvent::KIND))
+            .message_attributes(ATTR_PRODUCT_ID, attr(event.product_id.as_str()))
+            .message_attributes(ATTR_FACTORY_PRODUCT_ID, attr(&event.factory_product_id))
+            .message_attributes(ATTR_FACTORY_ORDER_ID, attr(&event.factory_order_id.to_string()))
+            .message_attributes(ATTR_CORRELATION_ID, attr(event.correlation_id.as_str()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| PublishError(aws_sdk_sns::error::DisplayErrorContext(e).to_string()))
+    }
+}
