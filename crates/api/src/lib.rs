@@ -12,7 +12,7 @@ mod sales;
 
 pub use error::ApiError;
 pub use restock::RestockApi;
-pub use sales::{Limits, SalesApi};
+pub use sales::{AfterStockOut, Limits, SalesApi};
 
 use lambda_http::{Body, Request, Response};
 

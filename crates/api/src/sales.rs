@@ -38,12 +38,24 @@ struct OrderBody {
     quantity: i64,
 }
 
-pub struct SalesApi<W> {
-    warehouse: W,
-    limits: Limits,
+/// What to do right after a purchase opened a factory order: publish the outbox at once
+/// (best effort; the sweeper catches what this misses).
+pub trait AfterStockOut: Send + Sync {
+    fn after_stock_out(&self) -> impl std::future::Future<Output = ()> + Send;
 }
 
-impl<W: Warehouse + 'static> HttpHandler for SalesApi<W> {
+/// Nothing: leave the outbox to the sweeper.
+impl AfterStockOut for () {
+    async fn after_stock_out(&self) {}
+}
+
+pub struct SalesApi<W, N = ()> {
+    warehouse: W,
+    limits: Limits,
+    after_stock_out: N,
+}
+
+impl<W: Warehouse + 'static, N: AfterStockOut + 'static> HttpHandler for SalesApi<W, N> {
     async fn handle(&self, request: Request) -> Response<Body> {
         SalesApi::handle(self, request).await
     }
@@ -51,7 +63,13 @@ impl<W: Warehouse + 'static> HttpHandler for SalesApi<W> {
 
 impl<W: Warehouse> SalesApi<W> {
     pub fn new(warehouse: W, limits: Limits) -> Self {
-        Self { warehouse, limits }
+        Self { warehouse, limits, after_stock_out: () }
+    }
+}
+
+impl<W: Warehouse, N: AfterStockOut> SalesApi<W, N> {
+    pub fn with_after_stock_out<M: AfterStockOut>(self, after_stock_out: M) -> SalesApi<W, M> {
+        SalesApi { warehouse: self.warehouse, limits: self.limits, after_stock_out }
     }
 
     pub async fn handle(&self, request: Request) -> Response<Body> {
@@ -102,7 +120,17 @@ impl<W: Warehouse> SalesApi<W> {
                 .map_err(|e| ApiError::bad_request("invalid_quantity", e.to_string()))?,
             correlation_id: correlation_id.clone(),
         };
-        match self.warehouse.purchase(&purchase).await? {
+        let outcome = self.warehouse.purchase(&purchase).await?;
+        let opened = match &outcome {
+            PurchaseOutcome::Sold(s) => s.restock.as_ref(),
+            PurchaseOutcome::OutOfStock(o) => o.restock.as_ref(),
+            PurchaseOutcome::UnknownProduct(_) => None,
+        }
+        .is_some_and(|r| r.opened_now);
+        if opened {
+            self.after_stock_out.after_stock_out().await;
+        }
+        match outcome {
             PurchaseOutcome::Sold(sale) => {
                 tracing::info!(
                     product_id = %sale.product_id,

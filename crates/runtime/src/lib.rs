@@ -1,0 +1,32 @@
+//! Wiring shared by every Lambda `main` and by the local stack: settings from the
+//! environment, secrets from Secrets Manager, the adapters built from them, JSON logs.
+//!
+//! A Lambda `main` is: `telemetry::init`, read its settings, build its handler, run it.
+
+pub mod settings;
+pub mod telemetry;
+
+pub use settings::{SettingsError, callback_signer, db_config, factory_client, sns_publisher};
+
+use donut_api::AfterStockOut;
+use donut_messaging::{SnsPublisher, relay_until_drained};
+use donut_warehouse::MySqlWarehouse;
+
+/// Publishes the outbox right after a stock-out, bounded in time; the scheduled sweeper
+/// publishes whatever this leaves.
+pub struct RelayNow {
+    pub warehouse: MySqlWarehouse,
+    pub publisher: SnsPublisher,
+    pub budget: std::time::Duration,
+}
+
+impl AfterStockOut for RelayNow {
+    async fn after_stock_out(&self) {
+        let relay = relay_until_drained(&self.warehouse, &self.publisher, 4);
+        match tokio::time::timeout(self.budget, relay).await {
+            Ok(Ok(report)) => tracing::debug!(published = report.published, failed = report.failed, "outbox relayed"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "outbox relay after stock-out failed; the sweeper will retry"),
+            Err(_) => tracing::warn!("outbox relay after stock-out ran out of time; the sweeper will retry"),
+        }
+    }
+}

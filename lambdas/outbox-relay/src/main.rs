@@ -1,0 +1,22 @@
+//! λ outbox-relay: the scheduled sweeper that publishes what the best-effort publish after a
+//! stock-out left in the outbox.
+
+use donut_messaging::relay_until_drained;
+use donut_runtime::{db_config, sns_publisher, telemetry};
+use donut_warehouse::MySqlWarehouse;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::{Value, json};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init("outbox-relay");
+    let aws = aws_config::load_from_env().await;
+    let warehouse: &'static _ = Box::leak(Box::new(MySqlWarehouse::new(&db_config(&aws).await?)));
+    let publisher: &'static _ = Box::leak(Box::new(sns_publisher(&aws)?));
+    lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
+        let report = relay_until_drained(warehouse, publisher, 40).await?;
+        Ok::<_, Error>(json!({ "published": report.published, "failed": report.failed }))
+    }))
+    .await
+}
+
