@@ -98,7 +98,7 @@ start_localstack() {
   # Loopback only: hypercorn honours the host in GATEWAY_LISTEN; no DNS server.
   env GATEWAY_SERVER=hypercorn GATEWAY_LISTEN="127.0.0.1:$LS_PORT" DNS_ADDRESS=0 \
     SERVICES=sns,sqs,cloudwatch,secretsmanager,ses,sts,iam,logs EAGER_SERVICE_LOADING=1 \
-    SQS_CLOUDWATCH_METRICS_REPORT_INTERVAL=5 DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1 \
+    SQS_CLOUDWATCH_METRICS_REPORT_INTERVAL=5 DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1 SQS_ENDPOINT_STRATEGY=path \
     LOCALSTACK_VOLUME_DIR="$LS_DIR/volume" FILESYSTEM_ROOT="$LS_DIR/fs" TMP_FOLDER="$LS_DIR/tmp" \
     nohup "$VENV/bin/python" -m localstack.runtime.main >"$LOGS/localstack.log" 2>&1 &
   echo $! > "$LS_DIR/localstack.pid"

@@ -221,7 +221,12 @@ impl StageConfig {
 
     /// Resource names are `<project>-<stage>-<what>`.
     pub fn name(&self, what: &str) -> String {
-        format!("{PROJECT}-{}-{what}", self.stage)
+        format!("{}-{what}", self.prefix())
+    }
+
+    /// `<project>-<stage>`.
+    pub fn prefix(&self) -> String {
+        format!("{PROJECT}-{}", self.stage)
     }
 }
 

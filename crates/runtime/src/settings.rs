@@ -37,7 +37,7 @@ pub fn parse_var<T: std::str::FromStr>(name: &'static str, default: T) -> Result
     }
 }
 
-async fn secret_string(aws: &aws_config::SdkConfig, arn: &str) -> Result<String, SettingsError> {
+pub async fn secret_string(aws: &aws_config::SdkConfig, arn: &str) -> Result<String, SettingsError> {
     let client = aws_sdk_secretsmanager::Client::new(aws);
     let out = client.get_secret_value().secret_id(arn).send().await.map_err(|e| SettingsError::Secret {
         arn: arn.to_owned(),

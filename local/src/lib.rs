@@ -1,0 +1,14 @@
+//! The local stack: Donut-States on one machine, on loopback only.
+//!
+//! MariaDB stands in for RDS, LocalStack for SNS/SQS/CloudWatch/Secrets Manager/SES;
+//! this crate adds what neither plays: the API Gateway front ([`gateway`]), the SQS event
+//! source mapping ([`event_source`]), the provisioning of the AWS resources ([`provision`])
+//! and the wiring of the same handlers the Lambdas run ([`stack`]).
+
+pub mod event_source;
+pub mod gateway;
+pub mod provision;
+pub mod stack;
+pub mod telemetry;
+
+pub use stack::{Stack, StackOptions, localstack_config};

@@ -1,0 +1,107 @@
+//! `donut-local up`: the whole system in the foreground until Ctrl-C (what `make up` runs,
+//! after `scripts/services.sh start` has MariaDB and LocalStack up).
+//!
+//! Environment: DONUT_STAGE (dev), DONUT_LOCAL_DIR (.local), DONUT_DB_PORT (3307),
+//! DATABASE_URL (overrides the port), DONUT_LOCALSTACK_PORT (4566), DONUT_API_PORT (8080),
+//! DONUT_FACTORY_PORT (8090), FACTORY_DELAY_MS (2000) and the other FACTORY_* knobs,
+//! DONUT_VISIBILITY_TIMEOUT (5), DONUT_ALARM_PERIOD (10).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use donut_config::StageConfig;
+use donut_local::{Stack, StackOptions};
+use factory_sim::Knobs;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
+    match std::env::var(name) {
+        Ok(raw) => raw.trim().parse().map_err(|_| anyhow::anyhow!("{name}={raw:?} is not valid")),
+        Err(_) => Ok(default),
+    }
+}
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let command = std::env::args().nth(1).unwrap_or_default();
+    anyhow::ensure!(command == "up", "usage: donut-local up");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let local_dir = std::env::var("DONUT_LOCAL_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join(".local"));
+    let log_file = local_dir.join("logs").join("donut-local.jsonl");
+    donut_local::telemetry::init(&log_file, std::env::var_os("DONUT_QUIET").is_none())?;
+
+    let stage_name: String = env_or("DONUT_STAGE", "dev".to_owned())?;
+    let stage = StageConfig::from_stack_file(&stage_name, &root.join(format!("Pulumi.{stage_name}.yaml")))?;
+    let db_port: u16 = env_or("DONUT_DB_PORT", 3307)?;
+    let database_url = std::env::var("DATABASE_URL").unwrap_or_else(|_| format!("mysql://donut:donut@127.0.0.1:{db_port}/donut"));
+    let api_port: u16 = env_or("DONUT_API_PORT", 8080)?;
+    let mut knobs = Knobs::from_env()?;
+    if std::env::var_os("FACTORY_DELAY_MS").is_none() {
+        knobs.delay_ms = 2000;
+    }
+    let options = StackOptions {
+        prefix: stage.prefix(),
+        database_url,
+        aws_endpoint: format!("http://127.0.0.1:{}", env_or::<u16>("DONUT_LOCALSTACK_PORT", 4566)?),
+        api_addr: loopback(api_port),
+        factory_addr: loopback(env_or("DONUT_FACTORY_PORT", 8090)?),
+        factory_knobs: knobs,
+        factory_seed: std::env::var("FACTORY_SEED").ok().map(|s| s.parse()).transpose().context("FACTORY_SEED")?,
+        visibility_timeout_seconds: env_or("DONUT_VISIBILITY_TIMEOUT", 5)?,
+        alarm_period_seconds: env_or("DONUT_ALARM_PERIOD", 10)?,
+        relay_interval: Duration::from_secs(1),
+        seed_products: stage.seed_products,
+        static_json: Vec::new(),
+        stage,
+    };
+
+    let started = Instant::now();
+    let mut progress = |step: &str, took: Duration| println!("  {step:<42} done ({} ms)", took.as_millis());
+    let stack = Stack::start(options, &mut progress).await?;
+    print_ready(&stack, started.elapsed(), &log_file);
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    println!("\nstopping…");
+    stack.stop().await;
+    println!("stopped.");
+    Ok(())
+}
+
+fn print_ready(stack: &Stack, took: Duration, log_file: &std::path::Path) {
+    let api = &stack.api_url;
+    let r = &stack.resources;
+    println!(
+        r#"
+Donut-States is ready ({} ms).
+
+  Sales API          {api}            (GET /products, GET /products/{{id}}, POST /orders)
+  Factory callback   {api}/factory/callback/{{factory_order_id}}?token=…
+  Legacy factory     {factory}        (GET /stats, PUT /knobs)
+  Stock-out topic    {topic}
+  Factory queue      {queue}
+  Dead-letter queue  {dlq}
+  Logs (JSON)        {logs}
+
+Try:
+  curl -s {api}/products
+  curl -s -X POST {api}/orders -H 'content-type: application/json' -d '{{"product_id":"maple-bar","quantity":1}}'
+  curl -s -X POST {api}/orders -H 'content-type: application/json' -d '{{"product_id":"maple-bar","quantity":10}}'   # more than is left: 409, and a factory order
+Ops: `make inbox` (alarm e-mails), `make dlq` (dead letters). Ctrl-C stops everything.
+"#,
+        took.as_millis(),
+        factory = stack.factory_url,
+        topic = r.stock_out_topic_arn,
+        queue = r.queue_url,
+        dlq = r.dlq_url,
+        logs = log_file.display(),
+    );
+}

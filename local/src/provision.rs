@@ -1,0 +1,191 @@
+//! Creates, on LocalStack, the AWS resources the infra program declares for the messaging
+//! and alarm path, from the same stage settings: stock-out topic, factory-orders queue with
+//! its redrive policy to the DLQ, the raw-delivery subscription and the queue policy that
+//! allows it, the ops topic with its e-mail subscription, the DLQ-depth alarm, and the
+//! callback secret. Every call is idempotent, so a second `make up` reuses what exists.
+
+use anyhow::Context;
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_json::json;
+
+/// What to create, and how.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Prefix of every name, e.g. `donut-states-dev`.
+    pub prefix: String,
+    pub visibility_timeout_seconds: u32,
+    pub max_receive_count: u32,
+    pub dlq_retention_days: u32,
+    pub ops_email: String,
+    pub dlq_alarm_threshold: u32,
+    pub alarm_period_seconds: u32,
+}
+
+/// What was created.
+#[derive(Debug, Clone)]
+pub struct Resources {
+    pub stock_out_topic_arn: String,
+    pub queue_url: String,
+    pub queue_arn: String,
+    pub dlq_url: String,
+    pub dlq_arn: String,
+    pub dlq_name: String,
+    pub ops_topic_arn: String,
+    pub dlq_alarm_name: String,
+    pub callback_secret_arn: String,
+}
+
+pub async fn provision(aws: &aws_config::SdkConfig, plan: &Plan) -> anyhow::Result<Resources> {
+    let sns = aws_sdk_sns::Client::new(aws);
+    let sqs = aws_sdk_sqs::Client::new(aws);
+    let name = |what: &str| format!("{}-{what}", plan.prefix);
+
+    let stock_out_topic_arn = sns
+        .create_topic()
+        .name(name("stock-out"))
+        .send()
+        .await
+        .context("create the stock-out topic")?
+        .topic_arn
+        .context("topic ARN")?;
+
+    let dlq_name = name("factory-orders-dlq");
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(&dlq_name)
+        .attributes(QueueAttributeName::MessageRetentionPeriod, (plan.dlq_retention_days * 86_400).to_string())
+        .send()
+        .await
+        .context("create the DLQ")?
+        .queue_url
+        .context("DLQ URL")?;
+    let dlq_arn = queue_arn(&sqs, &dlq_url).await?;
+
+    let queue_name = name("factory-orders");
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(&queue_name)
+        .attributes(QueueAttributeName::VisibilityTimeout, plan.visibility_timeout_seconds.to_string())
+        .attributes(
+            QueueAttributeName::RedrivePolicy,
+            json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": plan.max_receive_count }).to_string(),
+        )
+        .send()
+        .await
+        .context("create the factory-orders queue")?
+        .queue_url
+        .context("queue URL")?;
+    let queue_arn = queue_arn(&sqs, &queue_url).await?;
+
+    // Only the stock-out topic may send to the queue.
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "stock-out-topic-only",
+            "Effect": "Allow",
+            "Principal": { "Service": "sns.amazonaws.com" },
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": { "ArnEquals": { "aws:SourceArn": stock_out_topic_arn } }
+        }]
+    });
+    sqs.set_queue_attributes()
+        .queue_url(&queue_url)
+        .attributes(QueueAttributeName::Policy, policy.to_string())
+        .send()
+        .await
+        .context("set the queue policy")?;
+
+    sns.subscribe()
+        .topic_arn(&stock_out_topic_arn)
+        .protocol("sqs")
+        .endpoint(&queue_arn)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .context("subscribe the queue to the stock-out topic")?;
+
+    let ops_topic_arn = sns
+        .create_topic()
+        .name(name("ops"))
+        .send()
+        .await
+        .context("create the ops topic")?
+        .topic_arn
+        .context("ops topic ARN")?;
+    sns.subscribe()
+        .topic_arn(&ops_topic_arn)
+        .protocol("email")
+        .endpoint(&plan.ops_email)
+        .send()
+        .await
+        .context("subscribe ops by e-mail")?;
+
+    let dlq_alarm_name = name("dlq-depth");
+    aws_sdk_cloudwatch::Client::new(aws)
+        .put_metric_alarm()
+        .alarm_name(&dlq_alarm_name)
+        .alarm_description("Factory orders are failing: messages reached the dead-letter queue.")
+        .namespace("AWS/SQS")
+        .metric_name("ApproximateNumberOfMessagesVisible")
+        .dimensions(Dimension::builder().name("QueueName").value(&dlq_name).build())
+        .statistic(Statistic::Maximum)
+        .period(plan.alarm_period_seconds as i32)
+        .evaluation_periods(1)
+        .threshold(f64::from(plan.dlq_alarm_threshold))
+        .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
+        .treat_missing_data("notBreaching")
+        .alarm_actions(&ops_topic_arn)
+        .send()
+        .await
+        .context("create the DLQ alarm")?;
+
+    let callback_secret_arn = callback_secret(aws, &name("callback-secret")).await?;
+
+    Ok(Resources {
+        stock_out_topic_arn,
+        queue_url,
+        queue_arn,
+        dlq_url,
+        dlq_arn,
+        dlq_name,
+        ops_topic_arn,
+        dlq_alarm_name,
+        callback_secret_arn,
+    })
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result<String> {
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .context("read a queue's ARN")?;
+    out.attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .context("queue ARN missing")
+}
+
+/// The callback key: made once (random, 32 bytes hex) and kept in Secrets Manager.
+async fn callback_secret(aws: &aws_config::SdkConfig, name: &str) -> anyhow::Result<String> {
+    use rand::RngCore;
+    let client = aws_sdk_secretsmanager::Client::new(aws);
+    if let Ok(found) = client.describe_secret().secret_id(name).send().await {
+        return found.arn.context("secret ARN");
+    }
+    let mut key = [0u8; 32];
+    rand::rng().fill_bytes(&mut key);
+    client
+        .create_secret()
+        .name(name)
+        .description("Key of the factory callback capability tokens")
+        .secret_string(hex::encode(key))
+        .send()
+        .await
+        .context("create the callback secret")?
+        .arn
+        .context("secret ARN")
+}

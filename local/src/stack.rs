@@ -1,0 +1,199 @@
+//! The whole system in one process, wired exactly as the Lambdas wire themselves, around
+//! MariaDB and LocalStack (started by `scripts/services.sh`). `donut-local up` (`make up`)
+//! and the end-to-end tests both start it through [`Stack::start`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+use donut_api::{Limits, RestockApi, SalesApi};
+use donut_config::StageConfig;
+use donut_factory::{CallbackSecret, CallbackSigner, FactoryClient, FactoryClientConfig};
+use donut_messaging::{FactoryRequester, RelayLoop, SnsPublisher};
+use donut_runtime::RelayNow;
+use donut_warehouse::{DbConfig, MySqlWarehouse};
+use factory_sim::{FactorySim, Knobs};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::event_source::EventSource;
+use crate::gateway::{self, Gateway, invoker};
+use crate::provision::{self, Plan, Resources};
+
+/// Everything that differs between `make up` and a test run.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// The stage's settings, from `Pulumi.<stage>.yaml`.
+    pub stage: StageConfig,
+    /// Prefix of every LocalStack resource name (tests use their own, to run side by side).
+    pub prefix: String,
+    pub database_url: String,
+    pub aws_endpoint: String,
+    pub api_addr: SocketAddr,
+    pub factory_addr: SocketAddr,
+    pub factory_knobs: Knobs,
+    pub factory_seed: Option<u64>,
+    /// Local runs shorten the queue's visibility timeout (AWS: the stage's value) so that a
+    /// failed message comes back in seconds, not minutes.
+    pub visibility_timeout_seconds: u32,
+    /// Likewise the alarm period (LocalStack evaluates alarms every few seconds).
+    pub alarm_period_seconds: u32,
+    /// The outbox sweeper's interval (AWS: a schedule of `relayScheduleMinutes`).
+    pub relay_interval: Duration,
+    pub seed_products: bool,
+    /// Extra JSON documents the gateway serves (e.g. `/openapi.json`).
+    pub static_json: Vec<(&'static str, String)>,
+}
+
+/// One progress line: a step and the time it took.
+pub type Progress<'a> = &'a mut dyn FnMut(&str, Duration);
+
+pub struct Stack {
+    pub api_url: String,
+    pub factory_url: String,
+    pub resources: Resources,
+    pub warehouse: MySqlWarehouse,
+    pub aws: aws_config::SdkConfig,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    _factory: FactorySim,
+}
+
+/// The AWS SDK configuration for LocalStack: the unmodified SDK, another endpoint.
+pub async fn localstack_config(endpoint: &str, region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(Credentials::new("test", "test", None, None, "localstack"))
+        .load()
+        .await
+}
+
+async fn timed<T>(progress: Progress<'_>, step: &str, f: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    let started = Instant::now();
+    let out = f.await.with_context(|| format!("{step} failed"))?;
+    progress(step, started.elapsed());
+    Ok(out)
+}
+
+impl Stack {
+    pub async fn start(options: StackOptions, progress: Progress<'_>) -> anyhow::Result<Self> {
+        let stage = &options.stage;
+        let (shutdown, _) = watch::channel(false);
+        let stopped = |tx: &watch::Sender<bool>| {
+            let mut rx = tx.subscribe();
+            async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            }
+        };
+
+        let warehouse = timed(progress, "database: migrations + seed", async {
+            let config = DbConfig::from_url(&options.database_url)?;
+            let warehouse = MySqlWarehouse::new(&config);
+            warehouse.migrate().await?;
+            if options.seed_products {
+                warehouse.seed().await?;
+            }
+            Ok(warehouse)
+        })
+        .await?;
+
+        let aws = localstack_config(&options.aws_endpoint, &stage.region).await;
+        let plan = Plan {
+            prefix: options.prefix.clone(),
+            visibility_timeout_seconds: options.visibility_timeout_seconds,
+            max_receive_count: stage.queue.max_receive_count,
+            dlq_retention_days: stage.queue.dlq_retention_days,
+            ops_email: stage.ops_email.clone(),
+            dlq_alarm_threshold: stage.dlq_alarm_threshold,
+            alarm_period_seconds: options.alarm_period_seconds,
+        };
+        let resources = timed(progress, "LocalStack: topic, queues, alarm, secret", provision::provision(&aws, &plan)).await?;
+
+        let factory = timed(progress, "legacy factory simulator", async {
+            FactorySim::start(options.factory_addr, options.factory_knobs.clone(), options.factory_seed).await
+        })
+        .await?;
+
+        // The gateway's address is the callback base URL, so bind it before wiring.
+        let listener = tokio::net::TcpListener::bind(options.api_addr)
+            .await
+            .with_context(|| format!("the API port {} is taken: is another `make up` running?", options.api_addr))?;
+        let api_url = format!("http://{}", listener.local_addr()?);
+
+        let secret = donut_runtime::settings::secret_string(&aws, &resources.callback_secret_arn).await?;
+        let signer = CallbackSigner::new(CallbackSecret::new(secret.into_bytes())?, &api_url);
+        let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&aws), &resources.stock_out_topic_arn);
+
+        let mut tasks = Vec::new();
+        timed(progress, "outbox relay + SQS event source", async {
+            let sweeper = RelayLoop { store: warehouse.clone(), publisher: publisher.clone(), interval: options.relay_interval };
+            tasks.push(tokio::spawn(sweeper.run(stopped(&shutdown))));
+
+            let mut factory_config = FactoryClientConfig::new(factory.url());
+            factory_config.request_timeout = Duration::from_millis(u64::from(stage.factory_timeout_ms));
+            let requester = Arc::new(FactoryRequester::new(
+                warehouse.clone(),
+                FactoryClient::new(&factory_config, signer.clone())?,
+                factory_config.request_timeout * 2,
+            ));
+            let source = EventSource {
+                sqs: aws_sdk_sqs::Client::new(&aws),
+                queue_url: resources.queue_url.clone(),
+                queue_arn: resources.queue_arn.clone(),
+                region: stage.region.clone(),
+                batch_size: stage.queue.batch_size as i32,
+                wait_seconds: 1,
+            };
+            let handler = move |event| {
+                let requester = requester.clone();
+                async move { requester.handle(event).await }
+            };
+            tasks.push(tokio::spawn(source.run(handler, stopped(&shutdown))));
+            Ok(())
+        })
+        .await?;
+
+        timed(progress, "API gateway", async {
+            let limits = Limits { max_quantity: stage.max_quantity, max_body_bytes: stage.max_body_bytes as usize };
+            let relay = RelayNow { warehouse: warehouse.clone(), publisher, budget: Duration::from_secs(1) };
+            let sales = Arc::new(SalesApi::new(warehouse.clone(), limits).with_after_stock_out(relay));
+            let restock = Arc::new(RestockApi::new(warehouse.clone(), signer, stage.max_body_bytes as usize));
+            let gw = Gateway {
+                sales_api: invoker(sales),
+                warehouse_restock: invoker(restock),
+                static_json: Arc::new(options.static_json.clone()),
+            };
+            let stop = stopped(&shutdown);
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = gateway::serve(listener, gw, stop).await {
+                    tracing::error!(error = %e, "the API gateway stopped");
+                }
+            }));
+            Ok(())
+        })
+        .await?;
+
+        Ok(Self {
+            api_url,
+            factory_url: factory.url(),
+            resources,
+            warehouse,
+            aws,
+            shutdown,
+            tasks,
+            _factory: factory,
+        })
+    }
+
+    /// Stops every part and waits for them.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+        self.warehouse.close().await;
+    }
+}
