@@ -1,0 +1,157 @@
+//! `spawn_stack`: one whole Donut-States per test — its own database, its own LocalStack
+//! resources (a unique name prefix), its own ports — started through the same
+//! `Stack::start` that `make up` runs.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use donut_config::StageConfig;
+use donut_local::{Stack, StackOptions};
+pub use donut_testkit::{Shelf, TestDb};
+use factory_sim::{Knobs, Stats};
+use serde_json::{Value, json};
+
+pub use factory_sim;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn aws_endpoint() -> String {
+    std::env::var("DONUT_TEST_AWS_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:4566".into())
+}
+
+/// Every test's log lines, as JSON, in one file per test binary.
+pub fn log_file() -> &'static PathBuf {
+    static FILE: OnceLock<PathBuf> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let path = root().join("target").join("e2e-logs").join(format!("{}.jsonl", std::process::id()));
+        donut_local::telemetry::init(&path, false).expect("log file");
+        path
+    })
+}
+
+/// The JSON log lines that mention `needle`.
+pub fn log_lines_with(needle: &str) -> Vec<Value> {
+    std::fs::read_to_string(log_file())
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+pub struct TestStack {
+    pub stack: Stack,
+    pub db: TestDb,
+    pub http: reqwest::Client,
+    pub stage: StageConfig,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+pub async fn spawn_stack(shelves: &[Shelf], knobs: Knobs) -> TestStack {
+    log_file();
+    let db = TestDb::with_shelves(shelves).await;
+    let stage = StageConfig::from_stack_file("dev", &root().join("Pulumi.dev.yaml")).expect("Pulumi.dev.yaml");
+    let prefix = format!("e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    let options = StackOptions {
+        stage: stage.clone(),
+        prefix,
+        database_url: db.url.clone(),
+        aws_endpoint: aws_endpoint(),
+        api_addr: any_port,
+        factory_addr: any_port,
+        factory_knobs: knobs,
+        factory_seed: Some(42),
+        visibility_timeout_seconds: 2,
+        alarm_period_seconds: 10,
+        relay_interval: Duration::from_millis(250),
+        seed_products: false,
+        static_json: Vec::new(),
+    };
+    let stack = Stack::start(options, &mut |_, _| {}).await.expect("the stack starts");
+    TestStack { stack, db, http: reqwest::Client::new(), stage }
+}
+
+impl TestStack {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.stack.api_url)
+    }
+
+    pub async fn buy(&self, product: &str, quantity: i64, correlation_id: &str) -> Reply {
+        let r = self
+            .http
+            .post(self.url("/orders"))
+            .header("x-correlation-id", correlation_id)
+            .json(&json!({ "product_id": product, "quantity": quantity }))
+            .send()
+            .await
+            .expect("the API answers");
+        Reply { status: r.status().as_u16(), body: r.json().await.unwrap_or(Value::Null) }
+    }
+
+    pub async fn stock(&self, product: &str) -> i64 {
+        let r = self.http.get(self.url(&format!("/products/{product}"))).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.unwrap()["stock"].as_i64().unwrap()
+    }
+
+    pub async fn factory_stats(&self) -> Stats {
+        self.http.get(format!("{}/stats", self.stack.factory_url)).send().await.unwrap().json().await.unwrap()
+    }
+
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.stack.aws)
+    }
+
+    /// Messages visible plus in flight on a queue.
+    pub async fn queue_depth(&self, url: &str) -> i64 {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let out = self
+            .sqs()
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .unwrap();
+        let attrs = out.attributes.unwrap_or_default();
+        let n = |k: &A| attrs.get(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+        n(&A::ApproximateNumberOfMessages) + n(&A::ApproximateNumberOfMessagesNotVisible)
+    }
+
+    pub async fn stop(self) {
+        self.stack.stop().await;
+    }
+}
+
+/// Polls `check` every 100 ms until it holds or `limit` passes; returns the time it took.
+pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if check().await {
+            return started.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not within {limit:?}");
+}
+
+/// The e-mails LocalStack captured (SNS e-mail subscriptions and SES).
+pub async fn captured_emails() -> Vec<Value> {
+    let r = reqwest::get(format!("{}/_aws/ses", aws_endpoint())).await.unwrap();
+    r.json::<Value>().await.unwrap()["messages"].as_array().cloned().unwrap_or_default()
+}
+
