@@ -52,9 +52,9 @@ python313() {
 }
 
 install_mariadb() {
-  command -v mariadbd >/dev/null 2>&1 && return 0
+  command -v mariadbd >/dev/null 2>&1 && command -v curl >/dev/null 2>&1 && return 0
   as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq mariadb-server mariadb-client
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq mariadb-server mariadb-client curl
 }
 
 install_localstack() {

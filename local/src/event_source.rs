@@ -111,11 +111,24 @@ impl EventSource {
 
     /// Deletes the successes. As Lambda does, a response naming an id that was not in the
     /// batch counts as a failure of the whole batch: nothing is deleted.
-    async fn settle(&self, messages: &[Message], response: &SqsBatchResponse) -> anyhow::Result<()> {
-        let failed: HashSet<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
-        let ids: HashSet<&str> = messages.iter().filter_map(|m| m.message_id.as_deref()).collect();
+    async fn settle(
+        &self,
+        messages: &[Message],
+        response: &SqsBatchResponse,
+    ) -> anyhow::Result<()> {
+        let failed: HashSet<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        let ids: HashSet<&str> = messages
+            .iter()
+            .filter_map(|m| m.message_id.as_deref())
+            .collect();
         if !failed.is_subset(&ids) {
-            tracing::error!("batch response names unknown message ids; the whole batch will be retried");
+            tracing::error!(
+                "batch response names unknown message ids; the whole batch will be retried"
+            );
             return Ok(());
         }
         let entries: Vec<_> = messages
@@ -142,7 +155,10 @@ impl EventSource {
             .await
             .map_err(|e| anyhow::anyhow!(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
         if !out.failed.is_empty() {
-            tracing::warn!(failed = out.failed.len(), "some deletes failed; those messages will be delivered again");
+            tracing::warn!(
+                failed = out.failed.len(),
+                "some deletes failed; those messages will be delivered again"
+            );
         }
         Ok(())
     }

@@ -16,7 +16,11 @@ use futures::future::BoxFuture;
 const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
 
 /// One function, as the gateway calls it.
-pub type Invoke = Arc<dyn Fn(lambda_http::Request) -> BoxFuture<'static, lambda_http::Response<lambda_http::Body>> + Send + Sync>;
+pub type Invoke = Arc<
+    dyn Fn(lambda_http::Request) -> BoxFuture<'static, lambda_http::Response<lambda_http::Body>>
+        + Send
+        + Sync,
+>;
 
 /// A handler behind a function name, callable without knowing its type.
 pub fn invoker<H: HttpHandler>(handler: Arc<H>) -> Invoke {
@@ -34,20 +38,35 @@ pub struct Gateway {
     pub static_json: Arc<Vec<(&'static str, String)>>,
 }
 
-pub async fn serve(listener: tokio::net::TcpListener, gateway: Gateway, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    gateway: Gateway,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let app = axum::Router::new().fallback(dispatch).with_state(gateway);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
-async fn dispatch(State(gateway): State<Gateway>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request) -> Response {
+async fn dispatch(
+    State(gateway): State<Gateway>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
-    if parts.method == axum::http::Method::GET {
-        if let Some((_, doc)) = gateway.static_json.iter().find(|(p, _)| *p == path) {
-            return ([(axum::http::header::CONTENT_TYPE, "application/json")], doc.clone()).into_response();
-        }
+    if parts.method == axum::http::Method::GET
+        && let Some((_, doc)) = gateway.static_json.iter().find(|(p, _)| *p == path)
+    {
+        return (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            doc.clone(),
+        )
+            .into_response();
     }
     let invoke = match route_for(&path) {
         Some(Function::SalesApi) => gateway.sales_api.clone(),
@@ -55,7 +74,11 @@ async fn dispatch(State(gateway): State<Gateway>, ConnectInfo(peer): ConnectInfo
         None => return json_error(StatusCode::NOT_FOUND, "route_not_found", "no such route"),
     };
     let Ok(body) = to_bytes(body, MAX_PAYLOAD).await else {
-        return json_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "API Gateway accepts at most 10 MB");
+        return json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "API Gateway accepts at most 10 MB",
+        );
     };
     let mut headers: Vec<(String, String)> = Vec::new();
     for (name, value) in &parts.headers {
@@ -81,7 +104,11 @@ async fn dispatch(State(gateway): State<Gateway>, ConnectInfo(peer): ConnectInfo
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "could not frame the request as an API Gateway event");
-            return json_error(StatusCode::BAD_REQUEST, "bad_request", "the request could not be framed");
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "the request could not be framed",
+            );
         }
     };
     let reply = HttpReply::from(invoke(lambda_request).await);
@@ -97,5 +124,10 @@ async fn dispatch(State(gateway): State<Gateway>, ConnectInfo(peer): ConnectInfo
 
 fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
-    (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }

@@ -17,7 +17,10 @@ use factory_sim::Knobs;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
     match std::env::var(name) {
-        Ok(raw) => raw.trim().parse().map_err(|_| anyhow::anyhow!("{name}={raw:?} is not valid")),
+        Ok(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{name}={raw:?} is not valid")),
         Err(_) => Ok(default),
     }
 }
@@ -31,14 +34,18 @@ async fn main() -> anyhow::Result<()> {
     let command = std::env::args().nth(1).unwrap_or_default();
     anyhow::ensure!(command == "up", "usage: donut-local up");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let local_dir = std::env::var("DONUT_LOCAL_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join(".local"));
+    let local_dir = std::env::var("DONUT_LOCAL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join(".local"));
     let log_file = local_dir.join("logs").join("donut-local.jsonl");
     donut_local::telemetry::init(&log_file, std::env::var_os("DONUT_QUIET").is_none())?;
 
     let stage_name: String = env_or("DONUT_STAGE", "dev".to_owned())?;
-    let stage = StageConfig::from_stack_file(&stage_name, &root.join(format!("Pulumi.{stage_name}.yaml")))?;
+    let stage =
+        StageConfig::from_stack_file(&stage_name, &root.join(format!("Pulumi.{stage_name}.yaml")))?;
     let db_port: u16 = env_or("DONUT_DB_PORT", 3307)?;
-    let database_url = std::env::var("DATABASE_URL").unwrap_or_else(|_| format!("mysql://donut:donut@127.0.0.1:{db_port}/donut"));
+    let database_url = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| format!("mysql://donut:donut@127.0.0.1:{db_port}/donut"));
     let api_port: u16 = env_or("DONUT_API_PORT", 8080)?;
     let mut knobs = Knobs::from_env()?;
     if std::env::var_os("FACTORY_DELAY_MS").is_none() {
@@ -47,11 +54,18 @@ async fn main() -> anyhow::Result<()> {
     let options = StackOptions {
         prefix: stage.prefix(),
         database_url,
-        aws_endpoint: format!("http://127.0.0.1:{}", env_or::<u16>("DONUT_LOCALSTACK_PORT", 4566)?),
+        aws_endpoint: format!(
+            "http://127.0.0.1:{}",
+            env_or::<u16>("DONUT_LOCALSTACK_PORT", 4566)?
+        ),
         api_addr: loopback(api_port),
         factory_addr: loopback(env_or("DONUT_FACTORY_PORT", 8090)?),
         factory_knobs: knobs,
-        factory_seed: std::env::var("FACTORY_SEED").ok().map(|s| s.parse()).transpose().context("FACTORY_SEED")?,
+        factory_seed: std::env::var("FACTORY_SEED")
+            .ok()
+            .map(|s| s.parse())
+            .transpose()
+            .context("FACTORY_SEED")?,
         visibility_timeout_seconds: env_or("DONUT_VISIBILITY_TIMEOUT", 5)?,
         alarm_period_seconds: env_or("DONUT_ALARM_PERIOD", 10)?,
         relay_interval: Duration::from_secs(1),
@@ -61,7 +75,8 @@ async fn main() -> anyhow::Result<()> {
     };
 
     let started = Instant::now();
-    let mut progress = |step: &str, took: Duration| println!("  {step:<42} done ({} ms)", took.as_millis());
+    let mut progress =
+        |step: &str, took: Duration| println!("  {step:<42} done ({} ms)", took.as_millis());
     let stack = Stack::start(options, &mut progress).await?;
     print_ready(&stack, started.elapsed(), &log_file);
 

@@ -54,7 +54,10 @@ pub async fn provision(aws: &aws_config::SdkConfig, plan: &Plan) -> anyhow::Resu
     let dlq_url = sqs
         .create_queue()
         .queue_name(&dlq_name)
-        .attributes(QueueAttributeName::MessageRetentionPeriod, (plan.dlq_retention_days * 86_400).to_string())
+        .attributes(
+            QueueAttributeName::MessageRetentionPeriod,
+            (plan.dlq_retention_days * 86_400).to_string(),
+        )
         .send()
         .await
         .context("create the DLQ")?
@@ -66,10 +69,14 @@ pub async fn provision(aws: &aws_config::SdkConfig, plan: &Plan) -> anyhow::Resu
     let queue_url = sqs
         .create_queue()
         .queue_name(&queue_name)
-        .attributes(QueueAttributeName::VisibilityTimeout, plan.visibility_timeout_seconds.to_string())
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            plan.visibility_timeout_seconds.to_string(),
+        )
         .attributes(
             QueueAttributeName::RedrivePolicy,
-            json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": plan.max_receive_count }).to_string(),
+            json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": plan.max_receive_count })
+                .to_string(),
         )
         .send()
         .await
@@ -129,7 +136,12 @@ pub async fn provision(aws: &aws_config::SdkConfig, plan: &Plan) -> anyhow::Resu
         .alarm_description("Factory orders are failing: messages reached the dead-letter queue.")
         .namespace("AWS/SQS")
         .metric_name("ApproximateNumberOfMessagesVisible")
-        .dimensions(Dimension::builder().name("QueueName").value(&dlq_name).build())
+        .dimensions(
+            Dimension::builder()
+                .name("QueueName")
+                .value(&dlq_name)
+                .build(),
+        )
         .statistic(Statistic::Maximum)
         .period(plan.alarm_period_seconds as i32)
         .evaluation_periods(1)

@@ -71,7 +71,11 @@ pub async fn localstack_config(endpoint: &str, region: &str) -> aws_config::SdkC
         .await
 }
 
-async fn timed<T>(progress: Progress<'_>, step: &str, f: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+async fn timed<T>(
+    progress: Progress<'_>,
+    step: &str,
+    f: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
     let started = Instant::now();
     let out = f.await.with_context(|| format!("{step} failed"))?;
     progress(step, started.elapsed());
@@ -110,30 +114,54 @@ impl Stack {
             dlq_alarm_threshold: stage.dlq_alarm_threshold,
             alarm_period_seconds: options.alarm_period_seconds,
         };
-        let resources = timed(progress, "LocalStack: topic, queues, alarm, secret", provision::provision(&aws, &plan)).await?;
+        let resources = timed(
+            progress,
+            "LocalStack: topic, queues, alarm, secret",
+            provision::provision(&aws, &plan),
+        )
+        .await?;
 
         let factory = timed(progress, "legacy factory simulator", async {
-            FactorySim::start(options.factory_addr, options.factory_knobs.clone(), options.factory_seed).await
+            FactorySim::start(
+                options.factory_addr,
+                options.factory_knobs.clone(),
+                options.factory_seed,
+            )
+            .await
         })
         .await?;
 
         // The gateway's address is the callback base URL, so bind it before wiring.
         let listener = tokio::net::TcpListener::bind(options.api_addr)
             .await
-            .with_context(|| format!("the API port {} is taken: is another `make up` running?", options.api_addr))?;
+            .with_context(|| {
+                format!(
+                    "the API port {} is taken: is another `make up` running?",
+                    options.api_addr
+                )
+            })?;
         let api_url = format!("http://{}", listener.local_addr()?);
 
-        let secret = donut_runtime::settings::secret_string(&aws, &resources.callback_secret_arn).await?;
+        let secret =
+            donut_runtime::settings::secret_string(&aws, &resources.callback_secret_arn).await?;
         let signer = CallbackSigner::new(CallbackSecret::new(secret.into_bytes())?, &api_url);
-        let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&aws), &resources.stock_out_topic_arn);
+        let publisher = SnsPublisher::new(
+            aws_sdk_sns::Client::new(&aws),
+            &resources.stock_out_topic_arn,
+        );
 
         let mut tasks = Vec::new();
         timed(progress, "outbox relay + SQS event source", async {
-            let sweeper = RelayLoop { store: warehouse.clone(), publisher: publisher.clone(), interval: options.relay_interval };
+            let sweeper = RelayLoop {
+                store: warehouse.clone(),
+                publisher: publisher.clone(),
+                interval: options.relay_interval,
+            };
             tasks.push(tokio::spawn(sweeper.run(stopped(&shutdown))));
 
             let mut factory_config = FactoryClientConfig::new(factory.url());
-            factory_config.request_timeout = Duration::from_millis(u64::from(stage.factory_timeout_ms));
+            factory_config.request_timeout =
+                Duration::from_millis(u64::from(stage.factory_timeout_ms));
             let requester = Arc::new(FactoryRequester::new(
                 warehouse.clone(),
                 FactoryClient::new(&factory_config, signer.clone())?,
@@ -157,10 +185,22 @@ impl Stack {
         .await?;
 
         timed(progress, "API gateway", async {
-            let limits = Limits { max_quantity: stage.max_quantity, max_body_bytes: stage.max_body_bytes as usize };
-            let relay = RelayNow { warehouse: warehouse.clone(), publisher, budget: Duration::from_secs(1) };
-            let sales = Arc::new(SalesApi::new(warehouse.clone(), limits).with_after_stock_out(relay));
-            let restock = Arc::new(RestockApi::new(warehouse.clone(), signer, stage.max_body_bytes as usize));
+            let limits = Limits {
+                max_quantity: stage.max_quantity,
+                max_body_bytes: stage.max_body_bytes as usize,
+            };
+            let relay = RelayNow {
+                warehouse: warehouse.clone(),
+                publisher,
+                budget: Duration::from_secs(1),
+            };
+            let sales =
+                Arc::new(SalesApi::new(warehouse.clone(), limits).with_after_stock_out(relay));
+            let restock = Arc::new(RestockApi::new(
+                warehouse.clone(),
+                signer,
+                stage.max_body_bytes as usize,
+            ));
             let gw = Gateway {
                 sales_api: invoker(sales),
                 warehouse_restock: invoker(restock),

@@ -12,7 +12,10 @@ pub fn init(json_file: &Path, terminal: bool) -> std::io::Result<()> {
     if let Some(dir) = json_file.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(json_file)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(json_file)?;
     let json = tracing_subscriber::fmt::layer()
         .json()
         .with_current_span(true)
@@ -20,8 +23,18 @@ pub fn init(json_file: &Path, terminal: bool) -> std::io::Result<()> {
         .flatten_event(true)
         .with_target(false)
         .with_writer(Mutex::new(file));
-    let human = terminal.then(|| tracing_subscriber::fmt::layer().compact().with_target(false).with_writer(std::io::stderr));
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,aws=warn,hyper=warn"));
-    let _ = tracing_subscriber::registry().with(filter).with(json).with(human).try_init();
+    let human = terminal.then(|| {
+        tracing_subscriber::fmt::layer()
+            .compact()
+            .with_target(false)
+            .with_writer(std::io::stderr)
+    });
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,aws=warn,hyper=warn"));
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(json)
+        .with(human)
+        .try_init();
     Ok(())
 }

@@ -27,7 +27,10 @@ pub fn aws_endpoint() -> String {
 pub fn log_file() -> &'static PathBuf {
     static FILE: OnceLock<PathBuf> = OnceLock::new();
     FILE.get_or_init(|| {
-        let path = root().join("target").join("e2e-logs").join(format!("{}.jsonl", std::process::id()));
+        let path = root()
+            .join("target")
+            .join("e2e-logs")
+            .join(format!("{}.jsonl", std::process::id()));
         donut_local::telemetry::init(&path, false).expect("log file");
         path
     })
@@ -58,7 +61,8 @@ pub struct Reply {
 pub async fn spawn_stack(shelves: &[Shelf], knobs: Knobs) -> TestStack {
     log_file();
     let db = TestDb::with_shelves(shelves).await;
-    let stage = StageConfig::from_stack_file("dev", &root().join("Pulumi.dev.yaml")).expect("Pulumi.dev.yaml");
+    let stage = StageConfig::from_stack_file("dev", &root().join("Pulumi.dev.yaml"))
+        .expect("Pulumi.dev.yaml");
     let prefix = format!("e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
     let options = StackOptions {
@@ -76,8 +80,15 @@ pub async fn spawn_stack(shelves: &[Shelf], knobs: Knobs) -> TestStack {
         seed_products: false,
         static_json: Vec::new(),
     };
-    let stack = Stack::start(options, &mut |_, _| {}).await.expect("the stack starts");
-    TestStack { stack, db, http: reqwest::Client::new(), stage }
+    let stack = Stack::start(options, &mut |_, _| {})
+        .await
+        .expect("the stack starts");
+    TestStack {
+        stack,
+        db,
+        http: reqwest::Client::new(),
+        stage,
+    }
 }
 
 impl TestStack {
@@ -94,17 +105,32 @@ impl TestStack {
             .send()
             .await
             .expect("the API answers");
-        Reply { status: r.status().as_u16(), body: r.json().await.unwrap_or(Value::Null) }
+        Reply {
+            status: r.status().as_u16(),
+            body: r.json().await.unwrap_or(Value::Null),
+        }
     }
 
     pub async fn stock(&self, product: &str) -> i64 {
-        let r = self.http.get(self.url(&format!("/products/{product}"))).send().await.unwrap();
+        let r = self
+            .http
+            .get(self.url(&format!("/products/{product}")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         r.json::<Value>().await.unwrap()["stock"].as_i64().unwrap()
     }
 
     pub async fn factory_stats(&self) -> Stats {
-        self.http.get(format!("{}/stats", self.stack.factory_url)).send().await.unwrap().json().await.unwrap()
+        self.http
+            .get(format!("{}/stats", self.stack.factory_url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
@@ -124,7 +150,12 @@ impl TestStack {
             .await
             .unwrap();
         let attrs = out.attributes.unwrap_or_default();
-        let n = |k: &A| attrs.get(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+        let n = |k: &A| {
+            attrs
+                .get(k)
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0)
+        };
         n(&A::ApproximateNumberOfMessages) + n(&A::ApproximateNumberOfMessagesNotVisible)
     }
 
@@ -151,7 +182,11 @@ where
 
 /// The e-mails LocalStack captured (SNS e-mail subscriptions and SES).
 pub async fn captured_emails() -> Vec<Value> {
-    let r = reqwest::get(format!("{}/_aws/ses", aws_endpoint())).await.unwrap();
-    r.json::<Value>().await.unwrap()["messages"].as_array().cloned().unwrap_or_default()
+    let r = reqwest::get(format!("{}/_aws/ses", aws_endpoint()))
+        .await
+        .unwrap();
+    r.json::<Value>().await.unwrap()["messages"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
-

@@ -9,7 +9,10 @@ use donut_e2e::*;
 use serde_json::Value;
 
 fn quick(delay_ms: u64) -> Knobs {
-    Knobs { delay_ms, ..Knobs::default() }
+    Knobs {
+        delay_ms,
+        ..Knobs::default()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,23 +24,45 @@ async fn buy_until_stock_out_then_restock_then_buy_again() {
     assert_eq!(sold.status, 200, "{}", sold.body);
     assert_eq!(sold.body["remaining"], 0);
     assert_eq!(sold.body["restock"]["opened_now"], true);
-    let factory_order_id = sold.body["restock"]["factory_order_id"].as_str().unwrap().to_owned();
+    let factory_order_id = sold.body["restock"]["factory_order_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let stock_out_at = Instant::now();
 
     let refused = t.buy("e2e-glazed", 1, "someone-else").await;
     assert_eq!(refused.status, 409);
     assert_eq!(refused.body["error"]["code"], "out_of_stock");
-    assert_eq!(refused.body["restock"]["factory_order_id"], factory_order_id.as_str());
+    assert_eq!(
+        refused.body["restock"]["factory_order_id"],
+        factory_order_id.as_str()
+    );
 
-    eventually(Duration::from_secs(20), "restock", || async { t.stock("e2e-glazed").await == 6 }).await;
+    eventually(Duration::from_secs(20), "restock", || async {
+        t.stock("e2e-glazed").await == 6
+    })
+    .await;
     let restock_latency = stock_out_at.elapsed();
-    println!("stock-out → restock with FACTORY_DELAY_MS=1000: {} ms", restock_latency.as_millis());
+    println!(
+        "stock-out → restock with FACTORY_DELAY_MS=1000: {} ms",
+        restock_latency.as_millis()
+    );
 
     let again = t.buy("e2e-glazed", 2, &cid).await;
     assert_eq!(again.status, 200);
     assert_eq!(again.body["remaining"], 4);
-    assert_eq!(t.db.count("SELECT COUNT(*) FROM factory_orders", ()).await, 1);
-    assert_eq!(t.db.count("SELECT COUNT(*) FROM factory_orders WHERE status = 'fulfilled'", ()).await, 1);
+    assert_eq!(
+        t.db.count("SELECT COUNT(*) FROM factory_orders", ()).await,
+        1
+    );
+    assert_eq!(
+        t.db.count(
+            "SELECT COUNT(*) FROM factory_orders WHERE status = 'fulfilled'",
+            ()
+        )
+        .await,
+        1
+    );
     assert_eq!(t.factory_stats().await.received, 1);
 
     // One correlation id through the chain: every log line that names the factory order
@@ -45,12 +70,22 @@ async fn buy_until_stock_out_then_restock_then_buy_again() {
     let lines = log_lines_with(&factory_order_id);
     assert!(!lines.is_empty());
     for line in &lines {
-        let carried = line["span"]["correlation_id"].as_str().or(line["correlation_id"].as_str());
+        let carried = line["span"]["correlation_id"]
+            .as_str()
+            .or(line["correlation_id"].as_str());
         assert_eq!(carried, Some(cid.as_str()), "{line}");
     }
     let mine = log_lines_with(&cid);
-    let stages = |name: &str| mine.iter().any(|l| l["span"]["name"] == name || l["message"] == name);
-    for stage in ["sales_api", "stock-out event published", "factory_requester", "warehouse_restock"] {
+    let stages = |name: &str| {
+        mine.iter()
+            .any(|l| l["span"]["name"] == name || l["message"] == name)
+    };
+    for stage in [
+        "sales_api",
+        "stock-out event published",
+        "factory_requester",
+        "warehouse_restock",
+    ] {
         assert!(stages(stage), "no log line of {stage} carries {cid}");
     }
     t.stop().await;
@@ -58,31 +93,76 @@ async fn buy_until_stock_out_then_restock_then_buy_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_factory_failing_at_first_is_retried_through_the_visibility_timeout() {
-    let t = spawn_stack(&[Shelf::new("e2e-retry", 1).reorder(0, 5)], Knobs { fail_first: 2, ..quick(100) }).await;
+    let t = spawn_stack(
+        &[Shelf::new("e2e-retry", 1).reorder(0, 5)],
+        Knobs {
+            fail_first: 2,
+            ..quick(100)
+        },
+    )
+    .await;
     assert_eq!(t.buy("e2e-retry", 1, "retry-1").await.status, 200);
-    let took = eventually(Duration::from_secs(30), "restock after retries", || async { t.stock("e2e-retry").await == 5 }).await;
+    let took = eventually(Duration::from_secs(30), "restock after retries", || async {
+        t.stock("e2e-retry").await == 5
+    })
+    .await;
     println!("restocked after two factory 5xx in {} ms", took.as_millis());
     assert_eq!(t.factory_stats().await.failed, 2);
-    assert_eq!(t.db.count("SELECT request_attempts FROM factory_orders", ()).await, 3);
-    assert_eq!(t.queue_depth(&t.stack.resources.dlq_url).await, 0, "nothing dead-lettered");
+    assert_eq!(
+        t.db.count("SELECT request_attempts FROM factory_orders", ())
+            .await,
+        3
+    );
+    assert_eq!(
+        t.queue_depth(&t.stack.resources.dlq_url).await,
+        0,
+        "nothing dead-lettered"
+    );
     t.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_callbacks_and_redeliveries_move_stock_once() {
-    let t = spawn_stack(&[Shelf::new("e2e-dup", 1).reorder(0, 8)], Knobs { duplicate_rate: 1.0, ..quick(200) }).await;
+    let t = spawn_stack(
+        &[Shelf::new("e2e-dup", 1).reorder(0, 8)],
+        Knobs {
+            duplicate_rate: 1.0,
+            ..quick(200)
+        },
+    )
+    .await;
     assert_eq!(t.buy("e2e-dup", 1, "dup-1").await.status, 200);
-    eventually(Duration::from_secs(20), "two callbacks", || async { t.factory_stats().await.callbacks_sent == 2 }).await;
-    assert_eq!(t.stock("e2e-dup").await, 8, "stock up once for two callbacks");
+    eventually(Duration::from_secs(20), "two callbacks", || async {
+        t.factory_stats().await.callbacks_sent == 2
+    })
+    .await;
+    assert_eq!(
+        t.stock("e2e-dup").await,
+        8,
+        "stock up once for two callbacks"
+    );
 
     // Deliver the same stock-out event twice more, straight into the queue.
     assert_eq!(t.db.count("SELECT COUNT(*) FROM outbox", ()).await, 1);
     let payload = mysql_first(&mut t.db.conn().await, "SELECT payload FROM outbox").await;
     for _ in 0..2 {
-        t.sqs().send_message().queue_url(&t.stack.resources.queue_url).message_body(&payload).send().await.unwrap();
+        t.sqs()
+            .send_message()
+            .queue_url(&t.stack.resources.queue_url)
+            .message_body(&payload)
+            .send()
+            .await
+            .unwrap();
     }
-    eventually(Duration::from_secs(20), "redeliveries consumed", || async { t.queue_depth(&t.stack.resources.queue_url).await == 0 }).await;
-    assert_eq!(t.factory_stats().await.received, 1, "the factory was called once");
+    eventually(Duration::from_secs(20), "redeliveries consumed", || async {
+        t.queue_depth(&t.stack.resources.queue_url).await == 0
+    })
+    .await;
+    assert_eq!(
+        t.factory_stats().await.received,
+        1,
+        "the factory was called once"
+    );
     assert_eq!(t.stock("e2e-dup").await, 8);
     assert_eq!(t.queue_depth(&t.stack.resources.dlq_url).await, 0);
     t.stop().await;
@@ -97,26 +177,60 @@ async fn mysql_first(conn: &mut mysql_async::Conn, sql: &str) -> String {
 /// the DLQ-depth alarm fires and ops get the e-mail.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_factory_that_always_fails_dead_letters_the_order_and_emails_ops() {
-    let t = spawn_stack(&[Shelf::new("e2e-dead", 1).reorder(0, 5)], Knobs { fail_rate: 1.0, ..quick(100) }).await;
+    let t = spawn_stack(
+        &[Shelf::new("e2e-dead", 1).reorder(0, 5)],
+        Knobs {
+            fail_rate: 1.0,
+            ..quick(100)
+        },
+    )
+    .await;
     let started = Instant::now();
     assert_eq!(t.buy("e2e-dead", 1, "dead-1").await.status, 200);
     let dlq = t.stack.resources.dlq_url.clone();
-    eventually(Duration::from_secs(60), "the message in the DLQ", || async { t.queue_depth(&dlq).await == 1 }).await;
+    eventually(
+        Duration::from_secs(60),
+        "the message in the DLQ",
+        || async { t.queue_depth(&dlq).await == 1 },
+    )
+    .await;
     let to_dlq = started.elapsed();
     let received = t.factory_stats().await.received;
-    assert_eq!(received, u64::from(t.stage.queue.max_receive_count), "one factory call per receive");
+    assert_eq!(
+        received,
+        u64::from(t.stage.queue.max_receive_count),
+        "one factory call per receive"
+    );
 
     let alarm = t.stack.resources.dlq_alarm_name.clone();
     eventually(Duration::from_secs(90), "the ops e-mail", || async {
-        captured_emails().await.iter().any(|m| m.to_string().contains(&alarm))
+        captured_emails()
+            .await
+            .iter()
+            .any(|m| m.to_string().contains(&alarm))
     })
     .await;
-    println!("to DLQ in {} ms, ops e-mail after {} ms", to_dlq.as_millis(), started.elapsed().as_millis());
-    let mail = captured_emails().await.into_iter().find(|m| m.to_string().contains(&alarm)).unwrap();
+    println!(
+        "to DLQ in {} ms, ops e-mail after {} ms",
+        to_dlq.as_millis(),
+        started.elapsed().as_millis()
+    );
+    let mail = captured_emails()
+        .await
+        .into_iter()
+        .find(|m| m.to_string().contains(&alarm))
+        .unwrap();
     assert!(mail.to_string().contains(&t.stage.ops_email), "{mail}");
     assert!(mail.to_string().contains("ALARM"), "{mail}");
     assert_eq!(t.stock("e2e-dead").await, 0, "nothing restocked");
-    assert_eq!(t.db.count("SELECT COUNT(*) FROM factory_orders WHERE status = 'open'", ()).await, 1);
+    assert_eq!(
+        t.db.count(
+            "SELECT COUNT(*) FROM factory_orders WHERE status = 'open'",
+            ()
+        )
+        .await,
+        1
+    );
     t.stop().await;
 }
 
@@ -131,20 +245,46 @@ async fn a_poison_message_reaches_the_dlq_without_calling_the_factory() {
         .await
         .unwrap();
     let dlq = t.stack.resources.dlq_url.clone();
-    eventually(Duration::from_secs(60), "the poison message in the DLQ", || async { t.queue_depth(&dlq).await == 1 }).await;
+    eventually(
+        Duration::from_secs(60),
+        "the poison message in the DLQ",
+        || async { t.queue_depth(&dlq).await == 1 },
+    )
+    .await;
     assert_eq!(t.factory_stats().await.received, 0);
     t.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_callbacks_are_refused_at_the_gateway_and_change_nothing() {
-    let t = spawn_stack(&[Shelf::new("e2e-sec", 0).reorder(0, 5)], Knobs { drop_rate: 1.0, ..quick(100) }).await;
+    let t = spawn_stack(
+        &[Shelf::new("e2e-sec", 0).reorder(0, 5)],
+        Knobs {
+            drop_rate: 1.0,
+            ..quick(100)
+        },
+    )
+    .await;
     let refused = t.buy("e2e-sec", 1, "sec-1").await;
-    let id = refused.body["restock"]["factory_order_id"].as_str().unwrap().to_owned();
+    let id = refused.body["restock"]["factory_order_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let notice = serde_json::json!({"MessageGroupId": "stock-arrival-group", "MessageAttributeProductId": "x",
         "MessageAttributeProductCnt": "0", "OrderStockCnt": 500, "CallbackUrl": "x"});
-    for query in ["", "?token=", "?token=deadbeef", &format!("?token={}", "0".repeat(64))] {
-        let r = t.http.post(t.url(&format!("/factory/callback/{id}{query}"))).json(&notice).send().await.unwrap();
+    for query in [
+        "",
+        "?token=",
+        "?token=deadbeef",
+        &format!("?token={}", "0".repeat(64)),
+    ] {
+        let r = t
+            .http
+            .post(t.url(&format!("/factory/callback/{id}{query}")))
+            .json(&notice)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 401, "{query}");
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["error"]["code"], "unauthorized");

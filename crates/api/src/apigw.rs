@@ -46,10 +46,16 @@ pub fn event_json(call: &HttpCall<'_>) -> Value {
     let (body, base64) = match std::str::from_utf8(call.body) {
         _ if call.body.is_empty() => (Value::Null, false),
         Ok(text) => (Value::String(text.to_owned()), false),
-        Err(_) => (Value::String(base64::engine::general_purpose::STANDARD.encode(call.body)), true),
+        Err(_) => (
+            Value::String(base64::engine::general_purpose::STANDARD.encode(call.body)),
+            true,
+        ),
     };
     let now = time::OffsetDateTime::now_utc();
-    let user_agent = headers.get("user-agent").cloned().unwrap_or(Value::String(String::new()));
+    let user_agent = headers
+        .get("user-agent")
+        .cloned()
+        .unwrap_or(Value::String(String::new()));
     json!({
         "version": "2.0",
         "routeKey": "$default",
@@ -106,7 +112,11 @@ impl From<Response<Body>> for HttpReply {
             .iter()
             .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
             .collect();
-        Self { status: parts.status.as_u16(), headers, body }
+        Self {
+            status: parts.status.as_u16(),
+            headers,
+            body,
+        }
     }
 }
 
@@ -116,7 +126,10 @@ impl HttpReply {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -128,7 +141,10 @@ fn percent_decode(raw: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
                     Ok(b) => {
                         out.push(b);
                         i += 2;

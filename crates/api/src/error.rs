@@ -17,7 +17,13 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), extra: Map::new(), allow: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            extra: Map::new(),
+            allow: None,
+        }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -40,13 +46,20 @@ impl ApiError {
     pub fn method_not_allowed(allow: &'static str) -> Self {
         Self {
             allow: Some(allow),
-            ..Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("allowed: {allow}"))
+            ..Self::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("allowed: {allow}"),
+            )
         }
     }
 
     pub fn into_response(self) -> Response<Body> {
         let mut body = self.extra;
-        body.insert("error".into(), json!({ "code": self.code, "message": self.message }));
+        body.insert(
+            "error".into(),
+            json!({ "code": self.code, "message": self.message }),
+        );
         let mut response = json_response(self.status, &Value::Object(body));
         let headers = response.headers_mut();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
@@ -72,7 +85,11 @@ impl From<donut_domain::StoreError> for ApiError {
             }
             donut_domain::StoreError::Internal(detail) => {
                 tracing::error!(%detail, "warehouse error");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                )
             }
         }
     }

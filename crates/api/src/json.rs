@@ -7,7 +7,10 @@ use serde::de::DeserializeOwned;
 
 use crate::ApiError;
 
-pub(crate) fn read<T: DeserializeOwned>(request: &Request, max_bytes: usize) -> Result<T, ApiError> {
+pub(crate) fn read<T: DeserializeOwned>(
+    request: &Request,
+    max_bytes: usize,
+) -> Result<T, ApiError> {
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -27,21 +30,28 @@ pub(crate) fn read<T: DeserializeOwned>(request: &Request, max_bytes: usize) -> 
         _ => &[],
     };
     if bytes.is_empty() {
-        return Err(ApiError::bad_request("empty_body", "the request needs a JSON body"));
+        return Err(ApiError::bad_request(
+            "empty_body",
+            "the request needs a JSON body",
+        ));
     }
     if bytes.len() > max_bytes {
         return Err(ApiError::bad_request(
             "body_too_large",
-            format!("the body is {} bytes; the limit is {max_bytes}", bytes.len()),
+            format!(
+                "the body is {} bytes; the limit is {max_bytes}",
+                bytes.len()
+            ),
         ));
     }
     serde_json::from_slice(bytes).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
             Category::Data => ApiError::bad_request("invalid_body", clip(e.to_string())),
-            Category::Syntax | Category::Eof | Category::Io => {
-                ApiError::bad_request("invalid_json", clip(format!("the body is not valid JSON: {e}")))
-            }
+            Category::Syntax | Category::Eof | Category::Io => ApiError::bad_request(
+                "invalid_json",
+                clip(format!("the body is not valid JSON: {e}")),
+            ),
         }
     })
 }

@@ -29,7 +29,10 @@ pub const ROUTES: &[(&str, Function)] = &[
     ("ANY /orders", Function::SalesApi),
     ("ANY /products", Function::SalesApi),
     ("ANY /products/{id}", Function::SalesApi),
-    ("ANY /factory/callback/{factory_order_id}", Function::WarehouseRestock),
+    (
+        "ANY /factory/callback/{factory_order_id}",
+        Function::WarehouseRestock,
+    ),
 ];
 
 /// The function whose route matches `path`, as API Gateway matches route keys.
@@ -39,7 +42,10 @@ pub fn route_for(path: &str) -> Option<Function> {
         let pattern = key.split_once(' ').map_or(*key, |(_, p)| p);
         let parts: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
         let matches = parts.len() == segments.len()
-            && parts.iter().zip(&segments).all(|(p, s)| p.starts_with('{') || p == s);
+            && parts
+                .iter()
+                .zip(&segments)
+                .all(|(p, s)| p.starts_with('{') || p == s);
         matches.then_some(*function)
     })
 }
@@ -54,7 +60,12 @@ pub trait HttpHandler: Send + Sync + 'static {
 
 /// The path split into its segments, without empty ones (`/products/` = `/products`).
 pub(crate) fn segments(request: &Request) -> Vec<&str> {
-    request.uri().path().split('/').filter(|s| !s.is_empty()).collect()
+    request
+        .uri()
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 #[cfg(test)]
@@ -66,7 +77,10 @@ mod tests {
         assert_eq!(route_for("/orders"), Some(Function::SalesApi));
         assert_eq!(route_for("/products/"), Some(Function::SalesApi));
         assert_eq!(route_for("/products/glazed"), Some(Function::SalesApi));
-        assert_eq!(route_for("/factory/callback/abc"), Some(Function::WarehouseRestock));
+        assert_eq!(
+            route_for("/factory/callback/abc"),
+            Some(Function::WarehouseRestock)
+        );
         assert_eq!(route_for("/factory/callback"), None);
         assert_eq!(route_for("/products/a/b"), None);
         assert_eq!(route_for("/"), None);

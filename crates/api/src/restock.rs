@@ -31,7 +31,11 @@ impl<W: Warehouse + 'static> HttpHandler for RestockApi<W> {
 
 impl<W: Warehouse> RestockApi<W> {
     pub fn new(warehouse: W, signer: CallbackSigner, max_body_bytes: usize) -> Self {
-        Self { warehouse, signer, max_body_bytes }
+        Self {
+            warehouse,
+            signer,
+            max_body_bytes,
+        }
     }
 
     pub async fn handle(&self, request: Request) -> Response<Body> {
@@ -39,7 +43,10 @@ impl<W: Warehouse> RestockApi<W> {
         let span = tracing::info_span!("warehouse_restock", correlation_id = tracing::field::Empty);
         async {
             let started = Instant::now();
-            let response = self.route(&request).await.unwrap_or_else(ApiError::into_response);
+            let response = self
+                .route(&request)
+                .await
+                .unwrap_or_else(ApiError::into_response);
             tracing::info!(
                 status = response.status().as_u16(),
                 latency_us = started.elapsed().as_micros() as u64,
@@ -75,7 +82,12 @@ impl<W: Warehouse> RestockApi<W> {
         let notice: ManufactureRequest = json::read(request, self.max_body_bytes)?;
 
         match self.warehouse.restock(id).await? {
-            RestockOutcome::Restocked { product_id, added, stock, correlation_id } => {
+            RestockOutcome::Restocked {
+                product_id,
+                added,
+                stock,
+                correlation_id,
+            } => {
                 tracing::Span::current().record("correlation_id", correlation_id.as_str());
                 if notice.order_stock_cnt != added {
                     tracing::warn!(
@@ -97,7 +109,10 @@ impl<W: Warehouse> RestockApi<W> {
                     }),
                 ))
             }
-            RestockOutcome::AlreadyFulfilled { product_id, correlation_id } => {
+            RestockOutcome::AlreadyFulfilled {
+                product_id,
+                correlation_id,
+            } => {
                 tracing::Span::current().record("correlation_id", correlation_id.as_str());
                 tracing::info!(%product_id, factory_order_id = %id, "duplicate callback ignored");
                 Ok(json_response(
@@ -111,9 +126,10 @@ impl<W: Warehouse> RestockApi<W> {
                     }),
                 ))
             }
-            RestockOutcome::UnknownOrder => {
-                Err(ApiError::not_found("unknown_factory_order", "no such factory order"))
-            }
+            RestockOutcome::UnknownOrder => Err(ApiError::not_found(
+                "unknown_factory_order",
+                "no such factory order",
+            )),
         }
     }
 }

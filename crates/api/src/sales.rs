@@ -26,7 +26,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_quantity: 100, max_body_bytes: 16 * 1024 }
+        Self {
+            max_quantity: 100,
+            max_body_bytes: 16 * 1024,
+        }
     }
 }
 
@@ -63,13 +66,21 @@ impl<W: Warehouse + 'static, N: AfterStockOut + 'static> HttpHandler for SalesAp
 
 impl<W: Warehouse> SalesApi<W> {
     pub fn new(warehouse: W, limits: Limits) -> Self {
-        Self { warehouse, limits, after_stock_out: () }
+        Self {
+            warehouse,
+            limits,
+            after_stock_out: (),
+        }
     }
 }
 
 impl<W: Warehouse, N: AfterStockOut> SalesApi<W, N> {
     pub fn with_after_stock_out<M: AfterStockOut>(self, after_stock_out: M) -> SalesApi<W, M> {
-        SalesApi { warehouse: self.warehouse, limits: self.limits, after_stock_out }
+        SalesApi {
+            warehouse: self.warehouse,
+            limits: self.limits,
+            after_stock_out,
+        }
     }
 
     pub async fn handle(&self, request: Request) -> Response<Body> {
@@ -100,7 +111,11 @@ impl<W: Warehouse, N: AfterStockOut> SalesApi<W, N> {
         .await
     }
 
-    async fn route(&self, request: &Request, correlation_id: &CorrelationId) -> Result<Response<Body>, ApiError> {
+    async fn route(
+        &self,
+        request: &Request,
+        correlation_id: &CorrelationId,
+    ) -> Result<Response<Body>, ApiError> {
         match (request.method(), segments(request).as_slice()) {
             (&Method::POST, ["orders"]) => self.purchase(request, correlation_id).await,
             (_, ["orders"]) => Err(ApiError::method_not_allowed("POST")),
@@ -111,7 +126,11 @@ impl<W: Warehouse, N: AfterStockOut> SalesApi<W, N> {
         }
     }
 
-    async fn purchase(&self, request: &Request, correlation_id: &CorrelationId) -> Result<Response<Body>, ApiError> {
+    async fn purchase(
+        &self,
+        request: &Request,
+        correlation_id: &CorrelationId,
+    ) -> Result<Response<Body>, ApiError> {
         let body: OrderBody = json::read(request, self.limits.max_body_bytes)?;
         let purchase = PurchaseRequest {
             product_id: ProductId::parse(&body.product_id)
@@ -175,11 +194,15 @@ impl<W: Warehouse, N: AfterStockOut> SalesApi<W, N> {
     async fn list(&self) -> Result<Response<Body>, ApiError> {
         let products = self.warehouse.products().await?;
         let products: Vec<Value> = products.iter().map(product_json).collect();
-        Ok(json_response(StatusCode::OK, &json!({ "products": products })))
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({ "products": products }),
+        ))
     }
 
     async fn one(&self, raw_id: &str) -> Result<Response<Body>, ApiError> {
-        let id = ProductId::parse(raw_id).map_err(|e| ApiError::bad_request("invalid_product_id", e.to_string()))?;
+        let id = ProductId::parse(raw_id)
+            .map_err(|e| ApiError::bad_request("invalid_product_id", e.to_string()))?;
         match self.warehouse.product(&id).await? {
             Some(p) => Ok(json_response(StatusCode::OK, &product_json(&p))),
             None => Err(unknown_product(&id)),

@@ -10,12 +10,25 @@ use donut_testkit::{Shelf, TestDb};
 use donut_warehouse::{DbConfig, MySqlWarehouse};
 use serde_json::{Value, json};
 
-fn call<'a>(method: &'a str, path: &'a str, query: &'a str, body: &'a [u8], content_type: &str) -> HttpCall<'a> {
+fn call<'a>(
+    method: &'a str,
+    path: &'a str,
+    query: &'a str,
+    body: &'a [u8],
+    content_type: &str,
+) -> HttpCall<'a> {
     let mut headers = vec![("user-agent".to_owned(), "test".to_owned())];
     if !content_type.is_empty() {
         headers.push(("content-type".to_owned(), content_type.to_owned()));
     }
-    HttpCall { method, path, raw_query: query, headers, body, source_ip: "127.0.0.1" }
+    HttpCall {
+        method,
+        path,
+        raw_query: query,
+        headers,
+        body,
+        source_ip: "127.0.0.1",
+    }
 }
 
 async fn send_sales(api: &SalesApi<MySqlWarehouse>, c: HttpCall<'_>) -> HttpReply {
@@ -28,15 +41,28 @@ async fn order(api: &SalesApi<MySqlWarehouse>, body: &Value) -> HttpReply {
 }
 
 fn sales(db: &TestDb) -> SalesApi<MySqlWarehouse> {
-    SalesApi::new(db.warehouse.clone(), Limits { max_quantity: 10, max_body_bytes: 1024 })
+    SalesApi::new(
+        db.warehouse.clone(),
+        Limits {
+            max_quantity: 10,
+            max_body_bytes: 1024,
+        },
+    )
 }
 
 #[tokio::test]
 async fn a_sale_answers_200_with_what_is_left() {
     let db = TestDb::with_shelves(&[Shelf::new("glazed", 5).reorder(1, 10)]).await;
     let api = sales(&db);
-    let mut c = call("POST", "/orders", "", br#"{"product_id":"glazed","quantity":2}"#, "application/json; charset=utf-8");
-    c.headers.push(("x-correlation-id".into(), "buyer-42".into()));
+    let mut c = call(
+        "POST",
+        "/orders",
+        "",
+        br#"{"product_id":"glazed","quantity":2}"#,
+        "application/json; charset=utf-8",
+    );
+    c.headers
+        .push(("x-correlation-id".into(), "buyer-42".into()));
     let reply = send_sales(&api, c).await;
     assert_eq!(reply.status, 200, "{:?}", reply.json());
     let body = reply.json();
@@ -47,7 +73,14 @@ async fn a_sale_answers_200_with_what_is_left() {
     assert!(body["order_id"].as_str().unwrap().len() == 36);
     assert_eq!(reply.header("x-correlation-id"), Some("buyer-42"));
     assert_eq!(reply.header("content-type"), Some("application/json"));
-    assert_eq!(db.count("SELECT COUNT(*) FROM orders WHERE correlation_id = 'buyer-42'", ()).await, 1);
+    assert_eq!(
+        db.count(
+            "SELECT COUNT(*) FROM orders WHERE correlation_id = 'buyer-42'",
+            ()
+        )
+        .await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -62,7 +95,12 @@ async fn no_stock_answers_409_and_says_a_factory_order_is_open() {
     assert_eq!(body["restock"]["status"], "open");
     assert_eq!(body["restock"]["opened_now"], true);
     assert!(body["restock"]["factory_order_id"].is_string());
-    assert!(body["error"]["message"].as_str().unwrap().contains("factory order is open"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("factory order is open")
+    );
 }
 
 #[tokio::test]
@@ -98,31 +136,114 @@ async fn products_are_listed_and_shown() {
 async fn malformed_orders_are_4xx_with_a_json_error_and_change_nothing() {
     let db = TestDb::with_shelves(&[Shelf::new("glazed", 5)]).await;
     let api = sales(&db);
-    let big = format!(r#"{{"product_id":"glazed","quantity":1,"pad":"{}"}}"#, "x".repeat(2000));
+    let big = format!(
+        r#"{{"product_id":"glazed","quantity":1,"pad":"{}"}}"#,
+        "x".repeat(2000)
+    );
     let cases: Vec<(&[u8], &str, u16, &str)> = vec![
         (b"{", "application/json", 400, "invalid_json"),
         (b"not json", "application/json", 400, "invalid_json"),
         (b"[]", "application/json", 400, "invalid_body"),
         (b"null", "application/json", 400, "invalid_body"),
         (b"{}", "application/json", 400, "invalid_body"),
-        (br#"{"product_id":"glazed"}"#, "application/json", 400, "invalid_body"),
-        (br#"{"quantity":1}"#, "application/json", 400, "invalid_body"),
-        (br#"{"product_id":"glazed","quantity":1,"extra":true}"#, "application/json", 400, "invalid_body"),
-        (br#"{"product_id":"glazed","quantity":"1"}"#, "application/json", 400, "invalid_body"),
-        (br#"{"product_id":"glazed","quantity":1.5}"#, "application/json", 400, "invalid_body"),
-        (br#"{"product_id":"glazed","quantity":99999999999999999999999}"#, "application/json", 400, "invalid_body"),
-        (br#"{"product_id":"glazed","quantity":null}"#, "application/json", 400, "invalid_body"),
-        (br#"{"product_id":7,"quantity":1}"#, "application/json", 400, "invalid_body"),
-        (br#"{"product_id":"glazed","quantity":0}"#, "application/json", 400, "invalid_quantity"),
-        (br#"{"product_id":"glazed","quantity":-1}"#, "application/json", 400, "invalid_quantity"),
-        (br#"{"product_id":"glazed","quantity":11}"#, "application/json", 400, "invalid_quantity"),
-        (br#"{"product_id":"","quantity":1}"#, "application/json", 400, "invalid_product_id"),
-        (br#"{"product_id":"glazed' OR '1'='1","quantity":1}"#, "application/json", 400, "invalid_product_id"),
-        (br#"{"product_id":"gl\u0000azed","quantity":1}"#, "application/json", 400, "invalid_product_id"),
+        (
+            br#"{"product_id":"glazed"}"#,
+            "application/json",
+            400,
+            "invalid_body",
+        ),
+        (
+            br#"{"quantity":1}"#,
+            "application/json",
+            400,
+            "invalid_body",
+        ),
+        (
+            br#"{"product_id":"glazed","quantity":1,"extra":true}"#,
+            "application/json",
+            400,
+            "invalid_body",
+        ),
+        (
+            br#"{"product_id":"glazed","quantity":"1"}"#,
+            "application/json",
+            400,
+            "invalid_body",
+        ),
+        (
+            br#"{"product_id":"glazed","quantity":1.5}"#,
+            "application/json",
+            400,
+            "invalid_body",
+        ),
+        (
+            br#"{"product_id":"glazed","quantity":99999999999999999999999}"#,
+            "application/json",
+            400,
+            "invalid_body",
+        ),
+        (
+            br#"{"product_id":"glazed","quantity":null}"#,
+            "application/json",
+            400,
+            "invalid_body",
+        ),
+        (
+            br#"{"product_id":7,"quantity":1}"#,
+            "application/json",
+            400,
+            "invalid_body",
+        ),
+        (
+            br#"{"product_id":"glazed","quantity":0}"#,
+            "application/json",
+            400,
+            "invalid_quantity",
+        ),
+        (
+            br#"{"product_id":"glazed","quantity":-1}"#,
+            "application/json",
+            400,
+            "invalid_quantity",
+        ),
+        (
+            br#"{"product_id":"glazed","quantity":11}"#,
+            "application/json",
+            400,
+            "invalid_quantity",
+        ),
+        (
+            br#"{"product_id":"","quantity":1}"#,
+            "application/json",
+            400,
+            "invalid_product_id",
+        ),
+        (
+            br#"{"product_id":"glazed' OR '1'='1","quantity":1}"#,
+            "application/json",
+            400,
+            "invalid_product_id",
+        ),
+        (
+            br#"{"product_id":"gl\u0000azed","quantity":1}"#,
+            "application/json",
+            400,
+            "invalid_product_id",
+        ),
         (big.as_bytes(), "application/json", 400, "body_too_large"),
         (b"", "application/json", 400, "empty_body"),
-        (br#"{"product_id":"glazed","quantity":1}"#, "text/plain", 415, "unsupported_media_type"),
-        (br#"{"product_id":"glazed","quantity":1}"#, "", 415, "unsupported_media_type"),
+        (
+            br#"{"product_id":"glazed","quantity":1}"#,
+            "text/plain",
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            br#"{"product_id":"glazed","quantity":1}"#,
+            "",
+            415,
+            "unsupported_media_type",
+        ),
         (&[0xff, 0xfe, 0xfd], "application/json", 400, "invalid_json"),
     ];
     for (body, content_type, status, code) in cases {
@@ -161,11 +282,17 @@ async fn an_unreachable_database_is_503_with_a_json_body() {
     assert_eq!(reply.json()["error"]["code"], "warehouse_unavailable");
     assert_eq!(reply.header("retry-after"), Some("1"));
     let text = String::from_utf8_lossy(&reply.body);
-    assert!(!text.contains("127.0.0.1") && !text.contains("I/O"), "no internals: {text}");
+    assert!(
+        !text.contains("127.0.0.1") && !text.contains("I/O"),
+        "no internals: {text}"
+    );
 }
 
 fn signer() -> CallbackSigner {
-    CallbackSigner::new(CallbackSecret::new("s".repeat(32)).unwrap(), "http://127.0.0.1:8080")
+    CallbackSigner::new(
+        CallbackSecret::new("s".repeat(32)).unwrap(),
+        "http://127.0.0.1:8080",
+    )
 }
 
 fn notice() -> Vec<u8> {
@@ -175,16 +302,28 @@ fn notice() -> Vec<u8> {
     .into_bytes()
 }
 
-async fn send_restock(api: &RestockApi<MySqlWarehouse>, id: &str, query: &str, body: &[u8]) -> HttpReply {
+async fn send_restock(
+    api: &RestockApi<MySqlWarehouse>,
+    id: &str,
+    query: &str,
+    body: &[u8],
+) -> HttpReply {
     let path = format!("/factory/callback/{id}");
-    api.handle(to_lambda_request(&call("POST", &path, query, body, "application/json")).unwrap()).await.into()
+    api.handle(to_lambda_request(&call("POST", &path, query, body, "application/json")).unwrap())
+        .await
+        .into()
 }
 
 /// A stock-out that opened a factory order; returns its id.
 async fn stock_out(db: &TestDb) -> FactoryOrderId {
     let api = sales(db);
     let reply = order(&api, &json!({"product_id": "jelly", "quantity": 1})).await;
-    FactoryOrderId::parse(reply.json()["restock"]["factory_order_id"].as_str().unwrap()).unwrap()
+    FactoryOrderId::parse(
+        reply.json()["restock"]["factory_order_id"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 #[tokio::test]
@@ -196,7 +335,11 @@ async fn the_signed_callback_restocks_the_ordered_quantity_once() {
 
     let reply = send_restock(&api, &id.to_string(), &token, &notice()).await;
     assert_eq!(reply.status, 200, "{:?}", reply.json());
-    assert_eq!(reply.json()["added"], 12, "the ordered quantity, not the body's 7");
+    assert_eq!(
+        reply.json()["added"],
+        12,
+        "the ordered quantity, not the body's 7"
+    );
     assert_eq!(reply.json()["already_fulfilled"], false);
     for _ in 0..2 {
         let again = send_restock(&api, &id.to_string(), &token, &notice()).await;
@@ -214,7 +357,8 @@ async fn forged_missing_and_cross_order_tokens_are_401_and_change_nothing() {
     let id = stock_out(&db).await;
     let api = RestockApi::new(db.warehouse.clone(), signer(), 4096);
     let other = signer().token(FactoryOrderId::new());
-    let foreign = CallbackSigner::new(CallbackSecret::new("t".repeat(32)).unwrap(), "http://x").token(id);
+    let foreign =
+        CallbackSigner::new(CallbackSecret::new("t".repeat(32)).unwrap(), "http://x").token(id);
     for query in [
         String::new(),
         "token=".into(),
@@ -244,7 +388,12 @@ async fn a_signed_callback_with_a_bad_body_is_400_and_an_unknown_order_404() {
     }
     assert_eq!(db.stock("jelly").await, 0);
     let unknown = FactoryOrderId::new();
-    let reply =
-        send_restock(&api, &unknown.to_string(), &format!("token={}", signer().token(unknown)), &notice()).await;
+    let reply = send_restock(
+        &api,
+        &unknown.to_string(),
+        &format!("token={}", signer().token(unknown)),
+        &notice(),
+    )
+    .await;
     assert_eq!(reply.status, 404);
 }

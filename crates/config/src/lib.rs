@@ -15,7 +15,11 @@ pub enum ConfigError {
     #[error("missing config key `{0}` (set it in Pulumi.<stage>.yaml or with `pulumi config set`)")]
     Missing(String),
     #[error("config key `{key}`: {problem} (got {value:?})")]
-    Invalid { key: String, value: String, problem: String },
+    Invalid {
+        key: String,
+        value: String,
+        problem: String,
+    },
     #[error("config key `{key}`: {problem}")]
     Rule { key: String, problem: String },
     #[error("cannot read {path}: {problem}")]
@@ -84,9 +88,16 @@ impl Values<'_> {
 
     fn number(&self, key: &str, range: std::ops::RangeInclusive<u32>) -> Result<u32, ConfigError> {
         let raw = self.raw(key)?;
-        let n: u32 = raw.trim().parse().map_err(|_| invalid(key, raw, "must be a whole number"))?;
+        let n: u32 = raw
+            .trim()
+            .parse()
+            .map_err(|_| invalid(key, raw, "must be a whole number"))?;
         if !range.contains(&n) {
-            return Err(invalid(key, raw, &format!("must be within {}..={}", range.start(), range.end())));
+            return Err(invalid(
+                key,
+                raw,
+                &format!("must be within {}..={}", range.start(), range.end()),
+            ));
         }
         Ok(n)
     }
@@ -102,12 +113,19 @@ impl Values<'_> {
 }
 
 fn invalid(key: &str, value: &str, problem: &str) -> ConfigError {
-    ConfigError::Invalid { key: format!("{PROJECT}:{key}"), value: value.to_owned(), problem: problem.to_owned() }
+    ConfigError::Invalid {
+        key: format!("{PROJECT}:{key}"),
+        value: value.to_owned(),
+        problem: problem.to_owned(),
+    }
 }
 
 impl StageConfig {
     /// Builds and validates the settings of `stage` from `project:key` → value pairs.
-    pub fn from_values(stage: &str, values: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+    pub fn from_values(
+        stage: &str,
+        values: &BTreeMap<String, String>,
+    ) -> Result<Self, ConfigError> {
         let v = Values(values);
         let region = values
             .get("aws:region")
@@ -147,7 +165,10 @@ impl StageConfig {
     }
 
     fn check_rules(&self) -> Result<(), ConfigError> {
-        let rule = |key: &str, problem: String| ConfigError::Rule { key: format!("{PROJECT}:{key}"), problem };
+        let rule = |key: &str, problem: String| ConfigError::Rule {
+            key: format!("{PROJECT}:{key}"),
+            problem,
+        };
         let q = &self.queue;
         if q.visibility_timeout_seconds < 6 * q.requester_timeout_seconds {
             return Err(rule(
@@ -160,26 +181,44 @@ impl StageConfig {
             ));
         }
         if q.max_receive_count < 5 {
-            return Err(rule("maxReceiveCount", format!("must be at least 5, is {}", q.max_receive_count)));
+            return Err(rule(
+                "maxReceiveCount",
+                format!("must be at least 5, is {}", q.max_receive_count),
+            ));
         }
         if u64::from(self.factory_timeout_ms) >= u64::from(q.requester_timeout_seconds) * 1000 {
-            return Err(rule("factoryTimeoutMs", "must be below requesterTimeoutSeconds".into()));
+            return Err(rule(
+                "factoryTimeoutMs",
+                "must be below requesterTimeoutSeconds".into(),
+            ));
         }
         let email = &self.ops_email;
         let well_formed = email.split_once('@').is_some_and(|(user, domain)| {
-            !user.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+            !user.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
         });
         if !well_formed || email.chars().any(char::is_whitespace) {
-            return Err(rule("opsEmail", format!("{email:?} is not an e-mail address")));
+            return Err(rule(
+                "opsEmail",
+                format!("{email:?} is not an e-mail address"),
+            ));
         }
         if !(self.factory_url.starts_with("https://") || self.factory_url.starts_with("http://")) {
             return Err(rule("factoryUrl", "must be an http(s) URL".into()));
         }
         if self.stage == "prod" && (!self.database.multi_az || !self.database.deletion_protection) {
-            return Err(rule("dbMultiAz", "prod needs Multi-AZ and deletion protection".into()));
+            return Err(rule(
+                "dbMultiAz",
+                "prod needs Multi-AZ and deletion protection".into(),
+            ));
         }
         if self.stage == "prod" && self.seed_products {
-            return Err(rule("seedProducts", "seed data is for dev stacks only".into()));
+            return Err(rule(
+                "seedProducts",
+                "seed data is for dev stacks only".into(),
+            ));
         }
         Ok(())
     }
@@ -187,13 +226,19 @@ impl StageConfig {
     /// Reads `Pulumi.<stage>.yaml` (its `config:` map). Secure values are left out: they are
     /// encrypted for the Pulumi CLI and none of the keys read here is secret.
     pub fn from_stack_file(stage: &str, path: &Path) -> Result<Self, ConfigError> {
-        let file_err = |problem: String| ConfigError::File { path: path.display().to_string(), problem };
+        let file_err = |problem: String| ConfigError::File {
+            path: path.display().to_string(),
+            problem,
+        };
         let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
-        let doc: serde_norway::Value = serde_norway::from_str(&text).map_err(|e| file_err(e.to_string()))?;
+        let doc: serde_norway::Value =
+            serde_norway::from_str(&text).map_err(|e| file_err(e.to_string()))?;
         let mut values = BTreeMap::new();
         if let Some(map) = doc.get("config").and_then(|c| c.as_mapping()) {
             for (k, v) in map {
-                let (Some(k), Some(v)) = (k.as_str(), scalar(v)) else { continue };
+                let (Some(k), Some(v)) = (k.as_str(), scalar(v)) else {
+                    continue;
+                };
                 values.insert(k.to_owned(), v);
             }
         }
@@ -202,10 +247,11 @@ impl StageConfig {
 
     /// Reads `PULUMI_CONFIG`, the JSON map the Pulumi engine hands a program.
     pub fn from_pulumi_config_json(stage: &str, json: &str) -> Result<Self, ConfigError> {
-        let map: BTreeMap<String, serde_json::Value> = serde_json::from_str(json).map_err(|e| ConfigError::File {
-            path: "PULUMI_CONFIG".into(),
-            problem: e.to_string(),
-        })?;
+        let map: BTreeMap<String, serde_json::Value> =
+            serde_json::from_str(json).map_err(|e| ConfigError::File {
+                path: "PULUMI_CONFIG".into(),
+                problem: e.to_string(),
+            })?;
         let values = map
             .into_iter()
             .map(|(k, v)| {
@@ -281,18 +327,36 @@ mod tests {
     #[test]
     fn bad_values_and_broken_rules_are_named() {
         let cases = [
-            ("donut-states:maxQuantity", "ten", "donut-states:maxQuantity"),
+            (
+                "donut-states:maxQuantity",
+                "ten",
+                "donut-states:maxQuantity",
+            ),
             ("donut-states:maxQuantity", "0", "donut-states:maxQuantity"),
             ("donut-states:dbMultiAz", "yes", "donut-states:dbMultiAz"),
-            ("donut-states:maxReceiveCount", "3", "donut-states:maxReceiveCount"),
-            ("donut-states:visibilityTimeoutSeconds", "60", "donut-states:visibilityTimeoutSeconds"),
+            (
+                "donut-states:maxReceiveCount",
+                "3",
+                "donut-states:maxReceiveCount",
+            ),
+            (
+                "donut-states:visibilityTimeoutSeconds",
+                "60",
+                "donut-states:visibilityTimeoutSeconds",
+            ),
             ("donut-states:opsEmail", "nobody", "donut-states:opsEmail"),
-            ("donut-states:factoryTimeoutMs", "20000", "donut-states:factoryTimeoutMs"),
+            (
+                "donut-states:factoryTimeoutMs",
+                "20000",
+                "donut-states:factoryTimeoutMs",
+            ),
         ];
         for (key, value, named) in cases {
             let mut values = dev_values();
             values.insert(key.into(), value.into());
-            let err = StageConfig::from_values("dev", &values).unwrap_err().to_string();
+            let err = StageConfig::from_values("dev", &values)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(named), "{key}={value}: {err}");
         }
     }
@@ -302,7 +366,9 @@ mod tests {
         let mut values = dev_values();
         values.insert("donut-states:dbMultiAz".into(), "true".into());
         values.insert("donut-states:dbDeletionProtection".into(), "true".into());
-        let err = StageConfig::from_values("prod", &values).unwrap_err().to_string();
+        let err = StageConfig::from_values("prod", &values)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("seedProducts"), "{err}");
     }
 

@@ -43,7 +43,11 @@ impl StockOutEvent {
     pub const VERSION: u32 = 1;
     pub const KIND: &'static str = "stock_out";
 
-    pub(crate) fn new(order: &NewFactoryOrder, stock_left: u32, occurred_at: OffsetDateTime) -> Self {
+    pub(crate) fn new(
+        order: &NewFactoryOrder,
+        stock_left: u32,
+        occurred_at: OffsetDateTime,
+    ) -> Self {
         Self {
             version: Self::VERSION,
             kind: Self::KIND.to_owned(),
@@ -104,7 +108,10 @@ mod tests {
     fn refuses_other_versions_and_garbage() {
         let mut e = sample();
         e.version = 2;
-        assert!(matches!(StockOutEvent::from_json(&e.to_json()), Err(EventError::Version(2))));
+        assert!(matches!(
+            StockOutEvent::from_json(&e.to_json()),
+            Err(EventError::Version(2))
+        ));
         assert!(StockOutEvent::from_json("{}").is_err());
         assert!(StockOutEvent::from_json("not json").is_err());
         let mut v: serde_json::Value = serde_json::from_str(&sample().to_json()).unwrap();
@@ -112,6 +119,9 @@ mod tests {
         assert!(StockOutEvent::from_json(&v.to_string()).is_err());
         let mut v: serde_json::Value = serde_json::from_str(&sample().to_json()).unwrap();
         v["quantity"] = 0.into();
-        assert!(matches!(StockOutEvent::from_json(&v.to_string()), Err(EventError::Quantity)));
+        assert!(matches!(
+            StockOutEvent::from_json(&v.to_string()),
+            Err(EventError::Quantity)
+        ));
     }
 }

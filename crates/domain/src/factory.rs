@@ -65,7 +65,11 @@ pub struct NewFactoryOrder {
 
 impl NewFactoryOrder {
     /// The event that announces this order to the rest of the system.
-    pub fn stock_out_event(&self, stock_left: u32, occurred_at: time::OffsetDateTime) -> StockOutEvent {
+    pub fn stock_out_event(
+        &self,
+        stock_left: u32,
+        occurred_at: time::OffsetDateTime,
+    ) -> StockOutEvent {
         StockOutEvent::new(self, stock_left, occurred_at)
     }
 }

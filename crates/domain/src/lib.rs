@@ -13,8 +13,12 @@ pub mod purchase;
 pub mod services;
 
 pub use events::StockOutEvent;
-pub use factory::{FactoryOrder, FactoryOrderStatus, FactoryReceipt, FactoryRequest, NewFactoryOrder};
+pub use factory::{
+    FactoryOrder, FactoryOrderStatus, FactoryReceipt, FactoryRequest, NewFactoryOrder,
+};
 pub use ids::{CorrelationId, FactoryOrderId, InvalidInput, OrderId, ProductId, Quantity};
-pub use ports::{EventPublisher, FactoryApi, FactoryError, OutboxStore, PublishError, StoreError, Warehouse};
+pub use ports::{
+    EventPublisher, FactoryApi, FactoryError, OutboxStore, PublishError, StoreError, Warehouse,
+};
 pub use product::{Product, ReorderRule};
 pub use purchase::{OutOfStock, PurchaseOutcome, PurchaseRequest, RestockInfo, Sale};

@@ -3,8 +3,8 @@
 use std::future::Future;
 
 use crate::{
-    FactoryOrder, FactoryOrderId, FactoryReceipt, FactoryRequest, Product, ProductId,
-    PurchaseOutcome, PurchaseRequest, StockOutEvent, CorrelationId,
+    CorrelationId, FactoryOrder, FactoryOrderId, FactoryReceipt, FactoryRequest, Product,
+    ProductId, PurchaseOutcome, PurchaseRequest, StockOutEvent,
 };
 
 /// The warehouse could not answer.

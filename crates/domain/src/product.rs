@@ -38,11 +38,17 @@ mod tests {
 
     #[test]
     fn reorders_at_or_below_the_point() {
-        let rule = ReorderRule { point: 2, quantity: 10 };
+        let rule = ReorderRule {
+            point: 2,
+            quantity: 10,
+        };
         assert!(rule.needs_reorder(0));
         assert!(rule.needs_reorder(2));
         assert!(!rule.needs_reorder(3));
-        let never_early = ReorderRule { point: 0, quantity: 10 };
+        let never_early = ReorderRule {
+            point: 0,
+            quantity: 10,
+        };
         assert!(never_early.needs_reorder(0));
         assert!(!never_early.needs_reorder(1));
     }

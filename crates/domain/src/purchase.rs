@@ -108,7 +108,10 @@ mod tests {
     fn shelf(stock: u32, open: bool) -> ShelfState {
         ShelfState {
             stock,
-            reorder: ReorderRule { point: 2, quantity: 24 },
+            reorder: ReorderRule {
+                point: 2,
+                quantity: 24,
+            },
             factory_product_id: "7".into(),
             open_order: open.then(|| (FactoryOrderId::new(), FactoryOrderStatus::Requested)),
         }
@@ -153,5 +156,4 @@ mod tests {
         assert_eq!(info.status, FactoryOrderStatus::Requested);
         assert_eq!(restock_info(&shelf(9, false), None), None);
     }
-
 }

@@ -98,10 +98,23 @@ mod tests {
         async fn product(&self, _: &ProductId) -> Result<Option<Product>, StoreError> {
             Ok(None)
         }
-        async fn factory_order(&self, id: FactoryOrderId) -> Result<Option<FactoryOrder>, StoreError> {
-            Ok(self.orders.lock().unwrap().iter().find(|o| o.id == id).cloned())
+        async fn factory_order(
+            &self,
+            id: FactoryOrderId,
+        ) -> Result<Option<FactoryOrder>, StoreError> {
+            Ok(self
+                .orders
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|o| o.id == id)
+                .cloned())
         }
-        async fn record_factory_request(&self, id: FactoryOrderId, r: &FactoryReceipt) -> Result<bool, StoreError> {
+        async fn record_factory_request(
+            &self,
+            id: FactoryOrderId,
+            r: &FactoryReceipt,
+        ) -> Result<bool, StoreError> {
             let mut orders = self.orders.lock().unwrap();
             let o = orders.iter_mut().find(|o| o.id == id).unwrap();
             let moved = o.status == FactoryOrderStatus::Open;
@@ -111,7 +124,11 @@ mod tests {
             }
             Ok(moved)
         }
-        async fn claim_factory_request(&self, _: FactoryOrderId, _: Duration) -> Result<bool, StoreError> {
+        async fn claim_factory_request(
+            &self,
+            _: FactoryOrderId,
+            _: Duration,
+        ) -> Result<bool, StoreError> {
             let mut claimed = self.claimed.lock().unwrap();
             if *claimed {
                 return Ok(false);
@@ -140,7 +157,9 @@ mod tests {
             if self.fail {
                 return Err(FactoryError::Status(503));
             }
-            Ok(FactoryReceipt { factory_request_id: format!("f-{}", r.factory_order_id) })
+            Ok(FactoryReceipt {
+                factory_request_id: format!("f-{}", r.factory_order_id),
+            })
         }
     }
 
@@ -172,21 +191,32 @@ mod tests {
     #[test]
     fn requests_once_however_often_delivered() {
         let (w, event) = setup();
-        let f = CountingFactory { calls: AtomicUsize::new(0), fail: false };
+        let f = CountingFactory {
+            calls: AtomicUsize::new(0),
+            fail: false,
+        };
         let first = block_on(request_from_factory(&w, &f, &event, LEASE)).unwrap();
         assert!(matches!(first, RequestOutcome::Requested(_)));
         let second = block_on(request_from_factory(&w, &f, &event, LEASE)).unwrap();
-        assert_eq!(second, RequestOutcome::AlreadyDone(FactoryOrderStatus::Requested));
+        assert_eq!(
+            second,
+            RequestOutcome::AlreadyDone(FactoryOrderStatus::Requested)
+        );
         assert_eq!(f.calls.load(Ordering::SeqCst), 1);
     }
 
     #[test]
     fn factory_failures_are_errors_and_leave_the_order_open() {
         let (w, event) = setup();
-        let f = CountingFactory { calls: AtomicUsize::new(0), fail: true };
+        let f = CountingFactory {
+            calls: AtomicUsize::new(0),
+            fail: true,
+        };
         let err = block_on(request_from_factory(&w, &f, &event, LEASE)).unwrap_err();
         assert_eq!(err, RequestError::Factory(FactoryError::Status(503)));
-        let order = block_on(w.factory_order(event.factory_order_id)).unwrap().unwrap();
+        let order = block_on(w.factory_order(event.factory_order_id))
+            .unwrap()
+            .unwrap();
         assert_eq!(order.status, FactoryOrderStatus::Open);
         assert_eq!(w.attempts.load(Ordering::SeqCst), 1);
     }
@@ -195,12 +225,18 @@ mod tests {
     fn a_concurrent_claim_is_busy_and_a_failed_call_releases_the_claim() {
         let (w, event) = setup();
         *w.claimed.lock().unwrap() = true;
-        let f = CountingFactory { calls: AtomicUsize::new(0), fail: false };
+        let f = CountingFactory {
+            calls: AtomicUsize::new(0),
+            fail: false,
+        };
         let err = block_on(request_from_factory(&w, &f, &event, LEASE)).unwrap_err();
         assert_eq!(err, RequestError::Busy(event.factory_order_id));
         assert_eq!(f.calls.load(Ordering::SeqCst), 0);
         *w.claimed.lock().unwrap() = false;
-        let failing = CountingFactory { calls: AtomicUsize::new(0), fail: true };
+        let failing = CountingFactory {
+            calls: AtomicUsize::new(0),
+            fail: true,
+        };
         assert!(block_on(request_from_factory(&w, &failing, &event, LEASE)).is_err());
         assert!(!*w.claimed.lock().unwrap(), "released after the failure");
     }
@@ -209,7 +245,10 @@ mod tests {
     fn unknown_orders_are_errors() {
         let (_, event) = setup();
         let w = MemWarehouse::default();
-        let f = CountingFactory { calls: AtomicUsize::new(0), fail: false };
+        let f = CountingFactory {
+            calls: AtomicUsize::new(0),
+            fail: false,
+        };
         let err = block_on(request_from_factory(&w, &f, &event, LEASE)).unwrap_err();
         assert_eq!(err, RequestError::UnknownOrder(event.factory_order_id));
         assert_eq!(f.calls.load(Ordering::SeqCst), 0);

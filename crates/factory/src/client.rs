@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use donut_domain::{FactoryApi, FactoryError, FactoryReceipt, FactoryRequest};
 
-use crate::contract::{MANUFACTURES_PATH, MESSAGE_GROUP_ID, ManufactureAccepted, ManufactureRequest};
+use crate::contract::{
+    MANUFACTURES_PATH, MESSAGE_GROUP_ID, ManufactureAccepted, ManufactureRequest,
+};
 use crate::token::CallbackSigner;
 
 #[derive(Debug, Clone)]
@@ -35,7 +37,10 @@ pub struct FactoryClient {
 }
 
 impl FactoryClient {
-    pub fn new(config: &FactoryClientConfig, signer: CallbackSigner) -> Result<Self, reqwest::Error> {
+    pub fn new(
+        config: &FactoryClientConfig,
+        signer: CallbackSigner,
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
@@ -75,9 +80,12 @@ impl FactoryApi for FactoryClient {
         if !status.is_success() {
             return Err(FactoryError::Status(status.as_u16()));
         }
-        let body = response.bytes().await.map_err(|e| self.transport_error(e))?;
-        let accepted: ManufactureAccepted = serde_json::from_slice(&body)
-            .map_err(|e| FactoryError::BadResponse(e.to_string()))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let accepted: ManufactureAccepted =
+            serde_json::from_slice(&body).map_err(|e| FactoryError::BadResponse(e.to_string()))?;
         if accepted.data.id.trim().is_empty() {
             return Err(FactoryError::BadResponse("empty request id".into()));
         }
@@ -86,7 +94,9 @@ impl FactoryApi for FactoryClient {
             latency_ms = started.elapsed().as_millis() as u64,
             "factory accepted the order"
         );
-        Ok(FactoryReceipt { factory_request_id: accepted.data.id })
+        Ok(FactoryReceipt {
+            factory_request_id: accepted.data.id,
+        })
     }
 }
 
@@ -123,21 +133,28 @@ mod tests {
         let app = axum::Router::new()
             .route(
                 MANUFACTURES_PATH,
-                post(move |State(calls): State<Arc<AtomicU32>>, Json(req): Json<ManufactureRequest>| async move {
-                    calls.fetch_add(1, Ordering::SeqCst);
-                    match mode {
-                        "ok" => Ok(serde_json::to_string(&ManufactureAccepted {
-                            data: AcceptedData { data: req, id: "req-1".into(), reqestor: None },
-                        })
-                        .unwrap()),
-                        "500" => Err(StatusCode::INTERNAL_SERVER_ERROR),
-                        "hang" => {
-                            tokio::time::sleep(Duration::from_secs(30)).await;
-                            Err(StatusCode::OK)
+                post(
+                    move |State(calls): State<Arc<AtomicU32>>,
+                          Json(req): Json<ManufactureRequest>| async move {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        match mode {
+                            "ok" => Ok(serde_json::to_string(&ManufactureAccepted {
+                                data: AcceptedData {
+                                    data: req,
+                                    id: "req-1".into(),
+                                    reqestor: None,
+                                },
+                            })
+                            .unwrap()),
+                            "500" => Err(StatusCode::INTERNAL_SERVER_ERROR),
+                            "hang" => {
+                                tokio::time::sleep(Duration::from_secs(30)).await;
+                                Err(StatusCode::OK)
+                            }
+                            _ => Ok("{\"nope\": 1}".to_owned()),
                         }
-                        _ => Ok("{\"nope\": 1}".to_owned()),
-                    }
-                }),
+                    },
+                ),
             )
             .with_state(calls.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -149,7 +166,8 @@ mod tests {
     fn client(base: &str) -> FactoryClient {
         let mut config = FactoryClientConfig::new(base);
         config.request_timeout = Duration::from_millis(300);
-        let signer = CallbackSigner::new(CallbackSecret::new("k".repeat(32)).unwrap(), "http://api");
+        let signer =
+            CallbackSigner::new(CallbackSecret::new("k".repeat(32)).unwrap(), "http://api");
         FactoryClient::new(&config, signer).unwrap()
     }
 
@@ -174,11 +192,20 @@ mod tests {
     #[tokio::test]
     async fn failures_are_typed() {
         let (base, _) = factory("500").await;
-        assert_eq!(client(&base).request(&request()).await, Err(FactoryError::Status(500)));
+        assert_eq!(
+            client(&base).request(&request()).await,
+            Err(FactoryError::Status(500))
+        );
         let (base, _) = factory("hang").await;
-        assert_eq!(client(&base).request(&request()).await, Err(FactoryError::Timeout(300)));
+        assert_eq!(
+            client(&base).request(&request()).await,
+            Err(FactoryError::Timeout(300))
+        );
         let (base, _) = factory("garbage").await;
-        assert!(matches!(client(&base).request(&request()).await, Err(FactoryError::BadResponse(_))));
+        assert!(matches!(
+            client(&base).request(&request()).await,
+            Err(FactoryError::BadResponse(_))
+        ));
         // Nothing listens on port 1.
         assert!(matches!(
             client("http://127.0.0.1:1").request(&request()).await,
@@ -195,6 +222,9 @@ mod tests {
         assert_eq!(p.message_attribute_product_id, "3");
         assert_eq!(p.message_attribute_product_cnt, "0");
         assert_eq!(p.order_stock_cnt, 12);
-        assert!(p.callback_url.starts_with(&format!("http://api/factory/callback/{}?token=", r.factory_order_id)));
+        assert!(p.callback_url.starts_with(&format!(
+            "http://api/factory/callback/{}?token=",
+            r.factory_order_id
+        )));
     }
 }

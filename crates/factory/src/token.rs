@@ -47,11 +47,15 @@ pub struct CallbackSigner {
 
 impl CallbackSigner {
     pub fn new(secret: CallbackSecret, base_url: impl Into<String>) -> Self {
-        Self { secret, base_url: base_url.into().trim_end_matches('/').to_owned() }
+        Self {
+            secret,
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+        }
     }
 
     fn mac(&self, factory_order_id: &str) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret.0).expect("HMAC takes any key length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.secret.0).expect("HMAC takes any key length");
         mac.update(CONTEXT);
         mac.update(factory_order_id.as_bytes());
         mac
@@ -63,13 +67,19 @@ impl CallbackSigner {
 
     /// The URL the factory calls when the order is made.
     pub fn callback_url(&self, id: FactoryOrderId) -> String {
-        format!("{}/factory/callback/{id}?token={}", self.base_url, self.token(id))
+        format!(
+            "{}/factory/callback/{id}?token={}",
+            self.base_url,
+            self.token(id)
+        )
     }
 
     /// Whether `token` is the one for `factory_order_id` (the raw path segment, validated or
     /// not). Constant time in the token's content.
     pub fn verify(&self, factory_order_id: &str, token: &str) -> bool {
-        let Ok(given) = hex::decode(token) else { return false };
+        let Ok(given) = hex::decode(token) else {
+            return false;
+        };
         let expected = self.mac(factory_order_id).finalize().into_bytes();
         given.len() == expected.len() && bool::from(given.as_slice().ct_eq(expected.as_slice()))
     }
@@ -80,7 +90,10 @@ mod tests {
     use super::*;
 
     fn signer(secret: &str) -> CallbackSigner {
-        CallbackSigner::new(CallbackSecret::new(secret.repeat(32)).unwrap(), "http://127.0.0.1:8080/")
+        CallbackSigner::new(
+            CallbackSecret::new(secret.repeat(32)).unwrap(),
+            "http://127.0.0.1:8080/",
+        )
     }
 
     #[test]
@@ -89,8 +102,14 @@ mod tests {
         let id = FactoryOrderId::new();
         let token = s.token(id);
         assert!(s.verify(&id.to_string(), &token));
-        assert!(!s.verify(&FactoryOrderId::new().to_string(), &token), "another order");
-        assert!(!signer("b").verify(&id.to_string(), &token), "another secret");
+        assert!(
+            !s.verify(&FactoryOrderId::new().to_string(), &token),
+            "another order"
+        );
+        assert!(
+            !signer("b").verify(&id.to_string(), &token),
+            "another secret"
+        );
         assert!(!s.verify(&id.to_string(), ""));
         assert!(!s.verify(&id.to_string(), "zz"));
         assert!(!s.verify(&id.to_string(), &token[..62]));
@@ -103,7 +122,10 @@ mod tests {
         let id = FactoryOrderId::new();
         assert_eq!(
             s.callback_url(id),
-            format!("http://127.0.0.1:8080/factory/callback/{id}?token={}", s.token(id))
+            format!(
+                "http://127.0.0.1:8080/factory/callback/{id}?token={}",
+                s.token(id)
+            )
         );
     }
 

@@ -20,7 +20,11 @@ pub struct FactoryRequester<W, F> {
 
 impl<W: Warehouse, F: FactoryApi> FactoryRequester<W, F> {
     pub fn new(warehouse: W, factory: F, lease: Duration) -> Self {
-        Self { warehouse, factory, lease }
+        Self {
+            warehouse,
+            factory,
+            lease,
+        }
     }
 
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
@@ -46,7 +50,11 @@ impl<W: Warehouse, F: FactoryApi> FactoryRequester<W, F> {
     /// True when the message is done with (and may be deleted).
     async fn one(&self, message: &SqsMessage) -> bool {
         let message_id = message.message_id.as_deref().unwrap_or("");
-        let receive_count = message.attributes.get("ApproximateReceiveCount").map(String::as_str).unwrap_or("?");
+        let receive_count = message
+            .attributes
+            .get("ApproximateReceiveCount")
+            .map(String::as_str)
+            .unwrap_or("?");
         let correlation_id = message
             .message_attributes
             .get(ATTR_CORRELATION_ID)
@@ -95,11 +103,14 @@ impl<W: Warehouse, F: FactoryApi> FactoryRequester<W, F> {
 /// The body is the event itself (raw delivery); an SNS envelope is unwrapped too, so a
 /// subscription without raw delivery does not turn every message into poison.
 pub fn parse_body(body: &str) -> Result<StockOutEvent, String> {
-    if let Ok(serde_json::Value::Object(envelope)) = serde_json::from_str::<serde_json::Value>(body) {
-        if envelope.get("Type").and_then(|t| t.as_str()) == Some("Notification") {
-            let inner = envelope.get("Message").and_then(|m| m.as_str()).unwrap_or("");
-            return StockOutEvent::from_json(inner).map_err(|e| e.to_string());
-        }
+    if let Ok(serde_json::Value::Object(envelope)) = serde_json::from_str::<serde_json::Value>(body)
+        && envelope.get("Type").and_then(|t| t.as_str()) == Some("Notification")
+    {
+        let inner = envelope
+            .get("Message")
+            .and_then(|m| m.as_str())
+            .unwrap_or("");
+        return StockOutEvent::from_json(inner).map_err(|e| e.to_string());
     }
     StockOutEvent::from_json(body).map_err(|e| e.to_string())
 }

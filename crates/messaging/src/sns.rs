@@ -19,7 +19,10 @@ pub struct SnsPublisher {
 
 impl SnsPublisher {
     pub fn new(client: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> Self {
-        Self { client, topic_arn: topic_arn.into() }
+        Self {
+            client,
+            topic_arn: topic_arn.into(),
+        }
     }
 }
 
@@ -40,7 +43,10 @@ impl EventPublisher for SnsPublisher {
             .message_attributes(ATTR_EVENT_TYPE, attr(StockOutEvent::KIND))
             .message_attributes(ATTR_PRODUCT_ID, attr(event.product_id.as_str()))
             .message_attributes(ATTR_FACTORY_PRODUCT_ID, attr(&event.factory_product_id))
-            .message_attributes(ATTR_FACTORY_ORDER_ID, attr(&event.factory_order_id.to_string()))
+            .message_attributes(
+                ATTR_FACTORY_ORDER_ID,
+                attr(&event.factory_order_id.to_string()),
+            )
             .message_attributes(ATTR_CORRELATION_ID, attr(event.correlation_id.as_str()))
             .send()
             .await

@@ -15,19 +15,33 @@ use serde_json::json;
 const LEASE: Duration = Duration::from_secs(30);
 
 async fn sim(knobs: Knobs) -> FactorySim {
-    FactorySim::start(SocketAddr::from(([127, 0, 0, 1], 0)), knobs, Some(7)).await.unwrap()
+    FactorySim::start(SocketAddr::from(([127, 0, 0, 1], 0)), knobs, Some(7))
+        .await
+        .unwrap()
 }
 
 fn requester(db: &TestDb, sim: &FactorySim) -> FactoryRequester<MySqlWarehouse, FactoryClient> {
     let mut config = FactoryClientConfig::new(sim.url());
     config.request_timeout = Duration::from_millis(500);
     // Callbacks go nowhere here: these tests stop at the factory's acknowledgement.
-    let signer = CallbackSigner::new(CallbackSecret::new("c".repeat(32)).unwrap(), "http://127.0.0.1:1");
-    FactoryRequester::new(db.warehouse.clone(), FactoryClient::new(&config, signer).unwrap(), LEASE)
+    let signer = CallbackSigner::new(
+        CallbackSecret::new("c".repeat(32)).unwrap(),
+        "http://127.0.0.1:1",
+    );
+    FactoryRequester::new(
+        db.warehouse.clone(),
+        FactoryClient::new(&config, signer).unwrap(),
+        LEASE,
+    )
 }
 
 async fn stats(sim: &FactorySim) -> Stats {
-    reqwest::get(format!("{}/stats", sim.url())).await.unwrap().json().await.unwrap()
+    reqwest::get(format!("{}/stats", sim.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// A stock-out on product `id`; returns the event the outbox holds for it.
@@ -37,13 +51,18 @@ async fn stock_out(db: &TestDb, id: &'static str) -> StockOutEvent {
         quantity: Quantity::parse(1, 10).unwrap(),
         correlation_id: CorrelationId::new(),
     };
-    let PurchaseOutcome::OutOfStock(o) = db.warehouse.purchase(&req).await.unwrap() else { panic!() };
+    let PurchaseOutcome::OutOfStock(o) = db.warehouse.purchase(&req).await.unwrap() else {
+        panic!()
+    };
     let id = o.restock.unwrap().factory_order_id;
     let payload: String = {
         use mysql_async::prelude::Queryable;
         db.conn()
             .await
-            .exec_first("SELECT payload FROM outbox WHERE payload LIKE ?", (format!("%{id}%"),))
+            .exec_first(
+                "SELECT payload FROM outbox WHERE payload LIKE ?",
+                (format!("%{id}%"),),
+            )
             .await
             .unwrap()
             .unwrap()
@@ -68,7 +87,11 @@ fn batch(records: &[(&str, String)]) -> SqsEvent {
 }
 
 fn failed_ids(r: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<String> {
-    let mut ids: Vec<_> = r.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+    let mut ids: Vec<_> = r
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
     ids.sort();
     ids
 }
@@ -93,8 +116,16 @@ async fn a_mixed_batch_reports_only_the_failures() {
             ("m-empty", String::new()),
         ]))
         .await;
-    assert_eq!(failed_ids(&response), vec!["m-empty", "m-poison", "m-unknown"]);
-    let order = db.warehouse.factory_order(good.factory_order_id).await.unwrap().unwrap();
+    assert_eq!(
+        failed_ids(&response),
+        vec!["m-empty", "m-poison", "m-unknown"]
+    );
+    let order = db
+        .warehouse
+        .factory_order(good.factory_order_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(order.status, FactoryOrderStatus::Requested);
     assert!(order.factory_request_id.is_some());
     assert_eq!(stats(&sim).await.received, 1);
@@ -107,7 +138,9 @@ async fn the_same_event_delivered_twice_calls_the_factory_once() {
     let sim = sim(Knobs::default()).await;
     let r = requester(&db, &sim);
     // Twice in one batch (handled concurrently), then again in a later batch.
-    let first = r.handle(batch(&[("m1", event.to_json()), ("m2", event.to_json())])).await;
+    let first = r
+        .handle(batch(&[("m1", event.to_json()), ("m2", event.to_json())]))
+        .await;
     let second = r.handle(batch(&[("m3", event.to_json())])).await;
     assert!(second.batch_item_failures.is_empty());
     // At most the concurrent twin may be asked to retry; it finds the order requested then.
@@ -121,17 +154,31 @@ async fn the_same_event_delivered_twice_calls_the_factory_once() {
 async fn factory_failures_and_hangs_fail_the_message_and_leave_the_order_open() {
     let db = TestDb::with_shelves(&[Shelf::new("a", 0)]).await;
     let event = stock_out(&db, "a").await;
-    let sim = sim(Knobs { fail_first: 2, ..Knobs::default() }).await;
+    let sim = sim(Knobs {
+        fail_first: 2,
+        ..Knobs::default()
+    })
+    .await;
     let r = requester(&db, &sim);
     for _ in 0..2 {
         let response = r.handle(batch(&[("m", event.to_json())])).await;
         assert_eq!(failed_ids(&response), vec!["m"]);
-        let order = db.warehouse.factory_order(event.factory_order_id).await.unwrap().unwrap();
+        let order = db
+            .warehouse
+            .factory_order(event.factory_order_id)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(order.status, FactoryOrderStatus::Open);
     }
     let response = r.handle(batch(&[("m", event.to_json())])).await;
     assert!(response.batch_item_failures.is_empty());
-    let order = db.warehouse.factory_order(event.factory_order_id).await.unwrap().unwrap();
+    let order = db
+        .warehouse
+        .factory_order(event.factory_order_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(order.status, FactoryOrderStatus::Requested);
     assert_eq!(order.request_attempts, 3);
 
@@ -139,13 +186,22 @@ async fn factory_failures_and_hangs_fail_the_message_and_leave_the_order_open() 
     let db2 = TestDb::with_shelves(&[Shelf::new("h", 0)]).await;
     let event = stock_out(&db2, "h").await;
     let started = std::time::Instant::now();
-    let response = requester(&db2, &hanging).handle(batch(&[("m", event.to_json())])).await;
+    let response = requester(&db2, &hanging)
+        .handle(batch(&[("m", event.to_json())]))
+        .await;
     assert_eq!(failed_ids(&response), vec!["m"]);
-    assert!(started.elapsed() < Duration::from_secs(5), "the client timed out");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the client timed out"
+    );
 }
 
 async fn sim_hanging() -> FactorySim {
-    sim(Knobs { hang_rate: 1.0, ..Knobs::default() }).await
+    sim(Knobs {
+        hang_rate: 1.0,
+        ..Knobs::default()
+    })
+    .await
 }
 
 #[tokio::test]
@@ -153,7 +209,8 @@ async fn an_sns_envelope_is_unwrapped() {
     let db = TestDb::with_shelves(&[Shelf::new("a", 0)]).await;
     let event = stock_out(&db, "a").await;
     let sim = sim(Knobs::default()).await;
-    let envelope = json!({"Type": "Notification", "MessageId": "x", "Message": event.to_json()}).to_string();
+    let envelope =
+        json!({"Type": "Notification", "MessageId": "x", "Message": event.to_json()}).to_string();
     let response = requester(&db, &sim).handle(batch(&[("m", envelope)])).await;
     assert!(response.batch_item_failures.is_empty());
 }

@@ -24,9 +24,17 @@ impl AfterStockOut for RelayNow {
     async fn after_stock_out(&self) {
         let relay = relay_until_drained(&self.warehouse, &self.publisher, 4);
         match tokio::time::timeout(self.budget, relay).await {
-            Ok(Ok(report)) => tracing::debug!(published = report.published, failed = report.failed, "outbox relayed"),
-            Ok(Err(e)) => tracing::warn!(error = %e, "outbox relay after stock-out failed; the sweeper will retry"),
-            Err(_) => tracing::warn!("outbox relay after stock-out ran out of time; the sweeper will retry"),
+            Ok(Ok(report)) => tracing::debug!(
+                published = report.published,
+                failed = report.failed,
+                "outbox relayed"
+            ),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "outbox relay after stock-out failed; the sweeper will retry")
+            }
+            Err(_) => tracing::warn!(
+                "outbox relay after stock-out ran out of time; the sweeper will retry"
+            ),
         }
     }
 }

@@ -32,25 +32,41 @@ pub fn var(name: &'static str) -> Result<String, SettingsError> {
 
 pub fn parse_var<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, SettingsError> {
     match std::env::var(name) {
-        Ok(raw) => raw.trim().parse().map_err(|_| SettingsError::Invalid { name, problem: format!("{raw:?}") }),
+        Ok(raw) => raw.trim().parse().map_err(|_| SettingsError::Invalid {
+            name,
+            problem: format!("{raw:?}"),
+        }),
         Err(_) => Ok(default),
     }
 }
 
-pub async fn secret_string(aws: &aws_config::SdkConfig, arn: &str) -> Result<String, SettingsError> {
+pub async fn secret_string(
+    aws: &aws_config::SdkConfig,
+    arn: &str,
+) -> Result<String, SettingsError> {
     let client = aws_sdk_secretsmanager::Client::new(aws);
-    let out = client.get_secret_value().secret_id(arn).send().await.map_err(|e| SettingsError::Secret {
+    let out = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| SettingsError::Secret {
+            arn: arn.to_owned(),
+            problem: aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
+        })?;
+    out.secret_string.ok_or_else(|| SettingsError::Secret {
         arn: arn.to_owned(),
-        problem: aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
-    })?;
-    out.secret_string.ok_or_else(|| SettingsError::Secret { arn: arn.to_owned(), problem: "no string value".into() })
+        problem: "no string value".into(),
+    })
 }
 
 /// The database: `DATABASE_URL`, or the RDS secret (`{"username", "password"}`) plus endpoint.
 pub async fn db_config(aws: &aws_config::SdkConfig) -> Result<DbConfig, SettingsError> {
     if let Ok(url) = std::env::var("DATABASE_URL") {
-        return DbConfig::from_url(&url)
-            .map_err(|e| SettingsError::Invalid { name: "DATABASE_URL", problem: e.to_string() });
+        return DbConfig::from_url(&url).map_err(|e| SettingsError::Invalid {
+            name: "DATABASE_URL",
+            problem: e.to_string(),
+        });
     }
     let arn = var("DB_SECRET_ARN")?;
     #[derive(serde::Deserialize)]
@@ -58,8 +74,13 @@ pub async fn db_config(aws: &aws_config::SdkConfig) -> Result<DbConfig, Settings
         username: String,
         password: String,
     }
-    let secret: RdsSecret = serde_json::from_str(&secret_string(aws, &arn).await?)
-        .map_err(|e| SettingsError::Secret { arn: arn.clone(), problem: format!("not an RDS secret: {e}") })?;
+    let secret: RdsSecret =
+        serde_json::from_str(&secret_string(aws, &arn).await?).map_err(|e| {
+            SettingsError::Secret {
+                arn: arn.clone(),
+                problem: format!("not an RDS secret: {e}"),
+            }
+        })?;
     Ok(DbConfig::from_parts(
         &var("DB_HOST")?,
         parse_var("DB_PORT", 3306)?,
@@ -70,23 +91,33 @@ pub async fn db_config(aws: &aws_config::SdkConfig) -> Result<DbConfig, Settings
 }
 
 /// The callback signer: key from `CALLBACK_SECRET_ARN` (Secrets Manager) or `CALLBACK_SECRET`.
-pub async fn callback_signer(aws: &aws_config::SdkConfig, base_url: &str) -> Result<CallbackSigner, SettingsError> {
+pub async fn callback_signer(
+    aws: &aws_config::SdkConfig,
+    base_url: &str,
+) -> Result<CallbackSigner, SettingsError> {
     let raw = match std::env::var("CALLBACK_SECRET_ARN") {
         Ok(arn) => secret_string(aws, &arn).await?,
         Err(_) => var("CALLBACK_SECRET")?,
     };
-    let secret = CallbackSecret::new(raw.into_bytes())
-        .map_err(|e| SettingsError::Invalid { name: "CALLBACK_SECRET", problem: e.to_string() })?;
+    let secret = CallbackSecret::new(raw.into_bytes()).map_err(|e| SettingsError::Invalid {
+        name: "CALLBACK_SECRET",
+        problem: e.to_string(),
+    })?;
     Ok(CallbackSigner::new(secret, base_url))
 }
 
 pub fn factory_client(signer: CallbackSigner) -> Result<FactoryClient, SettingsError> {
     let mut config = FactoryClientConfig::new(var("FACTORY_URL")?);
     config.request_timeout = Duration::from_millis(parse_var("FACTORY_TIMEOUT_MS", 5000)?);
-    FactoryClient::new(&config, signer)
-        .map_err(|e| SettingsError::Invalid { name: "FACTORY_URL", problem: e.to_string() })
+    FactoryClient::new(&config, signer).map_err(|e| SettingsError::Invalid {
+        name: "FACTORY_URL",
+        problem: e.to_string(),
+    })
 }
 
 pub fn sns_publisher(aws: &aws_config::SdkConfig) -> Result<SnsPublisher, SettingsError> {
-    Ok(SnsPublisher::new(aws_sdk_sns::Client::new(aws), var("STOCK_OUT_TOPIC_ARN")?))
+    Ok(SnsPublisher::new(
+        aws_sdk_sns::Client::new(aws),
+        var("STOCK_OUT_TOPIC_ARN")?,
+    ))
 }

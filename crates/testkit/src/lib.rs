@@ -9,7 +9,8 @@ use donut_warehouse::{DbConfig, MySqlWarehouse};
 use mysql_async::prelude::*;
 
 pub fn server_url() -> String {
-    std::env::var("DONUT_TEST_DB_URL").unwrap_or_else(|_| "mysql://donut:donut@127.0.0.1:3307".into())
+    std::env::var("DONUT_TEST_DB_URL")
+        .unwrap_or_else(|_| "mysql://donut:donut@127.0.0.1:3307".into())
 }
 
 /// A product row for a test's own shelf.
@@ -23,7 +24,12 @@ pub struct Shelf {
 
 impl Shelf {
     pub fn new(product_id: &'static str, qty: u32) -> Self {
-        Self { product_id, qty, reorder_point: 0, reorder_qty: 10 }
+        Self {
+            product_id,
+            qty,
+            reorder_point: 0,
+            reorder_qty: 10,
+        }
     }
 
     pub fn reorder(mut self, point: u32, quantity: u32) -> Self {
@@ -49,15 +55,23 @@ impl TestDb {
         let mut conn = admin.get_conn().await.unwrap_or_else(|e| {
             panic!("no MariaDB at {server} ({e}); start it with `scripts/services.sh start-db`")
         });
-        conn.query_drop(format!("CREATE DATABASE `{name}`")).await.expect("create test database");
+        conn.query_drop(format!("CREATE DATABASE `{name}`"))
+            .await
+            .expect("create test database");
         drop(conn);
         admin.disconnect().await.ok();
 
         let url = format!("{}/{}", server.trim_end_matches('/'), name);
-        let config = DbConfig::from_url(&url).expect("test database URL").with_max_connections(32);
+        let config = DbConfig::from_url(&url)
+            .expect("test database URL")
+            .with_max_connections(32);
         let warehouse = MySqlWarehouse::new(&config);
         warehouse.migrate().await.expect("migrations apply");
-        Self { name, url, warehouse }
+        Self {
+            name,
+            url,
+            warehouse,
+        }
     }
 
     /// A new database holding exactly these products.
@@ -76,7 +90,9 @@ impl TestDb {
 
     /// A raw connection for assertions and fixtures.
     pub async fn conn(&self) -> mysql_async::Conn {
-        mysql_async::Conn::from_url(self.url.as_str()).await.expect("connect to test database")
+        mysql_async::Conn::from_url(self.url.as_str())
+            .await
+            .expect("connect to test database")
     }
 
     pub async fn exec<P: Into<mysql_async::Params> + Send>(&self, sql: &str, params: P) {
@@ -90,6 +106,10 @@ impl TestDb {
     }
 
     pub async fn stock(&self, product_id: &str) -> i64 {
-        self.count("SELECT qty FROM products WHERE product_id = ?", (product_id,)).await
+        self.count(
+            "SELECT qty FROM products WHERE product_id = ?",
+            (product_id,),
+        )
+        .await
     }
 }

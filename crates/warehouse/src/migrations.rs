@@ -54,7 +54,9 @@ impl MySqlWarehouse {
             .await
             .map_err(map_err)?;
         if locked != Some(1) {
-            return Err(StoreError::Unavailable("another process holds the migration lock".into()));
+            return Err(StoreError::Unavailable(
+                "another process holds the migration lock".into(),
+            ));
         }
         let result = apply(&mut conn).await;
         let _ = conn
@@ -113,7 +115,10 @@ mod tests {
     #[test]
     fn splits_statements_and_drops_comments() {
         let s = statements("-- c\nCREATE TABLE a (\n x INT\n);\n\nINSERT INTO a VALUES (1);\n");
-        assert_eq!(s, vec!["CREATE TABLE a (\n x INT\n)", "INSERT INTO a VALUES (1)"]);
+        assert_eq!(
+            s,
+            vec!["CREATE TABLE a (\n x INT\n)", "INSERT INTO a VALUES (1)"]
+        );
         assert_eq!(statements(MIGRATIONS[0].sql).len(), 4);
         assert_eq!(statements(SEED).len(), 1);
     }

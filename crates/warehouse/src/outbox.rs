@@ -15,9 +15,16 @@ use crate::pool::map_err;
 const CORRUPT_ROW_DELAY_SECS: u64 = 3600;
 
 impl OutboxStore for MySqlWarehouse {
-    async fn relay<P: EventPublisher>(&self, publisher: &P, max: usize) -> Result<RelayReport, StoreError> {
+    async fn relay<P: EventPublisher>(
+        &self,
+        publisher: &P,
+        max: usize,
+    ) -> Result<RelayReport, StoreError> {
         let mut conn = self.conn().await?;
-        let mut tx = conn.start_transaction(TxOpts::default()).await.map_err(map_err)?;
+        let mut tx = conn
+            .start_transaction(TxOpts::default())
+            .await
+            .map_err(map_err)?;
         let rows: Vec<(u64, String, u32)> = tx
             .exec(
                 "SELECT id, payload, attempts FROM outbox \

@@ -28,8 +28,9 @@ impl std::fmt::Debug for DbConfig {
 
 impl DbConfig {
     pub fn from_url(url: &str) -> Result<Self, StoreError> {
-        let opts = Opts::from_url(url)
-            .map_err(|_| StoreError::Internal("the database URL is not a valid mysql:// URL".into()))?;
+        let opts = Opts::from_url(url).map_err(|_| {
+            StoreError::Internal("the database URL is not a valid mysql:// URL".into())
+        })?;
         Ok(Self::from_opts(opts))
     }
 
@@ -141,7 +142,9 @@ pub(crate) fn map_err(e: mysql_async::Error) -> StoreError {
         Error::Server(e) if TRANSIENT_SERVER_ERRORS.contains(&e.code) => {
             StoreError::Unavailable(format!("database busy ({}): {}", e.code, e.message))
         }
-        Error::Server(e) => StoreError::Internal(format!("database error {}: {}", e.code, e.message)),
+        Error::Server(e) => {
+            StoreError::Internal(format!("database error {}: {}", e.code, e.message))
+        }
         Error::Url(_) => StoreError::Internal("invalid database URL".into()),
         other => StoreError::Internal(format!("database: {other}")),
     }

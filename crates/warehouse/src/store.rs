@@ -52,7 +52,10 @@ impl Warehouse for MySqlWarehouse {
     async fn product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
         let mut conn = self.conn().await?;
         let row: Option<Row> = conn
-            .exec_first(format!("{SELECT_PRODUCT} WHERE product_id = ?"), (id.as_str(),))
+            .exec_first(
+                format!("{SELECT_PRODUCT} WHERE product_id = ?"),
+                (id.as_str(),),
+            )
             .await
             .map_err(map_err)?;
         row.map(product_from_row).transpose()
@@ -84,7 +87,11 @@ impl Warehouse for MySqlWarehouse {
         Ok(conn.affected_rows() == 1)
     }
 
-    async fn claim_factory_request(&self, id: FactoryOrderId, lease: Duration) -> Result<bool, StoreError> {
+    async fn claim_factory_request(
+        &self,
+        id: FactoryOrderId,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
         let mut conn = self.conn().await?;
         conn.exec_drop(
             "UPDATE factory_orders SET request_attempts = request_attempts + 1, \
@@ -110,7 +117,10 @@ impl Warehouse for MySqlWarehouse {
 
     async fn restock(&self, id: FactoryOrderId) -> Result<RestockOutcome, StoreError> {
         let mut conn = self.conn().await?;
-        let mut tx = conn.start_transaction(TxOpts::default()).await.map_err(map_err)?;
+        let mut tx = conn
+            .start_transaction(TxOpts::default())
+            .await
+            .map_err(map_err)?;
         let order: Option<(String, String, u32, String)> = tx
             .exec_first(
                 "SELECT product_id, status, quantity, correlation_id FROM factory_orders \
@@ -126,7 +136,10 @@ impl Warehouse for MySqlWarehouse {
         let correlation_id = parse_correlation_id(&correlation_id)?;
         if !parse_status(&status)?.accepts_restock() {
             tx.rollback().await.map_err(map_err)?;
-            return Ok(RestockOutcome::AlreadyFulfilled { product_id, correlation_id });
+            return Ok(RestockOutcome::AlreadyFulfilled {
+                product_id,
+                correlation_id,
+            });
         }
         tx.exec_drop(
             "UPDATE factory_orders SET status = 'fulfilled', open_product_id = NULL, \
@@ -142,7 +155,10 @@ impl Warehouse for MySqlWarehouse {
         .await
         .map_err(map_err)?;
         let stock: Option<u32> = tx
-            .exec_first("SELECT qty FROM products WHERE product_id = ?", (product_id.as_str(),))
+            .exec_first(
+                "SELECT qty FROM products WHERE product_id = ?",
+                (product_id.as_str(),),
+            )
             .await
             .map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
@@ -154,6 +170,9 @@ impl Warehouse for MySqlWarehouse {
         })
     }
 }
+
+/// qty, reorder point, reorder quantity, factory product id, open factory order id and status.
+type ShelfRow = (u32, u32, u32, String, Option<String>, Option<String>);
 
 /// One purchase, one transaction:
 /// 1. the conditional `UPDATE` (its affected-row count decides whether the sale happens);
@@ -174,7 +193,7 @@ async fn purchase_tx(
     .await?;
     let sold = tx.affected_rows() == 1;
 
-    let shelf: Option<(u32, u32, u32, String, Option<String>, Option<String>)> = tx
+    let shelf: Option<ShelfRow> = tx
         .exec_first(
             "SELECT p.qty, p.reorder_point, p.reorder_qty, p.factory_product_id, \
                     f.factory_order_id, f.status \
@@ -196,7 +215,10 @@ async fn purchase_tx(
     };
     let shelf = ShelfState {
         stock,
-        reorder: ReorderRule { point, quantity: reorder_qty },
+        reorder: ReorderRule {
+            point,
+            quantity: reorder_qty,
+        },
         factory_product_id,
         open_order,
     };
@@ -212,7 +234,12 @@ async fn purchase_tx(
         tx.exec_drop(
             "INSERT INTO orders (order_id, product_id, quantity, correlation_id, created_at) \
              VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6))",
-            (order_id.to_string(), product_id, quantity, request.correlation_id.as_str()),
+            (
+                order_id.to_string(),
+                product_id,
+                quantity,
+                request.correlation_id.as_str(),
+            ),
         )
         .await?;
         PurchaseOutcome::Sold(Sale {
@@ -258,7 +285,11 @@ async fn open_factory_order(
     tx.exec_drop(
         "INSERT INTO outbox (event_id, correlation_id, payload, created_at, next_attempt_at) \
          VALUES (?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
-        (event.event_id.to_string(), event.correlation_id.as_str(), event.to_json()),
+        (
+            event.event_id.to_string(),
+            event.correlation_id.as_str(),
+            event.to_json(),
+        ),
     )
     .await?;
     tracing::info!(
@@ -313,7 +344,16 @@ fn product_from_row(row: Row) -> Result<Product, StoreError> {
 }
 
 fn factory_order_from_row(row: Row) -> Result<FactoryOrder, StoreError> {
-    let (id, product_id, factory_product_id, quantity, status, request_id, correlation_id, attempts): (
+    let (
+        id,
+        product_id,
+        factory_product_id,
+        quantity,
+        status,
+        request_id,
+        correlation_id,
+        attempts,
+    ): (
         String,
         String,
         String,

@@ -40,20 +40,31 @@ async fn a_sale_decrements_stock_and_records_the_order() {
 #[tokio::test]
 async fn reaching_the_reorder_point_opens_one_factory_order_with_its_outbox_row() {
     let db = TestDb::with_shelves(&[Shelf::new("glazed", 5).reorder(2, 24)]).await;
-    let PurchaseOutcome::Sold(sale) = db.warehouse.purchase(&buy("glazed", 3)).await.unwrap() else {
+    let PurchaseOutcome::Sold(sale) = db.warehouse.purchase(&buy("glazed", 3)).await.unwrap()
+    else {
         panic!("expected a sale")
     };
     let restock = sale.restock.expect("a restock was opened");
     assert!(restock.opened_now);
     assert_eq!(restock.status, FactoryOrderStatus::Open);
-    let order = db.warehouse.factory_order(restock.factory_order_id).await.unwrap().unwrap();
+    let order = db
+        .warehouse
+        .factory_order(restock.factory_order_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(order.quantity, 24);
     assert_eq!(order.factory_product_id, "f-glazed");
 
     // The outbox row carries the event for exactly that factory order.
     let payload: String = {
         use mysql_async::prelude::Queryable;
-        db.conn().await.query_first("SELECT payload FROM outbox").await.unwrap().unwrap()
+        db.conn()
+            .await
+            .query_first("SELECT payload FROM outbox")
+            .await
+            .unwrap()
+            .unwrap()
     };
     let event = StockOutEvent::from_json(&payload).unwrap();
     assert_eq!(event.factory_order_id, restock.factory_order_id);
@@ -61,7 +72,8 @@ async fn reaching_the_reorder_point_opens_one_factory_order_with_its_outbox_row(
     assert_eq!(event.quantity, 24);
 
     // Selling below the point while the order is open opens nothing new.
-    let PurchaseOutcome::Sold(sale) = db.warehouse.purchase(&buy("glazed", 1)).await.unwrap() else {
+    let PurchaseOutcome::Sold(sale) = db.warehouse.purchase(&buy("glazed", 1)).await.unwrap()
+    else {
         panic!("expected a sale")
     };
     assert!(!sale.restock.unwrap().opened_now);
@@ -72,19 +84,29 @@ async fn reaching_the_reorder_point_opens_one_factory_order_with_its_outbox_row(
 #[tokio::test]
 async fn an_empty_shelf_refuses_and_orders_once() {
     let db = TestDb::with_shelves(&[Shelf::new("jelly", 1).reorder(0, 12)]).await;
-    let PurchaseOutcome::OutOfStock(first) = db.warehouse.purchase(&buy("jelly", 2)).await.unwrap() else {
+    let PurchaseOutcome::OutOfStock(first) = db.warehouse.purchase(&buy("jelly", 2)).await.unwrap()
+    else {
         panic!("expected out of stock")
     };
     assert_eq!(first.available, 1);
     assert!(first.restock.as_ref().unwrap().opened_now);
-    assert_eq!(db.stock("jelly").await, 1, "a refused purchase changes no stock");
+    assert_eq!(
+        db.stock("jelly").await,
+        1,
+        "a refused purchase changes no stock"
+    );
 
-    let PurchaseOutcome::OutOfStock(second) = db.warehouse.purchase(&buy("jelly", 5)).await.unwrap() else {
+    let PurchaseOutcome::OutOfStock(second) =
+        db.warehouse.purchase(&buy("jelly", 5)).await.unwrap()
+    else {
         panic!("expected out of stock")
     };
     let again = second.restock.unwrap();
     assert!(!again.opened_now);
-    assert_eq!(again.factory_order_id, first.restock.unwrap().factory_order_id);
+    assert_eq!(
+        again.factory_order_id,
+        first.restock.unwrap().factory_order_id
+    );
     assert_eq!(db.count("SELECT COUNT(*) FROM factory_orders", ()).await, 1);
     assert_eq!(db.count("SELECT COUNT(*) FROM outbox", ()).await, 1);
     assert_eq!(db.count("SELECT COUNT(*) FROM orders", ()).await, 0);
@@ -94,8 +116,17 @@ async fn an_empty_shelf_refuses_and_orders_once() {
 async fn unknown_products_are_reported_and_change_nothing() {
     let db = TestDb::with_shelves(&[Shelf::new("glazed", 1)]).await;
     let outcome = db.warehouse.purchase(&buy("nope", 1)).await.unwrap();
-    assert_eq!(outcome, PurchaseOutcome::UnknownProduct(ProductId::parse("nope").unwrap()));
-    assert_eq!(db.warehouse.product(&ProductId::parse("nope").unwrap()).await.unwrap(), None);
+    assert_eq!(
+        outcome,
+        PurchaseOutcome::UnknownProduct(ProductId::parse("nope").unwrap())
+    );
+    assert_eq!(
+        db.warehouse
+            .product(&ProductId::parse("nope").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(db.count("SELECT COUNT(*) FROM orders", ()).await, 0);
 }
 
@@ -106,22 +137,54 @@ async fn restock_adds_the_ordered_quantity_exactly_once() {
         panic!("expected a sale")
     };
     let id = sale.restock.unwrap().factory_order_id;
-    let receipt = FactoryReceipt { factory_request_id: "factory-1".into() };
-    assert!(db.warehouse.record_factory_request(id, &receipt).await.unwrap());
-    assert!(!db.warehouse.record_factory_request(id, &receipt).await.unwrap(), "only once");
+    let receipt = FactoryReceipt {
+        factory_request_id: "factory-1".into(),
+    };
+    assert!(
+        db.warehouse
+            .record_factory_request(id, &receipt)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.warehouse
+            .record_factory_request(id, &receipt)
+            .await
+            .unwrap(),
+        "only once"
+    );
 
     let first = db.warehouse.restock(id).await.unwrap();
-    assert!(matches!(first, RestockOutcome::Restocked { added: 30, stock: 30, .. }), "{first:?}");
+    assert!(
+        matches!(
+            first,
+            RestockOutcome::Restocked {
+                added: 30,
+                stock: 30,
+                ..
+            }
+        ),
+        "{first:?}"
+    );
     for _ in 0..3 {
         let again = db.warehouse.restock(id).await.unwrap();
-        assert!(matches!(again, RestockOutcome::AlreadyFulfilled { .. }), "{again:?}");
+        assert!(
+            matches!(again, RestockOutcome::AlreadyFulfilled { .. }),
+            "{again:?}"
+        );
     }
     assert_eq!(db.stock("maple").await, 30);
-    assert_eq!(db.warehouse.restock(FactoryOrderId::new()).await.unwrap(), RestockOutcome::UnknownOrder);
+    assert_eq!(
+        db.warehouse.restock(FactoryOrderId::new()).await.unwrap(),
+        RestockOutcome::UnknownOrder
+    );
 
     // The episode is over: the next stock-out opens a new factory order.
-    db.exec("UPDATE products SET qty = 0 WHERE product_id = 'maple'", ()).await;
-    let PurchaseOutcome::OutOfStock(refused) = db.warehouse.purchase(&buy("maple", 1)).await.unwrap() else {
+    db.exec("UPDATE products SET qty = 0 WHERE product_id = 'maple'", ())
+        .await;
+    let PurchaseOutcome::OutOfStock(refused) =
+        db.warehouse.purchase(&buy("maple", 1)).await.unwrap()
+    else {
         panic!("expected out of stock")
     };
     let next = refused.restock.unwrap();
@@ -145,7 +208,11 @@ async fn migrations_are_idempotent_and_the_seed_is_too() {
     db.warehouse.seed().await.unwrap();
     let products = db.warehouse.products().await.unwrap();
     assert!(products.len() >= 5);
-    assert!(products.iter().all(|p| p.reorder.quantity > 0 && !p.factory_product_id.is_empty()));
+    assert!(
+        products
+            .iter()
+            .all(|p| p.reorder.quantity > 0 && !p.factory_product_id.is_empty())
+    );
 }
 
 #[tokio::test]
@@ -157,7 +224,10 @@ async fn an_unreachable_database_is_unavailable_not_a_panic() {
     let w = MySqlWarehouse::new(&config);
     let err = w.purchase(&buy("glazed", 1)).await.unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
-    assert!(!format!("{config:?}").contains("donut:donut"), "no password in Debug");
+    assert!(
+        !format!("{config:?}").contains("donut:donut"),
+        "no password in Debug"
+    );
 }
 
 /// The invariant the whole system exists for: 1000 buyers race for 100 donuts.
@@ -183,7 +253,11 @@ async fn a_thousand_buyers_never_oversell_a_hundred_donuts() {
     assert_eq!((sold, refused), (100, 900));
     assert_eq!(db.stock("rush").await, 0);
     assert_eq!(db.count("SELECT COUNT(*) FROM orders", ()).await, 100);
-    assert_eq!(db.count("SELECT COALESCE(SUM(quantity), 0) FROM orders", ()).await, 100);
+    assert_eq!(
+        db.count("SELECT COALESCE(SUM(quantity), 0) FROM orders", ())
+            .await,
+        100
+    );
     assert_eq!(db.count("SELECT COUNT(*) FROM factory_orders", ()).await, 1);
     assert_eq!(db.count("SELECT COUNT(*) FROM outbox", ()).await, 1);
 }
@@ -196,7 +270,11 @@ struct RecordingPublisher {
 
 impl RecordingPublisher {
     fn new(fail: bool) -> Self {
-        Self { seen: Mutex::new(vec![]), fail, delay: Duration::ZERO }
+        Self {
+            seen: Mutex::new(vec![]),
+            fail,
+            delay: Duration::ZERO,
+        }
     }
 }
 
@@ -237,10 +315,15 @@ async fn the_relay_publishes_each_row_once_and_retries_failures_later() {
     // Backed off: not due again at once.
     let ok = RecordingPublisher::new(false);
     assert_eq!(db.warehouse.relay(&ok, 10).await.unwrap().published, 0);
-    db.exec("UPDATE outbox SET next_attempt_at = UTC_TIMESTAMP(6)", ()).await;
+    db.exec("UPDATE outbox SET next_attempt_at = UTC_TIMESTAMP(6)", ())
+        .await;
     assert_eq!(db.warehouse.relay(&ok, 10).await.unwrap().published, 3);
     assert_eq!(db.warehouse.pending().await.unwrap(), 0);
-    assert_eq!(db.warehouse.relay(&ok, 10).await.unwrap().published, 0, "published rows stay published");
+    assert_eq!(
+        db.warehouse.relay(&ok, 10).await.unwrap().published,
+        0,
+        "published rows stay published"
+    );
     assert_eq!(ok.seen.lock().unwrap().len(), 3);
     assert_eq!(db.count("SELECT MAX(attempts) FROM outbox", ()).await, 2);
 }
@@ -268,8 +351,18 @@ async fn concurrent_relays_never_publish_a_row_twice() {
             }
         })
     });
-    let total: usize = futures::future::join_all(relays).await.into_iter().map(|r| r.unwrap()).sum();
-    let mut ids: Vec<_> = publisher.seen.lock().unwrap().iter().map(|e| e.event_id).collect();
+    let total: usize = futures::future::join_all(relays)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .sum();
+    let mut ids: Vec<_> = publisher
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| e.event_id)
+        .collect();
     assert_eq!(total, 20);
     ids.sort();
     ids.dedup();
@@ -279,21 +372,44 @@ async fn concurrent_relays_never_publish_a_row_twice() {
 #[tokio::test]
 async fn one_claim_at_a_time_and_none_once_requested() {
     let db = TestDb::with_shelves(&[Shelf::new("glazed", 0).reorder(0, 5)]).await;
-    let PurchaseOutcome::OutOfStock(refused) = db.warehouse.purchase(&buy("glazed", 1)).await.unwrap() else {
+    let PurchaseOutcome::OutOfStock(refused) =
+        db.warehouse.purchase(&buy("glazed", 1)).await.unwrap()
+    else {
         panic!("expected out of stock")
     };
     let id = refused.restock.unwrap().factory_order_id;
     let lease = Duration::from_secs(30);
     assert!(db.warehouse.claim_factory_request(id, lease).await.unwrap());
-    assert!(!db.warehouse.claim_factory_request(id, lease).await.unwrap(), "held");
+    assert!(
+        !db.warehouse.claim_factory_request(id, lease).await.unwrap(),
+        "held"
+    );
     db.warehouse.release_factory_claim(id).await.unwrap();
-    assert!(db.warehouse.claim_factory_request(id, Duration::from_millis(1)).await.unwrap());
+    assert!(
+        db.warehouse
+            .claim_factory_request(id, Duration::from_millis(1))
+            .await
+            .unwrap()
+    );
     tokio::time::sleep(Duration::from_millis(20)).await;
-    assert!(db.warehouse.claim_factory_request(id, lease).await.unwrap(), "an expired lease is free");
-    let receipt = FactoryReceipt { factory_request_id: "r".into() };
-    assert!(db.warehouse.record_factory_request(id, &receipt).await.unwrap());
+    assert!(
+        db.warehouse.claim_factory_request(id, lease).await.unwrap(),
+        "an expired lease is free"
+    );
+    let receipt = FactoryReceipt {
+        factory_request_id: "r".into(),
+    };
+    assert!(
+        db.warehouse
+            .record_factory_request(id, &receipt)
+            .await
+            .unwrap()
+    );
     db.warehouse.release_factory_claim(id).await.unwrap();
-    assert!(!db.warehouse.claim_factory_request(id, lease).await.unwrap(), "requested orders are not claimed");
+    assert!(
+        !db.warehouse.claim_factory_request(id, lease).await.unwrap(),
+        "requested orders are not claimed"
+    );
     let order = db.warehouse.factory_order(id).await.unwrap().unwrap();
     assert_eq!(order.request_attempts, 3);
 }

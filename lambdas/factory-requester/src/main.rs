@@ -18,7 +18,8 @@ async fn main() -> Result<(), Error> {
     let factory = factory_client(callback_signer(&aws, &var("CALLBACK_BASE_URL")?).await?)?;
     // The claim on a factory order outlives one factory call, timeouts included.
     let lease = Duration::from_millis(2 * parse_var::<u64>("FACTORY_TIMEOUT_MS", 5000)?);
-    let requester: &'static _ = Box::leak(Box::new(FactoryRequester::new(warehouse, factory, lease)));
+    let requester: &'static _ =
+        Box::leak(Box::new(FactoryRequester::new(warehouse, factory, lease)));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<SqsBatchResponse, Error>(requester.handle(event.payload).await)
     }))

@@ -13,7 +13,11 @@ async fn main() -> Result<(), Error> {
     let warehouse: &'static _ = Box::leak(Box::new(MySqlWarehouse::new(&db_config(&aws).await?)));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let applied = warehouse.migrate().await?;
-        let seeded = event.payload.get("seed").and_then(Value::as_bool).unwrap_or(false);
+        let seeded = event
+            .payload
+            .get("seed")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         if seeded {
             warehouse.seed().await?;
         }

@@ -12,6 +12,13 @@ async fn main() -> Result<(), Error> {
     let aws = aws_config::load_from_env().await;
     let warehouse = MySqlWarehouse::new(&db_config(&aws).await?);
     let signer = callback_signer(&aws, &var("CALLBACK_BASE_URL")?).await?;
-    let api: &'static _ = Box::leak(Box::new(RestockApi::new(warehouse, signer, parse_var("MAX_BODY_BYTES", 16384)?)));
-    lambda_http::run(service_fn(move |request| async move { Ok::<_, Error>(api.handle(request).await) })).await
+    let api: &'static _ = Box::leak(Box::new(RestockApi::new(
+        warehouse,
+        signer,
+        parse_var("MAX_BODY_BYTES", 16384)?,
+    )));
+    lambda_http::run(service_fn(move |request| async move {
+        Ok::<_, Error>(api.handle(request).await)
+    }))
+    .await
 }

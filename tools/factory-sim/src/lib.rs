@@ -41,7 +41,14 @@ pub struct Knobs {
 
 impl Default for Knobs {
     fn default() -> Self {
-        Self { delay_ms: 1000, fail_rate: 0.0, fail_first: 0, hang_rate: 0.0, duplicate_rate: 0.0, drop_rate: 0.0 }
+        Self {
+            delay_ms: 1000,
+            fail_rate: 0.0,
+            fail_first: 0,
+            hang_rate: 0.0,
+            duplicate_rate: 0.0,
+            drop_rate: 0.0,
+        }
     }
 }
 
@@ -51,7 +58,10 @@ impl Knobs {
     pub fn from_env() -> anyhow::Result<Self> {
         fn var<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
             match std::env::var(name) {
-                Ok(raw) => raw.trim().parse().map_err(|_| anyhow::anyhow!("{name}={raw:?} is not a valid value")),
+                Ok(raw) => raw
+                    .trim()
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("{name}={raw:?} is not a valid value")),
                 Err(_) => Ok(default),
             }
         }
@@ -75,7 +85,10 @@ impl Knobs {
             ("duplicate_rate", self.duplicate_rate),
             ("drop_rate", self.drop_rate),
         ] {
-            anyhow::ensure!((0.0..=1.0).contains(&rate), "{name} must be within 0..=1, got {rate}");
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&rate),
+                "{name} must be within 0..=1, got {rate}"
+            );
         }
         Ok(())
     }
@@ -135,7 +148,10 @@ impl Sim {
         } else {
             1
         };
-        Verdict::Accept { delay: Duration::from_millis(knobs.delay_ms), callbacks }
+        Verdict::Accept {
+            delay: Duration::from_millis(knobs.delay_ms),
+            callbacks,
+        }
     }
 
     fn count(&self, f: impl FnOnce(&mut Stats)) {
@@ -148,12 +164,18 @@ async fn manufacture(
     body: Result<Json<ManufactureRequest>, axum::extract::rejection::JsonRejection>,
 ) -> (StatusCode, Json<serde_json::Value>) {
     let Ok(Json(order)) = body else {
-        return (StatusCode::BAD_REQUEST, Json(json!({ "error": "invalid manufacture request" })));
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "invalid manufacture request" })),
+        );
     };
     match sim.judge() {
         Verdict::Fail => {
             tracing::info!(product = %order.message_attribute_product_id, "answering 500");
-            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": "factory overloaded" })))
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({ "error": "factory overloaded" })),
+            )
         }
         Verdict::Hang => {
             tracing::info!(product = %order.message_attribute_product_id, "hanging");
@@ -164,8 +186,17 @@ async fn manufacture(
             let id = uuid::Uuid::new_v4().to_string();
             tracing::info!(%id, product = %order.message_attribute_product_id, qty = order.order_stock_cnt, callbacks, "accepted");
             tokio::spawn(call_back(sim.clone(), order.clone(), delay, callbacks));
-            let accepted = ManufactureAccepted { data: AcceptedData { data: order, id, reqestor: None } };
-            (StatusCode::OK, Json(serde_json::to_value(accepted).expect("serialisable")))
+            let accepted = ManufactureAccepted {
+                data: AcceptedData {
+                    data: order,
+                    id,
+                    reqestor: None,
+                },
+            };
+            (
+                StatusCode::OK,
+                Json(serde_json::to_value(accepted).expect("serialisable")),
+            )
         }
     }
 }
@@ -197,13 +228,22 @@ async fn get_knobs(State(sim): State<Sim>) -> Json<Knobs> {
     Json(sim.inner.lock().expect("simulator state").knobs.clone())
 }
 
-async fn put_knobs(State(sim): State<Sim>, Json(knobs): Json<Knobs>) -> (StatusCode, Json<serde_json::Value>) {
+async fn put_knobs(
+    State(sim): State<Sim>,
+    Json(knobs): Json<Knobs>,
+) -> (StatusCode, Json<serde_json::Value>) {
     if let Err(e) = knobs.validate() {
-        return (StatusCode::BAD_REQUEST, Json(json!({ "error": e.to_string() })));
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": e.to_string() })),
+        );
     }
     tracing::info!(?knobs, "knobs changed");
     sim.inner.lock().expect("simulator state").knobs = knobs.clone();
-    (StatusCode::OK, Json(serde_json::to_value(knobs).expect("serialisable")))
+    (
+        StatusCode::OK,
+        Json(serde_json::to_value(knobs).expect("serialisable")),
+    )
 }
 
 /// A running simulator.
@@ -222,7 +262,11 @@ impl FactorySim {
             None => StdRng::from_os_rng(),
         };
         let sim = Sim {
-            inner: Arc::new(Mutex::new(Inner { knobs, rng, stats: Stats::default() })),
+            inner: Arc::new(Mutex::new(Inner {
+                knobs,
+                rng,
+                stats: Stats::default(),
+            })),
             http: reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(2))
                 .timeout(Duration::from_secs(10))

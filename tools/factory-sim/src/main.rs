@@ -9,11 +9,26 @@ use factory_sim::{FactorySim, Knobs};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().json().with_current_span(false).init();
-    let port: u16 = std::env::var("FACTORY_PORT").ok().map(|p| p.parse()).transpose()?.unwrap_or(8090);
-    let seed: Option<u64> = std::env::var("FACTORY_SEED").ok().map(|s| s.parse()).transpose()?;
+    tracing_subscriber::fmt()
+        .json()
+        .with_current_span(false)
+        .init();
+    let port: u16 = std::env::var("FACTORY_PORT")
+        .ok()
+        .map(|p| p.parse())
+        .transpose()?
+        .unwrap_or(8090);
+    let seed: Option<u64> = std::env::var("FACTORY_SEED")
+        .ok()
+        .map(|s| s.parse())
+        .transpose()?;
     let knobs = Knobs::from_env()?;
-    let sim = FactorySim::start(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), knobs.clone(), seed).await?;
+    let sim = FactorySim::start(
+        SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        knobs.clone(),
+        seed,
+    )
+    .await?;
     tracing::info!(addr = %sim.addr, ?knobs, ?seed, "legacy factory simulator listening");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {

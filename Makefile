@@ -1,0 +1,33 @@
+# Donut-States — the commands a newcomer needs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help up down test lambdas inbox dlq lint fmt
+
+help: ## this list
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+up: ## the whole system on 127.0.0.1 (API :8080, factory :8090), foreground; Ctrl-C stops it
+	@scripts/up.sh
+
+down: ## stop anything a crashed `make up` left behind
+	@scripts/down.sh
+
+test: ## install what is missing, start test MariaDB + LocalStack, run every test
+	@scripts/test.sh
+
+lambdas: ## release bootstrap.zip per Lambda (arm64, cargo-lambda) into target/lambda/
+	@scripts/lambdas.sh
+
+inbox: ## e-mails ops received from the local stack (alarms)
+	@cargo run -q -p donut-cli -- ops inbox
+
+dlq: ## what sits in the local dead-letter queue
+	@cargo run -q -p donut-cli -- dlq list
+
+lint: ## clippy (warnings are errors) and rustfmt check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo fmt --check
+
+fmt: ## format the code
+	cargo fmt

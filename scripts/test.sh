@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `make test` (what .ci/run calls): installs what is missing, starts a MariaDB and a
+# LocalStack of its own (other ports and folder than `make up`, so both can run at once),
+# runs every test of the workspace, and stops what it started.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+export DONUT_LOCAL_DIR=$ROOT/.local/test
+export DONUT_DB_PORT=${DONUT_TEST_DB_PORT:-3317}
+export DONUT_LOCALSTACK_PORT=${DONUT_TEST_LOCALSTACK_PORT:-4576}
+export DONUT_TEST_DB_URL=mysql://donut:donut@127.0.0.1:$DONUT_DB_PORT
+export DONUT_TEST_AWS_ENDPOINT=http://127.0.0.1:$DONUT_LOCALSTACK_PORT
+
+# A fresh database server per run; the LocalStack venv is kept (pinned, checked by hash).
+scripts/services.sh stop >/dev/null 2>&1 || true
+rm -rf "$DONUT_LOCAL_DIR/mariadb" "$DONUT_LOCAL_DIR/localstack"
+trap 'scripts/services.sh stop' EXIT
+echo "test services:"
+scripts/services.sh start
+cargo test --workspace --locked "$@"
