@@ -17,4 +17,4 @@ rm -rf "$DONUT_LOCAL_DIR/mariadb" "$DONUT_LOCAL_DIR/localstack"
 trap 'scripts/services.sh stop' EXIT
 echo "test services:"
 scripts/services.sh start
-cargo test --workspace --locked "$@"
+cargo test --workspace --locked --no-fail-fast "$@"

@@ -62,9 +62,11 @@ impl TestDb {
         admin.disconnect().await.ok();
 
         let url = format!("{}/{}", server.trim_end_matches('/'), name);
+        // Generous: on a busy CI machine a queue for a connection must not fail a test.
         let config = DbConfig::from_url(&url)
             .expect("test database URL")
-            .with_max_connections(32);
+            .with_max_connections(32)
+            .with_acquire_timeout(std::time::Duration::from_secs(30));
         let warehouse = MySqlWarehouse::new(&config);
         warehouse.migrate().await.expect("migrations apply");
         Self {

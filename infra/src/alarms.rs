@@ -1,0 +1,96 @@
+//! What wakes ops: the DLQ holding anything, a function failing, the API answering 5xx —
+//! each to the ops topic, which e-mails the address in the stack config.
+
+use std::collections::HashMap;
+
+use pulumi_gestalt_rust::Output;
+
+use crate::Stack;
+use crate::api::Api;
+use crate::compute::{Compute, FUNCTIONS};
+use crate::messaging::Messaging;
+use donut_infra_aws::cloudwatch::metric_alarm;
+use donut_infra_aws::sns::{topic, topic_subscription};
+
+pub struct Alarm<'a> {
+    pub key: &'a str,
+    pub description: String,
+    pub namespace: &'static str,
+    pub metric: &'static str,
+    pub statistic: &'static str,
+    pub threshold: f64,
+    pub dimensions: Output<HashMap<String, String>>,
+}
+
+pub fn declare(stack: &Stack, messaging: &Messaging, compute: &Compute, api: &Api) -> Output<String> {
+    let ctx = stack.ctx;
+    let c = &stack.config;
+    let ops = topic::create(ctx, &stack.name("ops"), topic::TopicArgs::builder().name(stack.name("ops")).build_struct());
+    topic_subscription::create(
+        ctx,
+        &stack.name("ops-email"),
+        topic_subscription::TopicSubscriptionArgs::builder()
+            .topic(ops.arn.clone())
+            .protocol("email")
+            .endpoint(c.ops_email.clone())
+            .build_struct(),
+    );
+
+    let mut alarms = vec![Alarm {
+        key: "dlq-depth",
+        description: "Factory orders are failing: messages reached the dead-letter queue. \
+                      See `donut-cli dlq list`, fix the cause, then `donut-cli dlq replay`."
+            .into(),
+        namespace: "AWS/SQS",
+        metric: "ApproximateNumberOfMessagesVisible",
+        statistic: "Maximum",
+        threshold: f64::from(c.dlq_alarm_threshold),
+        dimensions: messaging.dlq_name.map(|q| HashMap::from([("QueueName".to_owned(), q)])),
+    }];
+    for key in FUNCTIONS {
+        alarms.push(Alarm {
+            key,
+            description: format!("The {key} function reported errors."),
+            namespace: "AWS/Lambda",
+            metric: "Errors",
+            statistic: "Sum",
+            threshold: 1.0,
+            dimensions: compute.functions[key].name.map(|f| HashMap::from([("FunctionName".to_owned(), f)])),
+        });
+    }
+    alarms.push(Alarm {
+        key: "api-5xx",
+        description: "The API answered 5xx: the warehouse or a function is failing.".into(),
+        namespace: "AWS/ApiGateway",
+        metric: "5xx",
+        statistic: "Sum",
+        threshold: 1.0,
+        dimensions: api.id.map(|id| HashMap::from([("ApiId".to_owned(), id), ("Stage".to_owned(), "$default".to_owned())])),
+    });
+
+    for alarm in alarms {
+        let name = match alarm.namespace {
+            "AWS/Lambda" => stack.name(&format!("{}-errors", alarm.key)),
+            _ => stack.name(alarm.key),
+        };
+        metric_alarm::create(
+            ctx,
+            &name,
+            metric_alarm::MetricAlarmArgs::builder()
+                .name(name.clone())
+                .alarm_description(alarm.description)
+                .namespace(alarm.namespace)
+                .metric_name(alarm.metric)
+                .statistic(alarm.statistic)
+                .dimensions(alarm.dimensions)
+                .period(c.alarm_period_seconds as i32)
+                .evaluation_periods(1)
+                .threshold(alarm.threshold)
+                .comparison_operator("GreaterThanOrEqualToThreshold")
+                .treat_missing_data("notBreaching")
+                .alarm_actions(ops.arn.map(|arn| vec![arn]))
+                .build_struct(),
+        );
+    }
+    ops.arn
+}

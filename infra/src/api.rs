@@ -1,0 +1,111 @@
+//! The HTTP API: API Gateway (HTTP API, payload 2.0) with the routes of `donut_api::ROUTES`
+//! — the list the local gateway dispatches by, so what is deployed is what is tested — each
+//! integrated with its function, plus access logs.
+
+use std::collections::HashMap;
+
+use donut_api::Function as Route;
+use pulumi_gestalt_rust::Output;
+use serde_json::json;
+
+use crate::Stack;
+use crate::compute::{Compute, SALES_API, WAREHOUSE_RESTOCK};
+use donut_infra_aws::apigatewayv2::{api, integration, route, stage};
+use donut_infra_aws::cloudwatch::log_group;
+use donut_infra_aws::lambda::permission;
+use donut_infra_aws::types::apigatewayv2::StageAccessLogSettings;
+
+pub struct Api {
+    pub id: Output<String>,
+    /// `https://{id}.execute-api.{region}.amazonaws.com` (the `$default` stage has no path).
+    pub endpoint: Output<String>,
+    pub execution_arn: Output<String>,
+}
+
+pub fn declare_api(stack: &Stack) -> Api {
+    let ctx = stack.ctx;
+    let created = api::create(
+        ctx,
+        &stack.name("http-api"),
+        api::ApiArgs::builder()
+            .name(stack.name("http-api"))
+            .protocol_type("HTTP")
+            .description("Donut-States Sales API and factory callback")
+            .build_struct(),
+    );
+    let logs = log_group::create(
+        ctx,
+        &stack.name("api-access-logs"),
+        log_group::LogGroupArgs::builder()
+            .name(format!("/aws/apigateway/{}", stack.name("http-api")))
+            .retention_in_days(if stack.is_prod() { 90 } else { 14 })
+            .build_struct(),
+    );
+    let format = json!({
+        "requestId": "$context.requestId", "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime", "routeKey": "$context.routeKey",
+        "status": "$context.status", "latency": "$context.responseLatency",
+        "integrationLatency": "$context.integrationLatency", "error": "$context.integrationErrorMessage"
+    })
+    .to_string();
+    stage::create(
+        ctx,
+        &stack.name("api-stage"),
+        stage::StageArgs::builder()
+            .api_id(created.id.clone())
+            .name("$default")
+            .auto_deploy(true)
+            .access_log_settings(
+                logs.arn.map(move |arn| StageAccessLogSettings::builder().destination_arn(arn).format(format.clone()).build_struct()),
+            )
+            .build_struct(),
+    );
+    Api { id: created.id, endpoint: created.api_endpoint, execution_arn: created.execution_arn }
+}
+
+/// Integrations, routes and invoke permissions, once the functions exist and migrated.
+pub fn declare_routes(stack: &Stack, api: &Api, compute: &Compute) {
+    let ctx = stack.ctx;
+    let mut integrations: HashMap<&str, Output<String>> = HashMap::new();
+    for function_key in [SALES_API, WAREHOUSE_RESTOCK] {
+        let function = &compute.functions[function_key];
+        let created = integration::create(
+            ctx,
+            &stack.name(&format!("{function_key}-integration")),
+            integration::IntegrationArgs::builder()
+                .api_id(api.id.clone())
+                .integration_type("AWS_PROXY")
+                .integration_uri(crate::out::after(&function.arn, &compute.migrated))
+                .payload_format_version("2.0")
+                .timeout_milliseconds(29_000)
+                .build_struct(),
+        );
+        permission::create(
+            ctx,
+            &stack.name(&format!("{function_key}-api-invoke")),
+            permission::PermissionArgs::builder()
+                .action("lambda:InvokeFunction")
+                .function(function.name.clone())
+                .principal("apigateway.amazonaws.com")
+                .source_arn(api.execution_arn.map(|arn| format!("{arn}/*/*")))
+                .build_struct(),
+        );
+        integrations.insert(function_key, created.id);
+    }
+    for (route_key, target) in donut_api::ROUTES {
+        let function_key = match target {
+            Route::SalesApi => SALES_API,
+            Route::WarehouseRestock => WAREHOUSE_RESTOCK,
+        };
+        let resource_name = route_key.to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "-");
+        route::create(
+            ctx,
+            &stack.name(&format!("route-{}", resource_name.trim_matches('-'))),
+            route::RouteArgs::builder()
+                .api_id(api.id.clone())
+                .route_key(*route_key)
+                .target(integrations[function_key].map(|id| format!("integrations/{id}")))
+                .build_struct(),
+        );
+    }
+}

@@ -1,0 +1,270 @@
+//! The functions: one Rust `bootstrap` per handler (provided.al2023, arm64, from the zips
+//! `make lambdas` builds), each with its own role, log group, and only the settings it
+//! reads. The factory-requester is fed by the queue (partial batch failures, bounded
+//! concurrency); the outbox relay runs on a schedule; the migrate function runs on every
+//! deployment whose migrations or code changed, before the API serves.
+
+use std::collections::HashMap;
+
+use pulumi_gestalt_rust::Output;
+use serde_json::json;
+
+use crate::api::Api;
+use crate::data::{DB_NAME, DB_PORT, Data};
+use crate::iam::{Statement, function_role, vpc_and_tracing};
+use crate::messaging::Messaging;
+use crate::network::Network;
+use crate::out::{known, map};
+use crate::Stack;
+use donut_infra_aws::cloudwatch::{event_rule, event_target, log_group};
+use donut_infra_aws::lambda::{event_source_mapping, function, invocation, permission};
+use donut_infra_aws::types::lambda::{
+    EventSourceMappingScalingConfig, FunctionEnvironment, FunctionTracingConfig, FunctionVpcConfig,
+};
+
+/// The five functions, by the name of their crate under `lambdas/`.
+pub const SALES_API: &str = "sales-api";
+pub const WAREHOUSE_RESTOCK: &str = "warehouse-restock";
+pub const FACTORY_REQUESTER: &str = "factory-requester";
+pub const OUTBOX_RELAY: &str = "outbox-relay";
+pub const MIGRATE: &str = "migrate";
+pub const FUNCTIONS: [&str; 5] = [SALES_API, WAREHOUSE_RESTOCK, FACTORY_REQUESTER, OUTBOX_RELAY, MIGRATE];
+
+/// Pulumi's wire form of a FileArchive (see infra/schema/gen_aws_schema.py on why a map).
+const ARCHIVE_SIG_KEY: &str = "4dabf18193072939515e22adb298388d";
+const FILE_ARCHIVE_SIG: &str = "0def7320c3a5731c473e5ecbe6d01bc7";
+
+pub struct Function {
+    pub name: Output<String>,
+    pub arn: Output<String>,
+}
+
+pub struct Compute {
+    pub functions: HashMap<&'static str, Function>,
+    /// Known once the migrations ran: the routes wait for it, so nothing serves an old schema.
+    pub migrated: Output<String>,
+}
+
+struct Spec {
+    name: &'static str,
+    description: &'static str,
+    timeout_seconds: i32,
+    env: Vec<(&'static str, Output<String>)>,
+    statements: Vec<Statement>,
+}
+
+fn file_archive(path: String) -> HashMap<String, String> {
+    HashMap::from([(ARCHIVE_SIG_KEY.to_owned(), FILE_ARCHIVE_SIG.to_owned()), ("path".to_owned(), path)])
+}
+
+/// A stable 64-bit FNV-1a of some files' bytes: the migrate function's trigger.
+fn fingerprint(paths: &[std::path::PathBuf]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for path in paths {
+        for byte in std::fs::read(path).unwrap_or_default() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}
+
+fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Function {
+    let ctx = stack.ctx;
+    let function_name = stack.name(spec.name);
+    let logs = log_group::create(
+        ctx,
+        &stack.name(&format!("{}-logs", spec.name)),
+        log_group::LogGroupArgs::builder()
+            .name(format!("/aws/lambda/{function_name}"))
+            .retention_in_days(if stack.is_prod() { 90 } else { 14 })
+            .build_struct(),
+    );
+    let mut statements = spec.statements;
+    statements.push(Statement::new(
+        &["logs:CreateLogStream", "logs:PutLogEvents"],
+        vec![logs.arn.map(|arn| format!("{arn}:*"))],
+    ));
+    statements.extend(vpc_and_tracing());
+    let role = function_role(stack, spec.name, statements);
+    let vpc = pulumi_gestalt_rust::pulumi_combine!(network.private_subnet_ids.clone(), network.lambda_sg_id.clone())
+        .map(|(subnets, sg)| FunctionVpcConfig::builder().subnet_ids(subnets).security_group_ids(vec![sg]).build_struct());
+    let zip = stack.root.join("target/lambda").join(spec.name).join("bootstrap.zip");
+    let created = function::create(
+        ctx,
+        &stack.name(spec.name),
+        function::FunctionArgs::builder()
+            .name(function_name)
+            .description(spec.description)
+            .role(role.arn)
+            .runtime("provided.al2023")
+            .handler("bootstrap")
+            .architectures(vec!["arm64"])
+            .code(file_archive(zip.display().to_string()))
+            .memory_size(stack.config.lambda_memory_mb as i32)
+            .timeout(spec.timeout_seconds)
+            .environment(map(spec.env).map(|vars| FunctionEnvironment::builder().variables(vars).build_struct()))
+            .vpc_config(vpc)
+            .tracing_config(FunctionTracingConfig::builder().mode("Active".to_owned()).build_struct())
+            .build_struct(),
+    );
+    Function { name: created.name, arn: created.arn }
+}
+
+pub fn declare(stack: &Stack, network: &Network, data: &Data, messaging: &Messaging, api: &Api) -> Compute {
+    let ctx = stack.ctx;
+    let c = &stack.config;
+    let db_env = || {
+        vec![
+            ("DB_SECRET_ARN", data.db_secret_arn.clone()),
+            ("DB_HOST", data.db_address.clone()),
+            ("DB_PORT", known(DB_PORT.to_string())),
+            ("DB_NAME", known(DB_NAME.to_owned())),
+        ]
+    };
+    let db_secret = || Statement::new(&["secretsmanager:GetSecretValue"], vec![data.db_secret_arn.clone()]);
+    let publish = || Statement::new(&["sns:Publish"], vec![messaging.topic_arn.clone()]);
+    let callback_secret =
+        || Statement::new(&["secretsmanager:GetSecretValue"], vec![data.callback_secret_arn.clone()]);
+
+    let specs = vec![
+        Spec {
+            name: SALES_API,
+            description: "Sales API: orders and stock levels",
+            timeout_seconds: 10,
+            env: [
+                db_env(),
+                vec![
+                    ("MAX_QUANTITY", known(c.max_quantity.to_string())),
+                    ("MAX_BODY_BYTES", known(c.max_body_bytes.to_string())),
+                    ("STOCK_OUT_TOPIC_ARN", messaging.topic_arn.clone()),
+                ],
+            ]
+            .concat(),
+            statements: vec![db_secret(), publish()],
+        },
+        Spec {
+            name: WAREHOUSE_RESTOCK,
+            description: "The legacy factory's signed callback: restocks once per factory order",
+            timeout_seconds: 10,
+            env: [
+                db_env(),
+                vec![
+                    ("MAX_BODY_BYTES", known(c.max_body_bytes.to_string())),
+                    ("CALLBACK_BASE_URL", api.endpoint.clone()),
+                    ("CALLBACK_SECRET_ARN", data.callback_secret_arn.clone()),
+                ],
+            ]
+            .concat(),
+            statements: vec![db_secret(), callback_secret()],
+        },
+        Spec {
+            name: FACTORY_REQUESTER,
+            description: "Stock-out events from SQS to the legacy Factory API",
+            timeout_seconds: c.queue.requester_timeout_seconds as i32,
+            env: [
+                db_env(),
+                vec![
+                    ("FACTORY_URL", known(c.factory_url.clone())),
+                    ("FACTORY_TIMEOUT_MS", known(c.factory_timeout_ms.to_string())),
+                    ("CALLBACK_BASE_URL", api.endpoint.clone()),
+                    ("CALLBACK_SECRET_ARN", data.callback_secret_arn.clone()),
+                ],
+            ]
+            .concat(),
+            statements: vec![
+                db_secret(),
+                callback_secret(),
+                Statement::new(
+                    &["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
+                    vec![messaging.queue_arn.clone()],
+                ),
+            ],
+        },
+        Spec {
+            name: OUTBOX_RELAY,
+            description: "Publishes stock-out events the outbox still holds",
+            timeout_seconds: 60,
+            env: [db_env(), vec![("STOCK_OUT_TOPIC_ARN", messaging.topic_arn.clone())]].concat(),
+            statements: vec![db_secret(), publish()],
+        },
+        Spec {
+            name: MIGRATE,
+            description: "Applies the warehouse schema migrations (and the dev seed)",
+            timeout_seconds: 120,
+            env: db_env(),
+            statements: vec![db_secret()],
+        },
+    ];
+    let functions: HashMap<&'static str, Function> =
+        specs.into_iter().map(|spec| (spec.name, declare_function(stack, network, spec))).collect();
+
+    let requester = &functions[FACTORY_REQUESTER];
+    event_source_mapping::create(
+        ctx,
+        &stack.name("factory-orders-to-requester"),
+        event_source_mapping::EventSourceMappingArgs::builder()
+            .event_source_arn(messaging.queue_arn.clone())
+            .function_name(requester.arn.clone())
+            .batch_size(c.queue.batch_size as i32)
+            .function_response_types(vec!["ReportBatchItemFailures"])
+            .scaling_config(
+                EventSourceMappingScalingConfig::builder()
+                    .maximum_concurrency(c.queue.max_concurrency as i32)
+                    .build_struct(),
+            )
+            .build_struct(),
+    );
+
+    let relay = &functions[OUTBOX_RELAY];
+    let schedule = event_rule::create(
+        ctx,
+        &stack.name("outbox-sweep"),
+        event_rule::EventRuleArgs::builder()
+            .name(stack.name("outbox-sweep"))
+            .description("Publishes what the outbox still holds")
+            .schedule_expression(match c.relay_schedule_minutes {
+                1 => "rate(1 minute)".to_owned(),
+                n => format!("rate({n} minutes)"),
+            })
+            .build_struct(),
+    );
+    let allowed = permission::create(
+        ctx,
+        &stack.name("outbox-sweep-invoke"),
+        permission::PermissionArgs::builder()
+            .action("lambda:InvokeFunction")
+            .function(relay.name.clone())
+            .principal("events.amazonaws.com")
+            .source_arn(schedule.arn.clone())
+            .build_struct(),
+    );
+    event_target::create(
+        ctx,
+        &stack.name("outbox-sweep-target"),
+        event_target::EventTargetArgs::builder()
+            .rule(schedule.name.clone())
+            .arn(crate::out::after(&relay.arn, &allowed.id))
+            .build_struct(),
+    );
+
+    let migrations_dir = stack.root.join("crates/warehouse/migrations");
+    let mut migration_files: Vec<_> = std::fs::read_dir(&migrations_dir)
+        .map(|dir| dir.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    migration_files.sort();
+    let migrate_zip = stack.root.join("target/lambda").join(MIGRATE).join("bootstrap.zip");
+    let migration = invocation::create(
+        ctx,
+        &stack.name("migrate-on-deploy"),
+        invocation::InvocationArgs::builder()
+            .function_name(functions[MIGRATE].name.clone())
+            .input(json!({ "seed": c.seed_products }).to_string())
+            .triggers(HashMap::from([
+                ("migrations".to_owned(), fingerprint(&migration_files)),
+                ("code".to_owned(), fingerprint(&[migrate_zip])),
+            ]))
+            .build_struct(),
+    );
+    Compute { functions, migrated: migration.result }
+}

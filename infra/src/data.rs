@@ -1,0 +1,85 @@
+//! The warehouse: RDS MySQL in the private subnets, encrypted, its master password made by
+//! RDS and kept in Secrets Manager; Multi-AZ, deletion protection and backups per stage.
+//! Plus the callback secret, from the stack's encrypted config.
+
+use pulumi_gestalt_rust::Output;
+
+use crate::Stack;
+use crate::network::Network;
+use donut_infra_aws::rds::{instance, subnet_group};
+use donut_infra_aws::secretsmanager::{secret, secret_version};
+
+pub const DB_NAME: &str = "donut";
+pub const DB_PORT: i32 = 3306;
+
+pub struct Data {
+    pub db_address: Output<String>,
+    pub db_endpoint: Output<String>,
+    /// The RDS-managed secret holding `{"username", "password"}`.
+    pub db_secret_arn: Output<String>,
+    pub callback_secret_arn: Output<String>,
+}
+
+pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>) -> Data {
+    let ctx = stack.ctx;
+    let db = &stack.config.database;
+    let subnets = subnet_group::create(
+        ctx,
+        &stack.name("db-subnets"),
+        subnet_group::SubnetGroupArgs::builder()
+            .name(stack.name("db-subnets"))
+            .subnet_ids(network.private_subnet_ids.clone())
+            .build_struct(),
+    );
+    let prod = stack.is_prod();
+    let instance = instance::create(
+        ctx,
+        &stack.name("db"),
+        instance::InstanceArgs::builder()
+            .identifier(stack.name("db"))
+            .engine("mysql")
+            .engine_version("8.0")
+            .instance_class(db.instance_class.clone())
+            .allocated_storage(db.allocated_storage_gb as i32)
+            .storage_type("gp3")
+            .storage_encrypted(true)
+            .db_name(DB_NAME)
+            .port(DB_PORT)
+            .username("donut_admin")
+            .manage_master_user_password(true)
+            .multi_az(db.multi_az)
+            .deletion_protection(db.deletion_protection)
+            .backup_retention_period(db.backup_retention_days as i32)
+            .publicly_accessible(false)
+            .db_subnet_group_name(subnets.name.clone())
+            .vpc_security_group_ids(network.db_sg_id.map(|id| vec![id]))
+            .skip_final_snapshot(!prod)
+            .maybe_final_snapshot_identifier(prod.then(|| stack.name("db-final")))
+            .apply_immediately(!prod)
+            .build_struct(),
+    );
+    let callback = secret::create(
+        ctx,
+        &stack.name("callback-secret"),
+        secret::SecretArgs::builder()
+            .name(stack.name("callback-secret"))
+            .description("Key of the factory callback capability tokens")
+            .build_struct(),
+    );
+    secret_version::create(
+        ctx,
+        &stack.name("callback-secret-value"),
+        secret_version::SecretVersionArgs::builder()
+            .secret_id(callback.id.clone())
+            .secret_string(callback_secret)
+            .build_struct(),
+    );
+    Data {
+        db_address: instance.address,
+        db_endpoint: instance.endpoint,
+        db_secret_arn: instance
+            .master_user_secrets
+            .map(|secrets| secrets.first().map(|s| s.secret_arn.clone().unwrap_or_default()).unwrap_or_default()),
+        callback_secret_arn: callback.arn,
+    }
+}

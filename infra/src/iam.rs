@@ -1,0 +1,83 @@
+//! IAM: one role per function, with an inline policy naming only the actions it uses on
+//! only the resources it touches. No `*` action anywhere.
+
+use pulumi_gestalt_rust::Output;
+use serde_json::json;
+
+use crate::Stack;
+use crate::out::{all, known};
+use donut_infra_aws::iam::{role, role_policy};
+
+/// Allow `actions` on `resources`.
+pub struct Statement {
+    pub actions: &'static [&'static str],
+    pub resources: Vec<Output<String>>,
+}
+
+impl Statement {
+    pub fn new(actions: &'static [&'static str], resources: Vec<Output<String>>) -> Self {
+        Self { actions, resources }
+    }
+}
+
+/// An IAM policy document as JSON.
+pub fn document(statements: Vec<Statement>) -> Output<String> {
+    let parts: Vec<Output<serde_json::Value>> = statements
+        .into_iter()
+        .map(|s| {
+            let actions = s.actions;
+            all(s.resources).map(move |resources| json!({ "Effect": "Allow", "Action": actions, "Resource": resources }))
+        })
+        .collect();
+    all(parts).map(|statements| json!({ "Version": "2012-10-17", "Statement": statements }).to_string())
+}
+
+const LAMBDA_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+/// A function's role. `arn` is known only once the policy is attached, so whatever uses
+/// the role (the function) is created after its permissions exist.
+pub struct FunctionRole {
+    pub arn: Output<String>,
+    pub policy: Output<String>,
+}
+
+pub fn function_role(stack: &Stack, function: &str, statements: Vec<Statement>) -> FunctionRole {
+    let role = role::create(
+        stack.ctx,
+        &stack.name(&format!("{function}-role")),
+        role::RoleArgs::builder()
+            .name(stack.name(function))
+            .description(format!("Runs the {function} Lambda of donut-states ({})", stack.config.stage))
+            .assume_role_policy(LAMBDA_TRUST)
+            .build_struct(),
+    );
+    let policy = document(statements);
+    let attached = role_policy::create(
+        stack.ctx,
+        &stack.name(&format!("{function}-policy")),
+        role_policy::RolePolicyArgs::builder()
+            .name(format!("{function}-least-privilege"))
+            .role(role.id.clone())
+            .policy(policy.clone())
+            .build_struct(),
+    );
+    FunctionRole { arn: crate::out::after(&role.arn, &attached.id), policy }
+}
+
+/// Every function in the VPC manages its network interfaces (AWS allows no narrower
+/// resource than `*` for these actions) and writes traces.
+pub fn vpc_and_tracing() -> Vec<Statement> {
+    vec![
+        Statement::new(
+            &[
+                "ec2:CreateNetworkInterface",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DeleteNetworkInterface",
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:UnassignPrivateIpAddresses",
+            ],
+            vec![known("*".to_owned())],
+        ),
+        Statement::new(&["xray:PutTraceSegments", "xray:PutTelemetryRecords"], vec![known("*".to_owned())]),
+    ]
+}

@@ -1,0 +1,6 @@
+//! The Pulumi program's entry point: `pulumi preview` / `pulumi up` run this binary (see
+//! Pulumi.yaml). Everything it declares is in the library.
+
+fn main() -> anyhow::Result<()> {
+    pulumi_gestalt_rust::run(donut_infra::program)
+}

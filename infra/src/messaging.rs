@@ -1,0 +1,89 @@
+//! The stock-out path: SNS topic → (raw delivery) → SQS factory-orders queue, which redrives
+//! to a dead-letter queue after `maxReceiveCount` receives. Only the topic may send to the
+//! queue.
+
+use pulumi_gestalt_rust::Output;
+use serde_json::json;
+
+use crate::Stack;
+use donut_infra_aws::sns::{topic, topic_subscription};
+use donut_infra_aws::sqs::{queue, queue_policy};
+
+pub struct Messaging {
+    pub topic_arn: Output<String>,
+    pub queue_arn: Output<String>,
+    pub queue_url: Output<String>,
+    pub dlq_arn: Output<String>,
+    pub dlq_url: Output<String>,
+    pub dlq_name: Output<String>,
+}
+
+pub fn declare(stack: &Stack) -> Messaging {
+    let ctx = stack.ctx;
+    let q = &stack.config.queue;
+    let topic = topic::create(
+        ctx,
+        &stack.name("stock-out"),
+        topic::TopicArgs::builder().name(stack.name("stock-out")).build_struct(),
+    );
+    let dlq = queue::create(
+        ctx,
+        &stack.name("factory-orders-dlq"),
+        queue::QueueArgs::builder()
+            .name(stack.name("factory-orders-dlq"))
+            .message_retention_seconds((q.dlq_retention_days * 86_400) as i32)
+            .sqs_managed_sse_enabled(true)
+            .build_struct(),
+    );
+    let max_receive_count = q.max_receive_count;
+    let queue = queue::create(
+        ctx,
+        &stack.name("factory-orders"),
+        queue::QueueArgs::builder()
+            .name(stack.name("factory-orders"))
+            .visibility_timeout_seconds(q.visibility_timeout_seconds as i32)
+            .sqs_managed_sse_enabled(true)
+            .redrive_policy(dlq.arn.map(move |arn| {
+                json!({ "deadLetterTargetArn": arn, "maxReceiveCount": max_receive_count }).to_string()
+            }))
+            .build_struct(),
+    );
+    let policy = pulumi_gestalt_rust::pulumi_combine!(queue.arn.clone(), topic.arn.clone()).map(|(queue_arn, topic_arn)| {
+        json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "stock-out-topic-only",
+                "Effect": "Allow",
+                "Principal": { "Service": "sns.amazonaws.com" },
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": { "ArnEquals": { "aws:SourceArn": topic_arn } }
+            }]
+        })
+        .to_string()
+    });
+    let allowed = queue_policy::create(
+        ctx,
+        &stack.name("factory-orders-policy"),
+        queue_policy::QueuePolicyArgs::builder().queue_url(queue.url.clone()).policy(policy).build_struct(),
+    );
+    topic_subscription::create(
+        ctx,
+        &stack.name("stock-out-to-factory-orders"),
+        topic_subscription::TopicSubscriptionArgs::builder()
+            .topic(topic.arn.clone())
+            .protocol("sqs")
+            // Subscribe once the queue policy lets the topic in.
+            .endpoint(crate::out::after(&queue.arn, &allowed.id))
+            .raw_message_delivery(true)
+            .build_struct(),
+    );
+    Messaging {
+        topic_arn: topic.arn,
+        queue_arn: queue.arn,
+        queue_url: queue.url,
+        dlq_arn: dlq.arn,
+        dlq_url: dlq.url,
+        dlq_name: dlq.name,
+    }
+}

@@ -1,0 +1,120 @@
+//! The network: a VPC with two private subnets (RDS needs two AZs), security groups for the
+//! functions, the database and the interface endpoints through which the functions reach
+//! SNS, SQS and Secrets Manager without leaving the VPC.
+
+use pulumi_gestalt_rust::Output;
+
+use crate::Stack;
+use crate::out::all;
+use donut_infra_aws::ec2::{security_group, subnet, vpc, vpc_endpoint};
+use donut_infra_aws::types::ec2::{SecurityGroupEgress, SecurityGroupIngress};
+
+pub const VPC_CIDR: &str = "10.40.0.0/16";
+const SUBNET_CIDRS: [&str; 2] = ["10.40.1.0/24", "10.40.2.0/24"];
+/// AWS services the functions call, reached through interface endpoints.
+pub const ENDPOINT_SERVICES: [&str; 3] = ["sns", "sqs", "secretsmanager"];
+
+pub struct Network {
+    pub vpc_id: Output<String>,
+    pub private_subnet_ids: Output<Vec<String>>,
+    pub lambda_sg_id: Output<String>,
+    pub db_sg_id: Output<String>,
+}
+
+fn ingress(port: i32, from_group: Option<String>, cidr: Option<&str>, what: &str) -> SecurityGroupIngress {
+    SecurityGroupIngress::builder()
+        .protocol("tcp".to_owned())
+        .from_port(port)
+        .to_port(port)
+        .description(what.to_owned())
+        .maybe_security_groups(from_group.map(|g| vec![g]))
+        .maybe_cidr_blocks(cidr.map(|c| vec![c.to_owned()]))
+        .build_struct()
+}
+
+fn egress(port: i32, cidr: &str, what: &str) -> SecurityGroupEgress {
+    SecurityGroupEgress::builder()
+        .protocol("tcp".to_owned())
+        .from_port(port)
+        .to_port(port)
+        .cidr_blocks(vec![cidr.to_owned()])
+        .description(what.to_owned())
+        .build_struct()
+}
+
+pub fn declare(stack: &Stack) -> Network {
+    let ctx = stack.ctx;
+    let vpc = vpc::create(
+        ctx,
+        &stack.name("vpc"),
+        vpc::VpcArgs::builder()
+            .cidr_block(VPC_CIDR)
+            .enable_dns_support(true)
+            .enable_dns_hostnames(true)
+            .build_struct(),
+    );
+    let subnets: Vec<Output<String>> = SUBNET_CIDRS
+        .iter()
+        .zip(["a", "b"])
+        .map(|(cidr, az)| {
+            subnet::create(
+                ctx,
+                &stack.name(&format!("private-{az}")),
+                subnet::SubnetArgs::builder()
+                    .vpc_id(vpc.id.clone())
+                    .cidr_block(*cidr)
+                    .availability_zone(format!("{}{az}", stack.config.region))
+                    .map_public_ip_on_launch(false)
+                    .build_struct(),
+            )
+            .id
+        })
+        .collect();
+
+    let lambda_sg = security_group::create(
+        ctx,
+        &stack.name("lambda-sg"),
+        security_group::SecurityGroupArgs::builder()
+            .vpc_id(vpc.id.clone())
+            .description("donut-states functions: out to MySQL in the VPC and HTTPS")
+            .egress(vec![
+                egress(3306, VPC_CIDR, "MySQL (RDS)"),
+                egress(443, "0.0.0.0/0", "HTTPS: AWS endpoints and the legacy factory"),
+            ])
+            .build_struct(),
+    );
+    let db_sg = security_group::create(
+        ctx,
+        &stack.name("db-sg"),
+        security_group::SecurityGroupArgs::builder()
+            .vpc_id(vpc.id.clone())
+            .description("donut-states database: MySQL from the functions only")
+            .ingress(lambda_sg.id.map(|sg| vec![ingress(3306, Some(sg), None, "MySQL from the functions")]))
+            .build_struct(),
+    );
+    let endpoint_sg = security_group::create(
+        ctx,
+        &stack.name("endpoint-sg"),
+        security_group::SecurityGroupArgs::builder()
+            .vpc_id(vpc.id.clone())
+            .description("donut-states interface endpoints: HTTPS from the VPC")
+            .ingress(vec![ingress(443, None, Some(VPC_CIDR), "HTTPS from the VPC")])
+            .build_struct(),
+    );
+    let private_subnet_ids = all(subnets);
+    for service in ENDPOINT_SERVICES {
+        vpc_endpoint::create(
+            ctx,
+            &stack.name(&format!("{service}-endpoint")),
+            vpc_endpoint::VpcEndpointArgs::builder()
+                .vpc_id(vpc.id.clone())
+                .service_name(format!("com.amazonaws.{}.{service}", stack.config.region))
+                .vpc_endpoint_type("Interface")
+                .private_dns_enabled(true)
+                .subnet_ids(private_subnet_ids.clone())
+                .security_group_ids(endpoint_sg.id.map(|id| vec![id]))
+                .build_struct(),
+        );
+    }
+    Network { vpc_id: vpc.id, private_subnet_ids, lambda_sg_id: lambda_sg.id, db_sg_id: db_sg.id }
+}
