@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help up down test lambdas inbox dlq lint fmt
+.PHONY: help up down test lambdas infra schema schema-check inbox dlq lint fmt
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,6 +18,15 @@ test: ## install what is missing, start test MariaDB + LocalStack, run every tes
 
 lambdas: ## release bootstrap.zip per Lambda (arm64, cargo-lambda) into target/lambda/
 	@scripts/lambdas.sh
+
+infra: ## the Pulumi program's binary (Pulumi.yaml runs target/release/donut-infra)
+	cargo build --release -p donut-infra
+
+schema: ## regenerate infra/schema/aws-subset.json from the pinned pulumi-aws wheel
+	@scripts/schema.sh
+
+schema-check: ## prove the committed schema is what the pinned wheel yields
+	@scripts/schema.sh --check
 
 inbox: ## e-mails ops received from the local stack (alarms)
 	@cargo run -q -p donut-cli -- ops inbox

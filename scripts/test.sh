@@ -17,4 +17,5 @@ rm -rf "$DONUT_LOCAL_DIR/mariadb" "$DONUT_LOCAL_DIR/localstack"
 trap 'scripts/services.sh stop' EXIT
 echo "test services:"
 scripts/services.sh start
+scripts/schema.sh --check
 cargo test --workspace --locked --no-fail-fast "$@"

@@ -5,7 +5,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/aws-subset.json");
     pulumi_gestalt_build::generate_from_schema_with_filter(
         &schema,
-        &["apigatewayv2", "cloudwatch", "ec2", "iam", "lambda", "rds", "secretsmanager", "sns", "sqs"],
+        &[
+            "apigatewayv2",
+            "cloudwatch",
+            "ec2",
+            "iam",
+            "lambda",
+            "rds",
+            "secretsmanager",
+            "sns",
+            "sqs",
+        ],
     )?;
     Ok(())
 }

@@ -23,7 +23,17 @@ import zipfile
 RESOURCES = {
     "apigatewayv2": ["api", "integration", "route", "stage"],
     "cloudwatch": ["dashboard", "event_rule", "event_target", "log_group", "metric_alarm"],
-    "ec2": ["security_group", "subnet", "vpc", "vpc_endpoint"],
+    "ec2": [
+        "eip",
+        "internet_gateway",
+        "nat_gateway",
+        "route_table",
+        "route_table_association",
+        "security_group",
+        "subnet",
+        "vpc",
+        "vpc_endpoint",
+    ],
     "iam": ["role", "role_policy"],
     "lambda_": ["event_source_mapping", "function", "invocation", "permission"],
     "rds": ["instance", "subnet_group"],

@@ -22,10 +22,21 @@ pub struct Alarm<'a> {
     pub dimensions: Output<HashMap<String, String>>,
 }
 
-pub fn declare(stack: &Stack, messaging: &Messaging, compute: &Compute, api: &Api) -> Output<String> {
+pub fn declare(
+    stack: &Stack,
+    messaging: &Messaging,
+    compute: &Compute,
+    api: &Api,
+) -> Output<String> {
     let ctx = stack.ctx;
     let c = &stack.config;
-    let ops = topic::create(ctx, &stack.name("ops"), topic::TopicArgs::builder().name(stack.name("ops")).build_struct());
+    let ops = topic::create(
+        ctx,
+        &stack.name("ops"),
+        topic::TopicArgs::builder()
+            .name(stack.name("ops"))
+            .build_struct(),
+    );
     topic_subscription::create(
         ctx,
         &stack.name("ops-email"),
@@ -45,7 +56,9 @@ pub fn declare(stack: &Stack, messaging: &Messaging, compute: &Compute, api: &Ap
         metric: "ApproximateNumberOfMessagesVisible",
         statistic: "Maximum",
         threshold: f64::from(c.dlq_alarm_threshold),
-        dimensions: messaging.dlq_name.map(|q| HashMap::from([("QueueName".to_owned(), q)])),
+        dimensions: messaging
+            .dlq_name
+            .map(|q| HashMap::from([("QueueName".to_owned(), q)])),
     }];
     for key in FUNCTIONS {
         alarms.push(Alarm {
@@ -55,7 +68,9 @@ pub fn declare(stack: &Stack, messaging: &Messaging, compute: &Compute, api: &Ap
             metric: "Errors",
             statistic: "Sum",
             threshold: 1.0,
-            dimensions: compute.functions[key].name.map(|f| HashMap::from([("FunctionName".to_owned(), f)])),
+            dimensions: compute.functions[key]
+                .name
+                .map(|f| HashMap::from([("FunctionName".to_owned(), f)])),
         });
     }
     alarms.push(Alarm {
@@ -65,7 +80,12 @@ pub fn declare(stack: &Stack, messaging: &Messaging, compute: &Compute, api: &Ap
         metric: "5xx",
         statistic: "Sum",
         threshold: 1.0,
-        dimensions: api.id.map(|id| HashMap::from([("ApiId".to_owned(), id), ("Stage".to_owned(), "$default".to_owned())])),
+        dimensions: api.id.map(|id| {
+            HashMap::from([
+                ("ApiId".to_owned(), id),
+                ("Stage".to_owned(), "$default".to_owned()),
+            ])
+        }),
     });
 
     for alarm in alarms {

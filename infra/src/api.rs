@@ -55,12 +55,19 @@ pub fn declare_api(stack: &Stack) -> Api {
             .api_id(created.id.clone())
             .name("$default")
             .auto_deploy(true)
-            .access_log_settings(
-                logs.arn.map(move |arn| StageAccessLogSettings::builder().destination_arn(arn).format(format.clone()).build_struct()),
-            )
+            .access_log_settings(logs.arn.map(move |arn| {
+                StageAccessLogSettings::builder()
+                    .destination_arn(arn)
+                    .format(format.clone())
+                    .build_struct()
+            }))
             .build_struct(),
     );
-    Api { id: created.id, endpoint: created.api_endpoint, execution_arn: created.execution_arn }
+    Api {
+        id: created.id,
+        endpoint: created.api_endpoint,
+        execution_arn: created.execution_arn,
+    }
 }
 
 /// Integrations, routes and invoke permissions, once the functions exist and migrated.
@@ -97,7 +104,9 @@ pub fn declare_routes(stack: &Stack, api: &Api, compute: &Compute) {
             Route::SalesApi => SALES_API,
             Route::WarehouseRestock => WAREHOUSE_RESTOCK,
         };
-        let resource_name = route_key.to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "-");
+        let resource_name = route_key
+            .to_lowercase()
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "-");
         route::create(
             ctx,
             &stack.name(&format!("route-{}", resource_name.trim_matches('-'))),

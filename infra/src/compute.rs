@@ -9,13 +9,13 @@ use std::collections::HashMap;
 use pulumi_gestalt_rust::Output;
 use serde_json::json;
 
+use crate::Stack;
 use crate::api::Api;
 use crate::data::{DB_NAME, DB_PORT, Data};
 use crate::iam::{Statement, function_role, vpc_and_tracing};
 use crate::messaging::Messaging;
 use crate::network::Network;
 use crate::out::{known, map};
-use crate::Stack;
 use donut_infra_aws::cloudwatch::{event_rule, event_target, log_group};
 use donut_infra_aws::lambda::{event_source_mapping, function, invocation, permission};
 use donut_infra_aws::types::lambda::{
@@ -28,7 +28,13 @@ pub const WAREHOUSE_RESTOCK: &str = "warehouse-restock";
 pub const FACTORY_REQUESTER: &str = "factory-requester";
 pub const OUTBOX_RELAY: &str = "outbox-relay";
 pub const MIGRATE: &str = "migrate";
-pub const FUNCTIONS: [&str; 5] = [SALES_API, WAREHOUSE_RESTOCK, FACTORY_REQUESTER, OUTBOX_RELAY, MIGRATE];
+pub const FUNCTIONS: [&str; 5] = [
+    SALES_API,
+    WAREHOUSE_RESTOCK,
+    FACTORY_REQUESTER,
+    OUTBOX_RELAY,
+    MIGRATE,
+];
 
 /// Pulumi's wire form of a FileArchive (see infra/schema/gen_aws_schema.py on why a map).
 const ARCHIVE_SIG_KEY: &str = "4dabf18193072939515e22adb298388d";
@@ -54,7 +60,10 @@ struct Spec {
 }
 
 fn file_archive(path: String) -> HashMap<String, String> {
-    HashMap::from([(ARCHIVE_SIG_KEY.to_owned(), FILE_ARCHIVE_SIG.to_owned()), ("path".to_owned(), path)])
+    HashMap::from([
+        (ARCHIVE_SIG_KEY.to_owned(), FILE_ARCHIVE_SIG.to_owned()),
+        ("path".to_owned(), path),
+    ])
 }
 
 /// A stable 64-bit FNV-1a of some files' bytes: the migrate function's trigger.
@@ -87,9 +96,21 @@ fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Function {
     ));
     statements.extend(vpc_and_tracing());
     let role = function_role(stack, spec.name, statements);
-    let vpc = pulumi_gestalt_rust::pulumi_combine!(network.private_subnet_ids.clone(), network.lambda_sg_id.clone())
-        .map(|(subnets, sg)| FunctionVpcConfig::builder().subnet_ids(subnets).security_group_ids(vec![sg]).build_struct());
-    let zip = stack.root.join("target/lambda").join(spec.name).join("bootstrap.zip");
+    let vpc = pulumi_gestalt_rust::pulumi_combine!(
+        network.private_subnet_ids.clone(),
+        network.lambda_sg_id.clone()
+    )
+    .map(|(subnets, sg)| {
+        FunctionVpcConfig::builder()
+            .subnet_ids(subnets)
+            .security_group_ids(vec![sg])
+            .build_struct()
+    });
+    let zip = stack
+        .root
+        .join("target/lambda")
+        .join(spec.name)
+        .join("bootstrap.zip");
     let created = function::create(
         ctx,
         &stack.name(spec.name),
@@ -103,15 +124,32 @@ fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Function {
             .code(file_archive(zip.display().to_string()))
             .memory_size(stack.config.lambda_memory_mb as i32)
             .timeout(spec.timeout_seconds)
-            .environment(map(spec.env).map(|vars| FunctionEnvironment::builder().variables(vars).build_struct()))
+            .environment(map(spec.env).map(|vars| {
+                FunctionEnvironment::builder()
+                    .variables(vars)
+                    .build_struct()
+            }))
             .vpc_config(vpc)
-            .tracing_config(FunctionTracingConfig::builder().mode("Active".to_owned()).build_struct())
+            .tracing_config(
+                FunctionTracingConfig::builder()
+                    .mode("Active".to_owned())
+                    .build_struct(),
+            )
             .build_struct(),
     );
-    Function { name: created.name, arn: created.arn }
+    Function {
+        name: created.name,
+        arn: created.arn,
+    }
 }
 
-pub fn declare(stack: &Stack, network: &Network, data: &Data, messaging: &Messaging, api: &Api) -> Compute {
+pub fn declare(
+    stack: &Stack,
+    network: &Network,
+    data: &Data,
+    messaging: &Messaging,
+    api: &Api,
+) -> Compute {
     let ctx = stack.ctx;
     let c = &stack.config;
     let db_env = || {
@@ -122,10 +160,19 @@ pub fn declare(stack: &Stack, network: &Network, data: &Data, messaging: &Messag
             ("DB_NAME", known(DB_NAME.to_owned())),
         ]
     };
-    let db_secret = || Statement::new(&["secretsmanager:GetSecretValue"], vec![data.db_secret_arn.clone()]);
+    let db_secret = || {
+        Statement::new(
+            &["secretsmanager:GetSecretValue"],
+            vec![data.db_secret_arn.clone()],
+        )
+    };
     let publish = || Statement::new(&["sns:Publish"], vec![messaging.topic_arn.clone()]);
-    let callback_secret =
-        || Statement::new(&["secretsmanager:GetSecretValue"], vec![data.callback_secret_arn.clone()]);
+    let callback_secret = || {
+        Statement::new(
+            &["secretsmanager:GetSecretValue"],
+            vec![data.callback_secret_arn.clone()],
+        )
+    };
 
     let specs = vec![
         Spec {
@@ -166,7 +213,10 @@ pub fn declare(stack: &Stack, network: &Network, data: &Data, messaging: &Messag
                 db_env(),
                 vec![
                     ("FACTORY_URL", known(c.factory_url.clone())),
-                    ("FACTORY_TIMEOUT_MS", known(c.factory_timeout_ms.to_string())),
+                    (
+                        "FACTORY_TIMEOUT_MS",
+                        known(c.factory_timeout_ms.to_string()),
+                    ),
                     ("CALLBACK_BASE_URL", api.endpoint.clone()),
                     ("CALLBACK_SECRET_ARN", data.callback_secret_arn.clone()),
                 ],
@@ -176,7 +226,12 @@ pub fn declare(stack: &Stack, network: &Network, data: &Data, messaging: &Messag
                 db_secret(),
                 callback_secret(),
                 Statement::new(
-                    &["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
+                    &[
+                        "sqs:ReceiveMessage",
+                        "sqs:DeleteMessage",
+                        "sqs:ChangeMessageVisibility",
+                        "sqs:GetQueueAttributes",
+                    ],
                     vec![messaging.queue_arn.clone()],
                 ),
             ],
@@ -185,7 +240,11 @@ pub fn declare(stack: &Stack, network: &Network, data: &Data, messaging: &Messag
             name: OUTBOX_RELAY,
             description: "Publishes stock-out events the outbox still holds",
             timeout_seconds: 60,
-            env: [db_env(), vec![("STOCK_OUT_TOPIC_ARN", messaging.topic_arn.clone())]].concat(),
+            env: [
+                db_env(),
+                vec![("STOCK_OUT_TOPIC_ARN", messaging.topic_arn.clone())],
+            ]
+            .concat(),
             statements: vec![db_secret(), publish()],
         },
         Spec {
@@ -196,8 +255,10 @@ pub fn declare(stack: &Stack, network: &Network, data: &Data, messaging: &Messag
             statements: vec![db_secret()],
         },
     ];
-    let functions: HashMap<&'static str, Function> =
-        specs.into_iter().map(|spec| (spec.name, declare_function(stack, network, spec))).collect();
+    let functions: HashMap<&'static str, Function> = specs
+        .into_iter()
+        .map(|spec| (spec.name, declare_function(stack, network, spec)))
+        .collect();
 
     let requester = &functions[FACTORY_REQUESTER];
     event_source_mapping::create(
@@ -253,7 +314,11 @@ pub fn declare(stack: &Stack, network: &Network, data: &Data, messaging: &Messag
         .map(|dir| dir.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
     migration_files.sort();
-    let migrate_zip = stack.root.join("target/lambda").join(MIGRATE).join("bootstrap.zip");
+    let migrate_zip = stack
+        .root
+        .join("target/lambda")
+        .join(MIGRATE)
+        .join("bootstrap.zip");
     let migration = invocation::create(
         ctx,
         &stack.name("migrate-on-deploy"),
@@ -266,5 +331,8 @@ pub fn declare(stack: &Stack, network: &Network, data: &Data, messaging: &Messag
             ]))
             .build_struct(),
     );
-    Compute { functions, migrated: migration.result }
+    Compute {
+        functions,
+        migrated: migration.result,
+    }
 }

@@ -77,9 +77,12 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
     Data {
         db_address: instance.address,
         db_endpoint: instance.endpoint,
-        db_secret_arn: instance
-            .master_user_secrets
-            .map(|secrets| secrets.first().map(|s| s.secret_arn.clone().unwrap_or_default()).unwrap_or_default()),
+        db_secret_arn: instance.master_user_secrets.map(|secrets| {
+            secrets
+                .first()
+                .map(|s| s.secret_arn.clone().unwrap_or_default())
+                .unwrap_or_default()
+        }),
         callback_secret_arn: callback.arn,
     }
 }

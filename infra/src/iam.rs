@@ -29,7 +29,8 @@ pub fn document(statements: Vec<Statement>) -> Output<String> {
             all(s.resources).map(move |resources| json!({ "Effect": "Allow", "Action": actions, "Resource": resources }))
         })
         .collect();
-    all(parts).map(|statements| json!({ "Version": "2012-10-17", "Statement": statements }).to_string())
+    all(parts)
+        .map(|statements| json!({ "Version": "2012-10-17", "Statement": statements }).to_string())
 }
 
 const LAMBDA_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
@@ -47,7 +48,10 @@ pub fn function_role(stack: &Stack, function: &str, statements: Vec<Statement>) 
         &stack.name(&format!("{function}-role")),
         role::RoleArgs::builder()
             .name(stack.name(function))
-            .description(format!("Runs the {function} Lambda of donut-states ({})", stack.config.stage))
+            .description(format!(
+                "Runs the {function} Lambda of donut-states ({})",
+                stack.config.stage
+            ))
             .assume_role_policy(LAMBDA_TRUST)
             .build_struct(),
     );
@@ -61,7 +65,10 @@ pub fn function_role(stack: &Stack, function: &str, statements: Vec<Statement>) 
             .policy(policy.clone())
             .build_struct(),
     );
-    FunctionRole { arn: crate::out::after(&role.arn, &attached.id), policy }
+    FunctionRole {
+        arn: crate::out::after(&role.arn, &attached.id),
+        policy,
+    }
 }
 
 /// Every function in the VPC manages its network interfaces (AWS allows no narrower
@@ -78,6 +85,9 @@ pub fn vpc_and_tracing() -> Vec<Statement> {
             ],
             vec![known("*".to_owned())],
         ),
-        Statement::new(&["xray:PutTraceSegments", "xray:PutTelemetryRecords"], vec![known("*".to_owned())]),
+        Statement::new(
+            &["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            vec![known("*".to_owned())],
+        ),
     ]
 }

@@ -48,7 +48,11 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
     let callback_secret = ctx
         .require_config_secret(None, "callbackSecret")
         .context("set it with `pulumi config set --secret donut-states:callbackSecret <32+ random characters>`")?;
-    let stack = Stack { ctx, config, root: ctx.get_root_directory().into() };
+    let stack = Stack {
+        ctx,
+        config,
+        root: ctx.get_root_directory().into(),
+    };
 
     let network = network::declare(&stack);
     let data = data::declare(&stack, &network, callback_secret);

@@ -24,7 +24,9 @@ pub fn declare(stack: &Stack) -> Messaging {
     let topic = topic::create(
         ctx,
         &stack.name("stock-out"),
-        topic::TopicArgs::builder().name(stack.name("stock-out")).build_struct(),
+        topic::TopicArgs::builder()
+            .name(stack.name("stock-out"))
+            .build_struct(),
     );
     let dlq = queue::create(
         ctx,
@@ -44,28 +46,34 @@ pub fn declare(stack: &Stack) -> Messaging {
             .visibility_timeout_seconds(q.visibility_timeout_seconds as i32)
             .sqs_managed_sse_enabled(true)
             .redrive_policy(dlq.arn.map(move |arn| {
-                json!({ "deadLetterTargetArn": arn, "maxReceiveCount": max_receive_count }).to_string()
+                json!({ "deadLetterTargetArn": arn, "maxReceiveCount": max_receive_count })
+                    .to_string()
             }))
             .build_struct(),
     );
-    let policy = pulumi_gestalt_rust::pulumi_combine!(queue.arn.clone(), topic.arn.clone()).map(|(queue_arn, topic_arn)| {
-        json!({
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Sid": "stock-out-topic-only",
-                "Effect": "Allow",
-                "Principal": { "Service": "sns.amazonaws.com" },
-                "Action": "sqs:SendMessage",
-                "Resource": queue_arn,
-                "Condition": { "ArnEquals": { "aws:SourceArn": topic_arn } }
-            }]
-        })
-        .to_string()
-    });
+    let policy = pulumi_gestalt_rust::pulumi_combine!(queue.arn.clone(), topic.arn.clone()).map(
+        |(queue_arn, topic_arn)| {
+            json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "stock-out-topic-only",
+                    "Effect": "Allow",
+                    "Principal": { "Service": "sns.amazonaws.com" },
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": { "ArnEquals": { "aws:SourceArn": topic_arn } }
+                }]
+            })
+            .to_string()
+        },
+    );
     let allowed = queue_policy::create(
         ctx,
         &stack.name("factory-orders-policy"),
-        queue_policy::QueuePolicyArgs::builder().queue_url(queue.url.clone()).policy(policy).build_struct(),
+        queue_policy::QueuePolicyArgs::builder()
+            .queue_url(queue.url.clone())
+            .policy(policy)
+            .build_struct(),
     );
     topic_subscription::create(
         ctx,

@@ -1,16 +1,21 @@
-//! The network: a VPC with two private subnets (RDS needs two AZs), security groups for the
-//! functions, the database and the interface endpoints through which the functions reach
-//! SNS, SQS and Secrets Manager without leaving the VPC.
+//! The network: a VPC with two private subnets (RDS needs two AZs) for the database and the
+//! functions; interface endpoints through which the functions reach SNS, SQS and Secrets
+//! Manager without leaving the VPC; and one NAT gateway in a public subnet, the way out to
+//! the legacy Factory API on the internet. Security groups for each.
 
 use pulumi_gestalt_rust::Output;
 
 use crate::Stack;
 use crate::out::all;
-use donut_infra_aws::ec2::{security_group, subnet, vpc, vpc_endpoint};
-use donut_infra_aws::types::ec2::{SecurityGroupEgress, SecurityGroupIngress};
+use donut_infra_aws::ec2::{
+    eip, internet_gateway, nat_gateway, route_table, route_table_association, security_group,
+    subnet, vpc, vpc_endpoint,
+};
+use donut_infra_aws::types::ec2::{RouteTableRoute, SecurityGroupEgress, SecurityGroupIngress};
 
 pub const VPC_CIDR: &str = "10.40.0.0/16";
 const SUBNET_CIDRS: [&str; 2] = ["10.40.1.0/24", "10.40.2.0/24"];
+const PUBLIC_SUBNET_CIDR: &str = "10.40.0.0/24";
 /// AWS services the functions call, reached through interface endpoints.
 pub const ENDPOINT_SERVICES: [&str; 3] = ["sns", "sqs", "secretsmanager"];
 
@@ -21,7 +26,12 @@ pub struct Network {
     pub db_sg_id: Output<String>,
 }
 
-fn ingress(port: i32, from_group: Option<String>, cidr: Option<&str>, what: &str) -> SecurityGroupIngress {
+fn ingress(
+    port: i32,
+    from_group: Option<String>,
+    cidr: Option<&str>,
+    what: &str,
+) -> SecurityGroupIngress {
     SecurityGroupIngress::builder()
         .protocol("tcp".to_owned())
         .from_port(port)
@@ -79,7 +89,11 @@ pub fn declare(stack: &Stack) -> Network {
             .description("donut-states functions: out to MySQL in the VPC and HTTPS")
             .egress(vec![
                 egress(3306, VPC_CIDR, "MySQL (RDS)"),
-                egress(443, "0.0.0.0/0", "HTTPS: AWS endpoints and the legacy factory"),
+                egress(
+                    443,
+                    "0.0.0.0/0",
+                    "HTTPS: AWS endpoints and the legacy factory",
+                ),
             ])
             .build_struct(),
     );
@@ -89,7 +103,11 @@ pub fn declare(stack: &Stack) -> Network {
         security_group::SecurityGroupArgs::builder()
             .vpc_id(vpc.id.clone())
             .description("donut-states database: MySQL from the functions only")
-            .ingress(lambda_sg.id.map(|sg| vec![ingress(3306, Some(sg), None, "MySQL from the functions")]))
+            .ingress(
+                lambda_sg
+                    .id
+                    .map(|sg| vec![ingress(3306, Some(sg), None, "MySQL from the functions")]),
+            )
             .build_struct(),
     );
     let endpoint_sg = security_group::create(
@@ -98,9 +116,25 @@ pub fn declare(stack: &Stack) -> Network {
         security_group::SecurityGroupArgs::builder()
             .vpc_id(vpc.id.clone())
             .description("donut-states interface endpoints: HTTPS from the VPC")
-            .ingress(vec![ingress(443, None, Some(VPC_CIDR), "HTTPS from the VPC")])
+            .ingress(vec![ingress(
+                443,
+                None,
+                Some(VPC_CIDR),
+                "HTTPS from the VPC",
+            )])
             .build_struct(),
     );
+    let egress_route_table = internet_egress(stack, &vpc.id);
+    for (i, id) in subnets.iter().enumerate() {
+        route_table_association::create(
+            ctx,
+            &stack.name(&format!("private-{}-routes", ["a", "b"][i])),
+            route_table_association::RouteTableAssociationArgs::builder()
+                .route_table_id(egress_route_table.clone())
+                .subnet_id(id.clone())
+                .build_struct(),
+        );
+    }
     let private_subnet_ids = all(subnets);
     for service in ENDPOINT_SERVICES {
         vpc_endpoint::create(
@@ -116,5 +150,87 @@ pub fn declare(stack: &Stack) -> Network {
                 .build_struct(),
         );
     }
-    Network { vpc_id: vpc.id, private_subnet_ids, lambda_sg_id: lambda_sg.id, db_sg_id: db_sg.id }
+    Network {
+        vpc_id: vpc.id,
+        private_subnet_ids,
+        lambda_sg_id: lambda_sg.id,
+        db_sg_id: db_sg.id,
+    }
+}
+
+/// A public subnet with an internet gateway and a NAT gateway; returns the route table that
+/// sends the private subnets' internet traffic through the NAT.
+fn internet_egress(stack: &Stack, vpc_id: &Output<String>) -> Output<String> {
+    let ctx = stack.ctx;
+    let public = subnet::create(
+        ctx,
+        &stack.name("public-a"),
+        subnet::SubnetArgs::builder()
+            .vpc_id(vpc_id.clone())
+            .cidr_block(PUBLIC_SUBNET_CIDR)
+            .availability_zone(format!("{}a", stack.config.region))
+            .map_public_ip_on_launch(false)
+            .build_struct(),
+    );
+    let igw = internet_gateway::create(
+        ctx,
+        &stack.name("igw"),
+        internet_gateway::InternetGatewayArgs::builder()
+            .vpc_id(vpc_id.clone())
+            .build_struct(),
+    );
+    let public_routes = route_table::create(
+        ctx,
+        &stack.name("public-routes"),
+        route_table::RouteTableArgs::builder()
+            .vpc_id(vpc_id.clone())
+            .routes(igw.id.map(|igw| {
+                vec![
+                    RouteTableRoute::builder()
+                        .cidr_block("0.0.0.0/0".to_owned())
+                        .gateway_id(igw)
+                        .build_struct(),
+                ]
+            }))
+            .build_struct(),
+    );
+    route_table_association::create(
+        ctx,
+        &stack.name("public-a-routes"),
+        route_table_association::RouteTableAssociationArgs::builder()
+            .route_table_id(public_routes.id.clone())
+            .subnet_id(public.id.clone())
+            .build_struct(),
+    );
+    let address = eip::create(
+        ctx,
+        &stack.name("nat-ip"),
+        eip::EipArgs::builder().domain("vpc").build_struct(),
+    );
+    let nat = nat_gateway::create(
+        ctx,
+        &stack.name("nat"),
+        nat_gateway::NatGatewayArgs::builder()
+            .allocation_id(address.id)
+            // The NAT is usable once the public subnet routes to the internet gateway.
+            .subnet_id(crate::out::after(&public.id, &public_routes.id))
+            .connectivity_type("public")
+            .build_struct(),
+    );
+    route_table::create(
+        ctx,
+        &stack.name("private-routes"),
+        route_table::RouteTableArgs::builder()
+            .vpc_id(vpc_id.clone())
+            .routes(nat.id.map(|nat| {
+                vec![
+                    RouteTableRoute::builder()
+                        .cidr_block("0.0.0.0/0".to_owned())
+                        .nat_gateway_id(nat)
+                        .build_struct(),
+                ]
+            }))
+            .build_struct(),
+    )
+    .id
 }

@@ -7,26 +7,32 @@ use pulumi_gestalt_rust::Output;
 
 /// One output holding every value of `outputs`, in order.
 pub fn all<T: Clone + Send + Sync + 'static>(outputs: Vec<Output<T>>) -> Output<Vec<T>> {
-    outputs.into_iter().fold(Output::new(Vec::new()), |acc, next| {
-        acc.and_then(move |done: Vec<T>| {
-            next.map(move |value| {
-                let mut done = done.clone();
-                done.push(value);
-                done
+    outputs
+        .into_iter()
+        .fold(Output::new(Vec::new()), |acc, next| {
+            acc.and_then(move |done: Vec<T>| {
+                next.map(move |value| {
+                    let mut done = done.clone();
+                    done.push(value);
+                    done
+                })
             })
         })
-    })
 }
 
 /// A string map (environment variables, tags) from named outputs.
 pub fn map(entries: Vec<(&str, Output<String>)>) -> Output<HashMap<String, String>> {
     let keys: Vec<String> = entries.iter().map(|(k, _)| (*k).to_owned()).collect();
-    all(entries.into_iter().map(|(_, v)| v).collect()).map(move |values| keys.iter().cloned().zip(values).collect())
+    all(entries.into_iter().map(|(_, v)| v).collect())
+        .map(move |values| keys.iter().cloned().zip(values).collect())
 }
 
 /// `value`, but only once `after` is known: ordering by data flow, as gestalt 0.0.12 has
 /// no `dependsOn`.
-pub fn after<T: Clone + Send + Sync + 'static, U: Clone + Send + Sync + 'static>(value: &Output<T>, after: &Output<U>) -> Output<T> {
+pub fn after<T: Clone + Send + Sync + 'static, U: Clone + Send + Sync + 'static>(
+    value: &Output<T>,
+    after: &Output<U>,
+) -> Output<T> {
     let value = value.clone();
     after.and_then(move |_| value.clone())
 }

@@ -1,13 +1,612 @@
+//! The Pulumi program, run for real against a fake engine over gRPC: for dev and prod, in
+//! `up` and `preview`, every resource, every edge between resources, IAM least privilege,
+//! secrets, and the differences between stages.
+
 mod support;
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+
+use serde_json::{Map, Value};
 use support::*;
 
+const SECRET: &str = "a-callback-secret-of-forty-characters-x";
+
+fn dev() -> &'static Run {
+    static RUN: OnceLock<Run> = OnceLock::new();
+    RUN.get_or_init(|| run_program("dev", false, Some(SECRET), |_| {}))
+}
+
+fn prod() -> &'static Run {
+    static RUN: OnceLock<Run> = OnceLock::new();
+    RUN.get_or_init(|| run_program("prod", false, Some(SECRET), |_| {}))
+}
+
+fn s<'a>(map: &'a Map<String, Value>, key: &str) -> &'a str {
+    map.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("{key} is not a string in {map:?}"))
+}
+
+fn json_of(map: &Map<String, Value>, key: &str) -> Value {
+    serde_json::from_str(s(map, key)).unwrap()
+}
+
+fn out<'a>(run: &'a Run, name: &str) -> &'a Map<String, Value> {
+    &run.named(name).outputs
+}
+
+fn input<'a>(run: &'a Run, name: &str) -> &'a Map<String, Value> {
+    &run.named(name).inputs
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect()
+}
+
 #[test]
-fn dev_up_registers_resources() {
-    let run = run_program("dev", false, Some(&"s".repeat(40)), |_| {});
+fn every_resource_of_the_architecture_is_declared() {
+    for run in [dev(), prod()] {
+        assert!(run.success, "{}", run.stderr);
+        let counts = run.count_by_type();
+        let expected: BTreeMap<String, usize> = [
+            ("aws:apigatewayv2/api:Api", 1),
+            ("aws:apigatewayv2/integration:Integration", 2),
+            ("aws:apigatewayv2/route:Route", 4),
+            ("aws:apigatewayv2/stage:Stage", 1),
+            ("aws:cloudwatch/eventRule:EventRule", 1),
+            ("aws:cloudwatch/eventTarget:EventTarget", 1),
+            ("aws:cloudwatch/logGroup:LogGroup", 6),
+            ("aws:cloudwatch/metricAlarm:MetricAlarm", 7),
+            ("aws:ec2/securityGroup:SecurityGroup", 3),
+            ("aws:ec2/subnet:Subnet", 3),
+            ("aws:ec2/internetGateway:InternetGateway", 1),
+            ("aws:ec2/eip:Eip", 1),
+            ("aws:ec2/natGateway:NatGateway", 1),
+            ("aws:ec2/routeTable:RouteTable", 2),
+            ("aws:ec2/routeTableAssociation:RouteTableAssociation", 3),
+            ("aws:ec2/vpc:Vpc", 1),
+            ("aws:ec2/vpcEndpoint:VpcEndpoint", 3),
+            ("aws:iam/role:Role", 5),
+            ("aws:iam/rolePolicy:RolePolicy", 5),
+            ("aws:lambda/eventSourceMapping:EventSourceMapping", 1),
+            ("aws:lambda/function:Function", 5),
+            ("aws:lambda/invocation:Invocation", 1),
+            ("aws:lambda/permission:Permission", 3),
+            ("aws:rds/instance:Instance", 1),
+            ("aws:rds/subnetGroup:SubnetGroup", 1),
+            ("aws:secretsmanager/secret:Secret", 1),
+            ("aws:secretsmanager/secretVersion:SecretVersion", 1),
+            ("aws:sns/topic:Topic", 2),
+            ("aws:sns/topicSubscription:TopicSubscription", 2),
+            ("aws:sqs/queue:Queue", 2),
+            ("aws:sqs/queuePolicy:QueuePolicy", 1),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        assert_eq!(counts, expected);
+        println!("{} resources per stack", counts.values().sum::<usize>());
+    }
+}
+
+/// The functions sit in the private subnets; their way to the legacy factory on the
+/// internet is the NAT gateway in the public subnet.
+#[test]
+fn private_subnets_reach_the_internet_only_through_the_nat() {
+    let run = dev();
+    let nat = out(run, "donut-states-dev-nat");
+    assert_eq!(nat["subnetId"], out(run, "donut-states-dev-public-a")["id"]);
+    assert_eq!(
+        nat["allocationId"],
+        out(run, "donut-states-dev-nat-ip")["id"]
+    );
+    let private_routes = out(run, "donut-states-dev-private-routes");
+    assert_eq!(private_routes["routes"][0]["natGatewayId"], nat["id"]);
+    assert_eq!(private_routes["routes"][0]["cidrBlock"], "0.0.0.0/0");
+    for az in ["a", "b"] {
+        let association = input(run, &format!("donut-states-dev-private-{az}-routes"));
+        assert_eq!(association["routeTableId"], private_routes["id"]);
+        assert_eq!(
+            association["subnetId"],
+            out(run, &format!("donut-states-dev-private-{az}"))["id"]
+        );
+        assert_eq!(
+            input(run, &format!("donut-states-dev-private-{az}"))["mapPublicIpOnLaunch"],
+            false
+        );
+    }
+    let public_routes = out(run, "donut-states-dev-public-routes");
+    assert_eq!(
+        public_routes["routes"][0]["gatewayId"],
+        out(run, "donut-states-dev-igw")["id"]
+    );
+    for service in ["sns", "sqs", "secretsmanager"] {
+        let endpoint = input(run, &format!("donut-states-dev-{service}-endpoint"));
+        assert_eq!(
+            s(endpoint, "serviceName"),
+            format!("com.amazonaws.eu-west-1.{service}")
+        );
+        assert_eq!(endpoint["privateDnsEnabled"], true);
+    }
+}
+
+#[test]
+fn the_queue_redrives_to_the_dlq_and_only_the_topic_may_send_to_it() {
+    let run = dev();
+    let queue = out(run, "donut-states-dev-factory-orders");
+    let dlq = out(run, "donut-states-dev-factory-orders-dlq");
+    let redrive = json_of(queue, "redrivePolicy");
+    assert_eq!(redrive["deadLetterTargetArn"], dlq["arn"]);
+    assert!(redrive["maxReceiveCount"].as_u64().unwrap() >= 5);
+    assert_eq!(dlq["messageRetentionSeconds"], 14.0 * 86_400.0);
+    let requester = out(run, "donut-states-dev-factory-requester");
+    let visibility = queue["visibilityTimeoutSeconds"].as_f64().unwrap();
+    assert!(
+        visibility >= 6.0 * requester["timeout"].as_f64().unwrap(),
+        "visibility ≥ 6 × consumer timeout"
+    );
+
+    let topic = out(run, "donut-states-dev-stock-out");
+    let sub = input(run, "donut-states-dev-stock-out-to-factory-orders");
+    assert_eq!(sub["protocol"], "sqs");
+    assert_eq!(sub["endpoint"], queue["arn"]);
+    assert_eq!(sub["topic"], topic["arn"]);
+    assert_eq!(sub["rawMessageDelivery"], true);
+
+    let policy_resource = input(run, "donut-states-dev-factory-orders-policy");
+    assert_eq!(policy_resource["queueUrl"], queue["url"]);
+    let policy = json_of(policy_resource, "policy");
+    let statements = policy["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1);
+    assert_eq!(statements[0]["Principal"]["Service"], "sns.amazonaws.com");
+    assert_eq!(statements[0]["Action"], "sqs:SendMessage");
+    assert_eq!(statements[0]["Resource"], queue["arn"]);
+    assert_eq!(
+        statements[0]["Condition"]["ArnEquals"]["aws:SourceArn"],
+        topic["arn"]
+    );
+}
+
+#[test]
+fn the_requester_consumes_the_queue_with_partial_batch_failures() {
+    let run = dev();
+    let esm = input(run, "donut-states-dev-factory-orders-to-requester");
+    assert_eq!(
+        esm["eventSourceArn"],
+        out(run, "donut-states-dev-factory-orders")["arn"]
+    );
+    assert_eq!(
+        esm["functionName"],
+        out(run, "donut-states-dev-factory-requester")["arn"]
+    );
+    assert_eq!(
+        strings(&esm["functionResponseTypes"]),
+        vec!["ReportBatchItemFailures"]
+    );
+    assert_eq!(esm["scalingConfig"]["maximumConcurrency"], 2.0);
+    assert_eq!(esm["batchSize"], 10.0);
+}
+
+#[test]
+fn routes_are_the_api_crates_routes_and_reach_their_functions() {
+    let run = dev();
+    let api = out(run, "donut-states-dev-http-api");
+    let integrations: BTreeMap<String, String> = run
+        .of_type("aws:apigatewayv2/integration:Integration")
+        .iter()
+        .map(|i| {
+            (
+                s(&i.outputs, "id").to_owned(),
+                s(&i.inputs, "integrationUri").to_owned(),
+            )
+        })
+        .collect();
+    let routes = run.of_type("aws:apigatewayv2/route:Route");
+    let keys: BTreeSet<&str> = routes.iter().map(|r| s(&r.inputs, "routeKey")).collect();
+    let declared: BTreeSet<&str> = donut_api::ROUTES.iter().map(|(k, _)| *k).collect();
+    assert_eq!(keys, declared);
+    for route in routes {
+        assert_eq!(route.inputs["apiId"], api["id"]);
+        let target = s(&route.inputs, "target")
+            .strip_prefix("integrations/")
+            .unwrap();
+        let function = if s(&route.inputs, "routeKey").contains("/factory/callback") {
+            "warehouse-restock"
+        } else {
+            "sales-api"
+        };
+        assert_eq!(
+            integrations[target],
+            s(out(run, &format!("donut-states-dev-{function}")), "arn")
+        );
+    }
+    for i in run.of_type("aws:apigatewayv2/integration:Integration") {
+        assert_eq!(i.inputs["integrationType"], "AWS_PROXY");
+        assert_eq!(i.inputs["payloadFormatVersion"], "2.0");
+    }
+    let stage = input(run, "donut-states-dev-api-stage");
+    assert_eq!(stage["name"], "$default");
+    assert_eq!(
+        stage["accessLogSettings"]["destinationArn"],
+        out(run, "donut-states-dev-api-access-logs")["arn"]
+    );
+    for function in ["sales-api", "warehouse-restock"] {
+        let permission = input(run, &format!("donut-states-dev-{function}-api-invoke"));
+        assert_eq!(permission["principal"], "apigateway.amazonaws.com");
+        assert_eq!(
+            permission["function"],
+            out(run, &format!("donut-states-dev-{function}"))["name"]
+        );
+        assert_eq!(
+            s(permission, "sourceArn"),
+            format!("{}/*/*", s(api, "executionArn"))
+        );
+    }
+}
+
+#[test]
+fn alarms_watch_the_dlq_functions_and_api_and_mail_ops() {
+    let run = dev();
+    let ops = out(run, "donut-states-dev-ops");
+    let mail = input(run, "donut-states-dev-ops-email");
+    assert_eq!(mail["protocol"], "email");
+    assert_eq!(mail["endpoint"], "ops-dev@donut-states.example");
+    assert_eq!(mail["topic"], ops["arn"]);
+    let dlq_alarm = input(run, "donut-states-dev-dlq-depth");
+    assert_eq!(dlq_alarm["namespace"], "AWS/SQS");
+    assert_eq!(
+        dlq_alarm["metricName"],
+        "ApproximateNumberOfMessagesVisible"
+    );
+    assert_eq!(
+        dlq_alarm["dimensions"]["QueueName"],
+        out(run, "donut-states-dev-factory-orders-dlq")["name"]
+    );
+    assert_eq!(dlq_alarm["threshold"], 1.0);
+    assert_eq!(
+        dlq_alarm["comparisonOperator"],
+        "GreaterThanOrEqualToThreshold"
+    );
+    assert_eq!(dlq_alarm["treatMissingData"], "notBreaching");
+    for alarm in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") {
+        assert_eq!(
+            strings(&alarm.inputs["alarmActions"]),
+            vec![s(ops, "arn").to_owned()],
+            "{}",
+            alarm.name
+        );
+    }
+    for function in [
+        "sales-api",
+        "warehouse-restock",
+        "factory-requester",
+        "outbox-relay",
+        "migrate",
+    ] {
+        let alarm = input(run, &format!("donut-states-dev-{function}-errors"));
+        assert_eq!(
+            alarm["dimensions"]["FunctionName"],
+            out(run, &format!("donut-states-dev-{function}"))["name"]
+        );
+    }
+    let api_5xx = input(run, "donut-states-dev-api-5xx");
+    assert_eq!(
+        api_5xx["dimensions"]["ApiId"],
+        out(run, "donut-states-dev-http-api")["id"]
+    );
+}
+
+#[test]
+fn functions_are_rust_on_arm64_with_the_settings_they_read() {
+    let run = dev();
+    let topic_arn = s(out(run, "donut-states-dev-stock-out"), "arn");
+    let db = out(run, "donut-states-dev-db");
+    let db_secret = db["masterUserSecrets"][0]["secretArn"].as_str().unwrap();
+    let callback_secret = s(out(run, "donut-states-dev-callback-secret"), "arn");
+    let api_url = s(out(run, "donut-states-dev-http-api"), "apiEndpoint");
+    let subnets: Vec<&str> = ["a", "b"]
+        .iter()
+        .map(|az| s(out(run, &format!("donut-states-dev-private-{az}")), "id"))
+        .collect();
+    for f in run.of_type("aws:lambda/function:Function") {
+        let i = &f.inputs;
+        assert_eq!(i["runtime"], "provided.al2023");
+        assert_eq!(i["handler"], "bootstrap");
+        assert_eq!(strings(&i["architectures"]), vec!["arm64"]);
+        assert_eq!(i["tracingConfig"]["mode"], "Active");
+        assert_eq!(
+            i["code"][SIG_KEY], "0def7320c3a5731c473e5ecbe6d01bc7",
+            "a FileArchive"
+        );
+        let short = f.name.trim_start_matches("donut-states-dev-");
+        assert!(
+            s(&i["code"].as_object().unwrap(), "path")
+                .ends_with(&format!("target/lambda/{short}/bootstrap.zip"))
+        );
+        assert_eq!(strings(&i["vpcConfig"]["subnetIds"]), subnets);
+        let env = i["environment"]["variables"].as_object().unwrap();
+        assert_eq!(s(env, "DB_SECRET_ARN"), db_secret, "{}", f.name);
+        assert_eq!(s(env, "DB_HOST"), s(db, "address"));
+        assert_eq!(s(env, "DB_NAME"), "donut");
+        let wants_topic = matches!(short, "sales-api" | "outbox-relay");
+        assert_eq!(
+            env.get("STOCK_OUT_TOPIC_ARN").and_then(Value::as_str),
+            wants_topic.then_some(topic_arn),
+            "{short}"
+        );
+        let wants_callback = matches!(short, "warehouse-restock" | "factory-requester");
+        assert_eq!(
+            env.get("CALLBACK_SECRET_ARN").and_then(Value::as_str),
+            wants_callback.then_some(callback_secret),
+            "{short}"
+        );
+        assert_eq!(
+            env.get("CALLBACK_BASE_URL").and_then(Value::as_str),
+            wants_callback.then_some(api_url),
+            "{short}"
+        );
+        assert!(
+            !env.values().any(|v| v.as_str() == Some(SECRET)),
+            "no secret in plain env"
+        );
+    }
+    let requester_env =
+        &input(run, "donut-states-dev-factory-requester")["environment"]["variables"];
+    assert_eq!(
+        requester_env["FACTORY_URL"],
+        "https://factory.dev.donut-states.example"
+    );
+    assert_eq!(
+        input(run, "donut-states-dev-sales-api")["environment"]["variables"]["MAX_QUANTITY"],
+        "10"
+    );
+}
+
+/// The exact actions each function's role allows, and on what.
+#[test]
+fn every_role_is_least_privilege() {
+    let run = dev();
+    let arn = |name: &str| s(out(run, name), "arn").to_owned();
+    let db_secret = out(run, "donut-states-dev-db")["masterUserSecrets"][0]["secretArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let topic = arn("donut-states-dev-stock-out");
+    let queue = arn("donut-states-dev-factory-orders");
+    let callback = arn("donut-states-dev-callback-secret");
+    let common = [
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    ];
+    let expected: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::from([
+        (
+            "sales-api",
+            vec![
+                ("secretsmanager:GetSecretValue", db_secret.as_str()),
+                ("sns:Publish", topic.as_str()),
+            ],
+        ),
+        (
+            "outbox-relay",
+            vec![
+                ("secretsmanager:GetSecretValue", db_secret.as_str()),
+                ("sns:Publish", topic.as_str()),
+            ],
+        ),
+        (
+            "migrate",
+            vec![("secretsmanager:GetSecretValue", db_secret.as_str())],
+        ),
+        (
+            "warehouse-restock",
+            vec![
+                ("secretsmanager:GetSecretValue", db_secret.as_str()),
+                ("secretsmanager:GetSecretValue", callback.as_str()),
+            ],
+        ),
+        (
+            "factory-requester",
+            vec![
+                ("secretsmanager:GetSecretValue", db_secret.as_str()),
+                ("secretsmanager:GetSecretValue", callback.as_str()),
+                ("sqs:ReceiveMessage", queue.as_str()),
+                ("sqs:DeleteMessage", queue.as_str()),
+                ("sqs:ChangeMessageVisibility", queue.as_str()),
+                ("sqs:GetQueueAttributes", queue.as_str()),
+            ],
+        ),
+    ]);
+    for (function, grants) in expected {
+        let policy_resource = input(run, &format!("donut-states-dev-{function}-policy"));
+        assert_eq!(
+            policy_resource["role"],
+            out(run, &format!("donut-states-dev-{function}-role"))["id"]
+        );
+        let doc = json_of(policy_resource, "policy");
+        let mut allowed: BTreeSet<(String, String)> = BTreeSet::new();
+        for st in doc["Statement"].as_array().unwrap() {
+            assert_eq!(st["Effect"], "Allow");
+            for action in strings(&st["Action"]) {
+                assert!(
+                    !action.contains('*'),
+                    "{function}: wildcard action {action}"
+                );
+                for resource in strings(&st["Resource"]) {
+                    allowed.insert((action.clone(), resource));
+                }
+            }
+        }
+        let log_group = format!("{}:*", arn(&format!("donut-states-dev-{function}-logs")));
+        let mut want: BTreeSet<(String, String)> = grants
+            .iter()
+            .map(|(a, r)| ((*a).to_owned(), (*r).to_owned()))
+            .collect();
+        for action in common {
+            let resource = if action.starts_with("logs:") {
+                log_group.clone()
+            } else {
+                "*".to_owned()
+            };
+            want.insert((action.to_owned(), resource));
+        }
+        assert_eq!(allowed, want, "{function}");
+        let role = input(run, &format!("donut-states-dev-{function}-role"));
+        let trust = json_of(role, "assumeRolePolicy");
+        assert_eq!(
+            trust["Statement"][0]["Principal"]["Service"],
+            "lambda.amazonaws.com"
+        );
+    }
+}
+
+#[test]
+fn secrets_travel_as_secrets_and_never_in_plain_outputs() {
+    let run = dev();
+    let version = input(run, "donut-states-dev-callback-secret-value");
+    let value = &version["secretString"];
+    assert_eq!(value[SIG_KEY], SECRET_SIG, "sent as a secret");
+    assert_eq!(value["value"], SECRET);
+    assert_eq!(
+        version["secretId"],
+        out(run, "donut-states-dev-callback-secret")["id"]
+    );
+    let exports = serde_json::to_string(&run.exports).unwrap();
+    assert!(!exports.contains(SECRET));
+    for key in [
+        "apiUrl",
+        "stockOutTopicArn",
+        "factoryOrdersQueueUrl",
+        "deadLetterQueueUrl",
+        "dbEndpoint",
+    ] {
+        assert!(run.exports[key].is_string(), "export {key}");
+    }
+    // Nowhere else in plain text: only inside the secret envelope.
+    for r in &run.resources {
+        if r.name != "donut-states-dev-callback-secret-value" {
+            assert!(
+                !serde_json::to_string(&r.inputs).unwrap().contains(SECRET),
+                "{}",
+                r.name
+            );
+        }
+    }
+    let db = input(run, "donut-states-dev-db");
+    assert_eq!(
+        db["manageMasterUserPassword"], true,
+        "RDS makes the password and keeps it in Secrets Manager"
+    );
+    assert!(db["password"].is_null());
+}
+
+#[test]
+fn the_database_is_private_and_encrypted_and_prod_is_protected() {
+    for (run, stage, prod_like) in [(dev(), "dev", false), (prod(), "prod", true)] {
+        let db = input(run, &format!("donut-states-{stage}-db"));
+        assert_eq!(db["engine"], "mysql");
+        assert_eq!(db["storageEncrypted"], true);
+        assert_eq!(db["publiclyAccessible"], false);
+        assert_eq!(db["multiAz"], prod_like);
+        assert_eq!(db["deletionProtection"], prod_like);
+        assert_eq!(db["skipFinalSnapshot"], !prod_like);
+        assert_eq!(
+            db["backupRetentionPeriod"],
+            if prod_like { 14.0 } else { 1.0 }
+        );
+        assert_eq!(
+            db["vpcSecurityGroupIds"][0],
+            out(run, &format!("donut-states-{stage}-db-sg"))["id"]
+        );
+        let sg = input(run, &format!("donut-states-{stage}-db-sg"));
+        assert_eq!(
+            sg["ingress"][0]["securityGroups"][0],
+            out(run, &format!("donut-states-{stage}-lambda-sg"))["id"]
+        );
+        assert_eq!(sg["ingress"][0]["fromPort"], 3306.0);
+        let migrate = input(run, &format!("donut-states-{stage}-migrate-on-deploy"));
+        assert_eq!(
+            json_of(migrate, "input")["seed"],
+            !prod_like,
+            "seed data for dev only"
+        );
+        assert_eq!(
+            migrate["functionName"],
+            out(run, &format!("donut-states-{stage}-migrate"))["name"]
+        );
+    }
+    assert_eq!(
+        input(prod(), "donut-states-prod-sales-api")["memorySize"],
+        512.0
+    );
+    assert_eq!(
+        input(dev(), "donut-states-dev-sales-api")["memorySize"],
+        256.0
+    );
+}
+
+#[test]
+fn preview_sends_unknowns_and_gets_no_computed_outputs_back() {
+    let run = run_program("dev", true, Some(SECRET), |_| {});
     assert!(run.success, "{}", run.stderr);
-    println!("{:#?}", run.count_by_type());
-    println!("{:#?}", run.exports);
-    let q = run.named("donut-states-dev-factory-orders");
-    println!("{:#?}", q);
+    assert_eq!(
+        run.count_by_type().values().sum::<usize>(),
+        dev().count_by_type().values().sum::<usize>()
+    );
+    let queue = run.named("donut-states-dev-factory-orders");
+    assert!(
+        queue.outputs.get("arn").is_none(),
+        "nothing computed in preview"
+    );
+    // The redrive policy needs the DLQ's ARN, unknown in preview.
+    assert_eq!(queue.inputs["redrivePolicy"], UNKNOWN);
+    assert_eq!(
+        run.named("donut-states-dev-factory-orders-policy").inputs["policy"],
+        UNKNOWN
+    );
+    for (key, value) in &run.exports {
+        assert_eq!(value, UNKNOWN, "export {key} is unknown in preview");
+    }
+    // Known values still flow.
+    assert_eq!(queue.inputs["visibilityTimeoutSeconds"], 120.0);
+}
+
+#[test]
+fn a_missing_or_bad_key_stops_the_program_naming_the_key() {
+    let run = run_program("dev", false, Some(SECRET), |c| {
+        c.remove("donut-states:opsEmail");
+    });
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("donut-states:opsEmail"),
+        "{}",
+        run.stderr
+    );
+    let run = run_program("prod", false, Some(SECRET), |c| {
+        c.insert("donut-states:maxReceiveCount".into(), "2".into());
+    });
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("donut-states:maxReceiveCount"),
+        "{}",
+        run.stderr
+    );
+    let run = run_program("dev", false, None, |_| {});
+    assert!(!run.success);
+    assert!(run.stderr.contains("callbackSecret"), "{}", run.stderr);
+    assert!(
+        run.of_type("aws:sqs/queue:Queue").is_empty(),
+        "nothing declared on bad config"
+    );
 }

@@ -278,13 +278,19 @@ impl StageConfig {
 
 /// The plain `key → value` pairs of a stack file's `config:` map (secure values left out).
 pub fn stack_file_values(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
-    let file_err = |problem: String| ConfigError::File { path: path.display().to_string(), problem };
+    let file_err = |problem: String| ConfigError::File {
+        path: path.display().to_string(),
+        problem,
+    };
     let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
-    let doc: serde_norway::Value = serde_norway::from_str(&text).map_err(|e| file_err(e.to_string()))?;
+    let doc: serde_norway::Value =
+        serde_norway::from_str(&text).map_err(|e| file_err(e.to_string()))?;
     let mut values = BTreeMap::new();
     if let Some(map) = doc.get("config").and_then(|c| c.as_mapping()) {
         for (k, v) in map {
-            let (Some(k), Some(v)) = (k.as_str(), scalar(v)) else { continue };
+            let (Some(k), Some(v)) = (k.as_str(), scalar(v)) else {
+                continue;
+            };
             values.insert(k.to_owned(), v);
         }
     }

@@ -66,7 +66,10 @@ pub fn to_json(value: &prost_types::Value) -> Value {
 }
 
 pub fn struct_to_json(s: &prost_types::Struct) -> Map<String, Value> {
-    s.fields.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()
+    s.fields
+        .iter()
+        .map(|(k, v)| (k.clone(), to_json(v)))
+        .collect()
 }
 
 fn from_json(value: &Value) -> prost_types::Value {
@@ -75,14 +78,18 @@ fn from_json(value: &Value) -> prost_types::Value {
         Value::Bool(b) => Kind::BoolValue(*b),
         Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
         Value::String(s) => Kind::StringValue(s.clone()),
-        Value::Array(a) => Kind::ListValue(prost_types::ListValue { values: a.iter().map(from_json).collect() }),
+        Value::Array(a) => Kind::ListValue(prost_types::ListValue {
+            values: a.iter().map(from_json).collect(),
+        }),
         Value::Object(o) => Kind::StructValue(struct_from_json(o)),
     };
     prost_types::Value { kind: Some(kind) }
 }
 
 fn struct_from_json(map: &Map<String, Value>) -> prost_types::Struct {
-    prost_types::Struct { fields: map.iter().map(|(k, v)| (k.clone(), from_json(v))).collect() }
+    prost_types::Struct {
+        fields: map.iter().map(|(k, v)| (k.clone(), from_json(v))).collect(),
+    }
 }
 
 /// Whether a value is, or holds, an unknown.
@@ -97,7 +104,12 @@ fn has_unknown(value: &Value) -> bool {
 
 impl Fake {
     /// The state a provider would report: the inputs (no nulls), plus computed attributes.
-    fn outputs(&self, type_: &str, name: &str, inputs: &Map<String, Value>) -> (String, Map<String, Value>) {
+    fn outputs(
+        &self,
+        type_: &str,
+        name: &str,
+        inputs: &Map<String, Value>,
+    ) -> (String, Map<String, Value>) {
         let mut out: Map<String, Value> = inputs
             .iter()
             .filter(|(_, v)| !v.is_null() && !(self.preview && has_unknown(v)))
@@ -106,16 +118,35 @@ impl Fake {
         if self.preview {
             return (String::new(), out);
         }
-        let physical = inputs.get("name").and_then(Value::as_str).unwrap_or(name).to_owned();
-        let service = type_.split(':').nth(1).and_then(|m| m.split('/').next()).unwrap_or("x");
+        let physical = inputs
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or(name)
+            .to_owned();
+        let service = type_
+            .split(':')
+            .nth(1)
+            .and_then(|m| m.split('/').next())
+            .unwrap_or("x");
         let id = match type_ {
-            "aws:sqs/queue:Queue" => format!("https://sqs.{}.amazonaws.com/123456789012/{physical}", self.region),
+            "aws:sqs/queue:Queue" => format!(
+                "https://sqs.{}.amazonaws.com/123456789012/{physical}",
+                self.region
+            ),
             _ => format!("{physical}-id"),
         };
         let arn = match type_ {
-            "aws:sqs/queue:Queue" | "aws:sns/topic:Topic" => format!("arn:aws:{service}:{}:123456789012:{physical}", self.region),
-            "aws:lambda/function:Function" => format!("arn:aws:lambda:{}:123456789012:function:{physical}", self.region),
-            "aws:cloudwatch/logGroup:LogGroup" => format!("arn:aws:logs:{}:123456789012:log-group:{physical}", self.region),
+            "aws:sqs/queue:Queue" | "aws:sns/topic:Topic" => {
+                format!("arn:aws:{service}:{}:123456789012:{physical}", self.region)
+            }
+            "aws:lambda/function:Function" => format!(
+                "arn:aws:lambda:{}:123456789012:function:{physical}",
+                self.region
+            ),
+            "aws:cloudwatch/logGroup:LogGroup" => format!(
+                "arn:aws:logs:{}:123456789012:log-group:{physical}",
+                self.region
+            ),
             "aws:iam/role:Role" => format!("arn:aws:iam::123456789012:role/{physical}"),
             _ => format!("arn:aws:{service}:{}:123456789012:{physical}", self.region),
         };
@@ -127,11 +158,29 @@ impl Fake {
                 out.insert("url".into(), json!(id));
             }
             "aws:lambda/function:Function" => {
-                out.insert("invokeArn".into(), json!(format!("arn:aws:apigateway:{}:lambda:path/functions/{arn}/invocations", self.region)));
+                out.insert(
+                    "invokeArn".into(),
+                    json!(format!(
+                        "arn:aws:apigateway:{}:lambda:path/functions/{arn}/invocations",
+                        self.region
+                    )),
+                );
             }
             "aws:apigatewayv2/api:Api" => {
-                out.insert("apiEndpoint".into(), json!(format!("https://{physical}.execute-api.{}.amazonaws.com", self.region)));
-                out.insert("executionArn".into(), json!(format!("arn:aws:execute-api:{}:123456789012:{physical}", self.region)));
+                out.insert(
+                    "apiEndpoint".into(),
+                    json!(format!(
+                        "https://{physical}.execute-api.{}.amazonaws.com",
+                        self.region
+                    )),
+                );
+                out.insert(
+                    "executionArn".into(),
+                    json!(format!(
+                        "arn:aws:execute-api:{}:123456789012:{physical}",
+                        self.region
+                    )),
+                );
             }
             "aws:rds/instance:Instance" => {
                 let host = format!("{physical}.abc.{}.rds.amazonaws.com", self.region);
@@ -153,25 +202,46 @@ impl Fake {
 
 #[tonic::async_trait]
 impl ResourceMonitor for Fake {
-    async fn supports_feature(&self, r: Request<rpc::SupportsFeatureRequest>) -> Result<Response<rpc::SupportsFeatureResponse>, Status> {
+    async fn supports_feature(
+        &self,
+        r: Request<rpc::SupportsFeatureRequest>,
+    ) -> Result<Response<rpc::SupportsFeatureResponse>, Status> {
         let has_support = r.get_ref().id == "secrets";
         Ok(Response::new(rpc::SupportsFeatureResponse { has_support }))
     }
-    async fn invoke(&self, _: Request<rpc::ResourceInvokeRequest>) -> Result<Response<rpc::InvokeResponse>, Status> {
+    async fn invoke(
+        &self,
+        _: Request<rpc::ResourceInvokeRequest>,
+    ) -> Result<Response<rpc::InvokeResponse>, Status> {
         Err(Status::unimplemented("the program makes no invokes"))
     }
-    async fn call(&self, _: Request<rpc::ResourceCallRequest>) -> Result<Response<rpc::CallResponse>, Status> {
+    async fn call(
+        &self,
+        _: Request<rpc::ResourceCallRequest>,
+    ) -> Result<Response<rpc::CallResponse>, Status> {
         Err(Status::unimplemented("call"))
     }
-    async fn read_resource(&self, _: Request<rpc::ReadResourceRequest>) -> Result<Response<rpc::ReadResourceResponse>, Status> {
+    async fn read_resource(
+        &self,
+        _: Request<rpc::ReadResourceRequest>,
+    ) -> Result<Response<rpc::ReadResourceResponse>, Status> {
         Err(Status::unimplemented("read_resource"))
     }
-    async fn register_resource(&self, r: Request<rpc::RegisterResourceRequest>) -> Result<Response<rpc::RegisterResourceResponse>, Status> {
+    async fn register_resource(
+        &self,
+        r: Request<rpc::RegisterResourceRequest>,
+    ) -> Result<Response<rpc::RegisterResourceResponse>, Status> {
         let req = r.into_inner();
-        let urn = format!("urn:pulumi:{}::{}::{}::{}", self.stack, self.project, req.r#type, req.name);
+        let urn = format!(
+            "urn:pulumi:{}::{}::{}::{}",
+            self.stack, self.project, req.r#type, req.name
+        );
         let inputs = req.object.as_ref().map(struct_to_json).unwrap_or_default();
-        let (id, outputs) =
-            if req.custom { self.outputs(&req.r#type, &req.name, &inputs) } else { (String::new(), Map::new()) };
+        let (id, outputs) = if req.custom {
+            self.outputs(&req.r#type, &req.name, &inputs)
+        } else {
+            (String::new(), Map::new())
+        };
         let mut state = self.state.lock().unwrap();
         if req.r#type == "pulumi:pulumi:Stack" {
             state.root = urn.clone();
@@ -190,7 +260,10 @@ impl ResourceMonitor for Fake {
             ..Default::default()
         }))
     }
-    async fn register_resource_outputs(&self, r: Request<rpc::RegisterResourceOutputsRequest>) -> Result<Response<()>, Status> {
+    async fn register_resource_outputs(
+        &self,
+        r: Request<rpc::RegisterResourceOutputsRequest>,
+    ) -> Result<Response<()>, Status> {
         let req = r.into_inner();
         let mut state = self.state.lock().unwrap();
         if req.urn == state.root {
@@ -198,19 +271,34 @@ impl ResourceMonitor for Fake {
         }
         Ok(Response::new(()))
     }
-    async fn register_stack_transform(&self, _: Request<rpc::Callback>) -> Result<Response<()>, Status> {
+    async fn register_stack_transform(
+        &self,
+        _: Request<rpc::Callback>,
+    ) -> Result<Response<()>, Status> {
         Err(Status::unimplemented("transforms"))
     }
-    async fn register_stack_invoke_transform(&self, _: Request<rpc::Callback>) -> Result<Response<()>, Status> {
+    async fn register_stack_invoke_transform(
+        &self,
+        _: Request<rpc::Callback>,
+    ) -> Result<Response<()>, Status> {
         Err(Status::unimplemented("transforms"))
     }
-    async fn register_resource_hook(&self, _: Request<rpc::RegisterResourceHookRequest>) -> Result<Response<()>, Status> {
+    async fn register_resource_hook(
+        &self,
+        _: Request<rpc::RegisterResourceHookRequest>,
+    ) -> Result<Response<()>, Status> {
         Err(Status::unimplemented("hooks"))
     }
-    async fn register_error_hook(&self, _: Request<rpc::RegisterErrorHookRequest>) -> Result<Response<()>, Status> {
+    async fn register_error_hook(
+        &self,
+        _: Request<rpc::RegisterErrorHookRequest>,
+    ) -> Result<Response<()>, Status> {
         Err(Status::unimplemented("hooks"))
     }
-    async fn register_package(&self, _: Request<rpc::RegisterPackageRequest>) -> Result<Response<rpc::RegisterPackageResponse>, Status> {
+    async fn register_package(
+        &self,
+        _: Request<rpc::RegisterPackageRequest>,
+    ) -> Result<Response<rpc::RegisterPackageResponse>, Status> {
         Err(Status::unimplemented("packages"))
     }
     async fn signal_and_wait_for_shutdown(&self, _: Request<()>) -> Result<Response<()>, Status> {
@@ -224,17 +312,31 @@ impl Engine for Fake {
         self.state.lock().unwrap().logs.push(r.into_inner().message);
         Ok(Response::new(()))
     }
-    async fn get_root_resource(&self, _: Request<rpc::GetRootResourceRequest>) -> Result<Response<rpc::GetRootResourceResponse>, Status> {
-        Ok(Response::new(rpc::GetRootResourceResponse { urn: self.state.lock().unwrap().root.clone() }))
+    async fn get_root_resource(
+        &self,
+        _: Request<rpc::GetRootResourceRequest>,
+    ) -> Result<Response<rpc::GetRootResourceResponse>, Status> {
+        Ok(Response::new(rpc::GetRootResourceResponse {
+            urn: self.state.lock().unwrap().root.clone(),
+        }))
     }
-    async fn set_root_resource(&self, r: Request<rpc::SetRootResourceRequest>) -> Result<Response<rpc::SetRootResourceResponse>, Status> {
+    async fn set_root_resource(
+        &self,
+        r: Request<rpc::SetRootResourceRequest>,
+    ) -> Result<Response<rpc::SetRootResourceResponse>, Status> {
         self.state.lock().unwrap().root = r.into_inner().urn;
         Ok(Response::new(rpc::SetRootResourceResponse {}))
     }
-    async fn start_debugging(&self, _: Request<rpc::StartDebuggingRequest>) -> Result<Response<()>, Status> {
+    async fn start_debugging(
+        &self,
+        _: Request<rpc::StartDebuggingRequest>,
+    ) -> Result<Response<()>, Status> {
         Err(Status::unimplemented("debugging"))
     }
-    async fn require_pulumi_version(&self, _: Request<rpc::RequirePulumiVersionRequest>) -> Result<Response<rpc::RequirePulumiVersionResponse>, Status> {
+    async fn require_pulumi_version(
+        &self,
+        _: Request<rpc::RequirePulumiVersionRequest>,
+    ) -> Result<Response<rpc::RequirePulumiVersionResponse>, Status> {
         Ok(Response::new(rpc::RequirePulumiVersionResponse {}))
     }
 }
@@ -275,9 +377,15 @@ pub fn root() -> PathBuf {
 
 /// Runs the real infra binary for `stage` against a fresh fake engine. `edit` may change
 /// the config (key → value) before the run; `secret` is the callback secret, if any.
-pub fn run_program(stage: &str, preview: bool, secret: Option<&str>, edit: impl FnOnce(&mut BTreeMap<String, String>)) -> Run {
+pub fn run_program(
+    stage: &str,
+    preview: bool,
+    secret: Option<&str>,
+    edit: impl FnOnce(&mut BTreeMap<String, String>),
+) -> Run {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let mut config = donut_config::stack_file_values(&root().join(format!("Pulumi.{stage}.yaml"))).unwrap();
+    let mut config =
+        donut_config::stack_file_values(&root().join(format!("Pulumi.{stage}.yaml"))).unwrap();
     edit(&mut config);
     let mut secret_keys = Vec::new();
     if let Some(secret) = secret {
@@ -291,7 +399,9 @@ pub fn run_program(stage: &str, preview: bool, secret: Option<&str>, edit: impl 
         stack: stage.into(),
         region: config.get("aws:region").cloned().unwrap_or_default(),
     };
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let server = tonic::transport::Server::builder()
         .add_service(ResourceMonitorServer::new(fake.clone()))
@@ -309,7 +419,10 @@ pub fn run_program(stage: &str, preview: bool, secret: Option<&str>, edit: impl 
         .env("PULUMI_ROOT_DIRECTORY", root())
         .env("PULUMI_DRY_RUN", if preview { "true" } else { "false" })
         .env("PULUMI_CONFIG", serde_json::to_string(&config).unwrap())
-        .env("PULUMI_CONFIG_SECRET_KEYS", serde_json::to_string(&secret_keys).unwrap())
+        .env(
+            "PULUMI_CONFIG_SECRET_KEYS",
+            serde_json::to_string(&secret_keys).unwrap(),
+        )
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -319,7 +432,10 @@ pub fn run_program(stage: &str, preview: bool, secret: Option<&str>, edit: impl 
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(started.elapsed() < Duration::from_secs(120), "the program did not finish");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the program did not finish"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     let output = child.wait_with_output().unwrap();

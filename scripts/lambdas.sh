@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# `make lambdas`: one release `bootstrap.zip` per Lambda, for provided.al2023 on arm64, at
+# target/lambda/<function>/bootstrap.zip (where the infra program takes them from).
+# Uses cargo-lambda (cross-linking through zig), both pinned, in a project-local venv.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+VENV=${DONUT_LOCAL_DIR:-$ROOT/.local}/venv-lambda
+FUNCTIONS=(sales-api factory-requester warehouse-restock outbox-relay migrate)
+
+if [ ! -x "$VENV/bin/cargo-lambda" ]; then
+  echo "installing cargo-lambda and zig into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/scripts/lambda-requirements.txt"
+fi
+rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$' || rustup target add aarch64-unknown-linux-gnu
+
+export PATH="$VENV/bin:$PATH"
+args=()
+for f in "${FUNCTIONS[@]}"; do args+=(-p "$f"); done
+cargo lambda build --release --arm64 --output-format zip "${args[@]}"
+for f in "${FUNCTIONS[@]}"; do
+  printf '  %-20s %s bytes\n' "$f" "$(stat -c %s "target/lambda/$f/bootstrap.zip")"
+done
