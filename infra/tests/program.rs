@@ -325,7 +325,7 @@ fn functions_are_rust_on_arm64_with_the_settings_they_read() {
         );
         let short = f.name.trim_start_matches("donut-states-dev-");
         assert!(
-            s(&i["code"].as_object().unwrap(), "path")
+            s(i["code"].as_object().unwrap(), "path")
                 .ends_with(&format!("target/lambda/{short}/bootstrap.zip"))
         );
         assert_eq!(strings(&i["vpcConfig"]["subnetIds"]), subnets);

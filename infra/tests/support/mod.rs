@@ -112,7 +112,7 @@ impl Fake {
     ) -> (String, Map<String, Value>) {
         let mut out: Map<String, Value> = inputs
             .iter()
-            .filter(|(_, v)| !v.is_null() && !(self.preview && has_unknown(v)))
+            .filter(|(_, v)| !(v.is_null() || (self.preview && has_unknown(v))))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         if self.preview {
