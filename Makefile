@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help up down test lambdas infra schema schema-check inbox dlq lint fmt
+.PHONY: help up down test bench load lambdas infra schema schema-check inbox dlq lint fmt
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -15,6 +15,12 @@ down: ## stop anything a crashed `make up` left behind
 
 test: ## install what is missing, start test MariaDB + LocalStack, run every test
 	@scripts/test.sh
+
+bench: ## benchmarks beside their baselines → bench/results/<date>.md (+ latency SVG)
+	@scripts/bench.sh
+
+load: ## a 10 s rush at 100/s against a running `make up` (see donut-load --help)
+	@cargo run -q --release -p donut-load -- rush --rate 100 --duration 10s --threshold 'p99<100ms' --threshold 'errors<1%'
 
 lambdas: ## release bootstrap.zip per Lambda (arm64, cargo-lambda) into target/lambda/
 	@scripts/lambdas.sh

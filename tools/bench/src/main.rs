@@ -1,0 +1,154 @@
+//! `donut-bench` (`make bench`): every figure beside its baseline, measured in the same run on
+//! the same database, printed as a table and written to `bench/results/<date>.md` with a
+//! latency plot (SVG).
+//!
+//! It starts its own Donut-States (the `make up` code path: `Stack::start`) on the MariaDB and
+//! LocalStack that `scripts/services.sh start` runs, in a database and resource prefix of its
+//! own, and release `bootstrap` binaries for the cold-start figure (built by `make bench`).
+
+mod cold_start;
+mod purchase;
+mod report;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use donut_config::StageConfig;
+use donut_local::{Stack, StackOptions};
+use factory_sim::Knobs;
+use mysql_async::prelude::*;
+
+use crate::report::{Figure, Report};
+
+/// The simulator's delay in the restock benchmark.
+const FACTORY_DELAY: Duration = Duration::from_millis(1000);
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+async fn own_database(server: &str) -> anyhow::Result<String> {
+    let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
+    let admin = mysql_async::Pool::new(server);
+    admin
+        .get_conn()
+        .await
+        .context("no MariaDB: run `scripts/services.sh start` (make bench does)")?
+        .query_drop(format!("CREATE DATABASE `{name}`"))
+        .await?;
+    admin.disconnect().await?;
+    Ok(format!("{}/{name}", server.trim_end_matches('/')))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let server = std::env::var("DONUT_BENCH_DB_URL")
+        .unwrap_or_else(|_| "mysql://donut:donut@127.0.0.1:3307".into());
+    let aws = std::env::var("DONUT_BENCH_AWS_ENDPOINT")
+        .unwrap_or_else(|_| "http://127.0.0.1:4566".into());
+    let database_url = own_database(&server).await?;
+    let stage = StageConfig::from_stack_file("dev", &root().join("Pulumi.dev.yaml"))?;
+    let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    eprintln!("starting the stack…");
+    let stack = Stack::start(
+        StackOptions {
+            stage: stage.clone(),
+            prefix: format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+            database_url: database_url.clone(),
+            aws_endpoint: aws,
+            api_addr: any,
+            factory_addr: any,
+            factory_knobs: Knobs {
+                delay_ms: FACTORY_DELAY.as_millis() as u64,
+                ..Knobs::default()
+            },
+            factory_seed: Some(1),
+            visibility_timeout_seconds: 5,
+            alarm_period_seconds: 10,
+            relay_interval: Duration::from_millis(250),
+            seed_products: false,
+            static_json: Vec::new(),
+        },
+        &mut |step, took| eprintln!("  {step}: {} ms", took.as_millis()),
+    )
+    .await?;
+
+    let mut report = Report::new();
+    let pool = mysql_async::Pool::new(database_url.as_str());
+    purchase::shelves(&pool).await?;
+
+    eprintln!("purchase path: API vs raw conditional UPDATE vs read-then-write…");
+    let p = purchase::throughput(&stack.api_url, &pool).await?;
+    report.figures.push(Figure::ratio(
+        "purchase throughput: API ÷ raw conditional UPDATE (32 concurrent)",
+        p.api.rate(),
+        p.raw.rate(),
+        "req/s",
+        Some(0.8),
+    ));
+    report.figures.push(Figure::ratio(
+        "purchase throughput: API ÷ course read-then-write (32 concurrent)",
+        p.api.rate(),
+        p.read_then_write.rate(),
+        "req/s",
+        None,
+    ));
+    report.latency = vec![
+        ("API (HTTP → handler → MySQL)", p.api.clone()),
+        ("raw UPDATE", p.raw.clone()),
+        ("read-then-write", p.read_then_write.clone()),
+    ];
+
+    eprintln!("oversell: 32 buyers at 500 donuts…");
+    let o = purchase::oversell(&stack.api_url, &pool).await?;
+    report.figures.push(Figure::compare(
+        "units oversold, 500 in stock (ours vs read-then-write)",
+        o.ours as f64,
+        o.course as f64,
+        "units",
+        Some(0.0),
+    ));
+
+    eprintln!("rush: 500 buyers at one shelf…");
+    let r = purchase::rush(&stack.api_url, &pool).await?;
+    report.figures.push(Figure::compare(
+        "factory orders per stock-out episode, 500-buyer rush (ours vs course)",
+        r.ours as f64,
+        r.course as f64,
+        "orders",
+        Some(1.0),
+    ));
+
+    eprintln!(
+        "stock-out → restock, simulator delay {} ms…",
+        FACTORY_DELAY.as_millis()
+    );
+    let overhead = purchase::restock_overhead(&stack.api_url, &database_url, FACTORY_DELAY).await?;
+    report.figures.push(Figure::goal(
+        "stock-out → restock minus factory delay (median of 5)",
+        overhead.as_secs_f64(),
+        "s",
+        1.0,
+    ));
+
+    eprintln!("Lambda cold start…");
+    for f in cold_start::measure(&root()).await? {
+        report.figures.push(f);
+    }
+    stack.stop().await;
+    pool.disconnect().await.ok();
+
+    print!("{}", report.table());
+    let written = report.write(&root().join("bench/results"))?;
+    eprintln!(
+        "\nwritten: {}",
+        written
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
