@@ -6,7 +6,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 VENV=${DONUT_LOCAL_DIR:-$ROOT/.local}/venv-lambda
-FUNCTIONS=(sales-api factory-requester warehouse-restock outbox-relay migrate)
+FUNCTIONS=(sales-api factory-requester warehouse-restock outbox-relay migrate factory-watchdog)
 
 if [ ! -x "$VENV/bin/cargo-lambda" ]; then
   echo "installing cargo-lambda and zig into $VENV"

@@ -10,7 +10,7 @@ use crate::api::Api;
 use crate::compute::{Compute, FUNCTIONS};
 use crate::messaging::Messaging;
 use donut_infra_aws::cloudwatch::metric_alarm;
-use donut_infra_aws::sns::{topic, topic_subscription};
+use donut_infra_aws::sns::topic_subscription;
 
 pub struct Alarm<'a> {
     pub key: &'a str,
@@ -30,18 +30,12 @@ pub fn declare(
 ) -> Output<String> {
     let ctx = stack.ctx;
     let c = &stack.config;
-    let ops = topic::create(
-        ctx,
-        &stack.name("ops"),
-        topic::TopicArgs::builder()
-            .name(stack.name("ops"))
-            .build_struct(),
-    );
+    let ops_arn = messaging.ops_topic_arn.clone();
     topic_subscription::create(
         ctx,
         &stack.name("ops-email"),
         topic_subscription::TopicSubscriptionArgs::builder()
-            .topic(ops.arn.clone())
+            .topic(ops_arn.clone())
             .protocol("email")
             .endpoint(c.ops_email.clone())
             .build_struct(),
@@ -74,6 +68,18 @@ pub fn declare(
         });
     }
     alarms.push(Alarm {
+        key: "factory-orders-overdue",
+        description:
+            "The legacy factory accepted orders and never called back, even when asked again. \
+                      The watchdog e-mailed the details; see the README's \"Operate it\"."
+                .into(),
+        namespace: "",
+        metric: "FactoryOrdersOverdue",
+        statistic: "Maximum",
+        threshold: 1.0,
+        dimensions: crate::out::known(HashMap::new()),
+    });
+    alarms.push(Alarm {
         key: "api-5xx",
         description: "The API answered 5xx: the warehouse or a function is failing.".into(),
         namespace: "AWS/ApiGateway",
@@ -99,7 +105,11 @@ pub fn declare(
             metric_alarm::MetricAlarmArgs::builder()
                 .name(name.clone())
                 .alarm_description(alarm.description)
-                .namespace(alarm.namespace)
+                .namespace(if alarm.namespace.is_empty() {
+                    stack.metrics_namespace()
+                } else {
+                    alarm.namespace.to_owned()
+                })
                 .metric_name(alarm.metric)
                 .statistic(alarm.statistic)
                 .dimensions(alarm.dimensions)
@@ -108,9 +118,9 @@ pub fn declare(
                 .threshold(alarm.threshold)
                 .comparison_operator("GreaterThanOrEqualToThreshold")
                 .treat_missing_data("notBreaching")
-                .alarm_actions(ops.arn.map(|arn| vec![arn]))
+                .alarm_actions(ops_arn.map(|arn| vec![arn]))
                 .build_struct(),
         );
     }
-    ops.arn
+    ops_arn
 }

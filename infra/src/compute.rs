@@ -28,13 +28,17 @@ pub const WAREHOUSE_RESTOCK: &str = "warehouse-restock";
 pub const FACTORY_REQUESTER: &str = "factory-requester";
 pub const OUTBOX_RELAY: &str = "outbox-relay";
 pub const MIGRATE: &str = "migrate";
-pub const FUNCTIONS: [&str; 5] = [
+pub const FACTORY_WATCHDOG: &str = "factory-watchdog";
+pub const FUNCTIONS: [&str; 6] = [
     SALES_API,
     WAREHOUSE_RESTOCK,
     FACTORY_REQUESTER,
     OUTBOX_RELAY,
     MIGRATE,
+    FACTORY_WATCHDOG,
 ];
+/// The functions the sweep schedule invokes.
+const SCHEDULED: [&str; 2] = [OUTBOX_RELAY, FACTORY_WATCHDOG];
 
 /// Pulumi's wire form of a FileArchive (see infra/schema/gen_aws_schema.py on why a map).
 const ARCHIVE_SIG_KEY: &str = "4dabf18193072939515e22adb298388d";
@@ -248,6 +252,39 @@ pub fn declare(
             statements: vec![db_secret(), publish()],
         },
         Spec {
+            name: FACTORY_WATCHDOG,
+            description: "Asks the factory again for orders it never called back for; then alerts ops",
+            timeout_seconds: 60,
+            env: [
+                db_env(),
+                vec![
+                    ("FACTORY_URL", known(c.factory_url.clone())),
+                    (
+                        "FACTORY_TIMEOUT_MS",
+                        known(c.factory_timeout_ms.to_string()),
+                    ),
+                    (
+                        "FACTORY_DEADLINE_MINUTES",
+                        known(c.factory_deadline_minutes.to_string()),
+                    ),
+                    (
+                        "FACTORY_MAX_ATTEMPTS",
+                        known(c.factory_max_attempts.to_string()),
+                    ),
+                    ("CALLBACK_BASE_URL", api.endpoint.clone()),
+                    ("CALLBACK_SECRET_ARN", data.callback_secret_arn.clone()),
+                    ("OPS_TOPIC_ARN", messaging.ops_topic_arn.clone()),
+                    ("METRICS_NAMESPACE", known(stack.metrics_namespace())),
+                ],
+            ]
+            .concat(),
+            statements: vec![
+                db_secret(),
+                callback_secret(),
+                Statement::new(&["sns:Publish"], vec![messaging.ops_topic_arn.clone()]),
+            ],
+        },
+        Spec {
             name: MIGRATE,
             description: "Applies the warehouse schema migrations (and the dev seed)",
             timeout_seconds: 120,
@@ -277,37 +314,40 @@ pub fn declare(
             .build_struct(),
     );
 
-    let relay = &functions[OUTBOX_RELAY];
     let schedule = event_rule::create(
         ctx,
-        &stack.name("outbox-sweep"),
+        &stack.name("sweep"),
         event_rule::EventRuleArgs::builder()
-            .name(stack.name("outbox-sweep"))
-            .description("Publishes what the outbox still holds")
+            .name(stack.name("sweep"))
+            .description("Publishes what the outbox still holds; chases overdue factory orders")
             .schedule_expression(match c.relay_schedule_minutes {
                 1 => "rate(1 minute)".to_owned(),
                 n => format!("rate({n} minutes)"),
             })
             .build_struct(),
     );
-    let allowed = permission::create(
-        ctx,
-        &stack.name("outbox-sweep-invoke"),
-        permission::PermissionArgs::builder()
-            .action("lambda:InvokeFunction")
-            .function(relay.name.clone())
-            .principal("events.amazonaws.com")
-            .source_arn(schedule.arn.clone())
-            .build_struct(),
-    );
-    event_target::create(
-        ctx,
-        &stack.name("outbox-sweep-target"),
-        event_target::EventTargetArgs::builder()
-            .rule(schedule.name.clone())
-            .arn(crate::out::after(&relay.arn, &allowed.id))
-            .build_struct(),
-    );
+    for key in SCHEDULED {
+        let function = &functions[key];
+        let allowed = permission::create(
+            ctx,
+            &stack.name(&format!("{key}-schedule-invoke")),
+            permission::PermissionArgs::builder()
+                .action("lambda:InvokeFunction")
+                .function(function.name.clone())
+                .principal("events.amazonaws.com")
+                .source_arn(schedule.arn.clone())
+                .build_struct(),
+        );
+        event_target::create(
+            ctx,
+            &stack.name(&format!("{key}-schedule")),
+            event_target::EventTargetArgs::builder()
+                .rule(schedule.name.clone())
+                .target_id(key)
+                .arn(crate::out::after(&function.arn, &allowed.id))
+                .build_struct(),
+        );
+    }
 
     let migrations_dir = stack.root.join("crates/warehouse/migrations");
     let mut migration_files: Vec<_> = std::fs::read_dir(&migrations_dir)

@@ -33,6 +33,11 @@ impl Stack<'_> {
         self.config.name(what)
     }
 
+    /// The namespace of the metrics the functions emit (EMF): `DonutStates/<stage>`.
+    pub fn metrics_namespace(&self) -> String {
+        format!("DonutStates/{}", self.config.stage)
+    }
+
     pub fn is_prod(&self) -> bool {
         self.config.stage == "prod"
     }

@@ -3,7 +3,6 @@
 //! queue.
 
 use pulumi_gestalt_rust::Output;
-use serde_json::json;
 
 use crate::Stack;
 use donut_infra_aws::sns::{topic, topic_subscription};
@@ -11,6 +10,8 @@ use donut_infra_aws::sqs::{queue, queue_policy};
 
 pub struct Messaging {
     pub topic_arn: Output<String>,
+    /// Where alarms and the watchdog's alerts go (e-mailed to ops, see `alarms`).
+    pub ops_topic_arn: Output<String>,
     pub queue_arn: Output<String>,
     pub queue_url: Output<String>,
     pub dlq_arn: Output<String>,
@@ -45,27 +46,14 @@ pub fn declare(stack: &Stack) -> Messaging {
             .name(stack.name("factory-orders"))
             .visibility_timeout_seconds(q.visibility_timeout_seconds as i32)
             .sqs_managed_sse_enabled(true)
-            .redrive_policy(dlq.arn.map(move |arn| {
-                json!({ "deadLetterTargetArn": arn, "maxReceiveCount": max_receive_count })
-                    .to_string()
-            }))
+            .redrive_policy(
+                dlq.arn
+                    .map(move |arn| donut_config::aws::redrive_policy(&arn, max_receive_count)),
+            )
             .build_struct(),
     );
     let policy = pulumi_gestalt_rust::pulumi_combine!(queue.arn.clone(), topic.arn.clone()).map(
-        |(queue_arn, topic_arn)| {
-            json!({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Sid": "stock-out-topic-only",
-                    "Effect": "Allow",
-                    "Principal": { "Service": "sns.amazonaws.com" },
-                    "Action": "sqs:SendMessage",
-                    "Resource": queue_arn,
-                    "Condition": { "ArnEquals": { "aws:SourceArn": topic_arn } }
-                }]
-            })
-            .to_string()
-        },
+        |(queue_arn, topic_arn)| donut_config::aws::stock_out_queue_policy(&queue_arn, &topic_arn),
     );
     let allowed = queue_policy::create(
         ctx,
@@ -86,8 +74,16 @@ pub fn declare(stack: &Stack) -> Messaging {
             .raw_message_delivery(true)
             .build_struct(),
     );
+    let ops = topic::create(
+        ctx,
+        &stack.name("ops"),
+        topic::TopicArgs::builder()
+            .name(stack.name("ops"))
+            .build_struct(),
+    );
     Messaging {
         topic_arn: topic.arn,
+        ops_topic_arn: ops.arn,
         queue_arn: queue.arn,
         queue_url: queue.url,
         dlq_arn: dlq.arn,

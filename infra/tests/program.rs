@@ -59,9 +59,9 @@ fn every_resource_of_the_architecture_is_declared() {
             ("aws:apigatewayv2/route:Route", 4),
             ("aws:apigatewayv2/stage:Stage", 1),
             ("aws:cloudwatch/eventRule:EventRule", 1),
-            ("aws:cloudwatch/eventTarget:EventTarget", 1),
-            ("aws:cloudwatch/logGroup:LogGroup", 6),
-            ("aws:cloudwatch/metricAlarm:MetricAlarm", 7),
+            ("aws:cloudwatch/eventTarget:EventTarget", 2),
+            ("aws:cloudwatch/logGroup:LogGroup", 7),
+            ("aws:cloudwatch/metricAlarm:MetricAlarm", 9),
             ("aws:ec2/securityGroup:SecurityGroup", 3),
             ("aws:ec2/subnet:Subnet", 3),
             ("aws:ec2/internetGateway:InternetGateway", 1),
@@ -71,12 +71,12 @@ fn every_resource_of_the_architecture_is_declared() {
             ("aws:ec2/routeTableAssociation:RouteTableAssociation", 3),
             ("aws:ec2/vpc:Vpc", 1),
             ("aws:ec2/vpcEndpoint:VpcEndpoint", 3),
-            ("aws:iam/role:Role", 5),
-            ("aws:iam/rolePolicy:RolePolicy", 5),
+            ("aws:iam/role:Role", 6),
+            ("aws:iam/rolePolicy:RolePolicy", 6),
             ("aws:lambda/eventSourceMapping:EventSourceMapping", 1),
-            ("aws:lambda/function:Function", 5),
+            ("aws:lambda/function:Function", 6),
             ("aws:lambda/invocation:Invocation", 1),
-            ("aws:lambda/permission:Permission", 3),
+            ("aws:lambda/permission:Permission", 4),
             ("aws:rds/instance:Instance", 1),
             ("aws:rds/subnetGroup:SubnetGroup", 1),
             ("aws:secretsmanager/secret:Secret", 1),
@@ -287,6 +287,7 @@ fn alarms_watch_the_dlq_functions_and_api_and_mail_ops() {
         "factory-requester",
         "outbox-relay",
         "migrate",
+        "factory-watchdog",
     ] {
         let alarm = input(run, &format!("donut-states-dev-{function}-errors"));
         assert_eq!(
@@ -339,7 +340,10 @@ fn functions_are_rust_on_arm64_with_the_settings_they_read() {
             wants_topic.then_some(topic_arn),
             "{short}"
         );
-        let wants_callback = matches!(short, "warehouse-restock" | "factory-requester");
+        let wants_callback = matches!(
+            short,
+            "warehouse-restock" | "factory-requester" | "factory-watchdog"
+        );
         assert_eq!(
             env.get("CALLBACK_SECRET_ARN").and_then(Value::as_str),
             wants_callback.then_some(callback_secret),
@@ -379,6 +383,7 @@ fn every_role_is_least_privilege() {
     let topic = arn("donut-states-dev-stock-out");
     let queue = arn("donut-states-dev-factory-orders");
     let callback = arn("donut-states-dev-callback-secret");
+    let ops = arn("donut-states-dev-ops");
     let common = [
         "logs:CreateLogStream",
         "logs:PutLogEvents",
@@ -414,6 +419,14 @@ fn every_role_is_least_privilege() {
             vec![
                 ("secretsmanager:GetSecretValue", db_secret.as_str()),
                 ("secretsmanager:GetSecretValue", callback.as_str()),
+            ],
+        ),
+        (
+            "factory-watchdog",
+            vec![
+                ("secretsmanager:GetSecretValue", db_secret.as_str()),
+                ("secretsmanager:GetSecretValue", callback.as_str()),
+                ("sns:Publish", ops.as_str()),
             ],
         ),
         (
@@ -609,4 +622,42 @@ fn a_missing_or_bad_key_stops_the_program_naming_the_key() {
         run.of_type("aws:sqs/queue:Queue").is_empty(),
         "nothing declared on bad config"
     );
+}
+
+/// The watchdog: on the sweep schedule with the outbox relay, alerting ops, and watched by an
+/// alarm on the metric it emits.
+#[test]
+fn the_factory_watchdog_runs_on_the_schedule_and_is_alarmed() {
+    let run = dev();
+    let rule = out(run, "donut-states-dev-sweep");
+    assert_eq!(rule["scheduleExpression"], "rate(1 minute)");
+    for function in ["outbox-relay", "factory-watchdog"] {
+        let target = input(run, &format!("donut-states-dev-{function}-schedule"));
+        assert_eq!(target["rule"], rule["name"]);
+        assert_eq!(
+            target["arn"],
+            out(run, &format!("donut-states-dev-{function}"))["arn"]
+        );
+        let permission = input(run, &format!("donut-states-dev-{function}-schedule-invoke"));
+        assert_eq!(permission["principal"], "events.amazonaws.com");
+        assert_eq!(permission["sourceArn"], rule["arn"]);
+    }
+    let env = &input(run, "donut-states-dev-factory-watchdog")["environment"]["variables"];
+    assert_eq!(
+        env["OPS_TOPIC_ARN"],
+        out(run, "donut-states-dev-ops")["arn"]
+    );
+    assert_eq!(env["FACTORY_DEADLINE_MINUTES"], "30");
+    assert_eq!(env["FACTORY_MAX_ATTEMPTS"], "3");
+    assert_eq!(env["METRICS_NAMESPACE"], "DonutStates/dev");
+    let alarm = input(run, "donut-states-dev-factory-orders-overdue");
+    assert_eq!(alarm["namespace"], "DonutStates/dev");
+    assert_eq!(alarm["metricName"], "FactoryOrdersOverdue");
+    assert_eq!(alarm["threshold"], 1.0);
+    assert_eq!(
+        strings(&alarm["alarmActions"]),
+        vec![s(out(run, "donut-states-dev-ops"), "arn").to_owned()]
+    );
+    let prod_env = &input(prod(), "donut-states-prod-factory-watchdog")["environment"]["variables"];
+    assert_eq!(prod_env["FACTORY_DEADLINE_MINUTES"], "120");
 }

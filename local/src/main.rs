@@ -4,7 +4,7 @@
 //! Environment: DONUT_STAGE (dev), DONUT_LOCAL_DIR (.local), DONUT_DB_PORT (3307),
 //! DATABASE_URL (overrides the port), DONUT_LOCALSTACK_PORT (4566), DONUT_API_PORT (8080),
 //! DONUT_FACTORY_PORT (8090), FACTORY_DELAY_MS (2000) and the other FACTORY_* knobs,
-//! DONUT_VISIBILITY_TIMEOUT (5), DONUT_ALARM_PERIOD (10).
+//! DONUT_VISIBILITY_TIMEOUT (5), DONUT_ALARM_PERIOD (10), DONUT_FACTORY_DEADLINE (30 s).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use donut_config::StageConfig;
+use donut_domain::services::WatchdogPolicy;
 use donut_local::{Stack, StackOptions};
 use factory_sim::Knobs;
 
@@ -69,6 +70,10 @@ async fn main() -> anyhow::Result<()> {
         visibility_timeout_seconds: env_or("DONUT_VISIBILITY_TIMEOUT", 5)?,
         alarm_period_seconds: env_or("DONUT_ALARM_PERIOD", 10)?,
         relay_interval: Duration::from_secs(1),
+        watchdog: WatchdogPolicy {
+            deadline: Duration::from_secs(env_or("DONUT_FACTORY_DEADLINE", 30)?),
+            max_attempts: stage.factory_max_attempts,
+        },
         seed_products: stage.seed_products,
         static_json: Vec::new(),
         stage,

@@ -7,7 +7,6 @@
 use anyhow::Context;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
 use aws_sdk_sqs::types::QueueAttributeName;
-use serde_json::json;
 
 /// What to create, and how.
 #[derive(Debug, Clone)]
@@ -75,8 +74,7 @@ pub async fn provision(aws: &aws_config::SdkConfig, plan: &Plan) -> anyhow::Resu
         )
         .attributes(
             QueueAttributeName::RedrivePolicy,
-            json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": plan.max_receive_count })
-                .to_string(),
+            donut_config::aws::redrive_policy(&dlq_arn, plan.max_receive_count),
         )
         .send()
         .await
@@ -86,20 +84,10 @@ pub async fn provision(aws: &aws_config::SdkConfig, plan: &Plan) -> anyhow::Resu
     let queue_arn = queue_arn(&sqs, &queue_url).await?;
 
     // Only the stock-out topic may send to the queue.
-    let policy = json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "stock-out-topic-only",
-            "Effect": "Allow",
-            "Principal": { "Service": "sns.amazonaws.com" },
-            "Action": "sqs:SendMessage",
-            "Resource": queue_arn,
-            "Condition": { "ArnEquals": { "aws:SourceArn": stock_out_topic_arn } }
-        }]
-    });
+    let policy = donut_config::aws::stock_out_queue_policy(&queue_arn, &stock_out_topic_arn);
     sqs.set_queue_attributes()
         .queue_url(&queue_url)
-        .attributes(QueueAttributeName::Policy, policy.to_string())
+        .attributes(QueueAttributeName::Policy, policy)
         .send()
         .await
         .context("set the queue policy")?;

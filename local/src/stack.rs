@@ -10,8 +10,10 @@ use anyhow::Context;
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use donut_api::{Limits, RestockApi, SalesApi};
 use donut_config::StageConfig;
+use donut_domain::services::WatchdogPolicy;
 use donut_factory::{CallbackSecret, CallbackSigner, FactoryClient, FactoryClientConfig};
-use donut_messaging::{FactoryRequester, RelayLoop, SnsPublisher};
+use donut_messaging::sweep::{every, relay_pass, watchdog_pass};
+use donut_messaging::{FactoryRequester, SnsAlerts, SnsPublisher};
 use donut_runtime::RelayNow;
 use donut_warehouse::{DbConfig, MySqlWarehouse};
 use factory_sim::{FactorySim, Knobs};
@@ -40,8 +42,11 @@ pub struct StackOptions {
     pub visibility_timeout_seconds: u32,
     /// Likewise the alarm period (LocalStack evaluates alarms every few seconds).
     pub alarm_period_seconds: u32,
-    /// The outbox sweeper's interval (AWS: a schedule of `relayScheduleMinutes`).
+    /// The outbox sweeper's and the watchdog's interval (AWS: a schedule of
+    /// `relayScheduleMinutes`).
     pub relay_interval: Duration,
+    /// When the factory owes a callback too long (AWS: `factoryDeadlineMinutes`, shorter here).
+    pub watchdog: WatchdogPolicy,
     pub seed_products: bool,
     /// Extra JSON documents the gateway serves (e.g. `/openapi.json`).
     pub static_json: Vec<(&'static str, String)>,
@@ -151,37 +156,59 @@ impl Stack {
         );
 
         let mut tasks = Vec::new();
-        timed(progress, "outbox relay + SQS event source", async {
-            let sweeper = RelayLoop {
-                store: warehouse.clone(),
-                publisher: publisher.clone(),
-                interval: options.relay_interval,
-            };
-            tasks.push(tokio::spawn(sweeper.run(stopped(&shutdown))));
+        timed(
+            progress,
+            "outbox relay, watchdog, SQS event source",
+            async {
+                let (store, sns) = (warehouse.clone(), publisher.clone());
+                tasks.push(tokio::spawn(every(
+                    options.relay_interval,
+                    stopped(&shutdown),
+                    move || {
+                        let (store, sns) = (store.clone(), sns.clone());
+                        async move { relay_pass(&store, &sns).await }
+                    },
+                )));
 
-            let mut factory_config = FactoryClientConfig::new(factory.url());
-            factory_config.request_timeout =
-                Duration::from_millis(u64::from(stage.factory_timeout_ms));
-            let requester = Arc::new(FactoryRequester::new(
-                warehouse.clone(),
-                FactoryClient::new(&factory_config, signer.clone())?,
-                factory_config.request_timeout * 2,
-            ));
-            let source = EventSource {
-                sqs: aws_sdk_sqs::Client::new(&aws),
-                queue_url: resources.queue_url.clone(),
-                queue_arn: resources.queue_arn.clone(),
-                region: stage.region.clone(),
-                batch_size: stage.queue.batch_size as i32,
-                wait_seconds: 1,
-            };
-            let handler = move |event| {
-                let requester = requester.clone();
-                async move { requester.handle(event).await }
-            };
-            tasks.push(tokio::spawn(source.run(handler, stopped(&shutdown))));
-            Ok(())
-        })
+                let mut factory_config = FactoryClientConfig::new(factory.url());
+                factory_config.request_timeout =
+                    Duration::from_millis(u64::from(stage.factory_timeout_ms));
+                let factory_client = FactoryClient::new(&factory_config, signer.clone())?;
+                let requester = Arc::new(FactoryRequester::new(
+                    warehouse.clone(),
+                    factory_client.clone(),
+                    factory_config.request_timeout * 2,
+                ));
+
+                let alerts =
+                    SnsAlerts::new(aws_sdk_sns::Client::new(&aws), &resources.ops_topic_arn);
+                let (store, policy) = (warehouse.clone(), options.watchdog);
+                tasks.push(tokio::spawn(every(
+                    options.relay_interval,
+                    stopped(&shutdown),
+                    move || {
+                        let (store, factory, alerts) =
+                            (store.clone(), factory_client.clone(), alerts.clone());
+                        async move { watchdog_pass(&store, &factory, &alerts, policy).await }
+                    },
+                )));
+
+                let source = EventSource {
+                    sqs: aws_sdk_sqs::Client::new(&aws),
+                    queue_url: resources.queue_url.clone(),
+                    queue_arn: resources.queue_arn.clone(),
+                    region: stage.region.clone(),
+                    batch_size: stage.queue.batch_size as i32,
+                    wait_seconds: 1,
+                };
+                let handler = move |event| {
+                    let requester = requester.clone();
+                    async move { requester.handle(event).await }
+                };
+                tasks.push(tokio::spawn(source.run(handler, stopped(&shutdown))));
+                Ok(())
+            },
+        )
         .await?;
 
         timed(progress, "API gateway", async {

@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use donut_config::StageConfig;
+use donut_domain::services::WatchdogPolicy;
 use donut_local::{Stack, StackOptions};
 pub use donut_testkit::{Shelf, TestDb};
 use factory_sim::{Knobs, Stats};
@@ -58,6 +59,12 @@ pub struct Reply {
     pub body: Value,
 }
 
+/// The watchdog in tests: a callback overdue after 2 s, three requests, then ops hear of it.
+pub const WATCHDOG: WatchdogPolicy = WatchdogPolicy {
+    deadline: Duration::from_secs(2),
+    max_attempts: 3,
+};
+
 pub async fn spawn_stack(shelves: &[Shelf], knobs: Knobs) -> TestStack {
     log_file();
     let db = TestDb::with_shelves(shelves).await;
@@ -77,6 +84,7 @@ pub async fn spawn_stack(shelves: &[Shelf], knobs: Knobs) -> TestStack {
         visibility_timeout_seconds: 2,
         alarm_period_seconds: 10,
         relay_interval: Duration::from_millis(250),
+        watchdog: WATCHDOG,
         seed_products: false,
         static_json: Vec::new(),
     };

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use donut_domain::ports::RestockOutcome;
-use donut_domain::{FactoryOrderId, Warehouse};
+use donut_domain::{FactoryOrderId, ProductId, Warehouse};
 use donut_factory::{CallbackSigner, ManufactureRequest};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -97,17 +97,7 @@ impl<W: Warehouse> RestockApi<W> {
                     );
                 }
                 tracing::info!(%product_id, factory_order_id = %id, added, stock, "restocked");
-                Ok(json_response(
-                    StatusCode::OK,
-                    &json!({
-                        "factory_order_id": id.to_string(),
-                        "product_id": product_id,
-                        "status": "fulfilled",
-                        "added": added,
-                        "stock": stock,
-                        "already_fulfilled": false,
-                    }),
-                ))
+                Ok(fulfilled(id, &product_id, added, Some(stock)))
             }
             RestockOutcome::AlreadyFulfilled {
                 product_id,
@@ -115,16 +105,7 @@ impl<W: Warehouse> RestockApi<W> {
             } => {
                 tracing::Span::current().record("correlation_id", correlation_id.as_str());
                 tracing::info!(%product_id, factory_order_id = %id, "duplicate callback ignored");
-                Ok(json_response(
-                    StatusCode::OK,
-                    &json!({
-                        "factory_order_id": id.to_string(),
-                        "product_id": product_id,
-                        "status": "fulfilled",
-                        "added": 0,
-                        "already_fulfilled": true,
-                    }),
-                ))
+                Ok(fulfilled(id, &product_id, 0, None))
             }
             RestockOutcome::UnknownOrder => Err(ApiError::not_found(
                 "unknown_factory_order",
@@ -132,4 +113,25 @@ impl<W: Warehouse> RestockApi<W> {
             )),
         }
     }
+}
+
+/// The answer to a callback: the order is fulfilled; `stock` is known when this callback
+/// did the restock (None: an earlier one did, and this one changed nothing).
+fn fulfilled(
+    id: FactoryOrderId,
+    product_id: &ProductId,
+    added: u32,
+    stock: Option<u32>,
+) -> Response<Body> {
+    let mut body = json!({
+        "factory_order_id": id.to_string(),
+        "product_id": product_id,
+        "status": "fulfilled",
+        "added": added,
+        "already_fulfilled": stock.is_none(),
+    });
+    if let Some(stock) = stock {
+        body["stock"] = json!(stock);
+    }
+    json_response(StatusCode::OK, &body)
 }

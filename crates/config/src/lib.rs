@@ -57,6 +57,10 @@ pub struct StageConfig {
     pub queue: QueueConfig,
     pub factory_url: String,
     pub factory_timeout_ms: u32,
+    /// A factory order accepted this long ago without a callback is asked again.
+    pub factory_deadline_minutes: u32,
+    /// Requests per factory order before ops are alerted instead.
+    pub factory_max_attempts: u32,
     pub relay_schedule_minutes: u32,
     pub dlq_alarm_threshold: u32,
     pub alarm_period_seconds: u32,
@@ -147,6 +151,8 @@ impl StageConfig {
             },
             factory_url: v.string("factoryUrl")?,
             factory_timeout_ms: v.number("factoryTimeoutMs", 100..=60_000)?,
+            factory_deadline_minutes: v.number("factoryDeadlineMinutes", 1..=10_080)?,
+            factory_max_attempts: v.number("factoryMaxAttempts", 1..=20)?,
             relay_schedule_minutes: v.number("relayScheduleMinutes", 1..=60)?,
             dlq_alarm_threshold: v.number("dlqAlarmThreshold", 1..=1000)?,
             alarm_period_seconds: v.number("alarmPeriodSeconds", 10..=86_400)?,
@@ -226,23 +232,7 @@ impl StageConfig {
     /// Reads `Pulumi.<stage>.yaml` (its `config:` map). Secure values are left out: they are
     /// encrypted for the Pulumi CLI and none of the keys read here is secret.
     pub fn from_stack_file(stage: &str, path: &Path) -> Result<Self, ConfigError> {
-        let file_err = |problem: String| ConfigError::File {
-            path: path.display().to_string(),
-            problem,
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
-        let doc: serde_norway::Value =
-            serde_norway::from_str(&text).map_err(|e| file_err(e.to_string()))?;
-        let mut values = BTreeMap::new();
-        if let Some(map) = doc.get("config").and_then(|c| c.as_mapping()) {
-            for (k, v) in map {
-                let (Some(k), Some(v)) = (k.as_str(), scalar(v)) else {
-                    continue;
-                };
-                values.insert(k.to_owned(), v);
-            }
-        }
-        Self::from_values(stage, &values)
+        Self::from_values(stage, &stack_file_values(path)?)
     }
 
     /// Reads `PULUMI_CONFIG`, the JSON map the Pulumi engine hands a program.
@@ -273,6 +263,30 @@ impl StageConfig {
     /// `<project>-<stage>`.
     pub fn prefix(&self) -> String {
         format!("{PROJECT}-{}", self.stage)
+    }
+}
+
+/// AWS documents that both the Pulumi program and the local stack's provisioning declare,
+/// written once so the two cannot drift.
+pub mod aws {
+    use serde_json::{Value, json};
+
+    /// The factory-orders queue's redrive policy.
+    pub fn redrive_policy(dlq_arn: &str, max_receive_count: u32) -> String {
+        json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count }).to_string()
+    }
+
+    /// The factory-orders queue's policy: only the stock-out topic may send to it.
+    pub fn stock_out_queue_policy(queue_arn: &str, topic_arn: &str) -> String {
+        let statement: Value = json!({
+            "Sid": "stock-out-topic-only",
+            "Effect": "Allow",
+            "Principal": { "Service": "sns.amazonaws.com" },
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": { "ArnEquals": { "aws:SourceArn": topic_arn } }
+        });
+        json!({ "Version": "2012-10-17", "Statement": [statement] }).to_string()
     }
 }
 

@@ -18,7 +18,8 @@ pub use factory::{
 };
 pub use ids::{CorrelationId, FactoryOrderId, InvalidInput, OrderId, ProductId, Quantity};
 pub use ports::{
-    EventPublisher, FactoryApi, FactoryError, OutboxStore, PublishError, StoreError, Warehouse,
+    Alerts, EventPublisher, FactoryApi, FactoryError, OutboxStore, PublishError, StoreError,
+    Warehouse,
 };
 pub use product::{Product, ReorderRule};
 pub use purchase::{OutOfStock, PurchaseOutcome, PurchaseRequest, RestockInfo, Sale};

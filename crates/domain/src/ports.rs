@@ -79,6 +79,28 @@ pub trait Warehouse: Send + Sync {
         id: FactoryOrderId,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Factory orders the factory accepted more than `older_than` ago and never called back
+    /// for, that ops have not been told about yet; oldest first.
+    fn overdue_factory_orders(
+        &self,
+        older_than: std::time::Duration,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<FactoryOrder>, StoreError>> + Send;
+
+    /// Claims an overdue order for one more request (counting the attempt and restarting its
+    /// clock). False when it was fulfilled or claimed meanwhile.
+    fn claim_overdue(
+        &self,
+        id: FactoryOrderId,
+        older_than: std::time::Duration,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Records that ops were told about this order; the watchdog leaves it alone from then on.
+    fn mark_surfaced(
+        &self,
+        id: FactoryOrderId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Fulfils the factory order and adds the quantity *we ordered* to stock, once.
     fn restock(
         &self,
@@ -130,6 +152,14 @@ pub enum FactoryError {
     Status(u16),
     #[error("factory answered something unreadable: {0}")]
     BadResponse(String),
+}
+
+/// How ops hear about what the system could not fix by itself (the ops SNS topic in AWS).
+pub trait Alerts: Send + Sync {
+    fn factory_order_overdue(
+        &self,
+        order: &FactoryOrder,
+    ) -> impl Future<Output = Result<(), PublishError>> + Send;
 }
 
 /// The legacy factory.

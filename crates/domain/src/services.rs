@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use crate::{
-    FactoryApi, FactoryError, FactoryOrderStatus, FactoryReceipt, FactoryRequest, StockOutEvent,
-    StoreError, Warehouse,
+    Alerts, FactoryApi, FactoryError, FactoryOrderStatus, FactoryReceipt, FactoryRequest,
+    StockOutEvent, StoreError, Warehouse,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +66,72 @@ pub async fn request_from_factory<W: Warehouse, F: FactoryApi>(
     Ok(RequestOutcome::Requested(receipt))
 }
 
+/// When the factory owes us a callback for too long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchdogPolicy {
+    /// An order requested this long ago and not fulfilled is overdue.
+    pub deadline: Duration,
+    /// Requests per order (the first included) before ops are told instead.
+    pub max_attempts: u32,
+}
+
+/// What one watchdog pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WatchdogReport {
+    /// Overdue orders found.
+    pub overdue: usize,
+    /// Asked of the factory again, with the same factory order id.
+    pub re_requested: usize,
+    /// Given up on and reported to ops.
+    pub surfaced: usize,
+    /// Re-requests the factory refused or never answered; tried again next pass.
+    pub failed: usize,
+}
+
+/// The factory-order watchdog: the legacy factory loses callbacks, so an order it accepted
+/// and never called back for is asked again (same id: the restock stays exactly-once), up to
+/// `max_attempts` requests; then ops are alerted and the order is left to them.
+pub async fn watchdog_sweep<W: Warehouse, F: FactoryApi, A: Alerts>(
+    warehouse: &W,
+    factory: &F,
+    alerts: &A,
+    policy: WatchdogPolicy,
+) -> Result<WatchdogReport, StoreError> {
+    let mut report = WatchdogReport::default();
+    for order in warehouse
+        .overdue_factory_orders(policy.deadline, 50)
+        .await?
+    {
+        report.overdue += 1;
+        if order.request_attempts >= policy.max_attempts {
+            match alerts.factory_order_overdue(&order).await {
+                Ok(()) => {
+                    warehouse.mark_surfaced(order.id).await?;
+                    report.surfaced += 1;
+                }
+                // Not marked: the next pass alerts again.
+                Err(_) => report.failed += 1,
+            }
+            continue;
+        }
+        if !warehouse.claim_overdue(order.id, policy.deadline).await? {
+            continue;
+        }
+        let request = FactoryRequest {
+            factory_order_id: order.id,
+            factory_product_id: order.factory_product_id.clone(),
+            quantity: order.quantity,
+            stock_left: 0,
+            correlation_id: order.correlation_id.clone(),
+        };
+        match factory.request(&request).await {
+            Ok(_) => report.re_requested += 1,
+            Err(_) => report.failed += 1,
+        }
+    }
+    Ok(report)
+}
+
 /// How long the outbox waits before publishing a row again after `attempts` failures:
 /// 1 s, 2 s, 4 s … capped at 5 minutes.
 pub fn publish_retry_delay(attempts: u32) -> Duration {
@@ -86,6 +152,7 @@ mod tests {
         orders: Mutex<Vec<FactoryOrder>>,
         attempts: AtomicUsize,
         claimed: Mutex<bool>,
+        surfaced: Mutex<Vec<FactoryOrderId>>,
     }
 
     impl Warehouse for MemWarehouse {
@@ -135,10 +202,38 @@ mod tests {
             }
             *claimed = true;
             self.attempts.fetch_add(1, Ordering::SeqCst);
+            for o in self.orders.lock().unwrap().iter_mut() {
+                o.request_attempts += 1;
+            }
             Ok(true)
         }
         async fn release_factory_claim(&self, _: FactoryOrderId) -> Result<(), StoreError> {
             *self.claimed.lock().unwrap() = false;
+            Ok(())
+        }
+        async fn overdue_factory_orders(
+            &self,
+            _: Duration,
+            _: usize,
+        ) -> Result<Vec<FactoryOrder>, StoreError> {
+            let surfaced = self.surfaced.lock().unwrap().clone();
+            Ok(self
+                .orders
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|o| o.status == FactoryOrderStatus::Requested && !surfaced.contains(&o.id))
+                .cloned()
+                .collect())
+        }
+        async fn claim_overdue(&self, id: FactoryOrderId, _: Duration) -> Result<bool, StoreError> {
+            let mut orders = self.orders.lock().unwrap();
+            let o = orders.iter_mut().find(|o| o.id == id).unwrap();
+            o.request_attempts += 1;
+            Ok(true)
+        }
+        async fn mark_surfaced(&self, id: FactoryOrderId) -> Result<(), StoreError> {
+            self.surfaced.lock().unwrap().push(id);
             Ok(())
         }
         async fn restock(&self, _: FactoryOrderId) -> Result<RestockOutcome, StoreError> {
@@ -252,6 +347,46 @@ mod tests {
         let err = block_on(request_from_factory(&w, &f, &event, LEASE)).unwrap_err();
         assert_eq!(err, RequestError::UnknownOrder(event.factory_order_id));
         assert_eq!(f.calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[derive(Default)]
+    struct RecordingAlerts(Mutex<Vec<FactoryOrderId>>);
+
+    impl Alerts for RecordingAlerts {
+        async fn factory_order_overdue(&self, order: &FactoryOrder) -> Result<(), PublishError> {
+            self.0.lock().unwrap().push(order.id);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_watchdog_re_requests_then_surfaces() {
+        let (w, event) = setup();
+        let f = CountingFactory {
+            calls: AtomicUsize::new(0),
+            fail: false,
+        };
+        block_on(request_from_factory(&w, &f, &event, LEASE)).unwrap();
+        let alerts = RecordingAlerts::default();
+        let policy = WatchdogPolicy {
+            deadline: Duration::from_secs(60),
+            max_attempts: 3,
+        };
+        // attempts 1 → 2 → 3: two re-requests with the same id, then ops hear of it.
+        for expected_calls in [2, 3] {
+            let r = block_on(watchdog_sweep(&w, &f, &alerts, policy)).unwrap();
+            assert_eq!((r.re_requested, r.surfaced), (1, 0));
+            assert_eq!(f.calls.load(Ordering::SeqCst), expected_calls);
+        }
+        let r = block_on(watchdog_sweep(&w, &f, &alerts, policy)).unwrap();
+        assert_eq!((r.re_requested, r.surfaced), (0, 1));
+        assert_eq!(*alerts.0.lock().unwrap(), vec![event.factory_order_id]);
+        let r = block_on(watchdog_sweep(&w, &f, &alerts, policy)).unwrap();
+        assert_eq!(
+            r,
+            WatchdogReport::default(),
+            "surfaced orders are left to ops"
+        );
     }
 
     #[test]

@@ -13,11 +13,22 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "warehouse",
-    sql: include_str!("../migrations/001_warehouse.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "warehouse",
+        sql: include_str!("../migrations/001_warehouse.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "factory watchdog",
+        sql: include_str!("../migrations/002_factory_watchdog.sql"),
+    },
+];
+
+/// "Duplicate column" and "duplicate key name": the statement ran before (MySQL commits DDL
+/// at once, so a crash may leave a migration half-applied); running it again is a no-op.
+const ALREADY_APPLIED: &[u16] = &[1060, 1061];
 
 const SEED: &str = include_str!("../migrations/seed.sql");
 
@@ -91,10 +102,19 @@ async fn apply(conn: &mut mysql_async::Conn) -> Result<Vec<u32>, StoreError> {
         .map_err(map_err)?;
     let mut applied = Vec::new();
     for m in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
-        // MySQL commits DDL implicitly; every statement is IF NOT EXISTS so a crash half-way
-        // through is repaired by the next run.
+        // MySQL commits DDL implicitly: a crash half-way through leaves some statements
+        // applied; the next run skips those (CREATE … IF NOT EXISTS, ALREADY_APPLIED).
         for statement in statements(m.sql) {
-            conn.query_drop(statement).await.map_err(map_err)?;
+            match conn.query_drop(statement).await {
+                Err(mysql_async::Error::Server(e)) if ALREADY_APPLIED.contains(&e.code) => {
+                    tracing::warn!(
+                        version = m.version,
+                        code = e.code,
+                        "statement had been applied already"
+                    );
+                }
+                other => other.map_err(map_err)?,
+            }
         }
         conn.exec_drop(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, UTC_TIMESTAMP(6))",

@@ -18,9 +18,8 @@ use crate::pool::{is_deadlock, map_err};
 const SELECT_PRODUCT: &str = "SELECT product_id, name, price_cents, qty, reorder_point, \
      reorder_qty, factory_product_id FROM products";
 
-const SELECT_FACTORY_ORDER: &str = "SELECT factory_order_id, product_id, factory_product_id, \
-     quantity, status, factory_request_id, correlation_id, request_attempts FROM factory_orders \
-     WHERE factory_order_id = ?";
+const SELECT_FACTORY_ORDERS: &str = "SELECT factory_order_id, product_id, factory_product_id, \
+     quantity, status, factory_request_id, correlation_id, request_attempts FROM factory_orders";
 
 /// How often a purchase that lost a deadlock is tried again before the buyer gets a 503.
 const DEADLOCK_RETRIES: usize = 3;
@@ -64,7 +63,10 @@ impl Warehouse for MySqlWarehouse {
     async fn factory_order(&self, id: FactoryOrderId) -> Result<Option<FactoryOrder>, StoreError> {
         let mut conn = self.conn().await?;
         let row: Option<Row> = conn
-            .exec_first(SELECT_FACTORY_ORDER, (id.to_string(),))
+            .exec_first(
+                format!("{SELECT_FACTORY_ORDERS} WHERE factory_order_id = ?"),
+                (id.to_string(),),
+            )
             .await
             .map_err(map_err)?;
         row.map(factory_order_from_row).transpose()
@@ -109,6 +111,52 @@ impl Warehouse for MySqlWarehouse {
         let mut conn = self.conn().await?;
         conn.exec_drop(
             "UPDATE factory_orders SET request_lease_until = NULL WHERE factory_order_id = ?",
+            (id.to_string(),),
+        )
+        .await
+        .map_err(map_err)
+    }
+
+    async fn overdue_factory_orders(
+        &self,
+        older_than: Duration,
+        limit: usize,
+    ) -> Result<Vec<FactoryOrder>, StoreError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<Row> = conn
+            .exec(
+                format!(
+                    "{SELECT_FACTORY_ORDERS} WHERE status = 'requested' AND surfaced_at IS NULL \
+                     AND requested_at < UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND ORDER BY requested_at LIMIT ?"
+                ),
+                (older_than.as_micros() as u64, limit as u64),
+            )
+            .await
+            .map_err(map_err)?;
+        rows.into_iter().map(factory_order_from_row).collect()
+    }
+
+    async fn claim_overdue(
+        &self,
+        id: FactoryOrderId,
+        older_than: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.exec_drop(
+            "UPDATE factory_orders SET request_attempts = request_attempts + 1, requested_at = UTC_TIMESTAMP(6) \
+             WHERE factory_order_id = ? AND status = 'requested' AND surfaced_at IS NULL \
+             AND requested_at < UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND",
+            (id.to_string(), older_than.as_micros() as u64),
+        )
+        .await
+        .map_err(map_err)?;
+        Ok(conn.affected_rows() == 1)
+    }
+
+    async fn mark_surfaced(&self, id: FactoryOrderId) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        conn.exec_drop(
+            "UPDATE factory_orders SET surfaced_at = UTC_TIMESTAMP(6) WHERE factory_order_id = ?",
             (id.to_string(),),
         )
         .await

@@ -413,3 +413,92 @@ async fn one_claim_at_a_time_and_none_once_requested() {
     let order = db.warehouse.factory_order(id).await.unwrap().unwrap();
     assert_eq!(order.request_attempts, 3);
 }
+
+#[tokio::test]
+async fn overdue_orders_are_claimed_once_per_deadline_and_left_alone_once_surfaced() {
+    let db = TestDb::with_shelves(&[Shelf::new("glazed", 0).reorder(0, 5)]).await;
+    let PurchaseOutcome::OutOfStock(refused) =
+        db.warehouse.purchase(&buy("glazed", 1)).await.unwrap()
+    else {
+        panic!("expected out of stock")
+    };
+    let id = refused.restock.unwrap().factory_order_id;
+    let deadline = Duration::from_secs(60);
+    assert!(
+        db.warehouse
+            .overdue_factory_orders(deadline, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "open orders are the queue's"
+    );
+    assert!(
+        db.warehouse
+            .claim_factory_request(id, deadline)
+            .await
+            .unwrap()
+    );
+    let receipt = FactoryReceipt {
+        factory_request_id: "r".into(),
+    };
+    assert!(
+        db.warehouse
+            .record_factory_request(id, &receipt)
+            .await
+            .unwrap()
+    );
+    assert!(
+        db.warehouse
+            .overdue_factory_orders(deadline, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not yet overdue"
+    );
+
+    db.exec(
+        "UPDATE factory_orders SET requested_at = UTC_TIMESTAMP(6) - INTERVAL 2 MINUTE",
+        (),
+    )
+    .await;
+    let overdue = db
+        .warehouse
+        .overdue_factory_orders(deadline, 10)
+        .await
+        .unwrap();
+    assert_eq!(overdue.iter().map(|o| o.id).collect::<Vec<_>>(), vec![id]);
+    assert!(db.warehouse.claim_overdue(id, deadline).await.unwrap());
+    assert!(
+        !db.warehouse.claim_overdue(id, deadline).await.unwrap(),
+        "its clock restarted"
+    );
+    assert_eq!(
+        db.warehouse
+            .factory_order(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .request_attempts,
+        2
+    );
+
+    db.exec(
+        "UPDATE factory_orders SET requested_at = UTC_TIMESTAMP(6) - INTERVAL 2 MINUTE",
+        (),
+    )
+    .await;
+    db.warehouse.mark_surfaced(id).await.unwrap();
+    assert!(
+        db.warehouse
+            .overdue_factory_orders(deadline, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(!db.warehouse.claim_overdue(id, deadline).await.unwrap());
+    // A late callback still restocks a surfaced order, once.
+    assert!(matches!(
+        db.warehouse.restock(id).await.unwrap(),
+        RestockOutcome::Restocked { added: 5, .. }
+    ));
+}

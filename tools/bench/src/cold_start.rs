@@ -10,12 +10,13 @@ use tokio::io::AsyncReadExt;
 
 use crate::report::Figure;
 
-const FUNCTIONS: [&str; 5] = [
+const FUNCTIONS: [&str; 6] = [
     "sales-api",
     "factory-requester",
     "warehouse-restock",
     "outbox-relay",
     "migrate",
+    "factory-watchdog",
 ];
 const STARTS: usize = 21;
 
@@ -43,6 +44,8 @@ async fn one_start(binary: &Path, name: &str) -> anyhow::Result<Duration> {
         .env("CALLBACK_SECRET", "b".repeat(32))
         .env("CALLBACK_BASE_URL", "http://127.0.0.1:9")
         .env("FACTORY_URL", "http://127.0.0.1:9")
+        .env("OPS_TOPIC_ARN", "arn:aws:sns:eu-west-1:000000000000:ops")
+        .env("METRICS_NAMESPACE", "DonutStates/bench")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)

@@ -68,6 +68,10 @@ async fn main() -> anyhow::Result<()> {
             visibility_timeout_seconds: 5,
             alarm_period_seconds: 10,
             relay_interval: Duration::from_millis(250),
+            watchdog: donut_domain::services::WatchdogPolicy {
+                deadline: Duration::from_secs(60),
+                max_attempts: stage.factory_max_attempts,
+            },
             seed_products: false,
             static_json: Vec::new(),
         },

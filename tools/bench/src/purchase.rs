@@ -52,11 +52,7 @@ where
                 while next.fetch_add(1, Ordering::Relaxed) < total {
                     let t = Instant::now();
                     let status = one().await;
-                    let _ = s.latency_us.record(t.elapsed().as_micros().max(1) as u64);
-                    *s.statuses.entry(status).or_default() += 1;
-                    if status == 200 {
-                        s.sold_units += 1;
-                    }
+                    s.record(t.elapsed(), Some(status), u64::from(status == 200));
                 }
                 s
             })

@@ -92,18 +92,11 @@ where
     let collector = tokio::spawn(async move {
         let mut summary = Summary::default();
         while let Some(o) = rx.recv().await {
-            let _ = summary
-                .latency_us
-                .record(o.latency.as_micros().max(1) as u64);
-            match o.status {
-                Some(s) => *summary.statuses.entry(s).or_default() += 1,
-                None => summary.transport_errors += 1,
-            }
+            summary.record(o.latency, o.status, o.sold);
             if o.status.is_none_or(|s| s >= 500) {
                 collector_live.errors.fetch_add(1, Ordering::Relaxed);
             }
             collector_live.done.fetch_add(1, Ordering::Relaxed);
-            summary.sold_units += o.sold;
         }
         summary
     });
@@ -255,7 +248,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Report> {
                 let http = http.clone();
                 let target = target.clone();
                 let correlation = format!("load-{run_id}-{i}");
-                let buy = pick % 5 == 0;
+                let buy = pick.is_multiple_of(5);
                 async move {
                     if buy {
                         timed_post(
@@ -321,14 +314,7 @@ async fn stockout(
         )
         .await;
         i += 1;
-        let _ = summary
-            .latency_us
-            .record(o.latency.as_micros().max(1) as u64);
-        match o.status {
-            Some(s) => *summary.statuses.entry(s).or_default() += 1,
-            None => summary.transport_errors += 1,
-        }
-        summary.sold_units += o.sold;
+        summary.record(o.latency, o.status, o.sold);
         if o.status == Some(409) || (o.status == Some(200) && left == quantity) {
             emptied_at = Some(Instant::now());
         }

@@ -53,6 +53,16 @@ impl Summary {
         Duration::from_micros(self.latency_us.value_at_quantile(p / 100.0))
     }
 
+    /// One request: its latency, its status (None: no answer) and the units it sold.
+    pub fn record(&mut self, latency: Duration, status: Option<u16>, sold: u64) {
+        let _ = self.latency_us.record(latency.as_micros().max(1) as u64);
+        match status {
+            Some(s) => *self.statuses.entry(s).or_default() += 1,
+            None => self.transport_errors += 1,
+        }
+        self.sold_units += sold;
+    }
+
     pub fn merge(&mut self, other: &Summary) {
         self.latency_us.add(&other.latency_us).expect("same bounds");
         for (s, n) in &other.statuses {
@@ -207,7 +217,7 @@ mod tests {
         let t: Threshold = "errors<30%".parse().unwrap();
         assert!(t.check(&s).0);
         assert!("rate>3".parse::<Threshold>().unwrap().check(&s).0);
-        assert!("max<39ms".parse::<Threshold>().unwrap().check(&s).0 == false);
+        assert!(!"max<39ms".parse::<Threshold>().unwrap().check(&s).0);
         assert!("p99<fast".parse::<Threshold>().is_err());
         assert!("bogus".parse::<Threshold>().is_err());
         assert!(
