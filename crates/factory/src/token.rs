@@ -77,6 +77,10 @@ impl CallbackSigner {
     /// Whether `token` is the one for `factory_order_id` (the raw path segment, validated or
     /// not). Constant time in the token's content.
     pub fn verify(&self, factory_order_id: &str, token: &str) -> bool {
+        // Only the canonical form (lower-case hex) is the capability.
+        if token.bytes().any(|b| b.is_ascii_uppercase()) {
+            return false;
+        }
         let Ok(given) = hex::decode(token) else {
             return false;
         };
@@ -113,7 +117,10 @@ mod tests {
         assert!(!s.verify(&id.to_string(), ""));
         assert!(!s.verify(&id.to_string(), "zz"));
         assert!(!s.verify(&id.to_string(), &token[..62]));
-        assert!(!s.verify(&id.to_string(), &token.to_uppercase().replace('A', "B")));
+        assert!(
+            !s.verify(&id.to_string(), &token.to_uppercase()),
+            "only the canonical lower-case form"
+        );
     }
 
     #[test]

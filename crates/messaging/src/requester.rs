@@ -114,3 +114,30 @@ pub fn parse_body(body: &str) -> Result<StockOutEvent, String> {
     }
     StockOutEvent::from_json(body).map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::parse_body;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Whatever sits in a queue message, reading it is an answer, never a panic.
+        #[test]
+        fn any_body_parses_or_is_refused(body in "\\PC{0,400}") {
+            let _ = parse_body(&body);
+        }
+
+        #[test]
+        fn any_json_object_is_refused_unless_it_is_an_event(
+            fields in proptest::collection::btree_map("[a-zA-Z_]{1,20}", "\\PC{0,20}", 0..8)
+        ) {
+            let body = serde_json::to_string(&fields).unwrap();
+            prop_assert!(parse_body(&body).is_err());
+            let envelope = serde_json::json!({ "Type": "Notification", "Message": body }).to_string();
+            prop_assert!(parse_body(&envelope).is_err());
+        }
+    }
+}

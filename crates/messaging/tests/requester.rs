@@ -214,3 +214,119 @@ async fn an_sns_envelope_is_unwrapped() {
     let response = requester(&db, &sim).handle(batch(&[("m", envelope)])).await;
     assert!(response.batch_item_failures.is_empty());
 }
+
+/// A corpus of malformed SQS message bodies: every one is reported failed (so it reaches the
+/// DLQ after maxReceiveCount), none calls the factory or changes an order.
+#[tokio::test]
+async fn malformed_events_fail_without_side_effects() {
+    let db = TestDb::with_shelves(&[Shelf::new("a", 0)]).await;
+    let good = stock_out(&db, "a").await;
+    let sim = sim(Knobs::default()).await;
+    let r = requester(&db, &sim);
+    let valid: serde_json::Value = serde_json::from_str(&good.to_json()).unwrap();
+    let mut bodies: Vec<String> = [
+        "",
+        " ",
+        "null",
+        "true",
+        "1",
+        "[]",
+        "{}",
+        "{",
+        "not json",
+        "\u{feff}{}",
+        "<xml/>",
+        "'",
+        "\"stock_out\"",
+        "{\"Type\":\"Notification\"}",
+        "{\"Type\":\"Notification\",\"Message\":\"{}\"}",
+        "{\"Type\":\"Notification\",\"Message\":42}",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    // The valid event with one field broken at a time.
+    let breakages: Vec<(&str, serde_json::Value)> = vec![
+        ("version", json!(2)),
+        ("version", json!("1")),
+        ("version", json!(null)),
+        ("type", json!("restock")),
+        ("type", json!(null)),
+        ("event_id", json!("nope")),
+        ("event_id", json!(1)),
+        ("correlation_id", json!("")),
+        ("correlation_id", json!("a b")),
+        ("correlation_id", json!("x".repeat(200))),
+        ("product_id", json!("")),
+        ("product_id", json!("' OR 1=1")),
+        ("product_id", json!("ｇlazed")),
+        ("product_id", json!(7)),
+        ("factory_product_id", json!(null)),
+        ("factory_order_id", json!("not-a-uuid")),
+        ("factory_order_id", json!(null)),
+        ("quantity", json!(0)),
+        ("quantity", json!(-1)),
+        ("quantity", json!(1.5)),
+        ("quantity", json!("3")),
+        ("quantity", json!(4294967296_i64)),
+        ("stock_left", json!(-1)),
+        ("stock_left", json!(null)),
+        ("occurred_at", json!("yesterday")),
+        ("occurred_at", json!(0)),
+        ("occurred_at", json!(null)),
+        ("extra", json!(true)),
+    ];
+    for (field, value) in breakages {
+        let mut v = valid.clone();
+        v[field] = value;
+        bodies.push(v.to_string());
+    }
+    for field in [
+        "version",
+        "type",
+        "event_id",
+        "correlation_id",
+        "product_id",
+        "factory_order_id",
+        "quantity",
+        "occurred_at",
+    ] {
+        let mut v = valid.clone();
+        v.as_object_mut().unwrap().remove(field);
+        bodies.push(v.to_string());
+    }
+    assert!(bodies.len() >= 50, "{} bodies", bodies.len());
+    let records: Vec<(String, String)> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (format!("m{i:03}"), b.clone()))
+        .collect();
+    let refs: Vec<(&str, String)> = records
+        .iter()
+        .map(|(id, b)| (id.as_str(), b.clone()))
+        .collect();
+    for chunk in refs.chunks(10) {
+        let response = r.handle(batch(chunk)).await;
+        assert_eq!(
+            response.batch_item_failures.len(),
+            chunk.len(),
+            "every malformed event fails"
+        );
+    }
+    assert_eq!(
+        stats(&sim).await.received,
+        0,
+        "the factory was never called"
+    );
+    let order = db
+        .warehouse
+        .factory_order(good.factory_order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (order.status, order.request_attempts),
+        (FactoryOrderStatus::Open, 0)
+    );
+    println!("malformed events tried: {}", bodies.len());
+}

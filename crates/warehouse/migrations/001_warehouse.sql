@@ -1,9 +1,11 @@
 -- The warehouse: products on the shelf, orders sold from it, factory orders that refill it,
 -- and the transactional outbox of stock-out events. MySQL 8 and MariaDB 10.11 both accept
--- every statement here. Times are UTC (the pool sets time_zone = '+00:00').
+-- every statement here. Times are UTC (the pool sets time_zone = '+00:00'). Ids are ASCII
+-- compared byte for byte (ascii_bin): 'GLAZED' is not 'glazed', whatever the server's default
+-- collation says.
 
 CREATE TABLE IF NOT EXISTS products (
-    product_id         VARCHAR(64)  NOT NULL,
+    product_id         VARCHAR(64)  CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
     name               VARCHAR(128) NOT NULL,
     price_cents        BIGINT       NOT NULL,
     qty                INT UNSIGNED NOT NULL,
@@ -14,8 +16,8 @@ CREATE TABLE IF NOT EXISTS products (
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
 
 CREATE TABLE IF NOT EXISTS orders (
-    order_id       CHAR(36)     NOT NULL,
-    product_id     VARCHAR(64)  NOT NULL,
+    order_id       CHAR(36)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    product_id     VARCHAR(64)  CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
     quantity       INT UNSIGNED NOT NULL,
     correlation_id VARCHAR(128) NOT NULL,
     created_at     DATETIME(6)  NOT NULL,
@@ -27,9 +29,9 @@ CREATE TABLE IF NOT EXISTS orders (
 -- open_product_id equals product_id until the order is fulfilled, then NULL: the unique key
 -- lets the database itself refuse a second open factory order for one product.
 CREATE TABLE IF NOT EXISTS factory_orders (
-    factory_order_id   CHAR(36)     NOT NULL,
-    product_id         VARCHAR(64)  NOT NULL,
-    open_product_id    VARCHAR(64)  NULL,
+    factory_order_id   CHAR(36)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    product_id         VARCHAR(64)  CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    open_product_id    VARCHAR(64)  CHARACTER SET ascii COLLATE ascii_bin NULL,
     factory_product_id VARCHAR(64)  NOT NULL,
     quantity           INT UNSIGNED NOT NULL,
     status             VARCHAR(16)  NOT NULL,
@@ -49,7 +51,7 @@ CREATE TABLE IF NOT EXISTS factory_orders (
 
 CREATE TABLE IF NOT EXISTS outbox (
     id              BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
-    event_id        CHAR(36)        NOT NULL,
+    event_id        CHAR(36)        CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
     correlation_id  VARCHAR(128)    NOT NULL,
     payload         TEXT            NOT NULL,
     created_at      DATETIME(6)     NOT NULL,

@@ -502,3 +502,21 @@ async fn overdue_orders_are_claimed_once_per_deadline_and_left_alone_once_surfac
         RestockOutcome::Restocked { added: 5, .. }
     ));
 }
+
+#[tokio::test]
+async fn product_ids_are_case_sensitive() {
+    let db = TestDb::with_shelves(&[Shelf::new("glazed", 3)]).await;
+    let outcome = db.warehouse.purchase(&buy("GLAZED", 1)).await.unwrap();
+    assert_eq!(
+        outcome,
+        PurchaseOutcome::UnknownProduct(ProductId::parse("GLAZED").unwrap())
+    );
+    assert_eq!(
+        db.warehouse
+            .product(&ProductId::parse("Glazed").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(db.stock("glazed").await, 3);
+}
