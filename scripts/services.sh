@@ -68,8 +68,14 @@ install_localstack() {
   echo "$want" > "$stamp"
 }
 
+port_taken() { ss -ltnH "sport = :$1" 2>/dev/null | grep -q .; }
+
 start_mariadb() {
   if alive "$DB_DIR/mariadbd.pid"; then return 0; fi
+  if port_taken "$DB_PORT"; then
+    echo "port $DB_PORT is taken by another process (another checkout's MariaDB?): stop it or set DONUT_DB_PORT"
+    return 1
+  fi
   mkdir -p "$DB_DIR"
   if [ ! -d "$DB_DIR/data/mysql" ]; then
     mariadb-install-db --no-defaults --datadir="$DB_DIR/data" --user="$(id -un)" \

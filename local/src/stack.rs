@@ -56,6 +56,8 @@ pub struct StackOptions {
 pub type Progress<'a> = &'a mut dyn FnMut(&str, Duration);
 
 pub struct Stack {
+    /// Prefix of the stack's LocalStack resource names.
+    pub prefix: String,
     pub api_url: String,
     pub factory_url: String,
     pub resources: Resources,
@@ -244,6 +246,7 @@ impl Stack {
         .await?;
 
         Ok(Self {
+            prefix: options.prefix.clone(),
             api_url,
             factory_url: factory.url(),
             resources,

@@ -66,37 +66,7 @@ pub const WATCHDOG: WatchdogPolicy = WatchdogPolicy {
 };
 
 pub async fn spawn_stack(shelves: &[Shelf], knobs: Knobs) -> TestStack {
-    log_file();
-    let db = TestDb::with_shelves(shelves).await;
-    let stage = StageConfig::from_stack_file("dev", &root().join("Pulumi.dev.yaml"))
-        .expect("Pulumi.dev.yaml");
-    let prefix = format!("e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
-    let options = StackOptions {
-        stage: stage.clone(),
-        prefix,
-        database_url: db.url.clone(),
-        aws_endpoint: aws_endpoint(),
-        api_addr: any_port,
-        factory_addr: any_port,
-        factory_knobs: knobs,
-        factory_seed: Some(42),
-        visibility_timeout_seconds: 2,
-        alarm_period_seconds: 10,
-        relay_interval: Duration::from_millis(250),
-        watchdog: WATCHDOG,
-        seed_products: false,
-        static_json: Vec::new(),
-    };
-    let stack = Stack::start(options, &mut |_, _| {})
-        .await
-        .expect("the stack starts");
-    TestStack {
-        stack,
-        db,
-        http: reqwest::Client::new(),
-        stage,
-    }
+    spawn_stack_with(TestDb::with_shelves(shelves).await, aws_endpoint(), knobs).await
 }
 
 impl TestStack {
@@ -197,4 +167,101 @@ pub async fn captured_emails() -> Vec<Value> {
         .as_array()
         .cloned()
         .unwrap_or_default()
+}
+
+/// A TCP proxy in front of a service, to cut it off and bring it back (fault tests).
+pub struct Proxy {
+    pub addr: std::net::SocketAddr,
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    connections: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    pub async fn start(target: std::net::SocketAddr) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (o, c) = (open.clone(), connections.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if !o.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                c.lock().unwrap().push(tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                }));
+            }
+        });
+        Self {
+            addr,
+            open,
+            connections,
+            task,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Refuses new connections and breaks the open ones.
+    pub fn cut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        for c in self.connections.lock().unwrap().drain(..) {
+            c.abort();
+        }
+    }
+
+    pub fn restore(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.task.abort();
+    }
+}
+
+/// Like [`spawn_stack`], with the database and the AWS endpoint given.
+pub async fn spawn_stack_with(db: TestDb, aws_endpoint: String, knobs: Knobs) -> TestStack {
+    log_file();
+    let stage = StageConfig::from_stack_file("dev", &root().join("Pulumi.dev.yaml"))
+        .expect("Pulumi.dev.yaml");
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    let options = StackOptions {
+        stage: stage.clone(),
+        prefix: format!("e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+        database_url: db.url.clone(),
+        aws_endpoint,
+        api_addr: any_port,
+        factory_addr: any_port,
+        factory_knobs: knobs,
+        factory_seed: Some(42),
+        visibility_timeout_seconds: 2,
+        alarm_period_seconds: 10,
+        relay_interval: Duration::from_millis(250),
+        watchdog: WATCHDOG,
+        seed_products: false,
+        static_json: Vec::new(),
+    };
+    let stack = Stack::start(options, &mut |_, _| {})
+        .await
+        .expect("the stack starts");
+    TestStack {
+        stack,
+        db,
+        http: reqwest::Client::new(),
+        stage,
+    }
 }

@@ -126,3 +126,165 @@ async fn a_lossy_factory_still_restocks_every_product() {
     assert_invariants(&t).await;
     t.stop().await;
 }
+
+/// LocalStack (SNS, SQS) cut off for a while: sales go on, stock-outs pile up in the outbox,
+/// and once it is back every one is published and restocked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_outs_wait_in_the_outbox_while_sns_is_unreachable() {
+    let endpoint: std::net::SocketAddr = aws_endpoint()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let proxy = Proxy::start(endpoint).await;
+    let products = ["cut-a", "cut-b", "cut-c"];
+    let db = TestDb::with_shelves(&products.map(|p| Shelf::new(p, 1).reorder(0, 5))).await;
+    let t = spawn_stack_with(
+        db,
+        proxy.url(),
+        Knobs {
+            delay_ms: 100,
+            ..Knobs::default()
+        },
+    )
+    .await;
+
+    proxy.cut();
+    for p in products {
+        let sold = t.buy(p, 1, &format!("cut-{p}")).await;
+        assert_eq!(sold.status, 200, "sales go on without SNS: {}", sold.body);
+        let refused = t.buy(p, 1, "cut-late").await;
+        assert_eq!(refused.status, 409);
+    }
+    eventually(
+        Duration::from_secs(20),
+        "publishing tried and failed",
+        || async {
+            t.db.count(
+                "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL AND attempts > 0",
+                (),
+            )
+            .await
+                == 3
+        },
+    )
+    .await;
+    let pending =
+        t.db.count("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL", ())
+            .await;
+    assert_eq!(pending, 3, "every stock-out waits in the outbox");
+
+    proxy.restore();
+    let took = eventually(
+        Duration::from_secs(45),
+        "every product restocked",
+        || async {
+            t.db.count("SELECT COUNT(*) FROM products WHERE qty = 5", ())
+                .await
+                == 3
+        },
+    )
+    .await;
+    println!(
+        "outbox drained and restocked {} ms after SNS came back",
+        took.as_millis()
+    );
+    assert_eq!(
+        t.db.count("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL", ())
+            .await,
+        0
+    );
+    assert_eq!(
+        t.db.count("SELECT COUNT(*) FROM factory_orders", ()).await,
+        3
+    );
+    assert_invariants(&t).await;
+    t.stop().await;
+}
+
+/// The database killed under load and started again: meanwhile the API answers 503 with a
+/// JSON body; afterwards it serves again without a restart, and every sale it confirmed has
+/// its order row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_dies_under_load_and_nothing_confirmed_is_lost() {
+    let mut server = donut_testkit::PrivateMariaDb::start().await;
+    let db = TestDb::new_on(&format!("mysql://donut:donut@127.0.0.1:{}", server.port)).await;
+    db.add_shelves(&[Shelf::new("kill-glazed", 100_000)]).await;
+    let t = std::sync::Arc::new(spawn_stack_with(db, aws_endpoint(), Knobs::default()).await);
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let buyers: Vec<_> = (0..4)
+        .map(|w| {
+            let (t, stop) = (t.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut answers = Vec::new();
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let r = t.buy("kill-glazed", 1, &format!("kill-{w}-{n}")).await;
+                    answers.push((r.status, r.body));
+                    n += 1;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                answers
+            })
+        })
+        .collect();
+
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.kill();
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    server.resume().await;
+    let resumed = eventually(Duration::from_secs(30), "the API serves again", || async {
+        t.buy("kill-glazed", 1, "kill-probe").await.status == 200
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+
+    let answers: Vec<(u16, serde_json::Value)> = futures_flatten(
+        futures::future::join_all(buyers)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect(),
+    );
+    let sold: Vec<&serde_json::Value> = answers
+        .iter()
+        .filter(|(s, _)| *s == 200)
+        .map(|(_, b)| b)
+        .collect();
+    let unavailable = answers.iter().filter(|(s, _)| *s == 503).count();
+    println!(
+        "db killed under load: {} answers, {} sold, {unavailable} × 503, served again {} ms after restart",
+        answers.len(),
+        sold.len(),
+        resumed.as_millis()
+    );
+    assert!(unavailable > 0, "the outage was seen");
+    for (status, body) in &answers {
+        assert!([200, 503].contains(status), "{status}: {body}");
+        if *status == 503 {
+            assert_eq!(body["error"]["code"], "warehouse_unavailable");
+        }
+    }
+    for body in sold {
+        let id = body["order_id"].as_str().unwrap();
+        assert_eq!(
+            t.db.count("SELECT COUNT(*) FROM orders WHERE order_id = ?", (id,))
+                .await,
+            1,
+            "order {id} lost"
+        );
+    }
+    let recorded =
+        t.db.count("SELECT COALESCE(SUM(quantity), 0) FROM orders", ())
+            .await;
+    assert_eq!(
+        t.db.stock("kill-glazed").await,
+        100_000 - recorded,
+        "stock moved by recorded orders only"
+    );
+}
+
+fn futures_flatten<T>(v: Vec<Vec<T>>) -> Vec<T> {
+    v.into_iter().flatten().collect()
+}

@@ -11,6 +11,9 @@ pub const ATTR_FACTORY_ORDER_ID: &str = "factory_order_id";
 pub const ATTR_CORRELATION_ID: &str = "correlation_id";
 pub const ATTR_EVENT_TYPE: &str = "event_type";
 
+/// How long one publish may take, the SDK's own retries included.
+const PUBLISH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 #[derive(Debug, Clone)]
 pub struct SnsPublisher {
     client: aws_sdk_sns::Client,
@@ -36,7 +39,8 @@ fn attr(value: &str) -> MessageAttributeValue {
 
 impl EventPublisher for SnsPublisher {
     async fn publish(&self, event: &StockOutEvent) -> Result<(), PublishError> {
-        self.client
+        let send = self
+            .client
             .publish()
             .topic_arn(&self.topic_arn)
             .message(event.to_json())
@@ -48,9 +52,16 @@ impl EventPublisher for SnsPublisher {
                 attr(&event.factory_order_id.to_string()),
             )
             .message_attributes(ATTR_CORRELATION_ID, attr(event.correlation_id.as_str()))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| PublishError(aws_sdk_sns::error::DisplayErrorContext(e).to_string()))
+            .send();
+        // The outbox row stays locked while this runs: bound it, retries included.
+        match tokio::time::timeout(PUBLISH_TIMEOUT, send).await {
+            Err(_) => Err(PublishError(format!(
+                "SNS did not answer within {} ms",
+                PUBLISH_TIMEOUT.as_millis()
+            ))),
+            Ok(sent) => sent
+                .map(|_| ())
+                .map_err(|e| PublishError(aws_sdk_sns::error::DisplayErrorContext(e).to_string())),
+        }
     }
 }

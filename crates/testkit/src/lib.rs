@@ -49,8 +49,13 @@ pub struct TestDb {
 impl TestDb {
     /// A new, migrated, empty database.
     pub async fn new() -> Self {
+        Self::new_on(&server_url()).await
+    }
+
+    /// A new, migrated, empty database on the server at `server` (`mysql://user:pass@host:port`).
+    pub async fn new_on(server: &str) -> Self {
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let server = server_url();
+        let server = server.to_owned();
         let admin = mysql_async::Pool::new(server.as_str());
         let mut conn = admin.get_conn().await.unwrap_or_else(|e| {
             panic!("no MariaDB at {server} ({e}); start it with `scripts/services.sh start-db`")
@@ -79,6 +84,12 @@ impl TestDb {
     /// A new database holding exactly these products.
     pub async fn with_shelves(shelves: &[Shelf]) -> Self {
         let db = Self::new().await;
+        db.add_shelves(shelves).await;
+        db
+    }
+
+    pub async fn add_shelves(&self, shelves: &[Shelf]) {
+        let db = self;
         for s in shelves {
             db.exec(
                 "INSERT INTO products (product_id, name, price_cents, qty, reorder_point, reorder_qty, \
@@ -87,7 +98,6 @@ impl TestDb {
             )
             .await;
         }
-        db
     }
 
     /// A raw connection for assertions and fixtures.
@@ -113,5 +123,115 @@ impl TestDb {
             (product_id,),
         )
         .await
+    }
+}
+
+/// A MariaDB server of a test's own, to kill and restart (fault tests). Its data directory
+/// lives in a temporary folder and survives restarts.
+pub struct PrivateMariaDb {
+    pub port: u16,
+    dir: std::path::PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateMariaDb {
+    pub async fn start() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("donut-mariadb-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+        let status = std::process::Command::new("mariadb-install-db")
+            .args([
+                "--no-defaults",
+                "--auth-root-authentication-method=socket",
+                "--skip-test-db",
+            ])
+            .arg(format!("--datadir={}", dir.join("data").display()))
+            .arg(format!("--user={user}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("mariadb-install-db runs");
+        assert!(status.success(), "mariadb-install-db failed");
+        let mut db = Self {
+            port,
+            dir,
+            child: None,
+        };
+        db.resume().await;
+        let mut root = mysql_async::Conn::new(
+            mysql_async::OptsBuilder::default()
+                .socket(Some(db.socket()))
+                .user(Some(user)),
+        )
+        .await
+        .expect("root over the socket");
+        root.query_drop(
+            "CREATE USER 'donut'@'127.0.0.1' IDENTIFIED BY 'donut'; \
+             GRANT ALL PRIVILEGES ON *.* TO 'donut'@'127.0.0.1'; CREATE DATABASE donut",
+        )
+        .await
+        .expect("set up the test user");
+        db
+    }
+
+    fn socket(&self) -> String {
+        self.dir.join("mariadb.sock").display().to_string()
+    }
+
+    pub fn url(&self) -> String {
+        format!("mysql://donut:donut@127.0.0.1:{}/donut", self.port)
+    }
+
+    /// Kills the server at once (SIGKILL): no clean shutdown.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts (again) on the same data and port, and waits until it answers.
+    pub async fn resume(&mut self) {
+        let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+        let child = std::process::Command::new("mariadbd")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", self.dir.join("data").display()))
+            .arg(format!("--socket={}", self.socket()))
+            .arg(format!("--port={}", self.port))
+            .args(["--bind-address=127.0.0.1", "--skip-name-resolve"])
+            .arg(format!("--user={user}"))
+            .arg(format!(
+                "--log-error={}",
+                self.dir.join("error.log").display()
+            ))
+            .arg(format!(
+                "--pid-file={}",
+                self.dir.join("mariadbd.pid").display()
+            ))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("mariadbd starts");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the private MariaDB did not come up on port {}", self.port);
+    }
+}
+
+impl Drop for PrivateMariaDb {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -3,9 +3,8 @@
 //! Against the local stack by default (LocalStack on 127.0.0.1:4566); `--aws` uses the
 //! ordinary AWS credential chain and region instead.
 
-use anyhow::Context;
-use aws_sdk_sqs::types::MessageSystemAttributeName;
 use clap::{Parser, Subcommand};
+use donut_cli::{Queues, inbox, list, purge, replay};
 use donut_config::StageConfig;
 
 #[derive(Parser)]
@@ -70,14 +69,8 @@ enum DlqAction {
 
 #[derive(Subcommand)]
 enum OpsAction {
-    /// The e-mails the local stack captured (alarm notifications to ops).
+    /// The e-mails the local stack captured (alarm notifications and alerts to ops).
     Inbox,
-}
-
-struct Queues {
-    sqs: aws_sdk_sqs::Client,
-    source: String,
-    dlq: String,
 }
 
 async fn queues(cli: &Cli) -> anyhow::Result<Queues> {
@@ -89,164 +82,21 @@ async fn queues(cli: &Cli) -> anyhow::Result<Queues> {
     } else {
         donut_local::localstack_config(&cli.endpoint, &stage.region).await
     };
-    let sqs = aws_sdk_sqs::Client::new(&aws);
-    let url = |name: String| {
-        let sqs = sqs.clone();
-        async move {
-            sqs.get_queue_url()
-                .queue_name(&name)
-                .send()
-                .await
-                .with_context(|| format!("queue {name} not found (is the stack up?)"))?
-                .queue_url
-                .context("queue URL")
-        }
-    };
-    Ok(Queues {
-        source: url(stage.name("factory-orders")).await?,
-        dlq: url(stage.name("factory-orders-dlq")).await?,
-        sqs,
-    })
+    Queues::find(aws_sdk_sqs::Client::new(&aws), &stage.prefix()).await
 }
 
-fn summary(body: &str) -> String {
-    match donut_domain::StockOutEvent::from_json(body) {
-        Ok(e) => format!(
-            "stock-out {} → factory order {} ({} units, correlation {})",
-            e.product_id, e.factory_order_id, e.quantity, e.correlation_id
-        ),
-        Err(_) => {
-            let clipped: String = body.chars().take(80).collect();
-            format!("unreadable: {clipped:?}")
-        }
-    }
-}
-
-async fn list(q: &Queues, max: usize) -> anyhow::Result<()> {
-    // Peek: a zero visibility timeout leaves every message where it is.
-    let mut seen = std::collections::HashSet::new();
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    println!("{:<38} {:>8} {:>8}  body", "message id", "age", "receives");
-    for _ in 0..10 {
-        let out = q
-            .sqs
-            .receive_message()
-            .queue_url(&q.dlq)
-            .max_number_of_messages(10)
-            .visibility_timeout(0)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await?;
-        let mut fresh = 0;
-        for m in out.messages.unwrap_or_default() {
-            let id = m.message_id.clone().unwrap_or_default();
-            if seen.len() >= max || !seen.insert(id.clone()) {
-                continue;
-            }
-            fresh += 1;
-            let attrs = m.attributes.unwrap_or_default();
-            let sent = attrs
-                .get(&MessageSystemAttributeName::SentTimestamp)
-                .and_then(|t| t.parse::<i64>().ok())
-                .map(|ms| format!("{}s", now - ms / 1000))
-                .unwrap_or_else(|| "?".into());
-            let receives = attrs
-                .get(&MessageSystemAttributeName::ApproximateReceiveCount)
-                .cloned()
-                .unwrap_or_default();
-            println!(
-                "{id:<38} {sent:>8} {receives:>8}  {}",
-                summary(m.body.as_deref().unwrap_or(""))
-            );
-        }
-        if fresh == 0 {
-            break;
-        }
-    }
-    println!("{} message(s)", seen.len());
-    Ok(())
-}
-
-async fn replay(q: &Queues, max: usize, dry_run: bool) -> anyhow::Result<()> {
-    let mut moved = 0;
-    while moved < max {
-        let out = q
-            .sqs
-            .receive_message()
-            .queue_url(&q.dlq)
-            .max_number_of_messages(10.min((max - moved) as i32))
-            .visibility_timeout(if dry_run { 0 } else { 60 })
-            .message_attribute_names("All")
-            .wait_time_seconds(1)
-            .send()
-            .await?;
-        let messages = out.messages.unwrap_or_default();
-        if messages.is_empty() {
-            break;
-        }
-        for m in messages {
-            let body = m.body.clone().unwrap_or_default();
-            println!(
-                "{} {}",
-                if dry_run { "would replay" } else { "replaying" },
-                summary(&body)
-            );
-            if !dry_run {
-                q.sqs
-                    .send_message()
-                    .queue_url(&q.source)
-                    .message_body(&body)
-                    .set_message_attributes(m.message_attributes.clone())
-                    .send()
-                    .await
-                    .context("send back to the source queue (the message stays in the DLQ)")?;
-                q.sqs
-                    .delete_message()
-                    .queue_url(&q.dlq)
-                    .receipt_handle(m.receipt_handle.unwrap_or_default())
-                    .send()
-                    .await
-                    .context(
-                        "delete from the DLQ (the message was replayed; it may be replayed twice)",
-                    )?;
-            }
-            moved += 1;
-        }
-        if dry_run {
-            break;
-        }
-    }
-    println!(
-        "{moved} message(s) {}",
-        if dry_run {
-            "would be replayed"
-        } else {
-            "replayed"
-        }
-    );
-    Ok(())
-}
-
-async fn inbox(endpoint: &str) -> anyhow::Result<()> {
-    let url = format!("{}/_aws/ses", endpoint.trim_end_matches('/'));
-    let body: serde_json::Value = reqwest::get(&url)
-        .await
-        .with_context(|| format!("GET {url}"))?
-        .json()
-        .await?;
-    let messages = body["messages"].as_array().cloned().unwrap_or_default();
-    for m in &messages {
-        let to = m["Destination"]["ToAddresses"].as_array().map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        });
-        println!(
-            "── {}  to {}",
-            m["Timestamp"].as_str().unwrap_or("?"),
-            to.unwrap_or_default()
-        );
+fn print_inbox(messages: &[serde_json::Value]) {
+    for m in messages {
+        let to = m["Destination"]["ToAddresses"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        println!("── {}  to {to}", m["Timestamp"].as_str().unwrap_or("?"));
         println!("   subject: {}", m["Subject"].as_str().unwrap_or(""));
         let text = m["Body"]["text_part"]
             .as_str()
@@ -269,7 +119,6 @@ async fn inbox(endpoint: &str) -> anyhow::Result<()> {
         }
     }
     println!("{} e-mail(s)", messages.len());
-    Ok(())
 }
 
 #[tokio::main]
@@ -278,19 +127,48 @@ async fn main() -> anyhow::Result<()> {
     match &cli.command {
         Command::Ops {
             action: OpsAction::Inbox,
-        } => inbox(&cli.endpoint).await,
+        } => print_inbox(&inbox(&cli.endpoint).await?),
         Command::Dlq { action } => {
             let q = queues(&cli).await?;
             match action {
-                DlqAction::List { max } => list(&q, *max).await,
-                DlqAction::Replay { max, dry_run } => replay(&q, *max, *dry_run).await,
+                DlqAction::List { max } => {
+                    let letters = list(&q, *max).await?;
+                    println!("{:<38} {:>8} {:>8}  body", "message id", "age", "receives");
+                    for l in &letters {
+                        let age = l
+                            .age_seconds
+                            .map(|s| format!("{s}s"))
+                            .unwrap_or_else(|| "?".into());
+                        println!(
+                            "{:<38} {age:>8} {:>8}  {}",
+                            l.message_id, l.receive_count, l.summary
+                        );
+                    }
+                    println!("{} message(s)", letters.len());
+                }
+                DlqAction::Replay { max, dry_run } => {
+                    let verb = if *dry_run {
+                        "would replay"
+                    } else {
+                        "replaying"
+                    };
+                    let moved = replay(&q, *max, *dry_run, |s| println!("{verb} {s}")).await?;
+                    println!(
+                        "{moved} message(s) {}",
+                        if *dry_run {
+                            "would be replayed"
+                        } else {
+                            "replayed"
+                        }
+                    );
+                }
                 DlqAction::Purge { yes } => {
                     anyhow::ensure!(*yes, "purging the DLQ cannot be undone: add --yes");
-                    q.sqs.purge_queue().queue_url(&q.dlq).send().await?;
+                    purge(&q).await?;
                     println!("purged {}", q.dlq);
-                    Ok(())
                 }
             }
         }
     }
+    Ok(())
 }

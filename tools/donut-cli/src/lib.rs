@@ -1,0 +1,171 @@
+//! The ops toolbox behind `donut-cli`: the dead-letter queue (list, replay, purge) and the
+//! local ops inbox. The binary prints what these return.
+
+use anyhow::Context;
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+
+/// The factory-orders queue and its dead-letter queue.
+pub struct Queues {
+    pub sqs: aws_sdk_sqs::Client,
+    pub source: String,
+    pub dlq: String,
+}
+
+impl Queues {
+    /// Finds the stage's queues by name (`<project>-<stage>-factory-orders[-dlq]`).
+    pub async fn find(sqs: aws_sdk_sqs::Client, prefix: &str) -> anyhow::Result<Self> {
+        let url = |name: String| {
+            let sqs = sqs.clone();
+            async move {
+                sqs.get_queue_url()
+                    .queue_name(&name)
+                    .send()
+                    .await
+                    .with_context(|| format!("queue {name} not found (is the stack up?)"))?
+                    .queue_url
+                    .context("queue URL")
+            }
+        };
+        let source = url(format!("{prefix}-factory-orders")).await?;
+        let dlq = url(format!("{prefix}-factory-orders-dlq")).await?;
+        Ok(Self { sqs, source, dlq })
+    }
+}
+
+/// One message in the DLQ.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    pub message_id: String,
+    pub age_seconds: Option<i64>,
+    pub receive_count: String,
+    pub summary: String,
+}
+
+/// What a message is, in one line.
+pub fn summary(body: &str) -> String {
+    match donut_domain::StockOutEvent::from_json(body) {
+        Ok(e) => format!(
+            "stock-out {} → factory order {} ({} units, correlation {})",
+            e.product_id, e.factory_order_id, e.quantity, e.correlation_id
+        ),
+        Err(_) => {
+            let clipped: String = body.chars().take(80).collect();
+            format!("unreadable: {clipped:?}")
+        }
+    }
+}
+
+/// Peeks at up to `max` messages: a zero visibility timeout leaves each where it is.
+pub async fn list(q: &Queues, max: usize) -> anyhow::Result<Vec<DeadLetter>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    for _ in 0..10 {
+        let received = q
+            .sqs
+            .receive_message()
+            .queue_url(&q.dlq)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await?;
+        let mut fresh = 0;
+        for m in received.messages.unwrap_or_default() {
+            let id = m.message_id.clone().unwrap_or_default();
+            if out.len() >= max || !seen.insert(id.clone()) {
+                continue;
+            }
+            fresh += 1;
+            let attrs = m.attributes.unwrap_or_default();
+            out.push(DeadLetter {
+                message_id: id,
+                age_seconds: attrs
+                    .get(&MessageSystemAttributeName::SentTimestamp)
+                    .and_then(|t| t.parse::<i64>().ok())
+                    .map(|ms| now - ms / 1000),
+                receive_count: attrs
+                    .get(&MessageSystemAttributeName::ApproximateReceiveCount)
+                    .cloned()
+                    .unwrap_or_default(),
+                summary: summary(m.body.as_deref().unwrap_or("")),
+            });
+        }
+        if fresh == 0 {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Moves up to `max` messages back to the source queue: send first, then delete, so an
+/// interruption may duplicate a message (consumers are idempotent) but never loses one.
+/// With `dry_run`, only says what would move. Calls `each` with every message's summary.
+pub async fn replay(
+    q: &Queues,
+    max: usize,
+    dry_run: bool,
+    mut each: impl FnMut(&str),
+) -> anyhow::Result<usize> {
+    let mut moved = 0;
+    while moved < max {
+        let received = q
+            .sqs
+            .receive_message()
+            .queue_url(&q.dlq)
+            .max_number_of_messages(10.min((max - moved) as i32))
+            .visibility_timeout(if dry_run { 0 } else { 60 })
+            .message_attribute_names("All")
+            .wait_time_seconds(1)
+            .send()
+            .await?;
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for m in messages {
+            let body = m.body.clone().unwrap_or_default();
+            each(&summary(&body));
+            if !dry_run {
+                q.sqs
+                    .send_message()
+                    .queue_url(&q.source)
+                    .message_body(&body)
+                    .set_message_attributes(m.message_attributes.clone())
+                    .send()
+                    .await
+                    .context("send back to the source queue (the message stays in the DLQ)")?;
+                q.sqs
+                    .delete_message()
+                    .queue_url(&q.dlq)
+                    .receipt_handle(m.receipt_handle.unwrap_or_default())
+                    .send()
+                    .await
+                    .context(
+                        "delete from the DLQ (the message was replayed; it may be replayed twice)",
+                    )?;
+            }
+            moved += 1;
+        }
+        if dry_run {
+            break;
+        }
+    }
+    Ok(moved)
+}
+
+pub async fn purge(q: &Queues) -> anyhow::Result<()> {
+    q.sqs.purge_queue().queue_url(&q.dlq).send().await?;
+    Ok(())
+}
+
+/// The e-mails LocalStack captured (SNS e-mail subscriptions, SES).
+pub async fn inbox(endpoint: &str) -> anyhow::Result<Vec<serde_json::Value>> {
+    let url = format!("{}/_aws/ses", endpoint.trim_end_matches('/'));
+    let body: serde_json::Value = reqwest::get(&url)
+        .await
+        .with_context(|| format!("GET {url}"))?
+        .json()
+        .await?;
+    Ok(body["messages"].as_array().cloned().unwrap_or_default())
+}
