@@ -22,7 +22,7 @@ use donut_infra_aws::types::lambda::{
     EventSourceMappingScalingConfig, FunctionEnvironment, FunctionTracingConfig, FunctionVpcConfig,
 };
 
-/// The five functions, by the name of their crate under `lambdas/`.
+/// The functions, by the name of their crate under `lambdas/`.
 pub const SALES_API: &str = "sales-api";
 pub const WAREHOUSE_RESTOCK: &str = "warehouse-restock";
 pub const FACTORY_REQUESTER: &str = "factory-requester";

@@ -75,7 +75,6 @@ async fn main() -> anyhow::Result<()> {
             max_attempts: stage.factory_max_attempts,
         },
         seed_products: stage.seed_products,
-        static_json: Vec::new(),
         stage,
     };
 

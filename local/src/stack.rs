@@ -48,8 +48,6 @@ pub struct StackOptions {
     /// When the factory owes a callback too long (AWS: `factoryDeadlineMinutes`, shorter here).
     pub watchdog: WatchdogPolicy,
     pub seed_products: bool,
-    /// Extra JSON documents the gateway serves (e.g. `/openapi.json`).
-    pub static_json: Vec<(&'static str, String)>,
 }
 
 /// One progress line: a step and the time it took.
@@ -233,7 +231,7 @@ impl Stack {
             let gw = Gateway {
                 sales_api: invoker(sales),
                 warehouse_restock: invoker(restock),
-                static_json: Arc::new(options.static_json.clone()),
+                static_json: Arc::new(vec![("/openapi.json", donut_api::contract::openapi_json())]),
             };
             let stop = stopped(&shutdown);
             tasks.push(tokio::spawn(async move {

@@ -253,7 +253,6 @@ pub async fn spawn_stack_with(db: TestDb, aws_endpoint: String, knobs: Knobs) ->
         relay_interval: Duration::from_millis(250),
         watchdog: WATCHDOG,
         seed_products: false,
-        static_json: Vec::new(),
     };
     let stack = Stack::start(options, &mut |_, _| {})
         .await

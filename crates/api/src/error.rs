@@ -1,29 +1,26 @@
-//! Every error answer is `{ "error": { "code", "message" } }`, plus optional fields.
+//! Every error answer is an [`ErrorBody`] `{ "error": { "code", "message" } }`; a 409 adds
+//! the stock and restock fields of [`OutOfStockBody`].
 
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Response};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::contract::{ErrorBody, ErrorDetail, OutOfStockBody};
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-    /// Fields beside `error` in the body (e.g. `restock` on a 409).
-    pub extra: Map<String, Value>,
+    /// The JSON body: an [`ErrorBody`], or a richer one such as [`OutOfStockBody`].
+    pub body: Value,
     /// The `Allow` header of a 405.
     pub allow: Option<&'static str>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            extra: Map::new(),
-            allow: None,
-        }
+        let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message: message.into() } };
+        Self { status, body: serde_json::to_value(body).expect("serialisable"), allow: None }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -34,9 +31,8 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
 
-    pub fn with(mut self, key: &str, value: Value) -> Self {
-        self.extra.insert(key.to_owned(), value);
-        self
+    pub fn out_of_stock(body: OutOfStockBody) -> Self {
+        Self { status: StatusCode::CONFLICT, body: serde_json::to_value(body).expect("serialisable"), allow: None }
     }
 
     pub fn route_not_found() -> Self {
@@ -46,21 +42,17 @@ impl ApiError {
     pub fn method_not_allowed(allow: &'static str) -> Self {
         Self {
             allow: Some(allow),
-            ..Self::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                format!("allowed: {allow}"),
-            )
+            ..Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("allowed: {allow}"))
         }
     }
 
+    /// The `error.code` of the body.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+
     pub fn into_response(self) -> Response<Body> {
-        let mut body = self.extra;
-        body.insert(
-            "error".into(),
-            json!({ "code": self.code, "message": self.message }),
-        );
-        let mut response = json_response(self.status, &Value::Object(body));
+        let mut response = json_response(self.status, &self.body);
         let headers = response.headers_mut();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
@@ -95,11 +87,11 @@ impl From<donut_domain::StoreError> for ApiError {
     }
 }
 
-pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
+pub(crate) fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::CACHE_CONTROL, "no-store")
-        .body(Body::Text(body.to_string()))
+        .body(Body::Text(serde_json::to_string(body).expect("contract types serialise")))
         .expect("status and static headers are valid")
 }

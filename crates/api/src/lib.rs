@@ -5,6 +5,7 @@
 //! locally is what runs in Lambda.
 
 pub mod apigw;
+pub mod contract;
 mod error;
 mod json;
 mod restock;

@@ -11,9 +11,9 @@ use donut_domain::{FactoryOrderId, ProductId, Warehouse};
 use donut_factory::{CallbackSigner, ManufactureRequest};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::json;
 use tracing::Instrument;
 
+use crate::contract::{CallbackAccepted, RestockStatus};
 use crate::error::json_response;
 use crate::{ApiError, HttpHandler, json, segments};
 
@@ -117,21 +117,16 @@ impl<W: Warehouse> RestockApi<W> {
 
 /// The answer to a callback: the order is fulfilled; `stock` is known when this callback
 /// did the restock (None: an earlier one did, and this one changed nothing).
-fn fulfilled(
-    id: FactoryOrderId,
-    product_id: &ProductId,
-    added: u32,
-    stock: Option<u32>,
-) -> Response<Body> {
-    let mut body = json!({
-        "factory_order_id": id.to_string(),
-        "product_id": product_id,
-        "status": "fulfilled",
-        "added": added,
-        "already_fulfilled": stock.is_none(),
-    });
-    if let Some(stock) = stock {
-        body["stock"] = json!(stock);
-    }
-    json_response(StatusCode::OK, &body)
+fn fulfilled(id: FactoryOrderId, product_id: &ProductId, added: u32, stock: Option<u32>) -> Response<Body> {
+    json_response(
+        StatusCode::OK,
+        &CallbackAccepted {
+            factory_order_id: id.to_string(),
+            product_id: product_id.to_string(),
+            status: RestockStatus::Fulfilled,
+            added,
+            stock,
+            already_fulfilled: stock.is_none(),
+        },
+    )
 }

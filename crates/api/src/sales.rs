@@ -3,15 +3,16 @@
 use std::time::Instant;
 
 use donut_domain::{
-    CorrelationId, Product, ProductId, PurchaseOutcome, PurchaseRequest, Quantity, RestockInfo,
-    Warehouse,
+    CorrelationId, FactoryOrderStatus, Product, ProductId, PurchaseOutcome, PurchaseRequest,
+    Quantity, RestockInfo, Warehouse,
 };
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
 use tracing::Instrument;
 
+use crate::contract::{
+    ErrorDetail, OrderRequest, OutOfStockBody, ProductList, ProductView, Restock, RestockStatus, Sold,
+};
 use crate::error::json_response;
 use crate::{ApiError, CORRELATION_HEADER, HttpHandler, json, segments};
 
@@ -31,14 +32,6 @@ impl Default for Limits {
             max_body_bytes: 16 * 1024,
         }
     }
-}
-
-/// The body of `POST /orders` as it arrives; validated into a [`PurchaseRequest`].
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OrderBody {
-    product_id: String,
-    quantity: i64,
 }
 
 /// What to do right after a purchase opened a factory order: publish the outbox at once
@@ -131,7 +124,7 @@ impl<W: Warehouse, N: AfterStockOut> SalesApi<W, N> {
         request: &Request,
         correlation_id: &CorrelationId,
     ) -> Result<Response<Body>, ApiError> {
-        let body: OrderBody = json::read(request, self.limits.max_body_bytes)?;
+        let body: OrderRequest = json::read(request, self.limits.max_body_bytes)?;
         let purchase = PurchaseRequest {
             product_id: ProductId::parse(&body.product_id)
                 .map_err(|e| ApiError::bad_request("invalid_product_id", e.to_string()))?,
@@ -160,13 +153,13 @@ impl<W: Warehouse, N: AfterStockOut> SalesApi<W, N> {
                 );
                 Ok(json_response(
                     StatusCode::OK,
-                    &json!({
-                        "order_id": sale.order_id.to_string(),
-                        "product_id": sale.product_id,
-                        "quantity": sale.quantity,
-                        "remaining": sale.remaining,
-                        "restock": restock_json(sale.restock.as_ref()),
-                    }),
+                    &Sold {
+                        order_id: sale.order_id.to_string(),
+                        product_id: sale.product_id.to_string(),
+                        quantity: sale.quantity.get(),
+                        remaining: sale.remaining,
+                        restock: sale.restock.as_ref().map(restock_view),
+                    },
                 ))
             }
             PurchaseOutcome::OutOfStock(refused) => {
@@ -183,9 +176,11 @@ impl<W: Warehouse, N: AfterStockOut> SalesApi<W, N> {
                     ),
                     None => format!("{} left of {}", refused.available, refused.product_id),
                 };
-                Err(ApiError::new(StatusCode::CONFLICT, "out_of_stock", message)
-                    .with("available", json!(refused.available))
-                    .with("restock", restock_json(refused.restock.as_ref())))
+                Err(ApiError::out_of_stock(OutOfStockBody {
+                    error: ErrorDetail { code: "out_of_stock".into(), message },
+                    available: refused.available,
+                    restock: refused.restock.as_ref().map(restock_view),
+                }))
             }
             PurchaseOutcome::UnknownProduct(id) => Err(unknown_product(&id)),
         }
@@ -193,18 +188,15 @@ impl<W: Warehouse, N: AfterStockOut> SalesApi<W, N> {
 
     async fn list(&self) -> Result<Response<Body>, ApiError> {
         let products = self.warehouse.products().await?;
-        let products: Vec<Value> = products.iter().map(product_json).collect();
-        Ok(json_response(
-            StatusCode::OK,
-            &json!({ "products": products }),
-        ))
+        let products = products.iter().map(product_view).collect();
+        Ok(json_response(StatusCode::OK, &ProductList { products }))
     }
 
     async fn one(&self, raw_id: &str) -> Result<Response<Body>, ApiError> {
         let id = ProductId::parse(raw_id)
             .map_err(|e| ApiError::bad_request("invalid_product_id", e.to_string()))?;
         match self.warehouse.product(&id).await? {
-            Some(p) => Ok(json_response(StatusCode::OK, &product_json(&p))),
+            Some(p) => Ok(json_response(StatusCode::OK, &product_view(&p))),
             None => Err(unknown_product(&id)),
         }
     }
@@ -223,24 +215,25 @@ fn correlation_id(request: &Request) -> CorrelationId {
         .unwrap_or_default()
 }
 
-fn restock_json(restock: Option<&RestockInfo>) -> Value {
-    match restock {
-        Some(r) => json!({
-            "factory_order_id": r.factory_order_id.to_string(),
-            "status": r.status,
-            "opened_now": r.opened_now,
-        }),
-        None => Value::Null,
+fn restock_view(r: &RestockInfo) -> Restock {
+    Restock {
+        factory_order_id: r.factory_order_id.to_string(),
+        status: match r.status {
+            FactoryOrderStatus::Open => RestockStatus::Open,
+            FactoryOrderStatus::Requested => RestockStatus::Requested,
+            FactoryOrderStatus::Fulfilled => RestockStatus::Fulfilled,
+        },
+        opened_now: r.opened_now,
     }
 }
 
-fn product_json(p: &Product) -> Value {
-    json!({
-        "product_id": p.id,
-        "name": p.name,
-        "price_cents": p.price_cents,
-        "stock": p.stock,
-        "reorder_point": p.reorder.point,
-        "reorder_quantity": p.reorder.quantity,
-    })
+fn product_view(p: &Product) -> ProductView {
+    ProductView {
+        product_id: p.id.to_string(),
+        name: p.name.clone(),
+        price_cents: p.price_cents,
+        stock: p.stock,
+        reorder_point: p.reorder.point,
+        reorder_quantity: p.reorder.quantity,
+    }
 }

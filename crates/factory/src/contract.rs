@@ -9,7 +9,8 @@ pub const MESSAGE_GROUP_ID: &str = "stock-arrival-group";
 /// The path the factory serves orders on.
 pub const MANUFACTURES_PATH: &str = "/api/manufactures";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The legacy factory's order, and the notice it posts back to `CallbackUrl` when done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct ManufactureRequest {
     pub message_group_id: String,

@@ -73,7 +73,6 @@ async fn main() -> anyhow::Result<()> {
                 max_attempts: stage.factory_max_attempts,
             },
             seed_products: false,
-            static_json: Vec::new(),
         },
         &mut |step, took| eprintln!("  {step}: {} ms", took.as_millis()),
     )

@@ -1,0 +1,190 @@
+//! The HTTP contract as Rust types: what the handlers send is these types serialised, and
+//! the OpenAPI document (`openapi.json`, served at `GET /openapi.json`) is generated from
+//! them, so the two cannot drift.
+
+use donut_factory::ManufactureRequest;
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+
+/// `POST /orders`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({ "product_id": "maple-bar", "quantity": 2 }))]
+pub struct OrderRequest {
+    /// 1 to 64 characters of `A-Z a-z 0-9 - _`.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    pub product_id: String,
+    /// 1 to the stage's `maxQuantity`.
+    #[schema(minimum = 1, maximum = 1000)]
+    pub quantity: i64,
+}
+
+/// The state of a factory order, as far as a buyer needs to know.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RestockStatus {
+    Open,
+    Requested,
+    Fulfilled,
+}
+
+/// The factory order that refills the product.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Restock {
+    #[schema(format = "uuid")]
+    pub factory_order_id: String,
+    pub status: RestockStatus,
+    /// True when this very request opened it.
+    pub opened_now: bool,
+}
+
+/// 200 to `POST /orders`: sold.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({ "order_id": "0b6c3a4e-6f4e-4b8a-9c8e-2f1d3c4b5a69", "product_id": "maple-bar",
+    "quantity": 2, "remaining": 38, "restock": null }))]
+pub struct Sold {
+    #[schema(format = "uuid")]
+    pub order_id: String,
+    pub product_id: String,
+    pub quantity: u32,
+    /// Units left after this sale.
+    pub remaining: u32,
+    /// Set when stock is at or below the reorder point and a factory order covers it.
+    pub restock: Option<Restock>,
+}
+
+/// What went wrong, for a program (`code`) and a person (`message`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// e.g. `invalid_quantity`, `unknown_product`, `out_of_stock`, `warehouse_unavailable`.
+    pub code: String,
+    pub message: String,
+}
+
+/// Every 4xx and 5xx answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({ "error": { "code": "invalid_quantity", "message": "quantity must be an integer from 1 to 10" } }))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// 409 to `POST /orders`: not enough stock.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OutOfStockBody {
+    pub error: ErrorDetail,
+    /// Units on the shelf when the order was refused.
+    pub available: u32,
+    /// The factory order that will refill the shelf, if one is open.
+    pub restock: Option<Restock>,
+}
+
+/// A product and its stock.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ProductView {
+    pub product_id: String,
+    pub name: String,
+    /// Integer cents.
+    pub price_cents: i64,
+    pub stock: u32,
+    pub reorder_point: u32,
+    pub reorder_quantity: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ProductList {
+    pub products: Vec<ProductView>,
+}
+
+/// 200 to the factory's callback.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CallbackAccepted {
+    #[schema(format = "uuid")]
+    pub factory_order_id: String,
+    pub product_id: String,
+    /// Always `fulfilled`.
+    pub status: RestockStatus,
+    /// Units this callback added (0 for a repeated callback).
+    pub added: u32,
+    /// Stock after the restock; absent for a repeated callback.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stock: Option<u32>,
+    pub already_fulfilled: bool,
+}
+
+#[utoipa::path(
+    post, path = "/orders", tag = "sales",
+    summary = "Buy donuts",
+    description = "Sells `quantity` units if the shelf has them (atomically); otherwise 409, and a factory order is opened if none is.",
+    request_body(content = OrderRequest, content_type = "application/json"),
+    params(("x-correlation-id" = Option<String>, Header, description = "Follow this purchase through the logs (1–128 visible ASCII characters); echoed back")),
+    responses(
+        (status = 200, description = "Sold", body = Sold),
+        (status = 400, description = "Malformed body, bad product id or quantity, or body over the size limit", body = ErrorBody),
+        (status = 404, description = "Unknown product", body = ErrorBody),
+        (status = 409, description = "Not enough stock", body = OutOfStockBody),
+        (status = 415, description = "Body not sent as application/json", body = ErrorBody),
+        (status = 503, description = "The warehouse cannot be reached; retry", body = ErrorBody),
+    )
+)]
+#[allow(dead_code)]
+fn post_order() {}
+
+#[utoipa::path(
+    get, path = "/products", tag = "sales", summary = "All products and their stock",
+    responses(
+        (status = 200, description = "Products", body = ProductList),
+        (status = 503, description = "The warehouse cannot be reached; retry", body = ErrorBody),
+    )
+)]
+#[allow(dead_code)]
+fn list_products() {}
+
+#[utoipa::path(
+    get, path = "/products/{id}", tag = "sales", summary = "One product and its stock",
+    params(("id" = String, Path, description = "Product id")),
+    responses(
+        (status = 200, description = "The product", body = ProductView),
+        (status = 400, description = "Not a valid product id", body = ErrorBody),
+        (status = 404, description = "Unknown product", body = ErrorBody),
+        (status = 503, description = "The warehouse cannot be reached; retry", body = ErrorBody),
+    )
+)]
+#[allow(dead_code)]
+fn get_product() {}
+
+#[utoipa::path(
+    post, path = "/factory/callback/{factory_order_id}", tag = "factory",
+    summary = "The legacy factory's production-done notice",
+    description = "The URL (with its token) is the capability the factory was given with the order. Adds the quantity we ordered, once; repeats answer 200 and change nothing.",
+    params(
+        ("factory_order_id" = String, Path, description = "The factory order"),
+        ("token" = String, Query, description = "HMAC-SHA256 of the factory order id (lower-case hex)"),
+    ),
+    request_body(content = ManufactureRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Restocked (or already restocked)", body = CallbackAccepted),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "Token missing or not valid for this order", body = ErrorBody),
+        (status = 404, description = "Unknown factory order", body = ErrorBody),
+        (status = 415, description = "Body not sent as application/json", body = ErrorBody),
+        (status = 503, description = "The warehouse cannot be reached; retry", body = ErrorBody),
+    )
+)]
+#[allow(dead_code)]
+fn factory_callback() {}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Donut-States API", description = "Sales API and the legacy factory's callback.", version = "1.0.0"),
+    paths(post_order, list_products, get_product, factory_callback),
+    components(schemas(OrderRequest, Sold, Restock, RestockStatus, ErrorBody, ErrorDetail, OutOfStockBody, ProductView, ProductList, CallbackAccepted, ManufactureRequest)),
+    tags((name = "sales", description = "Buying donuts"), (name = "factory", description = "The legacy factory's callback")),
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI document, pretty-printed (what `openapi.json` holds).
+pub fn openapi_json() -> String {
+    let mut doc = ApiDoc::openapi().to_pretty_json().expect("the document serialises");
+    doc.push('\n');
+    doc
+}
