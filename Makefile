@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help up down test bench load lambdas infra schema schema-check inbox dlq lint fmt
+.PHONY: help up down test contract bench load lambdas infra schema schema-check inbox dlq lint fmt
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ load: ## a 10 s rush at 100/s against a running `make up` (see donut-load --help
 
 lambdas: ## release bootstrap.zip per Lambda (arm64, cargo-lambda) into target/lambda/
 	@scripts/lambdas.sh
+
+contract: ## schemathesis fuzzes the local stack from openapi.json (services must be up)
+	@scripts/contract.sh
 
 infra: ## the Pulumi program's binary (Pulumi.yaml runs target/release/donut-infra)
 	cargo build --release -p donut-infra

@@ -18,4 +18,8 @@ trap 'scripts/services.sh stop' EXIT
 echo "test services:"
 scripts/services.sh start
 scripts/schema.sh --check
-cargo test --workspace --locked --no-fail-fast "$@"
+status=0
+cargo test --workspace --locked --no-fail-fast "$@" || status=$?
+echo "contract fuzzing (schemathesis against the local stack):"
+scripts/contract.sh || status=$?
+exit $status

@@ -231,7 +231,10 @@ impl Stack {
             let gw = Gateway {
                 sales_api: invoker(sales),
                 warehouse_restock: invoker(restock),
-                static_json: Arc::new(vec![("/openapi.json", donut_api::contract::openapi_json())]),
+                static_json: Arc::new(vec![(
+                    "/openapi.json",
+                    donut_api::contract::openapi_json(stage.max_quantity),
+                )]),
             };
             let stop = stopped(&shutdown);
             tasks.push(tokio::spawn(async move {

@@ -4,7 +4,7 @@
 
 use donut_factory::ManufactureRequest;
 use serde::{Deserialize, Serialize};
-use utoipa::{OpenApi, ToSchema};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 /// `POST /orders`.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -14,9 +14,34 @@ pub struct OrderRequest {
     /// 1 to 64 characters of `A-Z a-z 0-9 - _`.
     #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub product_id: String,
-    /// 1 to the stage's `maxQuantity`.
+    /// 1 to the stage's `maxQuantity` (the served document states the stage's value).
     #[schema(minimum = 1, maximum = 1000)]
+    #[serde(deserialize_with = "integral")]
     pub quantity: i64,
+}
+
+/// A JSON number with no fractional part, as JSON Schema's `integer` means it: `7` and `7.0`
+/// alike; `7.5`, strings and numbers beyond i64 are refused.
+fn integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
+        _ => Err(serde::de::Error::custom(format!(
+            "quantity must be a whole number, got {n}"
+        ))),
+    }
+}
+
+/// A product id in a path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ProductPath {
+    /// Product id: 1 to 64 characters of `A-Z a-z 0-9 - _`.
+    #[param(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    pub id: String,
 }
 
 /// The state of a factory order, as far as a buyer needs to know.
@@ -141,7 +166,7 @@ fn list_products() {}
 
 #[utoipa::path(
     get, path = "/products/{id}", tag = "sales", summary = "One product and its stock",
-    params(("id" = String, Path, description = "Product id")),
+    params(ProductPath),
     responses(
         (status = 200, description = "The product", body = ProductView),
         (status = 400, description = "Not a valid product id", body = ErrorBody),
@@ -182,9 +207,13 @@ fn factory_callback() {}
 )]
 pub struct ApiDoc;
 
-/// The OpenAPI document, pretty-printed (what `openapi.json` holds).
-pub fn openapi_json() -> String {
-    let mut doc = ApiDoc::openapi().to_pretty_json().expect("the document serialises");
-    doc.push('\n');
-    doc
+/// The OpenAPI document for a stage whose largest order is `max_quantity`, pretty-printed.
+/// `openapi.json` holds the dev stage's.
+pub fn openapi_json(max_quantity: u32) -> String {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serialises");
+    doc["components"]["schemas"]["OrderRequest"]["properties"]["quantity"]["maximum"] =
+        max_quantity.into();
+    let mut text = serde_json::to_string_pretty(&doc).expect("the document serialises");
+    text.push('\n');
+    text
 }

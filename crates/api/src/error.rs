@@ -19,8 +19,17 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message: message.into() } };
-        Self { status, body: serde_json::to_value(body).expect("serialisable"), allow: None }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.to_owned(),
+                message: message.into(),
+            },
+        };
+        Self {
+            status,
+            body: serde_json::to_value(body).expect("serialisable"),
+            allow: None,
+        }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -32,7 +41,11 @@ impl ApiError {
     }
 
     pub fn out_of_stock(body: OutOfStockBody) -> Self {
-        Self { status: StatusCode::CONFLICT, body: serde_json::to_value(body).expect("serialisable"), allow: None }
+        Self {
+            status: StatusCode::CONFLICT,
+            body: serde_json::to_value(body).expect("serialisable"),
+            allow: None,
+        }
     }
 
     pub fn route_not_found() -> Self {
@@ -42,7 +55,11 @@ impl ApiError {
     pub fn method_not_allowed(allow: &'static str) -> Self {
         Self {
             allow: Some(allow),
-            ..Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("allowed: {allow}"))
+            ..Self::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("allowed: {allow}"),
+            )
         }
     }
 
@@ -92,6 +109,8 @@ pub(crate) fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Respo
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::CACHE_CONTROL, "no-store")
-        .body(Body::Text(serde_json::to_string(body).expect("contract types serialise")))
+        .body(Body::Text(
+            serde_json::to_string(body).expect("contract types serialise"),
+        ))
         .expect("status and static headers are valid")
 }

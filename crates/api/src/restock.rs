@@ -117,7 +117,12 @@ impl<W: Warehouse> RestockApi<W> {
 
 /// The answer to a callback: the order is fulfilled; `stock` is known when this callback
 /// did the restock (None: an earlier one did, and this one changed nothing).
-fn fulfilled(id: FactoryOrderId, product_id: &ProductId, added: u32, stock: Option<u32>) -> Response<Body> {
+fn fulfilled(
+    id: FactoryOrderId,
+    product_id: &ProductId,
+    added: u32,
+    stock: Option<u32>,
+) -> Response<Body> {
     json_response(
         StatusCode::OK,
         &CallbackAccepted {

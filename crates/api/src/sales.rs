@@ -11,7 +11,8 @@ use lambda_http::{Body, Request, Response};
 use tracing::Instrument;
 
 use crate::contract::{
-    ErrorDetail, OrderRequest, OutOfStockBody, ProductList, ProductView, Restock, RestockStatus, Sold,
+    ErrorDetail, OrderRequest, OutOfStockBody, ProductList, ProductView, Restock, RestockStatus,
+    Sold,
 };
 use crate::error::json_response;
 use crate::{ApiError, CORRELATION_HEADER, HttpHandler, json, segments};
@@ -177,7 +178,10 @@ impl<W: Warehouse, N: AfterStockOut> SalesApi<W, N> {
                     None => format!("{} left of {}", refused.available, refused.product_id),
                 };
                 Err(ApiError::out_of_stock(OutOfStockBody {
-                    error: ErrorDetail { code: "out_of_stock".into(), message },
+                    error: ErrorDetail {
+                        code: "out_of_stock".into(),
+                        message,
+                    },
                     available: refused.available,
                     restock: refused.restock.as_ref().map(restock_view),
                 }))
