@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help up down test contract bench load lambdas infra schema schema-check inbox dlq lint fmt
+.PHONY: help up down test contract metrics bench load lambdas infra schema schema-check inbox dlq lint fmt
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ schema-check: ## prove the committed schema is what the pinned wheel yields
 
 inbox: ## e-mails ops received from the local stack (alarms)
 	@cargo run -q -p donut-cli -- ops inbox
+
+metrics: ## one screen of the metrics the local stack logged
+	@cargo run -q -p donut-cli -- ops metrics
 
 dlq: ## what sits in the local dead-letter queue
 	@cargo run -q -p donut-cli -- dlq list

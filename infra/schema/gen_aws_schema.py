@@ -22,7 +22,7 @@ import zipfile
 # Python module directory -> resource files used by the infra program.
 RESOURCES = {
     "apigatewayv2": ["api", "integration", "route", "stage"],
-    "cloudwatch": ["dashboard", "event_rule", "event_target", "log_group", "metric_alarm"],
+    "cloudwatch": ["dashboard", "event_rule", "event_target", "log_group", "metric_alarm", "query_definition"],
     "ec2": [
         "eip",
         "internet_gateway",

@@ -80,6 +80,29 @@ pub fn declare(
         dimensions: crate::out::known(HashMap::new()),
     });
     alarms.push(Alarm {
+        key: "factory-failures",
+        description: "Calls to the legacy factory are failing (5xx, timeouts, connection errors); \
+                      messages are being retried and may reach the DLQ."
+            .into(),
+        namespace: "",
+        metric: "FactoryCallFailures",
+        statistic: "Sum",
+        threshold: f64::from(c.factory_failure_alarm_threshold),
+        dimensions: crate::out::known(HashMap::new()),
+    });
+    alarms.push(Alarm {
+        key: "restock-latency",
+        description: format!(
+            "Stock-outs take more than {} minutes (p90) to be restocked: the factory is slow or callbacks are lost.",
+            c.restock_latency_alarm_minutes
+        ),
+        namespace: "",
+        metric: "RestockLatency",
+        statistic: "p90",
+        threshold: f64::from(c.restock_latency_alarm_minutes) * 60_000.0,
+        dimensions: crate::out::known(HashMap::new()),
+    });
+    alarms.push(Alarm {
         key: "api-5xx",
         description: "The API answered 5xx: the warehouse or a function is failing.".into(),
         namespace: "AWS/ApiGateway",
@@ -111,7 +134,16 @@ pub fn declare(
                     alarm.namespace.to_owned()
                 })
                 .metric_name(alarm.metric)
-                .statistic(alarm.statistic)
+                // "p90" and the like are extended statistics.
+                .maybe_statistic(
+                    (!alarm.statistic.starts_with('p')).then(|| alarm.statistic.to_owned()),
+                )
+                .maybe_extended_statistic(
+                    alarm
+                        .statistic
+                        .starts_with('p')
+                        .then(|| alarm.statistic.to_owned()),
+                )
                 .dimensions(alarm.dimensions)
                 .period(c.alarm_period_seconds as i32)
                 .evaluation_periods(1)

@@ -156,8 +156,10 @@ pub fn declare(
 ) -> Compute {
     let ctx = stack.ctx;
     let c = &stack.config;
-    let db_env = || {
+    // What every function reads: its metrics namespace and the database.
+    let base_env = || {
         vec![
+            ("METRICS_NAMESPACE", known(stack.metrics_namespace())),
             ("DB_SECRET_ARN", data.db_secret_arn.clone()),
             ("DB_HOST", data.db_address.clone()),
             ("DB_PORT", known(DB_PORT.to_string())),
@@ -184,7 +186,7 @@ pub fn declare(
             description: "Sales API: orders and stock levels",
             timeout_seconds: 10,
             env: [
-                db_env(),
+                base_env(),
                 vec![
                     ("MAX_QUANTITY", known(c.max_quantity.to_string())),
                     ("MAX_BODY_BYTES", known(c.max_body_bytes.to_string())),
@@ -199,7 +201,7 @@ pub fn declare(
             description: "The legacy factory's signed callback: restocks once per factory order",
             timeout_seconds: 10,
             env: [
-                db_env(),
+                base_env(),
                 vec![
                     ("MAX_BODY_BYTES", known(c.max_body_bytes.to_string())),
                     ("CALLBACK_BASE_URL", api.endpoint.clone()),
@@ -214,7 +216,7 @@ pub fn declare(
             description: "Stock-out events from SQS to the legacy Factory API",
             timeout_seconds: c.queue.requester_timeout_seconds as i32,
             env: [
-                db_env(),
+                base_env(),
                 vec![
                     ("FACTORY_URL", known(c.factory_url.clone())),
                     (
@@ -245,7 +247,7 @@ pub fn declare(
             description: "Publishes stock-out events the outbox still holds",
             timeout_seconds: 60,
             env: [
-                db_env(),
+                base_env(),
                 vec![("STOCK_OUT_TOPIC_ARN", messaging.topic_arn.clone())],
             ]
             .concat(),
@@ -256,7 +258,7 @@ pub fn declare(
             description: "Asks the factory again for orders it never called back for; then alerts ops",
             timeout_seconds: 60,
             env: [
-                db_env(),
+                base_env(),
                 vec![
                     ("FACTORY_URL", known(c.factory_url.clone())),
                     (
@@ -274,7 +276,6 @@ pub fn declare(
                     ("CALLBACK_BASE_URL", api.endpoint.clone()),
                     ("CALLBACK_SECRET_ARN", data.callback_secret_arn.clone()),
                     ("OPS_TOPIC_ARN", messaging.ops_topic_arn.clone()),
-                    ("METRICS_NAMESPACE", known(stack.metrics_namespace())),
                 ],
             ]
             .concat(),
@@ -288,7 +289,7 @@ pub fn declare(
             name: MIGRATE,
             description: "Applies the warehouse schema migrations (and the dev seed)",
             timeout_seconds: 120,
-            env: db_env(),
+            env: base_env(),
             statements: vec![db_secret()],
         },
     ];

@@ -13,6 +13,7 @@ pub mod data;
 pub mod iam;
 pub mod messaging;
 pub mod network;
+pub mod observability;
 pub mod out;
 
 use anyhow::Context as _;
@@ -35,7 +36,7 @@ impl Stack<'_> {
 
     /// The namespace of the metrics the functions emit (EMF): `DonutStates/<stage>`.
     pub fn metrics_namespace(&self) -> String {
-        format!("DonutStates/{}", self.config.stage)
+        self.config.metrics_namespace()
     }
 
     pub fn is_prod(&self) -> bool {
@@ -66,6 +67,7 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
     let compute = compute::declare(&stack, &network, &data, &messaging, &api);
     api::declare_routes(&stack, &api, &compute);
     alarms::declare(&stack, &messaging, &compute, &api);
+    observability::declare(&stack, &api);
 
     export(ctx, "apiUrl", &api.endpoint);
     export(ctx, "stockOutTopicArn", &messaging.topic_arn);

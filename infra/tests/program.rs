@@ -61,7 +61,9 @@ fn every_resource_of_the_architecture_is_declared() {
             ("aws:cloudwatch/eventRule:EventRule", 1),
             ("aws:cloudwatch/eventTarget:EventTarget", 2),
             ("aws:cloudwatch/logGroup:LogGroup", 7),
-            ("aws:cloudwatch/metricAlarm:MetricAlarm", 9),
+            ("aws:cloudwatch/dashboard:Dashboard", 1),
+            ("aws:cloudwatch/queryDefinition:QueryDefinition", 1),
+            ("aws:cloudwatch/metricAlarm:MetricAlarm", 11),
             ("aws:ec2/securityGroup:SecurityGroup", 3),
             ("aws:ec2/subnet:Subnet", 3),
             ("aws:ec2/internetGateway:InternetGateway", 1),
@@ -660,4 +662,60 @@ fn the_factory_watchdog_runs_on_the_schedule_and_is_alarmed() {
     );
     let prod_env = &input(prod(), "donut-states-prod-factory-watchdog")["environment"]["variables"];
     assert_eq!(prod_env["FACTORY_DEADLINE_MINUTES"], "120");
+}
+
+/// What ops look at: the dashboard shows every metric the code emits, the DLQ, the functions
+/// and the API; the saved query splits durations cold/warm; the pipeline has its own alarms.
+#[test]
+fn the_dashboard_alarms_and_saved_query_cover_the_pipeline() {
+    let run = dev();
+    let dashboard = input(run, "donut-states-dev-operations");
+    let body = json_of(dashboard, "dashboardBody");
+    let text = body.to_string();
+    for (metric, _) in donut_metrics::ALL {
+        if *metric != "ColdStarts" {
+            assert!(text.contains(metric), "the dashboard shows {metric}");
+        }
+    }
+    assert!(text.contains("donut-states-dev-factory-orders-dlq"));
+    assert!(
+        text.contains(s(out(run, "donut-states-dev-http-api"), "id")),
+        "API widgets name the API"
+    );
+    for f in [
+        "sales-api",
+        "factory-requester",
+        "warehouse-restock",
+        "outbox-relay",
+        "migrate",
+        "factory-watchdog",
+    ] {
+        assert!(
+            text.contains(&format!("donut-states-dev-{f}")),
+            "{f} on the dashboard"
+        );
+    }
+    let query = input(run, "donut-states-dev-cold-vs-warm");
+    assert!(s(query, "queryString").contains("@initDuration"));
+    assert_eq!(query["logGroupNames"].as_array().unwrap().len(), 6);
+    for group in strings(&query["logGroupNames"]) {
+        let function = group.trim_start_matches("/aws/lambda/");
+        assert_eq!(out(run, function)["name"], function);
+    }
+    let failures = input(run, "donut-states-dev-factory-failures");
+    assert_eq!(failures["namespace"], "DonutStates/dev");
+    assert_eq!(failures["metricName"], "FactoryCallFailures");
+    assert_eq!(failures["threshold"], 5.0);
+    let latency = input(run, "donut-states-dev-restock-latency");
+    assert_eq!(latency["metricName"], "RestockLatency");
+    assert_eq!(latency["extendedStatistic"], "p90");
+    assert!(latency["statistic"].is_null());
+    assert_eq!(latency["threshold"], 60.0 * 60_000.0);
+    for f in run.of_type("aws:lambda/function:Function") {
+        assert_eq!(
+            f.inputs["environment"]["variables"]["METRICS_NAMESPACE"], "DonutStates/dev",
+            "{}",
+            f.name
+        );
+    }
 }

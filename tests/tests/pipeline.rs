@@ -88,6 +88,20 @@ async fn buy_until_stock_out_then_restock_then_buy_again() {
     ] {
         assert!(stages(stage), "no log line of {stage} carries {cid}");
     }
+    // The chain's metrics are log lines too, carrying the same correlation id.
+    let metrics: Vec<&str> = mine.iter().filter_map(|l| l["metric"].as_str()).collect();
+    for metric in [
+        "OrdersSold",
+        "StockOuts",
+        "FactoryOrdersRequested",
+        "FactoryOrdersFulfilled",
+        "RestockLatency",
+    ] {
+        assert!(
+            metrics.contains(&metric),
+            "{metric} not logged for {cid}: {metrics:?}"
+        );
+    }
     t.stop().await;
 }
 

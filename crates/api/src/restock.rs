@@ -87,8 +87,11 @@ impl<W: Warehouse> RestockApi<W> {
                 added,
                 stock,
                 correlation_id,
+                waited,
             } => {
                 tracing::Span::current().record("correlation_id", correlation_id.as_str());
+                donut_metrics::count("FactoryOrdersFulfilled", 1);
+                donut_metrics::millis("RestockLatency", waited);
                 if notice.order_stock_cnt != added {
                     tracing::warn!(
                         factory_says = notice.order_stock_cnt,

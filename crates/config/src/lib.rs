@@ -63,6 +63,10 @@ pub struct StageConfig {
     pub factory_max_attempts: u32,
     pub relay_schedule_minutes: u32,
     pub dlq_alarm_threshold: u32,
+    /// Factory calls failing per alarm period before ops are told.
+    pub factory_failure_alarm_threshold: u32,
+    /// p90 of stock-out → restock, in minutes, above which ops are told.
+    pub restock_latency_alarm_minutes: u32,
     pub alarm_period_seconds: u32,
     pub database: DatabaseConfig,
     pub lambda_memory_mb: u32,
@@ -155,6 +159,9 @@ impl StageConfig {
             factory_max_attempts: v.number("factoryMaxAttempts", 1..=20)?,
             relay_schedule_minutes: v.number("relayScheduleMinutes", 1..=60)?,
             dlq_alarm_threshold: v.number("dlqAlarmThreshold", 1..=1000)?,
+            factory_failure_alarm_threshold: v
+                .number("factoryFailureAlarmThreshold", 1..=10_000)?,
+            restock_latency_alarm_minutes: v.number("restockLatencyAlarmMinutes", 1..=10_080)?,
             alarm_period_seconds: v.number("alarmPeriodSeconds", 10..=86_400)?,
             database: DatabaseConfig {
                 instance_class: v.string("dbInstanceClass")?,
@@ -258,6 +265,11 @@ impl StageConfig {
     /// Resource names are `<project>-<stage>-<what>`.
     pub fn name(&self, what: &str) -> String {
         format!("{}-{what}", self.prefix())
+    }
+
+    /// The namespace of the metrics the functions emit (EMF): `DonutStates/<stage>`.
+    pub fn metrics_namespace(&self) -> String {
+        format!("DonutStates/{}", self.stage)
     }
 
     /// `<project>-<stage>`.

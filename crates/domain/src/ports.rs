@@ -26,6 +26,8 @@ pub enum RestockOutcome {
         added: u32,
         stock: u32,
         correlation_id: CorrelationId,
+        /// From the stock-out that opened the order to this restock.
+        waited: std::time::Duration,
     },
     /// The order was fulfilled before: nothing changed.
     AlreadyFulfilled {

@@ -38,6 +38,10 @@ impl<W: Warehouse, F: FactoryApi> FactoryRequester<W, F> {
             }
         }
         if !response.batch_item_failures.is_empty() {
+            donut_metrics::count(
+                "BatchItemFailures",
+                response.batch_item_failures.len() as u64,
+            );
             tracing::warn!(
                 failed = response.batch_item_failures.len(),
                 batch = event.records.len(),
@@ -79,6 +83,7 @@ impl<W: Warehouse, F: FactoryApi> FactoryRequester<W, F> {
                         factory_request_id = %receipt.factory_request_id,
                         "factory order requested"
                     );
+                    donut_metrics::count("FactoryOrdersRequested", 1);
                     true
                 }
                 Ok(RequestOutcome::AlreadyDone(status)) => {
@@ -87,6 +92,9 @@ impl<W: Warehouse, F: FactoryApi> FactoryRequester<W, F> {
                 }
                 Err(error @ (RequestError::Factory(_) | RequestError::Store(_) | RequestError::Busy(_))) => {
                     tracing::warn!(factory_order_id = %event.factory_order_id, %error, "factory request failed; will retry");
+                    if matches!(error, RequestError::Factory(_)) {
+                        donut_metrics::count("FactoryCallFailures", 1);
+                    }
                     false
                 }
                 Err(error @ RequestError::UnknownOrder(_)) => {

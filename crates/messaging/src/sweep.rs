@@ -44,7 +44,11 @@ pub async fn watchdog_pass<W: Warehouse, F: FactoryApi, A: Alerts>(
     alerts: &A,
     policy: WatchdogPolicy,
 ) {
-    match watchdog_sweep(warehouse, factory, alerts, policy).await {
+    let result = watchdog_sweep(warehouse, factory, alerts, policy).await;
+    if let Ok(r) = &result {
+        donut_metrics::count("FactoryOrdersOverdue", r.overdue as u64);
+    }
+    match result {
         Ok(r) if r.overdue > 0 => tracing::warn!(
             overdue = r.overdue,
             re_requested = r.re_requested,

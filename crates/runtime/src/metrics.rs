@@ -1,13 +1,13 @@
-//! CloudWatch Embedded Metric Format: one JSON line on stdout per batch of counts, which
-//! CloudWatch Logs turns into metrics (no API call from the function).
+//! CloudWatch Embedded Metric Format: a JSON line on stdout that CloudWatch Logs turns into
+//! metrics (no API call from the function).
 
 use serde_json::{Map, Value, json};
 
-/// The EMF line for `values` in `namespace` (no dimensions), at `timestamp_ms`.
-pub fn line(namespace: &str, values: &[(&str, f64)], timestamp_ms: i64) -> String {
+/// The EMF line for `values` (name, value, unit) in `namespace`, no dimensions.
+pub fn line(namespace: &str, values: &[(&str, f64, &str)], timestamp_ms: i64) -> String {
     let metrics: Vec<Value> = values
         .iter()
-        .map(|(name, _)| json!({ "Name": name, "Unit": "Count" }))
+        .map(|(name, _, unit)| json!({ "Name": name, "Unit": unit }))
         .collect();
     let mut doc = Map::new();
     doc.insert(
@@ -17,18 +17,17 @@ pub fn line(namespace: &str, values: &[(&str, f64)], timestamp_ms: i64) -> Strin
             "CloudWatchMetrics": [{ "Namespace": namespace, "Dimensions": [[]], "Metrics": metrics }],
         }),
     );
-    for (name, value) in values {
+    for (name, value, _) in values {
         doc.insert((*name).to_owned(), json!(value));
     }
     Value::Object(doc).to_string()
 }
 
-/// Prints the EMF line for `values` now.
-pub fn emit(namespace: &str, values: &[(&str, f64)]) {
+pub fn now_ms() -> i64 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    println!("{}", line(namespace, values, now.as_millis() as i64));
+    now.as_millis() as i64
 }
 
 #[cfg(test)]
@@ -37,7 +36,7 @@ mod tests {
     fn emf_names_every_metric_and_carries_its_value() {
         let l: serde_json::Value = serde_json::from_str(&super::line(
             "DonutStates/dev",
-            &[("FactoryOrdersOverdue", 2.0)],
+            &[("RestockLatency", 12.5, "Milliseconds")],
             7,
         ))
         .unwrap();
@@ -48,8 +47,12 @@ mod tests {
         );
         assert_eq!(
             l["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
-            "FactoryOrdersOverdue"
+            "RestockLatency"
         );
-        assert_eq!(l["FactoryOrdersOverdue"], 2.0);
+        assert_eq!(
+            l["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"],
+            "Milliseconds"
+        );
+        assert_eq!(l["RestockLatency"], 12.5);
     }
 }

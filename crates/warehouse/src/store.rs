@@ -169,15 +169,16 @@ impl Warehouse for MySqlWarehouse {
             .start_transaction(TxOpts::default())
             .await
             .map_err(map_err)?;
-        let order: Option<(String, String, u32, String)> = tx
+        let order: Option<(String, String, u32, String, i64)> = tx
             .exec_first(
-                "SELECT product_id, status, quantity, correlation_id FROM factory_orders \
+                "SELECT product_id, status, quantity, correlation_id, \
+                 TIMESTAMPDIFF(MICROSECOND, created_at, UTC_TIMESTAMP(6)) FROM factory_orders \
                  WHERE factory_order_id = ? FOR UPDATE",
                 (id.to_string(),),
             )
             .await
             .map_err(map_err)?;
-        let Some((product_id, status, quantity, correlation_id)) = order else {
+        let Some((product_id, status, quantity, correlation_id, waited_us)) = order else {
             return Ok(RestockOutcome::UnknownOrder);
         };
         let product_id = parse_product_id(&product_id)?;
@@ -215,6 +216,7 @@ impl Warehouse for MySqlWarehouse {
             added: quantity,
             stock: stock.unwrap_or_default(),
             correlation_id,
+            waited: Duration::from_micros(waited_us.max(0) as u64),
         })
     }
 }

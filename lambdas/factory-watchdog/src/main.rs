@@ -1,13 +1,13 @@
 //! λ factory-watchdog: on a schedule, asks the factory again for orders it accepted and never
 //! called back for; after `FACTORY_MAX_ATTEMPTS` requests, alerts ops (ops SNS topic) and
-//! emits the `FactoryOrdersOverdue` metric that the overdue alarm watches.
+//! emits the `FactoryOrdersOverdue` metric (EMF) that the overdue alarm watches.
 
 use std::time::Duration;
 
 use donut_domain::services::{WatchdogPolicy, watchdog_sweep};
 use donut_messaging::SnsAlerts;
 use donut_runtime::settings::{parse_var, var};
-use donut_runtime::{callback_signer, db_config, factory_client, metrics, telemetry};
+use donut_runtime::{callback_signer, db_config, factory_client, telemetry};
 use donut_warehouse::MySqlWarehouse;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
@@ -28,10 +28,9 @@ async fn main() -> Result<(), Error> {
         deadline: Duration::from_secs(60 * parse_var::<u64>("FACTORY_DEADLINE_MINUTES", 30)?),
         max_attempts: parse_var("FACTORY_MAX_ATTEMPTS", 3)?,
     };
-    let namespace: &'static str = Box::leak(var("METRICS_NAMESPACE")?.into_boxed_str());
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
         let r = watchdog_sweep(warehouse, factory, alerts, policy).await?;
-        metrics::emit(namespace, &[("FactoryOrdersOverdue", r.overdue as f64), ("FactoryOrdersSurfaced", r.surfaced as f64)]);
+        donut_metrics::count("FactoryOrdersOverdue", r.overdue as u64);
         Ok::<_, Error>(json!({ "overdue": r.overdue, "re_requested": r.re_requested, "surfaced": r.surfaced, "failed": r.failed }))
     }))
     .await

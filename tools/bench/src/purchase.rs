@@ -18,8 +18,9 @@ pub async fn shelves(pool: &mysql_async::Pool) -> anyhow::Result<()> {
         ("bench-api", 1_000_000, 0, 10),
         ("bench-raw", 1_000_000, 0, 10),
         ("bench-rtw", 1_000_000, 0, 10),
-        ("bench-oversell-ours", 500, 0, 10),
-        ("bench-oversell-course", 500, 0, 10),
+        // No reorder (quantity 0): a restock mid-measurement would look like an oversell.
+        ("bench-oversell-ours", 500, 0, 0),
+        ("bench-oversell-course", 500, 0, 0),
         ("bench-rush", 50, 10, 100),
         ("bench-restock", 10, 0, 20),
     ] {

@@ -169,3 +169,77 @@ pub async fn inbox(endpoint: &str) -> anyhow::Result<Vec<serde_json::Value>> {
         .await?;
     Ok(body["messages"].as_array().cloned().unwrap_or_default())
 }
+
+/// One metric over a log: its unit, how many data points, their sum, and percentiles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricSummary {
+    pub name: String,
+    pub unit: String,
+    pub points: usize,
+    pub sum: f64,
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// Sums up the metric lines (`donut_metrics` events) of a JSON-lines log.
+pub fn metrics_summary(log: &str) -> Vec<MetricSummary> {
+    let mut by_name: std::collections::BTreeMap<String, (String, Vec<f64>)> =
+        std::collections::BTreeMap::new();
+    for line in log.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let (Some(name), Some(value)) = (v["metric"].as_str(), v["value"].as_f64()) else {
+            continue;
+        };
+        let unit = v["unit"].as_str().unwrap_or("Count").to_owned();
+        by_name
+            .entry(name.to_owned())
+            .or_insert_with(|| (unit, Vec::new()))
+            .1
+            .push(value);
+    }
+    by_name
+        .into_iter()
+        .map(|(name, (unit, mut values))| {
+            values.sort_by(f64::total_cmp);
+            let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+            MetricSummary {
+                name,
+                unit,
+                points: values.len(),
+                sum: values.iter().sum(),
+                p50: at(0.5),
+                p99: at(0.99),
+                max: *values.last().expect("at least one value"),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_counts_and_takes_percentiles_of_timings() {
+        let log = [
+            r#"{"metric":"OrdersSold","value":2.0,"unit":"Count"}"#,
+            r#"{"message":"not a metric"}"#,
+            "not json",
+            r#"{"metric":"OrdersSold","value":3.0,"unit":"Count"}"#,
+            r#"{"metric":"RestockLatency","value":100.0,"unit":"Milliseconds"}"#,
+            r#"{"metric":"RestockLatency","value":300.0,"unit":"Milliseconds"}"#,
+        ]
+        .join("\n");
+        let s = metrics_summary(&log);
+        assert_eq!(s.len(), 2);
+        assert_eq!(
+            (s[0].name.as_str(), s[0].points, s[0].sum),
+            ("OrdersSold", 2, 5.0)
+        );
+        assert_eq!((s[1].name.as_str(), s[1].max), ("RestockLatency", 300.0));
+        assert_eq!(s[1].unit, "Milliseconds");
+    }
+}

@@ -71,6 +71,12 @@ enum DlqAction {
 enum OpsAction {
     /// The e-mails the local stack captured (alarm notifications and alerts to ops).
     Inbox,
+    /// One screen of the metrics the local stack logged (counts, and timings' percentiles).
+    Metrics {
+        /// The JSON-lines log to read.
+        #[arg(long, default_value = ".local/logs/donut-local.jsonl")]
+        log: std::path::PathBuf,
+    },
 }
 
 async fn queues(cli: &Cli) -> anyhow::Result<Queues> {
@@ -128,6 +134,26 @@ async fn main() -> anyhow::Result<()> {
         Command::Ops {
             action: OpsAction::Inbox,
         } => print_inbox(&inbox(&cli.endpoint).await?),
+        Command::Ops {
+            action: OpsAction::Metrics { log },
+        } => {
+            let text = std::fs::read_to_string(log)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", log.display()))?;
+            println!(
+                "{:<24} {:>8} {:>14} {:>10} {:>10} {:>10}",
+                "metric", "points", "sum", "p50", "p99", "max"
+            );
+            for m in donut_cli::metrics_summary(&text) {
+                if m.unit == "Milliseconds" {
+                    println!(
+                        "{:<24} {:>8} {:>14} {:>8.1}ms {:>8.1}ms {:>8.1}ms",
+                        m.name, m.points, "", m.p50, m.p99, m.max
+                    );
+                } else {
+                    println!("{:<24} {:>8} {:>14.0}", m.name, m.points, m.sum);
+                }
+            }
+        }
         Command::Dlq { action } => {
             let q = queues(&cli).await?;
             match action {
