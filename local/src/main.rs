@@ -34,7 +34,7 @@ fn loopback(port: u16) -> SocketAddr {
 async fn main() -> anyhow::Result<()> {
     let command = std::env::args().nth(1).unwrap_or_default();
     anyhow::ensure!(command == "up", "usage: donut-local up");
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize()?;
     let local_dir = std::env::var("DONUT_LOCAL_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| root.join(".local"));
@@ -113,7 +113,9 @@ Donut-States is ready ({} ms).
 Try:
   curl -s {api}/products
   curl -s -X POST {api}/orders -H 'content-type: application/json' -d '{{"product_id":"maple-bar","quantity":1}}'
-  curl -s -X POST {api}/orders -H 'content-type: application/json' -d '{{"product_id":"maple-bar","quantity":10}}'   # more than is left: 409, and a factory order
+  for i in 1 2 3 4 5; do curl -s -X POST {api}/orders -H 'content-type: application/json' -d '{{"product_id":"maple-bar","quantity":10}}'; echo; done
+      # buys 10 at a time until too few are left: 409 out_of_stock, a factory order opens, and
+      # a few seconds later the factory's callback restocks (watch the log lines)
 Ops: `make inbox` (alarm e-mails), `make dlq` (dead letters). Ctrl-C stops everything.
 "#,
         took.as_millis(),

@@ -5,6 +5,8 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -23,11 +25,13 @@ pub fn init(json_file: &Path, terminal: bool) -> std::io::Result<()> {
         .flatten_event(true)
         .with_target(false)
         .with_writer(Mutex::new(file));
+    // Metric events go to the JSON file only (`make metrics` reads them), not to the terminal.
     let human = terminal.then(|| {
         tracing_subscriber::fmt::layer()
             .compact()
             .with_target(false)
             .with_writer(std::io::stderr)
+            .with_filter(filter_fn(|m| m.target() != donut_metrics::TARGET))
     });
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,aws=warn,hyper=warn"));

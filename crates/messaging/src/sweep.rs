@@ -45,7 +45,9 @@ pub async fn watchdog_pass<W: Warehouse, F: FactoryApi, A: Alerts>(
     policy: WatchdogPolicy,
 ) {
     let result = watchdog_sweep(warehouse, factory, alerts, policy).await;
-    if let Ok(r) = &result {
+    if let Ok(r) = &result
+        && r.overdue > 0
+    {
         donut_metrics::count("FactoryOrdersOverdue", r.overdue as u64);
     }
     match result {
