@@ -34,7 +34,9 @@ fn loopback(port: u16) -> SocketAddr {
 async fn main() -> anyhow::Result<()> {
     let command = std::env::args().nth(1).unwrap_or_default();
     anyhow::ensure!(command == "up", "usage: donut-local up");
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize()?;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()?;
     let local_dir = std::env::var("DONUT_LOCAL_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| root.join(".local"));

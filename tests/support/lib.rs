@@ -236,8 +236,10 @@ impl Drop for Proxy {
 /// Like [`spawn_stack`], with the database and the AWS endpoint given.
 pub async fn spawn_stack_with(db: TestDb, aws_endpoint: String, knobs: Knobs) -> TestStack {
     log_file();
-    let stage = StageConfig::from_stack_file("dev", &root().join("Pulumi.dev.yaml"))
+    let mut stage = StageConfig::from_stack_file("dev", &root().join("Pulumi.dev.yaml"))
         .expect("Pulumi.dev.yaml");
+    // A hanging factory costs the request timeout per try: keep it short in tests.
+    stage.factory_timeout_ms = 1000;
     let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
     let options = StackOptions {
         stage: stage.clone(),
