@@ -166,6 +166,19 @@ pub fn declare(
             ("DB_NAME", known(DB_NAME.to_owned())),
         ]
     };
+    // What the functions that call the legacy factory read: where it is, and how to sign
+    // the callback URL it gets.
+    let factory_env = || {
+        vec![
+            ("FACTORY_URL", known(c.factory_url.clone())),
+            (
+                "FACTORY_TIMEOUT_MS",
+                known(c.factory_timeout_ms.to_string()),
+            ),
+            ("CALLBACK_BASE_URL", api.endpoint.clone()),
+            ("CALLBACK_SECRET_ARN", data.callback_secret_arn.clone()),
+        ]
+    };
     let db_secret = || {
         Statement::new(
             &["secretsmanager:GetSecretValue"],
@@ -215,19 +228,7 @@ pub fn declare(
             name: FACTORY_REQUESTER,
             description: "Stock-out events from SQS to the legacy Factory API",
             timeout_seconds: c.queue.requester_timeout_seconds as i32,
-            env: [
-                base_env(),
-                vec![
-                    ("FACTORY_URL", known(c.factory_url.clone())),
-                    (
-                        "FACTORY_TIMEOUT_MS",
-                        known(c.factory_timeout_ms.to_string()),
-                    ),
-                    ("CALLBACK_BASE_URL", api.endpoint.clone()),
-                    ("CALLBACK_SECRET_ARN", data.callback_secret_arn.clone()),
-                ],
-            ]
-            .concat(),
+            env: [base_env(), factory_env()].concat(),
             statements: vec![
                 db_secret(),
                 callback_secret(),
@@ -259,12 +260,8 @@ pub fn declare(
             timeout_seconds: 60,
             env: [
                 base_env(),
+                factory_env(),
                 vec![
-                    ("FACTORY_URL", known(c.factory_url.clone())),
-                    (
-                        "FACTORY_TIMEOUT_MS",
-                        known(c.factory_timeout_ms.to_string()),
-                    ),
                     (
                         "FACTORY_DEADLINE_MINUTES",
                         known(c.factory_deadline_minutes.to_string()),
@@ -273,8 +270,6 @@ pub fn declare(
                         "FACTORY_MAX_ATTEMPTS",
                         known(c.factory_max_attempts.to_string()),
                     ),
-                    ("CALLBACK_BASE_URL", api.endpoint.clone()),
-                    ("CALLBACK_SECRET_ARN", data.callback_secret_arn.clone()),
                     ("OPS_TOPIC_ARN", messaging.ops_topic_arn.clone()),
                 ],
             ]
