@@ -1,10 +1,10 @@
-//! The HTTP API: API Gateway (HTTP API, payload 2.0) with the routes of `donut_api::ROUTES`
+//! The HTTP API: API Gateway (HTTP API, payload 2.0) with the routes of `donut_config::routes::ROUTES`
 //! — the list the local gateway dispatches by, so what is deployed is what is tested — each
 //! integrated with its function, plus access logs.
 
 use std::collections::HashMap;
 
-use donut_api::Function as Route;
+use donut_config::routes::Function as Route;
 use pulumi_gestalt_rust::Output;
 use serde_json::json;
 
@@ -99,7 +99,7 @@ pub fn declare_routes(stack: &Stack, api: &Api, compute: &Compute) {
         );
         integrations.insert(function_key, created.id);
     }
-    for (route_key, target) in donut_api::ROUTES {
+    for (route_key, target) in donut_config::routes::ROUTES {
         let function_key = match target {
             Route::SalesApi => SALES_API,
             Route::WarehouseRestock => WAREHOUSE_RESTOCK,

@@ -210,7 +210,10 @@ fn routes_are_the_api_crates_routes_and_reach_their_functions() {
         .collect();
     let routes = run.of_type("aws:apigatewayv2/route:Route");
     let keys: BTreeSet<&str> = routes.iter().map(|r| s(&r.inputs, "routeKey")).collect();
-    let declared: BTreeSet<&str> = donut_api::ROUTES.iter().map(|(k, _)| *k).collect();
+    let declared: BTreeSet<&str> = donut_config::routes::ROUTES
+        .iter()
+        .map(|(k, _)| *k)
+        .collect();
     assert_eq!(keys, declared);
     for route in routes {
         assert_eq!(route.inputs["apiId"], api["id"]);

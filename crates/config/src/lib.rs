@@ -4,6 +4,8 @@
 //! (`PULUMI_CONFIG`, the same keys), the local stack from the file; both go through
 //! [`StageConfig::from_values`], so a bad or missing key fails the same way, naming the key.
 
+pub mod routes;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
