@@ -86,6 +86,14 @@ fn batch(records: &[(&str, String)]) -> SqsEvent {
     serde_json::from_value(json!({ "Records": records })).unwrap()
 }
 
+async fn order(db: &TestDb, id: FactoryOrderId) -> FactoryOrder {
+    db.warehouse
+        .factory_order(id)
+        .await
+        .unwrap()
+        .expect("the factory order exists")
+}
+
 fn failed_ids(r: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<String> {
     let mut ids: Vec<_> = r
         .batch_item_failures
@@ -120,12 +128,7 @@ async fn a_mixed_batch_reports_only_the_failures() {
         failed_ids(&response),
         vec!["m-empty", "m-poison", "m-unknown"]
     );
-    let order = db
-        .warehouse
-        .factory_order(good.factory_order_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let order = order(&db, good.factory_order_id).await;
     assert_eq!(order.status, FactoryOrderStatus::Requested);
     assert!(order.factory_request_id.is_some());
     assert_eq!(stats(&sim).await.received, 1);
@@ -163,22 +166,12 @@ async fn factory_failures_and_hangs_fail_the_message_and_leave_the_order_open() 
     for _ in 0..2 {
         let response = r.handle(batch(&[("m", event.to_json())])).await;
         assert_eq!(failed_ids(&response), vec!["m"]);
-        let order = db
-            .warehouse
-            .factory_order(event.factory_order_id)
-            .await
-            .unwrap()
-            .unwrap();
+        let order = order(&db, event.factory_order_id).await;
         assert_eq!(order.status, FactoryOrderStatus::Open);
     }
     let response = r.handle(batch(&[("m", event.to_json())])).await;
     assert!(response.batch_item_failures.is_empty());
-    let order = db
-        .warehouse
-        .factory_order(event.factory_order_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let order = order(&db, event.factory_order_id).await;
     assert_eq!(order.status, FactoryOrderStatus::Requested);
     assert_eq!(order.request_attempts, 3);
 
@@ -318,12 +311,7 @@ async fn malformed_events_fail_without_side_effects() {
         0,
         "the factory was never called"
     );
-    let order = db
-        .warehouse
-        .factory_order(good.factory_order_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let order = order(&db, good.factory_order_id).await;
     assert_eq!(
         (order.status, order.request_attempts),
         (FactoryOrderStatus::Open, 0)

@@ -16,6 +16,34 @@ fn buy(product: &str, quantity: i64) -> PurchaseRequest {
     }
 }
 
+/// Buys 1 of an empty product; the refusal must open a new factory order, whose id it returns.
+async fn refused_with_new_order(db: &TestDb, product: &str) -> FactoryOrderId {
+    let PurchaseOutcome::OutOfStock(refused) =
+        db.warehouse.purchase(&buy(product, 1)).await.unwrap()
+    else {
+        panic!("expected out of stock")
+    };
+    let restock = refused.restock.expect("a factory order");
+    assert!(restock.opened_now);
+    restock.factory_order_id
+}
+
+/// Neither buying `bought` nor looking up `looked_up` finds a product.
+async fn assert_unknown(db: &TestDb, bought: &str, looked_up: &str) {
+    let outcome = db.warehouse.purchase(&buy(bought, 1)).await.unwrap();
+    assert_eq!(
+        outcome,
+        PurchaseOutcome::UnknownProduct(ProductId::parse(bought).unwrap())
+    );
+    assert_eq!(
+        db.warehouse
+            .product(&ProductId::parse(looked_up).unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
 #[tokio::test]
 async fn a_sale_decrements_stock_and_records_the_order() {
     let db = TestDb::with_shelves(&[Shelf::new("glazed", 10).reorder(2, 20)]).await;
@@ -115,18 +143,7 @@ async fn an_empty_shelf_refuses_and_orders_once() {
 #[tokio::test]
 async fn unknown_products_are_reported_and_change_nothing() {
     let db = TestDb::with_shelves(&[Shelf::new("glazed", 1)]).await;
-    let outcome = db.warehouse.purchase(&buy("nope", 1)).await.unwrap();
-    assert_eq!(
-        outcome,
-        PurchaseOutcome::UnknownProduct(ProductId::parse("nope").unwrap())
-    );
-    assert_eq!(
-        db.warehouse
-            .product(&ProductId::parse("nope").unwrap())
-            .await
-            .unwrap(),
-        None
-    );
+    assert_unknown(&db, "nope", "nope").await;
     assert_eq!(db.count("SELECT COUNT(*) FROM orders", ()).await, 0);
 }
 
@@ -182,14 +199,7 @@ async fn restock_adds_the_ordered_quantity_exactly_once() {
     // The episode is over: the next stock-out opens a new factory order.
     db.exec("UPDATE products SET qty = 0 WHERE product_id = 'maple'", ())
         .await;
-    let PurchaseOutcome::OutOfStock(refused) =
-        db.warehouse.purchase(&buy("maple", 1)).await.unwrap()
-    else {
-        panic!("expected out of stock")
-    };
-    let next = refused.restock.unwrap();
-    assert!(next.opened_now);
-    assert_ne!(next.factory_order_id, id);
+    assert_ne!(refused_with_new_order(&db, "maple").await, id);
 }
 
 #[tokio::test]
@@ -372,12 +382,7 @@ async fn concurrent_relays_never_publish_a_row_twice() {
 #[tokio::test]
 async fn one_claim_at_a_time_and_none_once_requested() {
     let db = TestDb::with_shelves(&[Shelf::new("glazed", 0).reorder(0, 5)]).await;
-    let PurchaseOutcome::OutOfStock(refused) =
-        db.warehouse.purchase(&buy("glazed", 1)).await.unwrap()
-    else {
-        panic!("expected out of stock")
-    };
-    let id = refused.restock.unwrap().factory_order_id;
+    let id = refused_with_new_order(&db, "glazed").await;
     let lease = Duration::from_secs(30);
     assert!(db.warehouse.claim_factory_request(id, lease).await.unwrap());
     assert!(
@@ -417,12 +422,7 @@ async fn one_claim_at_a_time_and_none_once_requested() {
 #[tokio::test]
 async fn overdue_orders_are_claimed_once_per_deadline_and_left_alone_once_surfaced() {
     let db = TestDb::with_shelves(&[Shelf::new("glazed", 0).reorder(0, 5)]).await;
-    let PurchaseOutcome::OutOfStock(refused) =
-        db.warehouse.purchase(&buy("glazed", 1)).await.unwrap()
-    else {
-        panic!("expected out of stock")
-    };
-    let id = refused.restock.unwrap().factory_order_id;
+    let id = refused_with_new_order(&db, "glazed").await;
     let deadline = Duration::from_secs(60);
     assert!(
         db.warehouse
@@ -506,17 +506,6 @@ async fn overdue_orders_are_claimed_once_per_deadline_and_left_alone_once_surfac
 #[tokio::test]
 async fn product_ids_are_case_sensitive() {
     let db = TestDb::with_shelves(&[Shelf::new("glazed", 3)]).await;
-    let outcome = db.warehouse.purchase(&buy("GLAZED", 1)).await.unwrap();
-    assert_eq!(
-        outcome,
-        PurchaseOutcome::UnknownProduct(ProductId::parse("GLAZED").unwrap())
-    );
-    assert_eq!(
-        db.warehouse
-            .product(&ProductId::parse("Glazed").unwrap())
-            .await
-            .unwrap(),
-        None
-    );
+    assert_unknown(&db, "GLAZED", "Glazed").await;
     assert_eq!(db.stock("glazed").await, 3);
 }
