@@ -1,0 +1,292 @@
+//! The stand-in's "AWS account": every live resource with its id, ARN, inputs and outputs,
+//! kept in one JSON file so that it outlives the provider process (the engine starts a new
+//! one per command), exactly like the real account outlives `pulumi up`.
+//!
+//! Besides existence it models the two refusals a deploy meets most: a physical name already
+//! taken (AWS's `AlreadyExists`/`ResourceConflictException`), and deleting a resource that
+//! another live resource still refers to (EC2's `DependencyViolation`, IAM's `DeleteConflict`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Live {
+    #[serde(rename = "type")]
+    pub type_token: String,
+    pub id: String,
+    /// The logical name (from the URN), for messages.
+    pub logical: String,
+    pub inputs: Map<String, Value>,
+    pub outputs: Map<String, Value>,
+}
+
+impl Live {
+    fn arn(&self) -> Option<&str> {
+        self.outputs.get("arn").and_then(Value::as_str)
+    }
+
+    fn physical_name(&self) -> Option<&str> {
+        ["name", "identifier", "dashboardName"]
+            .iter()
+            .find_map(|key| self.inputs.get(*key).and_then(Value::as_str))
+    }
+
+    /// Whether this resource's inputs refer to `other`: its ARN anywhere in a string (also
+    /// inside policy documents), a generated id (`vpc-…`, a queue URL) likewise, or a
+    /// name-like id as the whole value of a property named for `other`'s kind (`role`,
+    /// `functionName`, `dbSubnetGroupName`…) — names alone are shared across kinds.
+    fn refers_to(&self, other: &Live) -> bool {
+        let arn = other.arn();
+        let generated = other.physical_name() != Some(other.id.as_str());
+        let kind_words = camel_words(other.type_token.rsplit(':').next().unwrap_or_default());
+        let mut found = false;
+        visit_strings("", &Value::Object(self.inputs.clone()), &mut |key, s| {
+            let key = key.to_ascii_lowercase();
+            found |= arn.is_some_and(|arn| contains_token(s, arn))
+                || (generated && contains_token(s, &other.id))
+                || (s == other.id && kind_words.iter().any(|w| key.contains(w.as_str())));
+        });
+        found
+    }
+}
+
+/// `SecurityGroup` → `["security", "group"]`.
+fn camel_words(kind: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    for c in kind.chars() {
+        if c.is_ascii_uppercase() || words.is_empty() {
+            words.push(String::new());
+        }
+        words.last_mut().unwrap().push(c.to_ascii_lowercase());
+    }
+    words
+}
+
+/// Calls `f(key, string)` for every string in `value`, with the nearest object key.
+fn visit_strings(key: &str, value: &Value, f: &mut impl FnMut(&str, &str)) {
+    match value {
+        Value::String(s) => f(key, s),
+        Value::Array(items) => items.iter().for_each(|item| visit_strings(key, item, f)),
+        Value::Object(map) => map.iter().for_each(|(k, v)| visit_strings(k, v, f)),
+        _ => {}
+    }
+}
+
+/// `needle` occurs in `haystack` and is not just the start of a longer name.
+fn contains_token(haystack: &str, needle: &str) -> bool {
+    haystack.match_indices(needle).any(|(at, _)| {
+        let after = haystack[at + needle.len()..].chars().next();
+        !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("the stand-in account file {0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    #[error("the stand-in account file {0} is not valid: {1}")]
+    Corrupt(PathBuf, serde_json::Error),
+    #[error(
+        "AlreadyExists: a {type_token} named '{name}' already exists in this account (it belongs to {owner}); \
+         give this one another name or delete the other first"
+    )]
+    NameTaken {
+        type_token: String,
+        name: String,
+        owner: String,
+    },
+    #[error(
+        "DependencyViolation: {type_token} {id} ({logical}) has dependent objects and cannot be deleted: \
+         still referred to by {by}"
+    )]
+    InUse {
+        type_token: String,
+        id: String,
+        logical: String,
+        by: String,
+    },
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct Resources {
+    /// By `type id`.
+    live: BTreeMap<String, Live>,
+}
+
+pub struct Account {
+    path: PathBuf,
+}
+
+fn key(type_token: &str, id: &str) -> String {
+    format!("{type_token} {id}")
+}
+
+impl Account {
+    pub fn at(path: PathBuf) -> Self {
+        Account { path }
+    }
+
+    fn load(&self) -> Result<Resources, AccountError> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| AccountError::Corrupt(self.path.clone(), e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Resources::default()),
+            Err(e) => Err(AccountError::Io(self.path.clone(), e)),
+        }
+    }
+
+    fn save(&self, resources: &Resources) -> Result<(), AccountError> {
+        let io = |e| AccountError::Io(self.path.clone(), e);
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let partial = self.path.with_extension("partial");
+        let json = serde_json::to_vec_pretty(resources).expect("resources serialise");
+        std::fs::write(&partial, json).map_err(io)?;
+        std::fs::rename(&partial, &self.path).map_err(io)
+    }
+
+    pub fn get(&self, type_token: &str, id: &str) -> Result<Option<Live>, AccountError> {
+        Ok(self.load()?.live.remove(&key(type_token, id)))
+    }
+
+    /// Adds a new resource, refusing a physical name its type already has in the account.
+    pub fn create(&self, live: Live) -> Result<(), AccountError> {
+        let mut resources = self.load()?;
+        if let Some(name) = live.physical_name() {
+            let taken = resources.live.values().find(|other| {
+                other.type_token == live.type_token && other.physical_name() == Some(name)
+            });
+            if let Some(owner) = taken {
+                return Err(AccountError::NameTaken {
+                    type_token: live.type_token.clone(),
+                    name: name.to_owned(),
+                    owner: owner.logical.clone(),
+                });
+            }
+        }
+        resources.live.insert(key(&live.type_token, &live.id), live);
+        self.save(&resources)
+    }
+
+    pub fn update(&self, live: Live) -> Result<(), AccountError> {
+        let mut resources = self.load()?;
+        resources.live.insert(key(&live.type_token, &live.id), live);
+        self.save(&resources)
+    }
+
+    /// Deletes a resource unless another live resource still refers to it.
+    pub fn delete(&self, type_token: &str, id: &str) -> Result<(), AccountError> {
+        let mut resources = self.load()?;
+        let Some(doomed) = resources.live.get(&key(type_token, id)).cloned() else {
+            return Ok(()); // already gone: deleting is idempotent, as in AWS
+        };
+        let users: Vec<String> = resources
+            .live
+            .values()
+            .filter(|other| !(other.type_token == type_token && other.id == id))
+            .filter(|other| other.refers_to(&doomed))
+            .map(|other| format!("{} ({})", other.logical, other.type_token))
+            .collect();
+        if !users.is_empty() {
+            return Err(AccountError::InUse {
+                type_token: type_token.to_owned(),
+                id: id.to_owned(),
+                logical: doomed.logical,
+                by: users.join(", "),
+            });
+        }
+        resources.live.remove(&key(type_token, id));
+        self.save(&resources)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn live(type_token: &str, id: &str, inputs: Value, arn: Option<&str>) -> Live {
+        let mut outputs = Map::new();
+        if let Some(arn) = arn {
+            outputs.insert("arn".into(), json!(arn));
+        }
+        Live {
+            type_token: type_token.into(),
+            id: id.into(),
+            logical: id.into(),
+            inputs: inputs.as_object().unwrap().clone(),
+            outputs,
+        }
+    }
+
+    fn account() -> (Account, PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "standin-account-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        (Account::at(dir.join("account.json")), dir)
+    }
+
+    #[test]
+    fn a_referenced_resource_cannot_be_deleted_until_its_user_is_gone() {
+        let (account, dir) = account();
+        account
+            .create(live("aws:ec2/vpc:Vpc", "vpc-1", json!({}), Some("arn:aws:ec2:r:1:vpc/vpc-1")))
+            .unwrap();
+        account
+            .create(live("aws:ec2/subnet:Subnet", "subnet-1", json!({"vpcId": "vpc-1"}), None))
+            .unwrap();
+        let refused = account.delete("aws:ec2/vpc:Vpc", "vpc-1").unwrap_err();
+        assert!(refused.to_string().starts_with("DependencyViolation"), "{refused}");
+        account.delete("aws:ec2/subnet:Subnet", "subnet-1").unwrap();
+        account.delete("aws:ec2/vpc:Vpc", "vpc-1").unwrap();
+        assert!(account.get("aws:ec2/vpc:Vpc", "vpc-1").unwrap().is_none());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn arns_inside_documents_count_but_longer_names_do_not() {
+        let topic = live("aws:sns/topic:Topic", "t", json!({}), Some("arn:aws:sns:r:1:donut"));
+        let policy = live(
+            "aws:sqs/queuePolicy:QueuePolicy",
+            "p",
+            json!({"policy": "{\"Condition\":{\"ArnEquals\":{\"aws:SourceArn\":\"arn:aws:sns:r:1:donut\"}}}"}),
+            None,
+        );
+        let other = live("x", "o", json!({"topic": "arn:aws:sns:r:1:donut-ops"}), None);
+        let logs = live("y", "l", json!({"resource": "arn:aws:sns:r:1:donut:*"}), None);
+        assert!(policy.refers_to(&topic));
+        assert!(!other.refers_to(&topic));
+        assert!(logs.refers_to(&topic));
+    }
+
+    #[test]
+    fn a_name_counts_only_under_a_property_named_for_its_kind() {
+        let mut role = live("aws:iam/role:Role", "sales", json!({"name": "sales"}), Some("arn:aws:iam::1:role/sales"));
+        role.logical = "role".into();
+        let policy = live("aws:iam/rolePolicy:RolePolicy", "sales:p", json!({"role": "sales"}), None);
+        let alarm = live("x", "a", json!({"dimensions": {"FunctionName": "sales"}}), None);
+        assert!(policy.refers_to(&role));
+        assert!(!alarm.refers_to(&role));
+        assert_eq!(camel_words("SecurityGroup"), vec!["security", "group"]);
+    }
+
+    #[test]
+    fn a_taken_name_is_refused() {
+        let (account, dir) = account();
+        account
+            .create(live("aws:sqs/queue:Queue", "u1", json!({"name": "q"}), None))
+            .unwrap();
+        let refused = account
+            .create(live("aws:sqs/queue:Queue", "u2", json!({"name": "q"}), None))
+            .unwrap_err();
+        assert!(refused.to_string().starts_with("AlreadyExists"), "{refused}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
