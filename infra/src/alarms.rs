@@ -109,12 +109,8 @@ pub fn declare(
         metric: "5xx",
         statistic: "Sum",
         threshold: 1.0,
-        dimensions: api.id.map(|id| {
-            HashMap::from([
-                ("ApiId".to_owned(), id),
-                ("Stage".to_owned(), "$default".to_owned()),
-            ])
-        }),
+        dimensions: pulumi_gestalt_rust::pulumi_combine!(api.id.clone(), api.stage.clone())
+            .map(|(id, stage)| HashMap::from([("ApiId".to_owned(), id), ("Stage".to_owned(), stage)])),
     });
 
     for alarm in alarms {

@@ -20,6 +20,8 @@ pub struct Api {
     /// `https://{id}.execute-api.{region}.amazonaws.com` (the `$default` stage has no path).
     pub endpoint: Output<String>,
     pub execution_arn: Output<String>,
+    /// The stage's name (`$default`), once the stage exists: what the API's metrics name.
+    pub stage: Output<String>,
 }
 
 pub fn declare_api(stack: &Stack) -> Api {
@@ -48,7 +50,7 @@ pub fn declare_api(stack: &Stack) -> Api {
         "integrationLatency": "$context.integrationLatency", "error": "$context.integrationErrorMessage"
     })
     .to_string();
-    stage::create(
+    let stage = stage::create(
         ctx,
         &stack.name("api-stage"),
         stage::StageArgs::builder()
@@ -67,6 +69,7 @@ pub fn declare_api(stack: &Stack) -> Api {
         id: created.id,
         endpoint: created.api_endpoint,
         execution_arn: created.execution_arn,
+        stage: stage.name,
     }
 }
 

@@ -47,6 +47,8 @@ const FILE_ARCHIVE_SIG: &str = "0def7320c3a5731c473e5ecbe6d01bc7";
 pub struct Function {
     pub name: Output<String>,
     pub arn: Output<String>,
+    /// The function's log group, once it exists.
+    pub log_group: Output<String>,
 }
 
 pub struct Compute {
@@ -144,6 +146,7 @@ fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Function {
     Function {
         name: created.name,
         arn: created.arn,
+        log_group: logs.name,
     }
 }
 

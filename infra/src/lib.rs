@@ -10,6 +10,7 @@ pub mod alarms;
 pub mod api;
 pub mod compute;
 pub mod data;
+pub mod dependencies;
 pub mod iam;
 pub mod messaging;
 pub mod network;
@@ -67,7 +68,7 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
     let compute = compute::declare(&stack, &network, &data, &messaging, &api);
     api::declare_routes(&stack, &api, &compute);
     alarms::declare(&stack, &messaging, &compute, &api);
-    observability::declare(&stack, &api);
+    observability::declare(&stack, &api, &compute);
 
     export(ctx, "apiUrl", &api.endpoint);
     export(ctx, "stockOutTopicArn", &messaging.topic_arn);

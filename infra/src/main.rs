@@ -2,5 +2,6 @@
 //! Pulumi.yaml). Everything it declares is in the library.
 
 fn main() -> anyhow::Result<()> {
+    donut_infra::dependencies::relay_monitor()?;
     pulumi_gestalt_rust::run(donut_infra::program)
 }

@@ -8,7 +8,7 @@ use donut_config::StageConfig;
 
 use crate::Stack;
 use crate::api::Api;
-use crate::compute::FUNCTIONS;
+use crate::compute::{Compute, FUNCTIONS};
 use donut_infra_aws::cloudwatch::{dashboard, query_definition};
 
 /// Cold vs warm p50/p90/p99 per function, from the Lambda REPORT lines.
@@ -116,7 +116,7 @@ pub fn dashboard_body(config: &StageConfig, api_id: &str) -> String {
     json!({ "widgets": widgets }).to_string()
 }
 
-pub fn declare(stack: &Stack, api: &Api) {
+pub fn declare(stack: &Stack, api: &Api, compute: &Compute) {
     let ctx = stack.ctx;
     let name = stack.name("operations");
     let config = stack.config.clone();
@@ -137,12 +137,13 @@ pub fn declare(stack: &Stack, api: &Api) {
                 "{}/lambda-duration-cold-vs-warm",
                 stack.config.prefix()
             ))
-            .log_group_names(
+            // The groups themselves, so the query is built from (and depends on) them.
+            .log_group_names(crate::out::all(
                 FUNCTIONS
                     .iter()
-                    .map(|f| format!("/aws/lambda/{}", stack.name(f)))
-                    .collect::<Vec<_>>(),
-            )
+                    .map(|f| compute.functions[f].log_group.clone())
+                    .collect(),
+            ))
             .query_string(COLD_WARM_QUERY)
             .build_struct(),
     );

@@ -292,7 +292,14 @@ impl Deployment {
                 name: r["urn"].as_str().unwrap().rsplit("::").next().unwrap().to_owned(),
                 custom: r["custom"].as_bool().unwrap_or(false),
                 inputs: floats(&r["inputs"]).as_object().cloned().unwrap_or_default(),
-                outputs: floats(&r["outputs"]).as_object().cloned().unwrap_or_default(),
+                // The state keeps the id beside the outputs; the program reads it as one.
+                outputs: {
+                    let mut outputs = floats(&r["outputs"]).as_object().cloned().unwrap_or_default();
+                    if let Some(id) = r["id"].as_str() {
+                        outputs.insert("id".into(), Value::String(id.into()));
+                    }
+                    outputs
+                },
             })
             .collect();
         Deployment { resources, exports }
