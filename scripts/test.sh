@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make test` (what .ci/run calls): installs what is missing, starts a MariaDB and a
-# LocalStack of its own (other ports and folder than `make up`, so both can run at once),
+# `make test` (what .ci/run calls): installs what is missing, builds the Pulumi engine once
+# per machine (`make engine`), starts a MariaDB and a LocalStack of its own (other ports and folder than `make up`, so both can run at once),
 # runs every test of the workspace, and stops what it started.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,6 +17,7 @@ rm -rf "$DONUT_LOCAL_DIR/mariadb" "$DONUT_LOCAL_DIR/localstack"
 trap 'scripts/services.sh stop' EXIT
 echo "test services:"
 scripts/services.sh start
+scripts/engine.sh
 scripts/schema.sh --check
 status=0
 cargo test --workspace --locked --no-fail-fast "$@" || status=$?

@@ -109,8 +109,9 @@ pub fn declare(
         metric: "5xx",
         statistic: "Sum",
         threshold: 1.0,
-        dimensions: pulumi_gestalt_rust::pulumi_combine!(api.id.clone(), api.stage.clone())
-            .map(|(id, stage)| HashMap::from([("ApiId".to_owned(), id), ("Stage".to_owned(), stage)])),
+        dimensions: pulumi_gestalt_rust::pulumi_combine!(api.id.clone(), api.stage.clone()).map(
+            |(id, stage)| HashMap::from([("ApiId".to_owned(), id), ("Stage".to_owned(), stage)]),
+        ),
     });
 
     for alarm in alarms {

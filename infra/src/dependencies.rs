@@ -220,26 +220,41 @@ impl ResourceMonitor for Relay {
         &self,
         r: Request<rpc::RegisterResourceOutputsRequest>,
     ) -> Answer<()> {
-        self.engine.clone().register_resource_outputs(r.into_inner()).await
+        self.engine
+            .clone()
+            .register_resource_outputs(r.into_inner())
+            .await
     }
 
     async fn register_stack_transform(&self, r: Request<rpc::Callback>) -> Answer<()> {
-        self.engine.clone().register_stack_transform(r.into_inner()).await
+        self.engine
+            .clone()
+            .register_stack_transform(r.into_inner())
+            .await
     }
 
     async fn register_stack_invoke_transform(&self, r: Request<rpc::Callback>) -> Answer<()> {
-        self.engine.clone().register_stack_invoke_transform(r.into_inner()).await
+        self.engine
+            .clone()
+            .register_stack_invoke_transform(r.into_inner())
+            .await
     }
 
     async fn register_resource_hook(
         &self,
         r: Request<rpc::RegisterResourceHookRequest>,
     ) -> Answer<()> {
-        self.engine.clone().register_resource_hook(r.into_inner()).await
+        self.engine
+            .clone()
+            .register_resource_hook(r.into_inner())
+            .await
     }
 
     async fn register_error_hook(&self, r: Request<rpc::RegisterErrorHookRequest>) -> Answer<()> {
-        self.engine.clone().register_error_hook(r.into_inner()).await
+        self.engine
+            .clone()
+            .register_error_hook(r.into_inner())
+            .await
     }
 
     async fn register_package(
@@ -250,7 +265,10 @@ impl ResourceMonitor for Relay {
     }
 
     async fn signal_and_wait_for_shutdown(&self, r: Request<()>) -> Answer<()> {
-        self.engine.clone().signal_and_wait_for_shutdown(r.into_inner()).await
+        self.engine
+            .clone()
+            .signal_and_wait_for_shutdown(r.into_inner())
+            .await
     }
 }
 
@@ -277,7 +295,10 @@ mod tests {
         Registered::from_response(&rpc::RegisterResourceResponse {
             urn: urn.into(),
             id: id.into(),
-            object: Some(object(&[("arn", text(arn)), ("visibilityTimeoutSeconds", text("120"))])),
+            object: Some(object(&[
+                ("arn", text(arn)),
+                ("visibilityTimeoutSeconds", text("120")),
+            ])),
             ..Default::default()
         })
     }
@@ -286,15 +307,25 @@ mod tests {
     fn inputs_built_from_earlier_outputs_depend_on_them_property_by_property() {
         let earlier = vec![
             registered("urn:vpc", "vpc-0abc123", "arn:aws:ec2:r:1:vpc/vpc-0abc123"),
-            registered("urn:topic", "arn:aws:sns:r:1:stock-out", "arn:aws:sns:r:1:stock-out"),
-            registered("urn:other-topic", "arn:aws:sns:r:1:stock-out-ops", "arn:aws:sns:r:1:stock-out-ops"),
+            registered(
+                "urn:topic",
+                "arn:aws:sns:r:1:stock-out",
+                "arn:aws:sns:r:1:stock-out",
+            ),
+            registered(
+                "urn:other-topic",
+                "arn:aws:sns:r:1:stock-out-ops",
+                "arn:aws:sns:r:1:stock-out-ops",
+            ),
         ];
         let mut request = rpc::RegisterResourceRequest {
             object: Some(object(&[
                 ("vpcId", text("vpc-0abc123")),
                 (
                     "policy",
-                    text(r#"{"Condition":{"ArnEquals":{"aws:SourceArn":"arn:aws:sns:r:1:stock-out"}}}"#),
+                    text(
+                        r#"{"Condition":{"ArnEquals":{"aws:SourceArn":"arn:aws:sns:r:1:stock-out"}}}"#,
+                    ),
                 ),
                 ("timeout", text("120")),
             ])),
@@ -303,14 +334,26 @@ mod tests {
         record(&mut request, &earlier);
         assert_eq!(request.dependencies, vec!["urn:topic", "urn:vpc"]);
         assert_eq!(request.property_dependencies["vpcId"].urns, vec!["urn:vpc"]);
-        assert_eq!(request.property_dependencies["policy"].urns, vec!["urn:topic"]);
-        assert!(!request.property_dependencies.contains_key("timeout"), "short values are no reference");
+        assert_eq!(
+            request.property_dependencies["policy"].urns,
+            vec!["urn:topic"]
+        );
+        assert!(
+            !request.property_dependencies.contains_key("timeout"),
+            "short values are no reference"
+        );
     }
 
     #[test]
     fn a_longer_name_is_not_a_reference_to_its_prefix() {
-        assert!(contains_token("arn:aws:sns:r:1:stock-out:*", "arn:aws:sns:r:1:stock-out"));
-        assert!(!contains_token("arn:aws:sns:r:1:stock-out-ops", "arn:aws:sns:r:1:stock-out"));
+        assert!(contains_token(
+            "arn:aws:sns:r:1:stock-out:*",
+            "arn:aws:sns:r:1:stock-out"
+        ));
+        assert!(!contains_token(
+            "arn:aws:sns:r:1:stock-out-ops",
+            "arn:aws:sns:r:1:stock-out"
+        ));
         assert!(!contains_token("xvpc-0abc123", "vpc-0abc123"));
     }
 }

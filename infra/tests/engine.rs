@@ -34,9 +34,16 @@ fn preview_plans_every_resource_of_dev_and_prod() {
         let project = Project::new(stage);
         let preview = project.ok(&["preview", "--json"]);
         let steps = steps_by_op(&preview.json());
-        assert_eq!(steps.keys().collect::<Vec<_>>(), vec!["create"], "{steps:?}");
+        assert_eq!(
+            steps.keys().collect::<Vec<_>>(),
+            vec!["create"],
+            "{steps:?}"
+        );
         assert_eq!(steps["create"].len(), RESOURCES, "{stage}");
-        println!("{stage}: preview planned {RESOURCES} resources in {:.1} s", preview.seconds);
+        println!(
+            "{stage}: preview planned {RESOURCES} resources in {:.1} s",
+            preview.seconds
+        );
         assert_eq!(project.live_resources(), 0, "a preview creates nothing");
         // What is computed by AWS is unknown in preview and flows on as unknown.
         let plan = preview.json();
@@ -44,9 +51,17 @@ fn preview_plans_every_resource_of_dev_and_prod() {
             .as_array()
             .unwrap()
             .iter()
-            .find(|s| s["urn"].as_str().unwrap().ends_with(&format!("donut-states-{stage}-factory-orders")))
+            .find(|s| {
+                s["urn"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("donut-states-{stage}-factory-orders"))
+            })
             .unwrap();
-        assert_eq!(queue["newState"]["inputs"]["redrivePolicy"], UNKNOWN, "needs the DLQ's ARN");
+        assert_eq!(
+            queue["newState"]["inputs"]["redrivePolicy"], UNKNOWN,
+            "needs the DLQ's ARN"
+        );
         assert!(queue["newState"]["inputs"]["visibilityTimeoutSeconds"].is_number());
     }
 }
@@ -60,7 +75,9 @@ fn up_then_no_changes_then_one_config_change_then_destroy() {
 
     let outputs = project.ok(&["stack", "output", "--json"]).json();
     for key in OUTPUTS {
-        let value = outputs[key].as_str().unwrap_or_else(|| panic!("output {key}: {outputs}"));
+        let value = outputs[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("output {key}: {outputs}"));
         assert!(!value.is_empty(), "{key}");
     }
     assert!(outputs["apiUrl"].as_str().unwrap().starts_with("https://"));
@@ -72,7 +89,10 @@ fn up_then_no_changes_then_one_config_change_then_destroy() {
 
     // The callback secret is encrypted in the state and in the stack file.
     let export = project.ok(&["stack", "export"]).stdout;
-    assert!(!export.contains(SECRET), "the callback secret in plain text in the state");
+    assert!(
+        !export.contains(SECRET),
+        "the callback secret in plain text in the state"
+    );
     assert!(export.contains(SECRET_SIG), "the state marks it secret");
     let stack_file = std::fs::read_to_string(project.dir.join("Pulumi.dev.yaml")).unwrap();
     assert!(!stack_file.contains(SECRET));
@@ -82,14 +102,20 @@ fn up_then_no_changes_then_one_config_change_then_destroy() {
     project.set("donut-states:maxReceiveCount", "6");
     let preview = project.ok(&["preview", "--json"]).json();
     let plan = steps_by_op(&preview);
-    assert_eq!(plan.get("update"), Some(&names(&["donut-states-dev-factory-orders"])), "{plan:?}");
+    assert_eq!(
+        plan.get("update"),
+        Some(&names(&["donut-states-dev-factory-orders"])),
+        "{plan:?}"
+    );
     assert_eq!(plan.len(), 1, "nothing else changes: {plan:?}");
     // Everything else, and the stack itself, stays the same.
     assert_eq!(preview["changeSummary"]["same"], RESOURCES);
     project.ok(&["up", "--yes", "--skip-preview"]);
     let queue = project.deployment();
     let redrive: serde_json::Value = serde_json::from_str(
-        queue.named("donut-states-dev-factory-orders").inputs["redrivePolicy"].as_str().unwrap(),
+        queue.named("donut-states-dev-factory-orders").inputs["redrivePolicy"]
+            .as_str()
+            .unwrap(),
     )
     .unwrap();
     assert_eq!(redrive["maxReceiveCount"], 6);
@@ -98,7 +124,11 @@ fn up_then_no_changes_then_one_config_change_then_destroy() {
     let destroy = project.pulumi(&["destroy", "--yes", "--skip-preview"]);
     assert!(destroy.success, "destroy failed:\n{}", destroy.text());
     println!("destroy: {:.1} s", destroy.seconds);
-    assert_eq!(project.live_resources(), 0, "everything deleted in the account");
+    assert_eq!(
+        project.live_resources(),
+        0,
+        "everything deleted in the account"
+    );
     let left: Vec<String> = Deployment::from_state(&project.export(), Default::default())
         .resources
         .iter()
@@ -124,9 +154,17 @@ fn bad_config_stops_preview_naming_the_key_and_creates_nothing() {
             None => project.rm(key),
         }
         let preview = project.pulumi(&["preview"]);
-        assert!(!preview.success, "{key}: preview passed:\n{}", preview.text());
+        assert!(
+            !preview.success,
+            "{key}: preview passed:\n{}",
+            preview.text()
+        );
         let short = key.trim_start_matches("donut-states:");
-        assert!(preview.text().contains(short), "{key} not named:\n{}", preview.text());
+        assert!(
+            preview.text().contains(short),
+            "{key} not named:\n{}",
+            preview.text()
+        );
         assert_eq!(project.live_resources(), 0);
         // Put it back for the next case.
         let original = before.stdout.trim().to_owned();

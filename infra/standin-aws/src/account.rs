@@ -237,13 +237,26 @@ mod tests {
     fn a_referenced_resource_cannot_be_deleted_until_its_user_is_gone() {
         let (account, dir) = account();
         account
-            .create(live("aws:ec2/vpc:Vpc", "vpc-1", json!({}), Some("arn:aws:ec2:r:1:vpc/vpc-1")))
+            .create(live(
+                "aws:ec2/vpc:Vpc",
+                "vpc-1",
+                json!({}),
+                Some("arn:aws:ec2:r:1:vpc/vpc-1"),
+            ))
             .unwrap();
         account
-            .create(live("aws:ec2/subnet:Subnet", "subnet-1", json!({"vpcId": "vpc-1"}), None))
+            .create(live(
+                "aws:ec2/subnet:Subnet",
+                "subnet-1",
+                json!({"vpcId": "vpc-1"}),
+                None,
+            ))
             .unwrap();
         let refused = account.delete("aws:ec2/vpc:Vpc", "vpc-1").unwrap_err();
-        assert!(refused.to_string().starts_with("DependencyViolation"), "{refused}");
+        assert!(
+            refused.to_string().starts_with("DependencyViolation"),
+            "{refused}"
+        );
         account.delete("aws:ec2/subnet:Subnet", "subnet-1").unwrap();
         account.delete("aws:ec2/vpc:Vpc", "vpc-1").unwrap();
         assert!(account.get("aws:ec2/vpc:Vpc", "vpc-1").unwrap().is_none());
@@ -252,15 +265,30 @@ mod tests {
 
     #[test]
     fn arns_inside_documents_count_but_longer_names_do_not() {
-        let topic = live("aws:sns/topic:Topic", "t", json!({}), Some("arn:aws:sns:r:1:donut"));
+        let topic = live(
+            "aws:sns/topic:Topic",
+            "t",
+            json!({}),
+            Some("arn:aws:sns:r:1:donut"),
+        );
         let policy = live(
             "aws:sqs/queuePolicy:QueuePolicy",
             "p",
             json!({"policy": "{\"Condition\":{\"ArnEquals\":{\"aws:SourceArn\":\"arn:aws:sns:r:1:donut\"}}}"}),
             None,
         );
-        let other = live("x", "o", json!({"topic": "arn:aws:sns:r:1:donut-ops"}), None);
-        let logs = live("y", "l", json!({"resource": "arn:aws:sns:r:1:donut:*"}), None);
+        let other = live(
+            "x",
+            "o",
+            json!({"topic": "arn:aws:sns:r:1:donut-ops"}),
+            None,
+        );
+        let logs = live(
+            "y",
+            "l",
+            json!({"resource": "arn:aws:sns:r:1:donut:*"}),
+            None,
+        );
         assert!(policy.refers_to(&topic));
         assert!(!other.refers_to(&topic));
         assert!(logs.refers_to(&topic));
@@ -268,10 +296,25 @@ mod tests {
 
     #[test]
     fn a_name_counts_only_under_a_property_named_for_its_kind() {
-        let mut role = live("aws:iam/role:Role", "sales", json!({"name": "sales"}), Some("arn:aws:iam::1:role/sales"));
+        let mut role = live(
+            "aws:iam/role:Role",
+            "sales",
+            json!({"name": "sales"}),
+            Some("arn:aws:iam::1:role/sales"),
+        );
         role.logical = "role".into();
-        let policy = live("aws:iam/rolePolicy:RolePolicy", "sales:p", json!({"role": "sales"}), None);
-        let alarm = live("x", "a", json!({"dimensions": {"FunctionName": "sales"}}), None);
+        let policy = live(
+            "aws:iam/rolePolicy:RolePolicy",
+            "sales:p",
+            json!({"role": "sales"}),
+            None,
+        );
+        let alarm = live(
+            "x",
+            "a",
+            json!({"dimensions": {"FunctionName": "sales"}}),
+            None,
+        );
         assert!(policy.refers_to(&role));
         assert!(!alarm.refers_to(&role));
         assert_eq!(camel_words("SecurityGroup"), vec!["security", "group"]);
@@ -281,12 +324,25 @@ mod tests {
     fn a_taken_name_is_refused() {
         let (account, dir) = account();
         account
-            .create(live("aws:sqs/queue:Queue", "u1", json!({"name": "q"}), None))
+            .create(live(
+                "aws:sqs/queue:Queue",
+                "u1",
+                json!({"name": "q"}),
+                None,
+            ))
             .unwrap();
         let refused = account
-            .create(live("aws:sqs/queue:Queue", "u2", json!({"name": "q"}), None))
+            .create(live(
+                "aws:sqs/queue:Queue",
+                "u2",
+                json!({"name": "q"}),
+                None,
+            ))
             .unwrap_err();
-        assert!(refused.to_string().starts_with("AlreadyExists"), "{refused}");
+        assert!(
+            refused.to_string().starts_with("AlreadyExists"),
+            "{refused}"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -192,13 +192,23 @@ impl Provider {
     ) -> (String, Map<String, Value>) {
         let region = self.region();
         let token = random_hex();
-        let (id, computed) = shapes::created(&Place { region: &region }, type_token, logical(urn), inputs, &token);
+        let (id, computed) = shapes::created(
+            &Place { region: &region },
+            type_token,
+            logical(urn),
+            inputs,
+            &token,
+        );
         let mut out = inputs.clone();
         for (key, value) in computed {
-            out.entry(key).or_insert(if preview { json!(UNKNOWN) } else { value });
+            out.entry(key)
+                .or_insert(if preview { json!(UNKNOWN) } else { value });
         }
         if self.schema.has_output(type_token, "tagsAll") {
-            out.insert("tagsAll".into(), inputs.get("tags").cloned().unwrap_or(json!({})));
+            out.insert(
+                "tagsAll".into(),
+                inputs.get("tags").cloned().unwrap_or(json!({})),
+            );
         }
         (if preview { String::new() } else { id }, out)
     }
@@ -218,7 +228,9 @@ impl rpc::resource_provider_server::ResourceProvider for Provider {
         &self,
         _: Request<rpc::ParameterizeRequest>,
     ) -> Result<Response<rpc::ParameterizeResponse>, Status> {
-        Err(Status::unimplemented("the stand-in AWS provider is not parameterizable"))
+        Err(Status::unimplemented(
+            "the stand-in AWS provider is not parameterizable",
+        ))
     }
 
     async fn get_schema(
@@ -257,7 +269,11 @@ impl rpc::resource_provider_server::ResourceProvider for Provider {
         let old = object(req.old_inputs.as_ref().or(req.olds.as_ref()));
         let diff = diff_inputs("pulumi:providers:aws", &old, &object(req.news.as_ref()));
         Ok(Response::new(rpc::DiffResponse {
-            changes: if diff.changed.is_empty() { DiffChanges::DiffNone } else { DiffChanges::DiffSome } as i32,
+            changes: if diff.changed.is_empty() {
+                DiffChanges::DiffNone
+            } else {
+                DiffChanges::DiffSome
+            } as i32,
             diffs: diff.changed,
             ..Default::default()
         }))
@@ -319,7 +335,11 @@ impl rpc::resource_provider_server::ResourceProvider for Provider {
             && !news.contains_key("namePrefix")
         {
             let name = olds.get("name").cloned().unwrap_or_else(|| {
-                json!(format!("{}-{}", logical(&req.urn), seeded_suffix(&req.random_seed)))
+                json!(format!(
+                    "{}-{}",
+                    logical(&req.urn),
+                    seeded_suffix(&req.random_seed)
+                ))
             });
             news.insert("name".into(), name);
         }
@@ -362,7 +382,11 @@ impl rpc::resource_provider_server::ResourceProvider for Provider {
         // AWS refuses the duplicate name.
         let keeps_name = old.get("name").is_some() && old.get("name") == news.get("name");
         Ok(Response::new(rpc::DiffResponse {
-            changes: if diff.changed.is_empty() { DiffChanges::DiffNone } else { DiffChanges::DiffSome } as i32,
+            changes: if diff.changed.is_empty() {
+                DiffChanges::DiffNone
+            } else {
+                DiffChanges::DiffSome
+            } as i32,
             delete_before_replace: !diff.replaces.is_empty() && keeps_name,
             replaces: diff.replaces,
             diffs: diff.changed,
@@ -431,7 +455,10 @@ impl rpc::resource_provider_server::ResourceProvider for Provider {
             .collect();
         outputs.extend(news.clone());
         if self.schema.has_output(&req.r#type, "tagsAll") {
-            outputs.insert("tagsAll".into(), news.get("tags").cloned().unwrap_or(json!({})));
+            outputs.insert(
+                "tagsAll".into(),
+                news.get("tags").cloned().unwrap_or(json!({})),
+            );
         }
         if !req.preview {
             let _one = self.writing.lock().await;
@@ -469,10 +496,7 @@ impl rpc::resource_provider_server::ResourceProvider for Provider {
         Ok(Response::new(()))
     }
 
-    async fn get_plugin_info(
-        &self,
-        _: Request<()>,
-    ) -> Result<Response<rpc::PluginInfo>, Status> {
+    async fn get_plugin_info(&self, _: Request<()>) -> Result<Response<rpc::PluginInfo>, Status> {
         Ok(Response::new(rpc::PluginInfo {
             version: VERSION.into(),
         }))
@@ -505,11 +529,19 @@ mod tests {
     fn diff_reports_changes_additions_removals_and_replacements() {
         let old = json!({"name": "q", "delaySeconds": 1, "policy": "p"});
         let new = json!({"name": "q", "delaySeconds": 2, "tags": {"a": "b"}});
-        let diff = diff_inputs("aws:sqs/queue:Queue", old.as_object().unwrap(), new.as_object().unwrap());
+        let diff = diff_inputs(
+            "aws:sqs/queue:Queue",
+            old.as_object().unwrap(),
+            new.as_object().unwrap(),
+        );
         assert_eq!(diff.changed, vec!["delaySeconds", "policy", "tags"]);
         assert!(diff.replaces.is_empty());
         let renamed = json!({"name": "r", "delaySeconds": 1, "policy": "p"});
-        let diff = diff_inputs("aws:sqs/queue:Queue", old.as_object().unwrap(), renamed.as_object().unwrap());
+        let diff = diff_inputs(
+            "aws:sqs/queue:Queue",
+            old.as_object().unwrap(),
+            renamed.as_object().unwrap(),
+        );
         assert_eq!(diff.replaces, vec!["name"]);
     }
 
@@ -517,10 +549,23 @@ mod tests {
     fn equal_inputs_and_nulls_are_no_change_but_unknowns_are() {
         let old = json!({"name": "q", "delaySeconds": 1});
         let same = json!({"name": "q", "delaySeconds": 1, "policy": null});
-        assert!(diff_inputs("aws:sqs/queue:Queue", old.as_object().unwrap(), same.as_object().unwrap()).changed.is_empty());
+        assert!(
+            diff_inputs(
+                "aws:sqs/queue:Queue",
+                old.as_object().unwrap(),
+                same.as_object().unwrap()
+            )
+            .changed
+            .is_empty()
+        );
         let unknown = json!({"name": "q", "delaySeconds": UNKNOWN});
         assert_eq!(
-            diff_inputs("aws:sqs/queue:Queue", old.as_object().unwrap(), unknown.as_object().unwrap()).changed,
+            diff_inputs(
+                "aws:sqs/queue:Queue",
+                old.as_object().unwrap(),
+                unknown.as_object().unwrap()
+            )
+            .changed,
             vec!["delaySeconds"]
         );
     }

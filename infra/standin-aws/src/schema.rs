@@ -100,7 +100,8 @@ impl Schema {
                 });
             }
         }
-        let known: BTreeMap<&str, &Value> = properties.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let known: BTreeMap<&str, &Value> =
+            properties.iter().map(|(k, v)| (k.as_str(), v)).collect();
         for (key, item) in value {
             match known.get(key.as_str()) {
                 None => failures.push(Failure {
@@ -138,7 +139,10 @@ impl Schema {
             let Some(object) = value.as_object() else {
                 return fail(format!("expected an object ({name}), got {}", kind(value)));
             };
-            let properties = declared["properties"].as_object().cloned().unwrap_or_default();
+            let properties = declared["properties"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
             let required = strings(&declared["required"]);
             return self.check_object(&properties, &required, object, path, failures);
         }
@@ -146,11 +150,15 @@ impl Schema {
             return check_enum(allowed, value, fail);
         }
         match spec["type"].as_str().unwrap_or("string") {
-            "string" if !value.is_string() => fail(format!("expected a string, got {}", kind(value))),
+            "string" if !value.is_string() => {
+                fail(format!("expected a string, got {}", kind(value)))
+            }
             "boolean" if !value.is_boolean() => {
                 fail(format!("expected a boolean, got {}", kind(value)))
             }
-            "number" if !value.is_number() => fail(format!("expected a number, got {}", kind(value))),
+            "number" if !value.is_number() => {
+                fail(format!("expected a number, got {}", kind(value)))
+            }
             "integer" => match value.as_f64() {
                 Some(n) if n.fract() == 0.0 => {}
                 _ => fail(format!("expected an integer, got {}", kind(value))),
@@ -188,7 +196,10 @@ fn check_enum(allowed: &[Value], value: &Value, fail: impl FnOnce(String)) {
         .collect();
     if !allowed.contains(&value) {
         let list: Vec<String> = allowed.iter().map(|a| a.to_string()).collect();
-        fail(format!("{value} is not one of the allowed values: {}", list.join(", ")));
+        fail(format!(
+            "{value} is not one of the allowed values: {}",
+            list.join(", ")
+        ));
     }
 }
 
@@ -256,10 +267,17 @@ mod tests {
 
     #[test]
     fn a_misspelt_property_is_named_with_a_suggestion() {
-        let failures = check("aws:sqs/queue:Queue", json!({"visibilityTimeoutSecond": 30}));
+        let failures = check(
+            "aws:sqs/queue:Queue",
+            json!({"visibilityTimeoutSecond": 30}),
+        );
         assert_eq!(failures.len(), 1);
         assert_eq!(failures[0].property, "visibilityTimeoutSecond");
-        assert!(failures[0].reason.contains("did you mean 'visibilityTimeoutSeconds'"));
+        assert!(
+            failures[0]
+                .reason
+                .contains("did you mean 'visibilityTimeoutSeconds'")
+        );
     }
 
     #[test]
@@ -273,8 +291,14 @@ mod tests {
         assert!(properties.contains(&"role"), "{failures:?}");
         assert!(properties.contains(&"memorySize"), "{failures:?}");
         assert!(properties.contains(&"architectures"), "{failures:?}");
-        assert!(properties.contains(&"vpcConfig.subnetIds[0]"), "{failures:?}");
-        assert!(properties.contains(&"vpcConfig.securityGroupIdz"), "{failures:?}");
+        assert!(
+            properties.contains(&"vpcConfig.subnetIds[0]"),
+            "{failures:?}"
+        );
+        assert!(
+            properties.contains(&"vpcConfig.securityGroupIdz"),
+            "{failures:?}"
+        );
     }
 
     #[test]

@@ -22,7 +22,9 @@ fn ec2_prefix(type_token: &str) -> Option<(&'static str, &'static str)> {
         "aws:ec2/eip:Eip" => ("eipalloc-", "elastic-ip/"),
         "aws:ec2/natGateway:NatGateway" => ("nat-", "natgateway/"),
         "aws:ec2/routeTable:RouteTable" => ("rtb-", "route-table/"),
-        "aws:ec2/routeTableAssociation:RouteTableAssociation" => ("rtbassoc-", "route-table-association/"),
+        "aws:ec2/routeTableAssociation:RouteTableAssociation" => {
+            ("rtbassoc-", "route-table-association/")
+        }
         "aws:ec2/vpcEndpoint:VpcEndpoint" => ("vpce-", "vpc-endpoint/"),
         _ => return None,
     })
@@ -62,7 +64,10 @@ pub fn created(
             "aws:sqs/queue:Queue" => {
                 let url = format!("https://sqs.{region}.amazonaws.com/{ACCOUNT}/{physical}");
                 out.insert("url".into(), json!(url));
-                (url, Some(format!("arn:aws:sqs:{region}:{ACCOUNT}:{physical}")))
+                (
+                    url,
+                    Some(format!("arn:aws:sqs:{region}:{ACCOUNT}:{physical}")),
+                )
             }
             "aws:sqs/queuePolicy:QueuePolicy" => {
                 (text(inputs, "queueUrl").unwrap_or(short).to_owned(), None)
@@ -72,7 +77,11 @@ pub fn created(
                 (arn.clone(), Some(arn))
             }
             "aws:sns/topicSubscription:TopicSubscription" => {
-                let arn = format!("{}:{}", text(inputs, "topic").unwrap_or_default(), uuid(token));
+                let arn = format!(
+                    "{}:{}",
+                    text(inputs, "topic").unwrap_or_default(),
+                    uuid(token)
+                );
                 (arn.clone(), Some(arn))
             }
             "aws:lambda/function:Function" => {
@@ -104,7 +113,10 @@ pub fn created(
                 // function's response has.
                 out.insert(
                     "result".into(),
-                    json!(json!({"standIn": "not invoked: the stand-in provider runs no code"}).to_string()),
+                    json!(
+                        json!({"standIn": "not invoked: the stand-in provider runs no code"})
+                            .to_string()
+                    ),
                 );
                 let function = text(inputs, "functionName").unwrap_or_default();
                 (format!("{function}_$LATEST_{short}"), None)
@@ -122,7 +134,10 @@ pub fn created(
                 let port = inputs.get("port").and_then(Value::as_i64).unwrap_or(3306);
                 out.insert("address".into(), json!(host));
                 out.insert("endpoint".into(), json!(format!("{host}:{port}")));
-                out.insert("resourceId".into(), json!(format!("db-{}", token.to_uppercase())));
+                out.insert(
+                    "resourceId".into(),
+                    json!(format!("db-{}", token.to_uppercase())),
+                );
                 if inputs.get("manageMasterUserPassword") == Some(&json!(true)) {
                     out.insert(
                         "masterUserSecrets".into(),
@@ -133,7 +148,10 @@ pub fn created(
                         }]),
                     );
                 }
-                (physical.clone(), Some(format!("arn:aws:rds:{region}:{ACCOUNT}:db:{physical}")))
+                (
+                    physical.clone(),
+                    Some(format!("arn:aws:rds:{region}:{ACCOUNT}:db:{physical}")),
+                )
             }
             "aws:rds/subnetGroup:SubnetGroup" => (
                 physical.clone(),
@@ -174,14 +192,22 @@ pub fn created(
             "aws:apigatewayv2/stage:Stage" => {
                 let api = text(inputs, "apiId").unwrap_or_default();
                 let stage = text(inputs, "name").unwrap_or("$default").to_owned();
-                let path = if stage == "$default" { String::new() } else { stage.clone() };
+                let path = if stage == "$default" {
+                    String::new()
+                } else {
+                    stage.clone()
+                };
                 out.insert(
                     "invokeUrl".into(),
-                    json!(format!("https://{api}.execute-api.{region}.amazonaws.com/{path}")),
+                    json!(format!(
+                        "https://{api}.execute-api.{region}.amazonaws.com/{path}"
+                    )),
                 );
                 (
                     stage.clone(),
-                    Some(format!("arn:aws:apigateway:{region}::/apis/{api}/stages/{stage}")),
+                    Some(format!(
+                        "arn:aws:apigateway:{region}::/apis/{api}/stages/{stage}"
+                    )),
                 )
             }
             "aws:apigatewayv2/integration:Integration" | "aws:apigatewayv2/route:Route" => {
@@ -189,11 +215,15 @@ pub fn created(
             }
             "aws:cloudwatch/logGroup:LogGroup" => (
                 physical.clone(),
-                Some(format!("arn:aws:logs:{region}:{ACCOUNT}:log-group:{physical}")),
+                Some(format!(
+                    "arn:aws:logs:{region}:{ACCOUNT}:log-group:{physical}"
+                )),
             ),
             "aws:cloudwatch/metricAlarm:MetricAlarm" => (
                 physical.clone(),
-                Some(format!("arn:aws:cloudwatch:{region}:{ACCOUNT}:alarm:{physical}")),
+                Some(format!(
+                    "arn:aws:cloudwatch:{region}:{ACCOUNT}:alarm:{physical}"
+                )),
             ),
             "aws:cloudwatch/dashboard:Dashboard" => {
                 let arn = format!("arn:aws:cloudwatch::{ACCOUNT}:dashboard/{physical}");

@@ -132,8 +132,14 @@ impl Project {
         .unwrap();
         let committed = std::fs::read_to_string(root().join("Pulumi.yaml")).unwrap();
         let binary = env!("CARGO_BIN_EXE_donut-infra");
-        let ours = committed.replace("binary: target/release/donut-infra", &format!("binary: {binary}"));
-        assert_ne!(ours, committed, "Pulumi.yaml names target/release/donut-infra");
+        let ours = committed.replace(
+            "binary: target/release/donut-infra",
+            &format!("binary: {binary}"),
+        );
+        assert_ne!(
+            ours, committed,
+            "Pulumi.yaml names target/release/donut-infra"
+        );
         std::fs::write(dir.join("Pulumi.yaml"), ours).unwrap();
         std::fs::copy(
             root().join(format!("Pulumi.{stage}.yaml")),
@@ -143,15 +149,21 @@ impl Project {
         for function in donut_infra::compute::FUNCTIONS {
             let at = dir.join("target/lambda").join(function);
             std::fs::create_dir_all(&at).unwrap();
-            let built = root().join("target/lambda").join(function).join("bootstrap.zip");
+            let built = root()
+                .join("target/lambda")
+                .join(function)
+                .join("bootstrap.zip");
             if built.exists() {
                 std::os::unix::fs::symlink(built, at.join("bootstrap.zip")).unwrap();
             } else {
                 let script = format!(
                     "#!/bin/sh\n# engine-test archive for {function}: `make lambdas` builds the real one\nexit 1\n"
                 );
-                std::fs::write(at.join("bootstrap.zip"), stored_zip("bootstrap", script.as_bytes()))
-                    .unwrap();
+                std::fs::write(
+                    at.join("bootstrap.zip"),
+                    stored_zip("bootstrap", script.as_bytes()),
+                )
+                .unwrap();
             }
         }
         let project = Project {
@@ -206,7 +218,11 @@ impl Project {
     /// `pulumi <args>`, which must succeed.
     pub fn ok(&self, args: &[&str]) -> Outcome {
         let outcome = self.pulumi(args);
-        assert!(outcome.success, "pulumi {args:?} failed:\n{}", outcome.text());
+        assert!(
+            outcome.success,
+            "pulumi {args:?} failed:\n{}",
+            outcome.text()
+        );
         outcome
     }
 
@@ -268,7 +284,9 @@ fn floats(value: &Value) -> Value {
     match value {
         Value::Number(n) => serde_json::json!(n.as_f64().unwrap_or_default()),
         Value::Array(items) => Value::Array(items.iter().map(floats).collect()),
-        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), floats(v))).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), floats(v))).collect())
+        }
         other => other.clone(),
     }
 }
@@ -289,12 +307,24 @@ impl Deployment {
             .filter(|r| !r["type"].as_str().unwrap_or("").starts_with("pulumi:"))
             .map(|r| Resource {
                 type_: r["type"].as_str().unwrap().to_owned(),
-                name: r["urn"].as_str().unwrap().rsplit("::").next().unwrap().to_owned(),
+                name: r["urn"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit("::")
+                    .next()
+                    .unwrap()
+                    .to_owned(),
                 custom: r["custom"].as_bool().unwrap_or(false),
-                inputs: floats(&r["inputs"]).as_object().cloned().unwrap_or_default(),
+                inputs: floats(&r["inputs"])
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
                 // The state keeps the id beside the outputs; the program reads it as one.
                 outputs: {
-                    let mut outputs = floats(&r["outputs"]).as_object().cloned().unwrap_or_default();
+                    let mut outputs = floats(&r["outputs"])
+                        .as_object()
+                        .cloned()
+                        .unwrap_or_default();
                     if let Some(id) = r["id"].as_str() {
                         outputs.insert("id".into(), Value::String(id.into()));
                     }

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# `make deploy STAGE=<stage>`: builds what Pulumi.yaml and the program read (the arm64 zips,
+# the release program), then `pulumi up` of that stack with the Pulumi CLI on your PATH and
+# the backend you are logged in to. See README "Deploy to AWS" for the one-time setup.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+stage=${1:-dev}
+command -v pulumi >/dev/null || { echo "pulumi is not on PATH: install the CLI (README, Deploy to AWS)"; exit 1; }
+[ -f "Pulumi.$stage.yaml" ] || { echo "no Pulumi.$stage.yaml: stages are $(ls Pulumi.*.yaml | sed 's/Pulumi.\(.*\).yaml/\1/' | grep -v '^yaml$' | tr '\n' ' ')"; exit 1; }
+scripts/lambdas.sh
+cargo build --release --locked -p donut-infra
+pulumi up --stack "$stage"
