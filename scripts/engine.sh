@@ -17,19 +17,10 @@ LOGS=$ROOT/.local/logs
 mkdir -p "$BIN" "$LOGS"
 export GOFLAGS=-mod=readonly
 
-now_ms() { date +%s%3N; }
-step() {
-  local label=$1; shift
-  local t0; t0=$(now_ms)
-  printf '  %-44s' "$label…"
-  if "$@" >>"$LOGS/engine.log" 2>&1; then
-    printf ' done (%d ms)\n' "$(( $(now_ms) - t0 ))"
-  else
-    printf ' FAILED (%d ms); see %s\n' "$(( $(now_ms) - t0 ))" "$LOGS/engine.log"
-    tail -n 30 "$LOGS/engine.log" >&2
-    return 1
-  fi
-}
+# shellcheck source=progress.sh
+source "$ROOT/scripts/progress.sh"
+STEP_LOG=$LOGS/engine.log
+STEP_WIDTH=44
 
 command -v go >/dev/null || { echo "make engine needs Go (1.26): https://go.dev/dl/"; exit 1; }
 version=$(cd "$ENGINE" && go list -m -f '{{.Version}}' github.com/pulumi/pulumi/pkg/v3)

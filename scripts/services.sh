@@ -22,20 +22,9 @@ LS_REQUIREMENTS=$ROOT/local/localstack-requirements.txt
 
 mkdir -p "$LOCAL" "$LOGS"
 
-now_ms() { date +%s%3N; }
-# step "label" command…: one progress line per step, with its time.
-step() {
-  local label=$1; shift
-  local t0; t0=$(now_ms)
-  printf '  %-34s' "$label…"
-  if "$@" >>"$LOGS/services.log" 2>&1; then
-    printf ' done (%d ms)\n' "$(( $(now_ms) - t0 ))"
-  else
-    printf ' FAILED (%d ms); see %s\n' "$(( $(now_ms) - t0 ))" "$LOGS/services.log"
-    tail -n 20 "$LOGS/services.log" >&2
-    return 1
-  fi
-}
+# shellcheck source=progress.sh
+source "$ROOT/scripts/progress.sh"
+STEP_LOG=$LOGS/services.log
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
