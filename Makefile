@@ -35,7 +35,7 @@ contract: ## schemathesis fuzzes the local stack from openapi.json (services mus
 	@scripts/contract.sh
 
 infra: ## the Pulumi program's binary (Pulumi.yaml runs target/release/donut-infra)
-	cargo build --release -p donut-infra
+	cargo build --release -p donut-infra --bin donut-infra
 
 schema: ## regenerate infra/schema/aws-subset.json from the pinned pulumi-aws wheel
 	@scripts/schema.sh

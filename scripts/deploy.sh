@@ -9,5 +9,5 @@ stage=${1:-dev}
 command -v pulumi >/dev/null || { echo "pulumi is not on PATH: install the CLI (README, Deploy to AWS)"; exit 1; }
 [ -f "Pulumi.$stage.yaml" ] || { echo "no Pulumi.$stage.yaml: stages are $(ls Pulumi.*.yaml | sed 's/Pulumi.\(.*\).yaml/\1/' | grep -v '^yaml$' | tr '\n' ' ')"; exit 1; }
 scripts/lambdas.sh
-cargo build --release --locked -p donut-infra
+cargo build --release --locked -p donut-infra --bin donut-infra
 pulumi up --stack "$stage"

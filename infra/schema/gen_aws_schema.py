@@ -14,6 +14,7 @@ proves the committed schema is what the wheel yields.
 """
 
 import ast
+import os
 import json
 import re
 import sys
@@ -59,7 +60,22 @@ class Module:
         self.wheel = wheel
         self.inputs = self._classes("_inputs.py")
         self.outputs = self._classes("outputs.py")
+        self.enums = self._enums()
         self.token_module = None
+
+    def _enums(self):
+        """Enum class name -> (type token, values), from `_enums.py`."""
+        enums = {}
+        for name, cls in self._classes("_enums.py").items():
+            token = type_token(cls)
+            values = [
+                node.value.value
+                for node in cls.body
+                if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+            ]
+            if token and values:
+                enums[name] = (token, values)
+        return enums
 
     def _source(self, name):
         path = f"pulumi_aws/{self.directory}/{name}"
@@ -142,6 +158,18 @@ class Builder:
         self.wheel = wheel
         self.modules = {}
         self.types = {}
+        # Enums live beside the schema (aws-enums.json), not in it: the bindings stay strings.
+        self.enums = {}
+        self.enum_properties = {}
+
+    def note_enum(self, owner, wire, annotation, module):
+        """Records that `owner`'s property `wire` takes one of an enum's values."""
+        text = ast.unparse(annotation)
+        m = re.search(r"Union\[_builtins\.str, '(\w+)'\]", text)
+        if m and m.group(1) in module.enums:
+            token, values = module.enums[m.group(1)]
+            self.enums[token] = values
+            self.enum_properties.setdefault(owner, {})[wire] = token
 
     def module(self, directory):
         if directory not in self.modules:
@@ -207,6 +235,7 @@ class Builder:
         for wire, annotation in getters(cls):
             schema, optional = self.schema_type(annotation, module)
             properties[wire] = schema
+            self.note_enum(token, wire, annotation, module)
         for python_name in sorted(needed):
             if python_name in wires:
                 required.append(wires[python_name])
@@ -229,6 +258,7 @@ class Builder:
             for wire, annotation in getters(args):
                 schema, _ = self.schema_type(annotation, module)
                 inputs[wire] = schema
+                self.note_enum(token, wire, annotation, module)
             required_inputs = sorted(wires[p] for p in required_params(args) if p in wires)
         return token, {
             "properties": outputs,
@@ -276,7 +306,22 @@ def main(wheel_path, out_path):
     with open(out_path, "w") as f:
         json.dump(schema, f, indent=1, sort_keys=False)
         f.write("\n")
-    print(f"{out_path}: pulumi-aws {version}, {len(resources)} resources, {len(builder.types)} types")
+    enums = {
+        "description": f"The enums of pulumi-aws {version} that properties of {os.path.basename(out_path)} take "
+        "(by resource or type token, then property), for the stand-in provider's Check. Generated with it.",
+        "enums": dict(sorted(builder.enums.items())),
+        "properties": {k: dict(sorted(v.items())) for k, v in sorted(builder.enum_properties.items())},
+    }
+    with open(enums_path(out_path), "w") as f:
+        json.dump(enums, f, indent=1)
+        f.write("\n")
+    print(f"{out_path}: pulumi-aws {version}, {len(resources)} resources, {len(builder.types)} types, "
+          f"{len(builder.enums)} enums")
+
+
+def enums_path(schema_path):
+    """aws-subset.json -> aws-enums.json, beside it."""
+    return os.path.join(os.path.dirname(schema_path) or ".", "aws-enums.json")
 
 
 if __name__ == "__main__":

@@ -176,3 +176,26 @@ fn bad_config_stops_preview_naming_the_key_and_creates_nothing() {
     }
     project.ok(&["preview"]);
 }
+
+#[test]
+fn a_misspelt_argument_fails_preview_naming_it() {
+    let project = Project::running(
+        "dev",
+        std::path::Path::new(env!("CARGO_BIN_EXE_donut-infra-misspelt")),
+    );
+    let preview = project.pulumi(&["preview"]);
+    assert!(!preview.success, "preview passed:\n{}", preview.text());
+    let text = preview.text();
+    assert!(text.contains("visibilityTimeoutSecond"), "{text}");
+    assert!(
+        text.contains("did you mean 'visibilityTimeoutSeconds'"),
+        "{text}"
+    );
+    println!(
+        "{}",
+        text.lines()
+            .filter(|l| l.contains("visibilityTimeoutSecond"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}

@@ -11,6 +11,8 @@ use crate::wire::UNKNOWN;
 /// The committed schema subset, compiled in so the binary checks what the program was
 /// generated from.
 const SCHEMA: &str = include_str!("../../schema/aws-subset.json");
+/// The enum values some properties take, generated beside the schema from the same wheel.
+const ENUMS: &str = include_str!("../../schema/aws-enums.json");
 
 /// One refused input: the property path (as the engine prints it) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +24,10 @@ pub struct Failure {
 pub struct Schema {
     resources: Map<String, Value>,
     types: Map<String, Value>,
+    /// Enum token → allowed values.
+    enums: Map<String, Value>,
+    /// Resource or type token → property → enum token.
+    enum_properties: Map<String, Value>,
 }
 
 impl Schema {
@@ -48,10 +54,13 @@ impl Schema {
 impl Schema {
     pub fn load() -> Self {
         let schema: Value = serde_json::from_str(SCHEMA).expect("the schema subset is JSON");
-        let part = |key: &str| schema[key].as_object().cloned().unwrap_or_default();
+        let enums: Value = serde_json::from_str(ENUMS).expect("the enums file is JSON");
+        let part = |doc: &Value, key: &str| doc[key].as_object().cloned().unwrap_or_default();
         Schema {
-            resources: part("resources"),
-            types: part("types"),
+            resources: part(&schema, "resources"),
+            types: part(&schema, "types"),
+            enums: part(&enums, "enums"),
+            enum_properties: part(&enums, "properties"),
         }
     }
 
@@ -73,12 +82,13 @@ impl Schema {
             }];
         };
         let mut failures = Vec::new();
-        self.check_object(properties, &required, inputs, "", &mut failures);
+        self.check_object(type_token, properties, &required, inputs, "", &mut failures);
         failures
     }
 
     fn check_object(
         &self,
+        owner: &str,
         properties: &Map<String, Value>,
         required: &[&str],
         value: &Map<String, Value>,
@@ -113,7 +123,10 @@ impl Schema {
                             .unwrap_or_default()
                     ),
                 }),
-                Some(spec) => self.check_value(spec, item, &at(key), failures),
+                Some(spec) => {
+                    self.check_value(spec, item, &at(key), failures);
+                    self.check_enum_of(owner, key, item, &at(key), failures);
+                }
             }
         }
     }
@@ -144,7 +157,7 @@ impl Schema {
                 .cloned()
                 .unwrap_or_default();
             let required = strings(&declared["required"]);
-            return self.check_object(&properties, &required, object, path, failures);
+            return self.check_object(name, &properties, &required, object, path, failures);
         }
         if let Some(allowed) = spec["enum"].as_array() {
             return check_enum(allowed, value, fail);
@@ -185,6 +198,45 @@ impl Schema {
                 None => fail(format!("expected a map, got {}", kind(value))),
             },
             _ => {}
+        }
+    }
+}
+
+impl Schema {
+    /// The value of an enum-typed property (or each item of a list of them) is one of the
+    /// enum's values.
+    fn check_enum_of(
+        &self,
+        owner: &str,
+        key: &str,
+        value: &Value,
+        path: &str,
+        failures: &mut Vec<Failure>,
+    ) {
+        let Some(allowed) = self
+            .enum_properties
+            .get(owner)
+            .and_then(|p| p.get(key))
+            .and_then(Value::as_str)
+            .and_then(|token| self.enums.get(token))
+            .and_then(Value::as_array)
+        else {
+            return;
+        };
+        let values: Vec<&Value> = match value {
+            Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        for value in values
+            .into_iter()
+            .filter(|v| v.is_string() && v.as_str() != Some(UNKNOWN))
+        {
+            check_enum(allowed, value, |reason| {
+                failures.push(Failure {
+                    property: path.to_owned(),
+                    reason,
+                })
+            });
         }
     }
 }
@@ -308,6 +360,30 @@ mod tests {
             vec![]
         );
         assert_eq!(check("aws:sqs/queue:Nope", json!({})).len(), 1);
+    }
+
+    #[test]
+    fn enum_properties_take_only_their_values() {
+        let ok = check(
+            "aws:lambda/function:Function",
+            json!({"role": "r", "runtime": "provided.al2023"}),
+        );
+        assert_eq!(ok, vec![]);
+        let failures = check(
+            "aws:lambda/function:Function",
+            json!({"role": "r", "runtime": "provided.al2O23"}),
+        );
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert_eq!(failures[0].property, "runtime");
+        assert!(failures[0].reason.contains("\"provided.al2023\""));
+        let failures = check(
+            "aws:rds/instance:Instance",
+            json!({"instanceClass": "db.t4g.mikro"}),
+        );
+        assert!(
+            failures.iter().any(|f| f.property == "instanceClass"),
+            "{failures:?}"
+        );
     }
 
     #[test]

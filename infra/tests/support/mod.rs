@@ -112,6 +112,12 @@ impl Project {
     /// A new project directory with a new stack `stage` (the committed stack file), the
     /// callback secret set, and an empty stand-in account.
     pub fn new(stage: &str) -> Project {
+        Project::running(stage, Path::new(env!("CARGO_BIN_EXE_donut-infra")))
+    }
+
+    /// A project whose `Pulumi.yaml` runs `binary` instead of the program (an example of
+    /// this package, say).
+    pub fn running(stage: &str, binary: &Path) -> Project {
         for tool in ["pulumi", "pulumi-language-rust", "pulumi-resource-aws"] {
             assert!(
                 bin_dir().join(tool).exists(),
@@ -131,10 +137,9 @@ impl Project {
         )
         .unwrap();
         let committed = std::fs::read_to_string(root().join("Pulumi.yaml")).unwrap();
-        let binary = env!("CARGO_BIN_EXE_donut-infra");
         let ours = committed.replace(
             "binary: target/release/donut-infra",
-            &format!("binary: {binary}"),
+            &format!("binary: {}", binary.display()),
         );
         assert_ne!(
             ours, committed,
