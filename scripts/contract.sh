@@ -27,7 +27,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 
 cargo build -q -p donut-local
-target/debug/donut-local up > "$LOCAL/logs/contract-stack.log" 2>&1 &
+"${CARGO_TARGET_DIR:-target}"/debug/donut-local up > "$LOCAL/logs/contract-stack.log" 2>&1 &
 stack=$!
 trap 'kill -INT $stack 2>/dev/null; wait $stack 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do

@@ -34,7 +34,7 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
-target/debug/donut-local up &
+"${CARGO_TARGET_DIR:-target}"/debug/donut-local up &
 child=$!
 echo "$child" > "$PIDFILE"
 echo "  (services and build took $(( $(date +%s%3N) - t0 )) ms)"
