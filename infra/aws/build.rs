@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "cloudwatch",
             "ec2",
             "iam",
+            "kms",
             "lambda",
             "rds",
             "secretsmanager",

@@ -1,5 +1,6 @@
-//! What wakes ops: the DLQ holding anything, a function failing, the API answering 5xx —
-//! each to the ops topic, which e-mails the address in the stack config.
+//! What wakes ops, each alarm → the ops topic → the e-mail in `opsEmail`, with an OK message
+//! when it clears. Every failure of the pipeline ends in one of these, and every description
+//! names its runbook: a section of the README's "Alarms" (a test checks the links).
 
 use std::collections::HashMap;
 
@@ -8,25 +9,288 @@ use pulumi_gestalt_rust::Output;
 use crate::Stack;
 use crate::api::Api;
 use crate::compute::{Compute, FUNCTIONS};
+use crate::data::Data;
 use crate::messaging::Messaging;
+use crate::out::known;
 use donut_infra_aws::cloudwatch::metric_alarm;
 use donut_infra_aws::sns::topic_subscription;
+use donut_infra_aws::types::cloudwatch::{MetricAlarmMetricQuery, MetricAlarmMetricQueryMetric};
 
-pub struct Alarm<'a> {
-    pub key: &'a str,
-    pub description: String,
-    pub namespace: &'static str,
-    pub metric: &'static str,
-    pub statistic: &'static str,
-    pub threshold: f64,
-    pub dimensions: Output<HashMap<String, String>>,
+/// Where the runbooks are.
+pub const RUNBOOKS: &str = "README.md#";
+
+/// Where a metric comes from.
+#[derive(Clone, Copy)]
+pub enum Namespace {
+    /// The metrics our functions emit (EMF), `DonutStates/<stage>`.
+    Ours,
+    /// An AWS service's, e.g. `AWS/SQS`.
+    Aws(&'static str),
 }
 
+/// What an alarm watches.
+pub enum Watched {
+    /// One metric, one statistic (`p90` and the like are extended statistics).
+    Metric {
+        namespace: Namespace,
+        name: &'static str,
+        statistic: &'static str,
+        dimensions: Output<HashMap<String, String>>,
+    },
+    /// The API's 5xx answers in percent of its requests (metric math).
+    ApiErrorRate {
+        dimensions: Output<HashMap<String, String>>,
+    },
+}
+
+pub struct Alarm {
+    /// The alarm's name, after the stack prefix.
+    pub key: String,
+    /// The README section (its anchor) saying what it means and what to do.
+    pub runbook: &'static str,
+    pub description: String,
+    pub watched: Watched,
+    pub threshold: f64,
+    /// At or above the threshold (`false`: at or below).
+    pub above: bool,
+    /// M of N: in `datapoints` of the last `periods` periods.
+    pub datapoints: u32,
+    pub periods: u32,
+}
+
+impl Alarm {
+    fn at_or_above(
+        key: impl Into<String>,
+        runbook: &'static str,
+        description: String,
+        watched: Watched,
+        threshold: f64,
+    ) -> Alarm {
+        Alarm {
+            key: key.into(),
+            runbook,
+            description,
+            watched,
+            threshold,
+            above: true,
+            datapoints: 1,
+            periods: 1,
+        }
+    }
+}
+
+fn dimension(name: &'static str, value: &Output<String>) -> Output<HashMap<String, String>> {
+    value.map(move |v| HashMap::from([(name.to_owned(), v)]))
+}
+
+/// Every alarm of the stack, in the order a stock-out travels.
+pub fn alarms(
+    stack: &Stack,
+    messaging: &Messaging,
+    compute: &Compute,
+    api: &Api,
+    data: &Data,
+) -> Vec<Alarm> {
+    let c = &stack.config;
+    let a = &c.alarms;
+    let api_dimensions = pulumi_gestalt_rust::pulumi_combine!(api.id.clone(), api.stage.clone())
+        .map(|(id, stage)| HashMap::from([("ApiId".to_owned(), id), ("Stage".to_owned(), stage)]));
+    let mut api_rate = Alarm::at_or_above(
+        "api-5xx",
+        "api-5xx-rate",
+        format!(
+            "The API answered 5xx to {}% or more of its requests in {} of {} periods: the warehouse or a function is failing.",
+            a.api_5xx_percent, a.api_5xx_datapoints, a.api_5xx_periods
+        ),
+        Watched::ApiErrorRate {
+            dimensions: api_dimensions,
+        },
+        f64::from(a.api_5xx_percent),
+    );
+    api_rate.datapoints = a.api_5xx_datapoints;
+    api_rate.periods = a.api_5xx_periods;
+
+    let mut alarms = vec![
+        api_rate,
+        Alarm::at_or_above(
+            "outbox-age",
+            "outbox-age",
+            format!(
+                "A stock-out has waited {} minutes or more in the outbox without reaching SNS: factory orders are not being requested.",
+                a.outbox_age_minutes
+            ),
+            Watched::Metric {
+                namespace: Namespace::Ours,
+                name: "OutboxOldestAge",
+                statistic: "Maximum",
+                dimensions: known(HashMap::new()),
+            },
+            f64::from(a.outbox_age_minutes) * 60_000.0,
+        ),
+        Alarm::at_or_above(
+            "queue-age",
+            "queue-age",
+            format!(
+                "The oldest factory order in the queue is {} minutes old or more: the factory-requester is not keeping up or keeps failing.",
+                a.queue_age_minutes
+            ),
+            Watched::Metric {
+                namespace: Namespace::Aws("AWS/SQS"),
+                name: "ApproximateAgeOfOldestMessage",
+                statistic: "Maximum",
+                dimensions: dimension("QueueName", &messaging.queue_name),
+            },
+            f64::from(a.queue_age_minutes) * 60.0,
+        ),
+        Alarm::at_or_above(
+            "dlq-depth",
+            "dlq-depth",
+            "Factory orders are failing: messages reached the dead-letter queue.".into(),
+            Watched::Metric {
+                namespace: Namespace::Aws("AWS/SQS"),
+                name: "ApproximateNumberOfMessagesVisible",
+                statistic: "Maximum",
+                dimensions: dimension("QueueName", &messaging.dlq_name),
+            },
+            f64::from(c.dlq_alarm_threshold),
+        ),
+        Alarm::at_or_above(
+            "factory-failures",
+            "factory-failures",
+            "Calls to the legacy factory are failing (5xx, timeouts, connection errors); messages are being retried and may reach the DLQ.".into(),
+            Watched::Metric {
+                namespace: Namespace::Ours,
+                name: "FactoryCallFailures",
+                statistic: "Sum",
+                dimensions: known(HashMap::new()),
+            },
+            f64::from(c.factory_failure_alarm_threshold),
+        ),
+        Alarm::at_or_above(
+            "factory-orders-overdue",
+            "factory-orders-overdue",
+            format!(
+                "The legacy factory accepted orders and never called back, even when asked {} times; the watchdog e-mailed the details.",
+                c.factory_max_attempts
+            ),
+            Watched::Metric {
+                namespace: Namespace::Ours,
+                name: "FactoryOrdersOverdue",
+                statistic: "Maximum",
+                dimensions: known(HashMap::new()),
+            },
+            1.0,
+        ),
+        Alarm::at_or_above(
+            "restock-latency",
+            "restock-latency",
+            format!(
+                "Stock-outs take more than {} minutes (p90) to be restocked: the factory is slow or callbacks are lost.",
+                c.restock_latency_alarm_minutes
+            ),
+            Watched::Metric {
+                namespace: Namespace::Ours,
+                name: "RestockLatency",
+                statistic: "p90",
+                dimensions: known(HashMap::new()),
+            },
+            f64::from(c.restock_latency_alarm_minutes) * 60_000.0,
+        ),
+    ];
+    for key in FUNCTIONS {
+        let function = &compute.functions[key].name;
+        alarms.push(Alarm::at_or_above(
+            format!("{key}-errors"),
+            "function-errors",
+            format!("The {key} function reported errors."),
+            Watched::Metric {
+                namespace: Namespace::Aws("AWS/Lambda"),
+                name: "Errors",
+                statistic: "Sum",
+                dimensions: dimension("FunctionName", function),
+            },
+            1.0,
+        ));
+        alarms.push(Alarm::at_or_above(
+            format!("{key}-throttles"),
+            "function-throttles",
+            format!(
+                "Invocations of the {key} function were throttled: it hit its concurrency limit."
+            ),
+            Watched::Metric {
+                namespace: Namespace::Aws("AWS/Lambda"),
+                name: "Throttles",
+                statistic: "Sum",
+                dimensions: dimension("FunctionName", function),
+            },
+            1.0,
+        ));
+    }
+    let db = || dimension("DBInstanceIdentifier", &data.db_identifier);
+    alarms.push(Alarm::at_or_above(
+        "db-connections",
+        "database-connections",
+        format!(
+            "The database has {} or more connections open: near its limit.",
+            a.db_connections
+        ),
+        Watched::Metric {
+            namespace: Namespace::Aws("AWS/RDS"),
+            name: "DatabaseConnections",
+            statistic: "Maximum",
+            dimensions: db(),
+        },
+        f64::from(a.db_connections),
+    ));
+    alarms.push(Alarm {
+        above: false,
+        ..Alarm::at_or_above(
+            "db-free-storage",
+            "database-free-storage",
+            format!(
+                "The database has {} GB or less of free storage.",
+                a.db_free_storage_gb
+            ),
+            Watched::Metric {
+                namespace: Namespace::Aws("AWS/RDS"),
+                name: "FreeStorageSpace",
+                statistic: "Minimum",
+                dimensions: db(),
+            },
+            f64::from(a.db_free_storage_gb) * 1024.0 * 1024.0 * 1024.0,
+        )
+    });
+    // Only burstable classes (db.t*) spend CPU credits.
+    if c.database.instance_class.starts_with("db.t") {
+        alarms.push(Alarm {
+            above: false,
+            ..Alarm::at_or_above(
+                "db-cpu-credits",
+                "database-cpu-credits",
+                format!(
+                    "The database's CPU credit balance is {} or less: it will soon be throttled to its baseline.",
+                    a.db_cpu_credits
+                ),
+                Watched::Metric {
+                    namespace: Namespace::Aws("AWS/RDS"),
+                    name: "CPUCreditBalance",
+                    statistic: "Minimum",
+                    dimensions: db(),
+                },
+                f64::from(a.db_cpu_credits),
+            )
+        });
+    }
+    alarms
+}
+
+/// The ops e-mail subscription and every alarm; returns the ops topic's ARN.
 pub fn declare(
     stack: &Stack,
     messaging: &Messaging,
     compute: &Compute,
     api: &Api,
+    data: &Data,
 ) -> Output<String> {
     let ctx = stack.ctx;
     let c = &stack.config;
@@ -40,116 +304,74 @@ pub fn declare(
             .endpoint(c.ops_email.clone())
             .build_struct(),
     );
-
-    let mut alarms = vec![Alarm {
-        key: "dlq-depth",
-        description: "Factory orders are failing: messages reached the dead-letter queue. \
-                      See `donut-cli dlq list`, fix the cause, then `donut-cli dlq replay`."
-            .into(),
-        namespace: "AWS/SQS",
-        metric: "ApproximateNumberOfMessagesVisible",
-        statistic: "Maximum",
-        threshold: f64::from(c.dlq_alarm_threshold),
-        dimensions: messaging
-            .dlq_name
-            .map(|q| HashMap::from([("QueueName".to_owned(), q)])),
-    }];
-    for key in FUNCTIONS {
-        alarms.push(Alarm {
-            key,
-            description: format!("The {key} function reported errors."),
-            namespace: "AWS/Lambda",
-            metric: "Errors",
-            statistic: "Sum",
-            threshold: 1.0,
-            dimensions: compute.functions[key]
-                .name
-                .map(|f| HashMap::from([("FunctionName".to_owned(), f)])),
-        });
-    }
-    alarms.push(Alarm {
-        key: "factory-orders-overdue",
-        description:
-            "The legacy factory accepted orders and never called back, even when asked again. \
-                      The watchdog e-mailed the details; see the README's \"Operate it\"."
-                .into(),
-        namespace: "",
-        metric: "FactoryOrdersOverdue",
-        statistic: "Maximum",
-        threshold: 1.0,
-        dimensions: crate::out::known(HashMap::new()),
-    });
-    alarms.push(Alarm {
-        key: "factory-failures",
-        description: "Calls to the legacy factory are failing (5xx, timeouts, connection errors); \
-                      messages are being retried and may reach the DLQ."
-            .into(),
-        namespace: "",
-        metric: "FactoryCallFailures",
-        statistic: "Sum",
-        threshold: f64::from(c.factory_failure_alarm_threshold),
-        dimensions: crate::out::known(HashMap::new()),
-    });
-    alarms.push(Alarm {
-        key: "restock-latency",
-        description: format!(
-            "Stock-outs take more than {} minutes (p90) to be restocked: the factory is slow or callbacks are lost.",
-            c.restock_latency_alarm_minutes
-        ),
-        namespace: "",
-        metric: "RestockLatency",
-        statistic: "p90",
-        threshold: f64::from(c.restock_latency_alarm_minutes) * 60_000.0,
-        dimensions: crate::out::known(HashMap::new()),
-    });
-    alarms.push(Alarm {
-        key: "api-5xx",
-        description: "The API answered 5xx: the warehouse or a function is failing.".into(),
-        namespace: "AWS/ApiGateway",
-        metric: "5xx",
-        statistic: "Sum",
-        threshold: 1.0,
-        dimensions: pulumi_gestalt_rust::pulumi_combine!(api.id.clone(), api.stage.clone()).map(
-            |(id, stage)| HashMap::from([("ApiId".to_owned(), id), ("Stage".to_owned(), stage)]),
-        ),
-    });
-
-    for alarm in alarms {
-        let name = match alarm.namespace {
-            "AWS/Lambda" => stack.name(&format!("{}-errors", alarm.key)),
-            _ => stack.name(alarm.key),
-        };
-        metric_alarm::create(
-            ctx,
-            &name,
-            metric_alarm::MetricAlarmArgs::builder()
-                .name(name.clone())
-                .alarm_description(alarm.description)
-                .namespace(if alarm.namespace.is_empty() {
-                    stack.metrics_namespace()
-                } else {
-                    alarm.namespace.to_owned()
+    let period = c.alarm_period_seconds as i32;
+    for alarm in alarms(stack, messaging, compute, api, data) {
+        let name = stack.name(&alarm.key);
+        let description = format!("{} Runbook: {RUNBOOKS}{}", alarm.description, alarm.runbook);
+        let args = metric_alarm::MetricAlarmArgs::builder()
+            .name(name.clone())
+            .alarm_description(description)
+            .threshold(alarm.threshold)
+            .comparison_operator(if alarm.above {
+                "GreaterThanOrEqualToThreshold"
+            } else {
+                "LessThanOrEqualToThreshold"
+            })
+            .datapoints_to_alarm(alarm.datapoints as i32)
+            .evaluation_periods(alarm.periods as i32)
+            .treat_missing_data("notBreaching")
+            .alarm_actions(ops_arn.map(|arn| vec![arn]))
+            .ok_actions(ops_arn.map(|arn| vec![arn]));
+        let args = match alarm.watched {
+            Watched::Metric {
+                namespace,
+                name: metric,
+                statistic,
+                dimensions,
+            } => {
+                let extended = statistic.starts_with('p');
+                args.namespace(match namespace {
+                    Namespace::Ours => stack.metrics_namespace(),
+                    Namespace::Aws(aws) => aws.to_owned(),
                 })
-                .metric_name(alarm.metric)
-                // "p90" and the like are extended statistics.
-                .maybe_statistic(
-                    (!alarm.statistic.starts_with('p')).then(|| alarm.statistic.to_owned()),
-                )
-                .maybe_extended_statistic(
-                    alarm
-                        .statistic
-                        .starts_with('p')
-                        .then(|| alarm.statistic.to_owned()),
-                )
-                .dimensions(alarm.dimensions)
-                .period(c.alarm_period_seconds as i32)
-                .evaluation_periods(1)
-                .threshold(alarm.threshold)
-                .comparison_operator("GreaterThanOrEqualToThreshold")
-                .treat_missing_data("notBreaching")
-                .alarm_actions(ops_arn.map(|arn| vec![arn]))
+                .metric_name(metric)
+                .maybe_statistic((!extended).then(|| statistic.to_owned()))
+                .maybe_extended_statistic(extended.then(|| statistic.to_owned()))
+                .dimensions(dimensions)
+                .period(period)
+                .build_struct()
+            }
+            Watched::ApiErrorRate { dimensions } => args
+                .metric_queries(dimensions.map(move |dimensions| {
+                    let api_metric = |id: &str, metric: &str| {
+                        MetricAlarmMetricQuery::builder()
+                            .id(id.to_owned())
+                            .metric(
+                                MetricAlarmMetricQueryMetric::builder()
+                                    .namespace("AWS/ApiGateway".to_owned())
+                                    .metric_name(metric.to_owned())
+                                    .dimensions(dimensions.clone())
+                                    .period(period)
+                                    .stat("Sum".to_owned())
+                                    .build_struct(),
+                            )
+                            .return_data(false)
+                            .build_struct()
+                    };
+                    vec![
+                        api_metric("errors", "5xx"),
+                        api_metric("requests", "Count"),
+                        MetricAlarmMetricQuery::builder()
+                            .id("rate".to_owned())
+                            .expression("IF(requests > 0, 100 * errors / requests, 0)".to_owned())
+                            .label("5xx, % of requests".to_owned())
+                            .return_data(true)
+                            .build_struct(),
+                    ]
+                }))
                 .build_struct(),
-        );
+        };
+        metric_alarm::create(ctx, &name, args);
     }
     ops_arn
 }

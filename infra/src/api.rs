@@ -40,7 +40,7 @@ pub fn declare_api(stack: &Stack) -> Api {
         &stack.name("api-access-logs"),
         log_group::LogGroupArgs::builder()
             .name(format!("/aws/apigateway/{}", stack.name("http-api")))
-            .retention_in_days(if stack.is_prod() { 90 } else { 14 })
+            .retention_in_days(stack.config.log_retention_days as i32)
             .build_struct(),
     );
     let format = json!({

@@ -6,11 +6,12 @@
 
 use std::collections::HashMap;
 
+use anyhow::Context as _;
+
 use pulumi_gestalt_rust::Output;
 use serde_json::json;
 
 use crate::Stack;
-use crate::api::Api;
 use crate::data::{DB_NAME, DB_PORT, Data};
 use crate::iam::{Statement, function_role, vpc_and_tracing};
 use crate::messaging::Messaging;
@@ -72,16 +73,24 @@ fn file_archive(path: String) -> HashMap<String, String> {
     ])
 }
 
-/// A stable 64-bit FNV-1a of some files' bytes: the migrate function's trigger.
-fn fingerprint(paths: &[std::path::PathBuf]) -> String {
+/// A stable 64-bit FNV-1a of some bytes, in hex.
+pub fn fnv_hex(bytes: &[u8]) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for path in paths {
-        for byte in std::fs::read(path).unwrap_or_default() {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
     format!("{hash:016x}")
+}
+
+/// The fingerprint of some files' bytes: the migrate function's trigger. A file that cannot
+/// be read stops the program (a silent empty hash would never trigger the migration).
+fn fingerprint(paths: &[std::path::PathBuf]) -> anyhow::Result<String> {
+    let mut bytes = Vec::new();
+    for path in paths {
+        bytes.extend(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?);
+    }
+    Ok(fnv_hex(&bytes))
 }
 
 fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Function {
@@ -92,7 +101,7 @@ fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Function {
         &stack.name(&format!("{}-logs", spec.name)),
         log_group::LogGroupArgs::builder()
             .name(format!("/aws/lambda/{function_name}"))
-            .retention_in_days(if stack.is_prod() { 90 } else { 14 })
+            .retention_in_days(stack.config.log_retention_days as i32)
             .build_struct(),
     );
     let mut statements = spec.statements;
@@ -150,14 +159,16 @@ fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Function {
     }
 }
 
+/// Every function and what feeds it, in the order a deployment needs them: the migrate
+/// function and its run, then the functions that serve (configured after the migration, so
+/// new code never meets an old schema), the queue feeding the requester, the sweep schedule.
 pub fn declare(
     stack: &Stack,
     network: &Network,
     data: &Data,
     messaging: &Messaging,
-    api: &Api,
-) -> Compute {
-    let ctx = stack.ctx;
+    callback_base_url: &Output<String>,
+) -> anyhow::Result<Compute> {
     let c = &stack.config;
     // What every function reads: its metrics namespace and the database.
     let base_env = || {
@@ -178,7 +189,7 @@ pub fn declare(
                 "FACTORY_TIMEOUT_MS",
                 known(c.factory_timeout_ms.to_string()),
             ),
-            ("CALLBACK_BASE_URL", api.endpoint.clone()),
+            ("CALLBACK_BASE_URL", callback_base_url.clone()),
             ("CALLBACK_SECRET_ARN", data.callback_secret_arn.clone()),
         ]
     };
@@ -189,6 +200,13 @@ pub fn declare(
         )
     };
     let publish = || Statement::new(&["sns:Publish"], vec![messaging.topic_arn.clone()]);
+    // Publishing to an encrypted topic uses its key.
+    let topic_key = || {
+        Statement::new(
+            &["kms:GenerateDataKey", "kms:Decrypt"],
+            vec![messaging.topic_key_arn.clone()],
+        )
+    };
     let callback_secret = || {
         Statement::new(
             &["secretsmanager:GetSecretValue"],
@@ -196,7 +214,20 @@ pub fn declare(
         )
     };
 
-    let specs = vec![
+    let migrate = declare_function(
+        stack,
+        network,
+        Spec {
+            name: MIGRATE,
+            description: "Applies the warehouse schema migrations (and the dev seed)",
+            timeout_seconds: 120,
+            env: base_env(),
+            statements: vec![db_secret()],
+        },
+    );
+    let migrated = migrate_on_deploy(stack, &migrate)?;
+
+    let serving = vec![
         Spec {
             name: SALES_API,
             description: "Sales API: orders and stock levels",
@@ -210,7 +241,7 @@ pub fn declare(
                 ],
             ]
             .concat(),
-            statements: vec![db_secret(), publish()],
+            statements: vec![db_secret(), publish(), topic_key()],
         },
         Spec {
             name: WAREHOUSE_RESTOCK,
@@ -220,7 +251,7 @@ pub fn declare(
                 base_env(),
                 vec![
                     ("MAX_BODY_BYTES", known(c.max_body_bytes.to_string())),
-                    ("CALLBACK_BASE_URL", api.endpoint.clone()),
+                    ("CALLBACK_BASE_URL", callback_base_url.clone()),
                     ("CALLBACK_SECRET_ARN", data.callback_secret_arn.clone()),
                 ],
             ]
@@ -255,7 +286,7 @@ pub fn declare(
                 vec![("STOCK_OUT_TOPIC_ARN", messaging.topic_arn.clone())],
             ]
             .concat(),
-            statements: vec![db_secret(), publish()],
+            statements: vec![db_secret(), publish(), topic_key()],
         },
         Spec {
             name: FACTORY_WATCHDOG,
@@ -281,24 +312,33 @@ pub fn declare(
                 db_secret(),
                 callback_secret(),
                 Statement::new(&["sns:Publish"], vec![messaging.ops_topic_arn.clone()]),
+                topic_key(),
             ],
         },
-        Spec {
-            name: MIGRATE,
-            description: "Applies the warehouse schema migrations (and the dev seed)",
-            timeout_seconds: 120,
-            env: base_env(),
-            statements: vec![db_secret()],
-        },
     ];
-    let functions: HashMap<&'static str, Function> = specs
+    let mut functions: HashMap<&'static str, Function> = serving
         .into_iter()
-        .map(|spec| (spec.name, declare_function(stack, network, spec)))
+        .map(|mut spec| {
+            // The deploy's migration result: a function's configuration changes only once the
+            // migration it needs has run.
+            spec.env.push(("SCHEMA_MIGRATION", migrated.clone()));
+            (spec.name, declare_function(stack, network, spec))
+        })
         .collect();
+    functions.insert(MIGRATE, migrate);
+    feed_requester_from_queue(stack, messaging, &functions[FACTORY_REQUESTER]);
+    sweep_on_schedule(stack, &functions);
+    Ok(Compute {
+        functions,
+        migrated,
+    })
+}
 
-    let requester = &functions[FACTORY_REQUESTER];
+/// The factory-requester consumes the queue: batches, partial failures, bounded concurrency.
+fn feed_requester_from_queue(stack: &Stack, messaging: &Messaging, requester: &Function) {
+    let c = &stack.config;
     event_source_mapping::create(
-        ctx,
+        stack.ctx,
         &stack.name("factory-orders-to-requester"),
         event_source_mapping::EventSourceMappingArgs::builder()
             .event_source_arn(messaging.queue_arn.clone())
@@ -312,14 +352,18 @@ pub fn declare(
             )
             .build_struct(),
     );
+}
 
+/// The sweep: every `relayScheduleMinutes`, the outbox relay and the factory-order watchdog.
+fn sweep_on_schedule(stack: &Stack, functions: &HashMap<&'static str, Function>) {
+    let ctx = stack.ctx;
     let schedule = event_rule::create(
         ctx,
         &stack.name("sweep"),
         event_rule::EventRuleArgs::builder()
             .name(stack.name("sweep"))
             .description("Publishes what the outbox still holds; chases overdue factory orders")
-            .schedule_expression(match c.relay_schedule_minutes {
+            .schedule_expression(match stack.config.relay_schedule_minutes {
                 1 => "rate(1 minute)".to_owned(),
                 n => format!("rate({n} minutes)"),
             })
@@ -347,31 +391,37 @@ pub fn declare(
                 .build_struct(),
         );
     }
+}
 
+/// Runs the migrate function on every deployment whose migrations or migrate code changed;
+/// its result is known once the schema is current.
+fn migrate_on_deploy(stack: &Stack, migrate: &Function) -> anyhow::Result<Output<String>> {
     let migrations_dir = stack.root.join("crates/warehouse/migrations");
     let mut migration_files: Vec<_> = std::fs::read_dir(&migrations_dir)
-        .map(|dir| dir.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
+        .with_context(|| format!("reading the migrations in {}", migrations_dir.display()))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
     migration_files.sort();
     let migrate_zip = stack
         .root
         .join("target/lambda")
         .join(MIGRATE)
         .join("bootstrap.zip");
+    let triggers = HashMap::from([
+        ("migrations".to_owned(), fingerprint(&migration_files)?),
+        (
+            "code".to_owned(),
+            fingerprint(&[migrate_zip]).context("build the functions first: `make lambdas`")?,
+        ),
+    ]);
     let migration = invocation::create(
-        ctx,
+        stack.ctx,
         &stack.name("migrate-on-deploy"),
         invocation::InvocationArgs::builder()
-            .function_name(functions[MIGRATE].name.clone())
-            .input(json!({ "seed": c.seed_products }).to_string())
-            .triggers(HashMap::from([
-                ("migrations".to_owned(), fingerprint(&migration_files)),
-                ("code".to_owned(), fingerprint(&[migrate_zip])),
-            ]))
+            .function_name(migrate.name.clone())
+            .input(json!({ "seed": stack.config.seed_products }).to_string())
+            .triggers(triggers)
             .build_struct(),
     );
-    Compute {
-        functions,
-        migrated: migration.result,
-    }
+    Ok(migration.result)
 }

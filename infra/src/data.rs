@@ -13,6 +13,8 @@ pub const DB_NAME: &str = "donut";
 pub const DB_PORT: i32 = 3306;
 
 pub struct Data {
+    /// The RDS instance identifier (the `DBInstanceIdentifier` of its metrics).
+    pub db_identifier: Output<String>,
     pub db_address: Output<String>,
     pub db_endpoint: Output<String>,
     /// The RDS-managed secret holding `{"username", "password"}`.
@@ -31,7 +33,15 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
             .subnet_ids(network.private_subnet_ids.clone())
             .build_struct(),
     );
-    let prod = stack.is_prod();
+    // A final snapshot name can be used once: this one carries a fingerprint of the VPC the
+    // instance lives in, which a destroy + up replaces, so a second destroy does not collide
+    // with the first one's snapshot.
+    let final_snapshot = db.final_snapshot.then(|| {
+        let name = stack.name("db-final");
+        network
+            .vpc_id
+            .map(move |vpc| format!("{name}-{}", crate::compute::fnv_hex(vpc.as_bytes())))
+    });
     let instance = instance::create(
         ctx,
         &stack.name("db"),
@@ -53,9 +63,10 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
             .publicly_accessible(false)
             .db_subnet_group_name(subnets.name.clone())
             .vpc_security_group_ids(network.db_sg_id.map(|id| vec![id]))
-            .skip_final_snapshot(!prod)
-            .maybe_final_snapshot_identifier(prod.then(|| stack.name("db-final")))
-            .apply_immediately(!prod)
+            .skip_final_snapshot(!db.final_snapshot)
+            .maybe_final_snapshot_identifier(final_snapshot)
+            // A protected database changes in its maintenance window, not mid-deploy.
+            .apply_immediately(!db.deletion_protection)
             .build_struct(),
     );
     let callback = secret::create(
@@ -64,6 +75,7 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
         secret::SecretArgs::builder()
             .name(stack.name("callback-secret"))
             .description("Key of the factory callback capability tokens")
+            .recovery_window_in_days(stack.config.callback_secret_recovery_days as i32)
             .build_struct(),
     );
     secret_version::create(
@@ -75,6 +87,7 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
             .build_struct(),
     );
     Data {
+        db_identifier: instance.id,
         db_address: instance.address,
         db_endpoint: instance.endpoint,
         db_secret_arn: instance.master_user_secrets.map(|secrets| {

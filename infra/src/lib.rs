@@ -11,6 +11,7 @@ pub mod api;
 pub mod compute;
 pub mod data;
 pub mod dependencies;
+pub mod diagnostics;
 pub mod iam;
 pub mod messaging;
 pub mod network;
@@ -39,10 +40,6 @@ impl Stack<'_> {
     pub fn metrics_namespace(&self) -> String {
         self.config.metrics_namespace()
     }
-
-    pub fn is_prod(&self) -> bool {
-        self.config.stage == "prod"
-    }
 }
 
 /// The whole program.
@@ -52,6 +49,7 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
     let config_json = std::env::var("PULUMI_CONFIG").unwrap_or_else(|_| "{}".into());
     let config = StageConfig::from_pulumi_config_json(ctx.get_stack(), &config_json)
         .with_context(|| format!("stack {} is not configured correctly", ctx.get_stack()))?;
+    check_ops_email(&config)?;
     let callback_secret = ctx
         .require_config_secret(None, "callbackSecret")
         .context("set it with `pulumi config set --secret donut-states:callbackSecret <32+ random characters>`")?;
@@ -61,21 +59,54 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
         root: ctx.get_root_directory().into(),
     };
 
-    let network = network::declare(&stack);
+    let network = network::declare(&stack)?;
     let data = data::declare(&stack, &network, callback_secret);
-    let messaging = messaging::declare(&stack);
+    let messaging = messaging::declare(&stack, &network.account_id);
     let api = api::declare_api(&stack);
-    let compute = compute::declare(&stack, &network, &data, &messaging, &api);
+    let compute = compute::declare(&stack, &network, &data, &messaging, &api.endpoint)?;
     api::declare_routes(&stack, &api, &compute);
-    alarms::declare(&stack, &messaging, &compute, &api);
-    observability::declare(&stack, &api, &compute);
+    let ops_topic_arn = alarms::declare(&stack, &messaging, &compute, &api, &data);
+    let dashboard_url = observability::declare(&stack, &api, &compute);
 
     export(ctx, "apiUrl", &api.endpoint);
     export(ctx, "stockOutTopicArn", &messaging.topic_arn);
     export(ctx, "factoryOrdersQueueUrl", &messaging.queue_url);
     export(ctx, "deadLetterQueueUrl", &messaging.dlq_url);
     export(ctx, "dbEndpoint", &data.db_endpoint);
+    // For the on-call engineer: where to look and what to tail.
+    export(ctx, "opsTopicArn", &ops_topic_arn);
+    export(ctx, "dashboardUrl", &dashboard_url);
+    let by_function = |pick: fn(&compute::Function) -> Output<String>| {
+        out::map(
+            compute::FUNCTIONS
+                .iter()
+                .map(|key| (*key, pick(&compute.functions[key])))
+                .collect(),
+        )
+    };
+    ctx.add_export("functionNames", &by_function(|f| f.name.clone()));
+    ctx.add_export("logGroups", &by_function(|f| f.log_group.clone()));
     Ok(())
+}
+
+/// Alarms e-mail `opsEmail`: a placeholder on a reserved domain would reach nobody. A preview
+/// warns; a deployment refuses.
+fn check_ops_email(config: &StageConfig) -> anyhow::Result<()> {
+    if !config.ops_email_is_placeholder() {
+        return Ok(());
+    }
+    let problem = format!(
+        "donut-states:opsEmail is {:?}, on a domain reserved for examples: every alarm would e-mail nobody. \
+         Set the on-call mailbox with `pulumi config set donut-states:opsEmail <address>` \
+         (then confirm the subscription e-mail AWS sends it).",
+        config.ops_email
+    );
+    if std::env::var("PULUMI_DRY_RUN").as_deref() == Ok("true") {
+        diagnostics::warn(&problem);
+        Ok(())
+    } else {
+        anyhow::bail!(problem)
+    }
 }
 
 fn export(ctx: &Context, key: &str, value: &Output<String>) {

@@ -1,32 +1,76 @@
 //! The stock-out path: SNS topic → (raw delivery) → SQS factory-orders queue, which redrives
 //! to a dead-letter queue after `maxReceiveCount` receives. Only the topic may send to the
-//! queue.
+//! queue. Both topics (stock-outs, ops) are encrypted at rest with a key of the stack's own:
+//! CloudWatch alarms cannot publish to a topic under the AWS-managed `aws/sns` key.
 
 use pulumi_gestalt_rust::Output;
 
 use crate::Stack;
+use donut_infra_aws::kms::key;
 use donut_infra_aws::sns::{topic, topic_subscription};
 use donut_infra_aws::sqs::{queue, queue_policy};
 
 pub struct Messaging {
+    /// The topics' KMS key: whoever publishes needs `kms:GenerateDataKey` and `kms:Decrypt`.
+    pub topic_key_arn: Output<String>,
     pub topic_arn: Output<String>,
     /// Where alarms and the watchdog's alerts go (e-mailed to ops, see `alarms`).
     pub ops_topic_arn: Output<String>,
     pub queue_arn: Output<String>,
     pub queue_url: Output<String>,
+    pub queue_name: Output<String>,
     pub dlq_arn: Output<String>,
     pub dlq_url: Output<String>,
     pub dlq_name: Output<String>,
 }
 
-pub fn declare(stack: &Stack) -> Messaging {
+/// The topics' key: the account administers it (IAM decides who may use it, as for the
+/// default key policy); CloudWatch (alarm actions) may use it. Functions get their use of it
+/// through their roles.
+fn topic_key_policy(account_id: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "account-administers",
+                "Effect": "Allow",
+                "Principal": { "AWS": format!("arn:aws:iam::{account_id}:root") },
+                "Action": "kms:*",
+                "Resource": "*"
+            },
+            {
+                "Sid": "cloudwatch-alarms-publish",
+                "Effect": "Allow",
+                "Principal": { "Service": "cloudwatch.amazonaws.com" },
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*"
+            }
+        ]
+    })
+    .to_string()
+}
+
+pub fn declare(stack: &Stack, account_id: &Output<String>) -> Messaging {
     let ctx = stack.ctx;
     let q = &stack.config.queue;
+    let topic_key = key::create(
+        ctx,
+        &stack.name("topics-key"),
+        key::KeyArgs::builder()
+            .description(format!("{}: SNS topics at rest", stack.config.prefix()))
+            .enable_key_rotation(true)
+            // The shortest wait KMS allows: a destroyed stack can be deployed again at once
+            // (a new key; the old one is deleted after this window).
+            .deletion_window_in_days(7)
+            .policy(account_id.map(|account| topic_key_policy(&account)))
+            .build_struct(),
+    );
     let topic = topic::create(
         ctx,
         &stack.name("stock-out"),
         topic::TopicArgs::builder()
             .name(stack.name("stock-out"))
+            .kms_master_key_id(topic_key.arn.clone())
             .build_struct(),
     );
     let dlq = queue::create(
@@ -79,9 +123,11 @@ pub fn declare(stack: &Stack) -> Messaging {
         &stack.name("ops"),
         topic::TopicArgs::builder()
             .name(stack.name("ops"))
+            .kms_master_key_id(topic_key.arn.clone())
             .build_struct(),
     );
     Messaging {
+        topic_key_arn: topic_key.arn,
         topic_arn: topic.arn,
         ops_topic_arn: ops.arn,
         queue_arn: queue.arn,
@@ -89,5 +135,6 @@ pub fn declare(stack: &Stack) -> Messaging {
         dlq_arn: dlq.arn,
         dlq_url: dlq.url,
         dlq_name: dlq.name,
+        queue_name: queue.name,
     }
 }

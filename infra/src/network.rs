@@ -1,7 +1,8 @@
 //! The network: a VPC with two private subnets (RDS needs two AZs) for the database and the
-//! functions; interface endpoints through which the functions reach SNS, SQS and Secrets
-//! Manager without leaving the VPC; and one NAT gateway in a public subnet, the way out to
-//! the legacy Factory API on the internet. Security groups for each.
+//! functions; one NAT gateway in a public subnet, the way out to the legacy Factory API (and,
+//! without endpoints, to the AWS APIs); where the stage asks for them (`interfaceEndpoints`),
+//! interface endpoints through which the functions reach SNS, SQS and Secrets Manager without
+//! leaving the VPC. Security groups for each.
 
 use pulumi_gestalt_rust::Output;
 
@@ -20,6 +21,8 @@ const PUBLIC_SUBNET_CIDR: &str = "10.40.0.0/24";
 pub const ENDPOINT_SERVICES: [&str; 3] = ["sns", "sqs", "secretsmanager"];
 
 pub struct Network {
+    /// The AWS account the stack is deployed to.
+    pub account_id: Output<String>,
     pub vpc_id: Output<String>,
     pub private_subnet_ids: Output<Vec<String>>,
     pub lambda_sg_id: Output<String>,
@@ -52,7 +55,7 @@ fn egress(port: i32, cidr: &str, what: &str) -> SecurityGroupEgress {
         .build_struct()
 }
 
-pub fn declare(stack: &Stack) -> Network {
+pub fn declare(stack: &Stack) -> anyhow::Result<Network> {
     let ctx = stack.ctx;
     let vpc = vpc::create(
         ctx,
@@ -81,20 +84,30 @@ pub fn declare(stack: &Stack) -> Network {
         })
         .collect();
 
+    // Out: MySQL in the VPC, HTTPS to the AWS APIs (endpoints or NAT), and the legacy
+    // factory on the scheme and port of `factoryUrl`.
+    let (scheme, factory_port) = stack
+        .config
+        .factory_endpoint()
+        .map_err(|problem| anyhow::anyhow!("donut-states:factoryUrl: {problem}"))?;
+    let mut rules = vec![
+        egress(3306, VPC_CIDR, "MySQL (RDS)"),
+        egress(443, "0.0.0.0/0", "HTTPS: the AWS APIs"),
+    ];
+    if factory_port != 443 {
+        rules.push(egress(
+            i32::from(factory_port),
+            "0.0.0.0/0",
+            &format!("{scheme}: the legacy factory"),
+        ));
+    }
     let lambda_sg = security_group::create(
         ctx,
         &stack.name("lambda-sg"),
         security_group::SecurityGroupArgs::builder()
             .vpc_id(vpc.id.clone())
-            .description("donut-states functions: out to MySQL in the VPC and HTTPS")
-            .egress(vec![
-                egress(3306, VPC_CIDR, "MySQL (RDS)"),
-                egress(
-                    443,
-                    "0.0.0.0/0",
-                    "HTTPS: AWS endpoints and the legacy factory",
-                ),
-            ])
+            .description("donut-states functions: out to MySQL, the AWS APIs and the factory")
+            .egress(rules)
             .build_struct(),
     );
     let db_sg = security_group::create(
@@ -110,20 +123,6 @@ pub fn declare(stack: &Stack) -> Network {
             )
             .build_struct(),
     );
-    let endpoint_sg = security_group::create(
-        ctx,
-        &stack.name("endpoint-sg"),
-        security_group::SecurityGroupArgs::builder()
-            .vpc_id(vpc.id.clone())
-            .description("donut-states interface endpoints: HTTPS from the VPC")
-            .ingress(vec![ingress(
-                443,
-                None,
-                Some(VPC_CIDR),
-                "HTTPS from the VPC",
-            )])
-            .build_struct(),
-    );
     let egress_route_table = internet_egress(stack, &vpc.id);
     for (i, id) in subnets.iter().enumerate() {
         route_table_association::create(
@@ -136,25 +135,51 @@ pub fn declare(stack: &Stack) -> Network {
         );
     }
     let private_subnet_ids = all(subnets);
+    if stack.config.interface_endpoints {
+        interface_endpoints(stack, &vpc.id, &private_subnet_ids);
+    }
+    Ok(Network {
+        // The account, read off the VPC's ARN (`arn:aws:ec2:<region>:<account>:vpc/…`).
+        account_id: vpc
+            .arn
+            .map(|arn| arn.split(':').nth(4).unwrap_or_default().to_owned()),
+        vpc_id: vpc.id,
+        private_subnet_ids,
+        lambda_sg_id: lambda_sg.id,
+        db_sg_id: db_sg.id,
+    })
+}
+
+/// SNS, SQS and Secrets Manager inside the VPC, so their traffic skips the NAT.
+fn interface_endpoints(stack: &Stack, vpc_id: &Output<String>, subnet_ids: &Output<Vec<String>>) {
+    let ctx = stack.ctx;
+    let endpoint_sg = security_group::create(
+        ctx,
+        &stack.name("endpoint-sg"),
+        security_group::SecurityGroupArgs::builder()
+            .vpc_id(vpc_id.clone())
+            .description("donut-states interface endpoints: HTTPS from the VPC")
+            .ingress(vec![ingress(
+                443,
+                None,
+                Some(VPC_CIDR),
+                "HTTPS from the VPC",
+            )])
+            .build_struct(),
+    );
     for service in ENDPOINT_SERVICES {
         vpc_endpoint::create(
             ctx,
             &stack.name(&format!("{service}-endpoint")),
             vpc_endpoint::VpcEndpointArgs::builder()
-                .vpc_id(vpc.id.clone())
+                .vpc_id(vpc_id.clone())
                 .service_name(format!("com.amazonaws.{}.{service}", stack.config.region))
                 .vpc_endpoint_type("Interface")
                 .private_dns_enabled(true)
-                .subnet_ids(private_subnet_ids.clone())
+                .subnet_ids(subnet_ids.clone())
                 .security_group_ids(endpoint_sg.id.map(|id| vec![id]))
                 .build_struct(),
         );
-    }
-    Network {
-        vpc_id: vpc.id,
-        private_subnet_ids,
-        lambda_sg_id: lambda_sg.id,
-        db_sg_id: db_sg.id,
     }
 }
 

@@ -10,6 +10,7 @@ use crate::Stack;
 use crate::api::Api;
 use crate::compute::{Compute, FUNCTIONS};
 use donut_infra_aws::cloudwatch::{dashboard, query_definition};
+use pulumi_gestalt_rust::Output;
 
 /// Cold vs warm p50/p90/p99 per function, from the Lambda REPORT lines.
 pub const COLD_WARM_QUERY: &str = "filter @type = \"REPORT\"\n\
@@ -67,12 +68,13 @@ pub fn dashboard_body(config: &StageConfig, api_id: &str) -> String {
             region,
         ),
         widget(
-            "Factory call and restock latency (ms)",
+            "Factory call, restock and outbox latency (ms)",
             vec![
                 m("FactoryCallLatency", "p50"),
                 m("FactoryCallLatency", "p99"),
                 m("RestockLatency", "p50"),
                 m("RestockLatency", "p90"),
+                m("OutboxOldestAge", "Maximum"),
             ],
             12,
             6,
@@ -116,12 +118,13 @@ pub fn dashboard_body(config: &StageConfig, api_id: &str) -> String {
     json!({ "widgets": widgets }).to_string()
 }
 
-pub fn declare(stack: &Stack, api: &Api, compute: &Compute) {
+/// The dashboard and the saved query; returns the dashboard's console URL.
+pub fn declare(stack: &Stack, api: &Api, compute: &Compute) -> Output<String> {
     let ctx = stack.ctx;
     let name = stack.name("operations");
     let config = stack.config.clone();
     let body = api.id.map(move |id| dashboard_body(&config, &id));
-    dashboard::create(
+    let dashboard = dashboard::create(
         ctx,
         &name,
         dashboard::DashboardArgs::builder()
@@ -147,4 +150,8 @@ pub fn declare(stack: &Stack, api: &Api, compute: &Compute) {
             .query_string(COLD_WARM_QUERY)
             .build_struct(),
     );
+    let region = stack.config.region.clone();
+    dashboard.dashboard_name.map(move |name| {
+        format!("https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#dashboards:name={name}")
+    })
 }

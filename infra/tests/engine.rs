@@ -10,16 +10,24 @@ use std::collections::BTreeMap;
 use support::*;
 
 /// Resources per stack besides the stack itself and the default provider
-/// (`program.rs` checks them type by type).
-const RESOURCES: usize = 84;
+/// (`program.rs` checks them type by type). Prod has the interface endpoints dev does without.
+fn resources(stage: &str) -> usize {
+    match stage {
+        "dev" => 92,
+        "prod" => 96,
+        other => panic!("no stage {other}"),
+    }
+}
 
 /// The outputs the README documents.
-const OUTPUTS: [&str; 5] = [
+const OUTPUTS: [&str; 7] = [
     "apiUrl",
     "stockOutTopicArn",
     "factoryOrdersQueueUrl",
     "deadLetterQueueUrl",
     "dbEndpoint",
+    "opsTopicArn",
+    "dashboardUrl",
 ];
 
 fn names(list: &[&str]) -> Vec<String> {
@@ -39,9 +47,10 @@ fn preview_plans_every_resource_of_dev_and_prod() {
             vec!["create"],
             "{steps:?}"
         );
-        assert_eq!(steps["create"].len(), RESOURCES, "{stage}");
+        assert_eq!(steps["create"].len(), resources(stage), "{stage}");
         println!(
-            "{stage}: preview planned {RESOURCES} resources in {:.1} s",
+            "{stage}: preview planned {} resources in {:.1} s",
+            resources(stage),
             preview.seconds
         );
         assert_eq!(project.live_resources(), 0, "a preview creates nothing");
@@ -71,7 +80,7 @@ fn up_then_no_changes_then_one_config_change_then_destroy() {
     let project = Project::new("dev");
     let up = project.ok(&["up", "--yes", "--skip-preview"]);
     println!("up: {:.1} s", up.seconds);
-    assert_eq!(project.live_resources(), RESOURCES);
+    assert_eq!(project.live_resources(), resources("dev"));
 
     let outputs = project.ok(&["stack", "output", "--json"]).json();
     for key in OUTPUTS {
@@ -81,6 +90,22 @@ fn up_then_no_changes_then_one_config_change_then_destroy() {
         assert!(!value.is_empty(), "{key}");
     }
     assert!(outputs["apiUrl"].as_str().unwrap().starts_with("https://"));
+    assert!(
+        outputs["dashboardUrl"]
+            .as_str()
+            .unwrap()
+            .contains("#dashboards:name=donut-states-dev-operations")
+    );
+    for function in donut_infra::compute::FUNCTIONS {
+        assert_eq!(
+            outputs["functionNames"][function],
+            format!("donut-states-dev-{function}")
+        );
+        assert_eq!(
+            outputs["logGroups"][function],
+            format!("/aws/lambda/donut-states-dev-{function}")
+        );
+    }
 
     // A second deployment of the same program and config changes nothing.
     let again = project.pulumi(&["preview", "--expect-no-changes", "--diff"]);
@@ -109,7 +134,7 @@ fn up_then_no_changes_then_one_config_change_then_destroy() {
     );
     assert_eq!(plan.len(), 1, "nothing else changes: {plan:?}");
     // Everything else, and the stack itself, stays the same.
-    assert_eq!(preview["changeSummary"]["same"], RESOURCES);
+    assert_eq!(preview["changeSummary"]["same"], resources("dev"));
     project.ok(&["up", "--yes", "--skip-preview"]);
     let queue = project.deployment();
     let redrive: serde_json::Value = serde_json::from_str(
@@ -197,5 +222,71 @@ fn a_misspelt_argument_fails_preview_naming_it() {
             .filter(|l| l.contains("visibilityTimeoutSecond"))
             .collect::<Vec<_>>()
             .join("\n")
+    );
+}
+
+#[test]
+fn a_placeholder_ops_mailbox_warns_in_preview_and_stops_up() {
+    let project = Project::as_committed("dev");
+    let preview = project.ok(&["preview"]);
+    let text = preview.text();
+    assert!(
+        text.contains("warning")
+            && text.contains("donut-states:opsEmail")
+            && text.contains("e-mail nobody"),
+        "{text}"
+    );
+    let up = project.pulumi(&["up", "--yes", "--skip-preview"]);
+    assert!(!up.success, "up passed:\n{}", up.text());
+    assert!(
+        up.text()
+            .contains("pulumi config set donut-states:opsEmail"),
+        "{}",
+        up.text()
+    );
+    assert_eq!(project.live_resources(), 0, "nothing deployed");
+}
+
+/// Destroy, then deploy again, then destroy again: nothing the first life left behind (a secret
+/// in its recovery window, a final snapshot's name) blocks the second.
+#[test]
+fn destroy_then_up_then_destroy_again() {
+    let project = Project::new("dev");
+    // Dev with a final snapshot, to show the second one does not collide with the first.
+    project.set("donut-states:dbFinalSnapshot", "true");
+    for life in 1..=2 {
+        let up = project.pulumi(&["up", "--yes", "--skip-preview"]);
+        assert!(up.success, "up #{life}:\n{}", up.text());
+        let destroy = project.pulumi(&["destroy", "--yes", "--skip-preview"]);
+        assert!(destroy.success, "destroy #{life}:\n{}", destroy.text());
+        assert_eq!(project.live_resources(), 0);
+    }
+    let account: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(project.account_file()).unwrap()).unwrap();
+    let snapshots: Vec<&String> = account["left_behind"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| k.starts_with("db-snapshot "))
+        .collect();
+    assert_eq!(
+        snapshots.len(),
+        2,
+        "one final snapshot per life, each its own name: {snapshots:?}"
+    );
+
+    // Why dev's callback secret has no recovery window: with one, the name stays taken.
+    project.set("donut-states:callbackSecretRecoveryDays", "7");
+    project.ok(&["up", "--yes", "--skip-preview"]);
+    project.ok(&["destroy", "--yes", "--skip-preview"]);
+    let blocked = project.pulumi(&["up", "--yes", "--skip-preview"]);
+    assert!(
+        !blocked.success,
+        "a secret in its recovery window should block the name"
+    );
+    assert!(
+        blocked.text().contains("scheduled for deletion"),
+        "{}",
+        blocked.text()
     );
 }

@@ -9,6 +9,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
+use donut_infra::compute::FUNCTIONS;
 use serde_json::{Map, Value};
 use support::*;
 
@@ -59,9 +60,9 @@ fn strings(v: &Value) -> Vec<String> {
 
 #[test]
 fn every_resource_of_the_architecture_is_declared() {
-    for run in [dev(), prod()] {
+    for (run, endpoints) in [(dev(), false), (prod(), true)] {
         let counts = run.count_by_type();
-        let expected: BTreeMap<String, usize> = [
+        let mut expected: BTreeMap<String, usize> = [
             ("aws:apigatewayv2/api:Api", 1),
             ("aws:apigatewayv2/integration:Integration", 2),
             ("aws:apigatewayv2/route:Route", 4),
@@ -71,8 +72,10 @@ fn every_resource_of_the_architecture_is_declared() {
             ("aws:cloudwatch/logGroup:LogGroup", 7),
             ("aws:cloudwatch/dashboard:Dashboard", 1),
             ("aws:cloudwatch/queryDefinition:QueryDefinition", 1),
-            ("aws:cloudwatch/metricAlarm:MetricAlarm", 11),
-            ("aws:ec2/securityGroup:SecurityGroup", 3),
+            // 6 functions × (errors, throttles), DLQ depth and queue age, outbox age, factory
+            // failures, overdue orders, restock latency, API 5xx rate, 3 database alarms.
+            ("aws:cloudwatch/metricAlarm:MetricAlarm", 22),
+            ("aws:ec2/securityGroup:SecurityGroup", 2),
             ("aws:ec2/subnet:Subnet", 3),
             ("aws:ec2/internetGateway:InternetGateway", 1),
             ("aws:ec2/eip:Eip", 1),
@@ -80,9 +83,9 @@ fn every_resource_of_the_architecture_is_declared() {
             ("aws:ec2/routeTable:RouteTable", 2),
             ("aws:ec2/routeTableAssociation:RouteTableAssociation", 3),
             ("aws:ec2/vpc:Vpc", 1),
-            ("aws:ec2/vpcEndpoint:VpcEndpoint", 3),
             ("aws:iam/role:Role", 6),
             ("aws:iam/rolePolicy:RolePolicy", 6),
+            ("aws:kms/key:Key", 1),
             ("aws:lambda/eventSourceMapping:EventSourceMapping", 1),
             ("aws:lambda/function:Function", 6),
             ("aws:lambda/invocation:Invocation", 1),
@@ -99,6 +102,11 @@ fn every_resource_of_the_architecture_is_declared() {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+        if endpoints {
+            // Prod's functions reach SNS, SQS and Secrets Manager inside the VPC.
+            expected.insert("aws:ec2/vpcEndpoint:VpcEndpoint".into(), 3);
+            expected.insert("aws:ec2/securityGroup:SecurityGroup".into(), 3);
+        }
         assert_eq!(counts, expected);
         println!("{} resources per stack", counts.values().sum::<usize>());
     }
@@ -135,14 +143,35 @@ fn private_subnets_reach_the_internet_only_through_the_nat() {
         public_routes["routes"][0]["gatewayId"],
         out(run, "donut-states-dev-igw")["id"]
     );
+    // Dev sends its AWS API calls through the NAT; prod through interface endpoints.
+    assert!(run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint").is_empty());
     for service in ["sns", "sqs", "secretsmanager"] {
-        let endpoint = input(run, &format!("donut-states-dev-{service}-endpoint"));
+        let endpoint = input(prod(), &format!("donut-states-prod-{service}-endpoint"));
         assert_eq!(
             s(endpoint, "serviceName"),
             format!("com.amazonaws.eu-west-1.{service}")
         );
         assert_eq!(endpoint["privateDnsEnabled"], true);
     }
+    // Out of the functions: MySQL in the VPC, HTTPS (the AWS APIs and the https factory).
+    let egress: Vec<(f64, String)> = input(run, "donut-states-dev-lambda-sg")["egress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|rule| {
+            (
+                rule["fromPort"].as_f64().unwrap(),
+                strings(&rule["cidrBlocks"])[0].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        egress,
+        vec![
+            (3306.0, "10.40.0.0/16".to_owned()),
+            (443.0, "0.0.0.0/0".to_owned())
+        ]
+    );
 }
 
 #[test]
@@ -268,7 +297,7 @@ fn alarms_watch_the_dlq_functions_and_api_and_mail_ops() {
     let ops = out(run, "donut-states-dev-ops");
     let mail = input(run, "donut-states-dev-ops-email");
     assert_eq!(mail["protocol"], "email");
-    assert_eq!(mail["endpoint"], "ops-dev@donut-states.example");
+    assert_eq!(mail["endpoint"], OPS_EMAIL);
     assert_eq!(mail["topic"], ops["arn"]);
     let dlq_alarm = input(run, "donut-states-dev-dlq-depth");
     assert_eq!(dlq_alarm["namespace"], "AWS/SQS");
@@ -308,11 +337,115 @@ fn alarms_watch_the_dlq_functions_and_api_and_mail_ops() {
             out(run, &format!("donut-states-dev-{function}"))["name"]
         );
     }
-    let api_5xx = input(run, "donut-states-dev-api-5xx");
+    for alarm in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") {
+        assert_eq!(
+            alarm.inputs["okActions"], alarm.inputs["alarmActions"],
+            "{}: ops hear when it clears",
+            alarm.name
+        );
+    }
+    for function in FUNCTIONS {
+        let alarm = input(run, &format!("donut-states-dev-{function}-throttles"));
+        assert_eq!(alarm["metricName"], "Throttles");
+        assert_eq!(
+            alarm["dimensions"]["FunctionName"],
+            out(run, &format!("donut-states-dev-{function}"))["name"]
+        );
+    }
+    let queue_age = input(run, "donut-states-dev-queue-age");
+    assert_eq!(queue_age["metricName"], "ApproximateAgeOfOldestMessage");
     assert_eq!(
-        api_5xx["dimensions"]["ApiId"],
-        out(run, "donut-states-dev-http-api")["id"]
+        queue_age["dimensions"]["QueueName"],
+        out(run, "donut-states-dev-factory-orders")["name"]
     );
+    assert_eq!(queue_age["threshold"], 15.0 * 60.0);
+    let outbox = input(run, "donut-states-dev-outbox-age");
+    assert_eq!(outbox["namespace"], "DonutStates/dev");
+    assert_eq!(outbox["metricName"], "OutboxOldestAge");
+    assert_eq!(outbox["threshold"], 5.0 * 60_000.0);
+    let db_id = out(run, "donut-states-dev-db")["id"].clone();
+    for (alarm, metric, operator) in [
+        (
+            "db-connections",
+            "DatabaseConnections",
+            "GreaterThanOrEqualToThreshold",
+        ),
+        (
+            "db-free-storage",
+            "FreeStorageSpace",
+            "LessThanOrEqualToThreshold",
+        ),
+        (
+            "db-cpu-credits",
+            "CPUCreditBalance",
+            "LessThanOrEqualToThreshold",
+        ),
+    ] {
+        let alarm = input(run, &format!("donut-states-dev-{alarm}"));
+        assert_eq!(alarm["metricName"], metric);
+        assert_eq!(alarm["comparisonOperator"], operator);
+        assert_eq!(alarm["dimensions"]["DBInstanceIdentifier"], db_id);
+    }
+    // The API alarm is a rate: 5xx in percent of requests, M of N periods, per stage.
+    for (run, stage, percent, m, n) in [
+        (dev(), "dev", 5.0, 1.0, 1.0),
+        (prod(), "prod", 2.0, 3.0, 5.0),
+    ] {
+        let api_5xx = input(run, &format!("donut-states-{stage}-api-5xx"));
+        assert_eq!(api_5xx["threshold"], percent);
+        assert_eq!(
+            (
+                api_5xx["datapointsToAlarm"].clone(),
+                api_5xx["evaluationPeriods"].clone()
+            ),
+            (m.into(), n.into())
+        );
+        let queries = api_5xx["metricQueries"].as_array().unwrap();
+        let by_id = |id: &str| queries.iter().find(|q| q["id"] == id).unwrap().clone();
+        assert_eq!(by_id("errors")["metric"]["metricName"], "5xx");
+        assert_eq!(by_id("requests")["metric"]["metricName"], "Count");
+        assert_eq!(
+            by_id("errors")["metric"]["dimensions"]["ApiId"],
+            out(run, &format!("donut-states-{stage}-http-api"))["id"]
+        );
+        assert_eq!(by_id("rate")["returnData"], true);
+        assert!(
+            s(by_id("rate").as_object().unwrap(), "expression").contains("100 * errors / requests")
+        );
+    }
+}
+
+/// Every alarm names its runbook, a section of the README that exists.
+#[test]
+fn every_alarm_links_to_a_readme_section_that_exists() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let anchors: BTreeSet<String> = readme
+        .lines()
+        .filter(|l| l.starts_with('#'))
+        .map(|heading| {
+            heading
+                .trim_start_matches('#')
+                .trim()
+                .to_lowercase()
+                .chars()
+                .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+                .map(|c| if c == ' ' { '-' } else { c })
+                .collect()
+        })
+        .collect();
+    for run in [dev(), prod()] {
+        for alarm in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") {
+            let description = s(&alarm.inputs, "alarmDescription");
+            let (_, anchor) = description
+                .split_once("Runbook: README.md#")
+                .unwrap_or_else(|| panic!("{}: no runbook in {description:?}", alarm.name));
+            assert!(
+                anchors.contains(anchor),
+                "{}: README has no section #{anchor}",
+                alarm.name
+            );
+        }
+    }
 }
 
 #[test]
@@ -397,6 +530,7 @@ fn every_role_is_least_privilege() {
     let queue = arn("donut-states-dev-factory-orders");
     let callback = arn("donut-states-dev-callback-secret");
     let ops = arn("donut-states-dev-ops");
+    let key = arn("donut-states-dev-topics-key");
     let common = [
         "logs:CreateLogStream",
         "logs:PutLogEvents",
@@ -414,6 +548,8 @@ fn every_role_is_least_privilege() {
             vec![
                 ("secretsmanager:GetSecretValue", db_secret.as_str()),
                 ("sns:Publish", topic.as_str()),
+                ("kms:GenerateDataKey", key.as_str()),
+                ("kms:Decrypt", key.as_str()),
             ],
         ),
         (
@@ -421,6 +557,8 @@ fn every_role_is_least_privilege() {
             vec![
                 ("secretsmanager:GetSecretValue", db_secret.as_str()),
                 ("sns:Publish", topic.as_str()),
+                ("kms:GenerateDataKey", key.as_str()),
+                ("kms:Decrypt", key.as_str()),
             ],
         ),
         (
@@ -440,6 +578,8 @@ fn every_role_is_least_privilege() {
                 ("secretsmanager:GetSecretValue", db_secret.as_str()),
                 ("secretsmanager:GetSecretValue", callback.as_str()),
                 ("sns:Publish", ops.as_str()),
+                ("kms:GenerateDataKey", key.as_str()),
+                ("kms:Decrypt", key.as_str()),
             ],
         ),
         (

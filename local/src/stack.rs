@@ -166,7 +166,10 @@ impl Stack {
                     stopped(&shutdown),
                     move || {
                         let (store, sns) = (store.clone(), sns.clone());
-                        async move { relay_pass(&store, &sns).await }
+                        async move {
+                            // Logged by the pass; the next tick tries again.
+                            let _ = relay_pass(&store, &sns).await;
+                        }
                     },
                 )));
 
@@ -189,7 +192,10 @@ impl Stack {
                     move || {
                         let (store, factory, alerts) =
                             (store.clone(), factory_client.clone(), alerts.clone());
-                        async move { watchdog_pass(&store, &factory, &alerts, policy).await }
+                        async move {
+                            // Logged by the pass; the next tick tries again.
+                            let _ = watchdog_pass(&store, &factory, &alerts, policy).await;
+                        }
                     },
                 )));
 

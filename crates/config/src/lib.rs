@@ -47,6 +47,29 @@ pub struct DatabaseConfig {
     pub multi_az: bool,
     pub deletion_protection: bool,
     pub backup_retention_days: u32,
+    /// A snapshot when the instance is deleted (`pulumi destroy`).
+    pub final_snapshot: bool,
+}
+
+/// When ops are told, beyond the DLQ and the factory: each value is the threshold of one alarm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmConfig {
+    /// The oldest message of the factory-orders queue is older than this.
+    pub queue_age_minutes: u32,
+    /// A stock-out has waited this long in the outbox without reaching SNS.
+    pub outbox_age_minutes: u32,
+    /// The API's 5xx rate, in percent of requests, …
+    pub api_5xx_percent: u32,
+    /// … in this many periods (M) …
+    pub api_5xx_datapoints: u32,
+    /// … out of this many (N).
+    pub api_5xx_periods: u32,
+    /// Open database connections at or above this.
+    pub db_connections: u32,
+    /// Free database storage below this many GB.
+    pub db_free_storage_gb: u32,
+    /// CPU credit balance (burstable classes) below this.
+    pub db_cpu_credits: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,8 +93,17 @@ pub struct StageConfig {
     /// p90 of stock-out → restock, in minutes, above which ops are told.
     pub restock_latency_alarm_minutes: u32,
     pub alarm_period_seconds: u32,
+    pub alarms: AlarmConfig,
     pub database: DatabaseConfig,
+    /// Interface endpoints for SNS, SQS and Secrets Manager; without them that traffic takes
+    /// the NAT (cheaper for a small stage, one less thing that can be misconfigured).
+    pub interface_endpoints: bool,
+    /// Days Secrets Manager keeps a deleted callback secret (0: deleted at once, so a destroyed
+    /// stack can be deployed again under the same name).
+    pub callback_secret_recovery_days: u32,
     pub lambda_memory_mb: u32,
+    /// Days the functions' and the API's logs are kept.
+    pub log_retention_days: u32,
     pub seed_products: bool,
 }
 
@@ -165,14 +197,28 @@ impl StageConfig {
                 .number("factoryFailureAlarmThreshold", 1..=10_000)?,
             restock_latency_alarm_minutes: v.number("restockLatencyAlarmMinutes", 1..=10_080)?,
             alarm_period_seconds: v.number("alarmPeriodSeconds", 10..=86_400)?,
+            alarms: AlarmConfig {
+                queue_age_minutes: v.number("queueAgeAlarmMinutes", 1..=20_160)?,
+                outbox_age_minutes: v.number("outboxAgeAlarmMinutes", 1..=1_440)?,
+                api_5xx_percent: v.number("api5xxAlarmPercent", 1..=100)?,
+                api_5xx_datapoints: v.number("api5xxAlarmDatapoints", 1..=100)?,
+                api_5xx_periods: v.number("api5xxAlarmPeriods", 1..=100)?,
+                db_connections: v.number("dbConnectionsAlarm", 1..=100_000)?,
+                db_free_storage_gb: v.number("dbFreeStorageAlarmGb", 1..=65_536)?,
+                db_cpu_credits: v.number("dbCpuCreditsAlarm", 0..=10_000)?,
+            },
             database: DatabaseConfig {
                 instance_class: v.string("dbInstanceClass")?,
                 allocated_storage_gb: v.number("dbAllocatedStorageGb", 20..=65_536)?,
                 multi_az: v.flag("dbMultiAz")?,
                 deletion_protection: v.flag("dbDeletionProtection")?,
                 backup_retention_days: v.number("dbBackupRetentionDays", 0..=35)?,
+                final_snapshot: v.flag("dbFinalSnapshot")?,
             },
+            interface_endpoints: v.flag("interfaceEndpoints")?,
+            callback_secret_recovery_days: v.number("callbackSecretRecoveryDays", 0..=30)?,
             lambda_memory_mb: v.number("lambdaMemoryMb", 128..=10_240)?,
+            log_retention_days: v.number("logRetentionDays", 1..=3_653)?,
             seed_products: v.flag("seedProducts")?,
         };
         config.check_rules()?;
@@ -220,8 +266,49 @@ impl StageConfig {
                 format!("{email:?} is not an e-mail address"),
             ));
         }
-        if !(self.factory_url.starts_with("https://") || self.factory_url.starts_with("http://")) {
-            return Err(rule("factoryUrl", "must be an http(s) URL".into()));
+        self.factory_endpoint()
+            .map_err(|problem| rule("factoryUrl", problem))?;
+        if self.stage == "prod" && !self.factory_url.starts_with("https://") {
+            return Err(rule(
+                "factoryUrl",
+                "prod calls the factory over https only (callbacks carry capability tokens)".into(),
+            ));
+        }
+        if (1..7).contains(&self.callback_secret_recovery_days) {
+            return Err(rule(
+                "callbackSecretRecoveryDays",
+                "Secrets Manager takes 0 (delete at once) or 7 to 30 days".into(),
+            ));
+        }
+        // CloudWatch Logs keeps logs for one of these many days.
+        const RETENTION_DAYS: [u32; 22] = [
+            1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+            2922, 3288, 3653,
+        ];
+        if !RETENTION_DAYS.contains(&self.log_retention_days) {
+            return Err(rule(
+                "logRetentionDays",
+                format!("CloudWatch Logs keeps logs for one of {RETENTION_DAYS:?} days"),
+            ));
+        }
+        let a = &self.alarms;
+        if a.api_5xx_datapoints > a.api_5xx_periods {
+            return Err(rule(
+                "api5xxAlarmDatapoints",
+                format!(
+                    "{} of {} periods cannot happen: must be at most api5xxAlarmPeriods",
+                    a.api_5xx_datapoints, a.api_5xx_periods
+                ),
+            ));
+        }
+        if a.db_free_storage_gb >= self.database.allocated_storage_gb {
+            return Err(rule(
+                "dbFreeStorageAlarmGb",
+                format!(
+                    "must be below dbAllocatedStorageGb ({})",
+                    self.database.allocated_storage_gb
+                ),
+            ));
         }
         if self.stage == "prod" && (!self.database.multi_az || !self.database.deletion_protection) {
             return Err(rule(
@@ -262,6 +349,46 @@ impl StageConfig {
             })
             .collect();
         Self::from_values(stage, &values)
+    }
+
+    /// Whether `opsEmail` is on a domain reserved for examples and tests (RFC 2606, RFC 6761):
+    /// mail to it reaches nobody, so it may serve the local stack but not a deployment.
+    pub fn ops_email_is_placeholder(&self) -> bool {
+        let domain = self
+            .ops_email
+            .rsplit_once('@')
+            .map_or("", |(_, d)| d)
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        let labels: Vec<&str> = domain.split('.').collect();
+        let top = labels.last().copied().unwrap_or_default();
+        let second = labels.len().checked_sub(2).map(|i| labels[i]);
+        matches!(top, "example" | "test" | "invalid" | "localhost") || second == Some("example")
+    }
+
+    /// Scheme and port of the legacy factory (`https://host` → 443).
+    pub fn factory_endpoint(&self) -> Result<(&str, u16), String> {
+        let (scheme, rest) = self
+            .factory_url
+            .split_once("://")
+            .ok_or_else(|| format!("{:?} is not a URL", self.factory_url))?;
+        let default = match scheme {
+            "https" => 443,
+            "http" => 80,
+            _ => return Err(format!("{scheme}:// is not http(s)")),
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        if host_port.is_empty() {
+            return Err(format!("{:?} names no host", self.factory_url));
+        }
+        let port = match host_port.rsplit_once(':') {
+            Some((_, port)) if !host_port.ends_with(']') => port
+                .parse::<u16>()
+                .map_err(|_| format!("{port:?} is not a port"))?,
+            _ => default,
+        };
+        Ok((scheme, port))
     }
 
     /// Resource names are `<project>-<stage>-<what>`.
@@ -412,6 +539,68 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("seedProducts"), "{err}");
+    }
+
+    #[test]
+    fn placeholder_mailboxes_are_recognised() {
+        let mut config = StageConfig::from_values("dev", &dev_values()).unwrap();
+        for (email, placeholder) in [
+            ("ops-dev@donut-states.example", true),
+            ("ops@example.com", true),
+            ("ops@mail.example.org", true),
+            ("ops@shop.test", true),
+            ("ops@shop.invalid", true),
+            ("ops@localhost", true),
+            ("oncall@donut-states.com", false),
+            ("oncall@examples.com", false),
+        ] {
+            config.ops_email = email.into();
+            assert_eq!(config.ops_email_is_placeholder(), placeholder, "{email}");
+        }
+    }
+
+    #[test]
+    fn the_factory_port_follows_the_url_and_prod_wants_https() {
+        let mut config = StageConfig::from_values("dev", &dev_values()).unwrap();
+        for (url, expected) in [
+            ("https://factory.example", Ok(("https", 443))),
+            ("http://factory.example/api", Ok(("http", 80))),
+            ("https://factory.example:8443/x", Ok(("https", 8443))),
+            ("ftp://factory.example", Err(())),
+            ("https://", Err(())),
+        ] {
+            config.factory_url = url.into();
+            assert_eq!(config.factory_endpoint().map_err(|_| ()), expected, "{url}");
+        }
+        let mut values = stack_file_values(&root().join("Pulumi.prod.yaml")).unwrap();
+        values.insert(
+            "donut-states:factoryUrl".into(),
+            "http://factory.example".into(),
+        );
+        let err = StageConfig::from_values("prod", &values)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("donut-states:factoryUrl") && err.contains("https"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn alarm_and_secret_settings_are_checked() {
+        for (key, value) in [
+            ("donut-states:api5xxAlarmDatapoints", "6"),
+            ("donut-states:dbFreeStorageAlarmGb", "20"),
+            ("donut-states:callbackSecretRecoveryDays", "3"),
+        ] {
+            let mut values = dev_values();
+            values.insert("donut-states:api5xxAlarmPeriods".into(), "5".into());
+            values.insert(key.into(), value.into());
+            let err = StageConfig::from_values("dev", &values)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{key}={value}: {err}");
+        }
     }
 
     #[test]

@@ -117,6 +117,14 @@ pub struct RelayReport {
     pub failed: usize,
 }
 
+/// What the outbox still holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pending {
+    pub rows: u64,
+    /// Age of the oldest unpublished row; `None` when there is none.
+    pub oldest: Option<std::time::Duration>,
+}
+
 /// The transactional outbox of stock-out events.
 pub trait OutboxStore: Send + Sync {
     /// Claims up to `max` due rows (rows another relay holds are skipped), publishes each
@@ -127,8 +135,8 @@ pub trait OutboxStore: Send + Sync {
         max: usize,
     ) -> impl Future<Output = Result<RelayReport, StoreError>> + Send;
 
-    /// Rows not yet published.
-    fn pending(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// Rows not yet published, and how long the oldest has waited.
+    fn pending(&self) -> impl Future<Output = Result<Pending, StoreError>> + Send;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

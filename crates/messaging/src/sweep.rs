@@ -4,8 +4,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use donut_domain::services::{WatchdogPolicy, watchdog_sweep};
-use donut_domain::{Alerts, EventPublisher, FactoryApi, OutboxStore, Warehouse};
+use donut_domain::ports::RelayReport;
+use donut_domain::services::{WatchdogPolicy, WatchdogReport, watchdog_sweep};
+use donut_domain::{Alerts, EventPublisher, FactoryApi, OutboxStore, StoreError, Warehouse};
 
 use crate::relay::relay_until_drained;
 
@@ -26,39 +27,56 @@ where
     }
 }
 
-/// One relay pass, logged.
-pub async fn relay_pass<S: OutboxStore, P: EventPublisher>(store: &S, publisher: &P) {
-    match relay_until_drained(store, publisher, 40).await {
+/// One relay pass, logged: the scheduled Lambda and the local sweep both run this. It ends
+/// with the age of the oldest stock-out still unpublished, the `OutboxOldestAge` metric the
+/// outbox alarm watches (a relay that keeps failing still returns Ok: the metric is how a
+/// stuck outbox becomes visible).
+pub async fn relay_pass<S: OutboxStore, P: EventPublisher>(
+    store: &S,
+    publisher: &P,
+) -> Result<RelayReport, StoreError> {
+    let result = relay_until_drained(store, publisher, 40).await;
+    match &result {
         Ok(r) if r.published + r.failed > 0 => {
             tracing::info!(published = r.published, failed = r.failed, "outbox sweep")
         }
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "outbox sweep failed; retrying next tick"),
     }
+    match store.pending().await {
+        Ok(pending) => donut_metrics::millis("OutboxOldestAge", pending.oldest.unwrap_or_default()),
+        Err(e) => tracing::warn!(error = %e, "outbox age unknown"),
+    }
+    result
 }
 
-/// One watchdog pass, logged; the count of overdue orders is also a metric line.
+/// One watchdog pass, logged: the scheduled Lambda and the local sweep both run this. The
+/// orders it gave up on (no callback after `factoryMaxAttempts` requests; ops were e-mailed)
+/// are the `FactoryOrdersOverdue` metric the overdue alarm watches — an order merely past its
+/// first deadline is asked again, not alarmed.
 pub async fn watchdog_pass<W: Warehouse, F: FactoryApi, A: Alerts>(
     warehouse: &W,
     factory: &F,
     alerts: &A,
     policy: WatchdogPolicy,
-) {
+) -> Result<WatchdogReport, StoreError> {
     let result = watchdog_sweep(warehouse, factory, alerts, policy).await;
-    if let Ok(r) = &result
-        && r.overdue > 0
-    {
-        donut_metrics::count("FactoryOrdersOverdue", r.overdue as u64);
-    }
-    match result {
-        Ok(r) if r.overdue > 0 => tracing::warn!(
-            overdue = r.overdue,
-            re_requested = r.re_requested,
-            surfaced = r.surfaced,
-            failed = r.failed,
-            "factory orders overdue"
-        ),
-        Ok(_) => {}
+    match &result {
+        Ok(r) => {
+            if r.surfaced > 0 {
+                donut_metrics::count("FactoryOrdersOverdue", r.surfaced as u64);
+            }
+            if r.overdue > 0 {
+                tracing::warn!(
+                    overdue = r.overdue,
+                    re_requested = r.re_requested,
+                    surfaced = r.surfaced,
+                    failed = r.failed,
+                    "factory orders overdue"
+                )
+            }
+        }
         Err(e) => tracing::warn!(error = %e, "watchdog pass failed; retrying next tick"),
     }
+    result
 }

@@ -29,5 +29,6 @@ pub const ALL: &[(&str, &str)] = &[
     ("RestockLatency", "Milliseconds"),
     ("BatchItemFailures", "Count"),
     ("FactoryOrdersOverdue", "Count"),
+    ("OutboxOldestAge", "Milliseconds"),
     ("ColdStarts", "Count"),
 ];

@@ -2,7 +2,7 @@
 //! published by a relay that claims rows with `FOR UPDATE SKIP LOCKED` (MySQL 8 and
 //! MariaDB 10.6+), so two relays never publish the same row at once.
 
-use donut_domain::ports::RelayReport;
+use donut_domain::ports::{Pending, RelayReport};
 use donut_domain::services::publish_retry_delay;
 use donut_domain::{EventPublisher, OutboxStore, StockOutEvent, StoreError};
 use mysql_async::TxOpts;
@@ -79,12 +79,19 @@ impl OutboxStore for MySqlWarehouse {
         Ok(report)
     }
 
-    async fn pending(&self) -> Result<u64, StoreError> {
+    async fn pending(&self) -> Result<Pending, StoreError> {
         let mut conn = self.conn().await?;
-        let n: Option<u64> = conn
-            .query_first("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL")
+        let row: Option<(u64, Option<i64>)> = conn
+            .query_first(
+                "SELECT COUNT(*), TIMESTAMPDIFF(MICROSECOND, MIN(created_at), UTC_TIMESTAMP(6)) \
+                 FROM outbox WHERE published_at IS NULL",
+            )
             .await
             .map_err(map_err)?;
-        Ok(n.unwrap_or_default())
+        let (rows, micros) = row.unwrap_or_default();
+        Ok(Pending {
+            rows,
+            oldest: micros.map(|us| std::time::Duration::from_micros(us.max(0) as u64)),
+        })
     }
 }

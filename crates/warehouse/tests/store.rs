@@ -316,19 +316,23 @@ async fn stock_outs(db: &TestDb, n: usize) {
 async fn the_relay_publishes_each_row_once_and_retries_failures_later() {
     let db = TestDb::new().await;
     stock_outs(&db, 3).await;
-    assert_eq!(db.warehouse.pending().await.unwrap(), 3);
+    assert_eq!(db.warehouse.pending().await.unwrap().rows, 3);
 
     let failing = RecordingPublisher::new(true);
     let report = db.warehouse.relay(&failing, 10).await.unwrap();
     assert_eq!((report.published, report.failed), (0, 3));
-    assert_eq!(db.warehouse.pending().await.unwrap(), 3, "nothing lost");
+    assert_eq!(
+        db.warehouse.pending().await.unwrap().rows,
+        3,
+        "nothing lost"
+    );
     // Backed off: not due again at once.
     let ok = RecordingPublisher::new(false);
     assert_eq!(db.warehouse.relay(&ok, 10).await.unwrap().published, 0);
     db.exec("UPDATE outbox SET next_attempt_at = UTC_TIMESTAMP(6)", ())
         .await;
     assert_eq!(db.warehouse.relay(&ok, 10).await.unwrap().published, 3);
-    assert_eq!(db.warehouse.pending().await.unwrap(), 0);
+    assert_eq!(db.warehouse.pending().await.unwrap().rows, 0);
     assert_eq!(
         db.warehouse.relay(&ok, 10).await.unwrap().published,
         0,

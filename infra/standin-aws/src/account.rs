@@ -2,9 +2,12 @@
 //! kept in one JSON file so that it outlives the provider process (the engine starts a new
 //! one per command), exactly like the real account outlives `pulumi up`.
 //!
-//! Besides existence it models the two refusals a deploy meets most: a physical name already
-//! taken (AWS's `AlreadyExists`/`ResourceConflictException`), and deleting a resource that
-//! another live resource still refers to (EC2's `DependencyViolation`, IAM's `DeleteConflict`).
+//! Besides existence it models the refusals a deploy and a redeploy meet most: a physical name
+//! already taken (AWS's `AlreadyExists`/`ResourceConflictException`); deleting a resource that
+//! another live resource still refers to (EC2's `DependencyViolation`, IAM's `DeleteConflict`);
+//! what a deletion leaves behind — a secret deleted with a recovery window keeps its name
+//! until the window ends, an RDS instance deleted with a final snapshot leaves a snapshot whose
+//! name cannot be used again — and deleting an RDS instance with deletion protection on.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -98,6 +101,8 @@ pub enum AccountError {
         name: String,
         owner: String,
     },
+    #[error("{0}")]
+    Refused(String),
     #[error(
         "DependencyViolation: {type_token} {id} ({logical}) has dependent objects and cannot be deleted: \
          still referred to by {by}"
@@ -114,6 +119,16 @@ pub enum AccountError {
 struct Resources {
     /// By `type id`.
     live: BTreeMap<String, Live>,
+    /// What deletions left behind, by `kind name`: names that cannot be used again.
+    #[serde(default)]
+    left_behind: BTreeMap<String, String>,
+}
+
+const SECRET: &str = "aws:secretsmanager/secret:Secret";
+const DB_INSTANCE: &str = "aws:rds/instance:Instance";
+
+fn remains(kind: &str, name: &str) -> String {
+    format!("{kind} {name}")
 }
 
 pub struct Account {
@@ -156,6 +171,15 @@ impl Account {
     /// Adds a new resource, refusing a physical name its type already has in the account.
     pub fn create(&self, live: Live) -> Result<(), AccountError> {
         let mut resources = self.load()?;
+        if live.type_token == SECRET
+            && let Some(name) = live.physical_name()
+            && resources.left_behind.contains_key(&remains(SECRET, name))
+        {
+            return Err(AccountError::Refused(format!(
+                "InvalidRequestException: You can't create this secret because a secret with the name \
+                 {name} is already scheduled for deletion (recovery window)"
+            )));
+        }
         if let Some(name) = live.physical_name() {
             let taken = resources.live.values().find(|other| {
                 other.type_token == live.type_token && other.physical_name() == Some(name)
@@ -198,6 +222,56 @@ impl Account {
                 logical: doomed.logical,
                 by: users.join(", "),
             });
+        }
+        let text = |key: &str| {
+            doomed
+                .inputs
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let flag = |key: &str| {
+            doomed
+                .inputs
+                .get(key)
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
+        let number = |key: &str| doomed.inputs.get(key).and_then(Value::as_f64);
+        match type_token {
+            SECRET if number("recoveryWindowInDays") != Some(0.0) => {
+                // Secrets Manager's default window is 30 days.
+                let name = doomed.physical_name().unwrap_or(id).to_owned();
+                resources
+                    .left_behind
+                    .insert(remains(SECRET, &name), "scheduled for deletion".into());
+            }
+            DB_INSTANCE if flag("deletionProtection") => {
+                return Err(AccountError::Refused(format!(
+                    "InvalidParameterCombination: Cannot delete protected DB Instance {id}, please disable \
+                     deletion protection and try again"
+                )));
+            }
+            DB_INSTANCE if !flag("skipFinalSnapshot") => {
+                let Some(snapshot) = text("finalSnapshotIdentifier") else {
+                    return Err(AccountError::Refused(
+                        "InvalidParameterCombination: FinalSnapshotIdentifier is required when a final \
+                         snapshot is requested"
+                            .into(),
+                    ));
+                };
+                let taken = remains("db-snapshot", &snapshot);
+                if resources.left_behind.contains_key(&taken) {
+                    return Err(AccountError::Refused(format!(
+                        "DBSnapshotAlreadyExists: Cannot create the snapshot because a snapshot with the \
+                         identifier {snapshot} already exists"
+                    )));
+                }
+                resources
+                    .left_behind
+                    .insert(taken, format!("final snapshot of {id}"));
+            }
+            _ => {}
         }
         resources.live.remove(&key(type_token, id));
         self.save(&resources)
@@ -318,6 +392,47 @@ mod tests {
         assert!(policy.refers_to(&role));
         assert!(!alarm.refers_to(&role));
         assert_eq!(camel_words("SecurityGroup"), vec!["security", "group"]);
+    }
+
+    #[test]
+    fn deletions_leave_names_behind_and_protection_refuses() {
+        let (account, dir) = account();
+        let secret = |id: &str, window: f64| {
+            live(
+                SECRET,
+                id,
+                json!({"name": "cb", "recoveryWindowInDays": window}),
+                None,
+            )
+        };
+        account.create(secret("s1", 0.0)).unwrap();
+        account.delete(SECRET, "s1").unwrap();
+        account.create(secret("s2", 7.0)).unwrap();
+        account.delete(SECRET, "s2").unwrap();
+        let refused = account.create(secret("s3", 7.0)).unwrap_err().to_string();
+        assert!(refused.contains("scheduled for deletion"), "{refused}");
+
+        let db = |id: &str, inputs: Value| live(DB_INSTANCE, id, inputs, None);
+        account
+            .create(db(
+                "db1",
+                json!({"identifier": "db1", "deletionProtection": true}),
+            ))
+            .unwrap();
+        assert!(
+            account
+                .delete(DB_INSTANCE, "db1")
+                .unwrap_err()
+                .to_string()
+                .contains("protected")
+        );
+        let snapshot = json!({"identifier": "db2", "skipFinalSnapshot": false, "finalSnapshotIdentifier": "final"});
+        account.create(db("db2", snapshot.clone())).unwrap();
+        account.delete(DB_INSTANCE, "db2").unwrap();
+        account.create(db("db3", json!({"identifier": "db3", "skipFinalSnapshot": false, "finalSnapshotIdentifier": "final"}))).unwrap();
+        let refused = account.delete(DB_INSTANCE, "db3").unwrap_err().to_string();
+        assert!(refused.starts_with("DBSnapshotAlreadyExists"), "{refused}");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

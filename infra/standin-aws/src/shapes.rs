@@ -153,6 +153,12 @@ pub fn created(
                     Some(format!("arn:aws:rds:{region}:{ACCOUNT}:db:{physical}")),
                 )
             }
+            "aws:kms/key:Key" => {
+                let id = uuid(token);
+                out.insert("keyId".into(), json!(id));
+                let arn = format!("arn:aws:kms:{region}:{ACCOUNT}:key/{id}");
+                (id, Some(arn))
+            }
             "aws:rds/subnetGroup:SubnetGroup" => (
                 physical.clone(),
                 Some(format!("arn:aws:rds:{region}:{ACCOUNT}:subgrp:{physical}")),

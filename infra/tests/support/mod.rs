@@ -27,6 +27,8 @@ pub const SIG_KEY: &str = "4dabf18193072939515e22adb298388d";
 pub const SECRET_SIG: &str = "1b47061264138c4ac30d75fd1eb44270";
 
 pub const SECRET: &str = "a-callback-secret-of-forty-characters-x";
+/// The on-call mailbox every deploy must set (the stack files carry placeholders).
+pub const OPS_EMAIL: &str = "oncall@donut-states.com";
 const PASSPHRASE: &str = "donut-states engine tests";
 
 pub fn root() -> PathBuf {
@@ -110,8 +112,16 @@ fn stored_zip(name: &str, content: &[u8]) -> Vec<u8> {
 
 impl Project {
     /// A new project directory with a new stack `stage` (the committed stack file), the
-    /// callback secret set, and an empty stand-in account.
+    /// callback secret and the ops mailbox set as the README's deploy steps say, and an empty
+    /// stand-in account.
     pub fn new(stage: &str) -> Project {
+        let project = Project::as_committed(stage);
+        project.set("donut-states:opsEmail", OPS_EMAIL);
+        project
+    }
+
+    /// Like [`Project::new`], but the ops mailbox is the committed placeholder.
+    pub fn as_committed(stage: &str) -> Project {
         Project::running(stage, Path::new(env!("CARGO_BIN_EXE_donut-infra")))
     }
 

@@ -1,11 +1,13 @@
 //! λ factory-watchdog: on a schedule, asks the factory again for orders it accepted and never
 //! called back for; after `FACTORY_MAX_ATTEMPTS` requests, alerts ops (ops SNS topic) and
-//! emits the `FactoryOrdersOverdue` metric (EMF) that the overdue alarm watches.
+//! emits the `FactoryOrdersOverdue` metric (EMF) that the overdue alarm watches — the same
+//! pass as the local stack's sweep (`donut_messaging::sweep::watchdog_pass`).
 
 use std::time::Duration;
 
-use donut_domain::services::{WatchdogPolicy, watchdog_sweep};
+use donut_domain::services::WatchdogPolicy;
 use donut_messaging::SnsAlerts;
+use donut_messaging::sweep::watchdog_pass;
 use donut_runtime::settings::{parse_var, var};
 use donut_runtime::{callback_signer, db_config, factory_client, telemetry};
 use donut_warehouse::MySqlWarehouse;
@@ -29,8 +31,7 @@ async fn main() -> Result<(), Error> {
         max_attempts: parse_var("FACTORY_MAX_ATTEMPTS", 3)?,
     };
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
-        let r = watchdog_sweep(warehouse, factory, alerts, policy).await?;
-        donut_metrics::count("FactoryOrdersOverdue", r.overdue as u64);
+        let r = watchdog_pass(warehouse, factory, alerts, policy).await?;
         Ok::<_, Error>(json!({ "overdue": r.overdue, "re_requested": r.re_requested, "surfaced": r.surfaced, "failed": r.failed }))
     }))
     .await

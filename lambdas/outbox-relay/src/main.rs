@@ -1,7 +1,7 @@
 //! λ outbox-relay: the scheduled sweeper that publishes what the best-effort publish after a
-//! stock-out left in the outbox.
+//! stock-out left in the outbox, and reports the oldest unpublished age (`OutboxOldestAge`).
 
-use donut_messaging::relay_until_drained;
+use donut_messaging::sweep::relay_pass;
 use donut_runtime::{db_config, sns_publisher, telemetry};
 use donut_warehouse::MySqlWarehouse;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     let warehouse: &'static _ = Box::leak(Box::new(MySqlWarehouse::new(&db_config(&aws).await?)));
     let publisher: &'static _ = Box::leak(Box::new(sns_publisher(&aws)?));
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
-        let report = relay_until_drained(warehouse, publisher, 40).await?;
+        let report = relay_pass(warehouse, publisher).await?;
         Ok::<_, Error>(json!({ "published": report.published, "failed": report.failed }))
     }))
     .await
