@@ -189,6 +189,19 @@ async fn stock_outs_wait_in_the_outbox_while_sns_is_unreachable() {
         t.db.count("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL", ())
             .await;
     assert_eq!(pending, 3, "every stock-out waits in the outbox");
+    // The relay still returns Ok; what makes the stuck outbox visible (and alarms in AWS) is
+    // the age of its oldest row, reported by every sweep.
+    let seen = eventually(
+        Duration::from_secs(20),
+        "the outbox age metric grows past 3 s",
+        || async {
+            log_lines_with("OutboxOldestAge")
+                .iter()
+                .any(|line| line["value"].as_f64().unwrap_or_default() >= 3000.0)
+        },
+    )
+    .await;
+    println!("OutboxOldestAge ≥ 3 s reported (waited {} ms more)", seen.as_millis());
 
     proxy.restore();
     let took = eventually(
