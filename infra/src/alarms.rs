@@ -306,10 +306,9 @@ pub fn declare(
     );
     let period = c.alarm_period_seconds as i32;
     for alarm in alarms(stack, messaging, compute, api, data) {
-        let name = stack.name(&alarm.key);
+        let logical = stack.name(&alarm.key);
         let description = format!("{} Runbook: {RUNBOOKS}{}", alarm.description, alarm.runbook);
         let args = metric_alarm::MetricAlarmArgs::builder()
-            .name(name.clone())
             .alarm_description(description)
             .threshold(alarm.threshold)
             .comparison_operator(if alarm.above {
@@ -371,7 +370,7 @@ pub fn declare(
                 }))
                 .build_struct(),
         };
-        metric_alarm::create(ctx, &name, args);
+        metric_alarm::create(ctx, &logical, args);
     }
     ops_arn
 }

@@ -30,7 +30,6 @@ pub fn declare_api(stack: &Stack) -> Api {
         ctx,
         &stack.name("http-api"),
         api::ApiArgs::builder()
-            .name(stack.name("http-api"))
             .protocol_type("HTTP")
             .description("Donut-States Sales API and factory callback")
             .build_struct(),
@@ -39,7 +38,6 @@ pub fn declare_api(stack: &Stack) -> Api {
         ctx,
         &stack.name("api-access-logs"),
         log_group::LogGroupArgs::builder()
-            .name(format!("/aws/apigateway/{}", stack.name("http-api")))
             .retention_in_days(stack.config.log_retention_days as i32)
             .build_struct(),
     );

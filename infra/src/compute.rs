@@ -20,7 +20,8 @@ use crate::out::{known, map};
 use donut_infra_aws::cloudwatch::{event_rule, event_target, log_group};
 use donut_infra_aws::lambda::{event_source_mapping, function, invocation, permission};
 use donut_infra_aws::types::lambda::{
-    EventSourceMappingScalingConfig, FunctionEnvironment, FunctionTracingConfig, FunctionVpcConfig,
+    EventSourceMappingScalingConfig, FunctionEnvironment, FunctionLoggingConfig,
+    FunctionTracingConfig, FunctionVpcConfig,
 };
 
 /// The functions, by the name of their crate under `lambdas/`.
@@ -95,12 +96,12 @@ fn fingerprint(paths: &[std::path::PathBuf]) -> anyhow::Result<String> {
 
 fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Function {
     let ctx = stack.ctx;
-    let function_name = stack.name(spec.name);
+    // Names are the provider's (logical name + a random suffix), so two stacks of one stage
+    // share an account without colliding; the function logs to its group by configuration.
     let logs = log_group::create(
         ctx,
         &stack.name(&format!("{}-logs", spec.name)),
         log_group::LogGroupArgs::builder()
-            .name(format!("/aws/lambda/{function_name}"))
             .retention_in_days(stack.config.log_retention_days as i32)
             .build_struct(),
     );
@@ -130,7 +131,6 @@ fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Function {
         ctx,
         &stack.name(spec.name),
         function::FunctionArgs::builder()
-            .name(function_name)
             .description(spec.description)
             .role(role.arn)
             .runtime("provided.al2023")
@@ -145,6 +145,12 @@ fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Function {
                     .build_struct()
             }))
             .vpc_config(vpc)
+            .logging_config(logs.name.map(|group| {
+                FunctionLoggingConfig::builder()
+                    .log_format("Text".to_owned())
+                    .log_group(group)
+                    .build_struct()
+            }))
             .tracing_config(
                 FunctionTracingConfig::builder()
                     .mode("Active".to_owned())
@@ -361,7 +367,6 @@ fn sweep_on_schedule(stack: &Stack, functions: &HashMap<&'static str, Function>)
         ctx,
         &stack.name("sweep"),
         event_rule::EventRuleArgs::builder()
-            .name(stack.name("sweep"))
             .description("Publishes what the outbox still holds; chases overdue factory orders")
             .schedule_expression(match stack.config.relay_schedule_minutes {
                 1 => "rate(1 minute)".to_owned(),

@@ -29,7 +29,6 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
         ctx,
         &stack.name("db-subnets"),
         subnet_group::SubnetGroupArgs::builder()
-            .name(stack.name("db-subnets"))
             .subnet_ids(network.private_subnet_ids.clone())
             .build_struct(),
     );
@@ -46,7 +45,6 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
         ctx,
         &stack.name("db"),
         instance::InstanceArgs::builder()
-            .identifier(stack.name("db"))
             .engine("mysql")
             .engine_version("8.0")
             .instance_class(db.instance_class.clone())
@@ -73,7 +71,6 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
         ctx,
         &stack.name("callback-secret"),
         secret::SecretArgs::builder()
-            .name(stack.name("callback-secret"))
             .description("Key of the factory callback capability tokens")
             .recovery_window_in_days(stack.config.callback_secret_recovery_days as i32)
             .build_struct(),

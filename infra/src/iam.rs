@@ -47,7 +47,6 @@ pub fn function_role(stack: &Stack, function: &str, statements: Vec<Statement>) 
         stack.ctx,
         &stack.name(&format!("{function}-role")),
         role::RoleArgs::builder()
-            .name(stack.name(function))
             .description(format!(
                 "Runs the {function} Lambda of donut-states ({})",
                 stack.config.stage

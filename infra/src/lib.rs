@@ -66,7 +66,7 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
     let compute = compute::declare(&stack, &network, &data, &messaging, &api.endpoint)?;
     api::declare_routes(&stack, &api, &compute);
     let ops_topic_arn = alarms::declare(&stack, &messaging, &compute, &api, &data);
-    let dashboard_url = observability::declare(&stack, &api, &compute);
+    let dashboard_url = observability::declare(&stack, &network, &messaging, &api, &compute);
 
     export(ctx, "apiUrl", &api.endpoint);
     export(ctx, "stockOutTopicArn", &messaging.topic_arn);

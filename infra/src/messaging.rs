@@ -69,7 +69,6 @@ pub fn declare(stack: &Stack, account_id: &Output<String>) -> Messaging {
         ctx,
         &stack.name("stock-out"),
         topic::TopicArgs::builder()
-            .name(stack.name("stock-out"))
             .kms_master_key_id(topic_key.arn.clone())
             .build_struct(),
     );
@@ -77,7 +76,6 @@ pub fn declare(stack: &Stack, account_id: &Output<String>) -> Messaging {
         ctx,
         &stack.name("factory-orders-dlq"),
         queue::QueueArgs::builder()
-            .name(stack.name("factory-orders-dlq"))
             .message_retention_seconds((q.dlq_retention_days * 86_400) as i32)
             .sqs_managed_sse_enabled(true)
             .build_struct(),
@@ -87,7 +85,6 @@ pub fn declare(stack: &Stack, account_id: &Output<String>) -> Messaging {
         ctx,
         &stack.name("factory-orders"),
         queue::QueueArgs::builder()
-            .name(stack.name("factory-orders"))
             .visibility_timeout_seconds(q.visibility_timeout_seconds as i32)
             .sqs_managed_sse_enabled(true)
             .redrive_policy(
@@ -122,7 +119,6 @@ pub fn declare(stack: &Stack, account_id: &Output<String>) -> Messaging {
         ctx,
         &stack.name("ops"),
         topic::TopicArgs::builder()
-            .name(stack.name("ops"))
             .kms_master_key_id(topic_key.arn.clone())
             .build_struct(),
     );

@@ -9,6 +9,8 @@ use donut_config::StageConfig;
 use crate::Stack;
 use crate::api::Api;
 use crate::compute::{Compute, FUNCTIONS};
+use crate::messaging::Messaging;
+use crate::network::Network;
 use donut_infra_aws::cloudwatch::{dashboard, query_definition};
 use pulumi_gestalt_rust::Output;
 
@@ -26,18 +28,27 @@ fn widget(title: &str, metrics: Vec<Value>, x: u32, y: u32, region: &str) -> Val
     })
 }
 
-/// The dashboard's JSON body, for the API `api_id`.
-pub fn dashboard_body(config: &StageConfig, api_id: &str) -> String {
+/// What the dashboard's widgets name, as deployed.
+#[derive(Clone)]
+pub struct Watched {
+    pub api_id: String,
+    pub dlq: String,
+    /// The functions' names, in the order of [`FUNCTIONS`].
+    pub functions: Vec<String>,
+}
+
+/// The dashboard's JSON body.
+pub fn dashboard_body(config: &StageConfig, watched: &Watched) -> String {
     let ns = config.metrics_namespace();
     let region = config.region.as_str();
     let m = |name: &str, stat: &str| json!([ns, name, { "stat": stat }]);
-    let dlq = config.name("factory-orders-dlq");
+    let dlq = &watched.dlq;
+    let api_id = watched.api_id.as_str();
     let per_function = |metric: &str, stat: &str| -> Vec<Value> {
-        FUNCTIONS
+        watched
+            .functions
             .iter()
-            .map(
-                |f| json!(["AWS/Lambda", metric, "FunctionName", config.name(f), { "stat": stat }]),
-            )
+            .map(|f| json!(["AWS/Lambda", metric, "FunctionName", f, { "stat": stat }]))
             .collect()
     };
     let widgets = vec![
@@ -119,16 +130,44 @@ pub fn dashboard_body(config: &StageConfig, api_id: &str) -> String {
 }
 
 /// The dashboard and the saved query; returns the dashboard's console URL.
-pub fn declare(stack: &Stack, api: &Api, compute: &Compute) -> Output<String> {
+pub fn declare(
+    stack: &Stack,
+    network: &Network,
+    messaging: &Messaging,
+    api: &Api,
+    compute: &Compute,
+) -> Output<String> {
     let ctx = stack.ctx;
-    let name = stack.name("operations");
     let config = stack.config.clone();
-    let body = api.id.map(move |id| dashboard_body(&config, &id));
+    let functions = crate::out::all(
+        FUNCTIONS
+            .iter()
+            .map(|f| compute.functions[f].name.clone())
+            .collect(),
+    );
+    let body =
+        pulumi_gestalt_rust::pulumi_combine!(api.id.clone(), messaging.dlq_name.clone(), functions)
+            .map(move |(api_id, dlq, functions)| {
+                dashboard_body(
+                    &config,
+                    &Watched {
+                        api_id,
+                        dlq,
+                        functions,
+                    },
+                )
+            });
+    // Dashboards have no generated names: this one carries a suffix of the stack's VPC, so two
+    // stacks of one stage in one account get a dashboard each.
+    let prefix = stack.name("operations");
+    let name = network
+        .vpc_id
+        .map(move |vpc| format!("{prefix}-{}", &crate::compute::fnv_hex(vpc.as_bytes())[..7]));
     let dashboard = dashboard::create(
         ctx,
-        &name,
+        &stack.name("operations"),
         dashboard::DashboardArgs::builder()
-            .dashboard_name(name.clone())
+            .dashboard_name(name)
             .dashboard_body(body)
             .build_struct(),
     );

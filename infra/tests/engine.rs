@@ -96,14 +96,26 @@ fn up_then_no_changes_then_one_config_change_then_destroy() {
             .unwrap()
             .contains("#dashboards:name=donut-states-dev-operations")
     );
+    // Physical names: project, stack, what, and the provider's random suffix.
+    let named = |name: &serde_json::Value, logical: &str| {
+        let name = name.as_str().unwrap_or_default();
+        let suffix = name
+            .strip_prefix(&format!("{logical}-"))
+            .unwrap_or_default();
+        suffix.len() == 7 && suffix.chars().all(|c| c.is_ascii_hexdigit())
+    };
     for function in donut_infra::compute::FUNCTIONS {
-        assert_eq!(
-            outputs["functionNames"][function],
-            format!("donut-states-dev-{function}")
+        let (name, group) = (
+            &outputs["functionNames"][function],
+            &outputs["logGroups"][function],
         );
-        assert_eq!(
-            outputs["logGroups"][function],
-            format!("/aws/lambda/donut-states-dev-{function}")
+        assert!(
+            named(name, &format!("donut-states-dev-{function}")),
+            "{name}"
+        );
+        assert!(
+            named(group, &format!("donut-states-dev-{function}-logs")),
+            "{group}"
         );
     }
 
@@ -247,46 +259,57 @@ fn a_placeholder_ops_mailbox_warns_in_preview_and_stops_up() {
     assert_eq!(project.live_resources(), 0, "nothing deployed");
 }
 
-/// Destroy, then deploy again, then destroy again: nothing the first life left behind (a secret
-/// in its recovery window, a final snapshot's name) blocks the second.
+/// Destroy, then deploy again, then destroy again, with prod's settings for what a deletion
+/// leaves behind (a final snapshot; a callback secret kept 7 days in its recovery window):
+/// nothing the first life left blocks the second — the snapshot's name carries the VPC, the
+/// secret's name the provider's random suffix.
 #[test]
 fn destroy_then_up_then_destroy_again() {
     let project = Project::new("dev");
-    // Dev with a final snapshot, to show the second one does not collide with the first.
     project.set("donut-states:dbFinalSnapshot", "true");
+    project.set("donut-states:callbackSecretRecoveryDays", "7");
     for life in 1..=2 {
         let up = project.pulumi(&["up", "--yes", "--skip-preview"]);
         assert!(up.success, "up #{life}:\n{}", up.text());
         let destroy = project.pulumi(&["destroy", "--yes", "--skip-preview"]);
         assert!(destroy.success, "destroy #{life}:\n{}", destroy.text());
         assert_eq!(project.live_resources(), 0);
+        println!(
+            "life {life}: up {:.1} s, destroy {:.1} s",
+            up.seconds, destroy.seconds
+        );
     }
     let account: serde_json::Value =
         serde_json::from_slice(&std::fs::read(project.account_file()).unwrap()).unwrap();
-    let snapshots: Vec<&String> = account["left_behind"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .filter(|k| k.starts_with("db-snapshot "))
-        .collect();
+    let left: Vec<&String> = account["left_behind"].as_object().unwrap().keys().collect();
+    let count = |kind: &str| left.iter().filter(|k| k.starts_with(kind)).count();
     assert_eq!(
-        snapshots.len(),
+        count("db-snapshot "),
         2,
-        "one final snapshot per life, each its own name: {snapshots:?}"
+        "a final snapshot per life, each its own name: {left:?}"
     );
+    assert_eq!(count("aws:secretsmanager/secret:Secret "), 2, "{left:?}");
+}
 
-    // Why dev's callback secret has no recovery window: with one, the name stays taken.
-    project.set("donut-states:callbackSecretRecoveryDays", "7");
-    project.ok(&["up", "--yes", "--skip-preview"]);
-    project.ok(&["destroy", "--yes", "--skip-preview"]);
-    let blocked = project.pulumi(&["up", "--yes", "--skip-preview"]);
+/// Two developers' dev stacks (two backends) in one AWS account: nothing collides.
+#[test]
+fn two_dev_stacks_share_an_account() {
+    let alice = Project::new("dev");
+    let bob = Project::new("dev");
+    bob.share_account_of(&alice);
+    alice.ok(&["up", "--yes", "--skip-preview"]);
+    let second = bob.pulumi(&["up", "--yes", "--skip-preview"]);
     assert!(
-        !blocked.success,
-        "a secret in its recovery window should block the name"
+        second.success,
+        "the second dev stack collided:\n{}",
+        second.text()
     );
-    assert!(
-        blocked.text().contains("scheduled for deletion"),
-        "{}",
-        blocked.text()
+    assert_eq!(alice.live_resources(), 2 * resources("dev"));
+    bob.ok(&["destroy", "--yes", "--skip-preview"]);
+    assert_eq!(
+        alice.live_resources(),
+        resources("dev"),
+        "bob's destroy took only bob's"
     );
+    alice.ok(&["destroy", "--yes", "--skip-preview"]);
 }

@@ -784,18 +784,33 @@ fn the_dashboard_alarms_and_saved_query_cover_the_pipeline() {
         "migrate",
         "factory-watchdog",
     ] {
+        let name = s(out(run, &format!("donut-states-dev-{f}")), "name");
         assert!(
-            text.contains(&format!("donut-states-dev-{f}")),
-            "{f} on the dashboard"
+            text.contains(&format!("\"{name}\"")),
+            "{f} ({name}) on the dashboard"
         );
     }
     let query = input(run, "donut-states-dev-cold-vs-warm");
     assert!(s(query, "queryString").contains("@initDuration"));
     assert_eq!(query["logGroupNames"].as_array().unwrap().len(), 6);
-    for group in strings(&query["logGroupNames"]) {
-        let function = group.trim_start_matches("/aws/lambda/");
-        assert_eq!(out(run, function)["name"], function);
-    }
+    let groups: BTreeSet<String> = strings(&query["logGroupNames"]).into_iter().collect();
+    let functions_logs: BTreeSet<String> = FUNCTIONS
+        .iter()
+        .map(|f| {
+            // The log group each function is configured to log to.
+            let logging = &input(run, &format!("donut-states-dev-{f}"))["loggingConfig"];
+            let group = logging["logGroup"].as_str().unwrap().to_owned();
+            assert_eq!(
+                group,
+                s(out(run, &format!("donut-states-dev-{f}-logs")), "name")
+            );
+            group
+        })
+        .collect();
+    assert_eq!(
+        groups, functions_logs,
+        "the query reads every function's log group"
+    );
     let failures = input(run, "donut-states-dev-factory-failures");
     assert_eq!(failures["namespace"], "DonutStates/dev");
     assert_eq!(failures["metricName"], "FactoryCallFailures");

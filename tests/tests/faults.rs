@@ -201,7 +201,10 @@ async fn stock_outs_wait_in_the_outbox_while_sns_is_unreachable() {
         },
     )
     .await;
-    println!("OutboxOldestAge ≥ 3 s reported (waited {} ms more)", seen.as_millis());
+    println!(
+        "OutboxOldestAge ≥ 3 s reported (waited {} ms more)",
+        seen.as_millis()
+    );
 
     proxy.restore();
     let took = eventually(

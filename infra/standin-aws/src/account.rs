@@ -31,6 +31,18 @@ impl Live {
         self.outputs.get("arn").and_then(Value::as_str)
     }
 
+    fn name_scope(&self) -> Option<&str> {
+        scope_of(&self.type_token, &self.inputs)
+    }
+
+    /// Names AWS does not require to be unique (saved queries and HTTP APIs have ids).
+    fn name_is_unique(&self) -> bool {
+        !matches!(
+            self.type_token.as_str(),
+            "aws:cloudwatch/queryDefinition:QueryDefinition" | "aws:apigatewayv2/api:Api"
+        )
+    }
+
     fn physical_name(&self) -> Option<&str> {
         ["name", "identifier", "dashboardName"]
             .iter()
@@ -45,14 +57,19 @@ impl Live {
         let arn = other.arn();
         let generated = other.physical_name() != Some(other.id.as_str());
         let kind_words = camel_words(other.type_token.rsplit(':').next().unwrap_or_default());
-        let mut found = false;
+        let mut by_arn_or_generated_id = false;
+        let mut by_name = false;
+        let mut names_scope = false;
+        let scope = other.name_scope();
         visit_strings("", &Value::Object(self.inputs.clone()), &mut |key, s| {
             let key = key.to_ascii_lowercase();
-            found |= arn.is_some_and(|arn| contains_token(s, arn))
-                || (generated && contains_token(s, &other.id))
-                || (s == other.id && kind_words.iter().any(|w| key.contains(w.as_str())));
+            by_arn_or_generated_id |= arn.is_some_and(|arn| contains_token(s, arn))
+                || (generated && contains_token(s, &other.id));
+            by_name |= s == other.id && kind_words.iter().any(|w| key.contains(w.as_str()));
+            names_scope |= scope.is_some_and(|scope| contains_token(s, scope));
         });
-        found
+        // A scoped id (`$default`) names this resource only beside its parent (the API's id).
+        by_arn_or_generated_id || (by_name && (scope.is_none() || names_scope))
     }
 }
 
@@ -135,8 +152,23 @@ pub struct Account {
     path: PathBuf,
 }
 
-fn key(type_token: &str, id: &str) -> String {
-    format!("{type_token} {id}")
+/// What a name (and an id) is unique within: the account, or for resources AWS scopes to a
+/// parent (an inline policy's role, a stage's API) that parent.
+fn scope_of<'a>(type_token: &str, inputs: &'a Map<String, Value>) -> Option<&'a str> {
+    let parent = match type_token {
+        "aws:iam/rolePolicy:RolePolicy" => "role",
+        "aws:apigatewayv2/stage:Stage" => "apiId",
+        _ => return None,
+    };
+    inputs.get(parent).and_then(Value::as_str)
+}
+
+/// Where a resource is kept: its type, its id and, for scoped ids, its parent.
+fn key(type_token: &str, id: &str, properties: &Map<String, Value>) -> String {
+    match scope_of(type_token, properties) {
+        Some(scope) => format!("{type_token} {scope}/{id}"),
+        None => format!("{type_token} {id}"),
+    }
 }
 
 impl Account {
@@ -164,8 +196,15 @@ impl Account {
         std::fs::rename(&partial, &self.path).map_err(io)
     }
 
-    pub fn get(&self, type_token: &str, id: &str) -> Result<Option<Live>, AccountError> {
-        Ok(self.load()?.live.remove(&key(type_token, id)))
+    /// The live resource of this type and id (`properties`: its last known inputs or outputs,
+    /// which name the parent of a scoped id).
+    pub fn get(
+        &self,
+        type_token: &str,
+        id: &str,
+        properties: &Map<String, Value>,
+    ) -> Result<Option<Live>, AccountError> {
+        Ok(self.load()?.live.remove(&key(type_token, id, properties)))
     }
 
     /// Adds a new resource, refusing a physical name its type already has in the account.
@@ -180,9 +219,11 @@ impl Account {
                  {name} is already scheduled for deletion (recovery window)"
             )));
         }
-        if let Some(name) = live.physical_name() {
+        if let Some(name) = live.physical_name().filter(|_| live.name_is_unique()) {
             let taken = resources.live.values().find(|other| {
-                other.type_token == live.type_token && other.physical_name() == Some(name)
+                other.type_token == live.type_token
+                    && other.name_scope() == live.name_scope()
+                    && other.physical_name() == Some(name)
             });
             if let Some(owner) = taken {
                 return Err(AccountError::NameTaken {
@@ -192,26 +233,36 @@ impl Account {
                 });
             }
         }
-        resources.live.insert(key(&live.type_token, &live.id), live);
+        resources
+            .live
+            .insert(key(&live.type_token, &live.id, &live.inputs), live);
         self.save(&resources)
     }
 
     pub fn update(&self, live: Live) -> Result<(), AccountError> {
         let mut resources = self.load()?;
-        resources.live.insert(key(&live.type_token, &live.id), live);
+        resources
+            .live
+            .insert(key(&live.type_token, &live.id, &live.inputs), live);
         self.save(&resources)
     }
 
     /// Deletes a resource unless another live resource still refers to it.
-    pub fn delete(&self, type_token: &str, id: &str) -> Result<(), AccountError> {
+    pub fn delete(
+        &self,
+        type_token: &str,
+        id: &str,
+        properties: &Map<String, Value>,
+    ) -> Result<(), AccountError> {
         let mut resources = self.load()?;
-        let Some(doomed) = resources.live.get(&key(type_token, id)).cloned() else {
+        let at = key(type_token, id, properties);
+        let Some(doomed) = resources.live.get(&at).cloned() else {
             return Ok(()); // already gone: deleting is idempotent, as in AWS
         };
         let users: Vec<String> = resources
             .live
             .values()
-            .filter(|other| !(other.type_token == type_token && other.id == id))
+            .filter(|other| key(&other.type_token, &other.id, &other.inputs) != at)
             .filter(|other| other.refers_to(&doomed))
             .map(|other| format!("{} ({})", other.logical, other.type_token))
             .collect();
@@ -273,7 +324,7 @@ impl Account {
             }
             _ => {}
         }
-        resources.live.remove(&key(type_token, id));
+        resources.live.remove(&at);
         self.save(&resources)
     }
 }
@@ -326,14 +377,25 @@ mod tests {
                 None,
             ))
             .unwrap();
-        let refused = account.delete("aws:ec2/vpc:Vpc", "vpc-1").unwrap_err();
+        let refused = account
+            .delete("aws:ec2/vpc:Vpc", "vpc-1", &Map::new())
+            .unwrap_err();
         assert!(
             refused.to_string().starts_with("DependencyViolation"),
             "{refused}"
         );
-        account.delete("aws:ec2/subnet:Subnet", "subnet-1").unwrap();
-        account.delete("aws:ec2/vpc:Vpc", "vpc-1").unwrap();
-        assert!(account.get("aws:ec2/vpc:Vpc", "vpc-1").unwrap().is_none());
+        account
+            .delete("aws:ec2/subnet:Subnet", "subnet-1", &Map::new())
+            .unwrap();
+        account
+            .delete("aws:ec2/vpc:Vpc", "vpc-1", &Map::new())
+            .unwrap();
+        assert!(
+            account
+                .get("aws:ec2/vpc:Vpc", "vpc-1", &Map::new())
+                .unwrap()
+                .is_none()
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -406,9 +468,9 @@ mod tests {
             )
         };
         account.create(secret("s1", 0.0)).unwrap();
-        account.delete(SECRET, "s1").unwrap();
+        account.delete(SECRET, "s1", &Map::new()).unwrap();
         account.create(secret("s2", 7.0)).unwrap();
-        account.delete(SECRET, "s2").unwrap();
+        account.delete(SECRET, "s2", &Map::new()).unwrap();
         let refused = account.create(secret("s3", 7.0)).unwrap_err().to_string();
         assert!(refused.contains("scheduled for deletion"), "{refused}");
 
@@ -421,16 +483,19 @@ mod tests {
             .unwrap();
         assert!(
             account
-                .delete(DB_INSTANCE, "db1")
+                .delete(DB_INSTANCE, "db1", &Map::new())
                 .unwrap_err()
                 .to_string()
                 .contains("protected")
         );
         let snapshot = json!({"identifier": "db2", "skipFinalSnapshot": false, "finalSnapshotIdentifier": "final"});
         account.create(db("db2", snapshot.clone())).unwrap();
-        account.delete(DB_INSTANCE, "db2").unwrap();
+        account.delete(DB_INSTANCE, "db2", &Map::new()).unwrap();
         account.create(db("db3", json!({"identifier": "db3", "skipFinalSnapshot": false, "finalSnapshotIdentifier": "final"}))).unwrap();
-        let refused = account.delete(DB_INSTANCE, "db3").unwrap_err().to_string();
+        let refused = account
+            .delete(DB_INSTANCE, "db3", &Map::new())
+            .unwrap_err()
+            .to_string();
         assert!(refused.starts_with("DBSnapshotAlreadyExists"), "{refused}");
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -329,19 +329,25 @@ impl rpc::resource_provider_server::ResourceProvider for Provider {
         let olds = object(req.olds.as_ref());
         let mut news = without_nulls(&object(req.news.as_ref()));
         // Auto-naming, as the real provider does for a resource whose name is not set: keep the
-        // name it already has, or make one from the logical name and a seeded suffix.
-        if self.schema.has_input(&type_token, "name")
-            && !news.contains_key("name")
-            && !news.contains_key("namePrefix")
+        // name it already has, or make one from the logical name and a seeded suffix. RDS
+        // instances are named by `identifier`, lower case.
+        let (key, prefix) = match type_token.as_str() {
+            "aws:rds/instance:Instance" => ("identifier", "identifierPrefix"),
+            _ => ("name", "namePrefix"),
+        };
+        if self.schema.has_input(&type_token, key)
+            && !news.contains_key(key)
+            && !news.contains_key(prefix)
         {
-            let name = olds.get("name").cloned().unwrap_or_else(|| {
-                json!(format!(
-                    "{}-{}",
-                    logical(&req.urn),
-                    seeded_suffix(&req.random_seed)
-                ))
+            let name = olds.get(key).cloned().unwrap_or_else(|| {
+                let name = format!("{}-{}", logical(&req.urn), seeded_suffix(&req.random_seed));
+                json!(if key == "identifier" {
+                    name.to_lowercase()
+                } else {
+                    name
+                })
             });
-            news.insert("name".into(), name);
+            news.insert(key.into(), name);
         }
         let failures = self
             .schema
@@ -427,7 +433,10 @@ impl rpc::resource_provider_server::ResourceProvider for Provider {
         r: Request<rpc::ReadRequest>,
     ) -> Result<Response<rpc::ReadResponse>, Status> {
         let req = r.into_inner();
-        let live = self.account.get(&req.r#type, &req.id).map_err(failed)?;
+        let live = self
+            .account
+            .get(&req.r#type, &req.id, &object(req.properties.as_ref()))
+            .map_err(failed)?;
         Ok(Response::new(match live {
             Some(live) => rpc::ReadResponse {
                 id: live.id,
@@ -481,7 +490,9 @@ impl rpc::resource_provider_server::ResourceProvider for Provider {
     async fn delete(&self, r: Request<rpc::DeleteRequest>) -> Result<Response<()>, Status> {
         let req = r.into_inner();
         let _one = self.writing.lock().await;
-        self.account.delete(&req.r#type, &req.id).map_err(failed)?;
+        self.account
+            .delete(&req.r#type, &req.id, &object(req.properties.as_ref()))
+            .map_err(failed)?;
         Ok(Response::new(()))
     }
 

@@ -63,6 +63,8 @@ pub struct Project {
     pub dir: PathBuf,
     pub stage: String,
     base: PathBuf,
+    /// The stand-in provider's account file: "AWS".
+    account: std::cell::RefCell<PathBuf>,
 }
 
 static PROJECTS: AtomicUsize = AtomicUsize::new(0);
@@ -184,6 +186,7 @@ impl Project {
         let project = Project {
             dir,
             stage: stage.into(),
+            account: std::cell::RefCell::new(base.join("account.json")),
             base,
         };
         project.ok(&["stack", "init", stage]);
@@ -243,7 +246,12 @@ impl Project {
 
     /// The stand-in provider's account: what "exists in AWS".
     pub fn account_file(&self) -> PathBuf {
-        self.base.join("account.json")
+        self.account.borrow().clone()
+    }
+
+    /// Deploys into `other`'s account from now on (another developer, same AWS account).
+    pub fn share_account_of(&self, other: &Project) {
+        *self.account.borrow_mut() = other.account_file();
     }
 
     /// Resources alive in the stand-in account.
