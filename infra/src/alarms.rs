@@ -309,6 +309,7 @@ pub fn declare(
         let logical = stack.name(&alarm.key);
         let description = format!("{} Runbook: {RUNBOOKS}{}", alarm.description, alarm.runbook);
         let args = metric_alarm::MetricAlarmArgs::builder()
+            .tags(stack.tags())
             .alarm_description(description)
             .threshold(alarm.threshold)
             .comparison_operator(if alarm.above {

@@ -30,6 +30,7 @@ pub fn declare_api(stack: &Stack) -> Api {
         ctx,
         &stack.name("http-api"),
         api::ApiArgs::builder()
+            .tags(stack.tags())
             .protocol_type("HTTP")
             .description("Donut-States Sales API and factory callback")
             .build_struct(),
@@ -38,6 +39,7 @@ pub fn declare_api(stack: &Stack) -> Api {
         ctx,
         &stack.name("api-access-logs"),
         log_group::LogGroupArgs::builder()
+            .tags(stack.tags())
             .retention_in_days(stack.config.log_retention_days as i32)
             .build_struct(),
     );
@@ -52,6 +54,7 @@ pub fn declare_api(stack: &Stack) -> Api {
         ctx,
         &stack.name("api-stage"),
         stage::StageArgs::builder()
+            .tags(stack.tags())
             .api_id(created.id.clone())
             .name("$default")
             .auto_deploy(true)

@@ -102,6 +102,7 @@ fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Function {
         ctx,
         &stack.name(&format!("{}-logs", spec.name)),
         log_group::LogGroupArgs::builder()
+            .tags(stack.tags())
             .retention_in_days(stack.config.log_retention_days as i32)
             .build_struct(),
     );
@@ -131,6 +132,7 @@ fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Function {
         ctx,
         &stack.name(spec.name),
         function::FunctionArgs::builder()
+            .tags(stack.tags())
             .description(spec.description)
             .role(role.arn)
             .runtime("provided.al2023")
@@ -347,6 +349,7 @@ fn feed_requester_from_queue(stack: &Stack, messaging: &Messaging, requester: &F
         stack.ctx,
         &stack.name("factory-orders-to-requester"),
         event_source_mapping::EventSourceMappingArgs::builder()
+            .tags(stack.tags())
             .event_source_arn(messaging.queue_arn.clone())
             .function_name(requester.arn.clone())
             .batch_size(c.queue.batch_size as i32)
@@ -367,6 +370,7 @@ fn sweep_on_schedule(stack: &Stack, functions: &HashMap<&'static str, Function>)
         ctx,
         &stack.name("sweep"),
         event_rule::EventRuleArgs::builder()
+            .tags(stack.tags())
             .description("Publishes what the outbox still holds; chases overdue factory orders")
             .schedule_expression(match stack.config.relay_schedule_minutes {
                 1 => "rate(1 minute)".to_owned(),

@@ -29,6 +29,7 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
         ctx,
         &stack.name("db-subnets"),
         subnet_group::SubnetGroupArgs::builder()
+            .tags(stack.tags())
             .subnet_ids(network.private_subnet_ids.clone())
             .build_struct(),
     );
@@ -45,6 +46,7 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
         ctx,
         &stack.name("db"),
         instance::InstanceArgs::builder()
+            .tags(stack.tags())
             .engine("mysql")
             .engine_version("8.0")
             .instance_class(db.instance_class.clone())
@@ -71,6 +73,7 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
         ctx,
         &stack.name("callback-secret"),
         secret::SecretArgs::builder()
+            .tags(stack.tags())
             .description("Key of the factory callback capability tokens")
             .recovery_window_in_days(stack.config.callback_secret_recovery_days as i32)
             .build_struct(),

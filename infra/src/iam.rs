@@ -47,6 +47,7 @@ pub fn function_role(stack: &Stack, function: &str, statements: Vec<Statement>) 
         stack.ctx,
         &stack.name(&format!("{function}-role")),
         role::RoleArgs::builder()
+            .tags(stack.tags())
             .description(format!(
                 "Runs the {function} Lambda of donut-states ({})",
                 stack.config.stage

@@ -25,6 +25,8 @@ use pulumi_gestalt_rust::{Context, Output};
 /// What every module needs: the engine context and the stage's settings.
 pub struct Stack<'a> {
     pub ctx: &'a Context,
+    /// The Pulumi stack's name (`dev`, or a developer's own stack of a stage).
+    pub stack: String,
     pub config: StageConfig,
     /// The repository root (PULUMI_ROOT_DIRECTORY): where the Lambda zips are.
     pub root: std::path::PathBuf,
@@ -34,6 +36,16 @@ impl Stack<'_> {
     /// `donut-states-<stage>-<what>`.
     pub fn name(&self, what: &str) -> String {
         self.config.name(what)
+    }
+
+    /// The tags every taggable resource carries: who and what it belongs to.
+    pub fn tags(&self) -> std::collections::HashMap<String, String> {
+        std::collections::HashMap::from([
+            ("project".to_owned(), donut_config::PROJECT.to_owned()),
+            ("stage".to_owned(), self.config.stage.clone()),
+            ("stack".to_owned(), self.stack.clone()),
+            ("owner".to_owned(), self.config.owner.clone()),
+        ])
     }
 
     /// The namespace of the metrics the functions emit (EMF): `DonutStates/<stage>`.
@@ -55,6 +67,7 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
         .context("set it with `pulumi config set --secret donut-states:callbackSecret <32+ random characters>`")?;
     let stack = Stack {
         ctx,
+        stack: ctx.get_stack().to_owned(),
         config,
         root: ctx.get_root_directory().into(),
     };

@@ -57,6 +57,7 @@ pub fn declare(stack: &Stack, account_id: &Output<String>) -> Messaging {
         ctx,
         &stack.name("topics-key"),
         key::KeyArgs::builder()
+            .tags(stack.tags())
             .description(format!("{}: SNS topics at rest", stack.config.prefix()))
             .enable_key_rotation(true)
             // The shortest wait KMS allows: a destroyed stack can be deployed again at once
@@ -69,6 +70,7 @@ pub fn declare(stack: &Stack, account_id: &Output<String>) -> Messaging {
         ctx,
         &stack.name("stock-out"),
         topic::TopicArgs::builder()
+            .tags(stack.tags())
             .kms_master_key_id(topic_key.arn.clone())
             .build_struct(),
     );
@@ -76,6 +78,7 @@ pub fn declare(stack: &Stack, account_id: &Output<String>) -> Messaging {
         ctx,
         &stack.name("factory-orders-dlq"),
         queue::QueueArgs::builder()
+            .tags(stack.tags())
             .message_retention_seconds((q.dlq_retention_days * 86_400) as i32)
             .sqs_managed_sse_enabled(true)
             .build_struct(),
@@ -85,6 +88,7 @@ pub fn declare(stack: &Stack, account_id: &Output<String>) -> Messaging {
         ctx,
         &stack.name("factory-orders"),
         queue::QueueArgs::builder()
+            .tags(stack.tags())
             .visibility_timeout_seconds(q.visibility_timeout_seconds as i32)
             .sqs_managed_sse_enabled(true)
             .redrive_policy(
@@ -119,6 +123,7 @@ pub fn declare(stack: &Stack, account_id: &Output<String>) -> Messaging {
         ctx,
         &stack.name("ops"),
         topic::TopicArgs::builder()
+            .tags(stack.tags())
             .kms_master_key_id(topic_key.arn.clone())
             .build_struct(),
     );

@@ -61,6 +61,7 @@ pub fn declare(stack: &Stack) -> anyhow::Result<Network> {
         ctx,
         &stack.name("vpc"),
         vpc::VpcArgs::builder()
+            .tags(stack.tags())
             .cidr_block(VPC_CIDR)
             .enable_dns_support(true)
             .enable_dns_hostnames(true)
@@ -74,6 +75,7 @@ pub fn declare(stack: &Stack) -> anyhow::Result<Network> {
                 ctx,
                 &stack.name(&format!("private-{az}")),
                 subnet::SubnetArgs::builder()
+                    .tags(stack.tags())
                     .vpc_id(vpc.id.clone())
                     .cidr_block(*cidr)
                     .availability_zone(format!("{}{az}", stack.config.region))
@@ -105,6 +107,7 @@ pub fn declare(stack: &Stack) -> anyhow::Result<Network> {
         ctx,
         &stack.name("lambda-sg"),
         security_group::SecurityGroupArgs::builder()
+            .tags(stack.tags())
             .vpc_id(vpc.id.clone())
             .description("donut-states functions: out to MySQL, the AWS APIs and the factory")
             .egress(rules)
@@ -114,6 +117,7 @@ pub fn declare(stack: &Stack) -> anyhow::Result<Network> {
         ctx,
         &stack.name("db-sg"),
         security_group::SecurityGroupArgs::builder()
+            .tags(stack.tags())
             .vpc_id(vpc.id.clone())
             .description("donut-states database: MySQL from the functions only")
             .ingress(
@@ -157,6 +161,7 @@ fn interface_endpoints(stack: &Stack, vpc_id: &Output<String>, subnet_ids: &Outp
         ctx,
         &stack.name("endpoint-sg"),
         security_group::SecurityGroupArgs::builder()
+            .tags(stack.tags())
             .vpc_id(vpc_id.clone())
             .description("donut-states interface endpoints: HTTPS from the VPC")
             .ingress(vec![ingress(
@@ -172,6 +177,7 @@ fn interface_endpoints(stack: &Stack, vpc_id: &Output<String>, subnet_ids: &Outp
             ctx,
             &stack.name(&format!("{service}-endpoint")),
             vpc_endpoint::VpcEndpointArgs::builder()
+                .tags(stack.tags())
                 .vpc_id(vpc_id.clone())
                 .service_name(format!("com.amazonaws.{}.{service}", stack.config.region))
                 .vpc_endpoint_type("Interface")
@@ -191,6 +197,7 @@ fn internet_egress(stack: &Stack, vpc_id: &Output<String>) -> Output<String> {
         ctx,
         &stack.name("public-a"),
         subnet::SubnetArgs::builder()
+            .tags(stack.tags())
             .vpc_id(vpc_id.clone())
             .cidr_block(PUBLIC_SUBNET_CIDR)
             .availability_zone(format!("{}a", stack.config.region))
@@ -201,6 +208,7 @@ fn internet_egress(stack: &Stack, vpc_id: &Output<String>) -> Output<String> {
         ctx,
         &stack.name("igw"),
         internet_gateway::InternetGatewayArgs::builder()
+            .tags(stack.tags())
             .vpc_id(vpc_id.clone())
             .build_struct(),
     );
@@ -208,6 +216,7 @@ fn internet_egress(stack: &Stack, vpc_id: &Output<String>) -> Output<String> {
         ctx,
         &stack.name("public-routes"),
         route_table::RouteTableArgs::builder()
+            .tags(stack.tags())
             .vpc_id(vpc_id.clone())
             .routes(igw.id.map(|igw| {
                 vec![
@@ -230,12 +239,16 @@ fn internet_egress(stack: &Stack, vpc_id: &Output<String>) -> Output<String> {
     let address = eip::create(
         ctx,
         &stack.name("nat-ip"),
-        eip::EipArgs::builder().domain("vpc").build_struct(),
+        eip::EipArgs::builder()
+            .tags(stack.tags())
+            .domain("vpc")
+            .build_struct(),
     );
     let nat = nat_gateway::create(
         ctx,
         &stack.name("nat"),
         nat_gateway::NatGatewayArgs::builder()
+            .tags(stack.tags())
             .allocation_id(address.id)
             // The NAT is usable once the public subnet routes to the internet gateway.
             .subnet_id(crate::out::after(&public.id, &public_routes.id))
@@ -246,6 +259,7 @@ fn internet_egress(stack: &Stack, vpc_id: &Output<String>) -> Output<String> {
         ctx,
         &stack.name("private-routes"),
         route_table::RouteTableArgs::builder()
+            .tags(stack.tags())
             .vpc_id(vpc_id.clone())
             .routes(nat.id.map(|nat| {
                 vec![

@@ -828,3 +828,29 @@ fn the_dashboard_alarms_and_saved_query_cover_the_pipeline() {
         );
     }
 }
+
+/// Every resource AWS can tag carries who and what it belongs to (cost reports, clean-up).
+#[test]
+fn every_taggable_resource_is_tagged() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("infra/schema/aws-subset.json")).unwrap(),
+    )
+    .unwrap();
+    for (run, stage) in [(dev(), "dev"), (prod(), "prod")] {
+        let mut tagged = 0;
+        for r in &run.resources {
+            if schema["resources"][&r.type_]["inputProperties"]["tags"].is_null() {
+                continue;
+            }
+            let tags = &r.inputs["tags"];
+            assert_eq!(tags["project"], "donut-states", "{}", r.name);
+            assert_eq!(tags["stage"], stage, "{}", r.name);
+            assert_eq!(tags["stack"], stage, "{}", r.name);
+            assert!(tags["owner"].as_str().is_some_and(|o| !o.is_empty()), "{}", r.name);
+            assert_eq!(&r.outputs["tagsAll"], tags, "{}", r.name);
+            tagged += 1;
+        }
+        println!("{stage}: {tagged} tagged resources");
+        assert!(tagged > 50);
+    }
+}

@@ -77,6 +77,8 @@ pub struct StageConfig {
     pub stage: String,
     pub region: String,
     pub ops_email: String,
+    /// Who answers for the stack's resources (their `owner` tag): a team or a person.
+    pub owner: String,
     pub max_quantity: u32,
     pub max_body_bytes: u32,
     pub queue: QueueConfig,
@@ -177,6 +179,7 @@ impl StageConfig {
             stage: stage.to_owned(),
             region,
             ops_email: v.string("opsEmail")?,
+            owner: v.string("owner")?,
             max_quantity: v.number("maxQuantity", 1..=1000)?,
             max_body_bytes: v.number("maxBodyBytes", 256..=1_048_576)?,
             queue: QueueConfig {
