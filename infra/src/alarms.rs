@@ -145,7 +145,7 @@ pub fn alarms(
         Alarm::at_or_above(
             "dlq-depth",
             "dlq-depth",
-            "Factory orders are failing: messages reached the dead-letter queue.".into(),
+            donut_config::aws::DLQ_DEPTH_ALARM.into(),
             Watched::Metric {
                 namespace: Namespace::Aws("AWS/SQS"),
                 name: "ApproximateNumberOfMessagesVisible",

@@ -846,7 +846,11 @@ fn every_taggable_resource_is_tagged() {
             assert_eq!(tags["project"], "donut-states", "{}", r.name);
             assert_eq!(tags["stage"], stage, "{}", r.name);
             assert_eq!(tags["stack"], stage, "{}", r.name);
-            assert!(tags["owner"].as_str().is_some_and(|o| !o.is_empty()), "{}", r.name);
+            assert!(
+                tags["owner"].as_str().is_some_and(|o| !o.is_empty()),
+                "{}",
+                r.name
+            );
             assert_eq!(&r.outputs["tagsAll"], tags, "{}", r.name);
             tagged += 1;
         }

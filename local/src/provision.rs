@@ -121,7 +121,7 @@ pub async fn provision(aws: &aws_config::SdkConfig, plan: &Plan) -> anyhow::Resu
     aws_sdk_cloudwatch::Client::new(aws)
         .put_metric_alarm()
         .alarm_name(&dlq_alarm_name)
-        .alarm_description("Factory orders are failing: messages reached the dead-letter queue.")
+        .alarm_description(donut_config::aws::DLQ_DEPTH_ALARM)
         .namespace("AWS/SQS")
         .metric_name("ApproximateNumberOfMessagesVisible")
         .dimensions(
@@ -137,6 +137,7 @@ pub async fn provision(aws: &aws_config::SdkConfig, plan: &Plan) -> anyhow::Resu
         .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
         .treat_missing_data("notBreaching")
         .alarm_actions(&ops_topic_arn)
+        .ok_actions(&ops_topic_arn)
         .send()
         .await
         .context("create the DLQ alarm")?;

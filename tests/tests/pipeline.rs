@@ -217,11 +217,32 @@ async fn a_factory_that_always_fails_dead_letters_the_order_and_emails_ops() {
     );
 
     let alarm = t.stack.resources.dlq_alarm_name.clone();
-    eventually(Duration::from_secs(90), "the ops e-mail", || async {
+    // The alarm's state changes as SNS mailed them to ops: (old state, new state, whole mail).
+    let changes = || async {
         captured_emails()
             .await
-            .iter()
-            .any(|m| m.to_string().contains(&alarm))
+            .into_iter()
+            .filter_map(|m| {
+                let notice: serde_json::Value =
+                    serde_json::from_str(m["Body"]["text_part"].as_str()?).ok()?;
+                (notice["AlarmName"] == alarm.as_str()).then(|| {
+                    (
+                        notice["OldStateValue"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                        notice["NewStateValue"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                        m.clone(),
+                    )
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    eventually(Duration::from_secs(90), "the ops e-mail", || async {
+        changes().await.iter().any(|(_, new, _)| new == "ALARM")
     })
     .await;
     println!(
@@ -229,13 +250,27 @@ async fn a_factory_that_always_fails_dead_letters_the_order_and_emails_ops() {
         to_dlq.as_millis(),
         started.elapsed().as_millis()
     );
-    let mail = captured_emails()
+    let (_, _, mail) = changes()
         .await
         .into_iter()
-        .find(|m| m.to_string().contains(&alarm))
+        .find(|(_, new, _)| new == "ALARM")
         .unwrap();
     assert!(mail.to_string().contains(&t.stage.ops_email), "{mail}");
-    assert!(mail.to_string().contains("ALARM"), "{mail}");
+    // Ops hear when it clears too: the DLQ emptied (as `donut-cli dlq purge` does), the alarm
+    // returns to OK and says so.
+    t.sqs().purge_queue().queue_url(&dlq).send().await.unwrap();
+    let cleared = Instant::now();
+    eventually(Duration::from_secs(90), "the OK e-mail", || async {
+        changes()
+            .await
+            .iter()
+            .any(|(old, new, _)| old == "ALARM" && new == "OK")
+    })
+    .await;
+    println!(
+        "OK e-mail {} ms after the DLQ was emptied",
+        cleared.elapsed().as_millis()
+    );
     assert_eq!(t.stock("e2e-dead").await, 0, "nothing restocked");
     assert_eq!(
         t.db.count(

@@ -415,6 +415,10 @@ impl StageConfig {
 pub mod aws {
     use serde_json::{Value, json};
 
+    /// What the DLQ-depth alarm says (the program adds its runbook link).
+    pub const DLQ_DEPTH_ALARM: &str =
+        "Factory orders are failing: messages reached the dead-letter queue.";
+
     /// The factory-orders queue's redrive policy.
     pub fn redrive_policy(dlq_arn: &str, max_receive_count: u32) -> String {
         json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count }).to_string()
