@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use donut_config::routes::Function as Route;
 use pulumi_gestalt_rust::Output;
 use serde_json::json;
 
@@ -13,7 +12,7 @@ use crate::compute::{Compute, SALES_API, WAREHOUSE_RESTOCK};
 use donut_infra_aws::apigatewayv2::{api, integration, route, stage};
 use donut_infra_aws::cloudwatch::log_group;
 use donut_infra_aws::lambda::permission;
-use donut_infra_aws::types::apigatewayv2::StageAccessLogSettings;
+use donut_infra_aws::types::apigatewayv2::{StageAccessLogSettings, StageDefaultRouteSettings};
 
 pub struct Api {
     pub id: Output<String>,
@@ -58,6 +57,13 @@ pub fn declare_api(stack: &Stack) -> Api {
             .api_id(created.id.clone())
             .name("$default")
             .auto_deploy(true)
+            // Beyond this the API answers 429 before any function or the database is asked.
+            .default_route_settings(
+                StageDefaultRouteSettings::builder()
+                    .throttling_rate_limit(f64::from(stack.config.capacity.api_throttle_rate))
+                    .throttling_burst_limit(stack.config.capacity.api_throttle_burst as i32)
+                    .build_struct(),
+            )
             .access_log_settings(logs.arn.map(move |arn| {
                 StageAccessLogSettings::builder()
                     .destination_arn(arn)
@@ -104,10 +110,7 @@ pub fn declare_routes(stack: &Stack, api: &Api, compute: &Compute) {
         integrations.insert(function_key, created.id);
     }
     for (route_key, target) in donut_config::routes::ROUTES {
-        let function_key = match target {
-            Route::SalesApi => SALES_API,
-            Route::WarehouseRestock => WAREHOUSE_RESTOCK,
-        };
+        let function_key = target.name();
         let resource_name = route_key
             .to_lowercase()
             .replace(|c: char| !c.is_ascii_alphanumeric(), "-");

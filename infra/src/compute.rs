@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use anyhow::Context as _;
+use donut_config::Function;
 
 use pulumi_gestalt_rust::Output;
 use serde_json::json;
@@ -24,13 +25,13 @@ use donut_infra_aws::types::lambda::{
     FunctionTracingConfig, FunctionVpcConfig,
 };
 
-/// The functions, by the name of their crate under `lambdas/`.
-pub const SALES_API: &str = "sales-api";
-pub const WAREHOUSE_RESTOCK: &str = "warehouse-restock";
-pub const FACTORY_REQUESTER: &str = "factory-requester";
-pub const OUTBOX_RELAY: &str = "outbox-relay";
-pub const MIGRATE: &str = "migrate";
-pub const FACTORY_WATCHDOG: &str = "factory-watchdog";
+/// The functions, by the name of their crate under `lambdas/` (`donut_config::Function`).
+pub const SALES_API: &str = Function::SalesApi.name();
+pub const WAREHOUSE_RESTOCK: &str = Function::WarehouseRestock.name();
+pub const FACTORY_REQUESTER: &str = Function::FactoryRequester.name();
+pub const OUTBOX_RELAY: &str = Function::OutboxRelay.name();
+pub const MIGRATE: &str = Function::Migrate.name();
+pub const FACTORY_WATCHDOG: &str = Function::FactoryWatchdog.name();
 pub const FUNCTIONS: [&str; 6] = [
     SALES_API,
     WAREHOUSE_RESTOCK,
@@ -46,7 +47,7 @@ const SCHEDULED: [&str; 2] = [OUTBOX_RELAY, FACTORY_WATCHDOG];
 const ARCHIVE_SIG_KEY: &str = "4dabf18193072939515e22adb298388d";
 const FILE_ARCHIVE_SIG: &str = "0def7320c3a5731c473e5ecbe6d01bc7";
 
-pub struct Function {
+pub struct Deployed {
     pub name: Output<String>,
     pub arn: Output<String>,
     /// The function's log group, once it exists.
@@ -54,7 +55,7 @@ pub struct Function {
 }
 
 pub struct Compute {
-    pub functions: HashMap<&'static str, Function>,
+    pub functions: HashMap<&'static str, Deployed>,
     /// Known once the migrations ran: the routes wait for it, so nothing serves an old schema.
     pub migrated: Output<String>,
 }
@@ -94,8 +95,21 @@ fn fingerprint(paths: &[std::path::PathBuf]) -> anyhow::Result<String> {
     Ok(fnv_hex(&bytes))
 }
 
-fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Function {
+fn declare_function(stack: &Stack, network: &Network, mut spec: Spec) -> Deployed {
     let ctx = stack.ctx;
+    let kind = Function::ALL
+        .into_iter()
+        .find(|k| k.name() == spec.name)
+        .expect("every spec is a donut_config::Function");
+    // Its share of the database's connection budget (donut_config::capacity).
+    spec.env.push((
+        "DB_POOL_SIZE",
+        known(stack.config.db_connections_per_instance(kind).to_string()),
+    ));
+    spec.env.push((
+        "DB_IDLE_SECONDS",
+        known(stack.config.capacity.db_idle_seconds.to_string()),
+    ));
     // Names are the provider's (logical name + a random suffix), so two stacks of one stage
     // share an account without colliding; the function logs to its group by configuration.
     let logs = log_group::create(
@@ -140,6 +154,7 @@ fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Function {
             .architectures(vec!["arm64"])
             .code(file_archive(zip.display().to_string()))
             .memory_size(stack.config.lambda_memory_mb as i32)
+            .reserved_concurrent_executions(stack.config.reserved_concurrency(kind) as i32)
             .timeout(spec.timeout_seconds)
             .environment(map(spec.env).map(|vars| {
                 FunctionEnvironment::builder()
@@ -160,7 +175,7 @@ fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Function {
             )
             .build_struct(),
     );
-    Function {
+    Deployed {
         name: created.name,
         arn: created.arn,
         log_group: logs.name,
@@ -324,7 +339,7 @@ pub fn declare(
             ],
         },
     ];
-    let mut functions: HashMap<&'static str, Function> = serving
+    let mut functions: HashMap<&'static str, Deployed> = serving
         .into_iter()
         .map(|mut spec| {
             // The deploy's migration result: a function's configuration changes only once the
@@ -343,7 +358,7 @@ pub fn declare(
 }
 
 /// The factory-requester consumes the queue: batches, partial failures, bounded concurrency.
-fn feed_requester_from_queue(stack: &Stack, messaging: &Messaging, requester: &Function) {
+fn feed_requester_from_queue(stack: &Stack, messaging: &Messaging, requester: &Deployed) {
     let c = &stack.config;
     event_source_mapping::create(
         stack.ctx,
@@ -364,7 +379,7 @@ fn feed_requester_from_queue(stack: &Stack, messaging: &Messaging, requester: &F
 }
 
 /// The sweep: every `relayScheduleMinutes`, the outbox relay and the factory-order watchdog.
-fn sweep_on_schedule(stack: &Stack, functions: &HashMap<&'static str, Function>) {
+fn sweep_on_schedule(stack: &Stack, functions: &HashMap<&'static str, Deployed>) {
     let ctx = stack.ctx;
     let schedule = event_rule::create(
         ctx,
@@ -404,7 +419,7 @@ fn sweep_on_schedule(stack: &Stack, functions: &HashMap<&'static str, Function>)
 
 /// Runs the migrate function on every deployment whose migrations or migrate code changed;
 /// its result is known once the schema is current.
-fn migrate_on_deploy(stack: &Stack, migrate: &Function) -> anyhow::Result<Output<String>> {
+fn migrate_on_deploy(stack: &Stack, migrate: &Deployed) -> anyhow::Result<Output<String>> {
     let migrations_dir = stack.root.join("crates/warehouse/migrations");
     let mut migration_files: Vec<_> = std::fs::read_dir(&migrations_dir)
         .with_context(|| format!("reading the migrations in {}", migrations_dir.display()))?

@@ -6,11 +6,14 @@ use pulumi_gestalt_rust::Output;
 
 use crate::Stack;
 use crate::network::Network;
-use donut_infra_aws::rds::{instance, subnet_group};
+use donut_infra_aws::rds::{instance, parameter_group, subnet_group};
 use donut_infra_aws::secretsmanager::{secret, secret_version};
+use donut_infra_aws::types::rds::ParameterGroupParameter;
 
 pub const DB_NAME: &str = "donut";
 pub const DB_PORT: i32 = 3306;
+pub const DB_ENGINE_VERSION: &str = "8.4";
+const DB_FAMILY: &str = "mysql8.4";
 
 pub struct Data {
     /// The RDS instance identifier (the `DBInstanceIdentifier` of its metrics).
@@ -42,13 +45,38 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
             .vpc_id
             .map(move |vpc| format!("{name}-{}", crate::compute::fnv_hex(vpc.as_bytes())))
     });
+    // MySQL 8.4 (8.0 left standard support on 2026-07-31), its settings for Lambda: a frozen
+    // instance's connections are closed after minutes, not the default 8 hours.
+    let wait_timeout = stack.config.capacity.db_wait_timeout_seconds.to_string();
+    let parameters = parameter_group::create(
+        ctx,
+        &stack.name("db-parameters"),
+        parameter_group::ParameterGroupArgs::builder()
+            .tags(stack.tags())
+            .family(DB_FAMILY)
+            .description("donut-states: connection timeouts for Lambda")
+            .parameters(
+                ["wait_timeout", "interactive_timeout"]
+                    .map(|name| {
+                        ParameterGroupParameter::builder()
+                            .name(name.to_owned())
+                            .value(wait_timeout.clone())
+                            .build_struct()
+                    })
+                    .to_vec(),
+            )
+            .build_struct(),
+    );
     let instance = instance::create(
         ctx,
         &stack.name("db"),
         instance::InstanceArgs::builder()
             .tags(stack.tags())
             .engine("mysql")
-            .engine_version("8.0")
+            .engine_version(DB_ENGINE_VERSION)
+            // No paid Extended Support when the version leaves standard support: upgrade instead.
+            .engine_lifecycle_support("open-source-rds-extended-support-disabled")
+            .parameter_group_name(parameters.name)
             .instance_class(db.instance_class.clone())
             .allocated_storage(db.allocated_storage_gb as i32)
             .storage_type("gp3")

@@ -89,7 +89,7 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
     // For the on-call engineer: where to look and what to tail.
     export(ctx, "opsTopicArn", &ops_topic_arn);
     export(ctx, "dashboardUrl", &dashboard_url);
-    let by_function = |pick: fn(&compute::Function) -> Output<String>| {
+    let by_function = |pick: fn(&compute::Deployed) -> Output<String>| {
         out::map(
             compute::FUNCTIONS
                 .iter()

@@ -91,6 +91,7 @@ fn every_resource_of_the_architecture_is_declared() {
             ("aws:lambda/invocation:Invocation", 1),
             ("aws:lambda/permission:Permission", 4),
             ("aws:rds/instance:Instance", 1),
+            ("aws:rds/parameterGroup:ParameterGroup", 1),
             ("aws:rds/subnetGroup:SubnetGroup", 1),
             ("aws:secretsmanager/secret:Secret", 1),
             ("aws:secretsmanager/secretVersion:SecretVersion", 1),
@@ -856,5 +857,75 @@ fn every_taggable_resource_is_tagged() {
         }
         println!("{stage}: {tagged} tagged resources");
         assert!(tagged > 50);
+    }
+}
+
+/// The connection budget, deployed: each function's reserved concurrency and pool, the API's
+/// throttle, the server's idle timeout — the numbers `donut_config::capacity` checked.
+#[test]
+fn the_connection_budget_is_what_is_deployed() {
+    for (run, stage) in [(dev(), "dev"), (prod(), "prod")] {
+        let config = donut_config::StageConfig::from_stack_file(
+            stage,
+            &root().join(format!("Pulumi.{stage}.yaml")),
+        )
+        .unwrap();
+        let mut worst_case = 0.0;
+        for function in donut_config::Function::ALL {
+            let f = input(run, &format!("donut-states-{stage}-{}", function.name()));
+            let reserved = f["reservedConcurrentExecutions"].as_f64().unwrap();
+            let pool: f64 = f["environment"]["variables"]["DB_POOL_SIZE"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert_eq!(reserved, f64::from(config.reserved_concurrency(function)));
+            assert_eq!(
+                pool,
+                f64::from(config.db_connections_per_instance(function))
+            );
+            assert!(f["environment"]["variables"]["DB_IDLE_SECONDS"].is_string());
+            worst_case += reserved * pool;
+        }
+        let budget = config.connection_budget().unwrap();
+        assert_eq!(
+            worst_case + f64::from(budget.headroom),
+            f64::from(budget.worst_case)
+        );
+        assert!(budget.worst_case <= budget.max_connections);
+        let mapping = input(
+            run,
+            &format!("donut-states-{stage}-factory-orders-to-requester"),
+        );
+        assert_eq!(
+            mapping["scalingConfig"]["maximumConcurrency"],
+            f64::from(config.queue.max_concurrency)
+        );
+        let throttle =
+            &input(run, &format!("donut-states-{stage}-api-stage"))["defaultRouteSettings"];
+        assert_eq!(
+            throttle["throttlingRateLimit"],
+            f64::from(config.capacity.api_throttle_rate)
+        );
+        assert_eq!(
+            throttle["throttlingBurstLimit"],
+            f64::from(config.capacity.api_throttle_burst)
+        );
+        let db = input(run, &format!("donut-states-{stage}-db"));
+        assert_eq!(db["engineVersion"], "8.4");
+        assert_eq!(
+            db["engineLifecycleSupport"],
+            "open-source-rds-extended-support-disabled"
+        );
+        let parameters = out(run, &format!("donut-states-{stage}-db-parameters"));
+        assert_eq!(db["parameterGroupName"], parameters["name"]);
+        assert_eq!(parameters["family"], "mysql8.4");
+        for p in parameters["parameters"].as_array().unwrap() {
+            assert_eq!(
+                p["value"],
+                config.capacity.db_wait_timeout_seconds.to_string(),
+                "{p}"
+            );
+        }
     }
 }

@@ -4,7 +4,12 @@
 //! (`PULUMI_CONFIG`, the same keys), the local stack from the file; both go through
 //! [`StageConfig::from_values`], so a bad or missing key fails the same way, naming the key.
 
+pub mod capacity;
+pub mod functions;
 pub mod routes;
+
+pub use capacity::Budget;
+pub use functions::Function;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -49,6 +54,25 @@ pub struct DatabaseConfig {
     pub backup_retention_days: u32,
     /// A snapshot when the instance is deleted (`pulumi destroy`).
     pub final_snapshot: bool,
+}
+
+/// How much runs at once, and what each instance may hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapacityConfig {
+    /// Reserved concurrency of the Sales API function.
+    pub sales_api_concurrency: u32,
+    /// Reserved concurrency of the restock callback function.
+    pub restock_concurrency: u32,
+    /// Connections kept free of the functions' worst case (an operator, a migration by hand).
+    pub db_connection_headroom: u32,
+    /// The API's steady request rate (per second) and burst, beyond which it answers 429.
+    pub api_throttle_rate: u32,
+    pub api_throttle_burst: u32,
+    /// The server closes a connection idle this long (`wait_timeout`): a frozen Lambda's
+    /// connections do not linger for hours.
+    pub db_wait_timeout_seconds: u32,
+    /// A function closes a pooled connection idle this long.
+    pub db_idle_seconds: u32,
 }
 
 /// When ops are told, beyond the DLQ and the factory: each value is the threshold of one alarm.
@@ -96,6 +120,7 @@ pub struct StageConfig {
     pub restock_latency_alarm_minutes: u32,
     pub alarm_period_seconds: u32,
     pub alarms: AlarmConfig,
+    pub capacity: CapacityConfig,
     pub database: DatabaseConfig,
     /// Interface endpoints for SNS, SQS and Secrets Manager; without them that traffic takes
     /// the NAT (cheaper for a small stage, one less thing that can be misconfigured).
@@ -210,6 +235,15 @@ impl StageConfig {
                 db_free_storage_gb: v.number("dbFreeStorageAlarmGb", 1..=65_536)?,
                 db_cpu_credits: v.number("dbCpuCreditsAlarm", 0..=10_000)?,
             },
+            capacity: CapacityConfig {
+                sales_api_concurrency: v.number("salesApiConcurrency", 1..=1000)?,
+                restock_concurrency: v.number("restockConcurrency", 1..=1000)?,
+                db_connection_headroom: v.number("dbConnectionHeadroom", 0..=1000)?,
+                api_throttle_rate: v.number("apiThrottleRate", 1..=10_000)?,
+                api_throttle_burst: v.number("apiThrottleBurst", 1..=5_000)?,
+                db_wait_timeout_seconds: v.number("dbWaitTimeoutSeconds", 60..=28_800)?,
+                db_idle_seconds: v.number("dbIdleSeconds", 1..=900)?,
+            },
             database: DatabaseConfig {
                 instance_class: v.string("dbInstanceClass")?,
                 allocated_storage_gb: v.number("dbAllocatedStorageGb", 20..=65_536)?,
@@ -294,6 +328,16 @@ impl StageConfig {
                 format!("CloudWatch Logs keeps logs for one of {RETENTION_DAYS:?} days"),
             ));
         }
+        if self.capacity.db_idle_seconds >= self.capacity.db_wait_timeout_seconds {
+            return Err(rule(
+                "dbIdleSeconds",
+                format!(
+                    "must be below dbWaitTimeoutSeconds ({}): the function closes first",
+                    self.capacity.db_wait_timeout_seconds
+                ),
+            ));
+        }
+        self.check_connection_budget()?;
         let a = &self.alarms;
         if a.api_5xx_datapoints > a.api_5xx_periods {
             return Err(rule(
@@ -608,6 +652,47 @@ mod tests {
                 .to_string();
             assert!(err.contains(key), "{key}={value}: {err}");
         }
+    }
+
+    #[test]
+    fn the_connection_budget_holds_for_both_stages_and_refuses_more() {
+        for stage in ["dev", "prod"] {
+            let config =
+                StageConfig::from_stack_file(stage, &root().join(format!("Pulumi.{stage}.yaml")))
+                    .unwrap();
+            let budget = config.connection_budget().unwrap();
+            assert!(
+                budget.worst_case <= budget.max_connections,
+                "{stage}: {budget:?}"
+            );
+            println!(
+                "{stage}: {} of {} connections ({})",
+                budget.worst_case,
+                budget.max_connections,
+                budget
+                    .functions
+                    .iter()
+                    .map(|(f, n, c)| format!("{} {n}×{c}", f.name()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        let mut values = dev_values();
+        values.insert("donut-states:salesApiConcurrency".into(), "60".into());
+        let err = StageConfig::from_values("dev", &values)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("salesApiConcurrency") && err.contains("dbInstanceClass"),
+            "{err}"
+        );
+        assert!(err.contains("allows 66"), "{err}");
+        let mut values = dev_values();
+        values.insert("donut-states:dbInstanceClass".into(), "db.x9.huge".into());
+        let err = StageConfig::from_values("dev", &values)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("dbInstanceClass"), "{err}");
     }
 
     #[test]

@@ -1,14 +1,10 @@
 //! The HTTP routes and the function behind each: the one list the local gateway dispatches
 //! by, the infra program deploys, and the OpenAPI document must match.
 
-/// Which function serves which API Gateway route. The infra program declares these routes
-/// and the local gateway dispatches by them, so the routes deployed are the routes served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Function {
-    SalesApi,
-    WarehouseRestock,
-}
+pub use crate::Function;
 
+/// Which function serves which API Gateway route (the infra program declares these routes and
+/// the local gateway dispatches by them, so the routes deployed are the routes served).
 /// API Gateway route keys (`ANY`: the handler answers 405 for methods it does not serve).
 pub const ROUTES: &[(&str, Function)] = &[
     ("ANY /orders", Function::SalesApi),

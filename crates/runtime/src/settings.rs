@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `DATABASE_URL` | all | `mysql://user:pass@host:port/db` (local runs) |
 //! | `DB_SECRET_ARN`, `DB_HOST`, `DB_PORT`, `DB_NAME` | all | in AWS: the RDS credentials secret and the endpoint |
+//! | `DB_POOL_SIZE`, `DB_IDLE_SECONDS` | all, in AWS | connections one instance may hold (its share of the stage's connection budget), and how long an idle one is kept |
 //! | `MAX_QUANTITY`, `MAX_BODY_BYTES` | sales-api, restock | request limits |
 //! | `STOCK_OUT_TOPIC_ARN` | sales-api, outbox-relay | where stock-out events go |
 //! | `FACTORY_URL`, `FACTORY_TIMEOUT_MS` | factory-requester | the legacy factory |
@@ -38,6 +39,15 @@ pub fn parse_var<T: std::str::FromStr>(name: &'static str, default: T) -> Result
         }),
         Err(_) => Ok(default),
     }
+}
+
+/// A variable that must be set, parsed.
+fn required_parse<T: std::str::FromStr>(name: &'static str) -> Result<T, SettingsError> {
+    let raw = var(name)?;
+    raw.trim().parse().map_err(|_| SettingsError::Invalid {
+        name,
+        problem: format!("{raw:?}"),
+    })
 }
 
 pub async fn secret_string(
@@ -81,13 +91,19 @@ pub async fn db_config(aws: &aws_config::SdkConfig) -> Result<DbConfig, Settings
                 problem: format!("not an RDS secret: {e}"),
             }
         })?;
+    // The function's share of the connection budget (the infra program sets both from the
+    // stage config, donut_config::capacity): one connection per event served at once.
+    let pool_size: usize = required_parse("DB_POOL_SIZE")?;
+    let idle_seconds: u64 = required_parse("DB_IDLE_SECONDS")?;
     Ok(DbConfig::from_parts(
         &var("DB_HOST")?,
         parse_var("DB_PORT", 3306)?,
         &secret.username,
         &secret.password,
         &var("DB_NAME")?,
-    ))
+    )
+    .with_max_connections(pool_size)
+    .with_idle_timeout(Duration::from_secs(idle_seconds)))
 }
 
 /// The callback signer: key from `CALLBACK_SECRET_ARN` (Secrets Manager) or `CALLBACK_SECRET`.

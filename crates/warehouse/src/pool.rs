@@ -11,6 +11,8 @@ pub struct DbConfig {
     /// How long a caller waits for a connection before the warehouse counts as unavailable.
     pub acquire_timeout: Duration,
     pub max_connections: usize,
+    /// A pooled connection idle this long is closed (none: kept).
+    pub idle_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for DbConfig {
@@ -49,7 +51,14 @@ impl DbConfig {
             opts,
             acquire_timeout: Duration::from_secs(2),
             max_connections: 16,
+            idle_timeout: None,
         }
+    }
+
+    /// Closes connections idle for `t`: a Lambda instance keeps only what it uses.
+    pub fn with_idle_timeout(mut self, t: Duration) -> Self {
+        self.idle_timeout = Some(t);
+        self
     }
 
     pub fn with_max_connections(mut self, n: usize) -> Self {
@@ -80,10 +89,15 @@ impl MySqlWarehouse {
     pub fn new(config: &DbConfig) -> Self {
         let constraints = PoolConstraints::new(0, config.max_connections)
             .expect("0 <= max_connections, checked in with_max_connections");
-        let pool_opts = PoolOpts::default()
+        let mut pool_opts = PoolOpts::default()
             .with_constraints(constraints)
             // No session state to wipe, and a reset would drop the prepared-statement cache.
             .with_reset_connection(false);
+        if let Some(idle) = config.idle_timeout {
+            pool_opts = pool_opts
+                .with_inactive_connection_ttl(idle)
+                .with_ttl_check_interval(idle.min(Duration::from_secs(30)));
+        }
         let opts = OptsBuilder::from_opts(config.opts.clone())
             .pool_opts(pool_opts)
             .stmt_cache_size(64)

@@ -1,0 +1,113 @@
+//! The functions and the database's connection budget.
+//!
+//! On Lambda every instance serves one event at a time and keeps its own connections, so the
+//! most connections a stage can open is, per function, its reserved concurrency × the
+//! connections one instance holds — plus the migration and an operator's headroom. The stage
+//! is refused when that exceeds what its instance class allows ([`max_connections`]), so the
+//! database is never the first thing to fall over (ARCHITECTURE invariant 8).
+
+use crate::{ConfigError, Function, PROJECT, StageConfig};
+
+/// `max_connections` of RDS MySQL's default parameter group, `{DBInstanceClassMemory/12582880}`,
+/// for the classes a stage may use (DBInstanceClassMemory is the class's memory less what RDS
+/// keeps for itself; these are the values RDS reports). `None`: a class we do not size for.
+pub fn max_connections(instance_class: &str) -> Option<u32> {
+    Some(match instance_class {
+        "db.t4g.micro" => 66,
+        "db.t4g.small" => 150,
+        "db.t4g.medium" => 312,
+        "db.t4g.large" => 648,
+        "db.m7g.large" => 648,
+        "db.m7g.xlarge" => 1320,
+        _ => return None,
+    })
+}
+
+/// The stage's worst case against its limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Budget {
+    /// Per function: (reserved concurrency, connections per instance).
+    pub functions: Vec<(Function, u32, u32)>,
+    pub headroom: u32,
+    /// Σ concurrency × connections + headroom.
+    pub worst_case: u32,
+    pub max_connections: u32,
+}
+
+impl StageConfig {
+    /// Instances of `function` that may run at once (its reserved concurrency). The scheduled
+    /// functions and the migration are single.
+    pub fn reserved_concurrency(&self, function: Function) -> u32 {
+        let c = &self.capacity;
+        match function {
+            Function::SalesApi => c.sales_api_concurrency,
+            Function::WarehouseRestock => c.restock_concurrency,
+            Function::FactoryRequester => self.queue.max_concurrency,
+            Function::OutboxRelay | Function::Migrate | Function::FactoryWatchdog => 1,
+        }
+    }
+
+    /// Connections one instance of `function` may hold: one per event it serves at once — the
+    /// requester handles a batch's messages together.
+    pub fn db_connections_per_instance(&self, function: Function) -> u32 {
+        match function {
+            Function::FactoryRequester => self.queue.batch_size,
+            _ => 1,
+        }
+    }
+
+    pub fn connection_budget(&self) -> Result<Budget, ConfigError> {
+        let class = &self.database.instance_class;
+        let max_connections = max_connections(class).ok_or_else(|| ConfigError::Rule {
+            key: format!("{PROJECT}:dbInstanceClass"),
+            problem: format!(
+                "{class} has no connection limit on record; use one of db.t4g.micro/small/medium/large, db.m7g.large/xlarge"
+            ),
+        })?;
+        let functions: Vec<_> = Function::ALL
+            .iter()
+            .map(|f| {
+                (
+                    *f,
+                    self.reserved_concurrency(*f),
+                    self.db_connections_per_instance(*f),
+                )
+            })
+            .collect();
+        let headroom = self.capacity.db_connection_headroom;
+        let worst_case = functions.iter().map(|(_, n, c)| n * c).sum::<u32>() + headroom;
+        Ok(Budget {
+            functions,
+            headroom,
+            worst_case,
+            max_connections,
+        })
+    }
+
+    /// Refuses a stage whose worst case exceeds its instance class's connections.
+    pub(crate) fn check_connection_budget(&self) -> Result<(), ConfigError> {
+        let budget = self.connection_budget()?;
+        if budget.worst_case > budget.max_connections {
+            let terms: Vec<String> = budget
+                .functions
+                .iter()
+                .filter(|(_, n, c)| n * c > 1)
+                .map(|(f, n, c)| format!("{} {n}×{c}", f.name()))
+                .collect();
+            return Err(ConfigError::Rule {
+                key: format!("{PROJECT}:salesApiConcurrency"),
+                problem: format!(
+                    "the worst case is {} connections ({} + headroom {}) but {} allows {}: lower \
+                     {PROJECT}:salesApiConcurrency, restockConcurrency, maxConcurrency, batchSize or \
+                     dbConnectionHeadroom, or choose a larger {PROJECT}:dbInstanceClass",
+                    budget.worst_case,
+                    terms.join(" + "),
+                    budget.headroom,
+                    self.database.instance_class,
+                    budget.max_connections
+                ),
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,36 @@
+//! The Lambda functions of Donut-States: one enum the infra program, the routes, the budget
+//! and the tests list them from.
+
+/// The Lambda functions, by their crate under `lambdas/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Function {
+    SalesApi,
+    WarehouseRestock,
+    FactoryRequester,
+    OutboxRelay,
+    Migrate,
+    FactoryWatchdog,
+}
+
+impl Function {
+    pub const ALL: [Function; 6] = [
+        Function::SalesApi,
+        Function::WarehouseRestock,
+        Function::FactoryRequester,
+        Function::OutboxRelay,
+        Function::Migrate,
+        Function::FactoryWatchdog,
+    ];
+
+    /// The crate (and the resource names) of the function.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Function::SalesApi => "sales-api",
+            Function::WarehouseRestock => "warehouse-restock",
+            Function::FactoryRequester => "factory-requester",
+            Function::OutboxRelay => "outbox-relay",
+            Function::Migrate => "migrate",
+            Function::FactoryWatchdog => "factory-watchdog",
+        }
+    }
+}
