@@ -82,7 +82,8 @@ start_mariadb() {
   # The application user: tests create one database each, so it may create databases.
   mariadb --no-defaults --socket="$DB_DIR/mariadb.sock" -uroot <<'SQL'
 CREATE USER IF NOT EXISTS 'donut'@'127.0.0.1' IDENTIFIED BY 'donut';
-GRANT ALL PRIVILEGES ON *.* TO 'donut'@'127.0.0.1';
+-- WITH GRANT OPTION: tests create users of their own (password rotation, least privilege).
+GRANT ALL PRIVILEGES ON *.* TO 'donut'@'127.0.0.1' WITH GRANT OPTION;
 CREATE DATABASE IF NOT EXISTS donut;
 SQL
 }

@@ -7,7 +7,9 @@ pub mod metrics;
 pub mod settings;
 pub mod telemetry;
 
-pub use settings::{SettingsError, callback_signer, db_config, factory_client, sns_publisher};
+pub use settings::{
+    RdsSecret, SettingsError, callback_signer, factory_client, sns_publisher, warehouse,
+};
 
 use donut_api::AfterStockOut;
 use donut_messaging::{SnsPublisher, relay_until_drained};

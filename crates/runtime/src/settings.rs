@@ -15,7 +15,10 @@ use std::time::Duration;
 
 use donut_factory::{CallbackSecret, CallbackSigner, FactoryClient, FactoryClientConfig};
 use donut_messaging::SnsPublisher;
-use donut_warehouse::DbConfig;
+use std::sync::Arc;
+
+use donut_domain::StoreError;
+use donut_warehouse::{Credentials, DbConfig, Login, MySqlWarehouse};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -70,40 +73,86 @@ pub async fn secret_string(
     })
 }
 
-/// The database: `DATABASE_URL`, or the RDS secret (`{"username", "password"}`) plus endpoint.
-pub async fn db_config(aws: &aws_config::SdkConfig) -> Result<DbConfig, SettingsError> {
+/// The RDS-managed secret (`{"username", "password"}`): read at start, and again whenever the
+/// database refuses the login — RDS rotates the password every 7 days.
+pub struct RdsSecret {
+    client: aws_sdk_secretsmanager::Client,
+    arn: String,
+}
+
+impl RdsSecret {
+    pub fn new(aws: &aws_config::SdkConfig, arn: impl Into<String>) -> Self {
+        Self {
+            client: aws_sdk_secretsmanager::Client::new(aws),
+            arn: arn.into(),
+        }
+    }
+
+    /// The current `(user, password)`.
+    pub async fn read(&self) -> Result<(String, String), SettingsError> {
+        #[derive(serde::Deserialize)]
+        struct Stored {
+            username: String,
+            password: String,
+        }
+        let problem = |problem: String| SettingsError::Secret {
+            arn: self.arn.clone(),
+            problem,
+        };
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.arn)
+            .send()
+            .await
+            .map_err(|e| {
+                problem(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string())
+            })?;
+        let text = out
+            .secret_string
+            .ok_or_else(|| problem("no string value".into()))?;
+        let login: Stored =
+            serde_json::from_str(&text).map_err(|e| problem(format!("not an RDS secret: {e}")))?;
+        Ok((login.username, login.password))
+    }
+}
+
+impl Credentials for RdsSecret {
+    fn current(&self) -> Login<'_> {
+        Box::pin(async move {
+            self.read()
+                .await
+                .map_err(|e| StoreError::Unavailable(e.to_string()))
+        })
+    }
+}
+
+/// The warehouse: `DATABASE_URL` (local runs), or in AWS the RDS endpoint with the login from
+/// `DB_SECRET_ARN`, re-read when the database refuses it, and the function's share of the
+/// connection budget (`DB_POOL_SIZE`, `DB_IDLE_SECONDS`, set by the infra program from
+/// donut_config::capacity).
+pub async fn warehouse(aws: &aws_config::SdkConfig) -> Result<MySqlWarehouse, SettingsError> {
     if let Ok(url) = std::env::var("DATABASE_URL") {
-        return DbConfig::from_url(&url).map_err(|e| SettingsError::Invalid {
+        let config = DbConfig::from_url(&url).map_err(|e| SettingsError::Invalid {
             name: "DATABASE_URL",
             problem: e.to_string(),
-        });
-    }
-    let arn = var("DB_SECRET_ARN")?;
-    #[derive(serde::Deserialize)]
-    struct RdsSecret {
-        username: String,
-        password: String,
-    }
-    let secret: RdsSecret =
-        serde_json::from_str(&secret_string(aws, &arn).await?).map_err(|e| {
-            SettingsError::Secret {
-                arn: arn.clone(),
-                problem: format!("not an RDS secret: {e}"),
-            }
         })?;
-    // The function's share of the connection budget (the infra program sets both from the
-    // stage config, donut_config::capacity): one connection per event served at once.
+        return Ok(MySqlWarehouse::new(&config));
+    }
+    let secret = RdsSecret::new(aws, var("DB_SECRET_ARN")?);
+    let (user, password) = secret.read().await?;
     let pool_size: usize = required_parse("DB_POOL_SIZE")?;
     let idle_seconds: u64 = required_parse("DB_IDLE_SECONDS")?;
-    Ok(DbConfig::from_parts(
+    let config = DbConfig::from_parts(
         &var("DB_HOST")?,
         parse_var("DB_PORT", 3306)?,
-        &secret.username,
-        &secret.password,
+        &user,
+        &password,
         &var("DB_NAME")?,
     )
     .with_max_connections(pool_size)
-    .with_idle_timeout(Duration::from_secs(idle_seconds)))
+    .with_idle_timeout(Duration::from_secs(idle_seconds));
+    Ok(MySqlWarehouse::with_credentials(&config, Arc::new(secret)))
 }
 
 /// The callback signer: key from `CALLBACK_SECRET_ARN` (Secrets Manager) or `CALLBACK_SECRET`.

@@ -10,4 +10,4 @@ mod pool;
 mod store;
 
 pub use migrations::{MIGRATIONS, Migration};
-pub use pool::{DbConfig, MySqlWarehouse};
+pub use pool::{Credentials, DbConfig, Login, MySqlWarehouse};

@@ -1,3 +1,6 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use donut_domain::StoreError;
@@ -74,19 +77,89 @@ impl DbConfig {
     pub fn database(&self) -> Option<&str> {
         self.opts.db_name()
     }
+
+    /// The same database as another user or with another password.
+    pub fn with_login(&self, user: &str, password: &str) -> Self {
+        Self {
+            opts: OptsBuilder::from_opts(self.opts.clone())
+                .user(Some(user))
+                .pass(Some(password))
+                .into(),
+            ..self.clone()
+        }
+    }
+}
+
+/// A login being fetched: `(user, password)`.
+pub type Login<'a> =
+    Pin<Box<dyn Future<Output = Result<(String, String), StoreError>> + Send + 'a>>;
+
+/// Where the current login comes from when the database refuses the one in use — RDS rotates
+/// its managed password every 7 days, and a warm function must follow.
+pub trait Credentials: Send + Sync {
+    /// The current `(user, password)`.
+    fn current(&self) -> Login<'_>;
 }
 
 /// The warehouse store; cheap to clone (one shared pool).
 #[derive(Clone)]
 pub struct MySqlWarehouse {
-    pub(crate) pool: Pool,
+    /// The pool, and how many times it was rebuilt with fresh credentials.
+    pool: Arc<RwLock<(u64, Pool)>>,
+    config: DbConfig,
+    credentials: Option<Arc<dyn Credentials>>,
+    /// One re-login at a time.
+    relogin: Arc<tokio::sync::Mutex<()>>,
     acquire_timeout: Duration,
+}
+
+const ACCESS_DENIED: u16 = 1045;
+
+/// Why no connection came.
+enum NoConnection {
+    Refused(mysql_async::Error),
+    TimedOut,
+}
+
+impl NoConnection {
+    fn into_store_error(self, waited: Duration) -> StoreError {
+        match self {
+            NoConnection::Refused(e) => map_err(e),
+            NoConnection::TimedOut => StoreError::Unavailable(format!(
+                "no database connection within {} ms",
+                waited.as_millis()
+            )),
+        }
+    }
+
+    fn is_access_denied(&self) -> bool {
+        matches!(self, NoConnection::Refused(mysql_async::Error::Server(s)) if s.code == ACCESS_DENIED)
+    }
 }
 
 impl MySqlWarehouse {
     /// Builds the pool; connections are opened lazily, so this succeeds while the database is
     /// down and the first query reports [`StoreError::Unavailable`].
     pub fn new(config: &DbConfig) -> Self {
+        Self {
+            pool: Arc::new(RwLock::new((0, Self::pool(config)))),
+            config: config.clone(),
+            credentials: None,
+            relogin: Arc::default(),
+            acquire_timeout: config.acquire_timeout,
+        }
+    }
+
+    /// Like [`MySqlWarehouse::new`]; when the database refuses the login, the pool is rebuilt
+    /// once with what `credentials` says now, and the connection tried again.
+    pub fn with_credentials(config: &DbConfig, credentials: Arc<dyn Credentials>) -> Self {
+        Self {
+            credentials: Some(credentials),
+            ..Self::new(config)
+        }
+    }
+
+    fn pool(config: &DbConfig) -> Pool {
         let constraints = PoolConstraints::new(0, config.max_connections)
             .expect("0 <= max_connections, checked in with_max_connections");
         let mut pool_opts = PoolOpts::default()
@@ -96,7 +169,10 @@ impl MySqlWarehouse {
         if let Some(idle) = config.idle_timeout {
             pool_opts = pool_opts
                 .with_inactive_connection_ttl(idle)
-                .with_ttl_check_interval(idle.min(Duration::from_secs(30)));
+                // mysql_async checks at most once a second (a shorter interval means 30 s).
+                .with_ttl_check_interval(
+                    idle.clamp(Duration::from_secs(1), Duration::from_secs(30)),
+                );
         }
         let opts = OptsBuilder::from_opts(config.opts.clone())
             .pool_opts(pool_opts)
@@ -107,20 +183,58 @@ impl MySqlWarehouse {
                 // factory_orders index; one product's purchases serialise on its row lock.
                 "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
             ]);
-        Self {
-            pool: Pool::new(opts),
-            acquire_timeout: config.acquire_timeout,
+        Pool::new(opts)
+    }
+
+    fn current(&self) -> (u64, Pool) {
+        self.pool
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    async fn get(&self, pool: &Pool) -> Result<Conn, NoConnection> {
+        match tokio::time::timeout(self.acquire_timeout, pool.get_conn()).await {
+            Ok(conn) => conn.map_err(NoConnection::Refused),
+            Err(_) => Err(NoConnection::TimedOut),
         }
     }
 
     pub(crate) async fn conn(&self) -> Result<Conn, StoreError> {
-        match tokio::time::timeout(self.acquire_timeout, self.pool.get_conn()).await {
-            Ok(conn) => conn.map_err(map_err),
-            Err(_) => Err(StoreError::Unavailable(format!(
-                "no database connection within {} ms",
-                self.acquire_timeout.as_millis()
-            ))),
+        let (generation, pool) = self.current();
+        let first = match self.get(&pool).await {
+            Ok(conn) => return Ok(conn),
+            Err(e) => e,
+        };
+        if !(first.is_access_denied() && self.credentials.is_some()) {
+            return Err(first.into_store_error(self.acquire_timeout));
         }
+        self.log_in_again(generation).await?;
+        let (_, pool) = self.current();
+        self.get(&pool)
+            .await
+            .map_err(|e| e.into_store_error(self.acquire_timeout))
+    }
+
+    /// Re-reads the credentials and replaces the pool of `refused_generation`, unless another
+    /// caller already did.
+    async fn log_in_again(&self, refused_generation: u64) -> Result<(), StoreError> {
+        let _one = self.relogin.lock().await;
+        if self.current().0 != refused_generation {
+            return Ok(());
+        }
+        let credentials = self.credentials.as_ref().expect("checked by the caller");
+        let (user, password) = credentials.current().await?;
+        let fresh = Self::pool(&self.config.with_login(&user, &password));
+        let (_, old) = std::mem::replace(
+            &mut *self.pool.write().unwrap_or_else(PoisonError::into_inner),
+            (refused_generation + 1, fresh),
+        );
+        tracing::warn!("the database refused the login: credentials re-read, pool rebuilt");
+        tokio::spawn(async move {
+            let _ = old.disconnect().await;
+        });
+        Ok(())
     }
 
     /// Answers when the database does.
@@ -132,7 +246,7 @@ impl MySqlWarehouse {
 
     /// Closes every connection (tests, graceful shutdown).
     pub async fn close(self) {
-        let _ = self.pool.disconnect().await;
+        let _ = self.current().1.disconnect().await;
     }
 }
 
@@ -153,6 +267,9 @@ pub(crate) fn map_err(e: mysql_async::Error) -> StoreError {
     match e {
         Error::Io(e) => StoreError::Unavailable(format!("database I/O: {e}")),
         Error::Driver(e) => StoreError::Unavailable(format!("database driver: {e}")),
+        Error::Server(e) if e.code == ACCESS_DENIED => {
+            StoreError::Unavailable(format!("database refused the login ({})", e.code))
+        }
         Error::Server(e) if TRANSIENT_SERVER_ERRORS.contains(&e.code) => {
             StoreError::Unavailable(format!("database busy ({}): {}", e.code, e.message))
         }

@@ -6,15 +6,14 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use donut_messaging::FactoryRequester;
 use donut_runtime::settings::{parse_var, var};
-use donut_runtime::{callback_signer, db_config, factory_client, telemetry};
-use donut_warehouse::MySqlWarehouse;
+use donut_runtime::{callback_signer, factory_client, telemetry, warehouse};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init("factory-requester");
     let aws = aws_config::load_from_env().await;
-    let warehouse = MySqlWarehouse::new(&db_config(&aws).await?);
+    let warehouse = warehouse(&aws).await?;
     let factory = factory_client(callback_signer(&aws, &var("CALLBACK_BASE_URL")?).await?)?;
     // The claim on a factory order outlives one factory call, timeouts included.
     let lease = Duration::from_millis(2 * parse_var::<u64>("FACTORY_TIMEOUT_MS", 5000)?);

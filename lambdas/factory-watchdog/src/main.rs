@@ -9,8 +9,7 @@ use donut_domain::services::WatchdogPolicy;
 use donut_messaging::SnsAlerts;
 use donut_messaging::sweep::watchdog_pass;
 use donut_runtime::settings::{parse_var, var};
-use donut_runtime::{callback_signer, db_config, factory_client, telemetry};
-use donut_warehouse::MySqlWarehouse;
+use donut_runtime::{callback_signer, factory_client, telemetry, warehouse};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
@@ -18,7 +17,7 @@ use serde_json::{Value, json};
 async fn main() -> Result<(), Error> {
     telemetry::init("factory-watchdog");
     let aws = aws_config::load_from_env().await;
-    let warehouse: &'static _ = Box::leak(Box::new(MySqlWarehouse::new(&db_config(&aws).await?)));
+    let warehouse: &'static _ = Box::leak(Box::new(warehouse(&aws).await?));
     let factory: &'static _ = Box::leak(Box::new(factory_client(
         callback_signer(&aws, &var("CALLBACK_BASE_URL")?).await?,
     )?));

@@ -1,8 +1,7 @@
 //! λ migrate: applies the schema migrations (and, on dev stacks, the seed). The infra
 //! program invokes it on every `pulumi up`, before the functions serve.
 
-use donut_runtime::{db_config, telemetry};
-use donut_warehouse::MySqlWarehouse;
+use donut_runtime::{telemetry, warehouse};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
@@ -10,7 +9,7 @@ use serde_json::{Value, json};
 async fn main() -> Result<(), Error> {
     telemetry::init("migrate");
     let aws = aws_config::load_from_env().await;
-    let warehouse: &'static _ = Box::leak(Box::new(MySqlWarehouse::new(&db_config(&aws).await?)));
+    let warehouse: &'static _ = Box::leak(Box::new(warehouse(&aws).await?));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let applied = warehouse.migrate().await?;
         let seeded = event

@@ -2,8 +2,7 @@
 //! stock-out left in the outbox, and reports the oldest unpublished age (`OutboxOldestAge`).
 
 use donut_messaging::sweep::relay_pass;
-use donut_runtime::{db_config, sns_publisher, telemetry};
-use donut_warehouse::MySqlWarehouse;
+use donut_runtime::{sns_publisher, telemetry, warehouse};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
@@ -11,7 +10,7 @@ use serde_json::{Value, json};
 async fn main() -> Result<(), Error> {
     telemetry::init("outbox-relay");
     let aws = aws_config::load_from_env().await;
-    let warehouse: &'static _ = Box::leak(Box::new(MySqlWarehouse::new(&db_config(&aws).await?)));
+    let warehouse: &'static _ = Box::leak(Box::new(warehouse(&aws).await?));
     let publisher: &'static _ = Box::leak(Box::new(sns_publisher(&aws)?));
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
         let report = relay_pass(warehouse, publisher).await?;

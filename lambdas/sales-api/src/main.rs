@@ -4,15 +4,14 @@ use std::time::Duration;
 
 use donut_api::{Limits, SalesApi};
 use donut_runtime::settings::parse_var;
-use donut_runtime::{RelayNow, db_config, sns_publisher, telemetry};
-use donut_warehouse::MySqlWarehouse;
+use donut_runtime::{RelayNow, sns_publisher, telemetry, warehouse};
 use lambda_http::{Error, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init("sales-api");
     let aws = aws_config::load_from_env().await;
-    let warehouse = MySqlWarehouse::new(&db_config(&aws).await?);
+    let warehouse = warehouse(&aws).await?;
     let limits = Limits {
         max_quantity: parse_var("MAX_QUANTITY", 10)?,
         max_body_bytes: parse_var("MAX_BODY_BYTES", 16384)?,

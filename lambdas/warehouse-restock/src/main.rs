@@ -2,15 +2,14 @@
 
 use donut_api::RestockApi;
 use donut_runtime::settings::{parse_var, var};
-use donut_runtime::{callback_signer, db_config, telemetry};
-use donut_warehouse::MySqlWarehouse;
+use donut_runtime::{callback_signer, telemetry, warehouse};
 use lambda_http::{Error, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init("warehouse-restock");
     let aws = aws_config::load_from_env().await;
-    let warehouse = MySqlWarehouse::new(&db_config(&aws).await?);
+    let warehouse = warehouse(&aws).await?;
     let signer = callback_signer(&aws, &var("CALLBACK_BASE_URL")?).await?;
     let api: &'static _ = Box::leak(Box::new(RestockApi::new(
         warehouse,
