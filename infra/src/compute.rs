@@ -193,11 +193,12 @@ pub fn declare(
     callback_base_url: &Output<String>,
 ) -> anyhow::Result<Compute> {
     let c = &stack.config;
-    // What every function reads: its metrics namespace and the database.
-    let base_env = || {
+    // What every function reads: its metrics namespace and the database — as the application
+    // user; only `migrate` logs in as the master user.
+    let database_env = |login: &Output<String>| {
         vec![
             ("METRICS_NAMESPACE", known(stack.metrics_namespace())),
-            ("DB_SECRET_ARN", data.db_secret_arn.clone()),
+            ("DB_SECRET_ARN", login.clone()),
             ("DB_HOST", data.db_address.clone()),
             ("DB_PORT", known(DB_PORT.to_string())),
             ("DB_NAME", known(DB_NAME.to_owned())),
@@ -216,10 +217,11 @@ pub fn declare(
             ("CALLBACK_SECRET_ARN", data.callback_secret_arn.clone()),
         ]
     };
+    let base_env = || database_env(&data.app_db_secret_arn);
     let db_secret = || {
         Statement::new(
             &["secretsmanager:GetSecretValue"],
-            vec![data.db_secret_arn.clone()],
+            vec![data.app_db_secret_arn.clone()],
         )
     };
     let publish = || Statement::new(&["sns:Publish"], vec![messaging.topic_arn.clone()]);
@@ -242,10 +244,32 @@ pub fn declare(
         network,
         Spec {
             name: MIGRATE,
-            description: "Applies the warehouse schema migrations (and the dev seed)",
+            description: "Applies the warehouse schema migrations, keeps the functions' database user (and the dev seed)",
             timeout_seconds: 120,
-            env: base_env(),
-            statements: vec![db_secret()],
+            env: [
+                database_env(&data.db_secret_arn),
+                vec![("APP_DB_SECRET_ARN", data.app_db_secret_arn.clone())],
+            ]
+            .concat(),
+            statements: vec![
+                Statement::new(
+                    &["secretsmanager:GetSecretValue"],
+                    vec![data.db_secret_arn.clone()],
+                ),
+                // The functions' login: made once, kept in its own secret.
+                Statement::new(
+                    &[
+                        "secretsmanager:GetSecretValue",
+                        "secretsmanager:PutSecretValue",
+                    ],
+                    vec![data.app_db_secret_arn.clone()],
+                ),
+                // GetRandomPassword has no resource to name.
+                Statement::new(
+                    &["secretsmanager:GetRandomPassword"],
+                    vec![known("*".to_owned())],
+                ),
+            ],
         },
     );
     let migrated = migrate_on_deploy(stack, &migrate)?;

@@ -20,8 +20,10 @@ pub struct Data {
     pub db_identifier: Output<String>,
     pub db_address: Output<String>,
     pub db_endpoint: Output<String>,
-    /// The RDS-managed secret holding `{"username", "password"}`.
+    /// The RDS-managed secret holding the master `{"username", "password"}` (migrate only).
     pub db_secret_arn: Output<String>,
+    /// The functions' own login (`{"username", "password"}`), written by migrate.
+    pub app_db_secret_arn: Output<String>,
     pub callback_secret_arn: Output<String>,
 }
 
@@ -97,13 +99,24 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
             .apply_immediately(!db.deletion_protection)
             .build_struct(),
     );
+    // The functions' database login: the migrate function makes it (random password) and the
+    // user it names, with only the statements the functions run.
+    let app_login = secret::create(
+        ctx,
+        &stack.name("app-db-login"),
+        secret::SecretArgs::builder()
+            .tags(stack.tags())
+            .description("The functions' database login (written by the migrate function)")
+            .recovery_window_in_days(stack.config.secret_recovery_days as i32)
+            .build_struct(),
+    );
     let callback = secret::create(
         ctx,
         &stack.name("callback-secret"),
         secret::SecretArgs::builder()
             .tags(stack.tags())
             .description("Key of the factory callback capability tokens")
-            .recovery_window_in_days(stack.config.callback_secret_recovery_days as i32)
+            .recovery_window_in_days(stack.config.secret_recovery_days as i32)
             .build_struct(),
     );
     secret_version::create(
@@ -125,5 +138,6 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
                 .unwrap_or_default()
         }),
         callback_secret_arn: callback.arn,
+        app_db_secret_arn: app_login.arn,
     }
 }

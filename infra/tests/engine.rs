@@ -13,8 +13,8 @@ use support::*;
 /// (`program.rs` checks them type by type). Prod has the interface endpoints dev does without.
 fn resources(stage: &str) -> usize {
     match stage {
-        "dev" => 93,
-        "prod" => 97,
+        "dev" => 94,
+        "prod" => 98,
         other => panic!("no stage {other}"),
     }
 }
@@ -267,7 +267,7 @@ fn a_placeholder_ops_mailbox_warns_in_preview_and_stops_up() {
 fn destroy_then_up_then_destroy_again() {
     let project = Project::new("dev");
     project.set("donut-states:dbFinalSnapshot", "true");
-    project.set("donut-states:callbackSecretRecoveryDays", "7");
+    project.set("donut-states:secretRecoveryDays", "7");
     for life in 1..=2 {
         let up = project.pulumi(&["up", "--yes", "--skip-preview"]);
         assert!(up.success, "up #{life}:\n{}", up.text());
@@ -288,7 +288,8 @@ fn destroy_then_up_then_destroy_again() {
         2,
         "a final snapshot per life, each its own name: {left:?}"
     );
-    assert_eq!(count("aws:secretsmanager/secret:Secret "), 2, "{left:?}");
+    // Two secrets per life (callback key, functions' database login).
+    assert_eq!(count("aws:secretsmanager/secret:Secret "), 4, "{left:?}");
 }
 
 /// Two developers' dev stacks (two backends) in one AWS account: nothing collides.

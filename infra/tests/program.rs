@@ -93,7 +93,7 @@ fn every_resource_of_the_architecture_is_declared() {
             ("aws:rds/instance:Instance", 1),
             ("aws:rds/parameterGroup:ParameterGroup", 1),
             ("aws:rds/subnetGroup:SubnetGroup", 1),
-            ("aws:secretsmanager/secret:Secret", 1),
+            ("aws:secretsmanager/secret:Secret", 2),
             ("aws:secretsmanager/secretVersion:SecretVersion", 1),
             ("aws:sns/topic:Topic", 2),
             ("aws:sns/topicSubscription:TopicSubscription", 2),
@@ -455,6 +455,7 @@ fn functions_are_rust_on_arm64_with_the_settings_they_read() {
     let topic_arn = s(out(run, "donut-states-dev-stock-out"), "arn");
     let db = out(run, "donut-states-dev-db");
     let db_secret = db["masterUserSecrets"][0]["secretArn"].as_str().unwrap();
+    let app_secret = s(out(run, "donut-states-dev-app-db-login"), "arn");
     let callback_secret = s(out(run, "donut-states-dev-callback-secret"), "arn");
     let api_url = s(out(run, "donut-states-dev-http-api"), "apiEndpoint");
     let subnets: Vec<&str> = ["a", "b"]
@@ -478,7 +479,13 @@ fn functions_are_rust_on_arm64_with_the_settings_they_read() {
         );
         assert_eq!(strings(&i["vpcConfig"]["subnetIds"]), subnets);
         let env = i["environment"]["variables"].as_object().unwrap();
-        assert_eq!(s(env, "DB_SECRET_ARN"), db_secret, "{}", f.name);
+        // Only migrate logs in as the master user; the others as the application user.
+        let login = if short == "migrate" {
+            db_secret
+        } else {
+            app_secret
+        };
+        assert_eq!(s(env, "DB_SECRET_ARN"), login, "{}", f.name);
         assert_eq!(s(env, "DB_HOST"), s(db, "address"));
         assert_eq!(s(env, "DB_NAME"), "donut");
         let wants_topic = matches!(short, "sales-api" | "outbox-relay");
@@ -523,10 +530,12 @@ fn functions_are_rust_on_arm64_with_the_settings_they_read() {
 fn every_role_is_least_privilege() {
     let run = dev();
     let arn = |name: &str| s(out(run, name), "arn").to_owned();
-    let db_secret = out(run, "donut-states-dev-db")["masterUserSecrets"][0]["secretArn"]
+    let master_secret = out(run, "donut-states-dev-db")["masterUserSecrets"][0]["secretArn"]
         .as_str()
         .unwrap()
         .to_owned();
+    // The functions read the application user's login, never the master's.
+    let db_secret = arn("donut-states-dev-app-db-login");
     let topic = arn("donut-states-dev-stock-out");
     let queue = arn("donut-states-dev-factory-orders");
     let callback = arn("donut-states-dev-callback-secret");
@@ -564,7 +573,12 @@ fn every_role_is_least_privilege() {
         ),
         (
             "migrate",
-            vec![("secretsmanager:GetSecretValue", db_secret.as_str())],
+            vec![
+                ("secretsmanager:GetSecretValue", master_secret.as_str()),
+                ("secretsmanager:GetSecretValue", db_secret.as_str()),
+                ("secretsmanager:PutSecretValue", db_secret.as_str()),
+                ("secretsmanager:GetRandomPassword", "*"),
+            ],
         ),
         (
             "warehouse-restock",

@@ -125,9 +125,9 @@ pub struct StageConfig {
     /// Interface endpoints for SNS, SQS and Secrets Manager; without them that traffic takes
     /// the NAT (cheaper for a small stage, one less thing that can be misconfigured).
     pub interface_endpoints: bool,
-    /// Days Secrets Manager keeps a deleted callback secret (0: deleted at once, so a destroyed
-    /// stack can be deployed again under the same name).
-    pub callback_secret_recovery_days: u32,
+    /// Days Secrets Manager keeps the stack's deleted secrets (callback key, functions' database
+    /// login) recoverable (0: deleted at once).
+    pub secret_recovery_days: u32,
     pub lambda_memory_mb: u32,
     /// Days the functions' and the API's logs are kept.
     pub log_retention_days: u32,
@@ -253,7 +253,7 @@ impl StageConfig {
                 final_snapshot: v.flag("dbFinalSnapshot")?,
             },
             interface_endpoints: v.flag("interfaceEndpoints")?,
-            callback_secret_recovery_days: v.number("callbackSecretRecoveryDays", 0..=30)?,
+            secret_recovery_days: v.number("secretRecoveryDays", 0..=30)?,
             lambda_memory_mb: v.number("lambdaMemoryMb", 128..=10_240)?,
             log_retention_days: v.number("logRetentionDays", 1..=3_653)?,
             seed_products: v.flag("seedProducts")?,
@@ -311,9 +311,9 @@ impl StageConfig {
                 "prod calls the factory over https only (callbacks carry capability tokens)".into(),
             ));
         }
-        if (1..7).contains(&self.callback_secret_recovery_days) {
+        if (1..7).contains(&self.secret_recovery_days) {
             return Err(rule(
-                "callbackSecretRecoveryDays",
+                "secretRecoveryDays",
                 "Secrets Manager takes 0 (delete at once) or 7 to 30 days".into(),
             ));
         }
@@ -642,7 +642,7 @@ mod tests {
         for (key, value) in [
             ("donut-states:api5xxAlarmDatapoints", "6"),
             ("donut-states:dbFreeStorageAlarmGb", "20"),
-            ("donut-states:callbackSecretRecoveryDays", "3"),
+            ("donut-states:secretRecoveryDays", "3"),
         ] {
             let mut values = dev_values();
             values.insert("donut-states:api5xxAlarmPeriods".into(), "5".into());

@@ -8,7 +8,8 @@ pub mod settings;
 pub mod telemetry;
 
 pub use settings::{
-    RdsSecret, SettingsError, callback_signer, factory_client, sns_publisher, warehouse,
+    APP_DB_USER, RdsSecret, SettingsError, callback_signer, factory_client, sns_publisher,
+    warehouse,
 };
 
 use donut_api::AfterStockOut;

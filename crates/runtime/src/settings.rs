@@ -127,6 +127,46 @@ impl Credentials for RdsSecret {
     }
 }
 
+/// The functions' database user (the migrate function creates it; `APP_PRIVILEGES`).
+pub const APP_DB_USER: &str = "donut_app";
+
+impl RdsSecret {
+    /// The functions' login, made on first use: a random password from Secrets Manager,
+    /// stored in this secret, which the other functions read. Later calls return it as stored.
+    pub async fn app_login(&self) -> Result<(String, String), SettingsError> {
+        if let Ok(login) = self.read().await {
+            return Ok(login);
+        }
+        let problem = |problem: String| SettingsError::Secret {
+            arn: self.arn.clone(),
+            problem,
+        };
+        let password = self
+            .client
+            .get_random_password()
+            .password_length(40)
+            .exclude_punctuation(true)
+            .send()
+            .await
+            .map_err(|e| {
+                problem(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string())
+            })?
+            .random_password
+            .ok_or_else(|| problem("no random password".into()))?;
+        let login = serde_json::json!({ "username": APP_DB_USER, "password": password });
+        self.client
+            .put_secret_value()
+            .secret_id(&self.arn)
+            .secret_string(login.to_string())
+            .send()
+            .await
+            .map_err(|e| {
+                problem(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string())
+            })?;
+        Ok((APP_DB_USER.to_owned(), password))
+    }
+}
+
 /// The warehouse: `DATABASE_URL` (local runs), or in AWS the RDS endpoint with the login from
 /// `DB_SECRET_ARN`, re-read when the database refuses it, and the function's share of the
 /// connection budget (`DB_POOL_SIZE`, `DB_IDLE_SECONDS`, set by the infra program from

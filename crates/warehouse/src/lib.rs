@@ -1,13 +1,16 @@
 //! The warehouse on MySQL (RDS in AWS, MariaDB locally), through `mysql_async`.
 //!
-//! Every statement is parameterised. A purchase is one conditional `UPDATE` whose affected-row
+//! Every statement is parameterised (account statements, which take no placeholders, only
+//! ever carry values checked against a strict pattern: `app_user`). A purchase is one conditional `UPDATE` whose affected-row
 //! count decides; the stock-out it may cause (factory order + outbox row) is written in the
 //! same transaction.
 
+mod app_user;
 mod migrations;
 mod outbox;
 mod pool;
 mod store;
 
+pub use app_user::APP_PRIVILEGES;
 pub use migrations::{MIGRATIONS, Migration};
 pub use pool::{Credentials, DbConfig, Login, MySqlWarehouse};

@@ -513,3 +513,40 @@ async fn product_ids_are_case_sensitive() {
     assert_unknown(&db, "GLAZED", "Glazed").await;
     assert_eq!(db.stock("glazed").await, 3);
 }
+
+/// The functions' own user: DML on the warehouse's tables, nothing else.
+#[tokio::test]
+async fn the_application_user_may_run_what_the_functions_run_and_nothing_more() {
+    let db = TestDb::with_shelves(&[Shelf::new("app-glazed", 3)]).await;
+    let user = format!("app_{}", &db.name[2..12]);
+    let password = "Abcdefghijklmnopqrstuvwxyz0123456789";
+    db.warehouse.ensure_app_user(&user, password).await.unwrap();
+    db.warehouse.ensure_app_user(&user, password).await.unwrap(); // idempotent
+    let url = db
+        .url
+        .replacen("donut:donut", &format!("{user}:{password}"), 1);
+    let app = MySqlWarehouse::new(&DbConfig::from_url(&url).unwrap());
+    // What the functions do works: a purchase reads, updates and inserts.
+    let sold = app.purchase(&buy("app-glazed", 1)).await;
+    assert!(matches!(sold, Ok(PurchaseOutcome::Sold(_))), "{sold:?}");
+    // Nothing else: no DDL, no DELETE, no other database.
+    use mysql_async::prelude::Queryable;
+    let mut conn = mysql_async::Conn::from_url(&url).await.unwrap();
+    for statement in [
+        "CREATE TABLE intruder (id INT)",
+        "DROP TABLE products",
+        "DELETE FROM products",
+        "SELECT COUNT(*) FROM mysql.user",
+    ] {
+        let refused = conn.query_drop(statement).await;
+        assert!(refused.is_err(), "{statement} was allowed");
+    }
+    // Names that could smuggle SQL never reach the server.
+    assert!(
+        db.warehouse
+            .ensure_app_user("x'; DROP TABLE products; --", password)
+            .await
+            .is_err()
+    );
+    assert!(db.warehouse.ensure_app_user(&user, "short").await.is_err());
+}

@@ -1,7 +1,10 @@
-//! λ migrate: applies the schema migrations (and, on dev stacks, the seed). The infra
-//! program invokes it on every `pulumi up`, before the functions serve.
+//! λ migrate: applies the schema migrations, keeps the functions' own database user (only the
+//! statements they run; its login in `APP_DB_SECRET_ARN`), and on dev stacks loads the seed.
+//! It alone logs in as the master user. The infra program invokes it on every `pulumi up`,
+//! before the functions get their new configuration.
 
-use donut_runtime::{telemetry, warehouse};
+use donut_runtime::settings::var;
+use donut_runtime::{RdsSecret, telemetry, warehouse};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
@@ -9,9 +12,13 @@ use serde_json::{Value, json};
 async fn main() -> Result<(), Error> {
     telemetry::init("migrate");
     let aws = aws_config::load_from_env().await;
-    let warehouse: &'static _ = Box::leak(Box::new(warehouse(&aws).await?));
+    let warehouse = warehouse(&aws).await?;
+    let app_login = RdsSecret::new(&aws, var("APP_DB_SECRET_ARN")?);
+    let (warehouse, app_login) = (&warehouse, &app_login);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let applied = warehouse.migrate().await?;
+        let (user, password) = app_login.app_login().await?;
+        warehouse.ensure_app_user(&user, &password).await?;
         let seeded = event
             .payload
             .get("seed")
@@ -20,7 +27,7 @@ async fn main() -> Result<(), Error> {
         if seeded {
             warehouse.seed().await?;
         }
-        Ok::<_, Error>(json!({ "applied": applied, "seeded": seeded }))
+        Ok::<_, Error>(json!({ "applied": applied, "app_user": user, "seeded": seeded }))
     }))
     .await
 }

@@ -1,0 +1,71 @@
+//! The functions' own database user: the master user (held by the `migrate` function only)
+//! creates it with exactly the statements the functions run — SELECT, INSERT and UPDATE on the
+//! warehouse's tables; no DDL, no DELETE, nothing on other databases.
+//!
+//! Account statements take no placeholders for names, so every value that goes into them is
+//! checked against a strict pattern first and only then quoted into the text.
+
+use donut_domain::StoreError;
+use mysql_async::prelude::*;
+
+use crate::MySqlWarehouse;
+use crate::pool::map_err;
+
+/// What the functions may do, and nothing else.
+pub const APP_PRIVILEGES: &str = "SELECT, INSERT, UPDATE";
+
+fn checked<'a>(
+    what: &str,
+    value: &'a str,
+    ok: impl Fn(char) -> bool,
+    lengths: std::ops::RangeInclusive<usize>,
+) -> Result<&'a str, StoreError> {
+    if lengths.contains(&value.len()) && value.chars().all(ok) {
+        Ok(value)
+    } else {
+        Err(StoreError::Internal(format!(
+            "refusing an application {what} that is not {lengths:?} plain characters"
+        )))
+    }
+}
+
+impl MySqlWarehouse {
+    /// Creates (or updates the password of) `user` and grants it [`APP_PRIVILEGES`] on this
+    /// warehouse's database. Run as the master user; idempotent.
+    pub async fn ensure_app_user(&self, user: &str, password: &str) -> Result<(), StoreError> {
+        let user = checked(
+            "user",
+            user,
+            |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_',
+            1..=32,
+        )?;
+        let password = checked(
+            "password",
+            password,
+            |c| c.is_ascii_alphanumeric(),
+            24..=128,
+        )?;
+        let mut conn = self.conn().await?;
+        let database: Option<String> = conn
+            .query_first("SELECT DATABASE()")
+            .await
+            .map_err(map_err)?;
+        let database =
+            database.ok_or_else(|| StoreError::Internal("no database selected".into()))?;
+        let database = checked(
+            "database",
+            &database,
+            |c| c.is_ascii_alphanumeric() || c == '_',
+            1..=64,
+        )?;
+        let account = format!("'{user}'@'%'");
+        for statement in [
+            format!("CREATE USER IF NOT EXISTS {account} IDENTIFIED BY '{password}'"),
+            format!("ALTER USER {account} IDENTIFIED BY '{password}'"),
+            format!("GRANT {APP_PRIVILEGES} ON `{database}`.* TO {account}"),
+        ] {
+            conn.query_drop(statement).await.map_err(map_err)?;
+        }
+        Ok(())
+    }
+}
