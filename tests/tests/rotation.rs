@@ -195,3 +195,36 @@ async fn a_rotated_password_costs_at_most_one_503_per_instance() {
         10_000 - count(200) as i64 - stale_sold
     );
 }
+
+/// The functions' login is made once (a random password, stored in its secret) and then read.
+#[tokio::test]
+async fn the_application_login_is_made_once_then_kept() {
+    let aws = donut_local::stack::localstack_config(&aws_endpoint(), "eu-west-1").await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+    let arn = secrets
+        .create_secret()
+        .name(format!("app-login-{}", uuid::Uuid::new_v4().simple()))
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let secret = RdsSecret::new(&aws, arn.clone());
+    assert!(
+        secret.read().await.is_err(),
+        "a new secret has no login yet"
+    );
+    let (user, password) = secret.app_login().await.unwrap();
+    assert_eq!(user, donut_runtime::APP_DB_USER);
+    assert!(password.len() >= 32 && password.chars().all(|c| c.is_ascii_alphanumeric()));
+    assert_eq!(
+        secret.app_login().await.unwrap(),
+        (user.clone(), password.clone()),
+        "kept"
+    );
+    assert_eq!(
+        secret.read().await.unwrap(),
+        (user, password),
+        "what the functions read"
+    );
+}

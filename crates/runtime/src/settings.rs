@@ -88,32 +88,86 @@ impl RdsSecret {
         }
     }
 
+    fn problem(&self, problem: String) -> SettingsError {
+        SettingsError::Secret {
+            arn: self.arn.clone(),
+            problem,
+        }
+    }
+
     /// The current `(user, password)`.
     pub async fn read(&self) -> Result<(String, String), SettingsError> {
+        self.stored()
+            .await?
+            .ok_or_else(|| self.problem("the secret has no value yet".into()))
+    }
+
+    /// The stored login; `None` while the secret has no value (a new secret).
+    async fn stored(&self) -> Result<Option<(String, String)>, SettingsError> {
         #[derive(serde::Deserialize)]
         struct Stored {
             username: String,
             password: String,
         }
-        let problem = |problem: String| SettingsError::Secret {
-            arn: self.arn.clone(),
-            problem,
-        };
-        let out = self
+        let out = match self
             .client
             .get_secret_value()
             .secret_id(&self.arn)
             .send()
             .await
-            .map_err(|e| {
-                problem(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string())
-            })?;
+        {
+            Ok(out) => out,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => {
+                return Err(
+                    self.problem(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string())
+                );
+            }
+        };
         let text = out
             .secret_string
-            .ok_or_else(|| problem("no string value".into()))?;
-        let login: Stored =
-            serde_json::from_str(&text).map_err(|e| problem(format!("not an RDS secret: {e}")))?;
-        Ok((login.username, login.password))
+            .ok_or_else(|| self.problem("no string value".into()))?;
+        let login: Stored = serde_json::from_str(&text)
+            .map_err(|e| self.problem(format!("not an RDS secret: {e}")))?;
+        Ok(Some((login.username, login.password)))
+    }
+
+    /// The functions' login, made on first use: a random password from Secrets Manager,
+    /// stored in this secret, which the other functions read. Later calls return it as stored;
+    /// any other failure to read it stops here (a password is never replaced by accident).
+    pub async fn app_login(&self) -> Result<(String, String), SettingsError> {
+        if let Some(login) = self.stored().await? {
+            return Ok(login);
+        }
+        let aws_error = |e: String| self.problem(e);
+        let password = self
+            .client
+            .get_random_password()
+            .password_length(40)
+            .exclude_punctuation(true)
+            .send()
+            .await
+            .map_err(|e| {
+                aws_error(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string())
+            })?
+            .random_password
+            .ok_or_else(|| self.problem("no random password".into()))?;
+        let login = serde_json::json!({ "username": APP_DB_USER, "password": password });
+        self.client
+            .put_secret_value()
+            .secret_id(&self.arn)
+            .secret_string(login.to_string())
+            .send()
+            .await
+            .map_err(|e| {
+                aws_error(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string())
+            })?;
+        Ok((APP_DB_USER.to_owned(), password))
     }
 }
 
@@ -129,43 +183,6 @@ impl Credentials for RdsSecret {
 
 /// The functions' database user (the migrate function creates it; `APP_PRIVILEGES`).
 pub const APP_DB_USER: &str = "donut_app";
-
-impl RdsSecret {
-    /// The functions' login, made on first use: a random password from Secrets Manager,
-    /// stored in this secret, which the other functions read. Later calls return it as stored.
-    pub async fn app_login(&self) -> Result<(String, String), SettingsError> {
-        if let Ok(login) = self.read().await {
-            return Ok(login);
-        }
-        let problem = |problem: String| SettingsError::Secret {
-            arn: self.arn.clone(),
-            problem,
-        };
-        let password = self
-            .client
-            .get_random_password()
-            .password_length(40)
-            .exclude_punctuation(true)
-            .send()
-            .await
-            .map_err(|e| {
-                problem(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string())
-            })?
-            .random_password
-            .ok_or_else(|| problem("no random password".into()))?;
-        let login = serde_json::json!({ "username": APP_DB_USER, "password": password });
-        self.client
-            .put_secret_value()
-            .secret_id(&self.arn)
-            .secret_string(login.to_string())
-            .send()
-            .await
-            .map_err(|e| {
-                problem(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string())
-            })?;
-        Ok((APP_DB_USER.to_owned(), password))
-    }
-}
 
 /// The warehouse: `DATABASE_URL` (local runs), or in AWS the RDS endpoint with the login from
 /// `DB_SECRET_ARN`, re-read when the database refuses it, and the function's share of the
