@@ -2,10 +2,19 @@
 # `make lambdas`: one release `bootstrap.zip` per Lambda, for provided.al2023 on arm64, at
 # target/lambda/<function>/bootstrap.zip (where the infra program takes them from).
 # Uses cargo-lambda (cross-linking through zig), both pinned, in a project-local venv.
+# Each zip also carries the RDS CA bundle as rds-ca.pem (the functions verify the database's
+# certificate against it): download it once from
+#   https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
+# to .local/rds-global-bundle.pem, or point RDS_CA_BUNDLE at it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 VENV=${DONUT_LOCAL_DIR:-$ROOT/.local}/venv-lambda
+RDS_CA_BUNDLE=${RDS_CA_BUNDLE:-$ROOT/.local/rds-global-bundle.pem}
+if ! grep -q 'BEGIN CERTIFICATE' "$RDS_CA_BUNDLE" 2>/dev/null; then
+  echo "no RDS CA bundle at $RDS_CA_BUNDLE: download https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem there (or set RDS_CA_BUNDLE)"
+  exit 1
+fi
 FUNCTIONS=(sales-api factory-requester warehouse-restock outbox-relay migrate factory-watchdog)
 
 if [ ! -x "$VENV/bin/cargo-lambda" ]; then
@@ -19,6 +28,15 @@ export PATH="$VENV/bin:$PATH"
 args=()
 for f in "${FUNCTIONS[@]}"; do args+=(-p "$f"); done
 cargo lambda build --release --arm64 --output-format zip "${args[@]}"
+for f in "${FUNCTIONS[@]}"; do
+  python3 - "target/lambda/$f/bootstrap.zip" "$RDS_CA_BUNDLE" <<'PY'
+import sys, zipfile
+archive, bundle = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(archive, "a", zipfile.ZIP_DEFLATED) as z:
+    if "rds-ca.pem" not in z.namelist():
+        z.write(bundle, "rds-ca.pem")
+PY
+done
 for f in "${FUNCTIONS[@]}"; do
   printf '  %-20s %s bytes\n' "$f" "$(stat -c %s "target/lambda/$f/bootstrap.zip")"
 done

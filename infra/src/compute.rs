@@ -25,6 +25,9 @@ use donut_infra_aws::types::lambda::{
     FunctionTracingConfig, FunctionVpcConfig,
 };
 
+/// Where `make lambdas` puts the RDS CA bundle in each function's package.
+pub const RDS_CA_IN_PACKAGE: &str = "/var/task/rds-ca.pem";
+
 /// The functions, by the name of their crate under `lambdas/` (`donut_config::Function`).
 pub const SALES_API: &str = Function::SalesApi.name();
 pub const WAREHOUSE_RESTOCK: &str = Function::WarehouseRestock.name();
@@ -202,6 +205,8 @@ pub fn declare(
             ("DB_HOST", data.db_address.clone()),
             ("DB_PORT", known(DB_PORT.to_string())),
             ("DB_NAME", known(DB_NAME.to_owned())),
+            // TLS, the server verified against the RDS CA bundle `make lambdas` packs.
+            ("DB_TLS_CA", known(RDS_CA_IN_PACKAGE.to_owned())),
         ]
     };
     // What the functions that call the legacy factory read: where it is, and how to sign

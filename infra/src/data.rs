@@ -58,14 +58,22 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
             .family(DB_FAMILY)
             .description("donut-states: connection timeouts for Lambda")
             .parameters(
-                ["wait_timeout", "interactive_timeout"]
-                    .map(|name| {
-                        ParameterGroupParameter::builder()
-                            .name(name.to_owned())
-                            .value(wait_timeout.clone())
-                            .build_struct()
-                    })
-                    .to_vec(),
+                [
+                    ("wait_timeout", wait_timeout.clone()),
+                    ("interactive_timeout", wait_timeout),
+                    // Plain connections refused where the stage says so (prod).
+                    (
+                        "require_secure_transport",
+                        if db.require_tls { "1" } else { "0" }.to_owned(),
+                    ),
+                ]
+                .map(|(name, value)| {
+                    ParameterGroupParameter::builder()
+                        .name(name.to_owned())
+                        .value(value)
+                        .build_struct()
+                })
+                .to_vec(),
             )
             .build_struct(),
     );

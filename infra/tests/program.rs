@@ -934,11 +934,26 @@ fn the_connection_budget_is_what_is_deployed() {
         let parameters = out(run, &format!("donut-states-{stage}-db-parameters"));
         assert_eq!(db["parameterGroupName"], parameters["name"]);
         assert_eq!(parameters["family"], "mysql8.4");
-        for p in parameters["parameters"].as_array().unwrap() {
+        let values: BTreeMap<String, String> = parameters["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let p = p.as_object().unwrap();
+                (s(p, "name").to_owned(), s(p, "value").to_owned())
+            })
+            .collect();
+        let wait = config.capacity.db_wait_timeout_seconds.to_string();
+        assert_eq!(values["wait_timeout"], wait);
+        assert_eq!(values["interactive_timeout"], wait);
+        // TLS: the functions always verify the server; prod refuses plain connections.
+        let required = if stage == "prod" { "1" } else { "0" };
+        assert_eq!(values["require_secure_transport"], required);
+        for function in donut_config::Function::ALL {
+            let f = input(run, &format!("donut-states-{stage}-{}", function.name()));
             assert_eq!(
-                p["value"],
-                config.capacity.db_wait_timeout_seconds.to_string(),
-                "{p}"
+                f["environment"]["variables"]["DB_TLS_CA"],
+                "/var/task/rds-ca.pem"
             );
         }
     }

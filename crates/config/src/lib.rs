@@ -54,6 +54,9 @@ pub struct DatabaseConfig {
     pub backup_retention_days: u32,
     /// A snapshot when the instance is deleted (`pulumi destroy`).
     pub final_snapshot: bool,
+    /// The server refuses connections without TLS (`require_secure_transport`); the functions
+    /// use TLS in every stage.
+    pub require_tls: bool,
 }
 
 /// How much runs at once, and what each instance may hold.
@@ -251,6 +254,7 @@ impl StageConfig {
                 deletion_protection: v.flag("dbDeletionProtection")?,
                 backup_retention_days: v.number("dbBackupRetentionDays", 0..=35)?,
                 final_snapshot: v.flag("dbFinalSnapshot")?,
+                require_tls: v.flag("dbRequireTls")?,
             },
             interface_endpoints: v.flag("interfaceEndpoints")?,
             secret_recovery_days: v.number("secretRecoveryDays", 0..=30)?,

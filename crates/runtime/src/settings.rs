@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `DATABASE_URL` | all | `mysql://user:pass@host:port/db` (local runs) |
 //! | `DB_SECRET_ARN`, `DB_HOST`, `DB_PORT`, `DB_NAME` | all | in AWS: the RDS credentials secret and the endpoint |
+//! | `DB_TLS_CA` | all, in AWS | the RDS CA bundle (PEM) the server's certificate must chain to |
 //! | `DB_POOL_SIZE`, `DB_IDLE_SECONDS` | all, in AWS | connections one instance may hold (its share of the stage's connection budget), and how long an idle one is kept |
 //! | `MAX_QUANTITY`, `MAX_BODY_BYTES` | sales-api, restock | request limits |
 //! | `STOCK_OUT_TOPIC_ARN` | sales-api, outbox-relay | where stock-out events go |
@@ -209,6 +210,24 @@ pub async fn warehouse(aws: &aws_config::SdkConfig) -> Result<MySqlWarehouse, Se
     )
     .with_max_connections(pool_size)
     .with_idle_timeout(Duration::from_secs(idle_seconds));
+    // TLS with the server's certificate verified against the RDS CA bundle the deploy put in
+    // the package (`DB_TLS_CA`, see README "Deploy to AWS").
+    let config = match std::env::var("DB_TLS_CA") {
+        Ok(ca) => {
+            let ca = std::path::PathBuf::from(ca);
+            if !ca.is_file() {
+                return Err(SettingsError::Invalid {
+                    name: "DB_TLS_CA",
+                    problem: format!(
+                        "{} is not a file (the RDS CA bundle belongs in the zip)",
+                        ca.display()
+                    ),
+                });
+            }
+            config.with_tls(&ca)
+        }
+        Err(_) => config,
+    };
     Ok(MySqlWarehouse::with_credentials(&config, Arc::new(secret)))
 }
 

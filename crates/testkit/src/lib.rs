@@ -132,10 +132,17 @@ pub struct PrivateMariaDb {
     pub port: u16,
     dir: std::path::PathBuf,
     child: Option<std::process::Child>,
+    /// Server options beyond ours (TLS, say).
+    options: Vec<String>,
 }
 
 impl PrivateMariaDb {
     pub async fn start() -> Self {
+        Self::start_with(Vec::new()).await
+    }
+
+    /// A server started with these extra `mariadbd` options.
+    pub async fn start_with(options: Vec<String>) -> Self {
         let dir =
             std::env::temp_dir().join(format!("donut-mariadb-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -162,6 +169,7 @@ impl PrivateMariaDb {
             port,
             dir,
             child: None,
+            options,
         };
         db.resume().await;
         let mut root = mysql_async::Conn::new(
@@ -205,6 +213,7 @@ impl PrivateMariaDb {
             .arg(format!("--socket={}", self.socket()))
             .arg(format!("--port={}", self.port))
             .args(["--bind-address=127.0.0.1", "--skip-name-resolve"])
+            .args(&self.options)
             .arg(format!("--user={user}"))
             .arg(format!(
                 "--log-error={}",

@@ -4,7 +4,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use donut_domain::StoreError;
-use mysql_async::{Conn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
+use mysql_async::{Conn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, SslOpts};
 
 /// How to reach the database. Build it from a URL (`mysql://user:pass@host:port/db`) or from
 /// parts (e.g. an RDS secret).
@@ -76,6 +76,15 @@ impl DbConfig {
 
     pub fn database(&self) -> Option<&str> {
         self.opts.db_name()
+    }
+
+    /// Encrypts the connection and verifies the server's certificate — chain and host name —
+    /// against the CA certificates in the PEM file `ca` (RDS: its CA bundle). A server whose
+    /// certificate does not chain to them is refused.
+    pub fn with_tls(mut self, ca: &std::path::Path) -> Self {
+        let tls = SslOpts::default().with_root_certs(vec![ca.to_path_buf().into()]);
+        self.opts = OptsBuilder::from_opts(self.opts).ssl_opts(tls).into();
+        self
     }
 
     /// The same database as another user or with another password.
