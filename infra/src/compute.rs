@@ -198,11 +198,11 @@ pub fn declare(
     let c = &stack.config;
     // What every function reads: its metrics namespace and the database — as the application
     // user; only `migrate` logs in as the master user.
-    let database_env = |login: &Output<String>| {
+    let database_env = |login: &Output<String>, host: &Output<String>| {
         vec![
             ("METRICS_NAMESPACE", known(stack.metrics_namespace())),
             ("DB_SECRET_ARN", login.clone()),
-            ("DB_HOST", data.db_address.clone()),
+            ("DB_HOST", host.clone()),
             ("DB_PORT", known(DB_PORT.to_string())),
             ("DB_NAME", known(DB_NAME.to_owned())),
             // TLS, the server verified against the RDS CA bundle `make lambdas` packs.
@@ -222,7 +222,9 @@ pub fn declare(
             ("CALLBACK_SECRET_ARN", data.callback_secret_arn.clone()),
         ]
     };
-    let base_env = || database_env(&data.app_db_secret_arn);
+    // The serving functions reach the database through its proxy when there is one; migrate
+    // always connects to the instance itself.
+    let base_env = || database_env(&data.app_db_secret_arn, &data.serving_address);
     let db_secret = || {
         Statement::new(
             &["secretsmanager:GetSecretValue"],
@@ -252,7 +254,7 @@ pub fn declare(
             description: "Applies the warehouse schema migrations, keeps the functions' database user (and the dev seed)",
             timeout_seconds: 120,
             env: [
-                database_env(&data.db_secret_arn),
+                database_env(&data.db_secret_arn, &data.db_address),
                 vec![("APP_DB_SECRET_ARN", data.app_db_secret_arn.clone())],
             ]
             .concat(),

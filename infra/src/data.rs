@@ -1,14 +1,22 @@
 //! The warehouse: RDS MySQL in the private subnets, encrypted, its master password made by
 //! RDS and kept in Secrets Manager; Multi-AZ, deletion protection and backups per stage.
-//! Plus the callback secret, from the stack's encrypted config.
+//! Plus the callback secret, from the stack's encrypted config, the functions' own login, and
+//! where the stage asks for one (`dbProxy`) an RDS Proxy in front of the instance.
 
 use pulumi_gestalt_rust::Output;
 
 use crate::Stack;
+use crate::iam::{Statement, document};
 use crate::network::Network;
-use donut_infra_aws::rds::{instance, parameter_group, subnet_group};
+use donut_infra_aws::iam::{role, role_policy};
+use donut_infra_aws::rds::proxy as db_proxy;
+use donut_infra_aws::rds::{
+    instance, parameter_group, proxy_default_target_group, proxy_target, subnet_group,
+};
 use donut_infra_aws::secretsmanager::{secret, secret_version};
-use donut_infra_aws::types::rds::ParameterGroupParameter;
+use donut_infra_aws::types::rds::{
+    ParameterGroupParameter, ProxyAuth, ProxyDefaultTargetGroupConnectionPoolConfig,
+};
 
 pub const DB_NAME: &str = "donut";
 pub const DB_PORT: i32 = 3306;
@@ -16,6 +24,8 @@ pub const DB_ENGINE_VERSION: &str = "8.4";
 const DB_FAMILY: &str = "mysql8.4";
 
 pub struct Data {
+    /// Where the functions connect: the proxy when the stage has one, else the instance.
+    pub serving_address: Output<String>,
     /// The RDS instance identifier (the `DBInstanceIdentifier` of its metrics).
     pub db_identifier: Output<String>,
     pub db_address: Output<String>,
@@ -135,7 +145,12 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
             .secret_string(callback_secret)
             .build_struct(),
     );
+    let serving_address = match &network.proxy_sg_id {
+        Some(proxy_sg) => proxy(stack, network, proxy_sg, &instance.id, &app_login.arn),
+        None => instance.address.clone(),
+    };
     Data {
+        serving_address,
         db_identifier: instance.id,
         db_address: instance.address,
         db_endpoint: instance.endpoint,
@@ -148,4 +163,86 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
         callback_secret_arn: callback.arn,
         app_db_secret_arn: app_login.arn,
     }
+}
+
+/// RDS Proxy in front of the instance: it logs in with the functions' login (its secret, read
+/// through a role of its own), keeps at most `dbProxyMaxConnectionsPercent` % of the database's
+/// connections, and speaks TLS only. Returns its endpoint.
+fn proxy(
+    stack: &Stack,
+    network: &Network,
+    proxy_sg: &Output<String>,
+    instance_id: &Output<String>,
+    login_secret: &Output<String>,
+) -> Output<String> {
+    let ctx = stack.ctx;
+    let role = role::create(
+        ctx,
+        &stack.name("db-proxy-role"),
+        role::RoleArgs::builder()
+            .tags(stack.tags())
+            .description("Lets the donut-states database proxy read the functions' login")
+            .assume_role_policy(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"rds.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+            )
+            .build_struct(),
+    );
+    let allowed = role_policy::create(
+        ctx,
+        &stack.name("db-proxy-policy"),
+        role_policy::RolePolicyArgs::builder()
+            .name("read-the-functions-login")
+            .role(role.id.clone())
+            .policy(document(vec![Statement::new(
+                &["secretsmanager:GetSecretValue"],
+                vec![login_secret.clone()],
+            )]))
+            .build_struct(),
+    );
+    let proxy = db_proxy::create(
+        ctx,
+        &stack.name("db-proxy"),
+        db_proxy::ProxyArgs::builder()
+            .tags(stack.tags())
+            .engine_family("MYSQL")
+            .role_arn(crate::out::after(&role.arn, &allowed.id))
+            .vpc_subnet_ids(network.private_subnet_ids.clone())
+            .vpc_security_group_ids(proxy_sg.map(|sg| vec![sg]))
+            .require_tls(true)
+            .auths(login_secret.map(|arn| {
+                vec![
+                    ProxyAuth::builder()
+                        .auth_scheme("SECRETS".to_owned())
+                        .iam_auth("DISABLED".to_owned())
+                        .secret_arn(arn)
+                        .build_struct(),
+                ]
+            }))
+            .build_struct(),
+    );
+    let group = proxy_default_target_group::create(
+        ctx,
+        &stack.name("db-proxy-targets"),
+        proxy_default_target_group::ProxyDefaultTargetGroupArgs::builder()
+            .db_proxy_name(proxy.name.clone())
+            .connection_pool_config(
+                ProxyDefaultTargetGroupConnectionPoolConfig::builder()
+                    .max_connections_percent(
+                        stack.config.database.proxy_max_connections_percent as i32,
+                    )
+                    .build_struct(),
+            )
+            .build_struct(),
+    );
+    let target = proxy_target::create(
+        ctx,
+        &stack.name("db-proxy-target"),
+        proxy_target::ProxyTargetArgs::builder()
+            .db_proxy_name(proxy.name.clone())
+            .target_group_name(group.name.clone())
+            .db_instance_identifier(instance_id.clone())
+            .build_struct(),
+    );
+    // Usable once the instance is its target.
+    crate::out::after(&proxy.endpoint, &target.id)
 }

@@ -21,6 +21,8 @@ const PUBLIC_SUBNET_CIDR: &str = "10.40.0.0/24";
 pub const ENDPOINT_SERVICES: [&str; 3] = ["sns", "sqs", "secretsmanager"];
 
 pub struct Network {
+    /// The database proxy's security group, when the stage has a proxy.
+    pub proxy_sg_id: Option<Output<String>>,
     /// The AWS account the stack is deployed to.
     pub account_id: Output<String>,
     pub vpc_id: Output<String>,
@@ -113,18 +115,52 @@ pub fn declare(stack: &Stack) -> anyhow::Result<Network> {
             .egress(rules)
             .build_struct(),
     );
+    // With a proxy (`dbProxy`) the functions' MySQL goes through it: in from the functions, on
+    // to the database.
+    let proxy_sg = stack.config.database.proxy.then(|| {
+        security_group::create(
+            ctx,
+            &stack.name("db-proxy-sg"),
+            security_group::SecurityGroupArgs::builder()
+                .tags(stack.tags())
+                .vpc_id(vpc.id.clone())
+                .description(
+                    "donut-states database proxy: MySQL from the functions, to the database",
+                )
+                .ingress(
+                    lambda_sg
+                        .id
+                        .map(|sg| vec![ingress(3306, Some(sg), None, "MySQL from the functions")]),
+                )
+                .egress(vec![egress(3306, VPC_CIDR, "MySQL (RDS)")])
+                .build_struct(),
+        )
+        .id
+    });
+    let clients = match &proxy_sg {
+        Some(proxy) => all(vec![lambda_sg.id.clone(), proxy.clone()]),
+        None => lambda_sg.id.map(|sg| vec![sg]),
+    };
     let db_sg = security_group::create(
         ctx,
         &stack.name("db-sg"),
         security_group::SecurityGroupArgs::builder()
             .tags(stack.tags())
             .vpc_id(vpc.id.clone())
-            .description("donut-states database: MySQL from the functions only")
-            .ingress(
-                lambda_sg
-                    .id
-                    .map(|sg| vec![ingress(3306, Some(sg), None, "MySQL from the functions")]),
-            )
+            .description("donut-states database: MySQL from the functions (and their proxy) only")
+            .ingress(clients.map(|groups| {
+                groups
+                    .into_iter()
+                    .map(|sg| {
+                        ingress(
+                            3306,
+                            Some(sg),
+                            None,
+                            "MySQL from the functions or their proxy",
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            }))
             .build_struct(),
     );
     let egress_route_table = internet_egress(stack, &vpc.id);
@@ -151,6 +187,7 @@ pub fn declare(stack: &Stack) -> anyhow::Result<Network> {
         private_subnet_ids,
         lambda_sg_id: lambda_sg.id,
         db_sg_id: db_sg.id,
+        proxy_sg_id: proxy_sg,
     })
 }
 

@@ -314,3 +314,42 @@ fn two_dev_stacks_share_an_account() {
     );
     alice.ok(&["destroy", "--yes", "--skip-preview"]);
 }
+
+/// With `dbProxy`, the functions reach the database through an RDS Proxy that logs in with
+/// their login (read through its own role), speaks TLS only and targets the instance; the
+/// migration still connects to the instance itself.
+#[test]
+fn a_stage_with_a_proxy_points_its_functions_at_it() {
+    let project = Project::new("dev");
+    project.set("donut-states:dbProxy", "true");
+    project.ok(&["up", "--yes", "--skip-preview"]);
+    let run = project.deployment();
+    let proxy = run.named("donut-states-dev-db-proxy");
+    let instance = run.named("donut-states-dev-db");
+    let login = run.named("donut-states-dev-app-db-login").outputs["arn"].clone();
+    assert_eq!(proxy.inputs["auths"][0]["secretArn"], login);
+    assert_eq!(proxy.inputs["requireTls"], true);
+    let policy: serde_json::Value = serde_json::from_str(
+        run.named("donut-states-dev-db-proxy-policy").inputs["policy"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(policy["Statement"][0]["Resource"][0], login);
+    assert_eq!(
+        run.named("donut-states-dev-db-proxy-target").inputs["dbInstanceIdentifier"],
+        instance.outputs["id"]
+    );
+    for function in donut_infra::compute::FUNCTIONS {
+        let host = &run.named(&format!("donut-states-dev-{function}")).inputs["environment"]["variables"]
+            ["DB_HOST"];
+        let expected = if function == "migrate" {
+            &instance.outputs["address"]
+        } else {
+            &proxy.outputs["endpoint"]
+        };
+        assert_eq!(host, expected, "{function}");
+    }
+    project.ok(&["destroy", "--yes", "--skip-preview"]);
+    assert_eq!(project.live_resources(), 0);
+}

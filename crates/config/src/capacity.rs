@@ -75,7 +75,15 @@ impl StageConfig {
             })
             .collect();
         let headroom = self.capacity.db_connection_headroom;
-        let worst_case = functions.iter().map(|(_, n, c)| n * c).sum::<u32>() + headroom;
+        let worst_case = if self.database.proxy {
+            // The functions connect to the proxy; the database sees at most the proxy's share,
+            // plus the migration (which connects directly).
+            (max_connections * self.database.proxy_max_connections_percent).div_ceil(100)
+                + self.reserved_concurrency(Function::Migrate)
+                + headroom
+        } else {
+            functions.iter().map(|(_, n, c)| n * c).sum::<u32>() + headroom
+        };
         Ok(Budget {
             functions,
             headroom,
@@ -99,7 +107,8 @@ impl StageConfig {
                 problem: format!(
                     "the worst case is {} connections ({} + headroom {}) but {} allows {}: lower \
                      {PROJECT}:salesApiConcurrency, restockConcurrency, maxConcurrency, batchSize or \
-                     dbConnectionHeadroom, or choose a larger {PROJECT}:dbInstanceClass",
+                     dbConnectionHeadroom (or dbProxyMaxConnectionsPercent with dbProxy), or choose \
+                     a larger {PROJECT}:dbInstanceClass or put {PROJECT}:dbProxy in front",
                     budget.worst_case,
                     terms.join(" + "),
                     budget.headroom,

@@ -57,6 +57,10 @@ pub struct DatabaseConfig {
     /// The server refuses connections without TLS (`require_secure_transport`); the functions
     /// use TLS in every stage.
     pub require_tls: bool,
+    /// An RDS Proxy between the functions and the database: they connect to it, and it keeps at
+    /// most `proxy_max_connections_percent` % of the database's connections.
+    pub proxy: bool,
+    pub proxy_max_connections_percent: u32,
 }
 
 /// How much runs at once, and what each instance may hold.
@@ -255,6 +259,8 @@ impl StageConfig {
                 backup_retention_days: v.number("dbBackupRetentionDays", 0..=35)?,
                 final_snapshot: v.flag("dbFinalSnapshot")?,
                 require_tls: v.flag("dbRequireTls")?,
+                proxy: v.flag("dbProxy")?,
+                proxy_max_connections_percent: v.number("dbProxyMaxConnectionsPercent", 1..=100)?,
             },
             interface_endpoints: v.flag("interfaceEndpoints")?,
             secret_recovery_days: v.number("secretRecoveryDays", 0..=30)?,
@@ -691,6 +697,19 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("allows 66"), "{err}");
+        // A proxy bounds what the database sees, however many functions run.
+        let mut values = dev_values();
+        values.insert("donut-states:salesApiConcurrency".into(), "200".into());
+        values.insert("donut-states:dbProxy".into(), "true".into());
+        let budget = StageConfig::from_values("dev", &values)
+            .unwrap()
+            .connection_budget()
+            .unwrap();
+        assert_eq!(
+            budget.worst_case,
+            53 + 1 + 5,
+            "80 % of 66, the migration, the headroom"
+        );
         let mut values = dev_values();
         values.insert("donut-states:dbInstanceClass".into(), "db.x9.huge".into());
         let err = StageConfig::from_values("dev", &values)

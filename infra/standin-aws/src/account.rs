@@ -55,7 +55,13 @@ impl Live {
     /// `functionName`, `dbSubnetGroupName`…) — names alone are shared across kinds.
     fn refers_to(&self, other: &Live) -> bool {
         let arn = other.arn();
-        let generated = other.physical_name() != Some(other.id.as_str());
+        // An id AWS made up (`vpc-…`, a URL, an ARN) — not a name, nor one of the resource's
+        // own inputs (a default target group's id is its proxy's name).
+        let generated = other.physical_name() != Some(other.id.as_str())
+            && !other
+                .inputs
+                .values()
+                .any(|v| v.as_str() == Some(other.id.as_str()));
         let kind_words = camel_words(other.type_token.rsplit(':').next().unwrap_or_default());
         let mut by_arn_or_generated_id = false;
         let mut by_name = false;

@@ -159,6 +159,39 @@ pub fn created(
                 let arn = format!("arn:aws:kms:{region}:{ACCOUNT}:key/{id}");
                 (id, Some(arn))
             }
+            "aws:rds/proxy:Proxy" => {
+                out.insert(
+                    "endpoint".into(),
+                    json!(format!(
+                        "{physical}.proxy-c{short}.{region}.rds.amazonaws.com"
+                    )),
+                );
+                (
+                    physical.clone(),
+                    Some(format!(
+                        "arn:aws:rds:{region}:{ACCOUNT}:db-proxy:prx-{token}"
+                    )),
+                )
+            }
+            "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup" => {
+                let proxy = text(inputs, "dbProxyName").unwrap_or_default().to_owned();
+                out.insert("name".into(), json!("default"));
+                (
+                    proxy,
+                    Some(format!(
+                        "arn:aws:rds:{region}:{ACCOUNT}:target-group:prx-tg-{short}"
+                    )),
+                )
+            }
+            "aws:rds/proxyTarget:ProxyTarget" => (
+                format!(
+                    "{},{},RDS_INSTANCE,{}",
+                    text(inputs, "dbProxyName").unwrap_or_default(),
+                    text(inputs, "targetGroupName").unwrap_or_default(),
+                    text(inputs, "dbInstanceIdentifier").unwrap_or_default()
+                ),
+                None,
+            ),
             "aws:rds/subnetGroup:SubnetGroup" => (
                 physical.clone(),
                 Some(format!("arn:aws:rds:{region}:{ACCOUNT}:subgrp:{physical}")),
