@@ -6,7 +6,7 @@
 use pulumi_gestalt_rust::Output;
 
 use crate::Stack;
-use crate::iam::{Statement, document};
+use crate::iam::{Statement, document, trust};
 use crate::network::Network;
 use donut_infra_aws::iam::{role, role_policy};
 use donut_infra_aws::rds::proxy as db_proxy;
@@ -182,9 +182,7 @@ fn proxy(
         role::RoleArgs::builder()
             .tags(stack.tags())
             .description("Lets the donut-states database proxy read the functions' login")
-            .assume_role_policy(
-                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"rds.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
-            )
+            .assume_role_policy(trust("rds.amazonaws.com"))
             .build_struct(),
     );
     let allowed = role_policy::create(

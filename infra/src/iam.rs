@@ -33,7 +33,14 @@ pub fn document(statements: Vec<Statement>) -> Output<String> {
         .map(|statements| json!({ "Version": "2012-10-17", "Statement": statements }).to_string())
 }
 
-const LAMBDA_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+/// A role's trust policy: `service` (e.g. `lambda.amazonaws.com`) may assume it.
+pub fn trust(service: &str) -> String {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{ "Effect": "Allow", "Principal": { "Service": service }, "Action": "sts:AssumeRole" }]
+    })
+    .to_string()
+}
 
 /// A function's role. `arn` is known only once the policy is attached, so whatever uses
 /// the role (the function) is created after its permissions exist.
@@ -52,7 +59,7 @@ pub fn function_role(stack: &Stack, function: &str, statements: Vec<Statement>) 
                 "Runs the {function} Lambda of donut-states ({})",
                 stack.config.stage
             ))
-            .assume_role_policy(LAMBDA_TRUST)
+            .assume_role_policy(trust("lambda.amazonaws.com"))
             .build_struct(),
     );
     let policy = document(statements);
