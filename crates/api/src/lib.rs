@@ -27,12 +27,17 @@ pub trait HttpHandler: Send + Sync + 'static {
     fn handle(&self, request: Request) -> impl std::future::Future<Output = Response<Body>> + Send;
 }
 
-/// The path split into its segments, without empty ones (`/products/` = `/products`).
+/// The path split into its segments (`/products/` = `/products`).
 pub(crate) fn segments(request: &Request) -> Vec<&str> {
-    request
-        .uri()
-        .path()
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect()
+    // One leading and one trailing slash are dropped; an empty segment inside the path stays
+    // (so `/products//` — also what `/products/\` becomes — asks for the product "" and gets
+    // a 400, not the list).
+    let path = request.uri().path();
+    let path = path.strip_prefix('/').unwrap_or(path);
+    let path = path.strip_suffix('/').unwrap_or(path);
+    if path.is_empty() {
+        Vec::new()
+    } else {
+        path.split('/').collect()
+    }
 }
