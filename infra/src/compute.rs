@@ -64,7 +64,7 @@ pub struct Compute {
 }
 
 struct Spec {
-    name: &'static str,
+    function: Function,
     description: &'static str,
     timeout_seconds: i32,
     env: Vec<(&'static str, Output<String>)>,
@@ -98,12 +98,19 @@ fn fingerprint(paths: &[std::path::PathBuf]) -> anyhow::Result<String> {
     Ok(fnv_hex(&bytes))
 }
 
+/// A function's package, as `make lambdas` builds it.
+fn package(stack: &Stack, function: Function) -> std::path::PathBuf {
+    stack
+        .root
+        .join("target/lambda")
+        .join(function.name())
+        .join("bootstrap.zip")
+}
+
 fn declare_function(stack: &Stack, network: &Network, mut spec: Spec) -> Deployed {
     let ctx = stack.ctx;
-    let kind = Function::ALL
-        .into_iter()
-        .find(|k| k.name() == spec.name)
-        .expect("every spec is a donut_config::Function");
+    let kind = spec.function;
+    let name = kind.name();
     // Its share of the database's connection budget (donut_config::capacity).
     spec.env.push((
         "DB_POOL_SIZE",
@@ -117,7 +124,7 @@ fn declare_function(stack: &Stack, network: &Network, mut spec: Spec) -> Deploye
     // share an account without colliding; the function logs to its group by configuration.
     let logs = log_group::create(
         ctx,
-        &stack.name(&format!("{}-logs", spec.name)),
+        &stack.name(&format!("{name}-logs")),
         log_group::LogGroupArgs::builder()
             .tags(stack.tags())
             .retention_in_days(stack.config.log_retention_days as i32)
@@ -129,7 +136,7 @@ fn declare_function(stack: &Stack, network: &Network, mut spec: Spec) -> Deploye
         vec![logs.arn.map(|arn| format!("{arn}:*"))],
     ));
     statements.extend(vpc_and_tracing());
-    let role = function_role(stack, spec.name, statements);
+    let role = function_role(stack, name, statements);
     let vpc = pulumi_gestalt_rust::pulumi_combine!(
         network.private_subnet_ids.clone(),
         network.lambda_sg_id.clone()
@@ -140,14 +147,10 @@ fn declare_function(stack: &Stack, network: &Network, mut spec: Spec) -> Deploye
             .security_group_ids(vec![sg])
             .build_struct()
     });
-    let zip = stack
-        .root
-        .join("target/lambda")
-        .join(spec.name)
-        .join("bootstrap.zip");
+    let zip = package(stack, kind);
     let created = function::create(
         ctx,
-        &stack.name(spec.name),
+        &stack.name(name),
         function::FunctionArgs::builder()
             .tags(stack.tags())
             .description(spec.description)
@@ -250,7 +253,7 @@ pub fn declare(
         stack,
         network,
         Spec {
-            name: MIGRATE,
+            function: Function::Migrate,
             description: "Applies the warehouse schema migrations, keeps the functions' database user (and the dev seed)",
             timeout_seconds: 120,
             env: [
@@ -283,7 +286,7 @@ pub fn declare(
 
     let serving = vec![
         Spec {
-            name: SALES_API,
+            function: Function::SalesApi,
             description: "Sales API: orders and stock levels",
             timeout_seconds: 10,
             env: [
@@ -298,7 +301,7 @@ pub fn declare(
             statements: vec![db_secret(), publish(), topic_key()],
         },
         Spec {
-            name: WAREHOUSE_RESTOCK,
+            function: Function::WarehouseRestock,
             description: "The legacy factory's signed callback: restocks once per factory order",
             timeout_seconds: 10,
             env: [
@@ -313,7 +316,7 @@ pub fn declare(
             statements: vec![db_secret(), callback_secret()],
         },
         Spec {
-            name: FACTORY_REQUESTER,
+            function: Function::FactoryRequester,
             description: "Stock-out events from SQS to the legacy Factory API",
             timeout_seconds: c.queue.requester_timeout_seconds as i32,
             env: [base_env(), factory_env()].concat(),
@@ -332,7 +335,7 @@ pub fn declare(
             ],
         },
         Spec {
-            name: OUTBOX_RELAY,
+            function: Function::OutboxRelay,
             description: "Publishes stock-out events the outbox still holds",
             timeout_seconds: 60,
             env: [
@@ -343,7 +346,7 @@ pub fn declare(
             statements: vec![db_secret(), publish(), topic_key()],
         },
         Spec {
-            name: FACTORY_WATCHDOG,
+            function: Function::FactoryWatchdog,
             description: "Asks the factory again for orders it never called back for; then alerts ops",
             timeout_seconds: 60,
             env: [
@@ -376,7 +379,7 @@ pub fn declare(
             // The deploy's migration result: a function's configuration changes only once the
             // migration it needs has run.
             spec.env.push(("SCHEMA_MIGRATION", migrated.clone()));
-            (spec.name, declare_function(stack, network, spec))
+            (spec.function.name(), declare_function(stack, network, spec))
         })
         .collect();
     functions.insert(MIGRATE, migrate);
@@ -457,11 +460,7 @@ fn migrate_on_deploy(stack: &Stack, migrate: &Deployed) -> anyhow::Result<Output
         .map(|entry| entry.map(|e| e.path()))
         .collect::<Result<_, _>>()?;
     migration_files.sort();
-    let migrate_zip = stack
-        .root
-        .join("target/lambda")
-        .join(MIGRATE)
-        .join("bootstrap.zip");
+    let migrate_zip = package(stack, Function::Migrate);
     let triggers = HashMap::from([
         ("migrations".to_owned(), fingerprint(&migration_files)?),
         (

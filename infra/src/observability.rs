@@ -159,13 +159,14 @@ pub fn declare(
             });
     // Dashboards have no generated names: this one carries a suffix of the stack's VPC, so two
     // stacks of one stage in one account get a dashboard each.
-    let prefix = stack.name("operations");
+    let logical = stack.name("operations");
+    let prefix = logical.clone();
     let name = network
         .vpc_id
         .map(move |vpc| format!("{prefix}-{}", &crate::compute::fnv_hex(vpc.as_bytes())[..7]));
     let dashboard = dashboard::create(
         ctx,
-        &stack.name("operations"),
+        &logical,
         dashboard::DashboardArgs::builder()
             .dashboard_name(name)
             .dashboard_body(body)
