@@ -46,12 +46,13 @@ impl StockOutEvent {
     pub(crate) fn new(
         order: &NewFactoryOrder,
         stock_left: u32,
+        event_id: Uuid,
         occurred_at: OffsetDateTime,
     ) -> Self {
         Self {
             version: Self::VERSION,
             kind: Self::KIND.to_owned(),
-            event_id: Uuid::new_v4(),
+            event_id,
             correlation_id: order.correlation_id.clone(),
             product_id: order.product_id.clone(),
             factory_product_id: order.factory_product_id.clone(),
@@ -94,7 +95,7 @@ mod tests {
             quantity: 12,
             correlation_id: CorrelationId::new(),
         };
-        order.stock_out_event(0, OffsetDateTime::now_utc())
+        order.stock_out_event(0, Uuid::new_v4(), OffsetDateTime::now_utc())
     }
 
     #[test]

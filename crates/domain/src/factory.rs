@@ -68,9 +68,10 @@ impl NewFactoryOrder {
     pub fn stock_out_event(
         &self,
         stock_left: u32,
+        event_id: uuid::Uuid,
         occurred_at: time::OffsetDateTime,
     ) -> StockOutEvent {
-        StockOutEvent::new(self, stock_left, occurred_at)
+        StockOutEvent::new(self, stock_left, event_id, occurred_at)
     }
 }
 

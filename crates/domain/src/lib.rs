@@ -22,4 +22,6 @@ pub use ports::{
     Warehouse,
 };
 pub use product::{Product, ReorderRule};
-pub use purchase::{OutOfStock, PurchaseOutcome, PurchaseRequest, RestockInfo, Sale};
+pub use purchase::{
+    OutOfStock, PurchaseDraft, PurchaseOutcome, PurchaseRequest, RestockInfo, Sale,
+};

@@ -12,6 +12,36 @@ pub struct PurchaseRequest {
     pub correlation_id: CorrelationId,
 }
 
+/// Everything a purchase may create, named before the warehouse is asked: the order row's id,
+/// and the factory order's and stock-out event's should the purchase reorder. A warehouse that
+/// decides in one round trip (a stored procedure) needs them up front; nothing else about the
+/// purchase changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurchaseDraft {
+    pub order_id: OrderId,
+    pub factory_order_id: FactoryOrderId,
+    pub event_id: uuid::Uuid,
+    /// When the purchase happened (UTC): the stock-out event's `occurred_at`.
+    pub at: time::OffsetDateTime,
+}
+
+impl PurchaseDraft {
+    pub fn new() -> Self {
+        Self {
+            order_id: OrderId::new(),
+            factory_order_id: FactoryOrderId::new(),
+            event_id: uuid::Uuid::new_v4(),
+            at: time::OffsetDateTime::now_utc(),
+        }
+    }
+}
+
+impl Default for PurchaseDraft {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// The state of the restock that covers a product, as a buyer sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestockInfo {
@@ -62,13 +92,14 @@ pub fn plan_reorder(
     request: &PurchaseRequest,
     shelf: &ShelfState,
     sold: bool,
+    draft: &PurchaseDraft,
 ) -> Option<NewFactoryOrder> {
     let low = !sold || shelf.reorder.needs_reorder(shelf.stock);
     if !low || shelf.open_order.is_some() || shelf.reorder.quantity == 0 {
         return None;
     }
     Some(NewFactoryOrder {
-        id: FactoryOrderId::new(),
+        id: draft.factory_order_id,
         product_id: request.product_id.clone(),
         factory_product_id: shelf.factory_product_id.clone(),
         quantity: shelf.reorder.quantity,
@@ -105,6 +136,10 @@ mod tests {
         }
     }
 
+    fn draft() -> PurchaseDraft {
+        PurchaseDraft::new()
+    }
+
     fn shelf(stock: u32, open: bool) -> ShelfState {
         ShelfState {
             stock,
@@ -119,13 +154,18 @@ mod tests {
 
     #[test]
     fn a_sale_above_the_reorder_point_orders_nothing() {
-        assert_eq!(plan_reorder(&request(), &shelf(3, false), true), None);
+        assert_eq!(
+            plan_reorder(&request(), &shelf(3, false), true, &draft()),
+            None
+        );
     }
 
     #[test]
     fn a_sale_reaching_the_reorder_point_orders_the_reorder_quantity() {
         let req = request();
-        let order = plan_reorder(&req, &shelf(2, false), true).unwrap();
+        let draft = draft();
+        let order = plan_reorder(&req, &shelf(2, false), true, &draft).unwrap();
+        assert_eq!(order.id, draft.factory_order_id);
         assert_eq!(order.quantity, 24);
         assert_eq!(order.factory_product_id, "7");
         assert_eq!(order.correlation_id, req.correlation_id);
@@ -134,19 +174,25 @@ mod tests {
     #[test]
     fn a_refused_purchase_orders_even_above_the_point() {
         // 5 left, buyer wanted 6: the shelf cannot serve the demand.
-        assert!(plan_reorder(&request(), &shelf(5, false), false).is_some());
+        assert!(plan_reorder(&request(), &shelf(5, false), false, &draft()).is_some());
     }
 
     #[test]
     fn never_a_second_open_order() {
-        assert_eq!(plan_reorder(&request(), &shelf(0, true), false), None);
-        assert_eq!(plan_reorder(&request(), &shelf(1, true), true), None);
+        assert_eq!(
+            plan_reorder(&request(), &shelf(0, true), false, &draft()),
+            None
+        );
+        assert_eq!(
+            plan_reorder(&request(), &shelf(1, true), true, &draft()),
+            None
+        );
     }
 
     #[test]
     fn restock_info_prefers_the_order_just_opened() {
         let s = shelf(0, false);
-        let o = plan_reorder(&request(), &s, false).unwrap();
+        let o = plan_reorder(&request(), &s, false, &draft()).unwrap();
         let info = restock_info(&s, Some(&o)).unwrap();
         assert!(info.opened_now);
         assert_eq!(info.factory_order_id, o.id);

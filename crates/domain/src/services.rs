@@ -279,7 +279,7 @@ mod tests {
             correlation_id: new.correlation_id.clone(),
             request_attempts: 0,
         });
-        let event = new.stock_out_event(0, time::OffsetDateTime::now_utc());
+        let event = new.stock_out_event(0, uuid::Uuid::new_v4(), time::OffsetDateTime::now_utc());
         (w, event)
     }
 

@@ -1,6 +1,7 @@
 //! The functions' own database user: the master user (held by the `migrate` function only)
 //! creates it with exactly the statements the functions run — SELECT, INSERT and UPDATE on the
-//! warehouse's tables; no DDL, no DELETE, nothing on other databases.
+//! warehouse's tables and EXECUTE of its procedures (the purchase); no DDL, no DELETE, nothing
+//! on other databases.
 //!
 //! Account statements take no placeholders for names, so every value that goes into them is
 //! checked against a strict pattern first and only then quoted into the text.
@@ -12,7 +13,7 @@ use crate::MySqlWarehouse;
 use crate::pool::map_err;
 
 /// What the functions may do, and nothing else.
-pub const APP_PRIVILEGES: &str = "SELECT, INSERT, UPDATE";
+pub const APP_PRIVILEGES: &str = "SELECT, INSERT, UPDATE, EXECUTE";
 
 fn checked<'a>(
     what: &str,

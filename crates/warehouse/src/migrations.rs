@@ -24,6 +24,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "factory watchdog",
         sql: include_str!("../migrations/002_factory_watchdog.sql"),
     },
+    Migration {
+        version: 3,
+        name: "purchase procedure",
+        sql: include_str!("../migrations/003_purchase_procedure.sql"),
+    },
 ];
 
 /// "Duplicate column" and "duplicate key name": the statement ran before (MySQL commits DDL
@@ -32,8 +37,9 @@ const ALREADY_APPLIED: &[u16] = &[1060, 1061];
 
 const SEED: &str = include_str!("../migrations/seed.sql");
 
-/// Splits a migration file into statements: `;` at a line's end closes one; `--` lines are
-/// comments. The files are ours, so this need not be a full SQL lexer.
+/// Splits a migration file into statements: `;` at a line's end closes one, except inside a
+/// `CREATE PROCEDURE`, which only an unindented `END;` line closes; `--` lines are comments.
+/// The files are ours, so this need not be a full SQL lexer.
 fn statements(sql: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut current = String::new();
@@ -44,7 +50,12 @@ fn statements(sql: &str) -> Vec<String> {
         }
         current.push_str(line);
         current.push('\n');
-        if trimmed.ends_with(';') {
+        let closes = if current.starts_with("CREATE PROCEDURE") {
+            line.trim_end() == "END;"
+        } else {
+            trimmed.ends_with(';')
+        };
+        if closes {
             out.push(current.trim().trim_end_matches(';').to_owned());
             current.clear();
         }
@@ -140,6 +151,14 @@ mod tests {
             vec!["CREATE TABLE a (\n x INT\n)", "INSERT INTO a VALUES (1)"]
         );
         assert_eq!(statements(MIGRATIONS[0].sql).len(), 4);
+        let procedure = statements(MIGRATIONS[2].sql);
+        assert_eq!(
+            procedure.len(),
+            2,
+            "DROP PROCEDURE, then CREATE PROCEDURE whole"
+        );
+        assert!(procedure[1].starts_with("CREATE PROCEDURE donut_purchase("));
+        assert!(procedure[1].ends_with("END"));
         assert_eq!(statements(SEED).len(), 1);
     }
 }

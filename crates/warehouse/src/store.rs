@@ -3,14 +3,14 @@
 use std::time::Duration;
 
 use donut_domain::ports::RestockOutcome;
-use donut_domain::purchase::{ShelfState, plan_reorder, restock_info};
+use donut_domain::purchase::{PurchaseDraft, ShelfState, restock_info};
 use donut_domain::{
     CorrelationId, FactoryOrder, FactoryOrderId, FactoryOrderStatus, FactoryReceipt,
-    NewFactoryOrder, OrderId, OutOfStock, Product, ProductId, PurchaseOutcome, PurchaseRequest,
-    ReorderRule, Sale, StoreError, Warehouse,
+    NewFactoryOrder, OutOfStock, Product, ProductId, PurchaseOutcome, PurchaseRequest, ReorderRule,
+    Sale, StoreError, Warehouse,
 };
 use mysql_async::prelude::*;
-use mysql_async::{Row, Transaction, TxOpts};
+use mysql_async::{Row, TxOpts};
 
 use crate::MySqlWarehouse;
 use crate::pool::{is_deadlock, map_err};
@@ -30,7 +30,7 @@ impl Warehouse for MySqlWarehouse {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match purchase_tx(&mut conn, request).await {
+            match purchase_call(&mut conn, request).await {
                 Err(e) if is_deadlock(&e) && attempt < DEADLOCK_RETRIES => {
                     tracing::warn!(attempt, "purchase lost a deadlock; retrying");
                 }
@@ -221,39 +221,63 @@ impl Warehouse for MySqlWarehouse {
     }
 }
 
-/// qty, reorder point, reorder quantity, factory product id, open factory order id and status.
-type ShelfRow = (u32, u32, u32, String, Option<String>, Option<String>);
+/// What `donut_purchase` answers: found, sold, then the shelf after the purchase (stock, reorder
+/// point, reorder quantity, factory product id, the open factory order's id and status) and
+/// whether it opened a factory order. The shelf is NULL for an unknown product.
+type PurchaseRow = (
+    u8,
+    u8,
+    Option<u32>,
+    Option<u32>,
+    Option<u32>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    u8,
+);
 
-/// One purchase, one transaction:
-/// 1. the conditional `UPDATE` (its affected-row count decides whether the sale happens);
-/// 2. the shelf as it now stands, row-locked (stock, reorder rule, the open factory order);
-/// 3. the order row when sold; the factory order and the outbox row when the domain says so.
-async fn purchase_tx(
+/// One purchase, one round trip: the stored procedure (migration 003) runs the transaction —
+/// conditional UPDATE, the shelf row-locked, the order row, and the factory order with its
+/// outbox row when the domain's rule calls for one — and commits before it answers, so the
+/// product's row lock never waits on the network. Every id comes from the draft.
+async fn purchase_call(
     conn: &mut mysql_async::Conn,
     request: &PurchaseRequest,
 ) -> Result<PurchaseOutcome, mysql_async::Error> {
-    let product_id = request.product_id.as_str();
-    let quantity = request.quantity.get();
-    let mut tx = conn.start_transaction(TxOpts::default()).await?;
-
-    tx.exec_drop(
-        "UPDATE products SET qty = qty - ? WHERE product_id = ? AND qty >= ?",
-        (quantity, product_id, quantity),
-    )
-    .await?;
-    let sold = tx.affected_rows() == 1;
-
-    let shelf: Option<ShelfRow> = tx
+    let draft = PurchaseDraft::new();
+    let at = draft
+        .at
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(corrupt)?;
+    let row: Option<PurchaseRow> = conn
         .exec_first(
-            "SELECT p.qty, p.reorder_point, p.reorder_qty, p.factory_product_id, \
-                    f.factory_order_id, f.status \
-             FROM products p LEFT JOIN factory_orders f ON f.open_product_id = p.product_id \
-             WHERE p.product_id = ? FOR UPDATE",
-            (product_id,),
+            "CALL donut_purchase(?, ?, ?, ?, ?, ?, ?)",
+            (
+                request.product_id.as_str(),
+                request.quantity.get(),
+                draft.order_id.to_string(),
+                request.correlation_id.as_str(),
+                draft.factory_order_id.to_string(),
+                draft.event_id.to_string(),
+                at,
+            ),
         )
         .await?;
-    let Some((stock, point, reorder_qty, factory_product_id, open_id, open_status)) = shelf else {
-        tx.rollback().await?;
+    let row = row.ok_or_else(|| corrupt("donut_purchase answered no row"))?;
+    let (
+        found,
+        sold,
+        stock,
+        point,
+        reorder_qty,
+        factory_product_id,
+        open_id,
+        open_status,
+        reordered,
+    ) = row;
+    let (1, Some(stock), Some(point), Some(reorder_qty), Some(factory_product_id)) =
+        (found, stock, point, reorder_qty, factory_product_id)
+    else {
         return Ok(PurchaseOutcome::UnknownProduct(request.product_id.clone()));
     };
     let open_order = match (open_id, open_status) {
@@ -272,28 +296,28 @@ async fn purchase_tx(
         factory_product_id,
         open_order,
     };
-
-    let reorder = plan_reorder(request, &shelf, sold);
-    if let Some(order) = &reorder {
-        open_factory_order(&mut tx, order, shelf.stock).await?;
+    let sold = sold == 1;
+    let opened = (reordered == 1).then(|| NewFactoryOrder {
+        id: draft.factory_order_id,
+        product_id: request.product_id.clone(),
+        factory_product_id: shelf.factory_product_id.clone(),
+        quantity: shelf.reorder.quantity,
+        correlation_id: request.correlation_id.clone(),
+    });
+    if let Some(order) = &opened {
+        tracing::info!(
+            correlation_id = %order.correlation_id,
+            product_id = %order.product_id,
+            factory_order_id = %order.id,
+            quantity = order.quantity,
+            stock_left = shelf.stock,
+            "stock-out: factory order opened"
+        );
     }
-    let restock = restock_info(&shelf, reorder.as_ref());
-
-    let outcome = if sold {
-        let order_id = OrderId::new();
-        tx.exec_drop(
-            "INSERT INTO orders (order_id, product_id, quantity, correlation_id, created_at) \
-             VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6))",
-            (
-                order_id.to_string(),
-                product_id,
-                quantity,
-                request.correlation_id.as_str(),
-            ),
-        )
-        .await?;
+    let restock = restock_info(&shelf, opened.as_ref());
+    Ok(if sold {
         PurchaseOutcome::Sold(Sale {
-            order_id,
+            order_id: draft.order_id,
             product_id: request.product_id.clone(),
             quantity: request.quantity,
             remaining: stock,
@@ -306,51 +330,7 @@ async fn purchase_tx(
             available: stock,
             restock,
         })
-    };
-    tx.commit().await?;
-    Ok(outcome)
-}
-
-/// The stock-out: the factory order and its outbox row, in the purchase's transaction.
-async fn open_factory_order(
-    tx: &mut Transaction<'_>,
-    order: &NewFactoryOrder,
-    stock_left: u32,
-) -> Result<(), mysql_async::Error> {
-    let event = order.stock_out_event(stock_left, time::OffsetDateTime::now_utc());
-    tx.exec_drop(
-        "INSERT INTO factory_orders (factory_order_id, product_id, open_product_id, \
-         factory_product_id, quantity, status, correlation_id, created_at) \
-         VALUES (?, ?, ?, ?, ?, 'open', ?, UTC_TIMESTAMP(6))",
-        (
-            order.id.to_string(),
-            order.product_id.as_str(),
-            order.product_id.as_str(),
-            &order.factory_product_id,
-            order.quantity,
-            order.correlation_id.as_str(),
-        ),
-    )
-    .await?;
-    tx.exec_drop(
-        "INSERT INTO outbox (event_id, correlation_id, payload, created_at, next_attempt_at) \
-         VALUES (?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
-        (
-            event.event_id.to_string(),
-            event.correlation_id.as_str(),
-            event.to_json(),
-        ),
-    )
-    .await?;
-    tracing::info!(
-        correlation_id = %order.correlation_id,
-        product_id = %order.product_id,
-        factory_order_id = %order.id,
-        quantity = order.quantity,
-        stock_left,
-        "stock-out: factory order opened"
-    );
-    Ok(())
+    })
 }
 
 fn corrupt(what: impl std::fmt::Display) -> mysql_async::Error {

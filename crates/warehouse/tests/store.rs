@@ -550,3 +550,111 @@ async fn the_application_user_may_run_what_the_functions_run_and_nothing_more() 
     );
     assert!(db.warehouse.ensure_app_user(&user, "short").await.is_err());
 }
+
+/// The purchase procedure (one round trip) against the domain's rule (`plan_reorder`) and event
+/// (`stock_out_event`), over every shelf shape that matters: stock below, at and above the
+/// request and the reorder point, no reorder quantity, a factory order already open.
+#[tokio::test]
+async fn the_procedure_decides_like_the_domain() {
+    use donut_domain::purchase::{PurchaseDraft, ShelfState, plan_reorder};
+    let db = TestDb::new().await;
+    let mut cases = 0;
+    for stock in 0..=4u32 {
+        for (point, reorder_qty) in [(0, 24), (2, 24), (2, 0)] {
+            for open in [false, true] {
+                for quantity in [1u32, 3] {
+                    cases += 1;
+                    let id = format!("case-{cases}");
+                    let product: &'static str = Box::leak(id.into_boxed_str());
+                    db.add_shelves(&[Shelf::new(product, stock).reorder(point, reorder_qty)])
+                        .await;
+                    let open_order = open.then(FactoryOrderId::new);
+                    if let Some(open_id) = open_order {
+                        db.exec(
+                            "INSERT INTO factory_orders (factory_order_id, product_id, open_product_id, \
+                             factory_product_id, quantity, status, correlation_id, created_at) \
+                             VALUES (?, ?, ?, '9', 5, 'requested', 'c', UTC_TIMESTAMP(6))",
+                            (open_id.to_string(), product, product),
+                        )
+                        .await;
+                    }
+                    let request = buy(product, i64::from(quantity));
+                    let outcome = db.warehouse.purchase(&request).await.unwrap();
+                    let sold = stock >= quantity;
+                    let left = if sold { stock - quantity } else { stock };
+                    let (restock, seen_left) = match &outcome {
+                        PurchaseOutcome::Sold(s) if sold => (s.restock.clone(), s.remaining),
+                        PurchaseOutcome::OutOfStock(o) if !sold => (o.restock.clone(), o.available),
+                        other => panic!("{product}: stock {stock}, bought {quantity}: {other:?}"),
+                    };
+                    assert_eq!(seen_left, left, "{product}");
+                    assert_eq!(db.stock(product).await, i64::from(left), "{product}");
+                    assert_eq!(
+                        db.count(
+                            "SELECT COUNT(*) FROM orders WHERE product_id = ?",
+                            (product,)
+                        )
+                        .await,
+                        i64::from(sold),
+                        "{product}: one order row per sale"
+                    );
+
+                    let shelf = ShelfState {
+                        stock: left,
+                        reorder: ReorderRule {
+                            point,
+                            quantity: reorder_qty,
+                        },
+                        factory_product_id: format!("f-{product}"),
+                        open_order: open_order.map(|id| (id, FactoryOrderStatus::Requested)),
+                    };
+                    let payload: Option<String> = {
+                        use mysql_async::prelude::Queryable;
+                        db.conn()
+                            .await
+                            .exec_first(
+                                "SELECT o.payload FROM outbox o JOIN factory_orders f \
+                                 ON f.correlation_id = o.correlation_id AND f.product_id = ? \
+                                 AND f.status = 'open'",
+                                (product,),
+                            )
+                            .await
+                            .unwrap()
+                    };
+                    let event = payload.map(|p| StockOutEvent::from_json(&p).unwrap());
+                    // The domain, given the ids the procedure used, plans the same order and
+                    // announces it with the same event, field for field.
+                    let draft = PurchaseDraft {
+                        factory_order_id: event
+                            .as_ref()
+                            .map_or_else(FactoryOrderId::new, |e| e.factory_order_id),
+                        event_id: event
+                            .as_ref()
+                            .map_or_else(uuid::Uuid::new_v4, |e| e.event_id),
+                        at: event
+                            .as_ref()
+                            .map_or_else(time::OffsetDateTime::now_utc, |e| e.occurred_at),
+                        ..PurchaseDraft::new()
+                    };
+                    let planned = plan_reorder(&request, &shelf, sold, &draft);
+                    let expected =
+                        planned.map(|o| o.stock_out_event(left, draft.event_id, draft.at));
+                    assert_eq!(
+                        event, expected,
+                        "{product}: stock {stock}, point {point}, reorder {reorder_qty}, open {open}, bought {quantity}"
+                    );
+                    assert_eq!(
+                        restock.as_ref().map(|r| r.opened_now),
+                        match (&event, open) {
+                            (Some(_), _) => Some(true),
+                            (None, true) => Some(false),
+                            (None, false) => None,
+                        },
+                        "{product}"
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 60);
+}

@@ -1,0 +1,85 @@
+-- One purchase in one round trip. The product row is locked from the conditional UPDATE to the
+-- COMMIT, all inside the server: no network wait while other buyers queue on the row.
+--
+-- It does what `donut_domain::purchase` decides, in the same transaction as before:
+--   1. sell `p_quantity` if the shelf has them (the UPDATE's row count is the decision);
+--   2. read the shelf as it now stands, row-locked, with its open factory order if any;
+--   3. the order row when sold;
+--   4. when `plan_reorder` would reorder — the sale was refused or left the shelf at or below its
+--      reorder point, no factory order is open and the reorder quantity is not 0 — the factory
+--      order and its outbox row (the stock-out event, version 1).
+-- It answers with one row: found, sold, the shelf, and whether it reordered. The caller passes
+-- every id and the time, so the procedure generates nothing. The test
+-- `the_procedure_decides_like_the_domain` holds its rule and its event to the domain's.
+-- MariaDB writes a routine's variables into JSON as strings ("24"): the numbers are CAST.
+-- Errors roll the transaction back and reach the caller unchanged (deadlocks are retried there).
+DROP PROCEDURE IF EXISTS donut_purchase;
+
+CREATE PROCEDURE donut_purchase(
+    IN p_product_id       VARCHAR(64)  CHARACTER SET ascii COLLATE ascii_bin,
+    IN p_quantity         INT UNSIGNED,
+    IN p_order_id         CHAR(36)     CHARACTER SET ascii COLLATE ascii_bin,
+    IN p_correlation_id   VARCHAR(128) CHARACTER SET utf8mb4,
+    IN p_factory_order_id CHAR(36)     CHARACTER SET ascii COLLATE ascii_bin,
+    IN p_event_id         CHAR(36)     CHARACTER SET ascii COLLATE ascii_bin,
+    IN p_occurred_at      VARCHAR(40)  CHARACTER SET ascii
+)
+MODIFIES SQL DATA
+BEGIN
+    DECLARE v_found       INT DEFAULT 0;
+    DECLARE v_sold        INT DEFAULT 0;
+    DECLARE v_reordered   INT DEFAULT 0;
+    DECLARE v_stock       INT UNSIGNED;
+    DECLARE v_point       INT UNSIGNED;
+    DECLARE v_reorder_qty INT UNSIGNED;
+    DECLARE v_factory_pid VARCHAR(64)  CHARACTER SET utf8mb4;
+    DECLARE v_open_id     CHAR(36)     CHARACTER SET ascii COLLATE ascii_bin;
+    DECLARE v_open_status VARCHAR(16)  CHARACTER SET utf8mb4;
+    DECLARE EXIT HANDLER FOR SQLEXCEPTION
+    BEGIN
+        ROLLBACK;
+        RESIGNAL;
+    END;
+
+    START TRANSACTION;
+    UPDATE products SET qty = qty - p_quantity
+     WHERE product_id = p_product_id AND qty >= p_quantity;
+    SET v_sold = ROW_COUNT();
+
+    SELECT 1, p.qty, p.reorder_point, p.reorder_qty, p.factory_product_id,
+           f.factory_order_id, f.status
+      INTO v_found, v_stock, v_point, v_reorder_qty, v_factory_pid, v_open_id, v_open_status
+      FROM products p LEFT JOIN factory_orders f ON f.open_product_id = p.product_id
+     WHERE p.product_id = p_product_id
+       FOR UPDATE;
+
+    IF v_found = 1 THEN
+        IF v_sold = 1 THEN
+            INSERT INTO orders (order_id, product_id, quantity, correlation_id, created_at)
+            VALUES (p_order_id, p_product_id, p_quantity, p_correlation_id, UTC_TIMESTAMP(6));
+        END IF;
+        IF (v_sold = 0 OR v_stock <= v_point) AND v_open_id IS NULL AND v_reorder_qty > 0 THEN
+            INSERT INTO factory_orders (factory_order_id, product_id, open_product_id,
+                   factory_product_id, quantity, status, correlation_id, created_at)
+            VALUES (p_factory_order_id, p_product_id, p_product_id, v_factory_pid,
+                    v_reorder_qty, 'open', p_correlation_id, UTC_TIMESTAMP(6));
+            INSERT INTO outbox (event_id, correlation_id, payload, created_at, next_attempt_at)
+            VALUES (p_event_id, p_correlation_id,
+                    JSON_OBJECT('version', 1, 'type', 'stock_out', 'event_id', p_event_id,
+                                'correlation_id', p_correlation_id, 'product_id', p_product_id,
+                                'factory_product_id', v_factory_pid,
+                                'factory_order_id', p_factory_order_id,
+                                'quantity', CAST(v_reorder_qty AS UNSIGNED),
+                                'stock_left', CAST(v_stock AS UNSIGNED),
+                                'occurred_at', p_occurred_at),
+                    UTC_TIMESTAMP(6), UTC_TIMESTAMP(6));
+            SET v_reordered = 1;
+        END IF;
+        COMMIT;
+    ELSE
+        ROLLBACK;
+    END IF;
+
+    SELECT v_found, v_sold, v_stock, v_point, v_reorder_qty, v_factory_pid,
+           v_open_id, v_open_status, v_reordered;
+END;
