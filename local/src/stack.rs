@@ -176,7 +176,7 @@ impl Stack {
                 let mut factory_config = FactoryClientConfig::new(factory.url());
                 factory_config.request_timeout =
                     Duration::from_millis(u64::from(stage.factory_timeout_ms));
-                let factory_client = FactoryClient::new(&factory_config, signer.clone())?;
+                let factory_client = FactoryClient::new(&factory_config, signer.clone());
                 let requester = Arc::new(FactoryRequester::new(
                     warehouse.clone(),
                     factory_client.clone(),

@@ -30,7 +30,7 @@ fn requester(db: &TestDb, sim: &FactorySim) -> FactoryRequester<MySqlWarehouse, 
     );
     FactoryRequester::new(
         db.warehouse.clone(),
-        FactoryClient::new(&config, signer).unwrap(),
+        FactoryClient::new(&config, signer),
         LEASE,
     )
 }

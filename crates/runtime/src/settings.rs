@@ -250,10 +250,7 @@ pub async fn callback_signer(
 pub fn factory_client(signer: CallbackSigner) -> Result<FactoryClient, SettingsError> {
     let mut config = FactoryClientConfig::new(var("FACTORY_URL")?);
     config.request_timeout = Duration::from_millis(parse_var("FACTORY_TIMEOUT_MS", 5000)?);
-    FactoryClient::new(&config, signer).map_err(|e| SettingsError::Invalid {
-        name: "FACTORY_URL",
-        problem: e.to_string(),
-    })
+    Ok(FactoryClient::new(&config, signer))
 }
 
 pub fn sns_publisher(aws: &aws_config::SdkConfig) -> Result<SnsPublisher, SettingsError> {

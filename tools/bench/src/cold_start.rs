@@ -1,6 +1,7 @@
 //! Lambda cold init: each release `bootstrap`, from exec to its first
-//! `GET /2018-06-01/runtime/invocation/next` on a minimal Runtime API stub; and the size of
-//! each `bootstrap.zip` that `make lambdas` built.
+//! `GET /2018-06-01/runtime/invocation/next` on a minimal Runtime API stub, beside the same for
+//! the smallest `lambda_runtime` function (`echo-lambda`), started in turn with them; and the
+//! size of each `bootstrap.zip` that `make lambdas` built.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -10,15 +11,17 @@ use tokio::io::AsyncReadExt;
 
 use crate::report::Figure;
 
-const FUNCTIONS: [&str; 6] = [
-    "sales-api",
-    "factory-requester",
-    "warehouse-restock",
-    "outbox-relay",
-    "migrate",
-    "factory-watchdog",
-];
+use donut_config::Function;
+
 const STARTS: usize = 21;
+const ECHO: &str = "echo-lambda";
+
+/// One function's cold init beside the echo baseline's (medians of the same rounds).
+pub struct ColdInit {
+    pub function: Function,
+    pub median: Duration,
+    pub echo: Duration,
+}
 
 /// One start: the time from spawning the binary to its first poll for an invocation.
 async fn one_start(binary: &Path, name: &str) -> anyhow::Result<Duration> {
@@ -69,42 +72,51 @@ async fn one_start(binary: &Path, name: &str) -> anyhow::Result<Duration> {
     }
 }
 
-pub async fn measure(root: &Path) -> anyhow::Result<Vec<Figure>> {
-    let mut figures = Vec::new();
-    for name in FUNCTIONS {
-        let binary = root.join("target/release").join(name);
+/// `bin_dir`: where the release binaries are (beside `donut-bench` itself); `root`: the
+/// workspace, for the zips.
+pub async fn measure(bin_dir: &Path, root: &Path) -> anyhow::Result<(Vec<ColdInit>, Vec<Figure>)> {
+    let binary = |name: &str| bin_dir.join(name);
+    for name in Function::ALL.map(Function::name).into_iter().chain([ECHO]) {
         anyhow::ensure!(
-            binary.exists(),
+            binary(name).exists(),
             "{} is missing: `make bench` builds it",
-            binary.display()
+            binary(name).display()
         );
-        let mut samples = Vec::with_capacity(STARTS);
-        for _ in 0..STARTS {
-            samples.push(one_start(&binary, name).await?);
-        }
-        samples.sort();
-        let median = samples[STARTS / 2];
-        figures.push(Figure::goal(
-            &format!("cold init {name}: exec → first /next (median of {STARTS}, x86_64 host)"),
-            median.as_secs_f64() * 1000.0,
-            "ms",
-            15.0,
-        ));
     }
-    for name in FUNCTIONS {
-        let zip = root.join("target/lambda").join(name).join("bootstrap.zip");
+    // Rounds of (echo, every function): drift in the machine's load touches all alike.
+    let mut echo = Vec::with_capacity(STARTS);
+    let mut samples = vec![Vec::with_capacity(STARTS); Function::ALL.len()];
+    for _ in 0..STARTS {
+        echo.push(one_start(&binary(ECHO), ECHO).await?);
+        for (i, f) in Function::ALL.iter().enumerate() {
+            samples[i].push(one_start(&binary(f.name()), f.name()).await?);
+        }
+    }
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let echo = median(echo);
+    let inits = Function::ALL
+        .into_iter()
+        .zip(samples)
+        .map(|(function, s)| ColdInit {
+            function,
+            median: median(s),
+            echo,
+        })
+        .collect();
+    let mut figures = Vec::new();
+    for f in Function::ALL {
+        let zip = root
+            .join("target/lambda")
+            .join(f.name())
+            .join("bootstrap.zip");
+        let name = format!("{} bootstrap.zip (arm64)", f.name());
         match std::fs::metadata(&zip) {
-            Ok(m) => figures.push(Figure::goal(
-                &format!("{name} bootstrap.zip (arm64)"),
-                m.len() as f64 / 1e6,
-                "MB",
-                8.0,
-            )),
-            Err(_) => figures.push(Figure::missing(
-                &format!("{name} bootstrap.zip (arm64)"),
-                "run `make lambdas`",
-            )),
+            Ok(m) => figures.push(Figure::goal(&name, m.len() as f64 / 1e6, "MB", 8.0)),
+            Err(_) => figures.push(Figure::missing(&name, "run `make lambdas`")),
         }
     }
-    Ok(figures)
+    Ok((inits, figures))
 }

@@ -7,8 +7,10 @@
 //! own, and release `bootstrap` binaries for the cold-start figure (built by `make bench`).
 
 mod cold_start;
+mod lambda_shape;
 mod purchase;
 mod report;
+mod second_opinion;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -110,6 +112,61 @@ async fn main() -> anyhow::Result<()> {
         ("read-then-write", p.read_then_write.clone()),
     ];
 
+    eprintln!("purchase path, Lambda-shaped (N instances × 1 connection)…");
+    let server = lambda_shape::ServerCpu::from_env();
+    if !server.known() {
+        eprintln!("  (no DONUT_BENCH_DB_PID: server CPU per purchase left out)");
+    }
+    lambda_shape::minimal_procedures(&mut pool.get_conn().await?).await?;
+    for n in lambda_shape::INSTANCES {
+        eprintln!("  N = {n}");
+        use lambda_shape::{OrderIds, measure};
+        let point = lambda_shape::Point {
+            instances: n,
+            http: measure(
+                lambda_shape::http(&database_url, n, "bench-ls-http").await?,
+                &server,
+            )
+            .await?,
+            handler: measure(
+                lambda_shape::handler(&database_url, n, "bench-ls-handler").await?,
+                &server,
+            )
+            .await?,
+            store: measure(
+                lambda_shape::store(&database_url, n, "bench-ls-store")?,
+                &server,
+            )
+            .await?,
+            minimal: measure(
+                lambda_shape::minimal(
+                    &database_url,
+                    n,
+                    "bench-ls-minimal",
+                    "bench_minimal",
+                    OrderIds::Random,
+                )
+                .await?,
+                &server,
+            )
+            .await?,
+            bare: measure(
+                lambda_shape::bare(&database_url, n, "bench-ls-bare").await?,
+                &server,
+            )
+            .await?,
+        };
+        report.lambda.push(point);
+    }
+    eprintln!("  what the order row costs (N = 32)…");
+    for (_, procedure, what, ids) in lambda_shape::ORDER_TABLES {
+        let instances =
+            lambda_shape::minimal(&database_url, 32, "bench-ls-trim", procedure, ids).await?;
+        report
+            .trims
+            .push((what, lambda_shape::measure(instances, &server).await?));
+    }
+
     eprintln!("oversell: 32 buyers at 500 donuts…");
     let o = purchase::oversell(&stack.api_url, &pool).await?;
     report.figures.push(Figure::compare(
@@ -142,14 +199,31 @@ async fn main() -> anyhow::Result<()> {
         1.0,
     ));
 
-    eprintln!("Lambda cold start…");
-    for f in cold_start::measure(&root()).await? {
-        report.figures.push(f);
+    eprintln!("the seed's scenario, by donut-load and by vegeta…");
+    let vegeta = root().join(".local/bin/vegeta");
+    if vegeta.exists() {
+        report.second_opinion.push(
+            second_opinion::donut_load(&stack.api_url, &database_url, "bench-course-load").await?,
+        );
+        report
+            .second_opinion
+            .push(second_opinion::vegeta(&vegeta, &stack.api_url, "bench-course-vegeta").await?);
+    } else {
+        report.second_opinion_note = "vegeta is not built: `make bench` builds it".into();
     }
+
+    eprintln!("Lambda cold start…");
+    let bin_dir = std::env::current_exe()?
+        .parent()
+        .map(PathBuf::from)
+        .context("donut-bench has no directory")?;
+    let (cold, zips) = cold_start::measure(&bin_dir, &root()).await?;
+    report.cold = cold;
+    report.figures.extend(zips);
     stack.stop().await;
     pool.disconnect().await.ok();
 
-    print!("{}", report.table());
+    print!("{}{}", report.table(), report.lambda_tables());
     let written = report.write(&root().join("bench/results"))?;
     eprintln!(
         "\nwritten: {}",

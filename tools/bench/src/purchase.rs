@@ -23,6 +23,15 @@ pub async fn shelves(pool: &mysql_async::Pool) -> anyhow::Result<()> {
         ("bench-oversell-course", 500, 0, 0),
         ("bench-rush", 50, 10, 100),
         ("bench-restock", 10, 0, 20),
+        ("bench-ls-http", 1_000_000, 0, 0),
+        ("bench-ls-handler", 1_000_000, 0, 0),
+        ("bench-ls-store", 1_000_000, 0, 0),
+        ("bench-ls-minimal", 1_000_000, 0, 0),
+        ("bench-ls-bare", 1_000_000, 0, 0),
+        ("bench-ls-trim", 1_000_000, 0, 0),
+        // The seed's scenario: sold out within the run, then refused; no restock.
+        ("bench-course-load", crate::second_opinion::UNITS, 0, 0),
+        ("bench-course-vegeta", crate::second_opinion::UNITS, 0, 0),
     ] {
         conn.exec_drop(
             "INSERT INTO products (product_id, name, price_cents, qty, reorder_point, reorder_qty, factory_product_id) \

@@ -2,8 +2,12 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use donut_load::Summary;
+
+use crate::cold_start::ColdInit;
+use crate::lambda_shape::{Point, Run};
 
 pub enum Kind {
     /// ours ÷ baseline, met when ≥ goal.
@@ -126,9 +130,50 @@ fn mark(ok: bool) -> String {
     if ok { "met".into() } else { "NOT met".into() }
 }
 
+/// One tool's summary of the same load scenario.
+pub struct ToolRun {
+    pub tool: String,
+    pub requests: u64,
+    pub rate: f64,
+    pub p95: Duration,
+    pub failure_rate: f64,
+}
+
 pub struct Report {
     pub figures: Vec<Figure>,
     pub latency: Vec<(&'static str, Summary)>,
+    pub lambda: Vec<Point>,
+    /// The order row's costs: (orders table variant, the minimal purchase on it), at N = 32.
+    pub trims: Vec<(&'static str, Run)>,
+    pub cold: Vec<ColdInit>,
+    /// The same scenario driven by donut-load and by a second tool.
+    pub second_opinion: Vec<ToolRun>,
+    pub second_opinion_note: String,
+}
+
+/// Picks one path's run out of a Lambda-shaped point.
+type PathOf = fn(&Point) -> &Run;
+
+/// The Lambda-shaped goals at N = 32 through HTTP.
+const GOAL_N: usize = 32;
+const GOAL_RATIO: f64 = 0.8;
+const GOAL_P99: f64 = 1.5;
+const GOAL_COLD_RATIO: f64 = 1.3;
+const GOAL_COLD_MS: f64 = 15.0;
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn cpu(run: &Run) -> String {
+    run.server_cpu_per_op
+        .map(|d| format!("{:.0} µs", d.as_secs_f64() * 1e6))
+        .unwrap_or_else(|| "—".into())
+}
+
+/// Mean time one instance spends per purchase: N ÷ throughput.
+fn per_purchase(run: &Run, n: usize) -> f64 {
+    n as f64 / run.summary.rate() * 1000.0
 }
 
 impl Report {
@@ -136,7 +181,199 @@ impl Report {
         Self {
             figures: Vec::new(),
             latency: Vec::new(),
+            lambda: Vec::new(),
+            trims: Vec::new(),
+            cold: Vec::new(),
+            second_opinion: Vec::new(),
+            second_opinion_note: String::new(),
         }
+    }
+
+    /// The Lambda-shaped tables, the trim study, cold init and the second opinion.
+    pub fn lambda_tables(&self) -> String {
+        let mut out = String::new();
+        if !self.lambda.is_empty() {
+            out.push_str(
+                "\n## Purchase, Lambda-shaped: N instances, one connection each, one request at a time\n\n\
+                 ours = HTTP → local API Gateway → sales handler → warehouse; minimal = conditional UPDATE + order \
+                 row, one transaction, one round trip; bare = the conditional UPDATE alone. Same run, same database.\n\n\
+                 | N | ours req/s | minimal req/s | bare req/s | ratio (minimal) | ratio (bare) | p99 ours | p99 minimal |\n\
+                 |---|---|---|---|---|---|---|---|\n",
+            );
+            for p in &self.lambda {
+                let _ = writeln!(
+                    out,
+                    "| {} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {} | {} |",
+                    p.instances,
+                    p.http.summary.rate(),
+                    p.minimal.summary.rate(),
+                    p.bare.summary.rate(),
+                    p.http.summary.rate() / p.minimal.summary.rate(),
+                    p.http.summary.rate() / p.bare.summary.rate(),
+                    ms(p.http.summary.percentile(99.0)),
+                    ms(p.minimal.summary.percentile(99.0)),
+                );
+            }
+            if let Some(p) = self.lambda.iter().find(|p| p.instances == GOAL_N) {
+                let ratio = p.http.summary.rate() / p.minimal.summary.rate();
+                let p99 = p.http.summary.percentile(99.0).as_secs_f64()
+                    / p.minimal.summary.percentile(99.0).as_secs_f64();
+                let _ = writeln!(
+                    out,
+                    "\nGoal at N = {GOAL_N} through HTTP: ratio (minimal) {ratio:.2} (≥ {GOAL_RATIO}: {}), \
+                     p99 {p99:.2}× the minimal purchase's (≤ {GOAL_P99}×: {}).",
+                    mark(ratio >= GOAL_RATIO),
+                    mark(p99 <= GOAL_P99)
+                );
+            }
+            out.push_str(
+                "\n### Where the gap goes (mean time per purchase in one instance = N ÷ throughput)\n\n\
+                 database = our procedure (warehouse adapter alone) − minimal; handler = handler fed the event − \
+                 warehouse alone; HTTP = through the gateway − handler alone.\n\n\
+                 | N | minimal | warehouse alone | handler alone | through HTTP | database | handler | HTTP | server CPU per purchase: ours / minimal / bare |\n\
+                 |---|---|---|---|---|---|---|---|---|\n",
+            );
+            for p in &self.lambda {
+                let n = p.instances;
+                let (m, st, h, x) = (
+                    per_purchase(&p.minimal, n),
+                    per_purchase(&p.store, n),
+                    per_purchase(&p.handler, n),
+                    per_purchase(&p.http, n),
+                );
+                let _ = writeln!(
+                    out,
+                    "| {n} | {m:.3} ms | {st:.3} ms | {h:.3} ms | {x:.3} ms | {:+.3} ms | {:+.3} ms | {:+.3} ms | {} / {} / {} |",
+                    st - m,
+                    h - st,
+                    x - h,
+                    cpu(&p.http),
+                    cpu(&p.minimal),
+                    cpu(&p.bare),
+                );
+            }
+        }
+        if !self.trims.is_empty() {
+            out.push_str(
+                "\n### What the order row costs (minimal purchase, N = 32, one orders table each)\n\n\
+                 | orders table | req/s | p99 | server CPU per purchase |\n|---|---|---|---|\n",
+            );
+            for (what, run) in &self.trims {
+                let _ = writeln!(
+                    out,
+                    "| {what} | {:.0} | {} | {} |",
+                    run.summary.rate(),
+                    ms(run.summary.percentile(99.0)),
+                    cpu(run)
+                );
+            }
+        }
+        if !self.cold.is_empty() {
+            out.push_str(
+                "\n## Cold init beside the smallest lambda_runtime function (echo)\n\n\
+                 exec → first `/next` on a Runtime API stub, median of 21 starts, echo started in turn with them; \
+                 x86_64 release binaries (the same code as the arm64 zips).\n\n\
+                 | function | init | echo | ratio | goal | |\n|---|---|---|---|---|---|\n",
+            );
+            for c in &self.cold {
+                let ratio = c.median.as_secs_f64() / c.echo.as_secs_f64();
+                let absolute = c.median.as_secs_f64() * 1000.0;
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {ratio:.2} | ≤ {GOAL_COLD_RATIO}× and ≤ {GOAL_COLD_MS} ms | {} |",
+                    c.function.name(),
+                    ms(c.median),
+                    ms(c.echo),
+                    mark(ratio <= GOAL_COLD_RATIO && absolute <= GOAL_COLD_MS)
+                );
+            }
+        }
+        if !self.second_opinion.is_empty() {
+            out.push_str(
+                "\n## A second opinion on the same scenario\n\n\
+                 | tool | requests | req/s | p95 | failure rate |\n|---|---|---|---|---|\n",
+            );
+            for t in &self.second_opinion {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {:.0} | {} | {:.2} % |",
+                    t.tool,
+                    t.requests,
+                    t.rate,
+                    ms(t.p95),
+                    t.failure_rate * 100.0
+                );
+            }
+            if !self.second_opinion_note.is_empty() {
+                let _ = writeln!(out, "\n{}", self.second_opinion_note);
+            }
+        }
+        out
+    }
+
+    /// Throughput against N for every path of the Lambda-shaped run.
+    fn curve_svg(&self) -> String {
+        let series: [(&str, &str, PathOf); 5] = [
+            ("ours (HTTP)", "#d2691e", |p| &p.http),
+            ("handler alone", "#daa520", |p| &p.handler),
+            ("warehouse alone", "#9370db", |p| &p.store),
+            ("minimal purchase", "#4682b4", |p| &p.minimal),
+            ("bare UPDATE", "#8fbc8f", |p| &p.bare),
+        ];
+        let max = self
+            .lambda
+            .iter()
+            .flat_map(|p| series.iter().map(move |(_, _, f)| f(p).summary.rate()))
+            .fold(1.0, f64::max);
+        let (w, h, left, bottom, top) = (640.0, 360.0, 70.0, 40.0, 30.0);
+        let plot_w = w - left - 190.0;
+        let plot_h = h - bottom - top;
+        let n = self.lambda.len().max(2) as f64;
+        let x = |i: usize| left + i as f64 / (n - 1.0) * plot_w;
+        let y = |v: f64| h - bottom - v / max * plot_h;
+        let mut svg = format!(
+            "<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' font-family='sans-serif' font-size='12'>\n\
+             <text x='{left}' y='16'>purchases/s against instances (one connection each, one request at a time)</text>\n\
+             <line x1='{left}' y1='{b}' x2='{r}' y2='{b}' stroke='black'/>\n\
+             <line x1='{left}' y1='{top}' x2='{left}' y2='{b}' stroke='black'/>\n\
+             <text x='4' y='{t4}'>{max:.0}/s</text><text x='4' y='{b}'>0</text>\n",
+            b = h - bottom,
+            r = left + plot_w,
+            t4 = top + 4.0,
+        );
+        for (i, p) in self.lambda.iter().enumerate() {
+            let _ = writeln!(
+                svg,
+                "<text x='{:.0}' y='{:.0}'>N={}</text>",
+                x(i) - 12.0,
+                h - bottom + 18.0,
+                p.instances
+            );
+        }
+        for (si, (name, color, f)) in series.iter().enumerate() {
+            let points: Vec<String> = self
+                .lambda
+                .iter()
+                .enumerate()
+                .map(|(i, p)| format!("{:.1},{:.1}", x(i), y(f(p).summary.rate())))
+                .collect();
+            let _ = writeln!(
+                svg,
+                "<polyline fill='none' stroke='{color}' stroke-width='2' points='{}'/>",
+                points.join(" ")
+            );
+            let ly = top + 10.0 + si as f64 * 16.0;
+            let _ = writeln!(
+                svg,
+                "<rect x='{:.0}' y='{:.0}' width='10' height='10' fill='{color}'/><text x='{:.0}' y='{:.0}'>{name}</text>",
+                w - 175.0,
+                ly - 9.0,
+                w - 160.0,
+                ly
+            );
+        }
+        svg.push_str("</svg>\n");
+        svg
     }
 
     pub fn table(&self) -> String {
@@ -175,6 +412,8 @@ impl Report {
         );
         let svg = dir.join(format!("{date}-latency.svg"));
         std::fs::write(&svg, self.svg())?;
+        let curve = dir.join(format!("{date}-lambda-shaped.svg"));
+        std::fs::write(&curve, self.curve_svg())?;
         let md = dir.join(format!("{date}.md"));
         let machine = format!(
             "{} cores, {}",
@@ -197,11 +436,13 @@ impl Report {
             &md,
             format!(
                 "# Benchmarks, {date}\n\nMachine: {machine}. Command: `make bench`. Every baseline ran in the same \
-                 process, on the same database, at the same concurrency.\n\n{}\n![latency](./{date}-latency.svg)\n",
-                self.table()
+                 process, on the same database, at the same concurrency.\n\n{}\n![latency](./{date}-latency.svg)\n{}\n\
+                 ![Lambda-shaped](./{date}-lambda-shaped.svg)\n",
+                self.table(),
+                self.lambda_tables()
             ),
         )?;
-        Ok(vec![md, svg])
+        Ok(vec![md, svg, curve])
     }
 
     /// Latency percentiles of the purchase paths, as grouped bars.

@@ -1,0 +1,479 @@
+//! The purchase path the way Lambda runs it: N instances, each with one database connection of
+//! its own, each serving one request at a time. Beside ours, in the same run and shaped the same
+//! way, the two baselines — the bare conditional UPDATE (the floor) and the minimal correct
+//! purchase (conditional UPDATE + order row, one transaction, one round trip) — and ours without
+//! the HTTP framing (the handler called with the event, as the Lambda runtime calls it), so the
+//! gap splits into database, handler and HTTP. The database server's CPU time is read from
+//! `/proc/<pid>/stat` around each run.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use donut_api::apigw::{HttpCall, to_lambda_request};
+use donut_api::{Limits, SalesApi};
+use donut_domain::{
+    CorrelationId, ProductId, PurchaseOutcome, PurchaseRequest, Quantity, Warehouse,
+};
+use donut_load::Summary;
+use donut_warehouse::{DbConfig, MySqlWarehouse};
+use mysql_async::prelude::*;
+
+/// Instances per run: one, a few, the stage's reserved concurrency, beyond it.
+pub const INSTANCES: [usize; 4] = [1, 8, 32, 64];
+/// Purchases per measured run (after a warm-up of [`WARM_UP_EACH`] per instance).
+const PURCHASES: u64 = 3000;
+const WARM_UP_EACH: u64 = 10;
+
+/// One instance: buys once, answers with the HTTP status it stands for (200 sold, 409 refused,
+/// 0 failed).
+pub trait Instance: Send + 'static {
+    fn buy(&mut self) -> impl Future<Output = u16> + Send;
+}
+
+/// What one path did at one N.
+#[derive(Clone, Default)]
+pub struct Run {
+    pub summary: Summary,
+    /// The database server's CPU per purchase (user + system), when its pid is known.
+    pub server_cpu_per_op: Option<Duration>,
+}
+
+/// One row of the Lambda-shaped table.
+pub struct Point {
+    pub instances: usize,
+    /// Ours: HTTP → local API Gateway → handler → warehouse.
+    pub http: Run,
+    /// Ours without HTTP: the handler fed the event.
+    pub handler: Run,
+    /// Ours without the handler: the warehouse adapter's `purchase` (the procedure).
+    pub store: Run,
+    pub minimal: Run,
+    pub bare: Run,
+}
+
+/// `total` purchases from `instances`, each one request at a time; the instances come back for
+/// the next run.
+async fn drive<I: Instance>(instances: Vec<I>, total: u64) -> (Vec<I>, Summary) {
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = instances
+        .into_iter()
+        .map(|mut instance| {
+            let next = next.clone();
+            tokio::spawn(async move {
+                let mut s = Summary::default();
+                while next.fetch_add(1, Ordering::Relaxed) < total {
+                    let t = Instant::now();
+                    let status = instance.buy().await;
+                    s.record(t.elapsed(), Some(status), u64::from(status == 200));
+                }
+                (instance, s)
+            })
+        })
+        .collect();
+    let mut back = Vec::new();
+    let mut summary = Summary::default();
+    for task in tasks {
+        let (instance, s) = task.await.expect("an instance panicked");
+        summary.merge(&s);
+        back.push(instance);
+    }
+    summary.elapsed = started.elapsed();
+    (back, summary)
+}
+
+/// Warms every instance (connection, prepared statements), then measures one run.
+pub async fn measure<I: Instance>(instances: Vec<I>, server: &ServerCpu) -> anyhow::Result<Run> {
+    let n = instances.len() as u64;
+    let (instances, _) = drive(instances, n * WARM_UP_EACH).await;
+    let before = server.read();
+    let (_, summary) = drive(instances, PURCHASES).await;
+    let server_cpu_per_op = match (before, server.read()) {
+        (Some(a), Some(b)) => Some((b - a) / summary.requests().max(1) as u32),
+        _ => None,
+    };
+    anyhow::ensure!(
+        summary.sold_units == PURCHASES,
+        "purchases failed in the Lambda-shaped run: {:?}",
+        summary.statuses
+    );
+    Ok(Run {
+        summary,
+        server_cpu_per_op,
+    })
+}
+
+/// The database server's CPU time, from its pid (`DONUT_BENCH_DB_PID`).
+pub struct ServerCpu {
+    pid: Option<u32>,
+}
+
+impl ServerCpu {
+    pub fn from_env() -> Self {
+        Self {
+            pid: std::env::var("DONUT_BENCH_DB_PID")
+                .ok()
+                .and_then(|p| p.trim().parse().ok()),
+        }
+    }
+
+    /// utime + stime of the whole process. Linux reports them in USER_HZ ticks, which is 100
+    /// on every architecture Linux runs this on (10 ms resolution: a run of thousands of
+    /// purchases spends seconds).
+    pub fn read(&self) -> Option<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid?)).ok()?;
+        // Fields after the command name (which may hold spaces) start at state, field 3.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = rest.split(' ').collect();
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        Some(Duration::from_millis(ticks * 10))
+    }
+
+    pub fn known(&self) -> bool {
+        self.read().is_some()
+    }
+}
+
+/// The conditional UPDATE alone, autocommitted, on its own connection.
+pub struct Bare {
+    conn: mysql_async::Conn,
+    product: &'static str,
+}
+
+impl Instance for Bare {
+    async fn buy(&mut self) -> u16 {
+        match self
+            .conn
+            .exec_drop(
+                "UPDATE products SET qty = qty - ? WHERE product_id = ? AND qty >= ?",
+                (1, self.product, 1),
+            )
+            .await
+        {
+            Ok(()) if self.conn.affected_rows() == 1 => 200,
+            Ok(()) => 409,
+            Err(_) => 0,
+        }
+    }
+}
+
+/// The least a correct purchase does: the conditional UPDATE and, when it sold, the order row,
+/// in one transaction, in one round trip (a procedure per orders table, made by [`minimal_procedures`]).
+pub struct Minimal {
+    conn: mysql_async::Conn,
+    product: &'static str,
+    procedure: &'static str,
+    ids: OrderIds,
+}
+
+/// How the minimal purchase names its order rows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum OrderIds {
+    /// Random (UUID v4), as `OrderId` does.
+    Random,
+    /// Time-ordered (UUID v7): each new key lands at the end of the primary key.
+    TimeOrdered,
+    /// The table's AUTO_INCREMENT.
+    Server,
+}
+
+impl Instance for Minimal {
+    async fn buy(&mut self) -> u16 {
+        let id = match self.ids {
+            OrderIds::Random => Some(uuid::Uuid::new_v4().to_string()),
+            OrderIds::TimeOrdered => Some(uuid::Uuid::now_v7().to_string()),
+            OrderIds::Server => None,
+        };
+        let sold: Result<Option<u8>, _> = self
+            .conn
+            .exec_first(
+                format!("CALL {}(?, ?, ?, ?)", self.procedure),
+                (self.product, 1, id, "bench-correlation"),
+            )
+            .await;
+        match sold {
+            Ok(Some(1)) => 200,
+            Ok(_) => 409,
+            Err(_) => 0,
+        }
+    }
+}
+
+/// Ours without HTTP: the sales handler with a one-connection warehouse, fed the API Gateway
+/// event the Lambda runtime would hand it.
+pub struct Handler {
+    api: SalesApi<MySqlWarehouse>,
+    body: Vec<u8>,
+}
+
+impl Instance for Handler {
+    async fn buy(&mut self) -> u16 {
+        let call = HttpCall {
+            method: "POST",
+            path: "/orders",
+            raw_query: "",
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: &self.body,
+            source_ip: "127.0.0.1",
+        };
+        let Ok(request) = to_lambda_request(&call) else {
+            return 0;
+        };
+        self.api.handle(request).await.status().as_u16()
+    }
+}
+
+/// Ours without the handler: `Warehouse::purchase` on a one-connection warehouse.
+pub struct Store {
+    warehouse: MySqlWarehouse,
+    product: ProductId,
+}
+
+impl Instance for Store {
+    async fn buy(&mut self) -> u16 {
+        let request = PurchaseRequest {
+            product_id: self.product.clone(),
+            quantity: Quantity::parse(1, 10).expect("1 is a quantity"),
+            correlation_id: CorrelationId::new(),
+        };
+        match self.warehouse.purchase(&request).await {
+            Ok(PurchaseOutcome::Sold(_)) => 200,
+            Ok(_) => 409,
+            Err(_) => 0,
+        }
+    }
+}
+
+/// Ours through HTTP: an instance of the local API Gateway in front of its own handler, and a
+/// client keeping one connection to it.
+pub struct Http {
+    client: reqwest::Client,
+    url: String,
+    body: Vec<u8>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Instance for Http {
+    async fn buy(&mut self) -> u16 {
+        self.client
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .body(self.body.clone())
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    }
+}
+
+fn order_body(product: &str) -> Vec<u8> {
+    serde_json::json!({ "product_id": product, "quantity": 1 })
+        .to_string()
+        .into_bytes()
+}
+
+fn one_connection_warehouse(database_url: &str) -> anyhow::Result<MySqlWarehouse> {
+    let mut config = DbConfig::from_url(database_url)?;
+    config.max_connections = 1;
+    Ok(MySqlWarehouse::new(&config))
+}
+
+fn one_connection_api(database_url: &str) -> anyhow::Result<SalesApi<MySqlWarehouse>> {
+    Ok(SalesApi::new(
+        one_connection_warehouse(database_url)?,
+        Limits {
+            max_quantity: 10,
+            max_body_bytes: 16 * 1024,
+        },
+    ))
+}
+
+pub async fn bare(
+    database_url: &str,
+    n: usize,
+    product: &'static str,
+) -> anyhow::Result<Vec<Bare>> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(Bare {
+            conn: mysql_async::Conn::from_url(database_url).await?,
+            product,
+        });
+    }
+    Ok(out)
+}
+
+pub async fn minimal(
+    database_url: &str,
+    n: usize,
+    product: &'static str,
+    procedure: &'static str,
+    ids: OrderIds,
+) -> anyhow::Result<Vec<Minimal>> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(Minimal {
+            conn: mysql_async::Conn::from_url(database_url).await?,
+            product,
+            procedure,
+            ids,
+        });
+    }
+    Ok(out)
+}
+
+pub fn store(database_url: &str, n: usize, product: &'static str) -> anyhow::Result<Vec<Store>> {
+    (0..n)
+        .map(|_| {
+            Ok(Store {
+                warehouse: one_connection_warehouse(database_url)?,
+                product: ProductId::parse(product)?,
+            })
+        })
+        .collect()
+}
+
+pub async fn handler(
+    database_url: &str,
+    n: usize,
+    product: &'static str,
+) -> anyhow::Result<Vec<Handler>> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(Handler {
+            api: one_connection_api(database_url)?,
+            body: order_body(product),
+        });
+    }
+    Ok(out)
+}
+
+pub async fn http(
+    database_url: &str,
+    n: usize,
+    product: &'static str,
+) -> anyhow::Result<Vec<Http>> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let api = Arc::new(one_connection_api(database_url)?);
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let url = format!("http://{}/orders", listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let gateway = donut_local::gateway::Gateway {
+            sales_api: donut_local::gateway::invoker(api.clone()),
+            // The bench never calls the callback route; the sales handler answers it with 404.
+            warehouse_restock: donut_local::gateway::invoker(api),
+            static_json: Arc::new(Vec::new()),
+        };
+        tokio::spawn(donut_local::gateway::serve(listener, gateway, async move {
+            let _ = stopped.await;
+        }));
+        out.push(Http {
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .build()?,
+            url,
+            body: order_body(product),
+            _stop: stop,
+        });
+    }
+    Ok(out)
+}
+
+/// The orders tables the trim study compares, each with the minimal purchase's procedure:
+/// (table, procedure, DDL beyond the columns, how ids are made).
+pub const ORDER_TABLES: [(&str, &str, &str, OrderIds); 5] = [
+    (
+        "orders",
+        "bench_minimal",
+        "as migrated: UUID v4 key, index on product, foreign key",
+        OrderIds::Random,
+    ),
+    (
+        "orders",
+        "bench_minimal",
+        "as migrated, time-ordered ids (UUID v7)",
+        OrderIds::TimeOrdered,
+    ),
+    (
+        "bench_orders_nofk",
+        "bench_minimal_nofk",
+        "UUID v4 key, index on product, no foreign key",
+        OrderIds::Random,
+    ),
+    (
+        "bench_orders_bare",
+        "bench_minimal_bare",
+        "UUID v4 key, no index on product, no foreign key",
+        OrderIds::Random,
+    ),
+    (
+        "bench_orders_auto",
+        "bench_minimal_auto",
+        "AUTO_INCREMENT key, index on product, foreign key",
+        OrderIds::Server,
+    ),
+];
+
+/// The minimal purchase as one procedure per orders table, in the bench's own database.
+pub async fn minimal_procedures(conn: &mut mysql_async::Conn) -> anyhow::Result<()> {
+    let columns = "product_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, \
+                   quantity INT UNSIGNED NOT NULL, correlation_id VARCHAR(128) NOT NULL, \
+                   created_at DATETIME(6) NOT NULL";
+    for ddl in [
+        format!(
+            "CREATE TABLE bench_orders_nofk (order_id CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, \
+             {columns}, PRIMARY KEY (order_id), KEY by_product (product_id)) ENGINE = InnoDB"
+        ),
+        format!(
+            "CREATE TABLE bench_orders_bare (order_id CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, \
+             {columns}, PRIMARY KEY (order_id)) ENGINE = InnoDB"
+        ),
+        format!(
+            "CREATE TABLE bench_orders_auto (order_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT, \
+             {columns}, PRIMARY KEY (order_id), KEY by_product (product_id), \
+             FOREIGN KEY (product_id) REFERENCES products (product_id)) ENGINE = InnoDB"
+        ),
+    ] {
+        conn.query_drop(ddl).await?;
+    }
+    for (table, procedure, _, ids) in ORDER_TABLES {
+        if ids == OrderIds::TimeOrdered {
+            continue; // same table and procedure as the random ids
+        }
+        let insert = if ids == OrderIds::Server {
+            format!(
+                "INSERT INTO {table} (product_id, quantity, correlation_id, created_at) \
+                 VALUES (p_product, p_quantity, p_correlation, UTC_TIMESTAMP(6))"
+            )
+        } else {
+            format!(
+                "INSERT INTO {table} (order_id, product_id, quantity, correlation_id, created_at) \
+                 VALUES (p_order, p_product, p_quantity, p_correlation, UTC_TIMESTAMP(6))"
+            )
+        };
+        conn.query_drop(format!(
+            "CREATE PROCEDURE {procedure}(
+                IN p_product VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin,
+                IN p_quantity INT UNSIGNED,
+                IN p_order CHAR(36) CHARACTER SET ascii COLLATE ascii_bin,
+                IN p_correlation VARCHAR(128))
+             BEGIN
+                DECLARE v_sold INT DEFAULT 0;
+                DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
+                START TRANSACTION;
+                UPDATE products SET qty = qty - p_quantity
+                 WHERE product_id = p_product AND qty >= p_quantity;
+                SET v_sold = ROW_COUNT();
+                IF v_sold = 1 THEN {insert}; END IF;
+                COMMIT;
+                SELECT v_sold;
+             END"
+        ))
+        .await?;
+    }
+    Ok(())
+}
