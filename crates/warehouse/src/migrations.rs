@@ -29,6 +29,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "purchase procedure",
         sql: include_str!("../migrations/003_purchase_procedure.sql"),
     },
+    Migration {
+        version: 4,
+        name: "outbox claims",
+        sql: include_str!("../migrations/004_outbox_claims.sql"),
+    },
 ];
 
 /// "Duplicate column" and "duplicate key name": the statement ran before (MySQL commits DDL

@@ -383,6 +383,74 @@ async fn concurrent_relays_never_publish_a_row_twice() {
     assert_eq!(ids.len(), 20, "every event once");
 }
 
+/// A publisher that, while "calling SNS", tries to lock every outbox row from another
+/// connection without waiting: it succeeds only if the relay holds no row lock across the call.
+struct LockProbe {
+    url: String,
+    free: Mutex<Vec<bool>>,
+}
+
+impl EventPublisher for LockProbe {
+    async fn publish(&self, _: &StockOutEvent) -> Result<(), PublishError> {
+        use mysql_async::prelude::Queryable;
+        let mut conn = mysql_async::Conn::from_url(&self.url).await.unwrap();
+        conn.query_drop("START TRANSACTION").await.unwrap();
+        let locked = conn
+            .query_drop("SELECT id FROM outbox FOR UPDATE NOWAIT")
+            .await;
+        conn.query_drop("ROLLBACK").await.unwrap();
+        self.free.lock().unwrap().push(locked.is_ok());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_outbox_row_stays_locked_while_the_relay_publishes() {
+    let db = TestDb::new().await;
+    stock_outs(&db, 3).await;
+    let probe = LockProbe {
+        url: db.url.clone(),
+        free: Mutex::new(vec![]),
+    };
+    assert_eq!(db.warehouse.relay(&probe, 10).await.unwrap().published, 3);
+    assert_eq!(*probe.free.lock().unwrap(), vec![true; 3]);
+    assert_eq!(db.warehouse.pending().await.unwrap().rows, 0);
+}
+
+#[tokio::test]
+async fn a_claimed_row_waits_out_its_lease_then_another_relay_takes_it() {
+    let db = TestDb::new().await;
+    stock_outs(&db, 1).await;
+    // A relay claimed the row and died before publishing.
+    db.exec(
+        "UPDATE outbox SET claimed_by = 'dead-relay', \
+         next_attempt_at = UTC_TIMESTAMP(6) + INTERVAL 120 SECOND",
+        (),
+    )
+    .await;
+    let ok = RecordingPublisher::new(false);
+    assert_eq!(
+        db.warehouse.relay(&ok, 10).await.unwrap().published,
+        0,
+        "leased"
+    );
+    db.exec("UPDATE outbox SET next_attempt_at = UTC_TIMESTAMP(6)", ())
+        .await;
+    assert_eq!(
+        db.warehouse.relay(&ok, 10).await.unwrap().published,
+        1,
+        "lease over"
+    );
+    assert_eq!(
+        db.count(
+            "SELECT COUNT(*) FROM outbox WHERE claimed_by IS NULL AND published_at IS NOT NULL",
+            ()
+        )
+        .await,
+        1
+    );
+}
+
 #[tokio::test]
 async fn one_claim_at_a_time_and_none_once_requested() {
     let db = TestDb::with_shelves(&[Shelf::new("glazed", 0).reorder(0, 5)]).await;
