@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use anyhow::Context as _;
 use donut_config::Function;
+use donut_config::settings::{self, Base, Callback, CallbackKey, Contract, Database, Factory};
 
 use pulumi_gestalt_rust::Output;
 use serde_json::json;
@@ -107,19 +108,10 @@ fn package(stack: &Stack, function: Function) -> std::path::PathBuf {
         .join("bootstrap.zip")
 }
 
-fn declare_function(stack: &Stack, network: &Network, mut spec: Spec) -> Deployed {
+fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Deployed {
     let ctx = stack.ctx;
     let kind = spec.function;
     let name = kind.name();
-    // Its share of the database's connection budget (donut_config::capacity).
-    spec.env.push((
-        "DB_POOL_SIZE",
-        known(stack.config.db_connections_per_instance(kind).to_string()),
-    ));
-    spec.env.push((
-        "DB_IDLE_SECONDS",
-        known(stack.config.capacity.db_idle_seconds.to_string()),
-    ));
     // Names are the provider's (logical name + a random suffix), so two stacks of one stage
     // share an account without colliding; the function logs to its group by configuration.
     let logs = log_group::create(
@@ -199,35 +191,38 @@ pub fn declare(
     callback_base_url: &Output<String>,
 ) -> anyhow::Result<Compute> {
     let c = &stack.config;
-    // What every function reads: its metrics namespace and the database — as the application
-    // user; only `migrate` logs in as the master user.
-    let database_env = |login: &Output<String>, host: &Output<String>| {
-        vec![
-            ("METRICS_NAMESPACE", known(stack.metrics_namespace())),
-            ("DB_SECRET_ARN", login.clone()),
-            ("DB_HOST", host.clone()),
-            ("DB_PORT", known(DB_PORT.to_string())),
-            ("DB_NAME", known(DB_NAME.to_owned())),
+    // Every function's settings are its contract (donut_config::settings), written here and
+    // read by the function. What every function reads: its metrics namespace and the
+    // database — as the application user; only `migrate` logs in as the master user — with
+    // its share of the connection budget (donut_config::capacity).
+    let base = |function: Function, login: &Output<String>, host: &Output<String>| Base {
+        metrics_namespace: stack.metrics_namespace(),
+        database: Database::Rds {
+            secret_arn: login.clone(),
+            host: host.clone(),
+            port: DB_PORT as u16,
+            name: DB_NAME.to_owned(),
             // TLS, the server verified against the RDS CA bundle `make lambdas` packs.
-            ("DB_TLS_CA", known(RDS_CA_IN_PACKAGE.to_owned())),
-        ]
+            tls_ca: Some(RDS_CA_IN_PACKAGE.to_owned()),
+            pool_size: c.db_connections_per_instance(function),
+            idle_seconds: u64::from(c.capacity.db_idle_seconds),
+        },
     };
-    // What the functions that call the legacy factory read: where it is, and how to sign
-    // the callback URL it gets.
-    let factory_env = || {
-        vec![
-            ("FACTORY_URL", known(c.factory_url.clone())),
-            (
-                "FACTORY_TIMEOUT_MS",
-                known(c.factory_timeout_ms.to_string()),
-            ),
-            ("CALLBACK_BASE_URL", callback_base_url.clone()),
-            ("CALLBACK_SECRET_ARN", data.callback_secret_arn.clone()),
-        ]
+    // The functions that call the legacy factory: where it is, and how to sign the callback
+    // URL it gets.
+    let factory = || Factory {
+        url: c.factory_url.clone(),
+        timeout_ms: u64::from(c.factory_timeout_ms),
     };
+    let callback = || Callback {
+        base_url: callback_base_url.clone(),
+        key: CallbackKey::Secret(data.callback_secret_arn.clone()),
+    };
+    let plain = |value: String| known(value);
     // The serving functions reach the database through its proxy when there is one; migrate
     // always connects to the instance itself.
-    let base_env = || database_env(&data.app_db_secret_arn, &data.serving_address);
+    let serving_base =
+        |function: Function| base(function, &data.app_db_secret_arn, &data.serving_address);
     let db_secret = || {
         Statement::new(
             &["secretsmanager:GetSecretValue"],
@@ -256,11 +251,13 @@ pub fn declare(
             function: Function::Migrate,
             description: "Applies the warehouse schema migrations, keeps the functions' database user (and the dev seed)",
             timeout_seconds: 120,
-            env: [
-                database_env(&data.db_secret_arn, &data.db_address),
-                vec![("APP_DB_SECRET_ARN", data.app_db_secret_arn.clone())],
-            ]
-            .concat(),
+            env: settings::Migrate::to_env(
+                &settings::Migrate {
+                    base: base(Function::Migrate, &data.db_secret_arn, &data.db_address),
+                    app_db_secret_arn: data.app_db_secret_arn.clone(),
+                },
+                &plain,
+            ),
             statements: vec![
                 Statement::new(
                     &["secretsmanager:GetSecretValue"],
@@ -289,37 +286,43 @@ pub fn declare(
             function: Function::SalesApi,
             description: "Sales API: orders and stock levels",
             timeout_seconds: 10,
-            env: [
-                base_env(),
-                vec![
-                    ("MAX_QUANTITY", known(c.max_quantity.to_string())),
-                    ("MAX_BODY_BYTES", known(c.max_body_bytes.to_string())),
-                    ("STOCK_OUT_TOPIC_ARN", messaging.topic_arn.clone()),
-                ],
-            ]
-            .concat(),
+            env: settings::SalesApi::to_env(
+                &settings::SalesApi {
+                    base: serving_base(Function::SalesApi),
+                    max_quantity: c.max_quantity,
+                    max_body_bytes: c.max_body_bytes,
+                    stock_out_topic_arn: messaging.topic_arn.clone(),
+                },
+                &plain,
+            ),
             statements: vec![db_secret(), publish(), topic_key()],
         },
         Spec {
             function: Function::WarehouseRestock,
             description: "The legacy factory's signed callback: restocks once per factory order",
             timeout_seconds: 10,
-            env: [
-                base_env(),
-                vec![
-                    ("MAX_BODY_BYTES", known(c.max_body_bytes.to_string())),
-                    ("CALLBACK_BASE_URL", callback_base_url.clone()),
-                    ("CALLBACK_SECRET_ARN", data.callback_secret_arn.clone()),
-                ],
-            ]
-            .concat(),
+            env: settings::WarehouseRestock::to_env(
+                &settings::WarehouseRestock {
+                    base: serving_base(Function::WarehouseRestock),
+                    max_body_bytes: c.max_body_bytes,
+                    callback: callback(),
+                },
+                &plain,
+            ),
             statements: vec![db_secret(), callback_secret()],
         },
         Spec {
             function: Function::FactoryRequester,
             description: "Stock-out events from SQS to the legacy Factory API",
             timeout_seconds: c.queue.requester_timeout_seconds as i32,
-            env: [base_env(), factory_env()].concat(),
+            env: settings::FactoryRequester::to_env(
+                &settings::FactoryRequester {
+                    base: serving_base(Function::FactoryRequester),
+                    factory: factory(),
+                    callback: callback(),
+                },
+                &plain,
+            ),
             statements: vec![
                 db_secret(),
                 callback_secret(),
@@ -338,33 +341,30 @@ pub fn declare(
             function: Function::OutboxRelay,
             description: "Publishes stock-out events the outbox still holds",
             timeout_seconds: 60,
-            env: [
-                base_env(),
-                vec![("STOCK_OUT_TOPIC_ARN", messaging.topic_arn.clone())],
-            ]
-            .concat(),
+            env: settings::OutboxRelay::to_env(
+                &settings::OutboxRelay {
+                    base: serving_base(Function::OutboxRelay),
+                    stock_out_topic_arn: messaging.topic_arn.clone(),
+                },
+                &plain,
+            ),
             statements: vec![db_secret(), publish(), topic_key()],
         },
         Spec {
             function: Function::FactoryWatchdog,
             description: "Asks the factory again for orders it never called back for; then alerts ops",
             timeout_seconds: 60,
-            env: [
-                base_env(),
-                factory_env(),
-                vec![
-                    (
-                        "FACTORY_DEADLINE_MINUTES",
-                        known(c.factory_deadline_minutes.to_string()),
-                    ),
-                    (
-                        "FACTORY_MAX_ATTEMPTS",
-                        known(c.factory_max_attempts.to_string()),
-                    ),
-                    ("OPS_TOPIC_ARN", messaging.ops_topic_arn.clone()),
-                ],
-            ]
-            .concat(),
+            env: settings::FactoryWatchdog::to_env(
+                &settings::FactoryWatchdog {
+                    base: serving_base(Function::FactoryWatchdog),
+                    factory: factory(),
+                    callback: callback(),
+                    deadline_minutes: u64::from(c.factory_deadline_minutes),
+                    max_attempts: c.factory_max_attempts,
+                    ops_topic_arn: messaging.ops_topic_arn.clone(),
+                },
+                &plain,
+            ),
             statements: vec![
                 db_secret(),
                 callback_secret(),

@@ -525,6 +525,92 @@ fn functions_are_rust_on_arm64_with_the_settings_they_read() {
     );
 }
 
+/// Each function's environment, as the engine deployed it, is read back by that function's
+/// own contract (donut_config::settings) — the code its `main` runs — with the stage's values.
+#[test]
+fn every_function_reads_back_what_the_infra_wrote() {
+    use donut_config::Function;
+    use donut_config::settings::{self, Contract, Database, EnvReader};
+    for run in [dev(), prod()] {
+        let stage = if std::ptr::eq(run, dev()) {
+            "dev"
+        } else {
+            "prod"
+        };
+        let config = donut_config::StageConfig::from_stack_file(
+            stage,
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("../Pulumi.{stage}.yaml")),
+        )
+        .unwrap();
+        for function in Function::ALL {
+            let deployed = format!("donut-states-{stage}-{}", function.name());
+            let vars = input(run, &deployed)["environment"]["variables"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{deployed} has no environment"))
+                .clone();
+            let get = |name: &str| vars.get(name).and_then(Value::as_str).map(str::to_owned);
+            let env = EnvReader::new(&get);
+            let database = match function {
+                Function::SalesApi => {
+                    let s = settings::SalesApi::read(&env).expect("sales-api");
+                    assert_eq!(s.max_quantity, config.max_quantity);
+                    s.base.database
+                }
+                Function::WarehouseRestock => {
+                    settings::WarehouseRestock::read(&env)
+                        .expect("restock")
+                        .base
+                        .database
+                }
+                Function::FactoryRequester => {
+                    settings::FactoryRequester::read(&env)
+                        .expect("requester")
+                        .base
+                        .database
+                }
+                Function::OutboxRelay => {
+                    settings::OutboxRelay::read(&env)
+                        .expect("relay")
+                        .base
+                        .database
+                }
+                Function::Migrate => {
+                    settings::Migrate::read(&env)
+                        .expect("migrate")
+                        .base
+                        .database
+                }
+                Function::FactoryWatchdog => {
+                    let s = settings::FactoryWatchdog::read(&env).expect("watchdog");
+                    assert_eq!(s.max_attempts, config.factory_max_attempts);
+                    assert_eq!(
+                        s.deadline_minutes,
+                        u64::from(config.factory_deadline_minutes)
+                    );
+                    s.base.database
+                }
+            };
+            let Database::Rds {
+                pool_size, tls_ca, ..
+            } = database
+            else {
+                panic!("{deployed}: a deployed function reaches RDS");
+            };
+            assert_eq!(
+                pool_size,
+                config.db_connections_per_instance(function),
+                "{deployed}"
+            );
+            assert_eq!(
+                tls_ca.as_deref(),
+                Some("/var/task/rds-ca.pem"),
+                "{deployed}"
+            );
+        }
+    }
+}
+
 /// The exact actions each function's role allows, and on what.
 #[test]
 fn every_role_is_least_privilege() {

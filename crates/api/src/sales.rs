@@ -26,6 +26,8 @@ pub struct Limits {
     pub max_body_bytes: usize,
 }
 
+/// Generous limits for tests and tools. A deployed function has no default: it takes its
+/// stage's `maxQuantity` and `maxBodyBytes` from its settings (donut_config::settings).
 impl Default for Limits {
     fn default() -> Self {
         Self {

@@ -7,6 +7,7 @@
 pub mod capacity;
 pub mod functions;
 pub mod routes;
+pub mod settings;
 
 pub use capacity::Budget;
 pub use functions::Function;

@@ -1,57 +1,24 @@
-//! Settings from the environment, as the infra program sets them on each function.
-//!
-//! | variable | used by | meaning |
-//! |---|---|---|
-//! | `DATABASE_URL` | all | `mysql://user:pass@host:port/db` (local runs) |
-//! | `DB_SECRET_ARN`, `DB_HOST`, `DB_PORT`, `DB_NAME` | all | in AWS: the RDS credentials secret and the endpoint |
-//! | `DB_TLS_CA` | all, in AWS | the RDS CA bundle (PEM) the server's certificate must chain to |
-//! | `DB_POOL_SIZE`, `DB_IDLE_SECONDS` | all, in AWS | connections one instance may hold (its share of the stage's connection budget), and how long an idle one is kept |
-//! | `MAX_QUANTITY`, `MAX_BODY_BYTES` | sales-api, restock | request limits |
-//! | `STOCK_OUT_TOPIC_ARN` | sales-api, outbox-relay | where stock-out events go |
-//! | `FACTORY_URL`, `FACTORY_TIMEOUT_MS` | factory-requester | the legacy factory |
-//! | `CALLBACK_BASE_URL` | factory-requester | the public API URL the factory calls back |
-//! | `CALLBACK_SECRET_ARN` (AWS) or `CALLBACK_SECRET` (local) | requester, restock | callback token key |
+//! What a function builds from its settings (`donut_config::settings`, the typed contract the
+//! infra program writes into its environment): the warehouse, the callback signer, the factory
+//! client, the SNS publisher; and the secrets they need from Secrets Manager.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use donut_config::settings::{Callback, CallbackKey, Database, EnvError, Factory};
+use donut_domain::StoreError;
 use donut_factory::{CallbackSecret, CallbackSigner, FactoryClient, FactoryClientConfig};
 use donut_messaging::SnsPublisher;
-use std::sync::Arc;
-
-use donut_domain::StoreError;
 use donut_warehouse::{Credentials, DbConfig, Login, MySqlWarehouse};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error("environment variable {0} is not set")]
-    Missing(&'static str),
-    #[error("environment variable {name} is invalid: {problem}")]
+    #[error(transparent)]
+    Env(#[from] EnvError),
+    #[error("setting {name} is invalid: {problem}")]
     Invalid { name: &'static str, problem: String },
     #[error("secret {arn} could not be read: {problem}")]
     Secret { arn: String, problem: String },
-}
-
-pub fn var(name: &'static str) -> Result<String, SettingsError> {
-    std::env::var(name).map_err(|_| SettingsError::Missing(name))
-}
-
-pub fn parse_var<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, SettingsError> {
-    match std::env::var(name) {
-        Ok(raw) => raw.trim().parse().map_err(|_| SettingsError::Invalid {
-            name,
-            problem: format!("{raw:?}"),
-        }),
-        Err(_) => Ok(default),
-    }
-}
-
-/// A variable that must be set, parsed.
-fn required_parse<T: std::str::FromStr>(name: &'static str) -> Result<T, SettingsError> {
-    let raw = var(name)?;
-    raw.trim().parse().map_err(|_| SettingsError::Invalid {
-        name,
-        problem: format!("{raw:?}"),
-    })
 }
 
 pub async fn secret_string(
@@ -185,35 +152,46 @@ impl Credentials for RdsSecret {
 /// The functions' database user (the migrate function creates it; `APP_PRIVILEGES`).
 pub const APP_DB_USER: &str = "donut_app";
 
-/// The warehouse: `DATABASE_URL` (local runs), or in AWS the RDS endpoint with the login from
-/// `DB_SECRET_ARN`, re-read when the database refuses it, and the function's share of the
-/// connection budget (`DB_POOL_SIZE`, `DB_IDLE_SECONDS`, set by the infra program from
-/// donut_config::capacity).
-pub async fn warehouse(aws: &aws_config::SdkConfig) -> Result<MySqlWarehouse, SettingsError> {
-    if let Ok(url) = std::env::var("DATABASE_URL") {
-        let config = DbConfig::from_url(&url).map_err(|e| SettingsError::Invalid {
-            name: "DATABASE_URL",
-            problem: e.to_string(),
-        })?;
-        return Ok(MySqlWarehouse::new(&config));
-    }
-    let secret = RdsSecret::new(aws, var("DB_SECRET_ARN")?);
+/// The warehouse: from a URL (local runs), or in AWS the RDS endpoint with the login from its
+/// secret, re-read when the database refuses it, TLS against the packaged CA bundle, and the
+/// function's share of the connection budget (donut_config::capacity, written by the infra).
+pub async fn warehouse(
+    aws: &aws_config::SdkConfig,
+    database: &Database<String>,
+) -> Result<MySqlWarehouse, SettingsError> {
+    let (secret_arn, host, port, name, tls_ca, pool_size, idle_seconds) = match database {
+        Database::Url(url) => {
+            let config = DbConfig::from_url(url).map_err(|e| SettingsError::Invalid {
+                name: "DATABASE_URL",
+                problem: e.to_string(),
+            })?;
+            return Ok(MySqlWarehouse::new(&config));
+        }
+        Database::Rds {
+            secret_arn,
+            host,
+            port,
+            name,
+            tls_ca,
+            pool_size,
+            idle_seconds,
+        } => (
+            secret_arn,
+            host,
+            port,
+            name,
+            tls_ca,
+            pool_size,
+            idle_seconds,
+        ),
+    };
+    let secret = RdsSecret::new(aws, secret_arn);
     let (user, password) = secret.read().await?;
-    let pool_size: usize = required_parse("DB_POOL_SIZE")?;
-    let idle_seconds: u64 = required_parse("DB_IDLE_SECONDS")?;
-    let config = DbConfig::from_parts(
-        &var("DB_HOST")?,
-        parse_var("DB_PORT", 3306)?,
-        &user,
-        &password,
-        &var("DB_NAME")?,
-    )
-    .with_max_connections(pool_size)
-    .with_idle_timeout(Duration::from_secs(idle_seconds));
-    // TLS with the server's certificate verified against the RDS CA bundle the deploy put in
-    // the package (`DB_TLS_CA`, see README "Deploy to AWS").
-    let config = match std::env::var("DB_TLS_CA") {
-        Ok(ca) => {
+    let config = DbConfig::from_parts(host, *port, &user, &password, name)
+        .with_max_connections(*pool_size as usize)
+        .with_idle_timeout(Duration::from_secs(*idle_seconds));
+    let config = match tls_ca {
+        Some(ca) => {
             let ca = std::path::PathBuf::from(ca);
             if !ca.is_file() {
                 return Err(SettingsError::Invalid {
@@ -226,36 +204,33 @@ pub async fn warehouse(aws: &aws_config::SdkConfig) -> Result<MySqlWarehouse, Se
             }
             config.with_tls(&ca)
         }
-        Err(_) => config,
+        None => config,
     };
     Ok(MySqlWarehouse::with_credentials(&config, Arc::new(secret)))
 }
 
-/// The callback signer: key from `CALLBACK_SECRET_ARN` (Secrets Manager) or `CALLBACK_SECRET`.
+/// The callback signer: its key from Secrets Manager (AWS) or inline (local runs).
 pub async fn callback_signer(
     aws: &aws_config::SdkConfig,
-    base_url: &str,
+    callback: &Callback<String>,
 ) -> Result<CallbackSigner, SettingsError> {
-    let raw = match std::env::var("CALLBACK_SECRET_ARN") {
-        Ok(arn) => secret_string(aws, &arn).await?,
-        Err(_) => var("CALLBACK_SECRET")?,
+    let raw = match &callback.key {
+        CallbackKey::Secret(arn) => secret_string(aws, arn).await?,
+        CallbackKey::Inline(key) => key.clone(),
     };
     let secret = CallbackSecret::new(raw.into_bytes()).map_err(|e| SettingsError::Invalid {
         name: "CALLBACK_SECRET",
         problem: e.to_string(),
     })?;
-    Ok(CallbackSigner::new(secret, base_url))
+    Ok(CallbackSigner::new(secret, &callback.base_url))
 }
 
-pub fn factory_client(signer: CallbackSigner) -> Result<FactoryClient, SettingsError> {
-    let mut config = FactoryClientConfig::new(var("FACTORY_URL")?);
-    config.request_timeout = Duration::from_millis(parse_var("FACTORY_TIMEOUT_MS", 5000)?);
-    Ok(FactoryClient::new(&config, signer))
+pub fn factory_client(factory: &Factory, signer: CallbackSigner) -> FactoryClient {
+    let mut config = FactoryClientConfig::new(&factory.url);
+    config.request_timeout = Duration::from_millis(factory.timeout_ms);
+    FactoryClient::new(&config, signer)
 }
 
-pub fn sns_publisher(aws: &aws_config::SdkConfig) -> Result<SnsPublisher, SettingsError> {
-    Ok(SnsPublisher::new(
-        aws_sdk_sns::Client::new(aws),
-        var("STOCK_OUT_TOPIC_ARN")?,
-    ))
+pub fn sns_publisher(aws: &aws_config::SdkConfig, topic_arn: &str) -> SnsPublisher {
+    SnsPublisher::new(aws_sdk_sns::Client::new(aws), topic_arn)
 }

@@ -3,7 +3,7 @@
 //! It alone logs in as the master user. The infra program invokes it on every `pulumi up`,
 //! before the functions get their new configuration.
 
-use donut_runtime::settings::var;
+use donut_config::settings::{self, Contract};
 use donut_runtime::{RdsSecret, telemetry, warehouse};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init("migrate");
+    let settings = settings::Migrate::from_env()?;
     let aws = aws_config::load_from_env().await;
-    let warehouse = warehouse(&aws).await?;
-    let app_login = RdsSecret::new(&aws, var("APP_DB_SECRET_ARN")?);
-    let (warehouse, app_login) = (&warehouse, &app_login);
+    let warehouse = &warehouse(&aws, &settings.base.database).await?;
+    let app_login = &RdsSecret::new(&aws, &settings.app_db_secret_arn);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let applied = warehouse.migrate().await?;
         let (user, password) = app_login.app_login().await?;

@@ -1,6 +1,7 @@
 //! λ outbox-relay: the scheduled sweeper that publishes what the best-effort publish after a
 //! stock-out left in the outbox, and reports the oldest unpublished age (`OutboxOldestAge`).
 
+use donut_config::settings::{self, Contract};
 use donut_messaging::sweep::relay_pass;
 use donut_runtime::{sns_publisher, telemetry, warehouse};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -9,9 +10,10 @@ use serde_json::{Value, json};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init("outbox-relay");
+    let settings = settings::OutboxRelay::from_env()?;
     let aws = aws_config::load_from_env().await;
-    let warehouse: &'static _ = Box::leak(Box::new(warehouse(&aws).await?));
-    let publisher: &'static _ = Box::leak(Box::new(sns_publisher(&aws)?));
+    let warehouse = &warehouse(&aws, &settings.base.database).await?;
+    let publisher = &sns_publisher(&aws, &settings.stock_out_topic_arn);
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
         let report = relay_pass(warehouse, publisher).await?;
         Ok::<_, Error>(json!({ "published": report.published, "failed": report.failed }))

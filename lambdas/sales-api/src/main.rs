@@ -3,27 +3,26 @@
 use std::time::Duration;
 
 use donut_api::{Limits, SalesApi};
-use donut_runtime::settings::parse_var;
+use donut_config::settings::{self, Contract};
 use donut_runtime::{RelayNow, sns_publisher, telemetry, warehouse};
 use lambda_http::{Error, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init("sales-api");
+    let settings = settings::SalesApi::from_env()?;
     let aws = aws_config::load_from_env().await;
-    let warehouse = warehouse(&aws).await?;
+    let warehouse = warehouse(&aws, &settings.base.database).await?;
     let limits = Limits {
-        max_quantity: parse_var("MAX_QUANTITY", 10)?,
-        max_body_bytes: parse_var("MAX_BODY_BYTES", 16384)?,
+        max_quantity: settings.max_quantity,
+        max_body_bytes: settings.max_body_bytes as usize,
     };
     let relay = RelayNow {
         warehouse: warehouse.clone(),
-        publisher: sns_publisher(&aws)?,
+        publisher: sns_publisher(&aws, &settings.stock_out_topic_arn),
         budget: Duration::from_secs(1),
     };
-    let api: &'static _ = Box::leak(Box::new(
-        SalesApi::new(warehouse, limits).with_after_stock_out(relay),
-    ));
+    let api = &SalesApi::new(warehouse, limits).with_after_stock_out(relay);
     lambda_http::run(service_fn(move |request| async move {
         Ok::<_, Error>(api.handle(request).await)
     }))

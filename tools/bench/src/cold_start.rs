@@ -12,6 +12,7 @@ use tokio::io::AsyncReadExt;
 use crate::report::Figure;
 
 use donut_config::Function;
+use donut_config::settings::{self, Base, Callback, CallbackKey, Contract, Database, Factory};
 
 const STARTS: usize = 21;
 const ECHO: &str = "echo-lambda";
@@ -21,6 +22,81 @@ pub struct ColdInit {
     pub function: Function,
     pub median: Duration,
     pub echo: Duration,
+}
+
+/// What each function reads at start (its contract, `donut_config::settings`), pointing at
+/// nothing that answers: a cold init contacts nothing before its first event. The echo
+/// baseline reads nothing.
+fn settings_env(name: &str) -> Vec<(&'static str, String)> {
+    let Some(function) = Function::ALL.into_iter().find(|f| f.name() == name) else {
+        return Vec::new();
+    };
+    let base = Base {
+        metrics_namespace: "DonutStates/bench".into(),
+        database: Database::Url("mysql://bench:bench@127.0.0.1:9/bench".into()),
+    };
+    let callback = Callback {
+        base_url: "http://127.0.0.1:9".into(),
+        key: CallbackKey::Inline("b".repeat(32)),
+    };
+    let factory = Factory {
+        url: "http://127.0.0.1:9".into(),
+        timeout_ms: 5000,
+    };
+    let arn = |what: &str| format!("arn:aws:sns:eu-west-1:000000000000:{what}");
+    let plain = |value: String| value;
+    match function {
+        Function::SalesApi => settings::SalesApi::to_env(
+            &settings::SalesApi {
+                base,
+                max_quantity: 10,
+                max_body_bytes: 16384,
+                stock_out_topic_arn: arn("stock-out"),
+            },
+            &plain,
+        ),
+        Function::WarehouseRestock => settings::WarehouseRestock::to_env(
+            &settings::WarehouseRestock {
+                base,
+                max_body_bytes: 16384,
+                callback,
+            },
+            &plain,
+        ),
+        Function::FactoryRequester => settings::FactoryRequester::to_env(
+            &settings::FactoryRequester {
+                base,
+                factory,
+                callback,
+            },
+            &plain,
+        ),
+        Function::OutboxRelay => settings::OutboxRelay::to_env(
+            &settings::OutboxRelay {
+                base,
+                stock_out_topic_arn: arn("stock-out"),
+            },
+            &plain,
+        ),
+        Function::Migrate => settings::Migrate::to_env(
+            &settings::Migrate {
+                base,
+                app_db_secret_arn: arn("app-login"),
+            },
+            &plain,
+        ),
+        Function::FactoryWatchdog => settings::FactoryWatchdog::to_env(
+            &settings::FactoryWatchdog {
+                base,
+                factory,
+                callback,
+                deadline_minutes: 30,
+                max_attempts: 3,
+                ops_topic_arn: arn("ops"),
+            },
+            &plain,
+        ),
+    }
 }
 
 /// One start: the time from spawning the binary to its first poll for an invocation.
@@ -39,16 +115,7 @@ async fn one_start(binary: &Path, name: &str) -> anyhow::Result<Duration> {
         .env("AWS_SECRET_ACCESS_KEY", "bench")
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
         // Lazy pools: nothing is contacted before the first invocation.
-        .env("DATABASE_URL", "mysql://bench:bench@127.0.0.1:9/bench")
-        .env(
-            "STOCK_OUT_TOPIC_ARN",
-            "arn:aws:sns:eu-west-1:000000000000:bench",
-        )
-        .env("CALLBACK_SECRET", "b".repeat(32))
-        .env("CALLBACK_BASE_URL", "http://127.0.0.1:9")
-        .env("FACTORY_URL", "http://127.0.0.1:9")
-        .env("OPS_TOPIC_ARN", "arn:aws:sns:eu-west-1:000000000000:ops")
-        .env("METRICS_NAMESPACE", "DonutStates/bench")
+        .envs(settings_env(name))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)

@@ -1,0 +1,493 @@
+//! One typed contract per function: the infra program writes a function's settings into its
+//! environment ([`Contract::to_env`]), the function reads them back ([`Contract::from_env`]).
+//! The variable names live here and nowhere else, and nothing has a default: every value comes
+//! from the stage config (through the infra program) or from the deployment (ARNs, endpoints).
+//!
+//! A settings type is generic over how a deploy-time value is held: `String` in the function;
+//! in the infra program, the engine's output of the resource it names.
+
+use crate::Function;
+
+/// Metrics go to CloudWatch in this namespace (EMF lines); read by the telemetry set-up,
+/// before anything else, so it is a name of its own.
+pub const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {problem}")]
+    Invalid { name: &'static str, problem: String },
+}
+
+/// Reads variables by name: the process environment, or a map in tests.
+pub struct EnvReader<'a> {
+    get: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl<'a> EnvReader<'a> {
+    pub fn new(get: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        Self { get }
+    }
+
+    fn optional(&self, name: &'static str) -> Option<String> {
+        (self.get)(name).filter(|v| !v.is_empty())
+    }
+
+    fn text(&self, name: &'static str) -> Result<String, EnvError> {
+        self.optional(name).ok_or(EnvError::Missing(name))
+    }
+
+    fn number<T: std::str::FromStr>(&self, name: &'static str) -> Result<T, EnvError> {
+        let raw = self.text(name)?;
+        raw.trim().parse().map_err(|_| EnvError::Invalid {
+            name,
+            problem: format!("{raw:?} is not a number"),
+        })
+    }
+}
+
+/// A function's environment as the infra program sets it.
+pub struct EnvWriter<'p, V> {
+    plain: &'p dyn Fn(String) -> V,
+    pub vars: Vec<(&'static str, V)>,
+}
+
+impl<'p, V: Clone> EnvWriter<'p, V> {
+    fn plain(&mut self, name: &'static str, value: impl ToString) {
+        let value = (self.plain)(value.to_string());
+        self.vars.push((name, value));
+    }
+
+    fn value(&mut self, name: &'static str, value: &V) {
+        self.vars.push((name, value.clone()));
+    }
+}
+
+/// One function's settings.
+pub trait Contract: Sized {
+    type Of<V: Clone>;
+    const FUNCTION: Function;
+    fn write<V: Clone>(settings: &Self::Of<V>, env: &mut EnvWriter<'_, V>);
+    fn read(env: &EnvReader<'_>) -> Result<Self::Of<String>, EnvError>;
+
+    /// The variables for `settings`; `plain` turns a value the contract formats into a `V`.
+    fn to_env<V: Clone>(
+        settings: &Self::Of<V>,
+        plain: &dyn Fn(String) -> V,
+    ) -> Vec<(&'static str, V)> {
+        let mut env = EnvWriter {
+            plain,
+            vars: Vec::new(),
+        };
+        Self::write(settings, &mut env);
+        env.vars
+    }
+
+    /// The settings from the process environment.
+    fn from_env() -> Result<Self::Of<String>, EnvError> {
+        Self::read(&EnvReader::new(&|name| std::env::var(name).ok()))
+    }
+}
+
+/// How a function reaches the warehouse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database<V> {
+    /// Local runs: `mysql://user:pass@host:port/db` (`DATABASE_URL`).
+    Url(String),
+    /// AWS: the RDS endpoint, the login in Secrets Manager (re-read when refused), TLS against
+    /// the CA bundle in the package, and the function's share of the connection budget.
+    Rds {
+        secret_arn: V,
+        host: V,
+        port: u16,
+        name: String,
+        /// The RDS CA bundle's path in the package; none: no TLS (local tests only).
+        tls_ca: Option<String>,
+        pool_size: u32,
+        idle_seconds: u64,
+    },
+}
+
+impl<V: Clone> Database<V> {
+    fn write(&self, env: &mut EnvWriter<'_, V>) {
+        match self {
+            Database::Url(url) => env.plain("DATABASE_URL", url),
+            Database::Rds {
+                secret_arn,
+                host,
+                port,
+                name,
+                tls_ca,
+                pool_size,
+                idle_seconds,
+            } => {
+                env.value("DB_SECRET_ARN", secret_arn);
+                env.value("DB_HOST", host);
+                env.plain("DB_PORT", port);
+                env.plain("DB_NAME", name);
+                if let Some(ca) = tls_ca {
+                    env.plain("DB_TLS_CA", ca);
+                }
+                env.plain("DB_POOL_SIZE", pool_size);
+                env.plain("DB_IDLE_SECONDS", idle_seconds);
+            }
+        }
+    }
+}
+
+impl Database<String> {
+    fn read(env: &EnvReader<'_>) -> Result<Self, EnvError> {
+        if let Some(url) = env.optional("DATABASE_URL") {
+            return Ok(Database::Url(url));
+        }
+        Ok(Database::Rds {
+            secret_arn: env.text("DB_SECRET_ARN")?,
+            host: env.text("DB_HOST")?,
+            port: env.number("DB_PORT")?,
+            name: env.text("DB_NAME")?,
+            tls_ca: env.optional("DB_TLS_CA"),
+            pool_size: env.number("DB_POOL_SIZE")?,
+            idle_seconds: env.number("DB_IDLE_SECONDS")?,
+        })
+    }
+}
+
+/// The key that signs the factory's callback URLs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallbackKey<V> {
+    /// AWS: a Secrets Manager secret (`CALLBACK_SECRET_ARN`).
+    Secret(V),
+    /// Local runs: the key itself (`CALLBACK_SECRET`).
+    Inline(String),
+}
+
+/// Where the factory calls back, and how the URL is signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Callback<V> {
+    /// The public API's URL (`CALLBACK_BASE_URL`).
+    pub base_url: V,
+    pub key: CallbackKey<V>,
+}
+
+impl<V: Clone> Callback<V> {
+    fn write(&self, env: &mut EnvWriter<'_, V>) {
+        env.value("CALLBACK_BASE_URL", &self.base_url);
+        match &self.key {
+            CallbackKey::Secret(arn) => env.value("CALLBACK_SECRET_ARN", arn),
+            CallbackKey::Inline(key) => env.plain("CALLBACK_SECRET", key),
+        }
+    }
+}
+
+impl Callback<String> {
+    fn read(env: &EnvReader<'_>) -> Result<Self, EnvError> {
+        let key = match env.optional("CALLBACK_SECRET_ARN") {
+            Some(arn) => CallbackKey::Secret(arn),
+            None => CallbackKey::Inline(env.text("CALLBACK_SECRET")?),
+        };
+        Ok(Self {
+            base_url: env.text("CALLBACK_BASE_URL")?,
+            key,
+        })
+    }
+}
+
+/// The legacy factory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Factory {
+    pub url: String,
+    /// One whole request, connect included.
+    pub timeout_ms: u64,
+}
+
+impl Factory {
+    fn write<V: Clone>(&self, env: &mut EnvWriter<'_, V>) {
+        env.plain("FACTORY_URL", &self.url);
+        env.plain("FACTORY_TIMEOUT_MS", self.timeout_ms);
+    }
+
+    fn read(env: &EnvReader<'_>) -> Result<Self, EnvError> {
+        Ok(Self {
+            url: env.text("FACTORY_URL")?,
+            timeout_ms: env.number("FACTORY_TIMEOUT_MS")?,
+        })
+    }
+}
+
+/// What every function reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Base<V> {
+    pub metrics_namespace: String,
+    pub database: Database<V>,
+}
+
+impl<V: Clone> Base<V> {
+    fn write(&self, env: &mut EnvWriter<'_, V>) {
+        env.plain(METRICS_NAMESPACE, &self.metrics_namespace);
+        self.database.write(env);
+    }
+}
+
+impl Base<String> {
+    fn read(env: &EnvReader<'_>) -> Result<Self, EnvError> {
+        Ok(Self {
+            metrics_namespace: env.text(METRICS_NAMESPACE)?,
+            database: Database::read(env)?,
+        })
+    }
+}
+
+/// λ sales-api.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SalesApi<V> {
+    pub base: Base<V>,
+    pub max_quantity: u32,
+    pub max_body_bytes: u32,
+    pub stock_out_topic_arn: V,
+}
+
+impl Contract for SalesApi<String> {
+    type Of<V: Clone> = SalesApi<V>;
+    const FUNCTION: Function = Function::SalesApi;
+    fn write<V: Clone>(s: &SalesApi<V>, env: &mut EnvWriter<'_, V>) {
+        s.base.write(env);
+        env.plain("MAX_QUANTITY", s.max_quantity);
+        env.plain("MAX_BODY_BYTES", s.max_body_bytes);
+        env.value("STOCK_OUT_TOPIC_ARN", &s.stock_out_topic_arn);
+    }
+    fn read(env: &EnvReader<'_>) -> Result<SalesApi<String>, EnvError> {
+        Ok(SalesApi {
+            base: Base::read(env)?,
+            max_quantity: env.number("MAX_QUANTITY")?,
+            max_body_bytes: env.number("MAX_BODY_BYTES")?,
+            stock_out_topic_arn: env.text("STOCK_OUT_TOPIC_ARN")?,
+        })
+    }
+}
+
+/// λ warehouse-restock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarehouseRestock<V> {
+    pub base: Base<V>,
+    pub max_body_bytes: u32,
+    pub callback: Callback<V>,
+}
+
+impl Contract for WarehouseRestock<String> {
+    type Of<V: Clone> = WarehouseRestock<V>;
+    const FUNCTION: Function = Function::WarehouseRestock;
+    fn write<V: Clone>(s: &WarehouseRestock<V>, env: &mut EnvWriter<'_, V>) {
+        s.base.write(env);
+        env.plain("MAX_BODY_BYTES", s.max_body_bytes);
+        s.callback.write(env);
+    }
+    fn read(env: &EnvReader<'_>) -> Result<WarehouseRestock<String>, EnvError> {
+        Ok(WarehouseRestock {
+            base: Base::read(env)?,
+            max_body_bytes: env.number("MAX_BODY_BYTES")?,
+            callback: Callback::read(env)?,
+        })
+    }
+}
+
+/// λ factory-requester.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FactoryRequester<V> {
+    pub base: Base<V>,
+    pub factory: Factory,
+    pub callback: Callback<V>,
+}
+
+impl Contract for FactoryRequester<String> {
+    type Of<V: Clone> = FactoryRequester<V>;
+    const FUNCTION: Function = Function::FactoryRequester;
+    fn write<V: Clone>(s: &FactoryRequester<V>, env: &mut EnvWriter<'_, V>) {
+        s.base.write(env);
+        s.factory.write(env);
+        s.callback.write(env);
+    }
+    fn read(env: &EnvReader<'_>) -> Result<FactoryRequester<String>, EnvError> {
+        Ok(FactoryRequester {
+            base: Base::read(env)?,
+            factory: Factory::read(env)?,
+            callback: Callback::read(env)?,
+        })
+    }
+}
+
+/// λ outbox-relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRelay<V> {
+    pub base: Base<V>,
+    pub stock_out_topic_arn: V,
+}
+
+impl Contract for OutboxRelay<String> {
+    type Of<V: Clone> = OutboxRelay<V>;
+    const FUNCTION: Function = Function::OutboxRelay;
+    fn write<V: Clone>(s: &OutboxRelay<V>, env: &mut EnvWriter<'_, V>) {
+        s.base.write(env);
+        env.value("STOCK_OUT_TOPIC_ARN", &s.stock_out_topic_arn);
+    }
+    fn read(env: &EnvReader<'_>) -> Result<OutboxRelay<String>, EnvError> {
+        Ok(OutboxRelay {
+            base: Base::read(env)?,
+            stock_out_topic_arn: env.text("STOCK_OUT_TOPIC_ARN")?,
+        })
+    }
+}
+
+/// λ factory-watchdog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FactoryWatchdog<V> {
+    pub base: Base<V>,
+    pub factory: Factory,
+    pub callback: Callback<V>,
+    /// An accepted order without a callback is asked again after this long.
+    pub deadline_minutes: u64,
+    /// Requests before ops are alerted.
+    pub max_attempts: u32,
+    pub ops_topic_arn: V,
+}
+
+impl Contract for FactoryWatchdog<String> {
+    type Of<V: Clone> = FactoryWatchdog<V>;
+    const FUNCTION: Function = Function::FactoryWatchdog;
+    fn write<V: Clone>(s: &FactoryWatchdog<V>, env: &mut EnvWriter<'_, V>) {
+        s.base.write(env);
+        s.factory.write(env);
+        s.callback.write(env);
+        env.plain("FACTORY_DEADLINE_MINUTES", s.deadline_minutes);
+        env.plain("FACTORY_MAX_ATTEMPTS", s.max_attempts);
+        env.value("OPS_TOPIC_ARN", &s.ops_topic_arn);
+    }
+    fn read(env: &EnvReader<'_>) -> Result<FactoryWatchdog<String>, EnvError> {
+        Ok(FactoryWatchdog {
+            base: Base::read(env)?,
+            factory: Factory::read(env)?,
+            callback: Callback::read(env)?,
+            deadline_minutes: env.number("FACTORY_DEADLINE_MINUTES")?,
+            max_attempts: env.number("FACTORY_MAX_ATTEMPTS")?,
+            ops_topic_arn: env.text("OPS_TOPIC_ARN")?,
+        })
+    }
+}
+
+/// λ migrate: the database as the master user, and the secret of the functions' own login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migrate<V> {
+    pub base: Base<V>,
+    pub app_db_secret_arn: V,
+}
+
+impl Contract for Migrate<String> {
+    type Of<V: Clone> = Migrate<V>;
+    const FUNCTION: Function = Function::Migrate;
+    fn write<V: Clone>(s: &Migrate<V>, env: &mut EnvWriter<'_, V>) {
+        s.base.write(env);
+        env.value("APP_DB_SECRET_ARN", &s.app_db_secret_arn);
+    }
+    fn read(env: &EnvReader<'_>) -> Result<Migrate<String>, EnvError> {
+        Ok(Migrate {
+            base: Base::read(env)?,
+            app_db_secret_arn: env.text("APP_DB_SECRET_ARN")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn base() -> Base<String> {
+        Base {
+            metrics_namespace: "DonutStates/dev".into(),
+            database: Database::Rds {
+                secret_arn: "arn:secret".into(),
+                host: "db.internal".into(),
+                port: 3306,
+                name: "donut".into(),
+                tls_ca: Some("/var/task/rds-ca.pem".into()),
+                pool_size: 1,
+                idle_seconds: 60,
+            },
+        }
+    }
+
+    fn round_trip<C: Contract>(settings: &C::Of<String>) -> C::Of<String> {
+        let vars: HashMap<&str, String> = C::to_env(settings, &|s| s).into_iter().collect();
+        C::read(&EnvReader::new(&|name| vars.get(name).cloned())).unwrap()
+    }
+
+    #[test]
+    fn what_the_infra_writes_the_function_reads_back() {
+        let watchdog = FactoryWatchdog {
+            base: base(),
+            factory: Factory {
+                url: "https://factory.example".into(),
+                timeout_ms: 5000,
+            },
+            callback: Callback {
+                base_url: "https://api.example".into(),
+                key: CallbackKey::Secret("arn:callback".into()),
+            },
+            deadline_minutes: 30,
+            max_attempts: 3,
+            ops_topic_arn: "arn:ops".into(),
+        };
+        assert_eq!(round_trip::<FactoryWatchdog<String>>(&watchdog), watchdog);
+        let sales = SalesApi {
+            base: Base {
+                database: Database::Url("mysql://u:p@127.0.0.1:3306/d".into()),
+                ..base()
+            },
+            max_quantity: 10,
+            max_body_bytes: 16384,
+            stock_out_topic_arn: "arn:topic".into(),
+        };
+        assert_eq!(round_trip::<SalesApi<String>>(&sales), sales);
+        let restock = WarehouseRestock {
+            base: base(),
+            max_body_bytes: 100,
+            callback: Callback {
+                base_url: "http://127.0.0.1:8080".into(),
+                key: CallbackKey::Inline("k".repeat(32)),
+            },
+        };
+        assert_eq!(round_trip::<WarehouseRestock<String>>(&restock), restock);
+    }
+
+    #[test]
+    fn a_missing_or_bad_variable_is_named() {
+        let vars: HashMap<&str, String> = [
+            ("METRICS_NAMESPACE", "x".to_owned()),
+            ("DATABASE_URL", "mysql://x".into()),
+        ]
+        .into_iter()
+        .collect();
+        let get = |name: &str| vars.get(name).cloned();
+        let env = EnvReader::new(&get);
+        assert_eq!(
+            OutboxRelay::<String>::read(&env).unwrap_err(),
+            EnvError::Missing("STOCK_OUT_TOPIC_ARN")
+        );
+        let vars: HashMap<&str, String> = [
+            ("METRICS_NAMESPACE", "x".to_owned()),
+            ("DATABASE_URL", "mysql://x".into()),
+            ("MAX_QUANTITY", "ten".into()),
+        ]
+        .into_iter()
+        .collect();
+        let get = |name: &str| vars.get(name).cloned();
+        let env = EnvReader::new(&get);
+        assert!(matches!(
+            SalesApi::<String>::read(&env).unwrap_err(),
+            EnvError::Invalid {
+                name: "MAX_QUANTITY",
+                ..
+            }
+        ));
+    }
+}
