@@ -6,10 +6,79 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::contract::{ErrorBody, ErrorDetail, OutOfStockBody};
+use crate::contract::{ErrorBody, ErrorDetail, OutOfStockBody, Restock};
+
+/// Every `error.code` the API answers with, and the status that goes with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidProductId,
+    InvalidQuantity,
+    UnknownProduct,
+    OutOfStock,
+    UnknownFactoryOrder,
+    Unauthorized,
+    UnsupportedMediaType,
+    EmptyBody,
+    BodyTooLarge,
+    InvalidBody,
+    InvalidJson,
+    RouteNotFound,
+    MethodNotAllowed,
+    WarehouseUnavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidProductId => "invalid_product_id",
+            ErrorCode::InvalidQuantity => "invalid_quantity",
+            ErrorCode::UnknownProduct => "unknown_product",
+            ErrorCode::OutOfStock => "out_of_stock",
+            ErrorCode::UnknownFactoryOrder => "unknown_factory_order",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::EmptyBody => "empty_body",
+            ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::InvalidBody => "invalid_body",
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::RouteNotFound => "route_not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::WarehouseUnavailable => "warehouse_unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    pub const fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::InvalidProductId
+            | ErrorCode::InvalidQuantity
+            | ErrorCode::EmptyBody
+            | ErrorCode::BodyTooLarge
+            | ErrorCode::InvalidBody
+            | ErrorCode::InvalidJson => StatusCode::BAD_REQUEST,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::UnknownProduct
+            | ErrorCode::UnknownFactoryOrder
+            | ErrorCode::RouteNotFound => StatusCode::NOT_FOUND,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::OutOfStock => StatusCode::CONFLICT,
+            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::WarehouseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
+    pub code: ErrorCode,
     pub status: StatusCode,
     /// The JSON body: an [`ErrorBody`], or a richer one such as [`OutOfStockBody`].
     pub body: Value,
@@ -18,54 +87,48 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         let body = ErrorBody {
             error: ErrorDetail {
-                code: code.to_owned(),
+                code: code.as_str().to_owned(),
                 message: message.into(),
             },
         };
         Self {
-            status,
+            code,
+            status: code.status(),
             body: serde_json::to_value(body).expect("serialisable"),
             allow: None,
         }
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
-    }
-
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, message)
-    }
-
-    pub fn out_of_stock(body: OutOfStockBody) -> Self {
+    /// The 409 of a refused purchase: the error plus the shelf and its restock.
+    pub fn out_of_stock(message: String, available: u32, restock: Option<Restock>) -> Self {
+        let body = OutOfStockBody {
+            error: ErrorDetail {
+                code: ErrorCode::OutOfStock.as_str().to_owned(),
+                message,
+            },
+            available,
+            restock,
+        };
         Self {
-            status: StatusCode::CONFLICT,
+            code: ErrorCode::OutOfStock,
+            status: ErrorCode::OutOfStock.status(),
             body: serde_json::to_value(body).expect("serialisable"),
             allow: None,
         }
     }
 
     pub fn route_not_found() -> Self {
-        Self::not_found("route_not_found", "no such route")
+        Self::new(ErrorCode::RouteNotFound, "no such route")
     }
 
     pub fn method_not_allowed(allow: &'static str) -> Self {
         Self {
             allow: Some(allow),
-            ..Self::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                format!("allowed: {allow}"),
-            )
+            ..Self::new(ErrorCode::MethodNotAllowed, format!("allowed: {allow}"))
         }
-    }
-
-    /// The `error.code` of the body.
-    pub fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or_default()
     }
 
     pub fn into_response(self) -> Response<Body> {
@@ -87,18 +150,13 @@ impl From<donut_domain::StoreError> for ApiError {
             donut_domain::StoreError::Unavailable(detail) => {
                 tracing::warn!(%detail, "warehouse unavailable");
                 Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "warehouse_unavailable",
+                    ErrorCode::WarehouseUnavailable,
                     "the warehouse cannot be reached right now; try again shortly",
                 )
             }
             donut_domain::StoreError::Internal(detail) => {
                 tracing::error!(%detail, "warehouse error");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error",
-                )
+                Self::new(ErrorCode::Internal, "internal error")
             }
         }
     }

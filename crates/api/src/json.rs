@@ -5,7 +5,7 @@ use lambda_http::http::header;
 use lambda_http::{Body, Request};
 use serde::de::DeserializeOwned;
 
-use crate::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 pub(crate) fn read<T: DeserializeOwned>(
     request: &Request,
@@ -19,8 +19,7 @@ pub(crate) fn read<T: DeserializeOwned>(
     let media_type = content_type.split(';').next().unwrap_or("").trim();
     if !media_type.eq_ignore_ascii_case("application/json") {
         return Err(ApiError::new(
-            lambda_http::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send the body as JSON with 'Content-Type: application/json'",
         ));
     }
@@ -30,14 +29,14 @@ pub(crate) fn read<T: DeserializeOwned>(
         _ => &[],
     };
     if bytes.is_empty() {
-        return Err(ApiError::bad_request(
-            "empty_body",
+        return Err(ApiError::new(
+            ErrorCode::EmptyBody,
             "the request needs a JSON body",
         ));
     }
     if bytes.len() > max_bytes {
-        return Err(ApiError::bad_request(
-            "body_too_large",
+        return Err(ApiError::new(
+            ErrorCode::BodyTooLarge,
             format!(
                 "the body is {} bytes; the limit is {max_bytes}",
                 bytes.len()
@@ -47,9 +46,9 @@ pub(crate) fn read<T: DeserializeOwned>(
     serde_json::from_slice(bytes).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
-            Category::Data => ApiError::bad_request("invalid_body", clip(e.to_string())),
-            Category::Syntax | Category::Eof | Category::Io => ApiError::bad_request(
-                "invalid_json",
+            Category::Data => ApiError::new(ErrorCode::InvalidBody, clip(e.to_string())),
+            Category::Syntax | Category::Eof | Category::Io => ApiError::new(
+                ErrorCode::InvalidJson,
                 clip(format!("the body is not valid JSON: {e}")),
             ),
         }

@@ -11,7 +11,7 @@ mod json;
 mod restock;
 mod sales;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorCode};
 pub use restock::RestockApi;
 pub use sales::{AfterStockOut, Limits, SalesApi};
 

@@ -15,7 +15,7 @@ use tracing::Instrument;
 
 use crate::contract::{CallbackAccepted, RestockStatus};
 use crate::error::json_response;
-use crate::{ApiError, HttpHandler, json, segments};
+use crate::{ApiError, ErrorCode, HttpHandler, json, segments};
 
 pub struct RestockApi<W> {
     warehouse: W,
@@ -72,13 +72,12 @@ impl<W: Warehouse> RestockApi<W> {
         if !self.signer.verify(raw_id, token) {
             tracing::warn!("callback refused: bad or missing token");
             return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
+                ErrorCode::Unauthorized,
                 "the callback token is missing or not valid for this order",
             ));
         }
         let id = FactoryOrderId::parse(raw_id)
-            .map_err(|_| ApiError::not_found("unknown_factory_order", "no such factory order"))?;
+            .map_err(|_| ApiError::new(ErrorCode::UnknownFactoryOrder, "no such factory order"))?;
         let notice: ManufactureRequest = json::read(request, self.max_body_bytes)?;
 
         match self.warehouse.restock(id).await? {
@@ -110,8 +109,8 @@ impl<W: Warehouse> RestockApi<W> {
                 tracing::info!(%product_id, factory_order_id = %id, "duplicate callback ignored");
                 Ok(fulfilled(id, &product_id, 0, None))
             }
-            RestockOutcome::UnknownOrder => Err(ApiError::not_found(
-                "unknown_factory_order",
+            RestockOutcome::UnknownOrder => Err(ApiError::new(
+                ErrorCode::UnknownFactoryOrder,
                 "no such factory order",
             )),
         }

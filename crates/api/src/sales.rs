@@ -10,12 +10,9 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use tracing::Instrument;
 
-use crate::contract::{
-    ErrorDetail, OrderRequest, OutOfStockBody, ProductList, ProductView, Restock, RestockStatus,
-    Sold,
-};
+use crate::contract::{OrderRequest, ProductList, ProductView, Restock, RestockStatus, Sold};
 use crate::error::json_response;
-use crate::{ApiError, CORRELATION_HEADER, HttpHandler, json, segments};
+use crate::{ApiError, CORRELATION_HEADER, ErrorCode, HttpHandler, json, segments};
 
 /// What a buyer may ask for.
 #[derive(Debug, Clone, Copy)]
@@ -130,9 +127,9 @@ impl<W: Warehouse, N: AfterStockOut> SalesApi<W, N> {
         let body: OrderRequest = json::read(request, self.limits.max_body_bytes)?;
         let purchase = PurchaseRequest {
             product_id: ProductId::parse(&body.product_id)
-                .map_err(|e| ApiError::bad_request("invalid_product_id", e.to_string()))?,
+                .map_err(|e| ApiError::new(ErrorCode::InvalidProductId, e.to_string()))?,
             quantity: Quantity::parse(body.quantity, self.limits.max_quantity)
-                .map_err(|e| ApiError::bad_request("invalid_quantity", e.to_string()))?,
+                .map_err(|e| ApiError::new(ErrorCode::InvalidQuantity, e.to_string()))?,
             correlation_id: correlation_id.clone(),
         };
         let outcome = self.warehouse.purchase(&purchase).await?;
@@ -182,14 +179,11 @@ impl<W: Warehouse, N: AfterStockOut> SalesApi<W, N> {
                     ),
                     None => format!("{} left of {}", refused.available, refused.product_id),
                 };
-                Err(ApiError::out_of_stock(OutOfStockBody {
-                    error: ErrorDetail {
-                        code: "out_of_stock".into(),
-                        message,
-                    },
-                    available: refused.available,
-                    restock: refused.restock.as_ref().map(restock_view),
-                }))
+                Err(ApiError::out_of_stock(
+                    message,
+                    refused.available,
+                    refused.restock.as_ref().map(restock_view),
+                ))
             }
             PurchaseOutcome::UnknownProduct(id) => Err(unknown_product(&id)),
         }
@@ -203,7 +197,7 @@ impl<W: Warehouse, N: AfterStockOut> SalesApi<W, N> {
 
     async fn one(&self, raw_id: &str) -> Result<Response<Body>, ApiError> {
         let id = ProductId::parse(raw_id)
-            .map_err(|e| ApiError::bad_request("invalid_product_id", e.to_string()))?;
+            .map_err(|e| ApiError::new(ErrorCode::InvalidProductId, e.to_string()))?;
         match self.warehouse.product(&id).await? {
             Some(p) => Ok(json_response(StatusCode::OK, &product_view(&p))),
             None => Err(unknown_product(&id)),
@@ -212,7 +206,7 @@ impl<W: Warehouse, N: AfterStockOut> SalesApi<W, N> {
 }
 
 fn unknown_product(id: &ProductId) -> ApiError {
-    ApiError::not_found("unknown_product", format!("no product {id}"))
+    ApiError::new(ErrorCode::UnknownProduct, format!("no product {id}"))
 }
 
 fn correlation_id(request: &Request) -> CorrelationId {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use donut_domain::services::{RequestError, RequestOutcome, request_from_factory};
+use donut_domain::events::EventError;
 use donut_domain::{FactoryApi, StockOutEvent, Warehouse};
 use tracing::Instrument;
 
@@ -110,7 +111,7 @@ impl<W: Warehouse, F: FactoryApi> FactoryRequester<W, F> {
 
 /// The body is the event itself (raw delivery); an SNS envelope is unwrapped too, so a
 /// subscription without raw delivery does not turn every message into poison.
-pub fn parse_body(body: &str) -> Result<StockOutEvent, String> {
+pub fn parse_body(body: &str) -> Result<StockOutEvent, EventError> {
     if let Ok(serde_json::Value::Object(envelope)) = serde_json::from_str::<serde_json::Value>(body)
         && envelope.get("Type").and_then(|t| t.as_str()) == Some("Notification")
     {
@@ -118,9 +119,9 @@ pub fn parse_body(body: &str) -> Result<StockOutEvent, String> {
             .get("Message")
             .and_then(|m| m.as_str())
             .unwrap_or("");
-        return StockOutEvent::from_json(inner).map_err(|e| e.to_string());
+        return StockOutEvent::from_json(inner);
     }
-    StockOutEvent::from_json(body).map_err(|e| e.to_string())
+    StockOutEvent::from_json(body)
 }
 
 #[cfg(test)]
