@@ -2,6 +2,7 @@
 //! when it clears. Every failure of the pipeline ends in one of these, and every description
 //! names its runbook: a section of the README's "Alarms" (a test checks the links).
 
+use donut_metrics::Metric;
 use std::collections::HashMap;
 
 use pulumi_gestalt_rust::Output;
@@ -121,7 +122,7 @@ pub fn alarms(
             ),
             Watched::Metric {
                 namespace: Namespace::Ours,
-                name: "OutboxOldestAge",
+                name: Metric::OutboxOldestAge.name(),
                 statistic: "Maximum",
                 dimensions: known(HashMap::new()),
             },
@@ -160,7 +161,7 @@ pub fn alarms(
             "Calls to the legacy factory are failing (5xx, timeouts, connection errors); messages are being retried and may reach the DLQ.".into(),
             Watched::Metric {
                 namespace: Namespace::Ours,
-                name: "FactoryCallFailures",
+                name: Metric::FactoryCallFailures.name(),
                 statistic: "Sum",
                 dimensions: known(HashMap::new()),
             },
@@ -175,7 +176,7 @@ pub fn alarms(
             ),
             Watched::Metric {
                 namespace: Namespace::Ours,
-                name: "FactoryOrdersOverdue",
+                name: Metric::FactoryOrdersOverdue.name(),
                 statistic: "Maximum",
                 dimensions: known(HashMap::new()),
             },
@@ -190,7 +191,7 @@ pub fn alarms(
             ),
             Watched::Metric {
                 namespace: Namespace::Ours,
-                name: "RestockLatency",
+                name: Metric::RestockLatency.name(),
                 statistic: "p90",
                 dimensions: known(HashMap::new()),
             },

@@ -2,6 +2,7 @@
 //! DLQ, the functions, the API) and a saved Logs Insights query that splits each function's
 //! durations into cold and warm starts.
 
+use donut_metrics::Metric;
 use serde_json::{Value, json};
 
 use donut_config::StageConfig;
@@ -54,14 +55,20 @@ pub fn dashboard_body(config: &StageConfig, watched: &Watched) -> String {
     let widgets = vec![
         widget(
             "Sales: units sold, orders refused",
-            vec![m("OrdersSold", "Sum"), m("OrdersRefused", "Sum")],
+            vec![
+                m(Metric::OrdersSold.name(), "Sum"),
+                m(Metric::OrdersRefused.name(), "Sum"),
+            ],
             0,
             0,
             region,
         ),
         widget(
             "Stock-outs and restocks",
-            vec![m("StockOuts", "Sum"), m("FactoryOrdersFulfilled", "Sum")],
+            vec![
+                m(Metric::StockOuts.name(), "Sum"),
+                m(Metric::FactoryOrdersFulfilled.name(), "Sum"),
+            ],
             12,
             0,
             region,
@@ -69,10 +76,10 @@ pub fn dashboard_body(config: &StageConfig, watched: &Watched) -> String {
         widget(
             "Factory pipeline",
             vec![
-                m("FactoryOrdersRequested", "Sum"),
-                m("FactoryCallFailures", "Sum"),
-                m("FactoryOrdersOverdue", "Maximum"),
-                m("BatchItemFailures", "Sum"),
+                m(Metric::FactoryOrdersRequested.name(), "Sum"),
+                m(Metric::FactoryCallFailures.name(), "Sum"),
+                m(Metric::FactoryOrdersOverdue.name(), "Maximum"),
+                m(Metric::BatchItemFailures.name(), "Sum"),
             ],
             0,
             6,
@@ -81,11 +88,11 @@ pub fn dashboard_body(config: &StageConfig, watched: &Watched) -> String {
         widget(
             "Factory call, restock and outbox latency (ms)",
             vec![
-                m("FactoryCallLatency", "p50"),
-                m("FactoryCallLatency", "p99"),
-                m("RestockLatency", "p50"),
-                m("RestockLatency", "p90"),
-                m("OutboxOldestAge", "Maximum"),
+                m(Metric::FactoryCallLatency.name(), "p50"),
+                m(Metric::FactoryCallLatency.name(), "p99"),
+                m(Metric::RestockLatency.name(), "p50"),
+                m(Metric::RestockLatency.name(), "p90"),
+                m(Metric::OutboxOldestAge.name(), "Maximum"),
             ],
             12,
             6,

@@ -89,8 +89,8 @@ impl<W: Warehouse> RestockApi<W> {
                 waited,
             } => {
                 tracing::Span::current().record("correlation_id", correlation_id.as_str());
-                donut_metrics::count("FactoryOrdersFulfilled", 1);
-                donut_metrics::millis("RestockLatency", waited);
+                donut_metrics::count(donut_metrics::Metric::FactoryOrdersFulfilled, 1);
+                donut_metrics::millis(donut_metrics::Metric::RestockLatency, waited);
                 if notice.order_stock_cnt != added {
                     tracing::warn!(
                         factory_says = notice.order_stock_cnt,

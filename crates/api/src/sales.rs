@@ -140,7 +140,7 @@ impl<W: Warehouse, N: AfterStockOut> SalesApi<W, N> {
         }
         .is_some_and(|r| r.opened_now);
         if opened {
-            donut_metrics::count("StockOuts", 1);
+            donut_metrics::count(donut_metrics::Metric::StockOuts, 1);
             self.after_stock_out.after_stock_out().await;
         }
         match outcome {
@@ -152,7 +152,10 @@ impl<W: Warehouse, N: AfterStockOut> SalesApi<W, N> {
                     order_id = %sale.order_id,
                     "sold"
                 );
-                donut_metrics::count("OrdersSold", u64::from(sale.quantity.get()));
+                donut_metrics::count(
+                    donut_metrics::Metric::OrdersSold,
+                    u64::from(sale.quantity.get()),
+                );
                 Ok(json_response(
                     StatusCode::OK,
                     &Sold {
@@ -171,7 +174,7 @@ impl<W: Warehouse, N: AfterStockOut> SalesApi<W, N> {
                     available = refused.available,
                     "out of stock"
                 );
-                donut_metrics::count("OrdersRefused", 1);
+                donut_metrics::count(donut_metrics::Metric::OrdersRefused, 1);
                 let message = match &refused.restock {
                     Some(_) => format!(
                         "{} left of {}; a factory order is open and stock will be back soon",

@@ -101,7 +101,7 @@ impl FactoryApi for FactoryClient {
         if accepted.data.id.trim().is_empty() {
             return Err(FactoryError::BadResponse("empty request id".into()));
         }
-        donut_metrics::millis("FactoryCallLatency", started.elapsed());
+        donut_metrics::millis(donut_metrics::Metric::FactoryCallLatency, started.elapsed());
         tracing::info!(
             factory_request_id = %accepted.data.id,
             latency_ms = started.elapsed().as_millis() as u64,

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use donut_domain::services::{RequestError, RequestOutcome, request_from_factory};
 use donut_domain::events::EventError;
+use donut_domain::services::{RequestError, RequestOutcome, request_from_factory};
 use donut_domain::{FactoryApi, StockOutEvent, Warehouse};
 use tracing::Instrument;
 
@@ -40,7 +40,7 @@ impl<W: Warehouse, F: FactoryApi> FactoryRequester<W, F> {
         }
         if !response.batch_item_failures.is_empty() {
             donut_metrics::count(
-                "BatchItemFailures",
+                donut_metrics::Metric::BatchItemFailures,
                 response.batch_item_failures.len() as u64,
             );
             tracing::warn!(
@@ -84,7 +84,7 @@ impl<W: Warehouse, F: FactoryApi> FactoryRequester<W, F> {
                         factory_request_id = %receipt.factory_request_id,
                         "factory order requested"
                     );
-                    donut_metrics::count("FactoryOrdersRequested", 1);
+                    donut_metrics::count(donut_metrics::Metric::FactoryOrdersRequested, 1);
                     true
                 }
                 Ok(RequestOutcome::AlreadyDone(status)) => {
@@ -94,7 +94,7 @@ impl<W: Warehouse, F: FactoryApi> FactoryRequester<W, F> {
                 Err(error @ (RequestError::Factory(_) | RequestError::Store(_) | RequestError::Busy(_))) => {
                     tracing::warn!(factory_order_id = %event.factory_order_id, %error, "factory request failed; will retry");
                     if matches!(error, RequestError::Factory(_)) {
-                        donut_metrics::count("FactoryCallFailures", 1);
+                        donut_metrics::count(donut_metrics::Metric::FactoryCallFailures, 1);
                     }
                     false
                 }

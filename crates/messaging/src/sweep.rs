@@ -44,7 +44,10 @@ pub async fn relay_pass<S: OutboxStore, P: EventPublisher>(
         Err(e) => tracing::warn!(error = %e, "outbox sweep failed; retrying next tick"),
     }
     match store.pending().await {
-        Ok(pending) => donut_metrics::millis("OutboxOldestAge", pending.oldest.unwrap_or_default()),
+        Ok(pending) => donut_metrics::millis(
+            donut_metrics::Metric::OutboxOldestAge,
+            pending.oldest.unwrap_or_default(),
+        ),
         Err(e) => tracing::warn!(error = %e, "outbox age unknown"),
     }
     result
@@ -64,7 +67,10 @@ pub async fn watchdog_pass<W: Warehouse, F: FactoryApi, A: Alerts>(
     match &result {
         Ok(r) => {
             if r.surfaced > 0 {
-                donut_metrics::count("FactoryOrdersOverdue", r.surfaced as u64);
+                donut_metrics::count(
+                    donut_metrics::Metric::FactoryOrdersOverdue,
+                    r.surfaced as u64,
+                );
             }
             if r.overdue > 0 {
                 tracing::warn!(

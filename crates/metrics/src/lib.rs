@@ -7,28 +7,96 @@
 /// The tracing target of metric events.
 pub const TARGET: &str = "donut_metric";
 
-/// Adds `value` to a count (`OrdersSold`, `StockOuts`, …).
-pub fn count(metric: &'static str, value: u64) {
-    tracing::info!(target: TARGET, metric, value = value as f64, unit = "Count");
+/// Every metric the code emits: the handlers emit them, the dashboard and the alarms watch
+/// them by the same names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    OrdersSold,
+    OrdersRefused,
+    StockOuts,
+    FactoryOrdersRequested,
+    FactoryCallFailures,
+    FactoryCallLatency,
+    FactoryOrdersFulfilled,
+    RestockLatency,
+    BatchItemFailures,
+    FactoryOrdersOverdue,
+    OutboxOldestAge,
+    ColdStarts,
 }
 
-/// Records a duration, in milliseconds (`FactoryCallLatency`, `RestockLatency`, …).
-pub fn millis(metric: &'static str, duration: std::time::Duration) {
-    tracing::info!(target: TARGET, metric, value = duration.as_secs_f64() * 1000.0, unit = "Milliseconds");
+/// How a metric is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Count,
+    Milliseconds,
 }
 
-/// Every metric the code emits, and its unit: the dashboard and the alarms use these names.
-pub const ALL: &[(&str, &str)] = &[
-    ("OrdersSold", "Count"),
-    ("OrdersRefused", "Count"),
-    ("StockOuts", "Count"),
-    ("FactoryOrdersRequested", "Count"),
-    ("FactoryCallFailures", "Count"),
-    ("FactoryCallLatency", "Milliseconds"),
-    ("FactoryOrdersFulfilled", "Count"),
-    ("RestockLatency", "Milliseconds"),
-    ("BatchItemFailures", "Count"),
-    ("FactoryOrdersOverdue", "Count"),
-    ("OutboxOldestAge", "Milliseconds"),
-    ("ColdStarts", "Count"),
-];
+impl Unit {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Unit::Count => "Count",
+            Unit::Milliseconds => "Milliseconds",
+        }
+    }
+}
+
+impl Metric {
+    pub const ALL: [Metric; 12] = [
+        Metric::OrdersSold,
+        Metric::OrdersRefused,
+        Metric::StockOuts,
+        Metric::FactoryOrdersRequested,
+        Metric::FactoryCallFailures,
+        Metric::FactoryCallLatency,
+        Metric::FactoryOrdersFulfilled,
+        Metric::RestockLatency,
+        Metric::BatchItemFailures,
+        Metric::FactoryOrdersOverdue,
+        Metric::OutboxOldestAge,
+        Metric::ColdStarts,
+    ];
+
+    /// The CloudWatch metric name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Metric::OrdersSold => "OrdersSold",
+            Metric::OrdersRefused => "OrdersRefused",
+            Metric::StockOuts => "StockOuts",
+            Metric::FactoryOrdersRequested => "FactoryOrdersRequested",
+            Metric::FactoryCallFailures => "FactoryCallFailures",
+            Metric::FactoryCallLatency => "FactoryCallLatency",
+            Metric::FactoryOrdersFulfilled => "FactoryOrdersFulfilled",
+            Metric::RestockLatency => "RestockLatency",
+            Metric::BatchItemFailures => "BatchItemFailures",
+            Metric::FactoryOrdersOverdue => "FactoryOrdersOverdue",
+            Metric::OutboxOldestAge => "OutboxOldestAge",
+            Metric::ColdStarts => "ColdStarts",
+        }
+    }
+
+    pub const fn unit(self) -> Unit {
+        match self {
+            Metric::FactoryCallLatency | Metric::RestockLatency | Metric::OutboxOldestAge => {
+                Unit::Milliseconds
+            }
+            _ => Unit::Count,
+        }
+    }
+}
+
+/// Adds `value` to a count metric (`OrdersSold`, `StockOuts`, …).
+pub fn count(metric: Metric, value: u64) {
+    debug_assert_eq!(metric.unit(), Unit::Count, "{metric:?} is not a count");
+    tracing::info!(target: TARGET, metric = metric.name(), value = value as f64, unit = "Count");
+}
+
+/// Records a duration metric, in milliseconds (`FactoryCallLatency`, `RestockLatency`, …).
+pub fn millis(metric: Metric, duration: std::time::Duration) {
+    debug_assert_eq!(
+        metric.unit(),
+        Unit::Milliseconds,
+        "{metric:?} is not a duration"
+    );
+    tracing::info!(target: TARGET, metric = metric.name(), value = duration.as_secs_f64() * 1000.0, unit = "Milliseconds");
+}

@@ -33,7 +33,7 @@ pub fn init(service: &'static str) {
         .with(emf)
         .try_init();
     tracing::info!(service, "starting");
-    donut_metrics::count("ColdStarts", 1);
+    donut_metrics::count(donut_metrics::Metric::ColdStarts, 1);
 }
 
 /// Writes each metric event as an EMF line (stdout in Lambda).
@@ -101,8 +101,11 @@ mod tests {
         };
         let subscriber = tracing_subscriber::registry().with(emf);
         tracing::subscriber::with_default(subscriber, || {
-            donut_metrics::count("OrdersSold", 3);
-            donut_metrics::millis("RestockLatency", std::time::Duration::from_millis(1500));
+            donut_metrics::count(donut_metrics::Metric::OrdersSold, 3);
+            donut_metrics::millis(
+                donut_metrics::Metric::RestockLatency,
+                std::time::Duration::from_millis(1500),
+            );
             tracing::info!("an ordinary log line");
         });
         let lines = lines.lock().unwrap();
