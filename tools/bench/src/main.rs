@@ -81,6 +81,15 @@ async fn main() -> anyhow::Result<()> {
     .await?;
 
     let mut report = Report::new();
+    // First, as it needs no database: a function that cannot start stops the bench early.
+    eprintln!("Lambda cold start…");
+    let bin_dir = std::env::current_exe()?
+        .parent()
+        .map(PathBuf::from)
+        .context("donut-bench has no directory")?;
+    let (cold, zips) = cold_start::measure(&bin_dir, &root()).await?;
+    report.cold = cold;
+    report.figures.extend(zips);
     // The baselines get as many connections as the API's pool (DbConfig's default, 16).
     let opts = mysql_async::OptsBuilder::from_opts(mysql_async::Opts::from_url(&database_url)?)
         .pool_opts(
@@ -212,14 +221,6 @@ async fn main() -> anyhow::Result<()> {
         report.second_opinion_note = "vegeta is not built: `make bench` builds it".into();
     }
 
-    eprintln!("Lambda cold start…");
-    let bin_dir = std::env::current_exe()?
-        .parent()
-        .map(PathBuf::from)
-        .context("donut-bench has no directory")?;
-    let (cold, zips) = cold_start::measure(&bin_dir, &root()).await?;
-    report.cold = cold;
-    report.figures.extend(zips);
     stack.stop().await;
     pool.disconnect().await.ok();
 
