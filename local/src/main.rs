@@ -4,7 +4,8 @@
 //! Environment: DONUT_STAGE (dev), DONUT_LOCAL_DIR (.local), DONUT_DB_PORT (3307),
 //! DATABASE_URL (overrides the port), DONUT_LOCALSTACK_PORT (4566), DONUT_API_PORT (8080),
 //! DONUT_FACTORY_PORT (8090), FACTORY_DELAY_MS (2000) and the other FACTORY_* knobs,
-//! DONUT_VISIBILITY_TIMEOUT (5), DONUT_ALARM_PERIOD (10), DONUT_FACTORY_DEADLINE (30 s).
+//! DONUT_VISIBILITY_TIMEOUT (5), DONUT_ALARM_PERIOD (10), DONUT_FACTORY_DEADLINE (30 s),
+//! DONUT_KEEP_DATA (unset: every start begins from a fresh, seeded warehouse).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -80,11 +81,33 @@ async fn main() -> anyhow::Result<()> {
         stage,
     };
 
+    let keep = std::env::var("DONUT_KEEP_DATA").is_ok_and(|v| v == "1");
+    let kept = if keep {
+        Some(unfinished_factory_orders(&options.database_url).await)
+    } else {
+        fresh_database(&options.database_url).await?;
+        None
+    };
+    let deadline = options.watchdog.deadline;
+
     let started = Instant::now();
     let mut progress =
         |step: &str, took: Duration| println!("  {step:<42} done ({} ms)", took.as_millis());
     let stack = Stack::start(options, &mut progress).await?;
     print_ready(&stack, started.elapsed(), &log_file);
+    match kept {
+        None => println!(
+            "Warehouse: fresh, from the seed (DONUT_KEEP_DATA=1 make up keeps the last run's data)."
+        ),
+        Some(0) => {
+            println!("Warehouse: kept from the last run; no factory order was left unfinished.")
+        }
+        Some(n) => println!(
+            "Warehouse: kept from the last run, with {n} factory order(s) unfinished: the simulator that \
+             took them is gone, so the watchdog asks this one again after {} s (DONUT_FACTORY_DEADLINE).",
+            deadline.as_secs()
+        ),
+    }
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
@@ -127,4 +150,43 @@ Ops: `make inbox` (alarm e-mails), `make dlq` (dead letters). Ctrl-C stops every
         dlq = r.dlq_url,
         logs = log_file.display(),
     );
+}
+
+/// Drops and re-creates the warehouse's database: a new run must not inherit factory orders
+/// that a simulator which no longer exists accepted (their products would stay empty until
+/// the watchdog's deadline).
+async fn fresh_database(url: &str) -> anyhow::Result<()> {
+    use mysql_async::prelude::Queryable;
+    let opts = mysql_async::Opts::from_url(url).context("DATABASE_URL")?;
+    let name = opts
+        .db_name()
+        .context("DATABASE_URL names no database")?
+        .to_owned();
+    anyhow::ensure!(
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        "refusing to re-create a database named {name:?}"
+    );
+    let server = mysql_async::OptsBuilder::from_opts(opts).db_name(None::<String>);
+    let mut conn = mysql_async::Conn::new(server)
+        .await
+        .context("MariaDB is not reachable (scripts/services.sh start)")?;
+    conn.query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
+        .await?;
+    conn.query_drop(format!("CREATE DATABASE `{name}`")).await?;
+    conn.disconnect().await?;
+    Ok(())
+}
+
+/// Factory orders a previous run's simulator accepted and never called back for (0 when
+/// there is no warehouse yet).
+async fn unfinished_factory_orders(url: &str) -> u64 {
+    use mysql_async::prelude::Queryable;
+    let Ok(mut conn) = mysql_async::Conn::from_url(url).await else {
+        return 0;
+    };
+    conn.query_first("SELECT COUNT(*) FROM factory_orders WHERE status = 'requested'")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(0)
 }
