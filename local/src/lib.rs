@@ -3,7 +3,7 @@
 //! MariaDB stands in for RDS, LocalStack for SNS/SQS/CloudWatch/Secrets Manager/SES;
 //! this crate adds what neither plays: the API Gateway front ([`gateway`]), the SQS event
 //! source mapping ([`event_source`]), the provisioning of the AWS resources ([`provision`])
-//! and the wiring of the same handlers the Lambdas run ([`stack`]).
+//! and the wiring of the same handlers the Lambdas run ([`stack`], `LocalSystem`).
 
 pub mod event_source;
 pub mod gateway;
@@ -11,4 +11,4 @@ pub mod provision;
 pub mod stack;
 pub mod telemetry;
 
-pub use stack::{Stack, StackOptions, localstack_config};
+pub use stack::{LocalSystem, SystemOptions, localstack_config};

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use donut_config::StageConfig;
 use donut_domain::services::WatchdogPolicy;
-use donut_local::{Stack, StackOptions};
+use donut_local::{LocalSystem, SystemOptions};
 use factory_sim::Knobs;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
@@ -55,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
     if std::env::var_os("FACTORY_DELAY_MS").is_none() {
         knobs.delay_ms = 2000;
     }
-    let options = StackOptions {
+    let options = SystemOptions {
         prefix: stage.prefix(),
         database_url,
         aws_endpoint: format!(
@@ -93,7 +93,7 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let mut progress =
         |step: &str, took: Duration| println!("  {step:<42} done ({} ms)", took.as_millis());
-    let stack = Stack::start(options, &mut progress).await?;
+    let stack = LocalSystem::start(options, &mut progress).await?;
     print_ready(&stack, started.elapsed(), &log_file);
     match kept {
         None => println!(
@@ -120,7 +120,7 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_ready(stack: &Stack, took: Duration, log_file: &std::path::Path) {
+fn print_ready(stack: &LocalSystem, took: Duration, log_file: &std::path::Path) {
     let api = &stack.api_url;
     let r = &stack.resources;
     println!(

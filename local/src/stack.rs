@@ -1,6 +1,6 @@
 //! The whole system in one process, wired exactly as the Lambdas wire themselves, around
 //! MariaDB and LocalStack (started by `scripts/services.sh`). `donut-local up` (`make up`)
-//! and the end-to-end tests both start it through [`Stack::start`].
+//! and the end-to-end tests both start it through [`LocalSystem::start`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,7 +26,7 @@ use crate::provision::{self, Plan, Resources};
 
 /// Everything that differs between `make up` and a test run.
 #[derive(Debug, Clone)]
-pub struct StackOptions {
+pub struct SystemOptions {
     /// The stage's settings, from `Pulumi.<stage>.yaml`.
     pub stage: StageConfig,
     /// Prefix of every LocalStack resource name (tests use their own, to run side by side).
@@ -53,8 +53,9 @@ pub struct StackOptions {
 /// One progress line: a step and the time it took.
 pub type Progress<'a> = &'a mut dyn FnMut(&str, Duration);
 
-pub struct Stack {
-    /// Prefix of the stack's LocalStack resource names.
+/// Donut-States running in this process (not a Pulumi stack).
+pub struct LocalSystem {
+    /// Prefix of the system's LocalStack resource names.
     pub prefix: String,
     pub api_url: String,
     pub factory_url: String,
@@ -87,45 +88,175 @@ async fn timed<T>(
     Ok(out)
 }
 
-impl Stack {
-    pub async fn start(options: StackOptions, progress: Progress<'_>) -> anyhow::Result<Self> {
-        let stage = &options.stage;
-        let (shutdown, _) = watch::channel(false);
-        let stopped = |tx: &watch::Sender<bool>| {
-            let mut rx = tx.subscribe();
+/// What the running parts share while the system starts.
+struct Parts<'a> {
+    options: &'a SystemOptions,
+    warehouse: MySqlWarehouse,
+    aws: aws_config::SdkConfig,
+    resources: Resources,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Parts<'_> {
+    /// Resolves once the system is told to stop.
+    fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.shutdown.subscribe();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    }
+
+    fn stage(&self) -> &StageConfig {
+        &self.options.stage
+    }
+
+    /// Runs `pass` every relay interval until the system stops.
+    fn every<F, Fut>(&mut self, pass: F)
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let stop = self.stopped();
+        self.tasks
+            .push(tokio::spawn(every(self.options.relay_interval, stop, pass)));
+    }
+
+    /// The outbox sweeper (AWS: the outbox-relay function on its schedule).
+    fn sweep_outbox(&mut self, publisher: &SnsPublisher) {
+        let (store, sns) = (self.warehouse.clone(), publisher.clone());
+        self.every(move || {
+            let (store, sns) = (store.clone(), sns.clone());
             async move {
-                let _ = rx.wait_for(|stop| *stop).await;
+                // Logged by the pass; the next tick tries again.
+                let _ = relay_pass(&store, &sns).await;
             }
-        };
+        });
+    }
 
-        let warehouse = timed(progress, "database: migrations + seed", async {
-            let config = DbConfig::from_url(&options.database_url)?;
-            let warehouse = MySqlWarehouse::new(&config);
-            warehouse.migrate().await?;
-            if options.seed_products {
-                warehouse.seed().await?;
+    /// The factory watchdog (AWS: the factory-watchdog function on the same schedule).
+    fn watch_factory_orders(&mut self, factory: &FactoryClient) {
+        let alerts = SnsAlerts::new(
+            aws_sdk_sns::Client::new(&self.aws),
+            &self.resources.ops_topic_arn,
+        );
+        let (store, factory, policy) = (
+            self.warehouse.clone(),
+            factory.clone(),
+            self.options.watchdog,
+        );
+        self.every(move || {
+            let (store, factory, alerts) = (store.clone(), factory.clone(), alerts.clone());
+            async move {
+                // Logged by the pass; the next tick tries again.
+                let _ = watchdog_pass(&store, &factory, &alerts, policy).await;
             }
-            Ok(warehouse)
-        })
+        });
+    }
+
+    /// The queue feeding the factory-requester (AWS: its event source mapping).
+    fn feed_requester(&mut self, factory: FactoryClient, lease: Duration) {
+        let requester = Arc::new(FactoryRequester::new(
+            self.warehouse.clone(),
+            factory,
+            lease,
+        ));
+        let source = EventSource {
+            sqs: aws_sdk_sqs::Client::new(&self.aws),
+            queue_url: self.resources.queue_url.clone(),
+            queue_arn: self.resources.queue_arn.clone(),
+            region: self.stage().region.clone(),
+            batch_size: self.stage().queue.batch_size as i32,
+            wait_seconds: 1,
+        };
+        let handler = move |event| {
+            let requester = requester.clone();
+            async move { requester.handle(event).await }
+        };
+        let stop = self.stopped();
+        self.tasks.push(tokio::spawn(source.run(handler, stop)));
+    }
+
+    /// The API Gateway stand-in in front of sales-api and warehouse-restock.
+    fn serve_api(
+        &mut self,
+        listener: tokio::net::TcpListener,
+        publisher: SnsPublisher,
+        signer: CallbackSigner,
+    ) {
+        let stage = self.stage();
+        let limits = Limits {
+            max_quantity: stage.max_quantity,
+            max_body_bytes: stage.max_body_bytes as usize,
+        };
+        let relay = RelayNow {
+            warehouse: self.warehouse.clone(),
+            publisher,
+            budget: Duration::from_secs(1),
+        };
+        let sales =
+            Arc::new(SalesApi::new(self.warehouse.clone(), limits).with_after_stock_out(relay));
+        let restock = Arc::new(RestockApi::new(
+            self.warehouse.clone(),
+            signer,
+            stage.max_body_bytes as usize,
+        ));
+        let gw = Gateway {
+            sales_api: invoker(sales),
+            warehouse_restock: invoker(restock),
+            static_json: Arc::new(vec![(
+                "/openapi.json",
+                donut_api::contract::openapi_json(stage.max_quantity),
+            )]),
+        };
+        let stop = self.stopped();
+        self.tasks.push(tokio::spawn(async move {
+            if let Err(e) = gateway::serve(listener, gw, stop).await {
+                tracing::error!(error = %e, "the API gateway stopped");
+            }
+        }));
+    }
+}
+
+async fn migrated_warehouse(options: &SystemOptions) -> anyhow::Result<MySqlWarehouse> {
+    let config = DbConfig::from_url(&options.database_url)?;
+    let warehouse = MySqlWarehouse::new(&config);
+    warehouse.migrate().await?;
+    if options.seed_products {
+        warehouse.seed().await?;
+    }
+    Ok(warehouse)
+}
+
+fn provision_plan(options: &SystemOptions) -> Plan {
+    let stage = &options.stage;
+    Plan {
+        prefix: options.prefix.clone(),
+        visibility_timeout_seconds: options.visibility_timeout_seconds,
+        max_receive_count: stage.queue.max_receive_count,
+        dlq_retention_days: stage.queue.dlq_retention_days,
+        ops_email: stage.ops_email.clone(),
+        dlq_alarm_threshold: stage.dlq_alarm_threshold,
+        alarm_period_seconds: options.alarm_period_seconds,
+    }
+}
+
+impl LocalSystem {
+    /// Starts every part in the order a request needs them, one progress line a step.
+    pub async fn start(options: SystemOptions, progress: Progress<'_>) -> anyhow::Result<Self> {
+        let warehouse = timed(
+            progress,
+            "database: migrations + seed",
+            migrated_warehouse(&options),
+        )
         .await?;
-
-        let aws = localstack_config(&options.aws_endpoint, &stage.region).await;
-        let plan = Plan {
-            prefix: options.prefix.clone(),
-            visibility_timeout_seconds: options.visibility_timeout_seconds,
-            max_receive_count: stage.queue.max_receive_count,
-            dlq_retention_days: stage.queue.dlq_retention_days,
-            ops_email: stage.ops_email.clone(),
-            dlq_alarm_threshold: stage.dlq_alarm_threshold,
-            alarm_period_seconds: options.alarm_period_seconds,
-        };
+        let aws = localstack_config(&options.aws_endpoint, &options.stage.region).await;
         let resources = timed(
             progress,
             "LocalStack: topic, queues, alarm, secret",
-            provision::provision(&aws, &plan),
+            provision::provision(&aws, &provision_plan(&options)),
         )
         .await?;
-
         let factory = timed(progress, "legacy factory simulator", async {
             FactorySim::start(
                 options.factory_addr,
@@ -146,7 +277,6 @@ impl Stack {
                 )
             })?;
         let api_url = format!("http://{}", listener.local_addr()?);
-
         let secret =
             donut_runtime::settings::secret_string(&aws, &resources.callback_secret_arn).await?;
         let signer = CallbackSigner::new(CallbackSecret::new(secret.into_bytes())?, &api_url);
@@ -154,100 +284,33 @@ impl Stack {
             aws_sdk_sns::Client::new(&aws),
             &resources.stock_out_topic_arn,
         );
+        let mut factory_config = FactoryClientConfig::new(factory.url());
+        factory_config.request_timeout =
+            Duration::from_millis(u64::from(options.stage.factory_timeout_ms));
+        let factory_client = FactoryClient::new(&factory_config, signer.clone());
 
-        let mut tasks = Vec::new();
+        let (shutdown, _) = watch::channel(false);
+        let mut parts = Parts {
+            options: &options,
+            warehouse,
+            aws,
+            resources,
+            shutdown,
+            tasks: Vec::new(),
+        };
         timed(
             progress,
             "outbox relay, watchdog, SQS event source",
             async {
-                let (store, sns) = (warehouse.clone(), publisher.clone());
-                tasks.push(tokio::spawn(every(
-                    options.relay_interval,
-                    stopped(&shutdown),
-                    move || {
-                        let (store, sns) = (store.clone(), sns.clone());
-                        async move {
-                            // Logged by the pass; the next tick tries again.
-                            let _ = relay_pass(&store, &sns).await;
-                        }
-                    },
-                )));
-
-                let mut factory_config = FactoryClientConfig::new(factory.url());
-                factory_config.request_timeout =
-                    Duration::from_millis(u64::from(stage.factory_timeout_ms));
-                let factory_client = FactoryClient::new(&factory_config, signer.clone());
-                let requester = Arc::new(FactoryRequester::new(
-                    warehouse.clone(),
-                    factory_client.clone(),
-                    factory_config.request_timeout * 2,
-                ));
-
-                let alerts =
-                    SnsAlerts::new(aws_sdk_sns::Client::new(&aws), &resources.ops_topic_arn);
-                let (store, policy) = (warehouse.clone(), options.watchdog);
-                tasks.push(tokio::spawn(every(
-                    options.relay_interval,
-                    stopped(&shutdown),
-                    move || {
-                        let (store, factory, alerts) =
-                            (store.clone(), factory_client.clone(), alerts.clone());
-                        async move {
-                            // Logged by the pass; the next tick tries again.
-                            let _ = watchdog_pass(&store, &factory, &alerts, policy).await;
-                        }
-                    },
-                )));
-
-                let source = EventSource {
-                    sqs: aws_sdk_sqs::Client::new(&aws),
-                    queue_url: resources.queue_url.clone(),
-                    queue_arn: resources.queue_arn.clone(),
-                    region: stage.region.clone(),
-                    batch_size: stage.queue.batch_size as i32,
-                    wait_seconds: 1,
-                };
-                let handler = move |event| {
-                    let requester = requester.clone();
-                    async move { requester.handle(event).await }
-                };
-                tasks.push(tokio::spawn(source.run(handler, stopped(&shutdown))));
+                parts.sweep_outbox(&publisher);
+                parts.watch_factory_orders(&factory_client);
+                parts.feed_requester(factory_client, factory_config.request_timeout * 2);
                 Ok(())
             },
         )
         .await?;
-
         timed(progress, "API gateway", async {
-            let limits = Limits {
-                max_quantity: stage.max_quantity,
-                max_body_bytes: stage.max_body_bytes as usize,
-            };
-            let relay = RelayNow {
-                warehouse: warehouse.clone(),
-                publisher,
-                budget: Duration::from_secs(1),
-            };
-            let sales =
-                Arc::new(SalesApi::new(warehouse.clone(), limits).with_after_stock_out(relay));
-            let restock = Arc::new(RestockApi::new(
-                warehouse.clone(),
-                signer,
-                stage.max_body_bytes as usize,
-            ));
-            let gw = Gateway {
-                sales_api: invoker(sales),
-                warehouse_restock: invoker(restock),
-                static_json: Arc::new(vec![(
-                    "/openapi.json",
-                    donut_api::contract::openapi_json(stage.max_quantity),
-                )]),
-            };
-            let stop = stopped(&shutdown);
-            tasks.push(tokio::spawn(async move {
-                if let Err(e) = gateway::serve(listener, gw, stop).await {
-                    tracing::error!(error = %e, "the API gateway stopped");
-                }
-            }));
+            parts.serve_api(listener, publisher, signer);
             Ok(())
         })
         .await?;
@@ -256,11 +319,11 @@ impl Stack {
             prefix: options.prefix.clone(),
             api_url,
             factory_url: factory.url(),
-            resources,
-            warehouse,
-            aws,
-            shutdown,
-            tasks,
+            resources: parts.resources,
+            warehouse: parts.warehouse,
+            aws: parts.aws,
+            shutdown: parts.shutdown,
+            tasks: parts.tasks,
             _factory: factory,
         })
     }

@@ -1,6 +1,6 @@
 //! `spawn_stack`: one whole Donut-States per test — its own database, its own LocalStack
 //! resources (a unique name prefix), its own ports — started through the same
-//! `Stack::start` that `make up` runs.
+//! `LocalSystem::start` that `make up` runs.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use donut_config::StageConfig;
 use donut_domain::services::WatchdogPolicy;
-use donut_local::{Stack, StackOptions};
+use donut_local::{LocalSystem, SystemOptions};
 pub use donut_testkit::{Shelf, TestDb};
 use factory_sim::{Knobs, Stats};
 use serde_json::{Value, json};
@@ -48,7 +48,7 @@ pub fn log_lines_with(needle: &str) -> Vec<Value> {
 }
 
 pub struct TestStack {
-    pub stack: Stack,
+    pub stack: LocalSystem,
     pub db: TestDb,
     pub http: reqwest::Client,
     pub stage: StageConfig,
@@ -241,7 +241,7 @@ pub async fn spawn_stack_with(db: TestDb, aws_endpoint: String, knobs: Knobs) ->
     // A hanging factory costs the request timeout per try: keep it short in tests.
     stage.factory_timeout_ms = 1000;
     let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
-    let options = StackOptions {
+    let options = SystemOptions {
         stage: stage.clone(),
         prefix: format!("e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
         database_url: db.url.clone(),
@@ -256,7 +256,7 @@ pub async fn spawn_stack_with(db: TestDb, aws_endpoint: String, knobs: Knobs) ->
         watchdog: WATCHDOG,
         seed_products: false,
     };
-    let stack = Stack::start(options, &mut |_, _| {})
+    let stack = LocalSystem::start(options, &mut |_, _| {})
         .await
         .expect("the stack starts");
     TestStack {

@@ -2,7 +2,7 @@
 //! the same database, printed as a table and written to `bench/results/<date>.md` with a
 //! latency plot (SVG).
 //!
-//! It starts its own Donut-States (the `make up` code path: `Stack::start`) on the MariaDB and
+//! It starts its own Donut-States (the `make up` code path: `LocalSystem::start`) on the MariaDB and
 //! LocalStack that `scripts/services.sh start` runs, in a database and resource prefix of its
 //! own, and release `bootstrap` binaries for the cold-start figure (built by `make bench`).
 
@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use donut_config::StageConfig;
-use donut_local::{Stack, StackOptions};
+use donut_local::{LocalSystem, SystemOptions};
 use factory_sim::Knobs;
 use mysql_async::prelude::*;
 
@@ -54,8 +54,8 @@ async fn main() -> anyhow::Result<()> {
     let stage = StageConfig::from_stack_file("dev", &root().join("Pulumi.dev.yaml"))?;
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
     eprintln!("starting the stack…");
-    let stack = Stack::start(
-        StackOptions {
+    let stack = LocalSystem::start(
+        SystemOptions {
             stage: stage.clone(),
             prefix: format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
             database_url: database_url.clone(),
