@@ -163,3 +163,62 @@ impl EventSource {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use aws_sdk_sqs::types::{Message, MessageAttributeValue, MessageSystemAttributeName};
+    use serde_json::Value;
+
+    use super::EventSource;
+
+    fn keys(v: &Value) -> BTreeSet<String> {
+        v.as_object().unwrap().keys().cloned().collect()
+    }
+
+    /// The stand-in's records carry every key of AWS's (`tests/fixtures/aws`).
+    #[test]
+    fn records_have_awss_keys() {
+        let config = aws_sdk_sqs::Config::builder()
+            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+            .region(aws_sdk_sqs::config::Region::new("eu-west-1"))
+            .build();
+        let source = EventSource {
+            sqs: aws_sdk_sqs::Client::from_conf(config),
+            queue_url: "http://127.0.0.1/q".into(),
+            queue_arn: "arn:aws:sqs:eu-west-1:000000000000:q".into(),
+            region: "eu-west-1".into(),
+            batch_size: 10,
+            wait_seconds: 1,
+        };
+        let message = Message::builder()
+            .message_id("m-1")
+            .receipt_handle("rh")
+            .body("{}")
+            .md5_of_body("99914b932bd37a50b76c8a2d7b3c1f35")
+            .attributes(MessageSystemAttributeName::ApproximateReceiveCount, "1")
+            .message_attributes(
+                "correlation_id",
+                MessageAttributeValue::builder()
+                    .data_type("String")
+                    .string_value("c-1")
+                    .build()
+                    .unwrap(),
+            )
+            .build();
+        let ours = serde_json::to_value(source.event(&[message])).unwrap();
+        let aws: Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/aws/sqs-stock-out.json"))
+                .unwrap();
+        let (ours, aws) = (&ours["Records"][0], &aws["Records"][0]);
+        // The typed event also writes its optional fields (as null): AWS's keys ⊆ ours.
+        assert!(keys(aws).is_subset(&keys(ours)), "{:?}", keys(ours));
+        let attribute = "correlation_id";
+        assert!(
+            keys(&aws["messageAttributes"][attribute])
+                .is_subset(&keys(&ours["messageAttributes"][attribute]))
+        );
+        assert_eq!(ours["messageAttributes"][attribute]["stringValue"], "c-1");
+    }
+}

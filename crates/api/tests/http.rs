@@ -397,3 +397,80 @@ async fn a_signed_callback_with_a_bad_body_is_400_and_an_unknown_order_404() {
     .await;
     assert_eq!(reply.status, 404);
 }
+
+/// An event in AWS's own shape (`tests/fixtures/aws`), its `{{NAME}}` placeholders filled.
+fn aws_event(text: &str, fill: &[(&str, &str)]) -> lambda_http::Request {
+    let mut text = text.to_owned();
+    for (name, value) in fill {
+        text = text.replace(&format!("{{{{{name}}}}}"), value);
+    }
+    lambda_http::request::from_str(&text).expect("an API Gateway v2 event")
+}
+
+const POST_ORDERS: &str = include_str!("../../../tests/fixtures/aws/apigw-v2-post-orders.json");
+const GET_PRODUCT: &str = include_str!("../../../tests/fixtures/aws/apigw-v2-get-product.json");
+const CALLBACK: &str = include_str!("../../../tests/fixtures/aws/apigw-v2-factory-callback.json");
+
+/// The events API Gateway sends for the infra's routes (route keys, path parameters, the
+/// factory's signed callback) reach the handlers as they do in AWS.
+#[tokio::test]
+async fn events_in_awss_own_shape_are_served() {
+    let db = TestDb::with_shelves(&[
+        Shelf::new("glazed", 5).reorder(0, 10),
+        Shelf::new("jelly", 0).reorder(0, 12),
+    ])
+    .await;
+    let api = sales(&db);
+
+    let sold: HttpReply = api.handle(aws_event(POST_ORDERS, &[])).await.into();
+    assert_eq!(sold.status, 200, "{:?}", sold.json());
+    assert_eq!(sold.json()["remaining"], 4);
+    assert_eq!(
+        sold.header("x-correlation-id"),
+        Some("fixture-purchase-1"),
+        "the caller's correlation id comes back"
+    );
+
+    let product: HttpReply = api.handle(aws_event(GET_PRODUCT, &[])).await.into();
+    assert_eq!(product.status, 200, "{:?}", product.json());
+    assert_eq!(product.json()["stock"], 4);
+
+    let id = stock_out(&db).await;
+    let restock = RestockApi::new(db.warehouse.clone(), signer(), 4096);
+    let token = signer().token(id);
+    let id = id.to_string();
+    let fill = [("FACTORY_ORDER_ID", id.as_str()), ("TOKEN", token.as_str())];
+    let restocked: HttpReply = restock.handle(aws_event(CALLBACK, &fill)).await.into();
+    assert_eq!(restocked.status, 200, "{:?}", restocked.json());
+    assert_eq!(restocked.json()["added"], 12);
+    assert_eq!(db.stock("jelly").await, 12);
+}
+
+/// The local gateway's event has every key AWS's has, at every level the handlers read.
+#[test]
+fn the_local_gateway_frames_requests_with_awss_keys() {
+    fn keys(v: &Value) -> std::collections::BTreeSet<String> {
+        v.as_object().unwrap().keys().cloned().collect()
+    }
+    let aws: Value = serde_json::from_str(POST_ORDERS).unwrap();
+    let body = br#"{"product_id":"glazed","quantity":1}"#;
+    let ours = donut_api::apigw::event_json(&call("POST", "/orders", "", body, "application/json"));
+    // Present only when the route has them.
+    let optional = ["pathParameters", "queryStringParameters", "cookies"];
+    let missing: Vec<_> = keys(&aws)
+        .difference(&keys(&ours))
+        .filter(|k| !optional.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    assert!(missing.is_empty(), "the stand-in's event lacks {missing:?}");
+    for path in ["/requestContext", "/requestContext/http"] {
+        let missing: Vec<_> = keys(aws.pointer(path).unwrap())
+            .difference(&keys(ours.pointer(path).unwrap()))
+            .cloned()
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "the stand-in's {path} lacks {missing:?}"
+        );
+    }
+}

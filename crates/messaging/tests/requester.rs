@@ -318,3 +318,26 @@ async fn malformed_events_fail_without_side_effects() {
     );
     println!("malformed events tried: {}", bodies.len());
 }
+
+const SQS_EVENT: &str = include_str!("../../../tests/fixtures/aws/sqs-stock-out.json");
+
+/// The SQS event in AWS's own shape (raw SNS delivery: our event as the body, the correlation
+/// id as a message attribute) is read and requested like the local event source's.
+#[tokio::test]
+async fn an_sqs_event_in_awss_own_shape_is_requested() {
+    let db = TestDb::with_shelves(&[Shelf::new("a", 0)]).await;
+    let event = stock_out(&db, "a").await;
+    let sim = sim(Knobs::default()).await;
+    let body = serde_json::to_string(&event.to_json()).unwrap();
+    let text = SQS_EVENT
+        .replace("\"{{EVENT}}\"", &body)
+        .replace("{{CORRELATION_ID}}", event.correlation_id.as_str());
+    let sqs: SqsEvent = serde_json::from_str(&text).expect("an SQS event");
+    let response = requester(&db, &sim).handle(sqs).await;
+    assert!(failed_ids(&response).is_empty());
+    assert_eq!(
+        order(&db, event.factory_order_id).await.status,
+        FactoryOrderStatus::Requested
+    );
+    assert_eq!(stats(&sim).await.received, 1);
+}
