@@ -169,8 +169,15 @@ impl MySqlWarehouse {
     }
 
     fn pool(config: &DbConfig) -> Pool {
-        let constraints = PoolConstraints::new(0, config.max_connections)
-            .expect("0 <= max_connections, checked in with_max_connections");
+        // mysql_async keeps at most `min` idle connections unless an idle TTL is set: with
+        // `min` 0 and no TTL, every request would open a connection of its own (1 ms and a
+        // login each). Without an idle timeout every connection is kept.
+        let min = match config.idle_timeout {
+            Some(_) => 0,
+            None => config.max_connections,
+        };
+        let constraints = PoolConstraints::new(min, config.max_connections)
+            .expect("min <= max_connections, checked in with_max_connections");
         let mut pool_opts = PoolOpts::default()
             .with_constraints(constraints)
             // No session state to wipe, and a reset would drop the prepared-statement cache.

@@ -726,3 +726,39 @@ async fn the_procedure_decides_like_the_domain() {
     }
     assert_eq!(cases, 60);
 }
+
+/// A warm instance keeps its connection between requests (no login, no re-prepare per
+/// purchase), with an idle timeout (AWS) or without (local runs).
+#[tokio::test]
+async fn a_warm_warehouse_keeps_its_connection() {
+    use mysql_async::prelude::Queryable;
+    let db = TestDb::with_shelves(&[Shelf::new("glazed", 1000).reorder(0, 0)]).await;
+    for idle in [None, Some(Duration::from_secs(60))] {
+        let mut config = DbConfig::from_url(&db.url).unwrap().with_max_connections(1);
+        if let Some(idle) = idle {
+            config = config.with_idle_timeout(idle);
+        }
+        let warehouse = MySqlWarehouse::new(&config);
+        let mut seen = Vec::new();
+        for _ in 0..20 {
+            warehouse.purchase(&buy("glazed", 1)).await.unwrap();
+            let ids: Vec<u64> = db
+                .conn()
+                .await
+                .exec(
+                    "SELECT ID FROM information_schema.PROCESSLIST \
+                     WHERE DB = ? AND ID <> CONNECTION_ID()",
+                    (&db.name,),
+                )
+                .await
+                .unwrap();
+            seen.push(ids);
+        }
+        warehouse.close().await;
+        assert!(
+            // The test database's own pool may hold one too; none of them may change.
+            seen.windows(2).all(|w| w[0] == w[1]) && !seen[0].is_empty(),
+            "idle timeout {idle:?}: the warehouse's connections after each purchase: {seen:?}"
+        );
+    }
+}
