@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use donut_domain::ports::RestockOutcome;
-use donut_domain::{FactoryOrderId, ProductId, Warehouse};
+use donut_domain::{FactoryOrderId, ProductId, Restocks};
 use donut_factory::{CallbackSigner, ManufactureRequest};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -23,13 +23,13 @@ pub struct RestockApi<W> {
     max_body_bytes: usize,
 }
 
-impl<W: Warehouse + 'static> HttpHandler for RestockApi<W> {
+impl<W: Restocks + 'static> HttpHandler for RestockApi<W> {
     async fn handle(&self, request: Request) -> Response<Body> {
         RestockApi::handle(self, request).await
     }
 }
 
-impl<W: Warehouse> RestockApi<W> {
+impl<W: Restocks> RestockApi<W> {
     pub fn new(warehouse: W, signer: CallbackSigner, max_body_bytes: usize) -> Self {
         Self {
             warehouse,

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use donut_domain::{
     CorrelationId, FactoryOrderStatus, Product, ProductId, PurchaseOutcome, PurchaseRequest,
-    Quantity, RestockInfo, Warehouse,
+    Quantity, RestockInfo, Shelves,
 };
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -51,13 +51,13 @@ pub struct SalesApi<W, N = ()> {
     after_stock_out: N,
 }
 
-impl<W: Warehouse + 'static, N: AfterStockOut + 'static> HttpHandler for SalesApi<W, N> {
+impl<W: Shelves + 'static, N: AfterStockOut + 'static> HttpHandler for SalesApi<W, N> {
     async fn handle(&self, request: Request) -> Response<Body> {
         SalesApi::handle(self, request).await
     }
 }
 
-impl<W: Warehouse> SalesApi<W> {
+impl<W: Shelves> SalesApi<W> {
     pub fn new(warehouse: W, limits: Limits) -> Self {
         Self {
             warehouse,
@@ -67,7 +67,7 @@ impl<W: Warehouse> SalesApi<W> {
     }
 }
 
-impl<W: Warehouse, N: AfterStockOut> SalesApi<W, N> {
+impl<W: Shelves, N: AfterStockOut> SalesApi<W, N> {
     pub fn with_after_stock_out<M: AfterStockOut>(self, after_stock_out: M) -> SalesApi<W, M> {
         SalesApi {
             warehouse: self.warehouse,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use donut_api::apigw::{HttpCall, HttpReply, to_lambda_request};
 use donut_api::{Limits, RestockApi, SalesApi};
-use donut_domain::{FactoryOrderId, Warehouse};
+use donut_domain::{FactoryOrderId, FactoryOrders};
 use donut_factory::{CallbackSecret, CallbackSigner};
 use donut_testkit::{Shelf, TestDb};
 use donut_warehouse::{DbConfig, MySqlWarehouse};

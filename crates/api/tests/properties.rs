@@ -1,66 +1,12 @@
 //! Property tests of the HTTP edge: whatever arrives, the handlers answer with a status the
-//! contract lists and a JSON error body, and never panic. Bounded (256 cases each).
-
-use std::time::Duration;
+//! contract lists and a JSON error body, and never panic. Bounded (256 cases each). The
+//! warehouse is empty (in memory): whatever passes validation meets an unknown product or order.
 
 use donut_api::apigw::{HttpCall, HttpReply, to_lambda_request};
 use donut_api::{Limits, RestockApi, SalesApi};
-use donut_domain::ports::RestockOutcome;
-use donut_domain::*;
 use donut_factory::{CallbackSecret, CallbackSigner};
+use donut_testkit::MemWarehouse;
 use proptest::prelude::*;
-
-/// A warehouse that knows nothing: every request that gets past validation meets an
-/// unknown product or order.
-struct Empty;
-
-impl Warehouse for Empty {
-    async fn purchase(&self, r: &PurchaseRequest) -> Result<PurchaseOutcome, StoreError> {
-        Ok(PurchaseOutcome::UnknownProduct(r.product_id.clone()))
-    }
-    async fn products(&self) -> Result<Vec<Product>, StoreError> {
-        Ok(vec![])
-    }
-    async fn product(&self, _: &ProductId) -> Result<Option<Product>, StoreError> {
-        Ok(None)
-    }
-    async fn factory_order(&self, _: FactoryOrderId) -> Result<Option<FactoryOrder>, StoreError> {
-        Ok(None)
-    }
-    async fn record_factory_request(
-        &self,
-        _: FactoryOrderId,
-        _: &FactoryReceipt,
-    ) -> Result<bool, StoreError> {
-        Ok(false)
-    }
-    async fn claim_factory_request(
-        &self,
-        _: FactoryOrderId,
-        _: Duration,
-    ) -> Result<bool, StoreError> {
-        Ok(false)
-    }
-    async fn release_factory_claim(&self, _: FactoryOrderId) -> Result<(), StoreError> {
-        Ok(())
-    }
-    async fn overdue_factory_orders(
-        &self,
-        _: Duration,
-        _: usize,
-    ) -> Result<Vec<FactoryOrder>, StoreError> {
-        Ok(vec![])
-    }
-    async fn claim_overdue(&self, _: FactoryOrderId, _: Duration) -> Result<bool, StoreError> {
-        Ok(false)
-    }
-    async fn mark_surfaced(&self, _: FactoryOrderId) -> Result<(), StoreError> {
-        Ok(())
-    }
-    async fn restock(&self, _: FactoryOrderId) -> Result<RestockOutcome, StoreError> {
-        Ok(RestockOutcome::UnknownOrder)
-    }
-}
 
 fn run<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
@@ -113,7 +59,7 @@ proptest! {
 
     #[test]
     fn any_order_body_gets_a_listed_answer(body in order_bodies()) {
-        let api = SalesApi::new(Empty, Limits { max_quantity: 10, max_body_bytes: 1024 });
+        let api = SalesApi::new(MemWarehouse::default(), Limits { max_quantity: 10, max_body_bytes: 1024 });
         let reply: HttpReply = run(api.handle(to_lambda_request(&call("POST", "/orders", "", &body)).unwrap())).into();
         // 404 is the empty warehouse's answer to a well-formed order.
         assert_json_error(&reply, &[400, 404])?;
@@ -121,7 +67,7 @@ proptest! {
 
     #[test]
     fn any_product_path_gets_a_listed_answer(id in "\\PC{1,80}") {
-        let api = SalesApi::new(Empty, Limits::default());
+        let api = SalesApi::new(MemWarehouse::default(), Limits::default());
         // `/`, `?` and `#` end the segment; `.` and `..` are dot-segments every URL parser
         // resolves (`/products/.` is `/products/`, the list).
         let id = id.replace(['/', '?', '#'], "_");
@@ -135,7 +81,7 @@ proptest! {
     #[test]
     fn any_callback_gets_a_listed_answer(id in "[a-zA-Z0-9-]{0,40}", token in "[0-9a-f]{0,70}", body in order_bodies()) {
         let signer = CallbackSigner::new(CallbackSecret::new("p".repeat(32)).unwrap(), "http://x");
-        let api = RestockApi::new(Empty, signer, 1024);
+        let api = RestockApi::new(MemWarehouse::default(), signer, 1024);
         let path = format!("/factory/callback/{id}");
         let query = format!("token={token}");
         let reply: HttpReply = run(api.handle(to_lambda_request(&call("POST", &path, &query, &body)).unwrap())).into();
@@ -148,7 +94,7 @@ proptest! {
 #[test]
 fn an_empty_product_id_is_400_not_the_list() {
     for path in ["/products/\\", "/products//"] {
-        let api = SalesApi::new(Empty, Limits::default());
+        let api = SalesApi::new(MemWarehouse::default(), Limits::default());
         let reply: HttpReply =
             run(api.handle(to_lambda_request(&call("GET", path, "", b"")).unwrap())).into();
         assert_eq!(reply.status, 400, "{path}");

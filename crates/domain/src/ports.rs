@@ -37,8 +37,8 @@ pub enum RestockOutcome {
     UnknownOrder,
 }
 
-/// The stock of products, the orders sold from it and the factory orders that refill it.
-pub trait Warehouse: Send + Sync {
+/// The shelves: what the Sales API reads and sells from.
+pub trait Shelves: Send + Sync {
     /// Sells `quantity` units if (and only if) the shelf has them, atomically; in the same
     /// transaction opens the factory order and outbox row a stock-out calls for.
     fn purchase(
@@ -52,7 +52,19 @@ pub trait Warehouse: Send + Sync {
         &self,
         id: &ProductId,
     ) -> impl Future<Output = Result<Option<Product>, StoreError>> + Send;
+}
 
+/// The factory's callback: what the restock handler does.
+pub trait Restocks: Send + Sync {
+    /// Fulfils the factory order and adds the quantity *we ordered* to stock, once.
+    fn restock(
+        &self,
+        id: FactoryOrderId,
+    ) -> impl Future<Output = Result<RestockOutcome, StoreError>> + Send;
+}
+
+/// Factory orders on their way to the factory: what the factory-requester needs.
+pub trait FactoryOrders: Send + Sync {
     fn factory_order(
         &self,
         id: FactoryOrderId,
@@ -80,7 +92,10 @@ pub trait Warehouse: Send + Sync {
         &self,
         id: FactoryOrderId,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
 
+/// Orders the factory accepted and never called back for: what the watchdog needs.
+pub trait OverdueOrders: Send + Sync {
     /// Factory orders the factory accepted more than `older_than` ago and never called back
     /// for, that ops have not been told about yet; oldest first.
     fn overdue_factory_orders(
@@ -102,12 +117,6 @@ pub trait Warehouse: Send + Sync {
         &self,
         id: FactoryOrderId,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Fulfils the factory order and adds the quantity *we ordered* to stock, once.
-    fn restock(
-        &self,
-        id: FactoryOrderId,
-    ) -> impl Future<Output = Result<RestockOutcome, StoreError>> + Send;
 }
 
 /// What one relay pass did.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use donut_domain::events::EventError;
 use donut_domain::services::{RequestError, RequestOutcome, request_from_factory};
-use donut_domain::{FactoryApi, StockOutEvent, Warehouse};
+use donut_domain::{FactoryApi, FactoryOrders, StockOutEvent};
 use tracing::Instrument;
 
 use crate::sns::ATTR_CORRELATION_ID;
@@ -19,7 +19,7 @@ pub struct FactoryRequester<W, F> {
     lease: Duration,
 }
 
-impl<W: Warehouse, F: FactoryApi> FactoryRequester<W, F> {
+impl<W: FactoryOrders, F: FactoryApi> FactoryRequester<W, F> {
     pub fn new(warehouse: W, factory: F, lease: Duration) -> Self {
         Self {
             warehouse,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use donut_domain::ports::RelayReport;
 use donut_domain::services::{WatchdogPolicy, WatchdogReport, watchdog_sweep};
-use donut_domain::{Alerts, EventPublisher, FactoryApi, OutboxStore, StoreError, Warehouse};
+use donut_domain::{Alerts, EventPublisher, FactoryApi, OutboxStore, OverdueOrders, StoreError};
 
 use crate::relay::relay_until_drained;
 
@@ -57,7 +57,7 @@ pub async fn relay_pass<S: OutboxStore, P: EventPublisher>(
 /// orders it gave up on (no callback after `factoryMaxAttempts` requests; ops were e-mailed)
 /// are the `FactoryOrdersOverdue` metric the overdue alarm watches — an order merely past its
 /// first deadline is asked again, not alarmed.
-pub async fn watchdog_pass<W: Warehouse, F: FactoryApi, A: Alerts>(
+pub async fn watchdog_pass<W: OverdueOrders, F: FactoryApi, A: Alerts>(
     warehouse: &W,
     factory: &F,
     alerts: &A,

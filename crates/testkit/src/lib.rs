@@ -3,7 +3,12 @@
 //! state (the zero2prod `spawn_app` pattern).
 //!
 //! The server is the one `scripts/services.sh start` runs; `DONUT_TEST_DB_URL` points
-//! elsewhere (`mysql://donut:donut@127.0.0.1:3307` by default).
+//! elsewhere (`mysql://donut:donut@127.0.0.1:3307` by default). Tests that need a warehouse
+//! but not a database take [`MemWarehouse`].
+
+pub mod memory;
+
+pub use memory::MemWarehouse;
 
 use donut_warehouse::{DbConfig, MySqlWarehouse};
 use mysql_async::prelude::*;

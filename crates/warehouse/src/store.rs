@@ -7,8 +7,9 @@ use donut_domain::purchase::{PurchaseDraft, ShelfState, restock_info};
 use donut_domain::{
     CorrelationId, FactoryOrder, FactoryOrderId, FactoryOrderStatus, FactoryReceipt,
     NewFactoryOrder, OutOfStock, Product, ProductId, PurchaseOutcome, PurchaseRequest, ReorderRule,
-    Sale, StoreError, Warehouse,
+    Sale, StoreError,
 };
+use donut_domain::{FactoryOrders, OverdueOrders, Restocks, Shelves};
 use mysql_async::prelude::*;
 use mysql_async::{Row, TxOpts};
 
@@ -24,7 +25,7 @@ const SELECT_FACTORY_ORDERS: &str = "SELECT factory_order_id, product_id, factor
 /// How often a purchase that lost a deadlock is tried again before the buyer gets a 503.
 const DEADLOCK_RETRIES: usize = 3;
 
-impl Warehouse for MySqlWarehouse {
+impl Shelves for MySqlWarehouse {
     async fn purchase(&self, request: &PurchaseRequest) -> Result<PurchaseOutcome, StoreError> {
         let mut conn = self.conn().await?;
         let mut attempt = 0;
@@ -59,7 +60,9 @@ impl Warehouse for MySqlWarehouse {
             .map_err(map_err)?;
         row.map(product_from_row).transpose()
     }
+}
 
+impl FactoryOrders for MySqlWarehouse {
     async fn factory_order(&self, id: FactoryOrderId) -> Result<Option<FactoryOrder>, StoreError> {
         let mut conn = self.conn().await?;
         let row: Option<Row> = conn
@@ -116,7 +119,9 @@ impl Warehouse for MySqlWarehouse {
         .await
         .map_err(map_err)
     }
+}
 
+impl OverdueOrders for MySqlWarehouse {
     async fn overdue_factory_orders(
         &self,
         older_than: Duration,
@@ -162,7 +167,9 @@ impl Warehouse for MySqlWarehouse {
         .await
         .map_err(map_err)
     }
+}
 
+impl Restocks for MySqlWarehouse {
     async fn restock(&self, id: FactoryOrderId) -> Result<RestockOutcome, StoreError> {
         let mut conn = self.conn().await?;
         let mut tx = conn

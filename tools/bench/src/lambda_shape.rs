@@ -13,9 +13,7 @@ use std::time::{Duration, Instant};
 
 use donut_api::apigw::{HttpCall, to_lambda_request};
 use donut_api::{Limits, SalesApi};
-use donut_domain::{
-    CorrelationId, ProductId, PurchaseOutcome, PurchaseRequest, Quantity, Warehouse,
-};
+use donut_domain::{CorrelationId, ProductId, PurchaseOutcome, PurchaseRequest, Quantity, Shelves};
 use donut_load::Summary;
 use donut_warehouse::{DbConfig, MySqlWarehouse};
 use mysql_async::prelude::*;
@@ -226,7 +224,7 @@ impl Instance for Handler {
     }
 }
 
-/// Ours without the handler: `Warehouse::purchase` on a one-connection warehouse.
+/// Ours without the handler: `Shelves::purchase` on a one-connection warehouse.
 pub struct Store {
     warehouse: MySqlWarehouse,
     product: ProductId,

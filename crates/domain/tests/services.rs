@@ -1,0 +1,205 @@
+//! The services that span ports (requesting from the factory, the watchdog) on the in-memory
+//! warehouse, with a factory and alerts that count what they are asked.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use donut_domain::ports::RestockOutcome;
+use donut_domain::services::{
+    RequestError, RequestOutcome, WatchdogPolicy, WatchdogReport, request_from_factory,
+    watchdog_sweep,
+};
+use donut_domain::*;
+use donut_testkit::MemWarehouse;
+
+const LEASE: Duration = Duration::from_secs(30);
+
+struct CountingFactory {
+    calls: AtomicUsize,
+    fail: bool,
+}
+
+impl CountingFactory {
+    fn new(fail: bool) -> Self {
+        Self {
+            calls: AtomicUsize::new(0),
+            fail,
+        }
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+impl FactoryApi for CountingFactory {
+    async fn request(&self, r: &FactoryRequest) -> Result<FactoryReceipt, FactoryError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.fail {
+            return Err(FactoryError::Status(503));
+        }
+        Ok(FactoryReceipt {
+            factory_request_id: format!("f-{}", r.factory_order_id),
+        })
+    }
+}
+
+#[derive(Default)]
+struct RecordingAlerts(Mutex<Vec<FactoryOrderId>>);
+
+impl Alerts for RecordingAlerts {
+    async fn factory_order_overdue(&self, order: &FactoryOrder) -> Result<(), PublishError> {
+        self.0.lock().unwrap().push(order.id);
+        Ok(())
+    }
+}
+
+/// A warehouse whose only product just ran out: one open factory order, and its event.
+fn setup() -> (MemWarehouse, StockOutEvent) {
+    let w = MemWarehouse::with([Product {
+        id: ProductId::parse("glazed").unwrap(),
+        name: "Glazed".into(),
+        price_cents: 150,
+        stock: 0,
+        reorder: ReorderRule {
+            point: 0,
+            quantity: 10,
+        },
+        factory_product_id: "1".into(),
+    }]);
+    let request = PurchaseRequest {
+        product_id: ProductId::parse("glazed").unwrap(),
+        quantity: Quantity::parse(1, 10).unwrap(),
+        correlation_id: CorrelationId::new(),
+    };
+    let PurchaseOutcome::OutOfStock(refused) = block_on(w.purchase(&request)).unwrap() else {
+        panic!("an empty shelf refuses")
+    };
+    let id = refused.restock.unwrap().factory_order_id;
+    let order = block_on(w.factory_order(id)).unwrap().unwrap();
+    let new = NewFactoryOrder {
+        id,
+        product_id: order.product_id,
+        factory_product_id: order.factory_product_id,
+        quantity: order.quantity,
+        correlation_id: order.correlation_id,
+    };
+    let event = new.stock_out_event(0, uuid::Uuid::new_v4(), time::OffsetDateTime::now_utc());
+    (w, event)
+}
+
+fn order(w: &MemWarehouse, id: FactoryOrderId) -> FactoryOrder {
+    block_on(w.factory_order(id)).unwrap().unwrap()
+}
+
+#[test]
+fn requests_once_however_often_delivered() {
+    let (w, event) = setup();
+    let f = CountingFactory::new(false);
+    let first = block_on(request_from_factory(&w, &f, &event, LEASE)).unwrap();
+    assert!(matches!(first, RequestOutcome::Requested(_)));
+    let second = block_on(request_from_factory(&w, &f, &event, LEASE)).unwrap();
+    assert_eq!(
+        second,
+        RequestOutcome::AlreadyDone(FactoryOrderStatus::Requested)
+    );
+    assert_eq!(f.calls(), 1);
+}
+
+#[test]
+fn factory_failures_are_errors_and_leave_the_order_open() {
+    let (w, event) = setup();
+    let f = CountingFactory::new(true);
+    let err = block_on(request_from_factory(&w, &f, &event, LEASE)).unwrap_err();
+    assert_eq!(err, RequestError::Factory(FactoryError::Status(503)));
+    let o = order(&w, event.factory_order_id);
+    assert_eq!(o.status, FactoryOrderStatus::Open);
+    assert_eq!(o.request_attempts, 1);
+}
+
+#[test]
+fn a_concurrent_claim_is_busy_and_a_failed_call_releases_the_claim() {
+    let (w, event) = setup();
+    let id = event.factory_order_id;
+    // Another consumer holds the claim.
+    assert!(block_on(w.claim_factory_request(id, LEASE)).unwrap());
+    let f = CountingFactory::new(false);
+    let err = block_on(request_from_factory(&w, &f, &event, LEASE)).unwrap_err();
+    assert_eq!(err, RequestError::Busy(id));
+    assert_eq!(f.calls(), 0);
+    // Its lease runs out; a failing call then gives the claim back at once.
+    w.advance(LEASE + Duration::from_secs(1));
+    let failing = CountingFactory::new(true);
+    assert!(block_on(request_from_factory(&w, &failing, &event, LEASE)).is_err());
+    assert!(
+        block_on(w.claim_factory_request(id, LEASE)).unwrap(),
+        "released after the failure"
+    );
+}
+
+#[test]
+fn unknown_orders_are_errors() {
+    let (_, event) = setup();
+    let w = MemWarehouse::default();
+    let f = CountingFactory::new(false);
+    let err = block_on(request_from_factory(&w, &f, &event, LEASE)).unwrap_err();
+    assert_eq!(err, RequestError::UnknownOrder(event.factory_order_id));
+    assert_eq!(f.calls(), 0);
+}
+
+#[test]
+fn the_watchdog_re_requests_then_surfaces() {
+    let (w, event) = setup();
+    let f = CountingFactory::new(false);
+    block_on(request_from_factory(&w, &f, &event, LEASE)).unwrap();
+    let alerts = RecordingAlerts::default();
+    let policy = WatchdogPolicy {
+        deadline: Duration::from_secs(60),
+        max_attempts: 3,
+    };
+    let sweep = || block_on(watchdog_sweep(&w, &f, &alerts, policy)).unwrap();
+    assert_eq!(sweep(), WatchdogReport::default(), "not overdue yet");
+    // attempts 1 → 2 → 3: two re-requests with the same id, then ops hear of it.
+    for expected_calls in [2, 3] {
+        w.advance(Duration::from_secs(61));
+        let r = sweep();
+        assert_eq!((r.re_requested, r.surfaced), (1, 0));
+        assert_eq!(f.calls(), expected_calls);
+    }
+    w.advance(Duration::from_secs(61));
+    let r = sweep();
+    assert_eq!((r.re_requested, r.surfaced), (0, 1));
+    assert_eq!(*alerts.0.lock().unwrap(), vec![event.factory_order_id]);
+    w.advance(Duration::from_secs(61));
+    assert_eq!(
+        sweep(),
+        WatchdogReport::default(),
+        "surfaced orders are left to ops"
+    );
+}
+
+#[test]
+fn a_restock_lands_once_and_the_next_stock_out_orders_again() {
+    let (w, event) = setup();
+    let id = event.factory_order_id;
+    let RestockOutcome::Restocked { added, stock, .. } = block_on(w.restock(id)).unwrap() else {
+        panic!("restocked")
+    };
+    assert_eq!((added, stock), (10, 10));
+    assert!(matches!(
+        block_on(w.restock(id)).unwrap(),
+        RestockOutcome::AlreadyFulfilled { .. }
+    ));
+    assert_eq!(w.factory_orders().len(), 1);
+}
+
+/// The core has no runtime; these futures never wait on I/O, so polling once suffices.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => panic!("in-memory future did not complete"),
+    }
+}

@@ -1,0 +1,300 @@
+//! The warehouse in memory: every port the MySQL adapter implements, with the same rules (the
+//! domain's `plan_reorder` on purchase, one open factory order per product, leases and
+//! attempts, restock once), on a clock the test moves ([`MemWarehouse::advance`]). For tests
+//! of the handlers and services that need a warehouse but not a database.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use donut_domain::ports::RestockOutcome;
+use donut_domain::purchase::{PurchaseDraft, ShelfState, plan_reorder, restock_info};
+use donut_domain::{
+    FactoryOrder, FactoryOrderId, FactoryOrderStatus, FactoryOrders, FactoryReceipt, OutOfStock,
+    OverdueOrders, Product, ProductId, PurchaseOutcome, PurchaseRequest, Restocks, Sale, Shelves,
+    StoreError,
+};
+
+#[derive(Debug, Clone)]
+struct Order {
+    order: FactoryOrder,
+    /// Virtual times (since the warehouse was made).
+    created: Duration,
+    requested: Option<Duration>,
+    lease_until: Option<Duration>,
+    surfaced: bool,
+}
+
+#[derive(Default)]
+struct State {
+    now: Duration,
+    products: BTreeMap<String, Product>,
+    orders: Vec<Order>,
+    sold: Vec<(ProductId, u32)>,
+}
+
+#[derive(Default)]
+pub struct MemWarehouse {
+    state: Mutex<State>,
+}
+
+impl MemWarehouse {
+    /// A warehouse holding these products.
+    pub fn with(products: impl IntoIterator<Item = Product>) -> Self {
+        let w = Self::default();
+        {
+            let mut s = w.state();
+            for p in products {
+                s.products.insert(p.id.as_str().to_owned(), p);
+            }
+        }
+        w
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Moves the warehouse's clock on (leases run out, orders become overdue).
+    pub fn advance(&self, by: Duration) {
+        self.state().now += by;
+    }
+
+    /// Units sold so far, per product.
+    pub fn sold(&self, product: &str) -> u32 {
+        self.state()
+            .sold
+            .iter()
+            .filter(|(p, _)| p.as_str() == product)
+            .map(|(_, q)| q)
+            .sum()
+    }
+
+    /// Every factory order, oldest first.
+    pub fn factory_orders(&self) -> Vec<FactoryOrder> {
+        self.state()
+            .orders
+            .iter()
+            .map(|o| o.order.clone())
+            .collect()
+    }
+}
+
+fn unknown(id: FactoryOrderId) -> StoreError {
+    StoreError::Internal(format!("no factory order {id}"))
+}
+
+impl Shelves for MemWarehouse {
+    async fn purchase(&self, request: &PurchaseRequest) -> Result<PurchaseOutcome, StoreError> {
+        let mut s = self.state();
+        let now = s.now;
+        let open = s
+            .orders
+            .iter()
+            .find(|o| o.order.product_id == request.product_id && o.order.status.accepts_restock())
+            .map(|o| (o.order.id, o.order.status));
+        let Some(product) = s.products.get_mut(request.product_id.as_str()) else {
+            return Ok(PurchaseOutcome::UnknownProduct(request.product_id.clone()));
+        };
+        let quantity = request.quantity.get();
+        let sold = product.stock >= quantity;
+        if sold {
+            product.stock -= quantity;
+        }
+        let shelf = ShelfState {
+            stock: product.stock,
+            reorder: product.reorder,
+            factory_product_id: product.factory_product_id.clone(),
+            open_order: open,
+        };
+        let draft = PurchaseDraft::new();
+        let reorder = plan_reorder(request, &shelf, sold, &draft);
+        if let Some(new) = &reorder {
+            s.orders.push(Order {
+                order: FactoryOrder {
+                    id: new.id,
+                    product_id: new.product_id.clone(),
+                    factory_product_id: new.factory_product_id.clone(),
+                    quantity: new.quantity,
+                    status: FactoryOrderStatus::Open,
+                    factory_request_id: None,
+                    correlation_id: new.correlation_id.clone(),
+                    request_attempts: 0,
+                },
+                created: now,
+                requested: None,
+                lease_until: None,
+                surfaced: false,
+            });
+        }
+        let restock = restock_info(&shelf, reorder.as_ref());
+        Ok(if sold {
+            s.sold.push((request.product_id.clone(), quantity));
+            PurchaseOutcome::Sold(Sale {
+                order_id: draft.order_id,
+                product_id: request.product_id.clone(),
+                quantity: request.quantity,
+                remaining: shelf.stock,
+                restock,
+            })
+        } else {
+            PurchaseOutcome::OutOfStock(OutOfStock {
+                product_id: request.product_id.clone(),
+                requested: request.quantity,
+                available: shelf.stock,
+                restock,
+            })
+        })
+    }
+
+    async fn products(&self) -> Result<Vec<Product>, StoreError> {
+        Ok(self.state().products.values().cloned().collect())
+    }
+
+    async fn product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
+        Ok(self.state().products.get(id.as_str()).cloned())
+    }
+}
+
+impl Restocks for MemWarehouse {
+    async fn restock(&self, id: FactoryOrderId) -> Result<RestockOutcome, StoreError> {
+        let mut s = self.state();
+        let now = s.now;
+        let Some(o) = s.orders.iter_mut().find(|o| o.order.id == id) else {
+            return Ok(RestockOutcome::UnknownOrder);
+        };
+        let (product_id, correlation_id) =
+            (o.order.product_id.clone(), o.order.correlation_id.clone());
+        if !o.order.status.accepts_restock() {
+            return Ok(RestockOutcome::AlreadyFulfilled {
+                product_id,
+                correlation_id,
+            });
+        }
+        o.order.status = FactoryOrderStatus::Fulfilled;
+        let (added, waited) = (o.order.quantity, now.saturating_sub(o.created));
+        let product = s
+            .products
+            .get_mut(product_id.as_str())
+            .ok_or_else(|| StoreError::Internal(format!("no product {product_id}")))?;
+        product.stock += added;
+        Ok(RestockOutcome::Restocked {
+            stock: product.stock,
+            product_id,
+            added,
+            correlation_id,
+            waited,
+        })
+    }
+}
+
+impl FactoryOrders for MemWarehouse {
+    async fn factory_order(&self, id: FactoryOrderId) -> Result<Option<FactoryOrder>, StoreError> {
+        Ok(self
+            .state()
+            .orders
+            .iter()
+            .find(|o| o.order.id == id)
+            .map(|o| o.order.clone()))
+    }
+
+    async fn record_factory_request(
+        &self,
+        id: FactoryOrderId,
+        receipt: &FactoryReceipt,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.state();
+        let now = s.now;
+        let o = s
+            .orders
+            .iter_mut()
+            .find(|o| o.order.id == id)
+            .ok_or_else(|| unknown(id))?;
+        if o.order.status != FactoryOrderStatus::Open {
+            return Ok(false);
+        }
+        o.order.status = FactoryOrderStatus::Requested;
+        o.order.factory_request_id = Some(receipt.factory_request_id.clone());
+        o.requested = Some(now);
+        o.lease_until = None;
+        Ok(true)
+    }
+
+    async fn claim_factory_request(
+        &self,
+        id: FactoryOrderId,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.state();
+        let now = s.now;
+        let Some(o) = s.orders.iter_mut().find(|o| o.order.id == id) else {
+            return Ok(false);
+        };
+        let free = o.lease_until.is_none_or(|until| until < now);
+        if o.order.status != FactoryOrderStatus::Open || !free {
+            return Ok(false);
+        }
+        o.order.request_attempts += 1;
+        o.lease_until = Some(now + lease);
+        Ok(true)
+    }
+
+    async fn release_factory_claim(&self, id: FactoryOrderId) -> Result<(), StoreError> {
+        if let Some(o) = self.state().orders.iter_mut().find(|o| o.order.id == id) {
+            o.lease_until = None;
+        }
+        Ok(())
+    }
+}
+
+impl OverdueOrders for MemWarehouse {
+    async fn overdue_factory_orders(
+        &self,
+        older_than: Duration,
+        limit: usize,
+    ) -> Result<Vec<FactoryOrder>, StoreError> {
+        let s = self.state();
+        let mut overdue: Vec<&Order> = s
+            .orders
+            .iter()
+            .filter(|o| o.order.status == FactoryOrderStatus::Requested && !o.surfaced)
+            .filter(|o| o.requested.is_some_and(|at| at + older_than < s.now))
+            .collect();
+        overdue.sort_by_key(|o| o.requested);
+        Ok(overdue
+            .into_iter()
+            .take(limit)
+            .map(|o| o.order.clone())
+            .collect())
+    }
+
+    async fn claim_overdue(
+        &self,
+        id: FactoryOrderId,
+        older_than: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.state();
+        let now = s.now;
+        let Some(o) = s.orders.iter_mut().find(|o| o.order.id == id) else {
+            return Ok(false);
+        };
+        let due = o.requested.is_some_and(|at| at + older_than < now);
+        if o.order.status != FactoryOrderStatus::Requested || o.surfaced || !due {
+            return Ok(false);
+        }
+        o.order.request_attempts += 1;
+        o.requested = Some(now);
+        Ok(true)
+    }
+
+    async fn mark_surfaced(&self, id: FactoryOrderId) -> Result<(), StoreError> {
+        let mut s = self.state();
+        let o = s
+            .orders
+            .iter_mut()
+            .find(|o| o.order.id == id)
+            .ok_or_else(|| unknown(id))?;
+        o.surfaced = true;
+        Ok(())
+    }
+}
