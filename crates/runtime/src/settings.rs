@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::aws::{Aws, LazyPublisher};
 use donut_config::settings::{Callback, CallbackKey, Database, EnvError, Factory};
 use donut_domain::StoreError;
 use donut_factory::{CallbackSecret, CallbackSigner, FactoryClient, FactoryClientConfig};
-use donut_messaging::SnsPublisher;
 use donut_warehouse::{Credentials, DbConfig, Login, MySqlWarehouse};
 
 #[derive(Debug, thiserror::Error)]
@@ -44,16 +44,20 @@ pub async fn secret_string(
 /// The RDS-managed secret (`{"username", "password"}`): read at start, and again whenever the
 /// database refuses the login — RDS rotates the password every 7 days.
 pub struct RdsSecret {
-    client: aws_sdk_secretsmanager::Client,
+    aws: Aws,
     arn: String,
 }
 
 impl RdsSecret {
-    pub fn new(aws: &aws_config::SdkConfig, arn: impl Into<String>) -> Self {
+    pub fn new(aws: impl Into<Aws>, arn: impl Into<String>) -> Self {
         Self {
-            client: aws_sdk_secretsmanager::Client::new(aws),
+            aws: aws.into(),
             arn: arn.into(),
         }
+    }
+
+    async fn client(&self) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::new(self.aws.config().await)
     }
 
     fn problem(&self, problem: String) -> SettingsError {
@@ -78,7 +82,8 @@ impl RdsSecret {
             password: String,
         }
         let out = match self
-            .client
+            .client()
+            .await
             .get_secret_value()
             .secret_id(&self.arn)
             .send()
@@ -113,8 +118,8 @@ impl RdsSecret {
             return Ok(login);
         }
         let aws_error = |e: String| self.problem(e);
-        let password = self
-            .client
+        let client = self.client().await;
+        let password = client
             .get_random_password()
             .password_length(40)
             .exclude_punctuation(true)
@@ -126,7 +131,7 @@ impl RdsSecret {
             .random_password
             .ok_or_else(|| self.problem("no random password".into()))?;
         let login = serde_json::json!({ "username": APP_DB_USER, "password": password });
-        self.client
+        client
             .put_secret_value()
             .secret_id(&self.arn)
             .secret_string(login.to_string())
@@ -153,12 +158,10 @@ impl Credentials for RdsSecret {
 pub const APP_DB_USER: &str = "donut_app";
 
 /// The warehouse: from a URL (local runs), or in AWS the RDS endpoint with the login from its
-/// secret, re-read when the database refuses it, TLS against the packaged CA bundle, and the
-/// function's share of the connection budget (donut_config::capacity, written by the infra).
-pub async fn warehouse(
-    aws: &aws_config::SdkConfig,
-    database: &Database<String>,
-) -> Result<MySqlWarehouse, SettingsError> {
+/// secret — read when the first request needs a connection, re-read when the database
+/// refuses it — TLS against the packaged CA bundle, and the function's share of the
+/// connection budget (donut_config::capacity, written by the infra).
+pub fn warehouse(aws: &Aws, database: &Database<String>) -> Result<MySqlWarehouse, SettingsError> {
     let (secret_arn, host, port, name, tls_ca, pool_size, idle_seconds) = match database {
         Database::Url(url) => {
             let config = DbConfig::from_url(url).map_err(|e| SettingsError::Invalid {
@@ -186,8 +189,7 @@ pub async fn warehouse(
         ),
     };
     let secret = RdsSecret::new(aws, secret_arn);
-    let (user, password) = secret.read().await?;
-    let config = DbConfig::from_parts(host, *port, &user, &password, name)
+    let config = DbConfig::from_parts(host, *port, "", "", name)
         .with_max_connections(*pool_size as usize)
         .with_idle_timeout(Duration::from_secs(*idle_seconds));
     let config = match tls_ca {
@@ -206,16 +208,19 @@ pub async fn warehouse(
         }
         None => config,
     };
-    Ok(MySqlWarehouse::with_credentials(&config, Arc::new(secret)))
+    Ok(MySqlWarehouse::with_deferred_login(
+        &config,
+        Arc::new(secret),
+    ))
 }
 
 /// The callback signer: its key from Secrets Manager (AWS) or inline (local runs).
 pub async fn callback_signer(
-    aws: &aws_config::SdkConfig,
+    aws: &Aws,
     callback: &Callback<String>,
 ) -> Result<CallbackSigner, SettingsError> {
     let raw = match &callback.key {
-        CallbackKey::Secret(arn) => secret_string(aws, arn).await?,
+        CallbackKey::Secret(arn) => secret_string(aws.config().await, arn).await?,
         CallbackKey::Inline(key) => key.clone(),
     };
     let secret = CallbackSecret::new(raw.into_bytes()).map_err(|e| SettingsError::Invalid {
@@ -231,6 +236,7 @@ pub fn factory_client(factory: &Factory, signer: CallbackSigner) -> FactoryClien
     FactoryClient::new(&config, signer)
 }
 
-pub fn sns_publisher(aws: &aws_config::SdkConfig, topic_arn: &str) -> SnsPublisher {
-    SnsPublisher::new(aws_sdk_sns::Client::new(aws), topic_arn)
+/// The stock-out publisher; its SNS client is made on the first publish.
+pub fn sns_publisher(aws: &Aws, topic_arn: &str) -> LazyPublisher {
+    LazyPublisher::new(aws, topic_arn)
 }

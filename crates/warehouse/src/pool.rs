@@ -120,6 +120,8 @@ pub struct MySqlWarehouse {
     /// One re-login at a time.
     relogin: Arc<tokio::sync::Mutex<()>>,
     acquire_timeout: Duration,
+    /// The login comes from `credentials` on the first connection, not from `config`.
+    deferred_login: bool,
 }
 
 const ACCESS_DENIED: u16 = 1045;
@@ -156,6 +158,7 @@ impl MySqlWarehouse {
             credentials: None,
             relogin: Arc::default(),
             acquire_timeout: config.acquire_timeout,
+            deferred_login: false,
         }
     }
 
@@ -165,6 +168,16 @@ impl MySqlWarehouse {
         Self {
             credentials: Some(credentials),
             ..Self::new(config)
+        }
+    }
+
+    /// Like [`MySqlWarehouse::with_credentials`], with no login known yet: the first caller
+    /// that needs a connection fetches it (a cold function reads its secret when it first
+    /// serves, not while it starts).
+    pub fn with_deferred_login(config: &DbConfig, credentials: Arc<dyn Credentials>) -> Self {
+        Self {
+            deferred_login: true,
+            ..Self::with_credentials(config, credentials)
         }
     }
 
@@ -217,6 +230,9 @@ impl MySqlWarehouse {
     }
 
     pub(crate) async fn conn(&self) -> Result<Conn, StoreError> {
+        if self.deferred_login && self.current().0 == 0 {
+            self.log_in_again(0).await?;
+        }
         let (generation, pool) = self.current();
         let first = match self.get(&pool).await {
             Ok(conn) => return Ok(conn),
@@ -246,7 +262,11 @@ impl MySqlWarehouse {
             &mut *self.pool.write().unwrap_or_else(PoisonError::into_inner),
             (refused_generation + 1, fresh),
         );
-        tracing::warn!("the database refused the login: credentials re-read, pool rebuilt");
+        if self.deferred_login && refused_generation == 0 {
+            tracing::info!("database login read");
+        } else {
+            tracing::warn!("the database refused the login: credentials re-read, pool rebuilt");
+        }
         tokio::spawn(async move {
             let _ = old.disconnect().await;
         });

@@ -762,3 +762,47 @@ async fn a_warm_warehouse_keeps_its_connection() {
         );
     }
 }
+
+/// A login handed out by the test, counting how often it was asked for.
+struct CountedLogin {
+    user: String,
+    password: String,
+    asked: std::sync::atomic::AtomicUsize,
+}
+
+impl donut_warehouse::Credentials for CountedLogin {
+    fn current(&self) -> donut_warehouse::Login<'_> {
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async move { Ok((self.user.clone(), self.password.clone())) })
+    }
+}
+
+/// A deferred login is fetched by the first request that needs a connection, once.
+#[tokio::test]
+async fn a_deferred_login_is_read_by_the_first_request_only() {
+    let db = TestDb::with_shelves(&[Shelf::new("glazed", 10)]).await;
+    let url = mysql_async::Opts::from_url(&db.url).unwrap();
+    let login = std::sync::Arc::new(CountedLogin {
+        user: url.user().unwrap().to_owned(),
+        password: url.pass().unwrap().to_owned(),
+        asked: Default::default(),
+    });
+    let config = DbConfig::from_parts(
+        url.ip_or_hostname(),
+        url.tcp_port(),
+        "",
+        "",
+        url.db_name().unwrap(),
+    );
+    let warehouse = MySqlWarehouse::with_deferred_login(&config, login.clone());
+    assert_eq!(
+        login.asked.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "not at start"
+    );
+    for _ in 0..3 {
+        warehouse.purchase(&buy("glazed", 1)).await.unwrap();
+    }
+    assert_eq!(login.asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(db.stock("glazed").await, 7);
+}

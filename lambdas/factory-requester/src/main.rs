@@ -6,15 +6,15 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use donut_config::settings::{self, Contract};
 use donut_messaging::FactoryRequester;
-use donut_runtime::{callback_signer, factory_client, telemetry, warehouse};
+use donut_runtime::{Aws, callback_signer, factory_client, telemetry, warehouse};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init("factory-requester");
     let settings = settings::FactoryRequester::from_env()?;
-    let aws = aws_config::load_from_env().await;
-    let warehouse = warehouse(&aws, &settings.base.database).await?;
+    let aws = Aws::from_env();
+    let warehouse = warehouse(&aws, &settings.base.database)?;
     let factory = factory_client(
         &settings.factory,
         callback_signer(&aws, &settings.callback).await?,

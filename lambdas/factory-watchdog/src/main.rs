@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use donut_config::settings::{self, Contract};
 use donut_domain::services::WatchdogPolicy;
-use donut_messaging::SnsAlerts;
 use donut_messaging::sweep::watchdog_pass;
-use donut_runtime::{callback_signer, factory_client, telemetry, warehouse};
+use donut_runtime::{Aws, LazyAlerts, callback_signer, factory_client, telemetry, warehouse};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
@@ -17,13 +16,13 @@ use serde_json::{Value, json};
 async fn main() -> Result<(), Error> {
     telemetry::init("factory-watchdog");
     let settings = settings::FactoryWatchdog::from_env()?;
-    let aws = aws_config::load_from_env().await;
-    let warehouse = &warehouse(&aws, &settings.base.database).await?;
+    let aws = Aws::from_env();
+    let warehouse = &warehouse(&aws, &settings.base.database)?;
     let factory = &factory_client(
         &settings.factory,
         callback_signer(&aws, &settings.callback).await?,
     );
-    let alerts = &SnsAlerts::new(aws_sdk_sns::Client::new(&aws), &settings.ops_topic_arn);
+    let alerts = &LazyAlerts::new(&aws, &settings.ops_topic_arn);
     let policy = WatchdogPolicy {
         deadline: Duration::from_secs(60 * settings.deadline_minutes),
         max_attempts: settings.max_attempts,

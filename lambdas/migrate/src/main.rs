@@ -4,7 +4,7 @@
 //! before the functions get their new configuration.
 
 use donut_config::settings::{self, Contract};
-use donut_runtime::{RdsSecret, telemetry, warehouse};
+use donut_runtime::{Aws, RdsSecret, telemetry, warehouse};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 async fn main() -> Result<(), Error> {
     telemetry::init("migrate");
     let settings = settings::Migrate::from_env()?;
-    let aws = aws_config::load_from_env().await;
-    let warehouse = &warehouse(&aws, &settings.base.database).await?;
+    let aws = Aws::from_env();
+    let warehouse = &warehouse(&aws, &settings.base.database)?;
     let app_login = &RdsSecret::new(&aws, &settings.app_db_secret_arn);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let applied = warehouse.migrate().await?;

@@ -3,7 +3,7 @@
 
 use donut_config::settings::{self, Contract};
 use donut_messaging::sweep::relay_pass;
-use donut_runtime::{sns_publisher, telemetry, warehouse};
+use donut_runtime::{Aws, sns_publisher, telemetry, warehouse};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 async fn main() -> Result<(), Error> {
     telemetry::init("outbox-relay");
     let settings = settings::OutboxRelay::from_env()?;
-    let aws = aws_config::load_from_env().await;
-    let warehouse = &warehouse(&aws, &settings.base.database).await?;
+    let aws = Aws::from_env();
+    let warehouse = &warehouse(&aws, &settings.base.database)?;
     let publisher = &sns_publisher(&aws, &settings.stock_out_topic_arn);
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
         let report = relay_pass(warehouse, publisher).await?;

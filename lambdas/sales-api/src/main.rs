@@ -4,15 +4,15 @@ use std::time::Duration;
 
 use donut_api::{Limits, SalesApi};
 use donut_config::settings::{self, Contract};
-use donut_runtime::{RelayNow, sns_publisher, telemetry, warehouse};
+use donut_runtime::{Aws, RelayNow, sns_publisher, telemetry, warehouse};
 use lambda_http::{Error, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init("sales-api");
     let settings = settings::SalesApi::from_env()?;
-    let aws = aws_config::load_from_env().await;
-    let warehouse = warehouse(&aws, &settings.base.database).await?;
+    let aws = Aws::from_env();
+    let warehouse = warehouse(&aws, &settings.base.database)?;
     let limits = Limits {
         max_quantity: settings.max_quantity,
         max_body_bytes: settings.max_body_bytes as usize,

@@ -2,15 +2,15 @@
 
 use donut_api::RestockApi;
 use donut_config::settings::{self, Contract};
-use donut_runtime::{callback_signer, telemetry, warehouse};
+use donut_runtime::{Aws, callback_signer, telemetry, warehouse};
 use lambda_http::{Error, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init("warehouse-restock");
     let settings = settings::WarehouseRestock::from_env()?;
-    let aws = aws_config::load_from_env().await;
-    let warehouse = warehouse(&aws, &settings.base.database).await?;
+    let aws = Aws::from_env();
+    let warehouse = warehouse(&aws, &settings.base.database)?;
     let signer = callback_signer(&aws, &settings.callback).await?;
     let api = &RestockApi::new(warehouse, signer, settings.max_body_bytes as usize);
     lambda_http::run(service_fn(move |request| async move {
