@@ -9,7 +9,7 @@ use pulumi_gestalt_rust::Output;
 
 use crate::Stack;
 use crate::api::Api;
-use crate::compute::{Compute, FUNCTIONS};
+use crate::compute::Compute;
 use crate::data::Data;
 use crate::messaging::Messaging;
 use crate::out::known;
@@ -198,8 +198,8 @@ pub fn alarms(
             f64::from(c.restock_latency_alarm_minutes) * 60_000.0,
         ),
     ];
-    for key in FUNCTIONS {
-        let function = &compute.functions[key].name;
+    for (kind, deployed) in &compute.functions {
+        let (key, function) = (kind.name(), &deployed.name);
         alarms.push(Alarm::at_or_above(
             format!("{key}-errors"),
             "function-errors",

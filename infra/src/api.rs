@@ -8,7 +8,8 @@ use pulumi_gestalt_rust::Output;
 use serde_json::json;
 
 use crate::Stack;
-use crate::compute::{Compute, SALES_API, WAREHOUSE_RESTOCK};
+use crate::compute::Compute;
+use donut_config::Function;
 use donut_infra_aws::apigatewayv2::{api, integration, route, stage};
 use donut_infra_aws::cloudwatch::log_group;
 use donut_infra_aws::lambda::permission;
@@ -84,8 +85,8 @@ pub fn declare_api(stack: &Stack) -> Api {
 pub fn declare_routes(stack: &Stack, api: &Api, compute: &Compute) {
     let ctx = stack.ctx;
     let mut integrations: HashMap<&str, Output<String>> = HashMap::new();
-    for function_key in [SALES_API, WAREHOUSE_RESTOCK] {
-        let function = &compute.functions[function_key];
+    for served in [Function::SalesApi, Function::WarehouseRestock] {
+        let (function_key, function) = (served.name(), &compute.functions[&served]);
         let created = integration::create(
             ctx,
             &stack.name(&format!("{function_key}-integration")),

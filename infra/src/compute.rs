@@ -4,7 +4,7 @@
 //! concurrency); the outbox relay runs on a schedule; the migrate function runs on every
 //! deployment whose migrations or code changed, before the API serves.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Context as _;
 use donut_config::Function;
@@ -29,23 +29,8 @@ use donut_infra_aws::types::lambda::{
 /// Where `make lambdas` puts the RDS CA bundle in each function's package.
 pub const RDS_CA_IN_PACKAGE: &str = "/var/task/rds-ca.pem";
 
-/// The functions, by the name of their crate under `lambdas/` (`donut_config::Function`).
-pub const SALES_API: &str = Function::SalesApi.name();
-pub const WAREHOUSE_RESTOCK: &str = Function::WarehouseRestock.name();
-pub const FACTORY_REQUESTER: &str = Function::FactoryRequester.name();
-pub const OUTBOX_RELAY: &str = Function::OutboxRelay.name();
-pub const MIGRATE: &str = Function::Migrate.name();
-pub const FACTORY_WATCHDOG: &str = Function::FactoryWatchdog.name();
-pub const FUNCTIONS: [&str; 6] = [
-    SALES_API,
-    WAREHOUSE_RESTOCK,
-    FACTORY_REQUESTER,
-    OUTBOX_RELAY,
-    MIGRATE,
-    FACTORY_WATCHDOG,
-];
 /// The functions the sweep schedule invokes.
-const SCHEDULED: [&str; 2] = [OUTBOX_RELAY, FACTORY_WATCHDOG];
+const SCHEDULED: [Function; 2] = [Function::OutboxRelay, Function::FactoryWatchdog];
 
 /// Pulumi's wire form of a FileArchive (see infra/schema/gen_aws_schema.py on why a map).
 const ARCHIVE_SIG_KEY: &str = "4dabf18193072939515e22adb298388d";
@@ -59,7 +44,8 @@ pub struct Deployed {
 }
 
 pub struct Compute {
-    pub functions: HashMap<&'static str, Deployed>,
+    /// Every function, in `Function::ALL` order.
+    pub functions: BTreeMap<Function, Deployed>,
     /// Known once the migrations ran: the routes wait for it, so nothing serves an old schema.
     pub migrated: Output<String>,
 }
@@ -373,17 +359,17 @@ pub fn declare(
             ],
         },
     ];
-    let mut functions: HashMap<&'static str, Deployed> = serving
+    let mut functions: BTreeMap<Function, Deployed> = serving
         .into_iter()
         .map(|mut spec| {
             // The deploy's migration result: a function's configuration changes only once the
             // migration it needs has run.
             spec.env.push(("SCHEMA_MIGRATION", migrated.clone()));
-            (spec.function.name(), declare_function(stack, network, spec))
+            (spec.function, declare_function(stack, network, spec))
         })
         .collect();
-    functions.insert(MIGRATE, migrate);
-    feed_requester_from_queue(stack, messaging, &functions[FACTORY_REQUESTER]);
+    functions.insert(Function::Migrate, migrate);
+    feed_requester_from_queue(stack, messaging, &functions[&Function::FactoryRequester]);
     sweep_on_schedule(stack, &functions);
     Ok(Compute {
         functions,
@@ -413,7 +399,7 @@ fn feed_requester_from_queue(stack: &Stack, messaging: &Messaging, requester: &D
 }
 
 /// The sweep: every `relayScheduleMinutes`, the outbox relay and the factory-order watchdog.
-fn sweep_on_schedule(stack: &Stack, functions: &HashMap<&'static str, Deployed>) {
+fn sweep_on_schedule(stack: &Stack, functions: &BTreeMap<Function, Deployed>) {
     let ctx = stack.ctx;
     let schedule = event_rule::create(
         ctx,
@@ -427,8 +413,8 @@ fn sweep_on_schedule(stack: &Stack, functions: &HashMap<&'static str, Deployed>)
             })
             .build_struct(),
     );
-    for key in SCHEDULED {
-        let function = &functions[key];
+    for scheduled in SCHEDULED {
+        let (key, function) = (scheduled.name(), &functions[&scheduled]);
         let allowed = permission::create(
             ctx,
             &stack.name(&format!("{key}-schedule-invoke")),

@@ -1,7 +1,8 @@
 //! Donut-States on AWS, declared with Pulumi (pulumi_gestalt 0.0.12).
 //!
-//! One module per concern, in the order the architecture diagram reads:
-//! [`network`] → [`data`] → [`messaging`] → [`compute`] → [`api`] → [`alarms`].
+//! One module per concern, in the order the architecture diagram reads: [`network`] →
+//! [`data`] → [`messaging`] → the [`api`]'s gateway (its URL is the factory's callback base) →
+//! [`compute`] → the [`api`]'s routes to the functions → [`alarms`] → [`observability`].
 //! Per-stage values come from `Pulumi.<stage>.yaml` through `donut_config` (the same
 //! validation the local stack uses); the one secret, `donut-states:callbackSecret`, from
 //! the stack's encrypted config.
@@ -91,9 +92,10 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
     export(ctx, "dashboardUrl", &dashboard_url);
     let by_function = |pick: fn(&compute::Deployed) -> Output<String>| {
         out::map(
-            compute::FUNCTIONS
+            compute
+                .functions
                 .iter()
-                .map(|key| (*key, pick(&compute.functions[key])))
+                .map(|(kind, deployed)| (kind.name(), pick(deployed)))
                 .collect(),
         )
     };

@@ -9,7 +9,7 @@ use donut_config::StageConfig;
 
 use crate::Stack;
 use crate::api::Api;
-use crate::compute::{Compute, FUNCTIONS};
+use crate::compute::Compute;
 use crate::messaging::Messaging;
 use crate::network::Network;
 use donut_infra_aws::cloudwatch::{dashboard, query_definition};
@@ -34,7 +34,7 @@ fn widget(title: &str, metrics: Vec<Value>, x: u32, y: u32, region: &str) -> Val
 pub struct Watched {
     pub api_id: String,
     pub dlq: String,
-    /// The functions' names, in the order of [`FUNCTIONS`].
+    /// The functions' names, in `Function::ALL` order.
     pub functions: Vec<String>,
 }
 
@@ -146,12 +146,7 @@ pub fn declare(
 ) -> Output<String> {
     let ctx = stack.ctx;
     let config = stack.config.clone();
-    let functions = crate::out::all(
-        FUNCTIONS
-            .iter()
-            .map(|f| compute.functions[f].name.clone())
-            .collect(),
-    );
+    let functions = crate::out::all(compute.functions.values().map(|f| f.name.clone()).collect());
     let body =
         pulumi_gestalt_rust::pulumi_combine!(api.id.clone(), messaging.dlq_name.clone(), functions)
             .map(move |(api_id, dlq, functions)| {
@@ -189,9 +184,10 @@ pub fn declare(
             ))
             // The groups themselves, so the query is built from (and depends on) them.
             .log_group_names(crate::out::all(
-                FUNCTIONS
-                    .iter()
-                    .map(|f| compute.functions[f].log_group.clone())
+                compute
+                    .functions
+                    .values()
+                    .map(|f| f.log_group.clone())
                     .collect(),
             ))
             .query_string(COLD_WARM_QUERY)

@@ -104,7 +104,7 @@ fn up_then_no_changes_then_one_config_change_then_destroy() {
             .unwrap_or_default();
         suffix.len() == 7 && suffix.chars().all(|c| c.is_ascii_hexdigit())
     };
-    for function in donut_infra::compute::FUNCTIONS {
+    for function in donut_config::Function::ALL.map(donut_config::Function::name) {
         let (name, group) = (
             &outputs["functionNames"][function],
             &outputs["logGroups"][function],
@@ -340,7 +340,7 @@ fn a_stage_with_a_proxy_points_its_functions_at_it() {
         run.named("donut-states-dev-db-proxy-target").inputs["dbInstanceIdentifier"],
         instance.outputs["id"]
     );
-    for function in donut_infra::compute::FUNCTIONS {
+    for function in donut_config::Function::ALL.map(donut_config::Function::name) {
         let host = &run.named(&format!("donut-states-dev-{function}")).inputs["environment"]["variables"]
             ["DB_HOST"];
         let expected = if function == "migrate" {

@@ -9,7 +9,6 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
-use donut_infra::compute::FUNCTIONS;
 use serde_json::{Map, Value};
 use support::*;
 
@@ -345,7 +344,7 @@ fn alarms_watch_the_dlq_functions_and_api_and_mail_ops() {
             alarm.name
         );
     }
-    for function in FUNCTIONS {
+    for function in donut_config::Function::ALL.map(donut_config::Function::name) {
         let alarm = input(run, &format!("donut-states-dev-{function}-throttles"));
         assert_eq!(alarm["metricName"], "Throttles");
         assert_eq!(
@@ -895,7 +894,7 @@ fn the_dashboard_alarms_and_saved_query_cover_the_pipeline() {
     assert!(s(query, "queryString").contains("@initDuration"));
     assert_eq!(query["logGroupNames"].as_array().unwrap().len(), 6);
     let groups: BTreeSet<String> = strings(&query["logGroupNames"]).into_iter().collect();
-    let functions_logs: BTreeSet<String> = FUNCTIONS
+    let functions_logs: BTreeSet<String> = donut_config::Function::ALL
         .iter()
         .map(|f| {
             // The log group each function is configured to log to.

@@ -163,7 +163,7 @@ impl Project {
             dir.join(format!("Pulumi.{stage}.yaml")),
         )
         .unwrap();
-        for function in donut_infra::compute::FUNCTIONS {
+        for function in donut_config::Function::ALL.map(donut_config::Function::name) {
             let at = dir.join("target/lambda").join(function);
             std::fs::create_dir_all(&at).unwrap();
             let built = root()
