@@ -37,6 +37,12 @@ impl OutboxStore for MySqlWarehouse {
     ) -> Result<RelayReport, StoreError> {
         let claim = uuid::Uuid::new_v4().to_string();
         let rows = self.claim(&claim, max).await?;
+        // A pass cut short (the publish-after-stock-out runs under a time budget) gives its
+        // unsettled rows back at once rather than leaving them leased.
+        let mut unsettled = Unsettled {
+            warehouse: self.clone(),
+            claim: Some(claim.clone()),
+        };
         let mut report = RelayReport::default();
         for (id, payload, attempts) in rows {
             let settled = match StockOutEvent::from_json(&payload) {
@@ -71,6 +77,7 @@ impl OutboxStore for MySqlWarehouse {
                 }
             }
         }
+        unsettled.claim = None;
         Ok(report)
     }
 
@@ -91,7 +98,40 @@ impl OutboxStore for MySqlWarehouse {
     }
 }
 
+/// Gives back what a claim still holds when the pass is dropped before it settled its rows.
+struct Unsettled {
+    warehouse: MySqlWarehouse,
+    claim: Option<String>,
+}
+
+impl Drop for Unsettled {
+    fn drop(&mut self) {
+        let (Some(claim), Ok(runtime)) = (self.claim.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        let warehouse = self.warehouse.clone();
+        runtime.spawn(async move {
+            if let Err(e) = warehouse.release(&claim).await {
+                tracing::warn!(error = %e, "outbox claim not given back; its lease runs out instead");
+            }
+        });
+    }
+}
+
 impl MySqlWarehouse {
+    /// Makes the rows still held by `claim` due again.
+    async fn release(&self, claim: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        conn.exec_drop(
+            "UPDATE outbox SET claimed_by = NULL, next_attempt_at = UTC_TIMESTAMP(6) \
+             WHERE claimed_by = ? AND published_at IS NULL",
+            (claim,),
+        )
+        .await
+        .map_err(map_err)
+    }
+
     /// Claims up to `max` due rows for `claim` and reads them back: (id, payload, attempts).
     async fn claim(&self, claim: &str, max: usize) -> Result<Vec<(u64, String, u32)>, StoreError> {
         let mut conn = self.conn().await?;

@@ -806,3 +806,28 @@ async fn a_deferred_login_is_read_by_the_first_request_only() {
     assert_eq!(login.asked.load(std::sync::atomic::Ordering::SeqCst), 1);
     assert_eq!(db.stock("glazed").await, 7);
 }
+
+/// A publisher that never answers (a relay pass cut short by its time budget).
+struct Hanging;
+
+impl EventPublisher for Hanging {
+    async fn publish(&self, _: &StockOutEvent) -> Result<(), PublishError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn a_relay_pass_cut_short_gives_its_rows_back() {
+    let db = TestDb::new().await;
+    stock_outs(&db, 2).await;
+    let cut = tokio::time::timeout(Duration::from_millis(200), db.warehouse.relay(&Hanging, 10));
+    assert!(cut.await.is_err(), "the pass was cut short");
+    let ok = RecordingPublisher::new(false);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut published = 0;
+    while published < 2 && Instant::now() < deadline {
+        published += db.warehouse.relay(&ok, 10).await.unwrap().published;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(published, 2, "due again at once, not after the lease");
+}
