@@ -21,8 +21,11 @@ use mysql_async::prelude::*;
 /// Instances per run: one, a few, the stage's reserved concurrency, beyond it.
 pub const INSTANCES: [usize; 4] = [1, 8, 32, 64];
 /// Purchases per measured run (after a warm-up of [`WARM_UP_EACH`] per instance).
-const PURCHASES: u64 = 3000;
+const PURCHASES: u64 = 4000;
 const WARM_UP_EACH: u64 = 10;
+/// Each path runs this many times, interleaved with the others (a machine's load drifts);
+/// the run with the median throughput is reported.
+pub const REPEATS: usize = 3;
 
 /// One instance: buys once, answers with the HTTP status it stands for (200 sold, 409 refused,
 /// 0 failed).
@@ -39,6 +42,7 @@ pub struct Run {
 }
 
 /// One row of the Lambda-shaped table.
+#[derive(Clone)]
 pub struct Point {
     pub instances: usize,
     /// Ours: HTTP → local API Gateway → handler → warehouse.
@@ -49,6 +53,8 @@ pub struct Point {
     pub store: Run,
     pub minimal: Run,
     pub bare: Run,
+    /// Ours before the procedure: the same transaction as 5 statements, 5 round trips.
+    pub before: Run,
 }
 
 /// `total` purchases from `instances`, each one request at a time; the instances come back for
@@ -82,12 +88,16 @@ async fn drive<I: Instance>(instances: Vec<I>, total: u64) -> (Vec<I>, Summary) 
     (back, summary)
 }
 
-/// Warms every instance (connection, prepared statements), then measures one run.
-pub async fn measure<I: Instance>(instances: Vec<I>, server: &ServerCpu) -> anyhow::Result<Run> {
+/// Warms every instance (connection, prepared statements), then measures one run; the
+/// instances come back for the next repeat.
+pub async fn measure<I: Instance>(
+    instances: Vec<I>,
+    server: &ServerCpu,
+) -> anyhow::Result<(Vec<I>, Run)> {
     let n = instances.len() as u64;
     let (instances, _) = drive(instances, n * WARM_UP_EACH).await;
     let before = server.read();
-    let (_, summary) = drive(instances, PURCHASES).await;
+    let (instances, summary) = drive(instances, PURCHASES).await;
     let server_cpu_per_op = match (before, server.read()) {
         (Some(a), Some(b)) => Some((b - a) / summary.requests().max(1) as u32),
         _ => None,
@@ -97,10 +107,195 @@ pub async fn measure<I: Instance>(instances: Vec<I>, server: &ServerCpu) -> anyh
         "purchases failed in the Lambda-shaped run: {:?}",
         summary.statuses
     );
-    Ok(Run {
-        summary,
-        server_cpu_per_op,
+    Ok((
+        instances,
+        Run {
+            summary,
+            server_cpu_per_op,
+        },
+    ))
+}
+
+/// The run with the median throughput.
+fn median(mut runs: Vec<Run>) -> Run {
+    runs.sort_by(|a, b| a.summary.rate().total_cmp(&b.summary.rate()));
+    runs.swap_remove(runs.len() / 2)
+}
+
+/// One path's instances, kept across repeats.
+enum Path {
+    Http(Vec<Http>),
+    Handler(Vec<Handler>),
+    Store(Vec<Store>),
+    Minimal(Vec<Minimal>),
+    Bare(Vec<Bare>),
+    Before(Vec<Before>),
+}
+
+impl Path {
+    async fn run(self, server: &ServerCpu) -> anyhow::Result<(Self, Run)> {
+        Ok(match self {
+            Path::Http(v) => measure(v, server).await.map(|(v, r)| (Path::Http(v), r))?,
+            Path::Handler(v) => measure(v, server)
+                .await
+                .map(|(v, r)| (Path::Handler(v), r))?,
+            Path::Store(v) => measure(v, server).await.map(|(v, r)| (Path::Store(v), r))?,
+            Path::Minimal(v) => measure(v, server)
+                .await
+                .map(|(v, r)| (Path::Minimal(v), r))?,
+            Path::Bare(v) => measure(v, server).await.map(|(v, r)| (Path::Bare(v), r))?,
+            Path::Before(v) => measure(v, server)
+                .await
+                .map(|(v, r)| (Path::Before(v), r))?,
+        })
+    }
+}
+
+/// Runs `paths` [`REPEATS`] times, interleaved; the median run of each.
+async fn interleaved(mut paths: Vec<Path>, server: &ServerCpu) -> anyhow::Result<Vec<Run>> {
+    let mut runs: Vec<Vec<Run>> = vec![Vec::new(); paths.len()];
+    for _ in 0..REPEATS {
+        let mut next = Vec::with_capacity(paths.len());
+        for (i, path) in paths.into_iter().enumerate() {
+            let (path, run) = path.run(server).await?;
+            runs[i].push(run);
+            next.push(path);
+        }
+        paths = next;
+    }
+    Ok(runs.into_iter().map(median).collect())
+}
+
+/// Every path at `n` instances.
+pub async fn point(database_url: &str, n: usize, server: &ServerCpu) -> anyhow::Result<Point> {
+    let paths = vec![
+        Path::Http(http(database_url, n, "bench-ls-http").await?),
+        Path::Handler(handler(database_url, n, "bench-ls-handler").await?),
+        Path::Store(store(database_url, n, "bench-ls-store")?),
+        Path::Minimal(
+            minimal(
+                database_url,
+                n,
+                "bench-ls-minimal",
+                "bench_minimal",
+                OrderIds::Random,
+            )
+            .await?,
+        ),
+        Path::Bare(bare(database_url, n, "bench-ls-bare").await?),
+        Path::Before(before(database_url, n, "bench-ls-before").await?),
+    ];
+    let mut runs = interleaved(paths, server).await?.into_iter();
+    let mut next = || runs.next().expect("one run per path");
+    Ok(Point {
+        instances: n,
+        http: next(),
+        handler: next(),
+        store: next(),
+        minimal: next(),
+        bare: next(),
+        before: next(),
     })
+}
+
+/// The order row's costs: the minimal purchase on each orders table, at `n` instances.
+pub async fn trims(
+    database_url: &str,
+    n: usize,
+    server: &ServerCpu,
+) -> anyhow::Result<Vec<(&'static str, Run)>> {
+    let mut paths = Vec::new();
+    for (_, procedure, _, ids) in ORDER_TABLES {
+        paths.push(Path::Minimal(
+            minimal(database_url, n, "bench-ls-trim", procedure, ids).await?,
+        ));
+    }
+    let runs = interleaved(paths, server).await?;
+    Ok(ORDER_TABLES.iter().map(|t| t.2).zip(runs).collect())
+}
+
+/// A connection set up as the warehouse's pool sets its own (UTC, READ COMMITTED), so the
+/// baselines run under the same isolation as ours.
+async fn connect(database_url: &str) -> anyhow::Result<mysql_async::Conn> {
+    let opts = mysql_async::OptsBuilder::from_opts(mysql_async::Opts::from_url(database_url)?)
+        .init(vec![
+            "SET time_zone = '+00:00'",
+            "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+        ]);
+    Ok(mysql_async::Conn::new(opts).await?)
+}
+
+/// Ours before the procedure (until migration 003): the purchase's transaction as five
+/// statements, five round trips, the row lock held across three of them.
+pub struct Before {
+    conn: mysql_async::Conn,
+    product: &'static str,
+}
+
+impl Before {
+    async fn purchase(&mut self) -> Result<bool, mysql_async::Error> {
+        self.conn.query_drop("START TRANSACTION").await?;
+        self.conn
+            .exec_drop(
+                "UPDATE products SET qty = qty - ? WHERE product_id = ? AND qty >= ?",
+                (1, self.product, 1),
+            )
+            .await?;
+        let sold = self.conn.affected_rows() == 1;
+        let _shelf: Option<mysql_async::Row> = self
+            .conn
+            .exec_first(
+                "SELECT p.qty, p.reorder_point, p.reorder_qty, p.factory_product_id, \
+                 f.factory_order_id, f.status FROM products p LEFT JOIN factory_orders f \
+                 ON f.open_product_id = p.product_id WHERE p.product_id = ? FOR UPDATE",
+                (self.product,),
+            )
+            .await?;
+        if sold {
+            self.conn
+                .exec_drop(
+                    "INSERT INTO orders (order_id, product_id, quantity, correlation_id, created_at) \
+                     VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6))",
+                    (
+                        uuid::Uuid::new_v4().to_string(),
+                        self.product,
+                        1,
+                        "bench-correlation",
+                    ),
+                )
+                .await?;
+        }
+        self.conn.query_drop("COMMIT").await?;
+        Ok(sold)
+    }
+}
+
+impl Instance for Before {
+    async fn buy(&mut self) -> u16 {
+        match self.purchase().await {
+            Ok(true) => 200,
+            Ok(false) => 409,
+            Err(_) => {
+                let _ = self.conn.query_drop("ROLLBACK").await;
+                0
+            }
+        }
+    }
+}
+
+pub async fn before(
+    database_url: &str,
+    n: usize,
+    product: &'static str,
+) -> anyhow::Result<Vec<Before>> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(Before {
+            conn: connect(database_url).await?,
+            product,
+        });
+    }
+    Ok(out)
 }
 
 /// The database server's CPU time, from its pid (`DONUT_BENCH_DB_PID`).
@@ -297,7 +492,7 @@ pub async fn bare(
     let mut out = Vec::new();
     for _ in 0..n {
         out.push(Bare {
-            conn: mysql_async::Conn::from_url(database_url).await?,
+            conn: connect(database_url).await?,
             product,
         });
     }
@@ -314,7 +509,7 @@ pub async fn minimal(
     let mut out = Vec::new();
     for _ in 0..n {
         out.push(Minimal {
-            conn: mysql_async::Conn::from_url(database_url).await?,
+            conn: connect(database_url).await?,
             product,
             procedure,
             ids,

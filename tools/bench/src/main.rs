@@ -128,53 +128,13 @@ async fn main() -> anyhow::Result<()> {
     }
     lambda_shape::minimal_procedures(&mut pool.get_conn().await?).await?;
     for n in lambda_shape::INSTANCES {
-        eprintln!("  N = {n}");
-        use lambda_shape::{OrderIds, measure};
-        let point = lambda_shape::Point {
-            instances: n,
-            http: measure(
-                lambda_shape::http(&database_url, n, "bench-ls-http").await?,
-                &server,
-            )
-            .await?,
-            handler: measure(
-                lambda_shape::handler(&database_url, n, "bench-ls-handler").await?,
-                &server,
-            )
-            .await?,
-            store: measure(
-                lambda_shape::store(&database_url, n, "bench-ls-store")?,
-                &server,
-            )
-            .await?,
-            minimal: measure(
-                lambda_shape::minimal(
-                    &database_url,
-                    n,
-                    "bench-ls-minimal",
-                    "bench_minimal",
-                    OrderIds::Random,
-                )
-                .await?,
-                &server,
-            )
-            .await?,
-            bare: measure(
-                lambda_shape::bare(&database_url, n, "bench-ls-bare").await?,
-                &server,
-            )
-            .await?,
-        };
-        report.lambda.push(point);
+        eprintln!("  N = {n} ({} interleaved repeats)", lambda_shape::REPEATS);
+        report
+            .lambda
+            .push(lambda_shape::point(&database_url, n, &server).await?);
     }
     eprintln!("  what the order row costs (N = 32)…");
-    for (_, procedure, what, ids) in lambda_shape::ORDER_TABLES {
-        let instances =
-            lambda_shape::minimal(&database_url, 32, "bench-ls-trim", procedure, ids).await?;
-        report
-            .trims
-            .push((what, lambda_shape::measure(instances, &server).await?));
-    }
+    report.trims = lambda_shape::trims(&database_url, 32, &server).await?;
 
     eprintln!("oversell: 32 buyers at 500 donuts…");
     let o = purchase::oversell(&stack.api_url, &pool).await?;

@@ -196,7 +196,8 @@ impl Report {
             out.push_str(
                 "\n## Purchase, Lambda-shaped: N instances, one connection each, one request at a time\n\n\
                  ours = HTTP → local API Gateway → sales handler → warehouse; minimal = conditional UPDATE + order \
-                 row, one transaction, one round trip; bare = the conditional UPDATE alone. Same run, same database.\n\n\
+                 row, one transaction, one round trip; bare = the conditional UPDATE alone. Same run, same database; each cell is the \
+                 median-throughput run of 3, the paths interleaved.\n\n\
                  | N | ours req/s | minimal req/s | bare req/s | ratio (minimal) | ratio (bare) | p99 ours | p99 minimal |\n\
                  |---|---|---|---|---|---|---|---|\n",
             );
@@ -229,25 +230,28 @@ impl Report {
             out.push_str(
                 "\n### Where the gap goes (mean time per purchase in one instance = N ÷ throughput)\n\n\
                  database = our procedure (warehouse adapter alone) − minimal; handler = handler fed the event − \
-                 warehouse alone; HTTP = through the gateway − handler alone.\n\n\
-                 | N | minimal | warehouse alone | handler alone | through HTTP | database | handler | HTTP | server CPU per purchase: ours / minimal / bare |\n\
-                 |---|---|---|---|---|---|---|---|---|\n",
+                 warehouse alone; HTTP = through the gateway − handler alone. `before` is the same purchase as it \
+                 was until migration 003 (5 statements, 5 round trips), run raw like the minimal one.\n\n\
+                 | N | minimal | before (raw) | warehouse alone | handler alone | through HTTP | database | handler | HTTP | server CPU per purchase: ours / before / minimal / bare |\n\
+                 |---|---|---|---|---|---|---|---|---|---|\n",
             );
             for p in &self.lambda {
                 let n = p.instances;
-                let (m, st, h, x) = (
+                let (m, b, st, h, x) = (
                     per_purchase(&p.minimal, n),
+                    per_purchase(&p.before, n),
                     per_purchase(&p.store, n),
                     per_purchase(&p.handler, n),
                     per_purchase(&p.http, n),
                 );
                 let _ = writeln!(
                     out,
-                    "| {n} | {m:.3} ms | {st:.3} ms | {h:.3} ms | {x:.3} ms | {:+.3} ms | {:+.3} ms | {:+.3} ms | {} / {} / {} |",
+                    "| {n} | {m:.3} ms | {b:.3} ms | {st:.3} ms | {h:.3} ms | {x:.3} ms | {:+.3} ms | {:+.3} ms | {:+.3} ms | {} / {} / {} / {} |",
                     st - m,
                     h - st,
                     x - h,
                     cpu(&p.http),
+                    cpu(&p.before),
                     cpu(&p.minimal),
                     cpu(&p.bare),
                 );
@@ -255,7 +259,7 @@ impl Report {
         }
         if !self.trims.is_empty() {
             out.push_str(
-                "\n### What the order row costs (minimal purchase, N = 32, one orders table each)\n\n\
+                "\n### What the order row costs (minimal purchase, N = 32, one orders table each, median of 3 interleaved runs)\n\n\
                  | orders table | req/s | p99 | server CPU per purchase |\n|---|---|---|---|\n",
             );
             for (what, run) in &self.trims {
@@ -313,12 +317,13 @@ impl Report {
 
     /// Throughput against N for every path of the Lambda-shaped run.
     fn curve_svg(&self) -> String {
-        let series: [(&str, &str, PathOf); 5] = [
+        let series: [(&str, &str, PathOf); 6] = [
             ("ours (HTTP)", "#d2691e", |p| &p.http),
             ("handler alone", "#daa520", |p| &p.handler),
             ("warehouse alone", "#9370db", |p| &p.store),
             ("minimal purchase", "#4682b4", |p| &p.minimal),
             ("bare UPDATE", "#8fbc8f", |p| &p.bare),
+            ("before: 5 round trips (raw)", "#a9a9a9", |p| &p.before),
         ];
         let max = self
             .lambda
