@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Context as _;
 use donut_config::Function;
-use donut_config::settings::{self, Base, Callback, CallbackKey, Contract, Database, Factory};
+use donut_config::settings::{self, Base, Callback, CallbackKey, Contract, Database, Factory, Rds};
 
 use pulumi_gestalt_rust::Output;
 use serde_json::json;
@@ -183,7 +183,7 @@ pub fn declare(
     // its share of the connection budget (donut_config::capacity).
     let base = |function: Function, login: &Output<String>, host: &Output<String>| Base {
         metrics_namespace: stack.metrics_namespace(),
-        database: Database::Rds {
+        database: Database::Rds(Rds {
             secret_arn: login.clone(),
             host: host.clone(),
             port: DB_PORT as u16,
@@ -192,7 +192,7 @@ pub fn declare(
             tls_ca: Some(RDS_CA_IN_PACKAGE.to_owned()),
             pool_size: c.db_connections_per_instance(function),
             idle_seconds: u64::from(c.capacity.db_idle_seconds),
-        },
+        }),
     };
     // The functions that call the legacy factory: where it is, and how to sign the callback
     // URL it gets.

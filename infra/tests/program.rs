@@ -529,7 +529,7 @@ fn functions_are_rust_on_arm64_with_the_settings_they_read() {
 #[test]
 fn every_function_reads_back_what_the_infra_wrote() {
     use donut_config::Function;
-    use donut_config::settings::{self, Contract, Database, EnvReader};
+    use donut_config::settings::{self, Contract, Database, EnvReader, Rds};
     for run in [dev(), prod()] {
         let stage = if std::ptr::eq(run, dev()) {
             "dev"
@@ -590,9 +590,9 @@ fn every_function_reads_back_what_the_infra_wrote() {
                     s.base.database
                 }
             };
-            let Database::Rds {
+            let Database::Rds(Rds {
                 pool_size, tls_ca, ..
-            } = database
+            }) = database
             else {
                 panic!("{deployed}: a deployed function reaches RDS");
             };

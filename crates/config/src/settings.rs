@@ -95,42 +95,38 @@ pub trait Contract: Sized {
 pub enum Database<V> {
     /// Local runs: `mysql://user:pass@host:port/db` (`DATABASE_URL`).
     Url(String),
-    /// AWS: the RDS endpoint, the login in Secrets Manager (re-read when refused), TLS against
-    /// the CA bundle in the package, and the function's share of the connection budget.
-    Rds {
-        secret_arn: V,
-        host: V,
-        port: u16,
-        name: String,
-        /// The RDS CA bundle's path in the package; none: no TLS (local tests only).
-        tls_ca: Option<String>,
-        pool_size: u32,
-        idle_seconds: u64,
-    },
+    /// AWS: see [`Rds`].
+    Rds(Rds<V>),
+}
+
+/// The RDS endpoint, the login in Secrets Manager (re-read when refused), TLS against the CA
+/// bundle in the package, and the function's share of the connection budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rds<V> {
+    pub secret_arn: V,
+    pub host: V,
+    pub port: u16,
+    pub name: String,
+    /// The RDS CA bundle's path in the package; none: no TLS (local tests only).
+    pub tls_ca: Option<String>,
+    pub pool_size: u32,
+    pub idle_seconds: u64,
 }
 
 impl<V: Clone> Database<V> {
     fn write(&self, env: &mut EnvWriter<'_, V>) {
         match self {
             Database::Url(url) => env.plain("DATABASE_URL", url),
-            Database::Rds {
-                secret_arn,
-                host,
-                port,
-                name,
-                tls_ca,
-                pool_size,
-                idle_seconds,
-            } => {
-                env.value("DB_SECRET_ARN", secret_arn);
-                env.value("DB_HOST", host);
-                env.plain("DB_PORT", port);
-                env.plain("DB_NAME", name);
-                if let Some(ca) = tls_ca {
+            Database::Rds(rds) => {
+                env.value("DB_SECRET_ARN", &rds.secret_arn);
+                env.value("DB_HOST", &rds.host);
+                env.plain("DB_PORT", rds.port);
+                env.plain("DB_NAME", &rds.name);
+                if let Some(ca) = &rds.tls_ca {
                     env.plain("DB_TLS_CA", ca);
                 }
-                env.plain("DB_POOL_SIZE", pool_size);
-                env.plain("DB_IDLE_SECONDS", idle_seconds);
+                env.plain("DB_POOL_SIZE", rds.pool_size);
+                env.plain("DB_IDLE_SECONDS", rds.idle_seconds);
             }
         }
     }
@@ -141,7 +137,7 @@ impl Database<String> {
         if let Some(url) = env.optional("DATABASE_URL") {
             return Ok(Database::Url(url));
         }
-        Ok(Database::Rds {
+        Ok(Database::Rds(Rds {
             secret_arn: env.text("DB_SECRET_ARN")?,
             host: env.text("DB_HOST")?,
             port: env.number("DB_PORT")?,
@@ -149,7 +145,7 @@ impl Database<String> {
             tls_ca: env.optional("DB_TLS_CA"),
             pool_size: env.number("DB_POOL_SIZE")?,
             idle_seconds: env.number("DB_IDLE_SECONDS")?,
-        })
+        }))
     }
 }
 
@@ -404,7 +400,7 @@ mod tests {
     fn base() -> Base<String> {
         Base {
             metrics_namespace: "DonutStates/dev".into(),
-            database: Database::Rds {
+            database: Database::Rds(Rds {
                 secret_arn: "arn:secret".into(),
                 host: "db.internal".into(),
                 port: 3306,
@@ -412,7 +408,7 @@ mod tests {
                 tls_ca: Some("/var/task/rds-ca.pem".into()),
                 pool_size: 1,
                 idle_seconds: 60,
-            },
+            }),
         }
     }
 

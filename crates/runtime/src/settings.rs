@@ -162,7 +162,7 @@ pub const APP_DB_USER: &str = "donut_app";
 /// refuses it — TLS against the packaged CA bundle, and the function's share of the
 /// connection budget (donut_config::capacity, written by the infra).
 pub fn warehouse(aws: &Aws, database: &Database<String>) -> Result<MySqlWarehouse, SettingsError> {
-    let (secret_arn, host, port, name, tls_ca, pool_size, idle_seconds) = match database {
+    let rds = match database {
         Database::Url(url) => {
             let config = DbConfig::from_url(url).map_err(|e| SettingsError::Invalid {
                 name: "DATABASE_URL",
@@ -170,29 +170,13 @@ pub fn warehouse(aws: &Aws, database: &Database<String>) -> Result<MySqlWarehous
             })?;
             return Ok(MySqlWarehouse::new(&config));
         }
-        Database::Rds {
-            secret_arn,
-            host,
-            port,
-            name,
-            tls_ca,
-            pool_size,
-            idle_seconds,
-        } => (
-            secret_arn,
-            host,
-            port,
-            name,
-            tls_ca,
-            pool_size,
-            idle_seconds,
-        ),
+        Database::Rds(rds) => rds,
     };
-    let secret = RdsSecret::new(aws, secret_arn);
-    let config = DbConfig::from_parts(host, *port, "", "", name)
-        .with_max_connections(*pool_size as usize)
-        .with_idle_timeout(Duration::from_secs(*idle_seconds));
-    let config = match tls_ca {
+    let secret = RdsSecret::new(aws, &rds.secret_arn);
+    let config = DbConfig::from_parts(&rds.host, rds.port, "", "", &rds.name)
+        .with_max_connections(rds.pool_size as usize)
+        .with_idle_timeout(Duration::from_secs(rds.idle_seconds));
+    let config = match &rds.tls_ca {
         Some(ca) => {
             let ca = std::path::PathBuf::from(ca);
             if !ca.is_file() {
