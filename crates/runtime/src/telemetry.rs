@@ -4,15 +4,19 @@
 
 use tracing::field::{Field, Visit};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::filter::{LevelFilter, filter_fn};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::metrics;
 
-/// For Lambda. `RUST_LOG` overrides the level.
+/// For Lambda. `RUST_LOG` (directives, e.g. `debug` or `donut_api=trace`) overrides the level,
+/// INFO. Without it no directive is parsed: parsing compiles a regex, time a cold start pays.
 pub fn init(service: &'static str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter: Box<dyn Layer<_> + Send + Sync> = match EnvFilter::try_from_default_env() {
+        Ok(directives) => Box::new(directives),
+        Err(_) => Box::new(LevelFilter::INFO),
+    };
     let json = tracing_subscriber::fmt::layer()
         .json()
         .with_current_span(true)

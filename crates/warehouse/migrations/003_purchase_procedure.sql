@@ -3,7 +3,7 @@
 --
 -- It does what `donut_domain::purchase` decides, in the same transaction as before:
 --   1. sell `p_quantity` if the shelf has them (the UPDATE's row count is the decision);
---   2. read the shelf as it now stands, row-locked, with its open factory order if any;
+--   2. read the shelf as it now stands (its row locked), with its open factory order if any;
 --   3. the order row when sold;
 --   4. when `plan_reorder` would reorder — the sale was refused or left the shelf at or below its
 --      reorder point, no factory order is open and the reorder quantity is not 0 — the factory
@@ -46,12 +46,18 @@ BEGIN
      WHERE product_id = p_product_id AND qty >= p_quantity;
     SET v_sold = ROW_COUNT();
 
+    -- A sale holds the product's row lock from its UPDATE. A refusal takes it here: refusals
+    -- of one product serialise too, so two cannot both open a factory order. Then the shelf
+    -- as committed now (READ COMMITTED), its open factory order read without a lock (a
+    -- restock holding that order waits for our product row; locking it too could deadlock).
+    IF v_sold = 0 THEN
+        SELECT 1 INTO v_found FROM products WHERE product_id = p_product_id FOR UPDATE;
+    END IF;
     SELECT 1, p.qty, p.reorder_point, p.reorder_qty, p.factory_product_id,
            f.factory_order_id, f.status
       INTO v_found, v_stock, v_point, v_reorder_qty, v_factory_pid, v_open_id, v_open_status
       FROM products p LEFT JOIN factory_orders f ON f.open_product_id = p.product_id
-     WHERE p.product_id = p_product_id
-       FOR UPDATE;
+     WHERE p.product_id = p_product_id;
 
     IF v_found = 1 THEN
         IF v_sold = 1 THEN
