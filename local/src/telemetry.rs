@@ -18,13 +18,7 @@ pub fn init(json_file: &Path, terminal: bool) -> std::io::Result<()> {
         .create(true)
         .append(true)
         .open(json_file)?;
-    let json = tracing_subscriber::fmt::layer()
-        .json()
-        .with_current_span(true)
-        .with_span_list(false)
-        .flatten_event(true)
-        .with_target(false)
-        .with_writer(Mutex::new(file));
+    let json = donut_runtime::telemetry::json_lines().with_writer(Mutex::new(file));
     // Metric events go to the JSON file only (`make metrics` reads them), not to the terminal.
     let human = terminal.then(|| {
         tracing_subscriber::fmt::layer()

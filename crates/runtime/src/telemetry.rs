@@ -5,6 +5,7 @@
 use tracing::field::{Field, Visit};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::{LevelFilter, filter_fn};
+use tracing_subscriber::fmt::format::{Format, Json, JsonFields};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -17,12 +18,7 @@ pub fn init(service: &'static str) {
         Ok(directives) => Box::new(directives),
         Err(_) => Box::new(LevelFilter::INFO),
     };
-    let json = tracing_subscriber::fmt::layer()
-        .json()
-        .with_current_span(true)
-        .with_span_list(false)
-        .flatten_event(true)
-        .with_target(false)
+    let json = json_lines()
         .without_time()
         .with_filter(filter_fn(|m| m.target() != donut_metrics::TARGET));
     let emf = std::env::var(donut_config::settings::METRICS_NAMESPACE)
@@ -38,6 +34,20 @@ pub fn init(service: &'static str) {
         .try_init();
     tracing::info!(service, "starting");
     donut_metrics::count(donut_metrics::Metric::ColdStarts, 1);
+}
+
+/// The log line format everywhere (Lambda's stdout, the local stack's file): one JSON object a
+/// line, the current span's fields (the correlation id) and the event's flattened into it.
+pub fn json_lines<S>() -> tracing_subscriber::fmt::Layer<S, JsonFields, Format<Json>>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    tracing_subscriber::fmt::layer()
+        .json()
+        .with_current_span(true)
+        .with_span_list(false)
+        .flatten_event(true)
+        .with_target(false)
 }
 
 /// Writes each metric event as an EMF line (stdout in Lambda).
