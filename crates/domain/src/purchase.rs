@@ -107,9 +107,13 @@ pub fn plan_reorder(
     })
 }
 
-/// The restock a buyer is told about after this purchase.
-pub fn restock_info(shelf: &ShelfState, opened: Option<&NewFactoryOrder>) -> Option<RestockInfo> {
-    match (opened, shelf.open_order) {
+/// The restock a buyer is told about after this purchase: the factory order it opened, else
+/// the one already open for the product.
+pub fn restock_info(
+    open_order: Option<(FactoryOrderId, FactoryOrderStatus)>,
+    opened: Option<&NewFactoryOrder>,
+) -> Option<RestockInfo> {
+    match (opened, open_order) {
         (Some(o), _) => Some(RestockInfo {
             factory_order_id: o.id,
             status: FactoryOrderStatus::Open,
@@ -193,13 +197,13 @@ mod tests {
     fn restock_info_prefers_the_order_just_opened() {
         let s = shelf(0, false);
         let o = plan_reorder(&request(), &s, false, &draft()).unwrap();
-        let info = restock_info(&s, Some(&o)).unwrap();
+        let info = restock_info(s.open_order, Some(&o)).unwrap();
         assert!(info.opened_now);
         assert_eq!(info.factory_order_id, o.id);
         let s = shelf(0, true);
-        let info = restock_info(&s, None).unwrap();
+        let info = restock_info(s.open_order, None).unwrap();
         assert!(!info.opened_now);
         assert_eq!(info.status, FactoryOrderStatus::Requested);
-        assert_eq!(restock_info(&shelf(9, false), None), None);
+        assert_eq!(restock_info(shelf(9, false).open_order, None), None);
     }
 }

@@ -127,7 +127,7 @@ impl Shelves for MemWarehouse {
                 surfaced: false,
             });
         }
-        let restock = restock_info(&shelf, reorder.as_ref());
+        let restock = restock_info(shelf.open_order, reorder.as_ref());
         Ok(if sold {
             s.sold.push((request.product_id.clone(), quantity));
             PurchaseOutcome::Sold(Sale {

@@ -1,16 +1,23 @@
--- One purchase in one round trip. The product row is locked from the conditional UPDATE to the
--- COMMIT, all inside the server: no network wait while other buyers queue on the row.
+-- One purchase in one round trip, the product's row lock held as briefly as the minimal
+-- purchase holds it: a sale that leaves the shelf above its reorder point runs, under the lock,
+-- only the conditional UPDATE, the order row's INSERT and the COMMIT.
 --
--- It does what `donut_domain::purchase` decides, in the same transaction as before:
---   1. sell `p_quantity` if the shelf has them (the UPDATE's row count is the decision);
---   2. read the shelf as it now stands (its row locked), with its open factory order if any;
---   3. the order row when sold;
---   4. when `plan_reorder` would reorder — the sale was refused or left the shelf at or below its
---      reorder point, no factory order is open and the reorder quantity is not 0 — the factory
---      order and its outbox row (the stock-out event, version 1).
--- It answers with one row: found, sold, the shelf, and whether it reordered. The caller passes
--- every id and the time, so the procedure generates nothing. The test
--- `the_procedure_decides_like_the_domain` holds its rule and its event to the domain's.
+-- It does what `donut_domain::purchase` decides, in one transaction:
+--   1. sell `p_quantity` if the shelf has them (the UPDATE's row count is the decision); the
+--      UPDATE also hands back the new stock and whether it is at or below the reorder point,
+--      packed into one number (stock * 2 + low) through LAST_INSERT_ID(expr), so the row need
+--      not be read again;
+--   2. the order row when sold;
+--   3. when the shelf is low (a refusal, or a sale at or below the point): the shelf read again
+--      under the lock with its open factory order, and when `plan_reorder` would reorder — no
+--      factory order open, a reorder quantity above 0 — the factory order and its outbox row
+--      (the stock-out event, version 1).
+-- The product's open factory order, for the buyer's answer, is read before the transaction:
+-- outside the lock, as committed then. Only the low path decides on it, and it reads it again.
+-- It answers with one row: found, sold, stock, the shelf (NULL when it was not read again),
+-- the open factory order and whether it reordered. The caller passes every id and the time,
+-- so the procedure generates nothing. The test `the_procedure_decides_like_the_domain` holds
+-- its rule and its event to the domain's.
 -- MariaDB writes a routine's variables into JSON as strings ("24"): the numbers are CAST.
 -- Errors roll the transaction back and reach the caller unchanged (deadlocks are retried there).
 DROP PROCEDURE IF EXISTS donut_purchase;
@@ -28,6 +35,9 @@ MODIFIES SQL DATA
 BEGIN
     DECLARE v_found       INT DEFAULT 0;
     DECLARE v_sold        INT DEFAULT 0;
+    -- A refusal is low whatever the stock; a sale says so itself.
+    DECLARE v_low         INT DEFAULT 1;
+    DECLARE v_packed      BIGINT UNSIGNED;
     DECLARE v_reordered   INT DEFAULT 0;
     DECLARE v_stock       INT UNSIGNED;
     DECLARE v_point       INT UNSIGNED;
@@ -41,30 +51,36 @@ BEGIN
         RESIGNAL;
     END;
 
+    SELECT factory_order_id, status INTO v_open_id, v_open_status
+      FROM factory_orders WHERE open_product_id = p_product_id;
+
     START TRANSACTION;
-    UPDATE products SET qty = qty - p_quantity
+    UPDATE products
+       SET qty = LAST_INSERT_ID((qty - p_quantity) * 2 + (qty - p_quantity <= reorder_point)) DIV 2
      WHERE product_id = p_product_id AND qty >= p_quantity;
     SET v_sold = ROW_COUNT();
 
-    -- A sale holds the product's row lock from its UPDATE. A refusal takes it here: refusals
-    -- of one product serialise too, so two cannot both open a factory order. Then the shelf
-    -- as committed now (READ COMMITTED), its open factory order read without a lock (a
-    -- restock holding that order waits for our product row; locking it too could deadlock).
-    IF v_sold = 0 THEN
+    IF v_sold = 1 THEN
+        SET v_packed = LAST_INSERT_ID();
+        SET v_found = 1, v_stock = v_packed DIV 2, v_low = v_packed MOD 2;
+        INSERT INTO orders (order_id, product_id, quantity, correlation_id, created_at)
+        VALUES (p_order_id, p_product_id, p_quantity, p_correlation_id, UTC_TIMESTAMP(6));
+    ELSE
+        -- A refusal takes the row lock here: refusals of one product serialise too, so two
+        -- cannot both open a factory order.
         SELECT 1 INTO v_found FROM products WHERE product_id = p_product_id FOR UPDATE;
     END IF;
-    SELECT 1, p.qty, p.reorder_point, p.reorder_qty, p.factory_product_id,
-           f.factory_order_id, f.status
-      INTO v_found, v_stock, v_point, v_reorder_qty, v_factory_pid, v_open_id, v_open_status
-      FROM products p LEFT JOIN factory_orders f ON f.open_product_id = p.product_id
-     WHERE p.product_id = p_product_id;
 
-    IF v_found = 1 THEN
-        IF v_sold = 1 THEN
-            INSERT INTO orders (order_id, product_id, quantity, correlation_id, created_at)
-            VALUES (p_order_id, p_product_id, p_quantity, p_correlation_id, UTC_TIMESTAMP(6));
-        END IF;
-        IF (v_sold = 0 OR v_stock <= v_point) AND v_open_id IS NULL AND v_reorder_qty > 0 THEN
+    IF v_found = 1 AND v_low = 1 THEN
+        -- The shelf as committed now (READ COMMITTED), its open factory order read without a
+        -- lock: a restock holding that order waits for our product row.
+        SET v_open_id = NULL, v_open_status = NULL;
+        SELECT p.qty, p.reorder_point, p.reorder_qty, p.factory_product_id,
+               f.factory_order_id, f.status
+          INTO v_stock, v_point, v_reorder_qty, v_factory_pid, v_open_id, v_open_status
+          FROM products p LEFT JOIN factory_orders f ON f.open_product_id = p.product_id
+         WHERE p.product_id = p_product_id;
+        IF v_open_id IS NULL AND v_reorder_qty > 0 THEN
             INSERT INTO factory_orders (factory_order_id, product_id, open_product_id,
                    factory_product_id, quantity, status, correlation_id, created_at)
             VALUES (p_factory_order_id, p_product_id, p_product_id, v_factory_pid,
@@ -81,6 +97,9 @@ BEGIN
                     UTC_TIMESTAMP(6), UTC_TIMESTAMP(6));
             SET v_reordered = 1;
         END IF;
+    END IF;
+
+    IF v_found = 1 THEN
         COMMIT;
     ELSE
         ROLLBACK;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use donut_domain::ports::RestockOutcome;
-use donut_domain::purchase::{PurchaseDraft, ShelfState, restock_info};
+use donut_domain::purchase::{PurchaseDraft, restock_info};
 use donut_domain::{
     CorrelationId, FactoryOrder, FactoryOrderId, FactoryOrderStatus, FactoryReceipt,
     NewFactoryOrder, OutOfStock, Product, ProductId, PurchaseOutcome, PurchaseRequest, ReorderRule,
@@ -228,9 +228,9 @@ impl Restocks for MySqlWarehouse {
     }
 }
 
-/// What `donut_purchase` answers: found, sold, then the shelf after the purchase (stock, reorder
-/// point, reorder quantity, factory product id, the open factory order's id and status) and
-/// whether it opened a factory order. The shelf is NULL for an unknown product.
+/// What `donut_purchase` answers: found, sold, the stock after the purchase, the shelf as read
+/// again under the lock (reorder point, reorder quantity, factory product id: NULL unless the
+/// shelf was low), the open factory order's id and status, and whether it opened one.
 type PurchaseRow = (
     u8,
     u8,
@@ -244,9 +244,10 @@ type PurchaseRow = (
 );
 
 /// One purchase, one round trip: the stored procedure (migration 003) runs the transaction —
-/// conditional UPDATE, the shelf row-locked, the order row, and the factory order with its
-/// outbox row when the domain's rule calls for one — and commits before it answers, so the
-/// product's row lock never waits on the network. Every id comes from the draft.
+/// conditional UPDATE, the order row, and when the shelf is low the shelf read again and the
+/// factory order with its outbox row if the domain's rule calls for one — and commits before
+/// it answers, so the product's row lock never waits on the network. Every id comes from the
+/// draft.
 async fn purchase_call(
     conn: &mut mysql_async::Conn,
     request: &PurchaseRequest,
@@ -275,16 +276,14 @@ async fn purchase_call(
         found,
         sold,
         stock,
-        point,
+        _point,
         reorder_qty,
         factory_product_id,
         open_id,
         open_status,
         reordered,
     ) = row;
-    let (1, Some(stock), Some(point), Some(reorder_qty), Some(factory_product_id)) =
-        (found, stock, point, reorder_qty, factory_product_id)
-    else {
+    let (1, Some(stock)) = (found, stock) else {
         return Ok(PurchaseOutcome::UnknownProduct(request.product_id.clone()));
     };
     let open_order = match (open_id, open_status) {
@@ -294,34 +293,29 @@ async fn purchase_call(
         )),
         _ => None,
     };
-    let shelf = ShelfState {
-        stock,
-        reorder: ReorderRule {
-            point,
-            quantity: reorder_qty,
-        },
-        factory_product_id,
-        open_order,
-    };
     let sold = sold == 1;
-    let opened = (reordered == 1).then(|| NewFactoryOrder {
-        id: draft.factory_order_id,
-        product_id: request.product_id.clone(),
-        factory_product_id: shelf.factory_product_id.clone(),
-        quantity: shelf.reorder.quantity,
-        correlation_id: request.correlation_id.clone(),
-    });
+    let opened = match (reordered, reorder_qty, factory_product_id) {
+        (0, _, _) => None,
+        (_, Some(quantity), Some(factory_product_id)) => Some(NewFactoryOrder {
+            id: draft.factory_order_id,
+            product_id: request.product_id.clone(),
+            factory_product_id,
+            quantity,
+            correlation_id: request.correlation_id.clone(),
+        }),
+        _ => return Err(corrupt("a reorder answered without its shelf")),
+    };
     if let Some(order) = &opened {
         tracing::info!(
             correlation_id = %order.correlation_id,
             product_id = %order.product_id,
             factory_order_id = %order.id,
             quantity = order.quantity,
-            stock_left = shelf.stock,
+            stock_left = stock,
             "stock-out: factory order opened"
         );
     }
-    let restock = restock_info(&shelf, opened.as_ref());
+    let restock = restock_info(open_order, opened.as_ref());
     Ok(if sold {
         PurchaseOutcome::Sold(Sale {
             order_id: draft.order_id,
