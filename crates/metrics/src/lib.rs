@@ -88,7 +88,7 @@ impl Metric {
 /// Adds `value` to a count metric (`OrdersSold`, `StockOuts`, …).
 pub fn count(metric: Metric, value: u64) {
     debug_assert_eq!(metric.unit(), Unit::Count, "{metric:?} is not a count");
-    tracing::info!(target: TARGET, metric = metric.name(), value = value as f64, unit = "Count");
+    tracing::info!(target: TARGET, metric = metric.name(), value = value as f64, unit = metric.unit().as_str());
 }
 
 /// Records a duration metric, in milliseconds (`FactoryCallLatency`, `RestockLatency`, …).
@@ -98,5 +98,5 @@ pub fn millis(metric: Metric, duration: std::time::Duration) {
         Unit::Milliseconds,
         "{metric:?} is not a duration"
     );
-    tracing::info!(target: TARGET, metric = metric.name(), value = duration.as_secs_f64() * 1000.0, unit = "Milliseconds");
+    tracing::info!(target: TARGET, metric = metric.name(), value = duration.as_secs_f64() * 1000.0, unit = metric.unit().as_str());
 }

@@ -42,66 +42,62 @@ impl From<&Aws> for Aws {
     }
 }
 
-/// A stock-out publisher whose SNS client is made on the first publish.
-pub struct LazyPublisher {
+/// An SNS adapter (`T`) whose client is made on its first use.
+pub struct LazySns<T> {
     aws: Aws,
     topic_arn: String,
-    publisher: OnceCell<SnsPublisher>,
+    make: fn(aws_sdk_sns::Client, String) -> T,
+    made: OnceCell<T>,
 }
 
-impl LazyPublisher {
-    pub fn new(aws: &Aws, topic_arn: &str) -> Self {
+impl<T> LazySns<T> {
+    fn with(aws: &Aws, topic_arn: &str, make: fn(aws_sdk_sns::Client, String) -> T) -> Self {
         Self {
             aws: aws.clone(),
             topic_arn: topic_arn.to_owned(),
-            publisher: OnceCell::new(),
+            make,
+            made: OnceCell::new(),
         }
+    }
+
+    async fn get(&self) -> &T {
+        self.made
+            .get_or_init(|| async {
+                (self.make)(
+                    aws_sdk_sns::Client::new(self.aws.config().await),
+                    self.topic_arn.clone(),
+                )
+            })
+            .await
+    }
+}
+
+/// The stock-out publisher; its SNS client is made on the first publish.
+pub type LazyPublisher = LazySns<SnsPublisher>;
+
+/// Ops alerts; their SNS client is made on the first alert.
+pub type LazyAlerts = LazySns<SnsAlerts>;
+
+impl LazyPublisher {
+    pub fn new(aws: &Aws, topic_arn: &str) -> Self {
+        Self::with(aws, topic_arn, SnsPublisher::new)
+    }
+}
+
+impl LazyAlerts {
+    pub fn new(aws: &Aws, topic_arn: &str) -> Self {
+        Self::with(aws, topic_arn, SnsAlerts::new)
     }
 }
 
 impl EventPublisher for LazyPublisher {
     async fn publish(&self, event: &StockOutEvent) -> Result<(), PublishError> {
-        let publisher = self
-            .publisher
-            .get_or_init(|| async {
-                SnsPublisher::new(
-                    aws_sdk_sns::Client::new(self.aws.config().await),
-                    &self.topic_arn,
-                )
-            })
-            .await;
-        publisher.publish(event).await
-    }
-}
-
-/// Ops alerts whose SNS client is made on the first alert.
-pub struct LazyAlerts {
-    aws: Aws,
-    topic_arn: String,
-    alerts: OnceCell<SnsAlerts>,
-}
-
-impl LazyAlerts {
-    pub fn new(aws: &Aws, topic_arn: &str) -> Self {
-        Self {
-            aws: aws.clone(),
-            topic_arn: topic_arn.to_owned(),
-            alerts: OnceCell::new(),
-        }
+        self.get().await.publish(event).await
     }
 }
 
 impl Alerts for LazyAlerts {
     async fn factory_order_overdue(&self, order: &FactoryOrder) -> Result<(), PublishError> {
-        let alerts = self
-            .alerts
-            .get_or_init(|| async {
-                SnsAlerts::new(
-                    aws_sdk_sns::Client::new(self.aws.config().await),
-                    &self.topic_arn,
-                )
-            })
-            .await;
-        alerts.factory_order_overdue(order).await
+        self.get().await.factory_order_overdue(order).await
     }
 }

@@ -8,7 +8,7 @@ pub mod metrics;
 pub mod settings;
 pub mod telemetry;
 
-pub use aws::{Aws, LazyAlerts, LazyPublisher};
+pub use aws::{Aws, LazyAlerts, LazyPublisher, LazySns};
 pub use settings::{
     APP_DB_USER, RdsSecret, SettingsError, callback_signer, factory_client, sns_publisher,
     warehouse,

@@ -14,7 +14,8 @@
 --      (the stock-out event, version 1).
 -- The product's open factory order, for the buyer's answer, is read before the transaction:
 -- outside the lock, as committed then. Only the low path decides on it, and it reads it again.
--- It answers with one row: found, sold, stock, the shelf (NULL when it was not read again),
+-- It answers with one row: found, sold, stock, the reorder quantity and factory product id
+-- (NULL when the shelf was not read again),
 -- the open factory order and whether it reordered. The caller passes every id and the time,
 -- so the procedure generates nothing. The test `the_procedure_decides_like_the_domain` holds
 -- its rule and its event to the domain's.
@@ -105,6 +106,6 @@ BEGIN
         ROLLBACK;
     END IF;
 
-    SELECT v_found, v_sold, v_stock, v_point, v_reorder_qty, v_factory_pid,
+    SELECT v_found, v_sold, v_stock, v_reorder_qty, v_factory_pid,
            v_open_id, v_open_status, v_reordered;
 END;

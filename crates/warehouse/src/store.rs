@@ -228,13 +228,12 @@ impl Restocks for MySqlWarehouse {
     }
 }
 
-/// What `donut_purchase` answers: found, sold, the stock after the purchase, the shelf as read
-/// again under the lock (reorder point, reorder quantity, factory product id: NULL unless the
-/// shelf was low), the open factory order's id and status, and whether it opened one.
+/// What `donut_purchase` answers: found, sold, the stock after the purchase, the reorder
+/// quantity and factory product id (NULL unless the shelf was low and read again), the open
+/// factory order's id and status, and whether it opened one.
 type PurchaseRow = (
     u8,
     u8,
-    Option<u32>,
     Option<u32>,
     Option<u32>,
     Option<String>,
@@ -272,17 +271,8 @@ async fn purchase_call(
         )
         .await?;
     let row = row.ok_or_else(|| corrupt("donut_purchase answered no row"))?;
-    let (
-        found,
-        sold,
-        stock,
-        _point,
-        reorder_qty,
-        factory_product_id,
-        open_id,
-        open_status,
-        reordered,
-    ) = row;
+    let (found, sold, stock, reorder_qty, factory_product_id, open_id, open_status, reordered) =
+        row;
     let (1, Some(stock)) = (found, stock) else {
         return Ok(PurchaseOutcome::UnknownProduct(request.product_id.clone()));
     };

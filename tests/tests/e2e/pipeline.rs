@@ -428,3 +428,36 @@ async fn no_secret_reaches_a_log_line() {
     );
     t.stop().await;
 }
+
+/// The functions' SNS adapters make their client on first use (cold start); the first alert
+/// still reaches ops by e-mail through the ops topic.
+#[tokio::test]
+async fn a_lazily_made_alert_reaches_ops_by_e_mail() {
+    use donut_domain::{
+        Alerts, CorrelationId, FactoryOrder, FactoryOrderId, FactoryOrderStatus, ProductId,
+    };
+    let t = spawn_stack(&[], quick(100)).await;
+    let aws = donut_runtime::Aws::ready(t.stack.aws.clone());
+    let alerts = donut_runtime::LazyAlerts::new(&aws, &t.stack.resources.ops_topic_arn);
+    let order = FactoryOrder {
+        id: FactoryOrderId::new(),
+        product_id: ProductId::parse("lazy-glazed").unwrap(),
+        factory_product_id: "9".into(),
+        quantity: 6,
+        status: FactoryOrderStatus::Requested,
+        factory_request_id: Some("f-1".into()),
+        correlation_id: CorrelationId::new(),
+        request_attempts: 3,
+    };
+    alerts.factory_order_overdue(&order).await.unwrap();
+    let id = order.id.to_string();
+    eventually(Duration::from_secs(30), "the alert e-mail", || async {
+        captured_emails().await.iter().any(|m| {
+            m["Body"]["text_part"]
+                .as_str()
+                .is_some_and(|text| text.contains(&id))
+        })
+    })
+    .await;
+    t.stop().await;
+}

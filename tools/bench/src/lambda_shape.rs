@@ -59,7 +59,7 @@ pub struct Point {
 
 /// `total` purchases from `instances`, each one request at a time; the instances come back for
 /// the next run.
-async fn drive<I: Instance>(instances: Vec<I>, total: u64) -> (Vec<I>, Summary) {
+pub async fn drive<I: Instance>(instances: Vec<I>, total: u64) -> (Vec<I>, Summary) {
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let tasks: Vec<_> = instances
@@ -171,7 +171,7 @@ pub async fn point(database_url: &str, n: usize, server: &ServerCpu) -> anyhow::
     let paths = vec![
         Path::Http(http(database_url, n, "bench-ls-http").await?),
         Path::Handler(handler(database_url, n, "bench-ls-handler").await?),
-        Path::Store(store(database_url, n, "bench-ls-store")?),
+        Path::Store(store(database_url, n, "bench-ls-store").await?),
         Path::Minimal(
             minimal(
                 database_url,
@@ -288,14 +288,13 @@ pub async fn before(
     n: usize,
     product: &'static str,
 ) -> anyhow::Result<Vec<Before>> {
-    let mut out = Vec::new();
-    for _ in 0..n {
-        out.push(Before {
+    instances(n, || async move {
+        Ok(Before {
             conn: connect(database_url).await?,
             product,
-        });
-    }
-    Ok(out)
+        })
+    })
+    .await
 }
 
 /// The database server's CPU time, from its pid (`DONUT_BENCH_DB_PID`).
@@ -489,14 +488,13 @@ pub async fn bare(
     n: usize,
     product: &'static str,
 ) -> anyhow::Result<Vec<Bare>> {
-    let mut out = Vec::new();
-    for _ in 0..n {
-        out.push(Bare {
+    instances(n, || async move {
+        Ok(Bare {
             conn: connect(database_url).await?,
             product,
-        });
-    }
-    Ok(out)
+        })
+    })
+    .await
 }
 
 pub async fn minimal(
@@ -506,27 +504,29 @@ pub async fn minimal(
     procedure: &'static str,
     ids: OrderIds,
 ) -> anyhow::Result<Vec<Minimal>> {
-    let mut out = Vec::new();
-    for _ in 0..n {
-        out.push(Minimal {
+    instances(n, || async move {
+        Ok(Minimal {
             conn: connect(database_url).await?,
             product,
             procedure,
             ids,
-        });
-    }
-    Ok(out)
+        })
+    })
+    .await
 }
 
-pub fn store(database_url: &str, n: usize, product: &'static str) -> anyhow::Result<Vec<Store>> {
-    (0..n)
-        .map(|_| {
-            Ok(Store {
-                warehouse: one_connection_warehouse(database_url)?,
-                product: ProductId::parse(product)?,
-            })
+pub async fn store(
+    database_url: &str,
+    n: usize,
+    product: &'static str,
+) -> anyhow::Result<Vec<Store>> {
+    instances(n, || async move {
+        Ok(Store {
+            warehouse: one_connection_warehouse(database_url)?,
+            product: ProductId::parse(product)?,
         })
-        .collect()
+    })
+    .await
 }
 
 pub async fn handler(
@@ -534,12 +534,24 @@ pub async fn handler(
     n: usize,
     product: &'static str,
 ) -> anyhow::Result<Vec<Handler>> {
-    let mut out = Vec::new();
-    for _ in 0..n {
-        out.push(Handler {
+    instances(n, || async move {
+        Ok(Handler {
             api: one_connection_api(database_url)?,
             body: order_body(product),
-        });
+        })
+    })
+    .await
+}
+
+/// `n` instances, each from `make` (each with a connection of its own).
+async fn instances<I, F, Fut>(n: usize, mut make: F) -> anyhow::Result<Vec<I>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<I>>,
+{
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(make().await?);
     }
     Ok(out)
 }

@@ -1,10 +1,11 @@
 //! The purchase path against its baselines, on one database at one concurrency.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use donut_load::{Scenario, Settings, Summary};
+
+use crate::lambda_shape::{Instance, drive};
 use mysql_async::prelude::*;
 use serde_json::{Value, json};
 
@@ -52,29 +53,21 @@ where
     Fut: std::future::Future<Output = u16> + Send,
 {
     let one = Arc::new(one);
-    let next = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let workers: Vec<_> = (0..CONCURRENCY)
-        .map(|_| {
-            let one = one.clone();
-            let next = next.clone();
-            tokio::spawn(async move {
-                let mut s = Summary::default();
-                while next.fetch_add(1, Ordering::Relaxed) < total {
-                    let t = Instant::now();
-                    let status = one().await;
-                    s.record(t.elapsed(), Some(status), u64::from(status == 200));
-                }
-                s
-            })
-        })
-        .collect();
-    let mut total_summary = Summary::default();
-    for w in futures::future::join_all(workers).await {
-        total_summary.merge(&w.expect("worker"));
+    let workers = (0..CONCURRENCY).map(|_| Worker(one.clone())).collect();
+    drive(workers, total).await.1
+}
+
+/// One of the workers sharing `closed_loop`'s call.
+struct Worker<F>(Arc<F>);
+
+impl<F, Fut> Instance for Worker<F>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = u16> + Send,
+{
+    async fn buy(&mut self) -> u16 {
+        (self.0)().await
     }
-    total_summary.elapsed = started.elapsed();
-    total_summary
 }
 
 fn api_buyer(
