@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help up down test engine deploy contract metrics bench load lambdas infra schema schema-check inbox dlq lint fmt
+.PHONY: help up down test stress engine deploy contract metrics bench load lambdas infra schema schema-check inbox dlq lint fmt
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -15,6 +15,9 @@ down: ## stop anything a crashed `make up` left behind
 
 test: ## install what is missing, start test MariaDB + LocalStack, run every test
 	@scripts/test.sh
+
+stress: ## the outbox relays' race, 200 rounds (DONUT_RELAY_ROUNDS), outside `make test`
+	@scripts/stress.sh
 
 engine: ## the Pulumi CLI from Go modules + the test stand-ins (language host, AWS provider) → .local/bin/
 	@scripts/engine.sh

@@ -183,6 +183,21 @@ pub fn alarms(
             1.0,
         ),
         Alarm::at_or_above(
+            "unfinished-order-age",
+            "unfinished-order-age",
+            format!(
+                "A factory order has been unfinished for {} minutes or more: the watchdog has chased it and e-mailed ops, or the watchdog is not running. Re-request or cancel it (donut-cli orders).",
+                a.unfinished_order_minutes
+            ),
+            Watched::Metric {
+                namespace: Namespace::Ours,
+                name: Metric::UnfinishedOrderOldestAge.name(),
+                statistic: "Maximum",
+                dimensions: known(HashMap::new()),
+            },
+            f64::from(a.unfinished_order_minutes) * 60_000.0,
+        ),
+        Alarm::at_or_above(
             "restock-latency",
             "restock-latency",
             format!(

@@ -338,7 +338,7 @@ pub fn declare(
         },
         Spec {
             function: Function::FactoryWatchdog,
-            description: "Asks the factory again for orders it never called back for; then alerts ops",
+            description: "Chases factory orders that stopped moving (asks again, republishes stalled stock-outs); then alerts ops",
             timeout_seconds: 60,
             env: settings::FactoryWatchdog::to_env(
                 &settings::FactoryWatchdog {
@@ -346,6 +346,7 @@ pub fn declare(
                     factory: factory(),
                     callback: callback(),
                     deadline_minutes: u64::from(c.factory_deadline_minutes),
+                    open_deadline_minutes: c.open_order_deadline_minutes(),
                     max_attempts: c.factory_max_attempts,
                     ops_topic_arn: messaging.ops_topic_arn.clone(),
                 },

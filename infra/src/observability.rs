@@ -86,13 +86,14 @@ pub fn dashboard_body(config: &StageConfig, watched: &Watched) -> String {
             region,
         ),
         widget(
-            "Factory call, restock and outbox latency (ms)",
+            "Factory call, restock, outbox and unfinished-order age (ms)",
             vec![
                 m(Metric::FactoryCallLatency.name(), "p50"),
                 m(Metric::FactoryCallLatency.name(), "p99"),
                 m(Metric::RestockLatency.name(), "p50"),
                 m(Metric::RestockLatency.name(), "p90"),
                 m(Metric::OutboxOldestAge.name(), "Maximum"),
+                m(Metric::UnfinishedOrderOldestAge.name(), "Maximum"),
             ],
             12,
             6,

@@ -72,8 +72,9 @@ fn every_resource_of_the_architecture_is_declared() {
             ("aws:cloudwatch/dashboard:Dashboard", 1),
             ("aws:cloudwatch/queryDefinition:QueryDefinition", 1),
             // 6 functions × (errors, throttles), DLQ depth and queue age, outbox age, factory
-            // failures, overdue orders, restock latency, API 5xx rate, 3 database alarms.
-            ("aws:cloudwatch/metricAlarm:MetricAlarm", 22),
+            // failures, overdue orders, unfinished-order age, restock latency, API 5xx rate,
+            // 3 database alarms.
+            ("aws:cloudwatch/metricAlarm:MetricAlarm", 23),
             ("aws:ec2/securityGroup:SecurityGroup", 2),
             ("aws:ec2/subnet:Subnet", 3),
             ("aws:ec2/internetGateway:InternetGateway", 1),

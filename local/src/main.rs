@@ -55,6 +55,9 @@ async fn main() -> anyhow::Result<()> {
     if std::env::var_os("FACTORY_DELAY_MS").is_none() {
         knobs.delay_ms = 2000;
     }
+    let visibility_timeout_seconds: u32 = env_or("DONUT_VISIBILITY_TIMEOUT", 5)?;
+    let relay_interval = Duration::from_secs(1);
+    let deadline = Duration::from_secs(env_or("DONUT_FACTORY_DEADLINE", 30)?);
     let options = SystemOptions {
         prefix: stage.prefix(),
         database_url,
@@ -70,11 +73,17 @@ async fn main() -> anyhow::Result<()> {
             .map(|s| s.parse())
             .transpose()
             .context("FACTORY_SEED")?,
-        visibility_timeout_seconds: env_or("DONUT_VISIBILITY_TIMEOUT", 5)?,
+        visibility_timeout_seconds,
         alarm_period_seconds: env_or("DONUT_ALARM_PERIOD", 10)?,
-        relay_interval: Duration::from_secs(1),
+        relay_interval,
         watchdog: WatchdogPolicy {
-            deadline: Duration::from_secs(env_or("DONUT_FACTORY_DEADLINE", 30)?),
+            deadline,
+            open_deadline: donut_config::open_order_deadline(
+                deadline,
+                stage.queue.max_receive_count,
+                Duration::from_secs(visibility_timeout_seconds.into()),
+                relay_interval,
+            ),
             max_attempts: stage.factory_max_attempts,
         },
         seed_products: stage.seed_products,
@@ -88,7 +97,6 @@ async fn main() -> anyhow::Result<()> {
         fresh_database(&options.database_url).await?;
         None
     };
-    let deadline = options.watchdog.deadline;
 
     let started = Instant::now();
     let mut progress =

@@ -60,13 +60,31 @@ pub struct Reply {
 }
 
 /// The watchdog in tests: a callback overdue after 2 s, three requests, then ops hear of it.
+/// Open orders are chased only in the tests that ask for it ([`spawn_stack_watched`]): the
+/// others watch a message's own way to the DLQ.
 pub const WATCHDOG: WatchdogPolicy = WatchdogPolicy {
     deadline: Duration::from_secs(2),
+    open_deadline: Duration::from_secs(3600),
     max_attempts: 3,
 };
 
 pub async fn spawn_stack(shelves: &[Shelf], knobs: Knobs) -> TestStack {
     spawn_stack_with(TestDb::with_shelves(shelves).await, aws_endpoint(), knobs).await
+}
+
+/// A stack whose watchdog follows `policy`.
+pub async fn spawn_stack_watched(
+    shelves: &[Shelf],
+    knobs: Knobs,
+    policy: WatchdogPolicy,
+) -> TestStack {
+    start(
+        TestDb::with_shelves(shelves).await,
+        aws_endpoint(),
+        knobs,
+        policy,
+    )
+    .await
 }
 
 impl TestStack {
@@ -235,6 +253,15 @@ impl Drop for Proxy {
 
 /// Like [`spawn_stack`], with the database and the AWS endpoint given.
 pub async fn spawn_stack_with(db: TestDb, aws_endpoint: String, knobs: Knobs) -> TestStack {
+    start(db, aws_endpoint, knobs, WATCHDOG).await
+}
+
+async fn start(
+    db: TestDb,
+    aws_endpoint: String,
+    knobs: Knobs,
+    watchdog: WatchdogPolicy,
+) -> TestStack {
     log_file();
     let mut stage = StageConfig::from_stack_file("dev", &root().join("Pulumi.dev.yaml"))
         .expect("Pulumi.dev.yaml");
@@ -253,7 +280,7 @@ pub async fn spawn_stack_with(db: TestDb, aws_endpoint: String, knobs: Knobs) ->
         visibility_timeout_seconds: 2,
         alarm_period_seconds: 10,
         relay_interval: Duration::from_millis(250),
-        watchdog: WATCHDOG,
+        watchdog,
         seed_products: false,
     };
     let stack = LocalSystem::start(options, &mut |_, _| {})

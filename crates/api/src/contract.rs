@@ -51,6 +51,7 @@ pub enum RestockStatus {
     Open,
     Requested,
     Fulfilled,
+    Cancelled,
 }
 
 /// The factory order that refills the product.

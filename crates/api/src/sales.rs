@@ -228,6 +228,7 @@ fn restock_view(r: &RestockInfo) -> Restock {
             FactoryOrderStatus::Open => RestockStatus::Open,
             FactoryOrderStatus::Requested => RestockStatus::Requested,
             FactoryOrderStatus::Fulfilled => RestockStatus::Fulfilled,
+            FactoryOrderStatus::Cancelled => RestockStatus::Cancelled,
         },
         opened_now: r.opened_now,
     }

@@ -90,6 +90,8 @@ pub struct AlarmConfig {
     pub queue_age_minutes: u32,
     /// A stock-out has waited this long in the outbox without reaching SNS.
     pub outbox_age_minutes: u32,
+    /// The oldest unfinished (open or requested) factory order is older than this.
+    pub unfinished_order_minutes: u32,
     /// The API's 5xx rate, in percent of requests, …
     pub api_5xx_percent: u32,
     /// … in this many periods (M) …
@@ -197,6 +199,19 @@ fn invalid(key: &str, value: &str, problem: &str) -> ConfigError {
     }
 }
 
+/// How long an `open` factory order waits before the watchdog publishes its stock-out again:
+/// long enough for its message to have been retried into the DLQ (`max_receive_count` ×
+/// `visibility_timeout`) and for one more relay pass, and never less than the factory's
+/// `deadline`. The infra (per stage) and the local stack (its short timeouts) both use it.
+pub fn open_order_deadline(
+    deadline: std::time::Duration,
+    max_receive_count: u32,
+    visibility_timeout: std::time::Duration,
+    relay_every: std::time::Duration,
+) -> std::time::Duration {
+    (visibility_timeout * max_receive_count + relay_every).max(deadline)
+}
+
 impl StageConfig {
     /// Builds and validates the settings of `stage` from `project:key` → value pairs.
     pub fn from_values(
@@ -236,6 +251,7 @@ impl StageConfig {
             alarms: AlarmConfig {
                 queue_age_minutes: v.number("queueAgeAlarmMinutes", 1..=20_160)?,
                 outbox_age_minutes: v.number("outboxAgeAlarmMinutes", 1..=1_440)?,
+                unfinished_order_minutes: v.number("unfinishedOrderAlarmMinutes", 1..=20_160)?,
                 api_5xx_percent: v.number("api5xxAlarmPercent", 1..=100)?,
                 api_5xx_datapoints: v.number("api5xxAlarmDatapoints", 1..=100)?,
                 api_5xx_periods: v.number("api5xxAlarmPeriods", 1..=100)?,
@@ -320,6 +336,19 @@ impl StageConfig {
             return Err(rule(
                 "factoryUrl",
                 "prod calls the factory over https only (callbacks carry capability tokens)".into(),
+            ));
+        }
+        let chasing = self.open_order_deadline_minutes()
+            + u64::from(self.factory_deadline_minutes) * u64::from(self.factory_max_attempts);
+        if u64::from(self.alarms.unfinished_order_minutes) < chasing {
+            return Err(rule(
+                "unfinishedOrderAlarmMinutes",
+                format!(
+                    "must be at least the time the watchdog chases an order before it asks ops \
+                     ({chasing} min: the open order's deadline + factoryDeadlineMinutes × \
+                     factoryMaxAttempts), is {}",
+                    self.alarms.unfinished_order_minutes
+                ),
             ));
         }
         if (1..7).contains(&self.secret_recovery_days) {
@@ -422,6 +451,19 @@ impl StageConfig {
         let top = labels.last().copied().unwrap_or_default();
         let second = labels.len().checked_sub(2).map(|i| labels[i]);
         matches!(top, "example" | "test" | "invalid" | "localhost") || second == Some("example")
+    }
+
+    /// [`open_order_deadline`] for this stage, in whole minutes (rounded up).
+    pub fn open_order_deadline_minutes(&self) -> u64 {
+        let minutes = |m: u32| std::time::Duration::from_secs(60 * u64::from(m));
+        open_order_deadline(
+            minutes(self.factory_deadline_minutes),
+            self.queue.max_receive_count,
+            std::time::Duration::from_secs(u64::from(self.queue.visibility_timeout_seconds)),
+            minutes(self.relay_schedule_minutes),
+        )
+        .as_secs()
+        .div_ceil(60)
     }
 
     /// Scheme and port of the legacy factory (`https://host` → 443).

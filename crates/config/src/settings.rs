@@ -342,6 +342,9 @@ pub struct FactoryWatchdog<V> {
     pub callback: Callback<V>,
     /// An accepted order without a callback is asked again after this long.
     pub deadline_minutes: u64,
+    /// An open order's stock-out is published again after this long
+    /// (`StageConfig::open_order_deadline_minutes`).
+    pub open_deadline_minutes: u64,
     /// Requests before ops are alerted.
     pub max_attempts: u32,
     pub ops_topic_arn: V,
@@ -355,6 +358,7 @@ impl Contract for FactoryWatchdog<String> {
         s.factory.write(env);
         s.callback.write(env);
         env.plain("FACTORY_DEADLINE_MINUTES", s.deadline_minutes);
+        env.plain("OPEN_ORDER_DEADLINE_MINUTES", s.open_deadline_minutes);
         env.plain("FACTORY_MAX_ATTEMPTS", s.max_attempts);
         env.value("OPS_TOPIC_ARN", &s.ops_topic_arn);
     }
@@ -364,6 +368,7 @@ impl Contract for FactoryWatchdog<String> {
             factory: Factory::read(env)?,
             callback: Callback::read(env)?,
             deadline_minutes: env.number("FACTORY_DEADLINE_MINUTES")?,
+            open_deadline_minutes: env.number("OPEN_ORDER_DEADLINE_MINUTES")?,
             max_attempts: env.number("FACTORY_MAX_ATTEMPTS")?,
             ops_topic_arn: env.text("OPS_TOPIC_ARN")?,
         })
@@ -430,6 +435,7 @@ mod tests {
                 key: CallbackKey::Secret("arn:callback".into()),
             },
             deadline_minutes: 30,
+            open_deadline_minutes: 40,
             max_attempts: 3,
             ops_topic_arn: "arn:ops".into(),
         };

@@ -15,6 +15,9 @@ pub enum FactoryOrderStatus {
     Requested,
     /// The callback arrived and the stock was added. Final.
     Fulfilled,
+    /// Ops gave up on it (`donut-cli orders cancel`): the shelf may open a new order. A
+    /// callback that still arrives adds its stock (the donuts are real) and fulfils it.
+    Cancelled,
 }
 
 impl FactoryOrderStatus {
@@ -23,6 +26,7 @@ impl FactoryOrderStatus {
             Self::Open => "open",
             Self::Requested => "requested",
             Self::Fulfilled => "fulfilled",
+            Self::Cancelled => "cancelled",
         }
     }
 
@@ -31,6 +35,7 @@ impl FactoryOrderStatus {
             "open" => Some(Self::Open),
             "requested" => Some(Self::Requested),
             "fulfilled" => Some(Self::Fulfilled),
+            "cancelled" => Some(Self::Cancelled),
             _ => None,
         }
     }
@@ -41,9 +46,15 @@ impl FactoryOrderStatus {
     }
 
     /// Whether a callback for this order should still add stock. A callback may arrive
-    /// before we recorded the factory's acknowledgement, so `Open` qualifies too.
+    /// before we recorded the factory's acknowledgement, so `Open` qualifies too; so does a
+    /// cancelled order whose donuts arrive after all.
     pub fn accepts_restock(self) -> bool {
         self != Self::Fulfilled
+    }
+
+    /// Whether the shelf still waits for this order (it holds the product's one open slot).
+    pub fn unfinished(self) -> bool {
+        matches!(self, Self::Open | Self::Requested)
     }
 }
 
@@ -86,6 +97,23 @@ pub struct FactoryOrder {
     pub factory_request_id: Option<String>,
     pub correlation_id: CorrelationId,
     pub request_attempts: u32,
+    /// Times the watchdog published an `open` order's stock-out again.
+    pub chases: u32,
+}
+
+impl FactoryOrder {
+    /// The stock-out event that asks for this order again (a new event id, same factory
+    /// order: the requester and the restock stay exactly-once).
+    pub fn stock_out_again(&self, event_id: uuid::Uuid, at: time::OffsetDateTime) -> StockOutEvent {
+        let order = NewFactoryOrder {
+            id: self.id,
+            product_id: self.product_id.clone(),
+            factory_product_id: self.factory_product_id.clone(),
+            quantity: self.quantity,
+            correlation_id: self.correlation_id.clone(),
+        };
+        StockOutEvent::new(&order, 0, event_id, at)
+    }
 }
 
 /// What we ask the factory to make.

@@ -117,6 +117,61 @@ pub trait OverdueOrders: Send + Sync {
         &self,
         id: FactoryOrderId,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// `open` orders whose stock-out was last published more than `older_than` ago (its
+    /// message may be in the DLQ, or gone), no consumer holding them, ops not told yet;
+    /// oldest first.
+    fn stalled_open_orders(
+        &self,
+        older_than: std::time::Duration,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<FactoryOrder>, StoreError>> + Send;
+
+    /// Publishes a stalled `open` order's stock-out again: counts the chase, restarts its
+    /// clock and writes `event` to the outbox, in one transaction. False when the order moved
+    /// on (or another watchdog chased it) meanwhile.
+    fn chase_open_order(
+        &self,
+        id: FactoryOrderId,
+        older_than: std::time::Duration,
+        event: &StockOutEvent,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// How long the oldest unfinished (`open` or `requested`) order has waited, if any.
+    fn oldest_unfinished(
+        &self,
+    ) -> impl Future<Output = Result<Option<std::time::Duration>, StoreError>> + Send;
+}
+
+/// What an ops command did to a factory order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpsOutcome {
+    /// Changed; the order was in this state before.
+    Done { was: crate::FactoryOrderStatus },
+    /// Nothing to do: the order is already in this (final) state.
+    Unchanged(crate::FactoryOrderStatus),
+    /// Asked again less than the given time ago: that request is still on its way.
+    InFlight(std::time::Duration),
+    UnknownOrder,
+}
+
+/// What ops may do to a factory order the system gave up on (or that they want moving).
+pub trait FactoryOrderOps: Send + Sync {
+    /// Back to `open`, counters and the ops flag cleared, its stock-out (`event`) in the outbox:
+    /// the requester asks the factory again with the same factory order id. An order asked
+    /// for (created, chased or re-requested) less than `not_within` ago is left alone.
+    fn re_request(
+        &self,
+        id: FactoryOrderId,
+        not_within: std::time::Duration,
+        event: &StockOutEvent,
+    ) -> impl Future<Output = Result<OpsOutcome, StoreError>> + Send;
+
+    /// `cancelled`: the product's one open slot is freed, so its next stock-out opens a new order.
+    fn cancel(
+        &self,
+        id: FactoryOrderId,
+    ) -> impl Future<Output = Result<OpsOutcome, StoreError>> + Send;
 }
 
 /// What one relay pass did.

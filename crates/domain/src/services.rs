@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use crate::{
-    Alerts, FactoryApi, FactoryError, FactoryOrderStatus, FactoryOrders, FactoryReceipt,
-    FactoryRequest, OverdueOrders, StockOutEvent, StoreError,
+    Alerts, FactoryApi, FactoryError, FactoryOrderId, FactoryOrderOps, FactoryOrderStatus,
+    FactoryOrders, FactoryReceipt, FactoryRequest, OpsOutcome, OverdueOrders, StockOutEvent,
+    StoreError,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,31 +67,45 @@ pub async fn request_from_factory<W: FactoryOrders, F: FactoryApi>(
     Ok(RequestOutcome::Requested(receipt))
 }
 
-/// When the factory owes us a callback for too long.
+/// When a factory order is not progressing, and how long the watchdog chases it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WatchdogPolicy {
     /// An order requested this long ago and not fulfilled is overdue.
     pub deadline: Duration,
-    /// Requests per order (the first included) before ops are told instead.
+    /// An `open` order whose stock-out was published this long ago is stalled: its message
+    /// has had the time to be retried into the DLQ (at least `maxReceiveCount` × the
+    /// visibility timeout, and never less than `deadline`).
+    pub open_deadline: Duration,
+    /// Requests per order (the first included), or chases of an open order, before ops are
+    /// told instead.
     pub max_attempts: u32,
 }
 
 /// What one watchdog pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WatchdogReport {
-    /// Overdue orders found.
+    /// Overdue orders found (requested and never called back, or open and stalled).
     pub overdue: usize,
     /// Asked of the factory again, with the same factory order id.
     pub re_requested: usize,
+    /// Open orders whose stock-out was published again.
+    pub republished: usize,
     /// Given up on and reported to ops.
     pub surfaced: usize,
     /// Re-requests the factory refused or never answered; tried again next pass.
     pub failed: usize,
+    /// How long the oldest unfinished order has waited (the alarm on unfinished orders).
+    pub oldest_unfinished: Option<Duration>,
 }
 
-/// The factory-order watchdog: the legacy factory loses callbacks, so an order it accepted
-/// and never called back for is asked again (same id: the restock stays exactly-once), up to
-/// `max_attempts` requests; then ops are alerted and the order is left to them.
+/// The factory-order watchdog. Every unfinished order is chased or surfaced:
+/// - `requested` and no callback after `deadline` (the legacy factory loses callbacks): asked
+///   again (same id: the restock stays exactly-once), up to `max_attempts` requests;
+/// - `open` and its stock-out published more than `open_deadline` ago (its message
+///   dead-lettered, purged or expired): its stock-out published again, up to `max_attempts`
+///   times;
+/// - past those: ops are alerted and the order is theirs ([`re_request_order`], or
+///   [`FactoryOrderOps::cancel`]).
 pub async fn watchdog_sweep<W: OverdueOrders, F: FactoryApi, A: Alerts>(
     warehouse: &W,
     factory: &F,
@@ -104,14 +119,7 @@ pub async fn watchdog_sweep<W: OverdueOrders, F: FactoryApi, A: Alerts>(
     {
         report.overdue += 1;
         if order.request_attempts >= policy.max_attempts {
-            match alerts.factory_order_overdue(&order).await {
-                Ok(()) => {
-                    warehouse.mark_surfaced(order.id).await?;
-                    report.surfaced += 1;
-                }
-                // Not marked: the next pass alerts again.
-                Err(_) => report.failed += 1,
-            }
+            surface(warehouse, alerts, &order, &mut report).await?;
             continue;
         }
         if !warehouse.claim_overdue(order.id, policy.deadline).await? {
@@ -129,8 +137,63 @@ pub async fn watchdog_sweep<W: OverdueOrders, F: FactoryApi, A: Alerts>(
             Err(_) => report.failed += 1,
         }
     }
+    for order in warehouse
+        .stalled_open_orders(policy.open_deadline, 50)
+        .await?
+    {
+        report.overdue += 1;
+        if order.chases >= policy.max_attempts {
+            surface(warehouse, alerts, &order, &mut report).await?;
+            continue;
+        }
+        let event = order.stock_out_again(uuid::Uuid::new_v4(), time::OffsetDateTime::now_utc());
+        if warehouse
+            .chase_open_order(order.id, policy.open_deadline, &event)
+            .await?
+        {
+            report.republished += 1;
+        }
+    }
+    report.oldest_unfinished = warehouse.oldest_unfinished().await?;
     Ok(report)
 }
+
+/// Tells ops about an order the watchdog gives up on; marks it only once they were told.
+async fn surface<W: OverdueOrders, A: Alerts>(
+    warehouse: &W,
+    alerts: &A,
+    order: &crate::FactoryOrder,
+    report: &mut WatchdogReport,
+) -> Result<(), StoreError> {
+    match alerts.factory_order_overdue(order).await {
+        Ok(()) => {
+            warehouse.mark_surfaced(order.id).await?;
+            report.surfaced += 1;
+        }
+        // Not marked: the next pass alerts again.
+        Err(_) => report.failed += 1,
+    }
+    Ok(())
+}
+
+/// Ops: ask the factory again for an unfinished order (`donut-cli orders re-request`). It goes
+/// back to `open` and its stock-out is published again; repeated within `not_within`, it
+/// changes nothing (that request is still on its way).
+pub async fn re_request_order<W: FactoryOrders + FactoryOrderOps>(
+    warehouse: &W,
+    id: FactoryOrderId,
+    not_within: Duration,
+) -> Result<OpsOutcome, StoreError> {
+    let Some(order) = warehouse.factory_order(id).await? else {
+        return Ok(OpsOutcome::UnknownOrder);
+    };
+    if !order.status.unfinished() {
+        return Ok(OpsOutcome::Unchanged(order.status));
+    }
+    let event = order.stock_out_again(uuid::Uuid::new_v4(), time::OffsetDateTime::now_utc());
+    warehouse.re_request(id, not_within, &event).await
+}
+
 
 /// How long the outbox waits before publishing a row again after `attempts` failures:
 /// 1 s, 2 s, 4 s … capped at 5 minutes.

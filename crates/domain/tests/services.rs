@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use donut_domain::ports::RestockOutcome;
 use donut_domain::services::{
-    RequestError, RequestOutcome, WatchdogPolicy, WatchdogReport, request_from_factory,
-    watchdog_sweep,
+    RequestError, RequestOutcome, WatchdogPolicy, re_request_order,
+    request_from_factory, watchdog_sweep,
 };
 use donut_domain::*;
 use donut_testkit::MemWarehouse;
@@ -156,10 +156,11 @@ fn the_watchdog_re_requests_then_surfaces() {
     let alerts = RecordingAlerts::default();
     let policy = WatchdogPolicy {
         deadline: Duration::from_secs(60),
+        open_deadline: Duration::from_secs(600),
         max_attempts: 3,
     };
     let sweep = || block_on(watchdog_sweep(&w, &f, &alerts, policy)).unwrap();
-    assert_eq!(sweep(), WatchdogReport::default(), "not overdue yet");
+    assert_eq!(sweep().overdue, 0, "not overdue yet");
     // attempts 1 → 2 → 3: two re-requests with the same id, then ops hear of it.
     for expected_calls in [2, 3] {
         w.advance(Duration::from_secs(61));
@@ -172,11 +173,137 @@ fn the_watchdog_re_requests_then_surfaces() {
     assert_eq!((r.re_requested, r.surfaced), (0, 1));
     assert_eq!(*alerts.0.lock().unwrap(), vec![event.factory_order_id]);
     w.advance(Duration::from_secs(61));
+    let r = sweep();
     assert_eq!(
-        sweep(),
-        WatchdogReport::default(),
+        (r.overdue, r.surfaced),
+        (0, 0),
         "surfaced orders are left to ops"
     );
+    assert_eq!(
+        r.oldest_unfinished,
+        Some(Duration::from_secs(4 * 61)),
+        "and still counted as unfinished"
+    );
+}
+
+const POLICY: WatchdogPolicy = WatchdogPolicy {
+    deadline: Duration::from_secs(60),
+    open_deadline: Duration::from_secs(600),
+    max_attempts: 3,
+};
+
+/// The stock-out's message never got through (dead-lettered, purged, expired): the order stays
+/// `open`, and the watchdog publishes its stock-out again, then tells ops.
+#[test]
+fn a_stalled_open_order_is_published_again_then_surfaced() {
+    let (w, event) = setup();
+    let id = event.factory_order_id;
+    let (f, alerts) = (CountingFactory::new(false), RecordingAlerts::default());
+    let sweep = || block_on(watchdog_sweep(&w, &f, &alerts, POLICY)).unwrap();
+    w.advance(Duration::from_secs(599));
+    assert_eq!(sweep().republished, 0, "not stalled yet");
+    for chase in 1..=3 {
+        w.advance(Duration::from_secs(2));
+        assert_eq!(sweep().republished, 0, "chased at most once per deadline");
+        w.advance(Duration::from_secs(599));
+        let r = sweep();
+        assert_eq!((r.republished, r.surfaced), (1, 0), "chase {chase}");
+        let again = w.republished();
+        assert_eq!(again.len(), chase);
+        let last = again.last().unwrap();
+        assert_eq!(last.factory_order_id, id, "same order: exactly-once downstream");
+        assert_ne!(last.event_id, event.event_id, "a new event");
+        assert_eq!(last.correlation_id, event.correlation_id);
+    }
+    w.advance(Duration::from_secs(601));
+    let r = sweep();
+    assert_eq!((r.republished, r.surfaced), (0, 1));
+    assert_eq!(*alerts.0.lock().unwrap(), vec![id]);
+    assert_eq!(f.calls(), 0, "open orders go through the queue, not straight to the factory");
+    w.advance(Duration::from_secs(601));
+    assert_eq!(sweep().overdue, 0, "left to ops");
+}
+
+/// Ops' re-request: an order the watchdog gave up on goes back to `open` and its stock-out is
+/// published again; a repeat while it is on its way, or on a finished order, changes nothing.
+#[test]
+fn ops_re_request_reopens_a_surfaced_order_once() {
+    let (w, event) = setup();
+    let id = event.factory_order_id;
+    let (f, alerts) = (CountingFactory::new(false), RecordingAlerts::default());
+    block_on(request_from_factory(&w, &f, &event, LEASE)).unwrap();
+    for _ in 0..4 {
+        w.advance(Duration::from_secs(61));
+        block_on(watchdog_sweep(&w, &f, &alerts, POLICY)).unwrap();
+    }
+    assert_eq!(*alerts.0.lock().unwrap(), vec![id], "surfaced");
+    let not_within = Duration::from_secs(60);
+    assert_eq!(
+        block_on(re_request_order(&w, id, not_within)).unwrap(),
+        OpsOutcome::Done {
+            was: FactoryOrderStatus::Requested
+        }
+    );
+    let o = order(&w, id);
+    assert_eq!((o.status, o.request_attempts, o.chases), (FactoryOrderStatus::Open, 0, 0));
+    assert_eq!(w.republished().len(), 1);
+    assert_eq!(
+        block_on(re_request_order(&w, id, not_within)).unwrap(),
+        OpsOutcome::InFlight(Duration::ZERO),
+        "idempotent while on its way"
+    );
+    assert_eq!(w.republished().len(), 1);
+    // The requester takes the republished event: one more factory call, same order.
+    block_on(request_from_factory(&w, &f, &w.republished()[0], LEASE)).unwrap();
+    assert_eq!(f.calls(), 4);
+    block_on(w.restock(id)).unwrap();
+    assert_eq!(
+        block_on(re_request_order(&w, id, not_within)).unwrap(),
+        OpsOutcome::Unchanged(FactoryOrderStatus::Fulfilled)
+    );
+    assert_eq!(
+        block_on(re_request_order(&w, FactoryOrderId::new(), not_within)).unwrap(),
+        OpsOutcome::UnknownOrder
+    );
+}
+
+/// Ops' cancel frees the product's one open slot: the next stock-out opens a new order. A
+/// cancelled order's late callback still adds its stock.
+#[test]
+fn ops_cancel_lets_the_shelf_order_again() {
+    let (w, event) = setup();
+    let id = event.factory_order_id;
+    assert_eq!(
+        block_on(w.cancel(id)).unwrap(),
+        OpsOutcome::Done {
+            was: FactoryOrderStatus::Open
+        }
+    );
+    assert_eq!(
+        block_on(w.cancel(id)).unwrap(),
+        OpsOutcome::Unchanged(FactoryOrderStatus::Cancelled),
+        "idempotent"
+    );
+    let request = PurchaseRequest {
+        product_id: ProductId::parse("glazed").unwrap(),
+        quantity: Quantity::parse(1, 10).unwrap(),
+        correlation_id: CorrelationId::new(),
+    };
+    let PurchaseOutcome::OutOfStock(refused) = block_on(w.purchase(&request)).unwrap() else {
+        panic!("still empty")
+    };
+    let restock = refused.restock.unwrap();
+    assert!(restock.opened_now, "a new order");
+    assert_ne!(restock.factory_order_id, id);
+    let (f, alerts) = (CountingFactory::new(false), RecordingAlerts::default());
+    w.advance(Duration::from_secs(10_000));
+    let r = block_on(watchdog_sweep(&w, &f, &alerts, POLICY)).unwrap();
+    assert_eq!(r.republished, 1, "only the new order is chased");
+    assert_eq!(w.republished()[0].factory_order_id, restock.factory_order_id);
+    assert!(matches!(
+        block_on(w.restock(id)).unwrap(),
+        RestockOutcome::Restocked { added: 10, .. }
+    ));
 }
 
 #[test]

@@ -54,9 +54,11 @@ pub async fn relay_pass<S: OutboxStore, P: EventPublisher>(
 }
 
 /// One watchdog pass, logged: the scheduled Lambda and the local sweep both run this. The
-/// orders it gave up on (no callback after `factoryMaxAttempts` requests; ops were e-mailed)
-/// are the `FactoryOrdersOverdue` metric the overdue alarm watches — an order merely past its
-/// first deadline is asked again, not alarmed.
+/// orders it gave up on (no progress after `factoryMaxAttempts` requests or chases; ops were
+/// e-mailed) are the `FactoryOrdersOverdue` metric the overdue alarm watches — an order merely
+/// past its first deadline is asked again, not alarmed. Every pass ends with the age of the
+/// oldest unfinished order, `UnfinishedOrderOldestAge`, which the unfinished-order alarm
+/// watches (0 when there is none).
 pub async fn watchdog_pass<W: OverdueOrders, F: FactoryApi, A: Alerts>(
     warehouse: &W,
     factory: &F,
@@ -72,10 +74,15 @@ pub async fn watchdog_pass<W: OverdueOrders, F: FactoryApi, A: Alerts>(
                     r.surfaced as u64,
                 );
             }
+            donut_metrics::millis(
+                donut_metrics::Metric::UnfinishedOrderOldestAge,
+                r.oldest_unfinished.unwrap_or_default(),
+            );
             if r.overdue > 0 {
                 tracing::warn!(
                     overdue = r.overdue,
                     re_requested = r.re_requested,
+                    republished = r.republished,
                     surfaced = r.surfaced,
                     failed = r.failed,
                     "factory orders overdue"

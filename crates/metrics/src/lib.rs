@@ -22,6 +22,7 @@ pub enum Metric {
     BatchItemFailures,
     FactoryOrdersOverdue,
     OutboxOldestAge,
+    UnfinishedOrderOldestAge,
     ColdStarts,
 }
 
@@ -42,7 +43,7 @@ impl Unit {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 12] = [
+    pub const ALL: [Metric; 13] = [
         Metric::OrdersSold,
         Metric::OrdersRefused,
         Metric::StockOuts,
@@ -54,6 +55,7 @@ impl Metric {
         Metric::BatchItemFailures,
         Metric::FactoryOrdersOverdue,
         Metric::OutboxOldestAge,
+        Metric::UnfinishedOrderOldestAge,
         Metric::ColdStarts,
     ];
 
@@ -71,15 +73,17 @@ impl Metric {
             Metric::BatchItemFailures => "BatchItemFailures",
             Metric::FactoryOrdersOverdue => "FactoryOrdersOverdue",
             Metric::OutboxOldestAge => "OutboxOldestAge",
+            Metric::UnfinishedOrderOldestAge => "UnfinishedOrderOldestAge",
             Metric::ColdStarts => "ColdStarts",
         }
     }
 
     pub const fn unit(self) -> Unit {
         match self {
-            Metric::FactoryCallLatency | Metric::RestockLatency | Metric::OutboxOldestAge => {
-                Unit::Milliseconds
-            }
+            Metric::FactoryCallLatency
+            | Metric::RestockLatency
+            | Metric::OutboxOldestAge
+            | Metric::UnfinishedOrderOldestAge => Unit::Milliseconds,
             _ => Unit::Count,
         }
     }

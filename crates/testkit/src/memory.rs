@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use donut_domain::ports::RestockOutcome;
+use donut_domain::ports::{OpsOutcome, RestockOutcome};
 use donut_domain::purchase::{PurchaseDraft, ShelfState, plan_reorder, restock_info};
 use donut_domain::{
-    FactoryOrder, FactoryOrderId, FactoryOrderStatus, FactoryOrders, FactoryReceipt, OutOfStock,
-    OverdueOrders, Product, ProductId, PurchaseOutcome, PurchaseRequest, Restocks, Sale, Shelves,
-    StoreError,
+    FactoryOrder, FactoryOrderId, FactoryOrderOps, FactoryOrderStatus, FactoryOrders,
+    FactoryReceipt, OutOfStock, OverdueOrders, Product, ProductId, PurchaseOutcome,
+    PurchaseRequest, Restocks, Sale, Shelves, StockOutEvent, StoreError,
 };
 
 #[derive(Debug, Clone)]
@@ -22,7 +22,23 @@ struct Order {
     created: Duration,
     requested: Option<Duration>,
     lease_until: Option<Duration>,
+    /// When the watchdog (or ops) last published its stock-out again.
+    chased: Option<Duration>,
     surfaced: bool,
+}
+
+impl Order {
+    /// When its stock-out was last published: opened, or chased since.
+    fn last_published(&self) -> Duration {
+        self.chased.unwrap_or(self.created)
+    }
+
+    fn stalled_open(&self, older_than: Duration, now: Duration) -> bool {
+        self.order.status == FactoryOrderStatus::Open
+            && !self.surfaced
+            && self.last_published() + older_than < now
+            && self.lease_until.is_none_or(|until| until < now)
+    }
 }
 
 #[derive(Default)]
@@ -31,6 +47,8 @@ struct State {
     products: BTreeMap<String, Product>,
     orders: Vec<Order>,
     sold: Vec<(ProductId, u32)>,
+    /// Stock-out events written again (chases, ops re-requests), oldest first.
+    republished: Vec<StockOutEvent>,
 }
 
 #[derive(Default)]
@@ -70,6 +88,11 @@ impl MemWarehouse {
             .sum()
     }
 
+    /// The stock-out events the watchdog or ops published again, oldest first.
+    pub fn republished(&self) -> Vec<StockOutEvent> {
+        self.state().republished.clone()
+    }
+
     /// Every factory order, oldest first.
     pub fn factory_orders(&self) -> Vec<FactoryOrder> {
         self.state()
@@ -91,7 +114,7 @@ impl Shelves for MemWarehouse {
         let open = s
             .orders
             .iter()
-            .find(|o| o.order.product_id == request.product_id && o.order.status.accepts_restock())
+            .find(|o| o.order.product_id == request.product_id && o.order.status.unfinished())
             .map(|o| (o.order.id, o.order.status));
         let Some(product) = s.products.get_mut(request.product_id.as_str()) else {
             return Ok(PurchaseOutcome::UnknownProduct(request.product_id.clone()));
@@ -120,10 +143,12 @@ impl Shelves for MemWarehouse {
                     factory_request_id: None,
                     correlation_id: new.correlation_id.clone(),
                     request_attempts: 0,
+                    chases: 0,
                 },
                 created: now,
                 requested: None,
                 lease_until: None,
+                chased: None,
                 surfaced: false,
             });
         }
@@ -296,5 +321,95 @@ impl OverdueOrders for MemWarehouse {
             .ok_or_else(|| unknown(id))?;
         o.surfaced = true;
         Ok(())
+    }
+
+    async fn stalled_open_orders(
+        &self,
+        older_than: Duration,
+        limit: usize,
+    ) -> Result<Vec<FactoryOrder>, StoreError> {
+        let s = self.state();
+        Ok(s.orders
+            .iter()
+            .filter(|o| o.stalled_open(older_than, s.now))
+            .take(limit)
+            .map(|o| o.order.clone())
+            .collect())
+    }
+
+    async fn chase_open_order(
+        &self,
+        id: FactoryOrderId,
+        older_than: Duration,
+        event: &StockOutEvent,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.state();
+        let now = s.now;
+        let Some(o) = s.orders.iter_mut().find(|o| o.order.id == id) else {
+            return Ok(false);
+        };
+        if !o.stalled_open(older_than, now) {
+            return Ok(false);
+        }
+        o.order.chases += 1;
+        o.chased = Some(now);
+        s.republished.push(event.clone());
+        Ok(true)
+    }
+
+    async fn oldest_unfinished(&self) -> Result<Option<Duration>, StoreError> {
+        let s = self.state();
+        Ok(s.orders
+            .iter()
+            .filter(|o| o.order.status.unfinished())
+            .map(|o| s.now.saturating_sub(o.created))
+            .max())
+    }
+}
+
+impl FactoryOrderOps for MemWarehouse {
+    async fn re_request(
+        &self,
+        id: FactoryOrderId,
+        not_within: Duration,
+        event: &StockOutEvent,
+    ) -> Result<OpsOutcome, StoreError> {
+        let mut s = self.state();
+        let now = s.now;
+        let Some(o) = s.orders.iter_mut().find(|o| o.order.id == id) else {
+            return Ok(OpsOutcome::UnknownOrder);
+        };
+        let was = o.order.status;
+        if !was.unfinished() {
+            return Ok(OpsOutcome::Unchanged(was));
+        }
+        let last_asked = o.last_published().max(o.requested.unwrap_or_default());
+        let since = now.saturating_sub(last_asked);
+        if since < not_within {
+            return Ok(OpsOutcome::InFlight(since));
+        }
+        o.order.status = FactoryOrderStatus::Open;
+        o.order.request_attempts = 0;
+        o.order.chases = 0;
+        o.surfaced = false;
+        o.lease_until = None;
+        o.requested = None;
+        o.chased = Some(now);
+        s.republished.push(event.clone());
+        Ok(OpsOutcome::Done { was })
+    }
+
+    async fn cancel(&self, id: FactoryOrderId) -> Result<OpsOutcome, StoreError> {
+        let mut s = self.state();
+        let Some(o) = s.orders.iter_mut().find(|o| o.order.id == id) else {
+            return Ok(OpsOutcome::UnknownOrder);
+        };
+        let was = o.order.status;
+        if !was.unfinished() {
+            return Ok(OpsOutcome::Unchanged(was));
+        }
+        o.order.status = FactoryOrderStatus::Cancelled;
+        o.lease_until = None;
+        Ok(OpsOutcome::Done { was })
     }
 }

@@ -34,6 +34,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "outbox claims",
         sql: include_str!("../migrations/004_outbox_claims.sql"),
     },
+    Migration {
+        version: 5,
+        name: "unfinished orders",
+        sql: include_str!("../migrations/005_unfinished_orders.sql"),
+    },
 ];
 
 /// "Duplicate column" and "duplicate key name": the statement ran before (MySQL commits DDL

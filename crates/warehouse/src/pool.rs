@@ -297,6 +297,7 @@ const TRANSIENT_SERVER_ERRORS: &[u16] = &[
 ];
 
 pub(crate) const DEADLOCK: u16 = 1213;
+const LOCK_WAIT_TIMEOUT: u16 = 1205;
 
 pub(crate) fn map_err(e: mysql_async::Error) -> StoreError {
     use mysql_async::Error;
@@ -319,4 +320,44 @@ pub(crate) fn map_err(e: mysql_async::Error) -> StoreError {
 
 pub(crate) fn is_deadlock(e: &mysql_async::Error) -> bool {
     matches!(e, mysql_async::Error::Server(s) if s.code == DEADLOCK)
+}
+
+/// A statement that lost a lock — chosen as a deadlock's victim (its transaction was rolled
+/// back) or timed out waiting — and may simply run again.
+pub(crate) fn lost_a_lock(e: &mysql_async::Error) -> bool {
+    matches!(e, mysql_async::Error::Server(s) if s.code == DEADLOCK || s.code == LOCK_WAIT_TIMEOUT)
+}
+
+/// How many times a statement (or a short transaction) that lost a lock is run in all.
+pub(crate) const LOCK_ATTEMPTS: u32 = 5;
+
+/// Waits a little before attempt `attempt + 1`: a few milliseconds, growing, with jitter so
+/// that two losers do not meet again at once.
+pub(crate) async fn lock_backoff(attempt: u32) {
+    let jitter = u64::from(uuid::Uuid::new_v4().as_u128() as u8 % 8);
+    tokio::time::sleep(std::time::Duration::from_millis(
+        (2 << attempt.min(5)) + jitter,
+    ))
+    .await;
+}
+
+/// Runs one autocommitted statement, again when it lost a lock (at most [`LOCK_ATTEMPTS`]).
+pub(crate) async fn exec_retrying(
+    conn: &mut mysql_async::Conn,
+    sql: &str,
+    params: mysql_async::Params,
+) -> Result<u64, mysql_async::Error> {
+    use mysql_async::prelude::Queryable;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match conn.exec_drop(sql, params.clone()).await {
+            Ok(()) => return Ok(conn.affected_rows()),
+            Err(e) if lost_a_lock(&e) && attempt < LOCK_ATTEMPTS => {
+                tracing::debug!(attempt, error = %e, "statement lost a lock; again");
+                lock_backoff(attempt).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }

@@ -2,14 +2,14 @@
 
 use std::time::Duration;
 
-use donut_domain::ports::RestockOutcome;
+use donut_domain::ports::{OpsOutcome, RestockOutcome};
 use donut_domain::purchase::{PurchaseDraft, restock_info};
 use donut_domain::{
     CorrelationId, FactoryOrder, FactoryOrderId, FactoryOrderStatus, FactoryReceipt,
     NewFactoryOrder, OutOfStock, Product, ProductId, PurchaseOutcome, PurchaseRequest, ReorderRule,
-    Sale, StoreError,
+    Sale, StockOutEvent, StoreError,
 };
-use donut_domain::{FactoryOrders, OverdueOrders, Restocks, Shelves};
+use donut_domain::{FactoryOrderOps, FactoryOrders, OverdueOrders, Restocks, Shelves};
 use mysql_async::prelude::*;
 use mysql_async::{Row, TxOpts};
 
@@ -20,7 +20,7 @@ const SELECT_PRODUCT: &str = "SELECT product_id, name, price_cents, qty, reorder
      reorder_qty, factory_product_id FROM products";
 
 const SELECT_FACTORY_ORDERS: &str = "SELECT factory_order_id, product_id, factory_product_id, \
-     quantity, status, factory_request_id, correlation_id, request_attempts FROM factory_orders";
+     quantity, status, factory_request_id, correlation_id, request_attempts, chases FROM factory_orders";
 
 /// How often a purchase that lost a deadlock is tried again before the buyer gets a 503.
 const DEADLOCK_RETRIES: usize = 3;
@@ -166,6 +166,188 @@ impl OverdueOrders for MySqlWarehouse {
         )
         .await
         .map_err(map_err)
+    }
+
+    async fn stalled_open_orders(
+        &self,
+        older_than: Duration,
+        limit: usize,
+    ) -> Result<Vec<FactoryOrder>, StoreError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<Row> = conn
+            .exec(
+                format!("{SELECT_FACTORY_ORDERS} WHERE {STALLED_OPEN} ORDER BY created_at LIMIT ?"),
+                (older_than.as_micros() as u64, limit as u64),
+            )
+            .await
+            .map_err(map_err)?;
+        rows.into_iter().map(factory_order_from_row).collect()
+    }
+
+    async fn chase_open_order(
+        &self,
+        id: FactoryOrderId,
+        older_than: Duration,
+        event: &StockOutEvent,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut tx = conn
+            .start_transaction(TxOpts::default())
+            .await
+            .map_err(map_err)?;
+        tx.exec_drop(
+            format!(
+                "UPDATE factory_orders SET chases = chases + 1, chased_at = UTC_TIMESTAMP(6) \
+                 WHERE factory_order_id = ? AND {STALLED_OPEN}"
+            ),
+            (id.to_string(), older_than.as_micros() as u64),
+        )
+        .await
+        .map_err(map_err)?;
+        if tx.affected_rows() != 1 {
+            tx.rollback().await.map_err(map_err)?;
+            return Ok(false);
+        }
+        insert_outbox_row(&mut tx, event).await?;
+        tx.commit().await.map_err(map_err)?;
+        tracing::warn!(
+            correlation_id = %event.correlation_id,
+            factory_order_id = %id,
+            product_id = %event.product_id,
+            "open factory order stalled: its stock-out is published again"
+        );
+        Ok(true)
+    }
+
+    async fn oldest_unfinished(&self) -> Result<Option<Duration>, StoreError> {
+        let mut conn = self.conn().await?;
+        let age: Option<Option<i64>> = conn
+            .query_first(
+                "SELECT TIMESTAMPDIFF(MICROSECOND, MIN(created_at), UTC_TIMESTAMP(6)) \
+                 FROM factory_orders WHERE status IN ('open', 'requested')",
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(age
+            .flatten()
+            .map(|us| Duration::from_micros(us.max(0) as u64)))
+    }
+}
+
+/// An `open` order nobody is moving: its stock-out last published more than `?` µs ago, no
+/// consumer holding it, ops not told yet.
+const STALLED_OPEN: &str = "status = 'open' AND surfaced_at IS NULL \
+     AND COALESCE(chased_at, created_at) < UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND \
+     AND (request_lease_until IS NULL OR request_lease_until < UTC_TIMESTAMP(6))";
+
+/// Writes a stock-out event into the outbox, due at once (the caller's transaction).
+async fn insert_outbox_row(
+    tx: &mut mysql_async::Transaction<'_>,
+    event: &StockOutEvent,
+) -> Result<(), StoreError> {
+    tx.exec_drop(
+        "INSERT INTO outbox (event_id, correlation_id, payload, created_at, next_attempt_at) \
+         VALUES (?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
+        (
+            event.event_id.to_string(),
+            event.correlation_id.as_str(),
+            event.to_json(),
+        ),
+    )
+    .await
+    .map_err(map_err)
+}
+
+impl FactoryOrderOps for MySqlWarehouse {
+    async fn re_request(
+        &self,
+        id: FactoryOrderId,
+        not_within: Duration,
+        event: &StockOutEvent,
+    ) -> Result<OpsOutcome, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut tx = conn
+            .start_transaction(TxOpts::default())
+            .await
+            .map_err(map_err)?;
+        // How long ago the order was last asked for: opened, chased or requested.
+        let row: Option<(String, i64)> = tx
+            .exec_first(
+                "SELECT status, TIMESTAMPDIFF(MICROSECOND, GREATEST(created_at, \
+                 COALESCE(chased_at, created_at), COALESCE(requested_at, created_at)), \
+                 UTC_TIMESTAMP(6)) FROM factory_orders WHERE factory_order_id = ? FOR UPDATE",
+                (id.to_string(),),
+            )
+            .await
+            .map_err(map_err)?;
+        let Some((status, since_us)) = row else {
+            return Ok(OpsOutcome::UnknownOrder);
+        };
+        let was = parse_status(&status)?;
+        let since = Duration::from_micros(since_us.max(0) as u64);
+        if !was.unfinished() {
+            return Ok(OpsOutcome::Unchanged(was));
+        }
+        if since < not_within {
+            return Ok(OpsOutcome::InFlight(since));
+        }
+        tx.exec_drop(
+            "UPDATE factory_orders SET status = 'open', surfaced_at = NULL, chases = 0, \
+             request_attempts = 0, request_lease_until = NULL, requested_at = NULL, \
+             chased_at = UTC_TIMESTAMP(6) WHERE factory_order_id = ?",
+            (id.to_string(),),
+        )
+        .await
+        .map_err(map_err)?;
+        insert_outbox_row(&mut tx, event).await?;
+        tx.commit().await.map_err(map_err)?;
+        tracing::warn!(
+            correlation_id = %event.correlation_id,
+            factory_order_id = %id,
+            product_id = %event.product_id,
+            was = %was,
+            "ops: factory order re-requested (open again, its stock-out published again)"
+        );
+        Ok(OpsOutcome::Done { was })
+    }
+
+    async fn cancel(&self, id: FactoryOrderId) -> Result<OpsOutcome, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut tx = conn
+            .start_transaction(TxOpts::default())
+            .await
+            .map_err(map_err)?;
+        let row: Option<(String, String, String)> = tx
+            .exec_first(
+                "SELECT status, correlation_id, product_id FROM factory_orders \
+                 WHERE factory_order_id = ? FOR UPDATE",
+                (id.to_string(),),
+            )
+            .await
+            .map_err(map_err)?;
+        let Some((status, correlation_id, product_id)) = row else {
+            return Ok(OpsOutcome::UnknownOrder);
+        };
+        let was = parse_status(&status)?;
+        if !was.unfinished() {
+            return Ok(OpsOutcome::Unchanged(was));
+        }
+        tx.exec_drop(
+            "UPDATE factory_orders SET status = 'cancelled', open_product_id = NULL, \
+             request_lease_until = NULL, cancelled_at = UTC_TIMESTAMP(6) WHERE factory_order_id = ?",
+            (id.to_string(),),
+        )
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        tracing::warn!(
+            correlation_id = %correlation_id,
+            factory_order_id = %id,
+            product_id = %product_id,
+            was = %was,
+            "ops: factory order cancelled (the product's next stock-out opens a new one)"
+        );
+        Ok(OpsOutcome::Done { was })
     }
 }
 
@@ -374,6 +556,7 @@ fn factory_order_from_row(row: Row) -> Result<FactoryOrder, StoreError> {
         request_id,
         correlation_id,
         attempts,
+        chases,
     ): (
         String,
         String,
@@ -382,6 +565,7 @@ fn factory_order_from_row(row: Row) -> Result<FactoryOrder, StoreError> {
         String,
         Option<String>,
         String,
+        u32,
         u32,
     ) = mysql_async::from_row_opt(row).map_err(internal)?;
     Ok(FactoryOrder {
@@ -393,5 +577,6 @@ fn factory_order_from_row(row: Row) -> Result<FactoryOrder, StoreError> {
         factory_request_id: request_id,
         correlation_id: parse_correlation_id(&correlation_id)?,
         request_attempts: attempts,
+        chases,
     })
 }

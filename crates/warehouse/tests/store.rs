@@ -342,47 +342,6 @@ async fn the_relay_publishes_each_row_once_and_retries_failures_later() {
     assert_eq!(db.count("SELECT MAX(attempts) FROM outbox", ()).await, 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_relays_never_publish_a_row_twice() {
-    let db = TestDb::new().await;
-    stock_outs(&db, 20).await;
-    let publisher = std::sync::Arc::new(RecordingPublisher {
-        seen: Mutex::new(vec![]),
-        fail: false,
-        delay: Duration::from_millis(5),
-    });
-    let relays = (0..4).map(|_| {
-        let w = db.warehouse.clone();
-        let p = publisher.clone();
-        tokio::spawn(async move {
-            let mut total = 0;
-            loop {
-                let n = w.relay(p.as_ref(), 3).await.unwrap().published;
-                if n == 0 {
-                    return total;
-                }
-                total += n;
-            }
-        })
-    });
-    let total: usize = futures::future::join_all(relays)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap())
-        .sum();
-    let mut ids: Vec<_> = publisher
-        .seen
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|e| e.event_id)
-        .collect();
-    assert_eq!(total, 20);
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), 20, "every event once");
-}
-
 /// A publisher that, while "calling SNS", tries to lock every outbox row from another
 /// connection without waiting: it succeeds only if the relay holds no row lock across the call.
 struct LockProbe {
@@ -573,6 +532,125 @@ async fn overdue_orders_are_claimed_once_per_deadline_and_left_alone_once_surfac
         db.warehouse.restock(id).await.unwrap(),
         RestockOutcome::Restocked { added: 5, .. }
     ));
+}
+
+/// An `open` order whose stock-out never got through is chased once per open deadline: its
+/// chase and the new outbox row in one transaction, never while a consumer holds the order.
+#[tokio::test]
+async fn stalled_open_orders_are_chased_once_per_deadline() {
+    let db = TestDb::with_shelves(&[Shelf::new("glazed", 0).reorder(0, 5)]).await;
+    let id = refused_with_new_order(&db, "glazed").await;
+    let deadline = Duration::from_secs(3600);
+    let stalled = || async { db.warehouse.stalled_open_orders(deadline, 10).await.unwrap() };
+    assert!(stalled().await.is_empty(), "fresh");
+    db.exec(
+        "UPDATE factory_orders SET created_at = UTC_TIMESTAMP(6) - INTERVAL 2 HOUR",
+        (),
+    )
+    .await;
+    // A consumer is calling the factory for it: not stalled.
+    assert!(db.warehouse.claim_factory_request(id, deadline).await.unwrap());
+    assert!(stalled().await.is_empty(), "held by a consumer");
+    db.warehouse.release_factory_claim(id).await.unwrap();
+    let order = stalled().await.pop().expect("stalled");
+    assert_eq!((order.id, order.chases), (id, 0));
+
+    let event = order.stock_out_again(uuid::Uuid::new_v4(), time::OffsetDateTime::now_utc());
+    assert!(db.warehouse.chase_open_order(id, deadline, &event).await.unwrap());
+    assert!(
+        !db.warehouse.chase_open_order(id, deadline, &event).await.unwrap(),
+        "its clock restarted"
+    );
+    assert!(stalled().await.is_empty());
+    assert_eq!(db.warehouse.factory_order(id).await.unwrap().unwrap().chases, 1);
+    let payloads: Vec<String> = {
+        use mysql_async::prelude::Queryable;
+        db.conn()
+            .await
+            .query("SELECT payload FROM outbox ORDER BY id")
+            .await
+            .unwrap()
+    };
+    assert_eq!(payloads.len(), 2, "the stock-out, then its chase");
+    assert_eq!(StockOutEvent::from_json(&payloads[1]).unwrap(), event);
+    let oldest = db.warehouse.oldest_unfinished().await.unwrap().unwrap();
+    assert!(oldest >= Duration::from_secs(7200), "{oldest:?}");
+}
+
+/// Ops' commands on the real warehouse: re-request (idempotent while on its way), cancel (frees
+/// the product's slot: the next stock-out opens a new order), both no-ops on finished orders.
+#[tokio::test]
+async fn ops_commands_move_orders_in_the_database() {
+    let db = TestDb::with_shelves(&[Shelf::new("glazed", 0).reorder(0, 5)]).await;
+    let id = refused_with_new_order(&db, "glazed").await;
+    let order = db.warehouse.factory_order(id).await.unwrap().unwrap();
+    let event = order.stock_out_again(uuid::Uuid::new_v4(), time::OffsetDateTime::now_utc());
+    let not_within = Duration::from_secs(60);
+    assert!(matches!(
+        db.warehouse.re_request(id, not_within, &event).await.unwrap(),
+        OpsOutcome::InFlight(_)
+    ));
+    db.exec(
+        "UPDATE factory_orders SET status = 'requested', request_attempts = 4, \
+         requested_at = UTC_TIMESTAMP(6) - INTERVAL 2 HOUR, \
+         created_at = UTC_TIMESTAMP(6) - INTERVAL 3 HOUR, surfaced_at = UTC_TIMESTAMP(6)",
+        (),
+    )
+    .await;
+    assert_eq!(
+        db.warehouse.re_request(id, not_within, &event).await.unwrap(),
+        OpsOutcome::Done {
+            was: FactoryOrderStatus::Requested
+        }
+    );
+    let again = db.warehouse.factory_order(id).await.unwrap().unwrap();
+    assert_eq!(
+        (again.status, again.request_attempts, again.chases),
+        (FactoryOrderStatus::Open, 0, 0)
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM factory_orders WHERE surfaced_at IS NULL", ())
+            .await,
+        1
+    );
+    assert_eq!(db.warehouse.pending().await.unwrap().rows, 2, "published again");
+    assert!(
+        matches!(
+            db.warehouse.re_request(id, not_within, &event).await.unwrap(),
+            OpsOutcome::InFlight(_)
+        ),
+        "a repeat while on its way changes nothing"
+    );
+
+    assert_eq!(
+        db.warehouse.cancel(id).await.unwrap(),
+        OpsOutcome::Done {
+            was: FactoryOrderStatus::Open
+        }
+    );
+    assert_eq!(
+        db.warehouse.cancel(id).await.unwrap(),
+        OpsOutcome::Unchanged(FactoryOrderStatus::Cancelled)
+    );
+    assert_eq!(
+        db.warehouse.re_request(id, not_within, &event).await.unwrap(),
+        OpsOutcome::Unchanged(FactoryOrderStatus::Cancelled)
+    );
+    assert_eq!(
+        db.warehouse
+            .cancel(FactoryOrderId::new())
+            .await
+            .unwrap(),
+        OpsOutcome::UnknownOrder
+    );
+    let next = refused_with_new_order(&db, "glazed").await;
+    assert_ne!(next, id, "the shelf ordered again");
+    // The cancelled order's donuts arrive after all: counted, once.
+    assert!(matches!(
+        db.warehouse.restock(id).await.unwrap(),
+        RestockOutcome::Restocked { added: 5, .. }
+    ));
+    assert_eq!(db.stock("glazed").await, 5);
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! λ factory-watchdog: on a schedule, asks the factory again for orders it accepted and never
-//! called back for; after `max_attempts` requests, alerts ops (ops SNS topic) and emits the
+//! called back for, and publishes again the stock-out of open orders whose message never got
+//! through; after `max_attempts`, alerts ops (ops SNS topic) and emits the
 //! `FactoryOrdersOverdue` metric (EMF) that the overdue alarm watches — the same pass as the
 //! local stack's sweep (`donut_messaging::sweep::watchdog_pass`).
 
@@ -25,11 +26,19 @@ async fn main() -> Result<(), Error> {
     let alerts = &LazyAlerts::new(&aws, &settings.ops_topic_arn);
     let policy = WatchdogPolicy {
         deadline: Duration::from_secs(60 * settings.deadline_minutes),
+        open_deadline: Duration::from_secs(60 * settings.open_deadline_minutes),
         max_attempts: settings.max_attempts,
     };
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
         let r = watchdog_pass(warehouse, factory, alerts, policy).await?;
-        Ok::<_, Error>(json!({ "overdue": r.overdue, "re_requested": r.re_requested, "surfaced": r.surfaced, "failed": r.failed }))
+        Ok::<_, Error>(json!({
+            "overdue": r.overdue,
+            "re_requested": r.re_requested,
+            "republished": r.republished,
+            "surfaced": r.surfaced,
+            "failed": r.failed,
+            "oldest_unfinished_s": r.oldest_unfinished.map(|d| d.as_secs()),
+        }))
     }))
     .await
 }

@@ -399,6 +399,103 @@ async fn a_dead_lettered_order_is_replayed_by_the_ops_toolbox_and_restocked() {
     t.stop().await;
 }
 
+/// A dead-lettered stock-out purged for good (`donut-cli dlq purge --yes`): its factory order
+/// stays `open`, the watchdog publishes its stock-out again once the queue has had its chance,
+/// and the product is restocked anyway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purged_dead_letter_is_chased_and_the_product_restocked_anyway() {
+    let policy = donut_domain::services::WatchdogPolicy {
+        open_deadline: Duration::from_secs(20),
+        ..WATCHDOG
+    };
+    let t = spawn_stack_watched(
+        &[Shelf::new("e2e-purged", 1).reorder(0, 9)],
+        Knobs {
+            fail_rate: 1.0,
+            ..quick(100)
+        },
+        policy,
+    )
+    .await;
+    // The rule the stage follows, with the test stack's queue: the open deadline above is
+    // longer than the time a message takes to reach the DLQ.
+    assert!(
+        policy.open_deadline
+            >= donut_config::open_order_deadline(
+                policy.deadline,
+                t.stage.queue.max_receive_count,
+                Duration::from_secs(2),
+                Duration::from_millis(250)
+            )
+    );
+    let started = Instant::now();
+    assert_eq!(t.buy("e2e-purged", 1, "purged-1").await.status, 200);
+    let dlq = t.stack.resources.dlq_url.clone();
+    eventually(
+        Duration::from_secs(60),
+        "the message in the DLQ",
+        || async { t.queue_depth(&dlq).await == 1 },
+    )
+    .await;
+
+    let queues = donut_cli::Queues::find(t.sqs(), &t.stack.prefix)
+        .await
+        .unwrap();
+    let letters = donut_cli::list(&queues, 10).await.unwrap();
+    assert_eq!(letters.len(), 1);
+    let order_id = letters[0].event.as_ref().unwrap().factory_order_id;
+    let plan = donut_cli::after_purge(
+        &letters[0],
+        donut_cli::Chasing {
+            open_deadline_minutes: 1,
+            max_attempts: 3,
+        },
+    );
+    assert!(plan.contains(&order_id.to_string()), "{plan}");
+    let ids = letters.iter().map(|l| l.message_id.clone()).collect();
+    assert_eq!(donut_cli::purge(&queues, &ids).await.unwrap(), 1);
+    assert_eq!(t.queue_depth(&dlq).await, 0, "purged");
+    let purged_after = started.elapsed();
+
+    // The factory is fixed; nobody replays anything.
+    t.http
+        .put(format!("{}/knobs", t.stack.factory_url))
+        .json(&serde_json::json!({ "delay_ms": 100 }))
+        .send()
+        .await
+        .unwrap();
+    eventually(
+        Duration::from_secs(60),
+        "restocked after the chase",
+        || async { t.stock("e2e-purged").await == 9 },
+    )
+    .await;
+    println!(
+        "purged {} ms after the purchase; restocked {} ms after the purchase",
+        purged_after.as_millis(),
+        started.elapsed().as_millis()
+    );
+    let chased: Vec<(String, u32)> = {
+        use mysql_async::prelude::Queryable;
+        t.db.conn()
+            .await
+            .exec(
+                "SELECT status, chases FROM factory_orders WHERE factory_order_id = ?",
+                (order_id.to_string(),),
+            )
+            .await
+            .unwrap()
+    };
+    assert_eq!(chased.len(), 1);
+    assert_eq!(chased[0].0, "fulfilled");
+    assert!(chased[0].1 >= 1, "chased: {chased:?}");
+    assert!(
+        !log_lines_with("its stock-out is published again").is_empty(),
+        "the chase is logged"
+    );
+    t.stop().await;
+}
+
 /// Neither the callback secret nor the database password reaches a log line, whatever the
 /// chain logged (this binary's whole log is scanned after a full purchase → restock).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -448,6 +545,7 @@ async fn a_lazily_made_alert_reaches_ops_by_e_mail() {
         factory_request_id: Some("f-1".into()),
         correlation_id: CorrelationId::new(),
         request_attempts: 3,
+        chases: 0,
     };
     alerts.factory_order_overdue(&order).await.unwrap();
     let id = order.id.to_string();

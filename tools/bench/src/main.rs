@@ -72,6 +72,7 @@ async fn main() -> anyhow::Result<()> {
             relay_interval: Duration::from_millis(250),
             watchdog: donut_domain::services::WatchdogPolicy {
                 deadline: Duration::from_secs(60),
+                open_deadline: Duration::from_secs(60),
                 max_attempts: stage.factory_max_attempts,
             },
             seed_products: false,

@@ -1,5 +1,6 @@
-//! The ops toolbox behind `donut-cli`: the dead-letter queue (list, replay, purge) and the
-//! local ops inbox. The binary prints what these return.
+//! The ops toolbox behind `donut-cli`: the dead-letter queue (list, replay, purge), the
+//! factory orders the watchdog gave up on (show, re-request, cancel) and the local ops inbox.
+//! The binary prints what these return.
 
 use anyhow::Context;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
@@ -39,6 +40,31 @@ pub struct DeadLetter {
     pub age_seconds: Option<i64>,
     pub receive_count: String,
     pub summary: String,
+    /// The stock-out it carries, when it is one.
+    pub event: Option<donut_domain::StockOutEvent>,
+}
+
+/// How the watchdog treats a factory order whose message is gone (the stage's settings).
+#[derive(Debug, Clone, Copy)]
+pub struct Chasing {
+    pub open_deadline_minutes: u64,
+    pub max_attempts: u32,
+}
+
+/// What becomes of a dead letter's factory order once the message is deleted.
+pub fn after_purge(letter: &DeadLetter, chasing: Chasing) -> String {
+    match &letter.event {
+        Some(e) => format!(
+            "factory order {id} stays as the warehouse has it; while it is open, the watchdog \
+             publishes its stock-out again {m} min after it was last sent (up to {n} times, then \
+             ops are e-mailed). Now: `donut-cli orders re-request {id}`; give up: `donut-cli \
+             orders cancel {id}`",
+            id = e.factory_order_id,
+            m = chasing.open_deadline_minutes,
+            n = chasing.max_attempts,
+        ),
+        None => "no factory order: nothing else changes".into(),
+    }
 }
 
 /// What a message is, in one line.
@@ -89,6 +115,8 @@ pub async fn list(q: &Queues, max: usize) -> anyhow::Result<Vec<DeadLetter>> {
                     .cloned()
                     .unwrap_or_default(),
                 summary: summary(m.body.as_deref().unwrap_or("")),
+                event: donut_domain::StockOutEvent::from_json(m.body.as_deref().unwrap_or(""))
+                    .ok(),
             });
         }
         if fresh == 0 {
@@ -154,9 +182,51 @@ pub async fn replay(
     Ok(moved)
 }
 
-pub async fn purge(q: &Queues) -> anyhow::Result<()> {
-    q.sqs.purge_queue().queue_url(&q.dlq).send().await?;
-    Ok(())
+/// Deletes exactly the DLQ messages named in `ids` (those the operator was shown), not what
+/// arrived since; returns how many it deleted.
+pub async fn purge(q: &Queues, ids: &std::collections::HashSet<String>) -> anyhow::Result<usize> {
+    let mut deleted = std::collections::HashSet::new();
+    for _ in 0..10 {
+        let received = q
+            .sqs
+            .receive_message()
+            .queue_url(&q.dlq)
+            .max_number_of_messages(10)
+            .visibility_timeout(30)
+            .wait_time_seconds(1)
+            .send()
+            .await?;
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for m in messages {
+            let id = m.message_id.unwrap_or_default();
+            let handle = m.receipt_handle.unwrap_or_default();
+            if ids.contains(&id) {
+                q.sqs
+                    .delete_message()
+                    .queue_url(&q.dlq)
+                    .receipt_handle(handle)
+                    .send()
+                    .await?;
+                deleted.insert(id);
+            } else {
+                // Not shown to the operator: back in sight at once.
+                q.sqs
+                    .change_message_visibility()
+                    .queue_url(&q.dlq)
+                    .receipt_handle(handle)
+                    .visibility_timeout(0)
+                    .send()
+                    .await?;
+            }
+        }
+        if deleted.len() == ids.len() {
+            break;
+        }
+    }
+    Ok(deleted.len())
 }
 
 /// The e-mails LocalStack captured (SNS e-mail subscriptions, SES).

@@ -4,7 +4,7 @@
 //! ordinary AWS credential chain and region instead.
 
 use clap::{Parser, Subcommand};
-use donut_cli::{Queues, inbox, list, purge, replay};
+use donut_cli::{Chasing, Queues, after_purge, inbox, list, purge, replay};
 use donut_config::StageConfig;
 
 #[derive(Parser)]
@@ -35,6 +35,19 @@ enum Command {
         #[command(subcommand)]
         action: DlqAction,
     },
+    /// Factory orders that stopped moving: show one, ask the factory again, or give up on it.
+    /// Talks to the warehouse itself (`--database-url`; on AWS from inside the VPC).
+    Orders {
+        #[command(subcommand)]
+        action: OrdersAction,
+        /// The warehouse (the local stack's by default).
+        #[arg(
+            long,
+            env = "DONUT_DATABASE_URL",
+            default_value = "mysql://donut:donut@127.0.0.1:3307/donut"
+        )]
+        database_url: String,
+    },
     /// Ops' side of things.
     Ops {
         #[command(subcommand)]
@@ -59,12 +72,26 @@ enum DlqAction {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Delete every message in the DLQ.
+    /// Show what deleting the DLQ's messages would drop, and what becomes of each one's
+    /// factory order; with --yes, delete exactly those messages.
     Purge {
-        /// Required: purging cannot be undone.
+        /// Delete them (cannot be undone); without it, only the plan is shown.
         #[arg(long)]
         yes: bool,
+        #[arg(long, default_value_t = 100)]
+        max: usize,
     },
+}
+
+#[derive(Subcommand)]
+enum OrdersAction {
+    /// A factory order: state, attempts, chases.
+    Show { factory_order_id: String },
+    /// Back to `open` with its stock-out published again (same id: restocked once). A repeat
+    /// within one visibility timeout changes nothing.
+    ReRequest { factory_order_id: String },
+    /// Give up on it: the product's next stock-out opens a new order.
+    Cancel { factory_order_id: String },
 }
 
 #[derive(Subcommand)]
@@ -79,10 +106,16 @@ enum OpsAction {
     },
 }
 
-async fn queues(cli: &Cli) -> anyhow::Result<Queues> {
+fn stage(cli: &Cli) -> anyhow::Result<StageConfig> {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let stage =
-        StageConfig::from_stack_file(&cli.stage, &root.join(format!("Pulumi.{}.yaml", cli.stage)))?;
+    Ok(StageConfig::from_stack_file(
+        &cli.stage,
+        &root.join(format!("Pulumi.{}.yaml", cli.stage)),
+    )?)
+}
+
+async fn queues(cli: &Cli) -> anyhow::Result<Queues> {
+    let stage = stage(cli)?;
     let aws = if cli.aws {
         aws_config::load_from_env().await
     } else {
@@ -154,6 +187,10 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Orders {
+            action,
+            database_url,
+        } => orders(&cli, action, database_url).await?,
         Command::Dlq { action } => {
             let q = queues(&cli).await?;
             match action {
@@ -188,13 +225,88 @@ async fn main() -> anyhow::Result<()> {
                         }
                     );
                 }
-                DlqAction::Purge { yes } => {
-                    anyhow::ensure!(*yes, "purging the DLQ cannot be undone: add --yes");
-                    purge(&q).await?;
-                    println!("purged {}", q.dlq);
+                DlqAction::Purge { yes, max } => {
+                    let stage = stage(&cli)?;
+                    let chasing = Chasing {
+                        open_deadline_minutes: stage.open_order_deadline_minutes(),
+                        max_attempts: stage.factory_max_attempts,
+                    };
+                    let letters = list(&q, *max).await?;
+                    for l in &letters {
+                        println!("{}  {}", l.message_id, l.summary);
+                        println!("    then: {}", after_purge(l, chasing));
+                    }
+                    if !*yes {
+                        println!(
+                            "{} message(s) would be deleted (cannot be undone): add --yes",
+                            letters.len()
+                        );
+                        return Ok(());
+                    }
+                    let ids = letters.iter().map(|l| l.message_id.clone()).collect();
+                    let deleted = purge(&q, &ids).await?;
+                    println!("deleted {deleted} of {} message(s) from {}", letters.len(), q.dlq);
                 }
             }
         }
     }
+    Ok(())
+}
+
+async fn orders(cli: &Cli, action: &OrdersAction, database_url: &str) -> anyhow::Result<()> {
+    use donut_domain::{FactoryOrderId, FactoryOrderOps, FactoryOrders, OpsOutcome};
+    let parse = |raw: &str| {
+        FactoryOrderId::parse(raw).map_err(|e| anyhow::anyhow!("factory order id {raw:?}: {e}"))
+    };
+    let config = donut_warehouse::DbConfig::from_url(database_url)
+        .map_err(|e| anyhow::anyhow!("--database-url: {e}"))?;
+    let warehouse = donut_warehouse::MySqlWarehouse::new(&config);
+    let outcome = match action {
+        OrdersAction::Show { factory_order_id } => {
+            let id = parse(factory_order_id)?;
+            match warehouse.factory_order(id).await? {
+                Some(o) => println!(
+                    "factory order {}: {} × {} (factory product {}), {}; factory request {}, \
+                     {} request(s), {} chase(s); correlation id {}",
+                    o.id,
+                    o.quantity,
+                    o.product_id,
+                    o.factory_product_id,
+                    o.status,
+                    o.factory_request_id.as_deref().unwrap_or("(none)"),
+                    o.request_attempts,
+                    o.chases,
+                    o.correlation_id
+                ),
+                None => anyhow::bail!("no factory order {id}"),
+            }
+            return Ok(());
+        }
+        OrdersAction::ReRequest { factory_order_id } => {
+            let id = parse(factory_order_id)?;
+            let stage = stage(cli)?;
+            let not_within =
+                std::time::Duration::from_secs(stage.queue.visibility_timeout_seconds.into());
+            let outcome =
+                donut_domain::services::re_request_order(&warehouse, id, not_within).await?;
+            (id, outcome, "re-requested: open again, its stock-out published again")
+        }
+        OrdersAction::Cancel { factory_order_id } => {
+            let id = parse(factory_order_id)?;
+            let outcome = warehouse.cancel(id).await?;
+            (id, outcome, "cancelled: the product's next stock-out opens a new order")
+        }
+    };
+    let (id, outcome, done) = outcome;
+    match outcome {
+        OpsOutcome::Done { was } => println!("factory order {id} (was {was}) {done}"),
+        OpsOutcome::Unchanged(status) => println!("factory order {id} is {status}: nothing to do"),
+        OpsOutcome::InFlight(since) => println!(
+            "factory order {id} was asked for {} s ago and is still on its way: nothing done",
+            since.as_secs()
+        ),
+        OpsOutcome::UnknownOrder => anyhow::bail!("no factory order {id}"),
+    }
+    warehouse.close().await;
     Ok(())
 }
