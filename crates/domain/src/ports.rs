@@ -147,7 +147,9 @@ pub trait OverdueOrders: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpsOutcome {
     /// Changed; the order was in this state before.
-    Done { was: crate::FactoryOrderStatus },
+    Done {
+        was: crate::FactoryOrderStatus,
+    },
     /// Nothing to do: the order is already in this (final) state.
     Unchanged(crate::FactoryOrderStatus),
     /// Asked again less than the given time ago: that request is still on its way.

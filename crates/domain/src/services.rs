@@ -194,7 +194,6 @@ pub async fn re_request_order<W: FactoryOrders + FactoryOrderOps>(
     warehouse.re_request(id, not_within, &event).await
 }
 
-
 /// How long the outbox waits before publishing a row again after `attempts` failures:
 /// 1 s, 2 s, 4 s … capped at 5 minutes.
 pub fn publish_retry_delay(attempts: u32) -> Duration {

@@ -213,19 +213,18 @@ impl MySqlWarehouse {
         failure: Option<(&str, Duration)>,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
-        let settled = match failure {
-            None => {
-                exec_retrying(
+        let settled =
+            match failure {
+                None => exec_retrying(
                     &mut conn,
                     "UPDATE outbox SET published_at = UTC_TIMESTAMP(6), attempts = attempts + 1, \
                      last_error = NULL, claimed_by = NULL WHERE id = ? AND claimed_by = ?",
                     (id, claim).into(),
                 )
-                .await
-            }
-            Some((error, retry_in)) => {
-                let error: String = error.chars().take(500).collect();
-                exec_retrying(
+                .await,
+                Some((error, retry_in)) => {
+                    let error: String = error.chars().take(500).collect();
+                    exec_retrying(
                     &mut conn,
                     "UPDATE outbox SET attempts = attempts + 1, last_error = ?, claimed_by = NULL, \
                      next_attempt_at = UTC_TIMESTAMP(6) + INTERVAL ? SECOND \
@@ -233,9 +232,9 @@ impl MySqlWarehouse {
                     (error, retry_in.as_secs(), id, claim).into(),
                 )
                 .await
+                }
             }
-        }
-        .map_err(map_err)?;
+            .map_err(map_err)?;
         if settled == 0 {
             tracing::warn!(
                 outbox_id = id,

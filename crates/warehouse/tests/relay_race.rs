@@ -33,7 +33,7 @@ struct Tally {
 
 impl EventPublisher for Tally {
     async fn publish(&self, event: &StockOutEvent) -> Result<(), PublishError> {
-        if event.event_id.as_u128() % 7 == 0 {
+        if event.event_id.as_u128().is_multiple_of(7) {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         *self
@@ -125,13 +125,10 @@ async fn one_round(db: &TestDb, round: usize) -> RoundFigures {
         figures.relay_errors += errors;
         figures.passes += passes;
     }
-    let published = tally.published.lock().unwrap();
+    let published = tally.published.lock().unwrap().clone();
     figures.published_twice = published.values().filter(|&&n| n > 1).count();
     figures.unpublished = db
-        .count(
-            "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL",
-            (),
-        )
+        .count("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL", ())
         .await;
     assert_eq!(
         published.len(),
@@ -146,9 +143,7 @@ async fn racing_relays_publish_every_stock_out_exactly_once() {
     let db = TestDb::new().await;
     let mut values = Vec::new();
     for i in 0..STOCK_OUTS {
-        values.push(format!(
-            "('race-{i}', 'race {i}', 100, 0, 0, 5, 'f{i}')"
-        ));
+        values.push(format!("('race-{i}', 'race {i}', 100, 0, 0, 5, 'f{i}')"));
     }
     db.exec(
         &format!(

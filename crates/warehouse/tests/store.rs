@@ -541,7 +541,12 @@ async fn stalled_open_orders_are_chased_once_per_deadline() {
     let db = TestDb::with_shelves(&[Shelf::new("glazed", 0).reorder(0, 5)]).await;
     let id = refused_with_new_order(&db, "glazed").await;
     let deadline = Duration::from_secs(3600);
-    let stalled = || async { db.warehouse.stalled_open_orders(deadline, 10).await.unwrap() };
+    let stalled = || async {
+        db.warehouse
+            .stalled_open_orders(deadline, 10)
+            .await
+            .unwrap()
+    };
     assert!(stalled().await.is_empty(), "fresh");
     db.exec(
         "UPDATE factory_orders SET created_at = UTC_TIMESTAMP(6) - INTERVAL 2 HOUR",
@@ -549,20 +554,41 @@ async fn stalled_open_orders_are_chased_once_per_deadline() {
     )
     .await;
     // A consumer is calling the factory for it: not stalled.
-    assert!(db.warehouse.claim_factory_request(id, deadline).await.unwrap());
+    assert!(
+        db.warehouse
+            .claim_factory_request(id, deadline)
+            .await
+            .unwrap()
+    );
     assert!(stalled().await.is_empty(), "held by a consumer");
     db.warehouse.release_factory_claim(id).await.unwrap();
     let order = stalled().await.pop().expect("stalled");
     assert_eq!((order.id, order.chases), (id, 0));
 
     let event = order.stock_out_again(uuid::Uuid::new_v4(), time::OffsetDateTime::now_utc());
-    assert!(db.warehouse.chase_open_order(id, deadline, &event).await.unwrap());
     assert!(
-        !db.warehouse.chase_open_order(id, deadline, &event).await.unwrap(),
+        db.warehouse
+            .chase_open_order(id, deadline, &event)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.warehouse
+            .chase_open_order(id, deadline, &event)
+            .await
+            .unwrap(),
         "its clock restarted"
     );
     assert!(stalled().await.is_empty());
-    assert_eq!(db.warehouse.factory_order(id).await.unwrap().unwrap().chases, 1);
+    assert_eq!(
+        db.warehouse
+            .factory_order(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .chases,
+        1
+    );
     let payloads: Vec<String> = {
         use mysql_async::prelude::Queryable;
         db.conn()
@@ -587,7 +613,10 @@ async fn ops_commands_move_orders_in_the_database() {
     let event = order.stock_out_again(uuid::Uuid::new_v4(), time::OffsetDateTime::now_utc());
     let not_within = Duration::from_secs(60);
     assert!(matches!(
-        db.warehouse.re_request(id, not_within, &event).await.unwrap(),
+        db.warehouse
+            .re_request(id, not_within, &event)
+            .await
+            .unwrap(),
         OpsOutcome::InFlight(_)
     ));
     db.exec(
@@ -598,7 +627,10 @@ async fn ops_commands_move_orders_in_the_database() {
     )
     .await;
     assert_eq!(
-        db.warehouse.re_request(id, not_within, &event).await.unwrap(),
+        db.warehouse
+            .re_request(id, not_within, &event)
+            .await
+            .unwrap(),
         OpsOutcome::Done {
             was: FactoryOrderStatus::Requested
         }
@@ -609,14 +641,24 @@ async fn ops_commands_move_orders_in_the_database() {
         (FactoryOrderStatus::Open, 0, 0)
     );
     assert_eq!(
-        db.count("SELECT COUNT(*) FROM factory_orders WHERE surfaced_at IS NULL", ())
-            .await,
+        db.count(
+            "SELECT COUNT(*) FROM factory_orders WHERE surfaced_at IS NULL",
+            ()
+        )
+        .await,
         1
     );
-    assert_eq!(db.warehouse.pending().await.unwrap().rows, 2, "published again");
+    assert_eq!(
+        db.warehouse.pending().await.unwrap().rows,
+        2,
+        "published again"
+    );
     assert!(
         matches!(
-            db.warehouse.re_request(id, not_within, &event).await.unwrap(),
+            db.warehouse
+                .re_request(id, not_within, &event)
+                .await
+                .unwrap(),
             OpsOutcome::InFlight(_)
         ),
         "a repeat while on its way changes nothing"
@@ -633,14 +675,14 @@ async fn ops_commands_move_orders_in_the_database() {
         OpsOutcome::Unchanged(FactoryOrderStatus::Cancelled)
     );
     assert_eq!(
-        db.warehouse.re_request(id, not_within, &event).await.unwrap(),
+        db.warehouse
+            .re_request(id, not_within, &event)
+            .await
+            .unwrap(),
         OpsOutcome::Unchanged(FactoryOrderStatus::Cancelled)
     );
     assert_eq!(
-        db.warehouse
-            .cancel(FactoryOrderId::new())
-            .await
-            .unwrap(),
+        db.warehouse.cancel(FactoryOrderId::new()).await.unwrap(),
         OpsOutcome::UnknownOrder
     );
     let next = refused_with_new_order(&db, "glazed").await;

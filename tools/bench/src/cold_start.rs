@@ -91,6 +91,7 @@ fn settings_env(name: &str) -> Vec<(&'static str, String)> {
                 factory,
                 callback,
                 deadline_minutes: 30,
+                open_deadline_minutes: 30,
                 max_attempts: 3,
                 ops_topic_arn: arn("ops"),
             },

@@ -115,8 +115,7 @@ pub async fn list(q: &Queues, max: usize) -> anyhow::Result<Vec<DeadLetter>> {
                     .cloned()
                     .unwrap_or_default(),
                 summary: summary(m.body.as_deref().unwrap_or("")),
-                event: donut_domain::StockOutEvent::from_json(m.body.as_deref().unwrap_or(""))
-                    .ok(),
+                event: donut_domain::StockOutEvent::from_json(m.body.as_deref().unwrap_or("")).ok(),
             });
         }
         if fresh == 0 {

@@ -245,7 +245,11 @@ async fn main() -> anyhow::Result<()> {
                     }
                     let ids = letters.iter().map(|l| l.message_id.clone()).collect();
                     let deleted = purge(&q, &ids).await?;
-                    println!("deleted {deleted} of {} message(s) from {}", letters.len(), q.dlq);
+                    println!(
+                        "deleted {deleted} of {} message(s) from {}",
+                        letters.len(),
+                        q.dlq
+                    );
                 }
             }
         }
@@ -289,12 +293,20 @@ async fn orders(cli: &Cli, action: &OrdersAction, database_url: &str) -> anyhow:
                 std::time::Duration::from_secs(stage.queue.visibility_timeout_seconds.into());
             let outcome =
                 donut_domain::services::re_request_order(&warehouse, id, not_within).await?;
-            (id, outcome, "re-requested: open again, its stock-out published again")
+            (
+                id,
+                outcome,
+                "re-requested: open again, its stock-out published again",
+            )
         }
         OrdersAction::Cancel { factory_order_id } => {
             let id = parse(factory_order_id)?;
             let outcome = warehouse.cancel(id).await?;
-            (id, outcome, "cancelled: the product's next stock-out opens a new order")
+            (
+                id,
+                outcome,
+                "cancelled: the product's next stock-out opens a new order",
+            )
         }
     };
     let (id, outcome, done) = outcome;
