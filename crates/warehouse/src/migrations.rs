@@ -39,11 +39,17 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "unfinished orders",
         sql: include_str!("../migrations/005_unfinished_orders.sql"),
     },
+    Migration {
+        version: 6,
+        name: "open order on the shelf",
+        sql: include_str!("../migrations/006_open_order_on_the_shelf.sql"),
+    },
 ];
 
-/// "Duplicate column" and "duplicate key name": the statement ran before (MySQL commits DDL
-/// at once, so a crash may leave a migration half-applied); running it again is a no-op.
-const ALREADY_APPLIED: &[u16] = &[1060, 1061];
+/// "Duplicate column", "duplicate key name" and "can't drop, check that it exists": the
+/// statement ran before (MySQL commits DDL at once, so a crash may leave a migration
+/// half-applied); running it again is a no-op.
+const ALREADY_APPLIED: &[u16] = &[1060, 1061, 1091];
 
 const SEED: &str = include_str!("../migrations/seed.sql");
 

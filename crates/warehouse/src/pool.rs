@@ -208,8 +208,9 @@ impl MySqlWarehouse {
             .stmt_cache_size(64)
             .init(vec![
                 "SET time_zone = '+00:00'",
-                // No gap locks: two products' stock-outs must not deadlock on the
-                // factory_orders index; one product's purchases serialise on its row lock.
+                // No gap locks on reads and updates; one product's purchases serialise on
+                // its row lock. (A unique index's duplicate check still locks a gap: the
+                // tables purchases insert into have none, see migration 006.)
                 "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
             ]);
         Pool::new(opts)

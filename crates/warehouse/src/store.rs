@@ -333,7 +333,7 @@ impl FactoryOrderOps for MySqlWarehouse {
             return Ok(OpsOutcome::Unchanged(was));
         }
         tx.exec_drop(
-            "UPDATE factory_orders SET status = 'cancelled', open_product_id = NULL, \
+            "UPDATE factory_orders SET status = 'cancelled', \
              request_lease_until = NULL, cancelled_at = UTC_TIMESTAMP(6) WHERE factory_order_id = ?",
             (id.to_string(),),
         )
@@ -380,7 +380,7 @@ impl Restocks for MySqlWarehouse {
             });
         }
         tx.exec_drop(
-            "UPDATE factory_orders SET status = 'fulfilled', open_product_id = NULL, \
+            "UPDATE factory_orders SET status = 'fulfilled', \
              fulfilled_at = UTC_TIMESTAMP(6) WHERE factory_order_id = ?",
             (id.to_string(),),
         )

@@ -57,7 +57,8 @@ struct RoundFigures {
 async fn one_round(db: &TestDb, round: usize) -> RoundFigures {
     // Every product's previous episode is over: each purchase below opens a new factory order.
     db.exec(
-        "UPDATE factory_orders SET status = 'fulfilled', open_product_id = NULL",
+        "UPDATE factory_orders SET status = 'fulfilled', open_product_id = NULL, \
+         fulfilled_at = UTC_TIMESTAMP(6)",
         (),
     )
     .await;

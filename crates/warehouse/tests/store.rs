@@ -342,6 +342,64 @@ async fn the_relay_publishes_each_row_once_and_retries_failures_later() {
     assert_eq!(db.count("SELECT MAX(attempts) FROM outbox", ()).await, 2);
 }
 
+/// A publisher whose first publish succeeds, then takes the database away (SIGKILL).
+struct KillsTheDatabase {
+    server: Mutex<donut_testkit::PrivateMariaDb>,
+    published: Mutex<Vec<uuid::Uuid>>,
+}
+
+impl EventPublisher for KillsTheDatabase {
+    async fn publish(&self, event: &StockOutEvent) -> Result<(), PublishError> {
+        self.published.lock().unwrap().push(event.event_id);
+        self.server.lock().unwrap().kill();
+        Ok(())
+    }
+}
+
+/// A relay whose database fails it after a publish reports what it published (the pass
+/// stops there) instead of an error, and the published row stays leased rather than due at
+/// once: published again only after its lease, never in a hurry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_that_loses_its_database_mid_pass_reports_what_it_published() {
+    let server = donut_testkit::PrivateMariaDb::start().await;
+    let db = TestDb::new_on(&server.url()).await;
+    stock_outs(&db, 2).await;
+    let publisher = KillsTheDatabase {
+        server: Mutex::new(server),
+        published: Mutex::new(vec![]),
+    };
+    let report = db.warehouse.relay(&publisher, 10).await.unwrap();
+    assert_eq!((report.published, report.failed), (1, 0));
+    let killed_after = publisher.published.lock().unwrap().clone();
+    assert_eq!(killed_after.len(), 1, "the pass stopped");
+
+    let mut server = publisher.server.into_inner().unwrap();
+    server.resume().await;
+    let ok = RecordingPublisher::new(false);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while db.warehouse.relay(&ok, 10).await.is_err() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let seen = |publisher: &RecordingPublisher| -> Vec<uuid::Uuid> {
+        publisher
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e.event_id)
+            .collect()
+    };
+    assert!(
+        !seen(&ok).contains(&killed_after[0]),
+        "the published row waits out its lease"
+    );
+    db.exec("UPDATE outbox SET next_attempt_at = UTC_TIMESTAMP(6)", ())
+        .await;
+    db.warehouse.relay(&ok, 10).await.unwrap();
+    assert_eq!(db.warehouse.pending().await.unwrap().rows, 0);
+    assert!(seen(&ok).contains(&killed_after[0]), "then at-least-once");
+}
+
 /// A publisher that, while "calling SNS", tries to lock every outbox row from another
 /// connection without waiting: it succeeds only if the relay holds no row lock across the call.
 struct LockProbe {
@@ -759,10 +817,15 @@ async fn the_procedure_decides_like_the_domain() {
                     let open_order = open.then(FactoryOrderId::new);
                     if let Some(open_id) = open_order {
                         db.exec(
-                            "INSERT INTO factory_orders (factory_order_id, product_id, open_product_id, \
+                            "INSERT INTO factory_orders (factory_order_id, product_id, \
                              factory_product_id, quantity, status, correlation_id, created_at) \
-                             VALUES (?, ?, ?, '9', 5, 'requested', 'c', UTC_TIMESTAMP(6))",
-                            (open_id.to_string(), product, product),
+                             VALUES (?, ?, '9', 5, 'requested', 'c', UTC_TIMESTAMP(6))",
+                            (open_id.to_string(), product),
+                        )
+                        .await;
+                        db.exec(
+                            "UPDATE products SET open_factory_order_id = ? WHERE product_id = ?",
+                            (open_id.to_string(), product),
                         )
                         .await;
                     }

@@ -247,7 +247,8 @@ impl Before {
             .exec_first(
                 "SELECT p.qty, p.reorder_point, p.reorder_qty, p.factory_product_id, \
                  f.factory_order_id, f.status FROM products p LEFT JOIN factory_orders f \
-                 ON f.open_product_id = p.product_id WHERE p.product_id = ? FOR UPDATE",
+                 ON f.factory_order_id = p.open_factory_order_id AND f.status IN ('open', 'requested') \
+                 WHERE p.product_id = ? FOR UPDATE",
                 (self.product,),
             )
             .await?;
