@@ -146,12 +146,20 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
             .build_struct(),
     );
     let serving_address = match &network.proxy_sg_id {
-        Some(proxy_sg) => proxy(stack, network, proxy_sg, &instance.id, &app_login.arn),
+        Some(proxy_sg) => proxy(
+            stack,
+            network,
+            proxy_sg,
+            &instance.identifier,
+            &app_login.arn,
+        ),
         None => instance.address.clone(),
     };
     Data {
         serving_address,
-        db_identifier: instance.id,
+        // The identifier, not `id`: since the provider's v6 an instance's id is its resource id
+        // (`db-…`), which no CloudWatch dimension or proxy target knows.
+        db_identifier: instance.identifier,
         db_address: instance.address,
         db_endpoint: instance.endpoint,
         db_secret_arn: instance.master_user_secrets.map(|secrets| {
@@ -172,7 +180,7 @@ fn proxy(
     stack: &Stack,
     network: &Network,
     proxy_sg: &Output<String>,
-    instance_id: &Output<String>,
+    instance_identifier: &Output<String>,
     login_secret: &Output<String>,
 ) -> Output<String> {
     let ctx = stack.ctx;
@@ -238,7 +246,7 @@ fn proxy(
         proxy_target::ProxyTargetArgs::builder()
             .db_proxy_name(proxy.name.clone())
             .target_group_name(group.name.clone())
-            .db_instance_identifier(instance_id.clone())
+            .db_instance_identifier(instance_identifier.clone())
             .build_struct(),
     );
     // Usable once the instance is its target.

@@ -315,6 +315,31 @@ fn two_dev_stacks_share_an_account() {
     alice.ok(&["destroy", "--yes", "--skip-preview"]);
 }
 
+/// A developer's stack with a 40-character name (and a proxy, the most names): every name
+/// the provider makes is within AWS's rules for its type, so `up` succeeds; the stand-in
+/// refuses the names AWS refuses (`infra/standin-aws/src/names.rs`).
+#[test]
+fn a_stack_with_a_forty_character_name_deploys_within_aws_naming_rules() {
+    let stack = "feature-checkout-redesign-for-q3-alice-x";
+    assert_eq!(stack.len(), 40);
+    let project = Project::stack_of("dev", stack);
+    project.set("donut-states:dbProxy", "true");
+    project.ok(&["up", "--yes", "--skip-preview"]);
+    let run = project.deployment();
+    let function = run
+        .of_type("aws:lambda/function:Function")
+        .into_iter()
+        .map(|f| f.outputs["name"].as_str().unwrap().to_owned())
+        .max_by_key(String::len)
+        .unwrap();
+    assert!(function.len() <= 64, "{function}");
+    assert!(
+        function.starts_with("donut-states-feature-ch"),
+        "{function}"
+    );
+    project.ok(&["destroy", "--yes", "--skip-preview"]);
+}
+
 /// With `dbProxy`, the functions reach the database through an RDS Proxy that logs in with
 /// their login (read through its own role), speaks TLS only and targets the instance; the
 /// migration still connects to the instance itself.
@@ -338,7 +363,7 @@ fn a_stage_with_a_proxy_points_its_functions_at_it() {
     assert_eq!(policy["Statement"][0]["Resource"][0], login);
     assert_eq!(
         run.named("donut-states-dev-db-proxy-target").inputs["dbInstanceIdentifier"],
-        instance.outputs["id"]
+        instance.outputs["identifier"]
     );
     for function in donut_config::Function::ALL.map(donut_config::Function::name) {
         let host = &run.named(&format!("donut-states-dev-{function}")).inputs["environment"]["variables"]

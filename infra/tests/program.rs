@@ -364,7 +364,12 @@ fn alarms_watch_the_dlq_functions_and_api_and_mail_ops() {
     assert_eq!(outbox["namespace"], "DonutStates/dev");
     assert_eq!(outbox["metricName"], "OutboxOldestAge");
     assert_eq!(outbox["threshold"], 5.0 * 60_000.0);
-    let db_id = out(run, "donut-states-dev-db")["id"].clone();
+    // The identifier: the instance's `id` is its resource id (`db-…`), unknown to CloudWatch.
+    let db_id = out(run, "donut-states-dev-db")["identifier"].clone();
+    assert!(
+        db_id.as_str().unwrap().starts_with("donut-states-dev-db-"),
+        "{db_id}"
+    );
     for (alarm, metric, operator) in [
         (
             "db-connections",

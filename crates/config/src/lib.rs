@@ -212,6 +212,11 @@ pub fn open_order_deadline(
     (visibility_timeout * max_receive_count + relay_every).max(deadline)
 }
 
+/// The longest name prefix (`<project>-<stage>`): the longest name AWS allows for a function
+/// or a role is 64 characters, and ours add `-<function>-role` (up to 23) and the provider's
+/// `-<7 hex>` suffix (8) to the prefix.
+pub const MAX_PREFIX: usize = 33;
+
 impl StageConfig {
     /// Builds and validates the settings of `stage` from `project:key` → value pairs.
     pub fn from_values(
@@ -501,9 +506,39 @@ impl StageConfig {
         format!("DonutStates/{}", self.stage)
     }
 
-    /// `<project>-<stage>`.
+    /// `<project>-<stage>`, the start of every AWS name. A stage (stack) name that would push
+    /// names past AWS's limits, or that holds characters some names refuse (upper case for RDS,
+    /// dots for SQS), is cut to [`MAX_PREFIX`] and made lower-case, with a hash of the whole so
+    /// two such stacks stay apart; `dev` and `prod` keep their names.
     pub fn prefix(&self) -> String {
-        format!("{PROJECT}-{}", self.stage)
+        let full = format!("{PROJECT}-{}", self.stage);
+        let plain = self
+            .stage
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if plain && full.len() <= MAX_PREFIX {
+            return full;
+        }
+        let slug: String = self
+            .stage
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .take(MAX_PREFIX - PROJECT.len() - 9)
+            .collect();
+        let hash = self.stage.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        format!(
+            "{PROJECT}-{}-{:06x}",
+            slug.trim_end_matches('-'),
+            hash & 0xff_ffff
+        )
     }
 }
 
@@ -581,6 +616,32 @@ mod tests {
         assert!(prod.database.multi_az && prod.database.deletion_protection);
         assert!(dev.queue.max_receive_count >= 5);
         assert_eq!(dev.name("stock-out"), "donut-states-dev-stock-out");
+    }
+
+    #[test]
+    fn long_or_odd_stack_names_make_short_lower_case_prefixes() {
+        let named = |stage: &str| {
+            StageConfig::from_values(stage, &dev_values())
+                .unwrap()
+                .prefix()
+        };
+        assert_eq!(named("dev"), "donut-states-dev");
+        let long = "feature-checkout-redesign-for-q3-alice-x";
+        assert_eq!(long.len(), 40);
+        let p = named(long);
+        assert!(p.len() <= MAX_PREFIX, "{p}");
+        assert!(p.starts_with("donut-states-feature-ch"), "{p}");
+        assert_ne!(
+            p,
+            named("feature-checkout-redesign-for-q3-alice-y"),
+            "distinct"
+        );
+        let odd = named("Alice.Dev");
+        assert!(
+            odd.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+            "{odd}"
+        );
     }
 
     fn dev_values() -> BTreeMap<String, String> {

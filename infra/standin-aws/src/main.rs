@@ -5,7 +5,10 @@
 //! - `Check` validates every input against `infra/schema/aws-subset.json` (the same schema
 //!   the program's bindings come from): unknown or misspelt properties, missing required
 //!   inputs, wrong types, values outside enums.
-//! - `Create` answers AWS-shaped ids, ARNs, queue URLs, endpoints; `Diff` compares old and
+//! - Names follow AWS's rules per type (`names`): what the provider's validation refuses fails
+//!   `Check`, what only the service refuses fails `Create`, each with the real error text.
+//! - `Create` answers ids in the real provider's form (`shapes::ID_FORMS`; `--id-table` prints
+//!   the table), ARNs, queue URLs, endpoints; `Diff` compares old and
 //!   new inputs property by property; `Read`, `Update`, `Delete` act on a fake account kept in
 //!   a JSON file (`DONUT_AWS_STANDIN_ACCOUNT`, default `$PULUMI_HOME/donut-aws-standin.json`).
 //! - `Delete` refuses, like AWS's DependencyViolation, while another live resource still
@@ -15,6 +18,7 @@
 //! and prints its port, as every Pulumi plugin does.
 
 mod account;
+mod names;
 mod provider;
 mod schema;
 mod shapes;
@@ -39,6 +43,16 @@ fn account_path() -> PathBuf {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if std::env::args().any(|a| a == "--version") {
         println!("{}", provider::VERSION);
+        return Ok(());
+    }
+    if std::env::args().any(|a| a == "--id-table") {
+        println!("| type | id | read instead | source |\n|---|---|---|---|");
+        for f in shapes::ID_FORMS {
+            println!(
+                "| `{}` | {} | {} | {} |",
+                f.type_token, f.id, f.read, f.source
+            );
+        }
         return Ok(());
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use tonic::{Request, Response, Status};
 
 use crate::account::{Account, Live};
+use crate::names;
 use crate::schema::Schema;
 use crate::shapes::{self, Place};
 use crate::wire::{UNKNOWN, has_unknown, object, to_struct, without_nulls};
@@ -176,6 +177,17 @@ fn diff_inputs(type_token: &str, old: &Map<String, Value>, new: &Map<String, Val
     diff
 }
 
+/// The first naming rule only the AWS service checks, as the error `pulumi up` shows.
+fn refused_by_aws(type_token: &str, inputs: &Map<String, Value>) -> Result<(), Status> {
+    match names::refusals(type_token, inputs)
+        .into_iter()
+        .find(|r| r.when == names::When::Aws)
+    {
+        Some(r) => Err(failed(r.message)),
+        None => Ok(()),
+    }
+}
+
 fn failed(error: impl std::fmt::Display) -> Status {
     Status::unknown(error.to_string())
 }
@@ -331,33 +343,51 @@ impl rpc::resource_provider_server::ResourceProvider for Provider {
         // Auto-naming, as the real provider does for a resource whose name is not set: keep the
         // name it already has, or make one from the logical name and a seeded suffix. RDS
         // instances are named by `identifier`, lower case.
-        let (key, prefix) = match type_token.as_str() {
-            "aws:rds/instance:Instance" => ("identifier", "identifierPrefix"),
-            _ => ("name", "namePrefix"),
+        // Nothing is lower-cased (pulumi-aws has no transform for RDS names): an upper-case
+        // logical name fails the identifier's validation below, as it does for real.
+        let (key, _) = names::autonaming(&type_token);
+        let prefix = if key == "identifier" {
+            "identifierPrefix"
+        } else {
+            "namePrefix"
         };
+        let mut failures: Vec<rpc::CheckFailure> = Vec::new();
         if self.schema.has_input(&type_token, key)
             && !news.contains_key(key)
             && !news.contains_key(prefix)
         {
-            let name = olds.get(key).cloned().unwrap_or_else(|| {
-                let name = format!("{}-{}", logical(&req.urn), seeded_suffix(&req.random_seed));
-                json!(if key == "identifier" {
-                    name.to_lowercase()
-                } else {
-                    name
-                })
-            });
-            news.insert(key.into(), name);
+            match olds.get(key) {
+                Some(name) => {
+                    news.insert(key.into(), name.clone());
+                }
+                None => match names::auto_name(
+                    &type_token,
+                    logical(&req.urn),
+                    &seeded_suffix(&req.random_seed),
+                ) {
+                    Ok(name) => {
+                        news.insert(key.into(), json!(name));
+                    }
+                    // The Pulumi SDK's refusal: the engine reports it as the check's error.
+                    Err(e) => return Err(failed(e)),
+                },
+            }
         }
-        let failures = self
-            .schema
-            .check(&type_token, &news)
-            .into_iter()
-            .map(|f| rpc::CheckFailure {
+        failures.extend(self.schema.check(&type_token, &news).into_iter().map(|f| {
+            rpc::CheckFailure {
                 property: f.property,
                 reason: f.reason,
-            })
-            .collect();
+            }
+        }));
+        failures.extend(
+            names::refusals(&type_token, &news)
+                .into_iter()
+                .filter(|r| r.when == names::When::Plan)
+                .map(|r| rpc::CheckFailure {
+                    property: r.property.into(),
+                    reason: r.message,
+                }),
+        );
         Ok(Response::new(rpc::CheckResponse {
             inputs: Some(to_struct(&news)),
             failures,
@@ -408,8 +438,26 @@ impl rpc::resource_provider_server::ResourceProvider for Provider {
     ) -> Result<Response<rpc::CreateResponse>, Status> {
         let req = r.into_inner();
         let inputs = object(req.properties.as_ref());
+        if !req.preview {
+            refused_by_aws(&req.r#type, &inputs)?;
+        }
         let (id, outputs) = self.outputs(&req.r#type, &req.urn, &inputs, req.preview);
         if !req.preview {
+            match shapes::id_form(&req.r#type) {
+                Some(form) if (form.holds)(&id, &inputs) => {}
+                Some(form) => {
+                    return Err(failed(format!(
+                        "stand-in: {} id {id:?} is not {}",
+                        req.r#type, form.id
+                    )));
+                }
+                None => {
+                    return Err(failed(format!(
+                        "stand-in: no id form for {} (add it to shapes::ID_FORMS, from the provider's docs)",
+                        req.r#type
+                    )));
+                }
+            }
             let _one = self.writing.lock().await;
             self.account
                 .create(Live {
@@ -457,6 +505,9 @@ impl rpc::resource_provider_server::ResourceProvider for Provider {
         let olds = object(req.olds.as_ref());
         let old_inputs = object(req.old_inputs.as_ref());
         let news = object(req.news.as_ref());
+        if !req.preview {
+            refused_by_aws(&req.r#type, &news)?;
+        }
         // What AWS computed stays (id, ARN, endpoints); every input takes its new value.
         let mut outputs: Map<String, Value> = olds
             .into_iter()

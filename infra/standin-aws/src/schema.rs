@@ -43,6 +43,12 @@ impl Schema {
             .is_some()
     }
 
+    /// Every resource type of the schema subset.
+    #[cfg(test)]
+    pub fn types(&self) -> impl Iterator<Item = &str> {
+        self.resources.keys().map(String::as_str)
+    }
+
     pub fn has_output(&self, type_token: &str, key: &str) -> bool {
         self.resources
             .get(type_token)

@@ -1,6 +1,13 @@
-//! What AWS would answer for a created resource: an id in AWS's form for that type, an ARN,
-//! and the computed attributes the program reads (queue URLs, API endpoint, RDS address and
-//! managed secret, invoke ARNs).
+//! What AWS would answer for a created resource: an id in the real provider's form for that
+//! type, an ARN, and the computed attributes the program reads (queue URLs, API endpoint, RDS
+//! address and managed secret, invoke ARNs).
+//!
+//! [`ID_FORMS`] is the table of what each type's `id` is in pulumi-aws 7.51.1, what the program
+//! must read instead when it needs a name, and where that comes from. pulumi-aws overrides no
+//! id of these types (`provider/computed_ids.go`), so each `id` is what upstream
+//! terraform-provider-aws sets with `d.SetId(…)`; the "Import" section of each resource's page
+//! in the pinned wheel (`pulumi_aws/<module>/<resource>.py`) says the same. A test creates every
+//! type and holds its id to the table's form.
 
 use serde_json::{Map, Value, json};
 
@@ -28,6 +35,375 @@ fn ec2_prefix(type_token: &str) -> Option<(&'static str, &'static str)> {
         "aws:ec2/vpcEndpoint:VpcEndpoint" => ("vpce-", "vpc-endpoint/"),
         _ => return None,
     })
+}
+
+/// One row of the id table.
+pub struct IdForm {
+    pub type_token: &'static str,
+    /// What `id` is, e.g. "the DbiResourceId, `db-` + 26 upper-case base-32 characters".
+    pub id: &'static str,
+    /// What the program reads when it needs a name or identifier for another resource.
+    pub read: &'static str,
+    /// The provider documentation (or upstream source) it comes from.
+    pub source: &'static str,
+    /// Whether an id has the form, given the resource's inputs.
+    pub holds: fn(&str, &Map<String, Value>) -> bool,
+}
+
+fn hex_after(id: &str, prefix: &str, len: usize) -> bool {
+    id.strip_prefix(prefix).is_some_and(|rest| {
+        rest.len() == len
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+fn is_uuid(id: &str) -> bool {
+    let parts: Vec<&str> = id.split('-').collect();
+    parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+        && parts
+            .iter()
+            .all(|p| p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn is_input(key: &'static str) -> impl Fn(&str, &Map<String, Value>) -> bool {
+    move |id, inputs| text(inputs, key) == Some(id)
+}
+
+/// The id table (pulumi-aws 7.51.1). Sources: "wheel" is the pinned pulumi_aws 7.51.1 wheel
+/// (the resource's docstring, its "Import" section); "upstream" is terraform-provider-aws's
+/// `internal/service/<service>/<resource>.go` (`d.SetId`).
+pub const ID_FORMS: &[IdForm] = &[
+    IdForm {
+        type_token: "aws:apigatewayv2/api:Api",
+        id: "the API id, 10 lower-case alphanumerics",
+        read: "id (apiId of routes, integrations, stages; ApiId of metrics); apiEndpoint",
+        source: "wheel apigatewayv2/api.py Import; upstream apigatewayv2/api.go d.SetId(output.ApiId)",
+        holds: |id, _| {
+            id.len() == 10
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        },
+    },
+    IdForm {
+        type_token: "aws:apigatewayv2/integration:Integration",
+        id: "the integration id alone (7 characters), not api/integration",
+        read: "id (a route's target is integrations/<id>)",
+        source: "upstream apigatewayv2/integration.go d.SetId(resp.IntegrationId)",
+        holds: |id, _| id.len() == 7 && !id.contains('/'),
+    },
+    IdForm {
+        type_token: "aws:apigatewayv2/route:Route",
+        id: "the route id alone (7 characters)",
+        read: "id, routeKey",
+        source: "upstream apigatewayv2/route.go d.SetId(output.RouteId)",
+        holds: |id, _| id.len() == 7 && !id.contains('/'),
+    },
+    IdForm {
+        type_token: "aws:apigatewayv2/stage:Stage",
+        id: "the stage name",
+        read: "name (the Stage dimension of API metrics), invokeUrl",
+        source: "upstream apigatewayv2/stage.go d.SetId(output.StageName)",
+        holds: |id, inputs| text(inputs, "name").unwrap_or("$default") == id,
+    },
+    IdForm {
+        type_token: "aws:cloudwatch/dashboard:Dashboard",
+        id: "the dashboard name",
+        read: "dashboardName",
+        source: "wheel cloudwatch/dashboard.py Import (dashboard_name)",
+        holds: |id, inputs| text(inputs, "dashboardName") == Some(id),
+    },
+    IdForm {
+        type_token: "aws:cloudwatch/eventRule:EventRule",
+        id: "the rule name (default bus)",
+        read: "name, arn",
+        source: "upstream events/id.go RuleCreateResourceID",
+        holds: |id, inputs| is_input("name")(id, inputs),
+    },
+    IdForm {
+        type_token: "aws:cloudwatch/eventTarget:EventTarget",
+        id: "<rule>-<targetId>, joined by '-' (default bus)",
+        read: "rule, targetId",
+        source: "upstream events/target.go targetResourceIDSeparator = \"-\"",
+        holds: |id, inputs| {
+            id == format!(
+                "{}-{}",
+                text(inputs, "rule").unwrap_or_default(),
+                text(inputs, "targetId").unwrap_or_default()
+            )
+        },
+    },
+    IdForm {
+        type_token: "aws:cloudwatch/logGroup:LogGroup",
+        id: "the log group name",
+        read: "name, arn",
+        source: "wheel cloudwatch/log_group.py Import (name); upstream logs/group.go d.SetId(name)",
+        holds: |id, inputs| is_input("name")(id, inputs),
+    },
+    IdForm {
+        type_token: "aws:cloudwatch/metricAlarm:MetricAlarm",
+        id: "the alarm name",
+        read: "name, arn",
+        source: "wheel cloudwatch/metric_alarm.py Import (alarm_name)",
+        holds: |id, inputs| is_input("name")(id, inputs),
+    },
+    IdForm {
+        type_token: "aws:cloudwatch/queryDefinition:QueryDefinition",
+        id: "the query definition id, a UUID",
+        read: "queryDefinitionId",
+        source: "upstream logs/query_definition.go d.SetId(output.QueryDefinitionId)",
+        holds: |id, _| is_uuid(id),
+    },
+    IdForm {
+        type_token: "aws:ec2/eip:Eip",
+        id: "the allocation id, eipalloc- + 17 hex",
+        read: "id (allocationId), publicIp",
+        source: "upstream ec2/ec2_eip.go d.SetId(output.AllocationId)",
+        holds: |id, _| hex_after(id, "eipalloc-", 17),
+    },
+    IdForm {
+        type_token: "aws:ec2/internetGateway:InternetGateway",
+        id: "igw- + 17 hex",
+        read: "id",
+        source: "wheel ec2/internet_gateway.py Import (id)",
+        holds: |id, _| hex_after(id, "igw-", 17),
+    },
+    IdForm {
+        type_token: "aws:ec2/natGateway:NatGateway",
+        id: "nat- + 17 hex",
+        read: "id",
+        source: "wheel ec2/nat_gateway.py Import (id)",
+        holds: |id, _| hex_after(id, "nat-", 17),
+    },
+    IdForm {
+        type_token: "aws:ec2/routeTable:RouteTable",
+        id: "rtb- + 17 hex",
+        read: "id",
+        source: "wheel ec2/route_table.py Import (id)",
+        holds: |id, _| hex_after(id, "rtb-", 17),
+    },
+    IdForm {
+        type_token: "aws:ec2/routeTableAssociation:RouteTableAssociation",
+        id: "the association id, rtbassoc- + 17 hex (not subnet/rtb, the import form)",
+        read: "id",
+        source: "upstream ec2/vpc_route_table_association.go d.SetId(AssociationId)",
+        holds: |id, _| hex_after(id, "rtbassoc-", 17),
+    },
+    IdForm {
+        type_token: "aws:ec2/securityGroup:SecurityGroup",
+        id: "sg- + 17 hex",
+        read: "id (name is the group name)",
+        source: "upstream ec2/vpc_security_group.go d.SetId(output.GroupId)",
+        holds: |id, _| hex_after(id, "sg-", 17),
+    },
+    IdForm {
+        type_token: "aws:ec2/subnet:Subnet",
+        id: "subnet- + 17 hex",
+        read: "id",
+        source: "wheel ec2/subnet.py Import (id)",
+        holds: |id, _| hex_after(id, "subnet-", 17),
+    },
+    IdForm {
+        type_token: "aws:ec2/vpc:Vpc",
+        id: "vpc- + 17 hex",
+        read: "id",
+        source: "upstream ec2/vpc_.go d.SetId(output.Vpc.VpcId)",
+        holds: |id, _| hex_after(id, "vpc-", 17),
+    },
+    IdForm {
+        type_token: "aws:ec2/vpcEndpoint:VpcEndpoint",
+        id: "vpce- + 17 hex",
+        read: "id",
+        source: "wheel ec2/vpc_endpoint.py Import (id)",
+        holds: |id, _| hex_after(id, "vpce-", 17),
+    },
+    IdForm {
+        type_token: "aws:iam/role:Role",
+        id: "the role name",
+        read: "name, arn",
+        source: "wheel iam/role.py Import (name); upstream iam/role.go d.SetId(roleName)",
+        holds: |id, inputs| is_input("name")(id, inputs),
+    },
+    IdForm {
+        type_token: "aws:iam/rolePolicy:RolePolicy",
+        id: "<role name>:<policy name>",
+        read: "name, role",
+        source: "upstream iam/role_policy.go d.SetId(fmt.Sprintf(\"%s:%s\", roleName, policyName))",
+        holds: |id, inputs| {
+            id == format!(
+                "{}:{}",
+                text(inputs, "role").unwrap_or_default(),
+                text(inputs, "name").unwrap_or_default()
+            )
+        },
+    },
+    IdForm {
+        type_token: "aws:kms/key:Key",
+        id: "the key id, a UUID",
+        read: "keyId, arn",
+        source: "upstream kms/key.go d.SetId(output.KeyMetadata.KeyId)",
+        holds: |id, _| is_uuid(id),
+    },
+    IdForm {
+        type_token: "aws:lambda/eventSourceMapping:EventSourceMapping",
+        id: "the mapping's UUID",
+        read: "uuid",
+        source: "upstream lambda/event_source_mapping.go d.SetId(output.UUID)",
+        holds: |id, _| is_uuid(id),
+    },
+    IdForm {
+        type_token: "aws:lambda/function:Function",
+        id: "the function name",
+        read: "name (FunctionName of metrics), arn, invokeArn",
+        source: "wheel lambda_/function.py Import (function_name); upstream lambda/function.go d.SetId(functionName)",
+        holds: |id, inputs| is_input("name")(id, inputs),
+    },
+    IdForm {
+        type_token: "aws:lambda/invocation:Invocation",
+        id: "<function name>_<qualifier>_<md5 hex of the input>",
+        read: "result",
+        source: "upstream lambda/invocation.go d.SetId(fmt.Sprintf(\"%s_%s_%x\", functionName, qualifier, md5.Sum(payload)))",
+        holds: |id, inputs| {
+            let input = text(inputs, "input").unwrap_or_default();
+            id == format!(
+                "{}_$LATEST_{:x}",
+                text(inputs, "functionName").unwrap_or_default(),
+                md5::compute(input)
+            )
+        },
+    },
+    IdForm {
+        type_token: "aws:lambda/permission:Permission",
+        id: "the statement id",
+        read: "statementId",
+        source: "upstream lambda/permission.go d.SetId(statementID)",
+        holds: |id, inputs| text(inputs, "statementId").is_none_or(|s| s == id),
+    },
+    IdForm {
+        type_token: "aws:rds/instance:Instance",
+        id: "the DbiResourceId, db- + 26 upper-case base-32 characters (since provider v6, upstream v5)",
+        read: "identifier (DBInstanceIdentifier of metrics, a proxy target's dbInstanceIdentifier)",
+        source: "upstream website/docs/r/db_instance.html.markdown: \"id - RDS DBI resource ID\"",
+        holds: |id, _| {
+            id.strip_prefix("db-").is_some_and(|rest| {
+                rest.len() == 26
+                    && rest
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+            })
+        },
+    },
+    IdForm {
+        type_token: "aws:rds/parameterGroup:ParameterGroup",
+        id: "the parameter group name",
+        read: "name",
+        source: "upstream rds/parameter_group.go d.SetId(DBParameterGroupName)",
+        holds: |id, inputs| is_input("name")(id, inputs),
+    },
+    IdForm {
+        type_token: "aws:rds/proxy:Proxy",
+        id: "the proxy name",
+        read: "name, endpoint",
+        source: "upstream rds/proxy.go d.SetId(output.DBProxy.DBProxyName)",
+        holds: |id, inputs| is_input("name")(id, inputs),
+    },
+    IdForm {
+        type_token: "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup",
+        id: "the proxy name",
+        read: "name (\"default\")",
+        source: "upstream rds/proxy_default_target_group.go d.SetId(d.Get(\"db_proxy_name\"))",
+        holds: |id, inputs| is_input("dbProxyName")(id, inputs),
+    },
+    IdForm {
+        type_token: "aws:rds/proxyTarget:ProxyTarget",
+        id: "<proxy>/<target group>/RDS_INSTANCE/<DB instance identifier>",
+        read: "endpoint",
+        source: "upstream rds/proxy_target.go proxyTargetResourceIDSeparator = \"/\"",
+        holds: |id, inputs| {
+            id == format!(
+                "{}/{}/RDS_INSTANCE/{}",
+                text(inputs, "dbProxyName").unwrap_or_default(),
+                text(inputs, "targetGroupName").unwrap_or_default(),
+                text(inputs, "dbInstanceIdentifier").unwrap_or_default()
+            )
+        },
+    },
+    IdForm {
+        type_token: "aws:rds/subnetGroup:SubnetGroup",
+        id: "the subnet group name",
+        read: "name",
+        source: "wheel rds/subnet_group.py Import (name)",
+        holds: |id, inputs| is_input("name")(id, inputs),
+    },
+    IdForm {
+        type_token: "aws:secretsmanager/secret:Secret",
+        id: "the secret's ARN (its name + '-' + 6 random characters)",
+        read: "arn",
+        source: "upstream secretsmanager/secret.go d.SetId(CreateSecretOutput.ARN)",
+        holds: |id, inputs| {
+            id.starts_with("arn:aws:secretsmanager:")
+                && id.contains(&format!(
+                    ":secret:{}-",
+                    text(inputs, "name").unwrap_or_default()
+                ))
+        },
+    },
+    IdForm {
+        type_token: "aws:secretsmanager/secretVersion:SecretVersion",
+        id: "<secret id>|<version id>",
+        read: "versionId",
+        source: "upstream secretsmanager/secret_version.go secretVersionIDSeparator = \"|\"",
+        holds: |id, inputs| {
+            id.starts_with(&format!(
+                "{}|",
+                text(inputs, "secretId").unwrap_or_default()
+            ))
+        },
+    },
+    IdForm {
+        type_token: "aws:sns/topic:Topic",
+        id: "the topic's ARN",
+        read: "arn, name (TopicName of metrics)",
+        source: "wheel sns/topic.py Import (arn); upstream sns/topic.go d.SetId(output.TopicArn)",
+        holds: |id, inputs| {
+            id.starts_with("arn:aws:sns:")
+                && id.ends_with(&format!(":{}", text(inputs, "name").unwrap_or_default()))
+        },
+    },
+    IdForm {
+        type_token: "aws:sns/topicSubscription:TopicSubscription",
+        id: "the subscription's ARN, <topic ARN>:<UUID>",
+        read: "arn",
+        source: "upstream sns/topic_subscription.go d.SetId(output.SubscriptionArn)",
+        holds: |id, inputs| {
+            id.strip_prefix(&format!("{}:", text(inputs, "topic").unwrap_or_default()))
+                .is_some_and(is_uuid)
+        },
+    },
+    IdForm {
+        type_token: "aws:sqs/queue:Queue",
+        id: "the queue URL",
+        read: "url, name (QueueName of metrics), arn",
+        source: "wheel sqs/queue.py Import (url); upstream sqs/queue.go d.SetId(QueueUrl)",
+        holds: |id, inputs| {
+            id.starts_with("https://sqs.")
+                && id.ends_with(&format!("/{}", text(inputs, "name").unwrap_or_default()))
+        },
+    },
+    IdForm {
+        type_token: "aws:sqs/queuePolicy:QueuePolicy",
+        id: "the queue URL",
+        read: "queueUrl",
+        source: "upstream sqs/attribute_funcs.go d.SetId(url)",
+        holds: |id, inputs| is_input("queueUrl")(id, inputs),
+    },
+];
+
+/// The id table's row for a type.
+pub fn id_form(type_token: &str) -> Option<&'static IdForm> {
+    ID_FORMS.iter().find(|f| f.type_token == type_token)
 }
 
 fn text<'a>(inputs: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
@@ -119,7 +495,11 @@ pub fn created(
                     ),
                 );
                 let function = text(inputs, "functionName").unwrap_or_default();
-                (format!("{function}_$LATEST_{short}"), None)
+                let payload = text(inputs, "input").unwrap_or_default();
+                (
+                    format!("{function}_$LATEST_{:x}", md5::compute(payload)),
+                    None,
+                )
             }
             "aws:iam/role:Role" => (
                 physical.clone(),
@@ -134,10 +514,8 @@ pub fn created(
                 let port = inputs.get("port").and_then(Value::as_i64).unwrap_or(3306);
                 out.insert("address".into(), json!(host));
                 out.insert("endpoint".into(), json!(format!("{host}:{port}")));
-                out.insert(
-                    "resourceId".into(),
-                    json!(format!("db-{}", token.to_uppercase())),
-                );
+                let resource_id = dbi_resource_id(token);
+                out.insert("resourceId".into(), json!(resource_id));
                 if inputs.get("manageMasterUserPassword") == Some(&json!(true)) {
                     out.insert(
                         "masterUserSecrets".into(),
@@ -149,7 +527,7 @@ pub fn created(
                     );
                 }
                 (
-                    physical.clone(),
+                    resource_id,
                     Some(format!("arn:aws:rds:{region}:{ACCOUNT}:db:{physical}")),
                 )
             }
@@ -185,7 +563,7 @@ pub fn created(
             }
             "aws:rds/proxyTarget:ProxyTarget" => (
                 format!(
-                    "{},{},RDS_INSTANCE,{}",
+                    "{}/{}/RDS_INSTANCE/{}",
                     text(inputs, "dbProxyName").unwrap_or_default(),
                     text(inputs, "targetGroupName").unwrap_or_default(),
                     text(inputs, "dbInstanceIdentifier").unwrap_or_default()
@@ -298,6 +676,19 @@ pub fn created(
     (id, out)
 }
 
+/// An RDS DbiResourceId: `db-` and 26 characters of base 32 (A–Z, 2–7), from random hex.
+fn dbi_resource_id(token: &str) -> String {
+    const BASE32: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let body: String = token
+        .bytes()
+        .cycle()
+        .take(26)
+        .enumerate()
+        .map(|(i, b)| BASE32[(usize::from(b) * 7 + i * 13) % 32] as char)
+        .collect();
+    format!("db-{body}")
+}
+
 /// A UUID-shaped string from random hex (32 digits needed; shorter tokens are repeated).
 fn uuid(token: &str) -> String {
     let hex: String = token.chars().cycle().take(32).collect();
@@ -309,4 +700,99 @@ fn uuid(token: &str) -> String {
         &hex[16..20],
         &hex[20..]
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Inputs the way the program and the provider's auto-naming leave them (only the keys
+    /// the type has).
+    fn inputs(type_token: &str) -> Map<String, Value> {
+        let schema = crate::schema::Schema::load();
+        let mut m = Map::new();
+        for (key, value) in [
+            ("name", "donut-states-dev-thing-1a2b3c4"),
+            ("dashboardName", "donut-states-dev"),
+            ("identifier", "donut-states-dev-db-1a2b3c4"),
+            ("rule", "donut-states-dev-sweep-1a2b3c4"),
+            ("targetId", "donut-states-dev-sweep-target-1a2b3c4"),
+            ("role", "donut-states-dev-sales-api-role-1a2b3c4"),
+            ("functionName", "donut-states-dev-migrate-1a2b3c4"),
+            ("input", "{\"reason\":\"deploy\"}"),
+            ("statementId", "AllowApiGateway"),
+            ("dbProxyName", "donut-states-dev-db-proxy-1a2b3c4"),
+            ("targetGroupName", "default"),
+            ("dbInstanceIdentifier", "donut-states-dev-db-1a2b3c4"),
+            (
+                "secretId",
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbCdEf",
+            ),
+            (
+                "topic",
+                "arn:aws:sns:eu-west-1:123456789012:donut-states-dev-stock-outs-1a2b3c4",
+            ),
+            (
+                "queueUrl",
+                "https://sqs.eu-west-1.amazonaws.com/123456789012/q-1a2b3c4",
+            ),
+        ] {
+            if schema.has_input(type_token, key) {
+                m.insert(key.into(), json!(value));
+            }
+        }
+        if type_token == "aws:apigatewayv2/stage:Stage" {
+            m.insert("name".into(), json!("$default"));
+        }
+        m
+    }
+
+    #[test]
+    fn every_type_answers_the_id_the_real_provider_answers() {
+        let schema = crate::schema::Schema::load();
+        let mut checked = 0;
+        for type_token in schema.types() {
+            let form = id_form(type_token)
+                .unwrap_or_else(|| panic!("{type_token}: not in the id table (ID_FORMS)"));
+            let inputs = inputs(type_token);
+            let place = Place {
+                region: "eu-west-1",
+            };
+            let (id, _) = created(
+                &place,
+                type_token,
+                "logical",
+                &inputs,
+                "0123456789abcdef0123456789abcdef",
+            );
+            assert!(
+                (form.holds)(&id, &inputs),
+                "{type_token}: id {id:?} is not {}",
+                form.id
+            );
+            checked += 1;
+        }
+        assert_eq!(
+            checked,
+            ID_FORMS.len(),
+            "a row for a type the schema does not have"
+        );
+    }
+
+    #[test]
+    fn an_rds_instance_is_known_by_its_resource_id_not_its_identifier() {
+        let inputs = inputs("aws:rds/instance:Instance");
+        let (id, out) = created(
+            &Place {
+                region: "eu-west-1",
+            },
+            "aws:rds/instance:Instance",
+            "db",
+            &inputs,
+            "0123456789abcdef0123456789abcdef",
+        );
+        assert!(id.starts_with("db-") && id.len() == 29, "{id}");
+        assert_ne!(Some(id.as_str()), text(&inputs, "identifier"));
+        assert_eq!(out["resourceId"], json!(id));
+    }
 }

@@ -127,9 +127,21 @@ impl Project {
         Project::running(stage, Path::new(env!("CARGO_BIN_EXE_donut-infra")))
     }
 
+    /// A stack named `stack` with the settings of `stage` (a developer's own stack of dev).
+    pub fn stack_of(stage: &str, stack: &str) -> Project {
+        let project =
+            Project::running_as(stage, stack, Path::new(env!("CARGO_BIN_EXE_donut-infra")));
+        project.set("donut-states:opsEmail", OPS_EMAIL);
+        project
+    }
+
     /// A project whose `Pulumi.yaml` runs `binary` instead of the program (an example of
     /// this package, say).
     pub fn running(stage: &str, binary: &Path) -> Project {
+        Project::running_as(stage, stage, binary)
+    }
+
+    fn running_as(stage: &str, stack: &str, binary: &Path) -> Project {
         for tool in ["pulumi", "pulumi-language-rust", "pulumi-resource-aws"] {
             assert!(
                 bin_dir().join(tool).exists(),
@@ -160,7 +172,7 @@ impl Project {
         std::fs::write(dir.join("Pulumi.yaml"), ours).unwrap();
         std::fs::copy(
             root().join(format!("Pulumi.{stage}.yaml")),
-            dir.join(format!("Pulumi.{stage}.yaml")),
+            dir.join(format!("Pulumi.{stack}.yaml")),
         )
         .unwrap();
         for function in donut_config::Function::ALL.map(donut_config::Function::name) {
@@ -185,11 +197,11 @@ impl Project {
         }
         let project = Project {
             dir,
-            stage: stage.into(),
+            stage: stack.into(),
             account: std::cell::RefCell::new(base.join("account.json")),
             base,
         };
-        project.ok(&["stack", "init", stage]);
+        project.ok(&["stack", "init", stack]);
         project.ok(&[
             "config",
             "set",

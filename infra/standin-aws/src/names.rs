@@ -1,0 +1,498 @@
+//! AWS's naming rules for every named resource the program declares, refused where the real
+//! chain refuses them:
+//! - **auto-naming** (pulumi-aws `provider/autonaming.go`, the bridge's `AutoName(key, maxlen,
+//!   "-")`): `<logical>-<7 hex>` must fit the type's maximum, or `pulumi preview` fails with the
+//!   Pulumi SDK's text (`sdk/go/common/resource/resource_id.go`, `NewUniqueName`);
+//! - **plan**: upstream's own validation (`ValidateFunc`s of terraform-provider-aws) fails
+//!   `pulumi preview` with its text;
+//! - **AWS**: only the service checks it; `pulumi up` fails with the service's error code and
+//!   message, as the API reference (botocore's models) and real responses quote them.
+//!
+//! Where no real response was found the text follows the service's generic validation message
+//! and says so (`UNCONFIRMED` below).
+
+use serde_json::{Map, Value};
+
+/// Who refuses a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// The provider, before any API call: `pulumi preview` fails.
+    Plan,
+    /// The AWS service, at create: `pulumi up` fails.
+    Aws,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub property: &'static str,
+    pub when: When,
+    pub message: String,
+}
+
+/// The property a type is auto-named by, and the longest name the provider makes for it.
+pub fn autonaming(type_token: &str) -> (&'static str, usize) {
+    match type_token {
+        // pulumi-aws: tfbridge.AutoName("identifier", 255) (15 for SQL Server).
+        "aws:rds/instance:Instance" => ("identifier", 255),
+        "aws:lambda/function:Function"
+        | "aws:iam/role:Role"
+        | "aws:cloudwatch/eventRule:EventRule" => ("name", 64),
+        // AutoNameWithCustomOptions Maxlen 80 (then `.fifo` when FIFO).
+        "aws:sqs/queue:Queue" | "aws:sns/topic:Topic" => ("name", 80),
+        _ => ("name", 255),
+    }
+}
+
+/// The auto-name of `logical`, or the Pulumi SDK's refusal when it cannot fit.
+pub fn auto_name(type_token: &str, logical: &str, suffix: &str) -> Result<String, String> {
+    let (_, max) = autonaming(type_token);
+    if logical.len() + 1 + suffix.len() > max {
+        return Err(format!(
+            "could not make instance of '{type_token}': name '{logical}-' plus {} random chars \
+             is longer than maximum length {max}",
+            suffix.len()
+        ));
+    }
+    Ok(format!("{logical}-{suffix}"))
+}
+
+fn text<'a>(inputs: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    inputs.get(key).and_then(Value::as_str)
+}
+
+fn all(name: &str, allowed: impl Fn(char) -> bool) -> bool {
+    name.chars().all(allowed)
+}
+
+/// upstream `rds/validate.go` `validIdentifier` (instances and proxies): its four messages.
+fn rds_identifier(key: &'static str, name: &str, out: &mut Vec<Refusal>) {
+    let plan = |message: String| Refusal {
+        property: key,
+        when: When::Plan,
+        message,
+    };
+    if !all(name, |c| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+    }) {
+        out.push(plan(format!(
+            "only lowercase alphanumeric characters and hyphens allowed in \"{key}\""
+        )));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        out.push(plan(format!(
+            "first character of \"{key}\" must be a letter"
+        )));
+    }
+    if name.contains("--") {
+        out.push(plan(format!(
+            "\"{key}\" cannot contain two consecutive hyphens"
+        )));
+    }
+    if name.ends_with('-') {
+        out.push(plan(format!("\"{key}\" cannot end with a hyphen")));
+    }
+}
+
+/// AWS's generic validation message ("1 validation error detected: …"), as Lambda, IAM,
+/// EventBridge and CloudWatch Logs answer a value outside a parameter's length.
+fn too_long(code: &str, value: &str, parameter: &str, max: usize) -> String {
+    format!(
+        "{code}: 1 validation error detected: Value '{value}' at '{parameter}' failed to satisfy \
+         constraint: Member must have length less than or equal to {max}"
+    )
+}
+
+/// Every naming rule `inputs` break, for a type the program declares.
+pub fn refusals(type_token: &str, inputs: &Map<String, Value>) -> Vec<Refusal> {
+    let mut out = Vec::new();
+    let mut refuse = |property: &'static str, when: When, message: String| {
+        out.push(Refusal {
+            property,
+            when,
+            message,
+        })
+    };
+    match type_token {
+        "aws:sqs/queue:Queue" => {
+            // upstream sqs/queue.go: regex ^[0-9A-Za-z_-]{1,80}$ (FIFO: {1,75}\.fifo$).
+            if let Some(name) = text(inputs, "name") {
+                let fifo = inputs.get("fifoQueue") == Some(&Value::Bool(true));
+                let base = if fifo {
+                    name.strip_suffix(".fifo")
+                } else {
+                    Some(name)
+                };
+                let ok = base.is_some_and(|b| {
+                    !b.is_empty()
+                        && b.len() <= if fifo { 75 } else { 80 }
+                        && all(b, |c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                });
+                if !ok {
+                    refuse("name", When::Plan, format!("invalid queue name: {name}"));
+                }
+            }
+        }
+        "aws:sns/topic:Topic" => {
+            // SNS CreateTopic: 1–256 of [A-Za-z0-9_-]; "InvalidParameter: Invalid parameter: Topic Name".
+            if let Some(name) = text(inputs, "name") {
+                let base = name.strip_suffix(".fifo").unwrap_or(name);
+                if base.is_empty()
+                    || name.len() > 256
+                    || !all(base, |c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                {
+                    refuse(
+                        "name",
+                        When::Aws,
+                        "InvalidParameter: Invalid parameter: Topic Name".into(),
+                    );
+                }
+            }
+        }
+        "aws:lambda/function:Function" => {
+            // Lambda CreateFunction: a bare name is at most 64 of [a-zA-Z0-9-_].
+            if let Some(name) = text(inputs, "name") {
+                if name.len() > 64 {
+                    refuse(
+                        "name",
+                        When::Aws,
+                        too_long("ValidationException", name, "functionName", 64),
+                    );
+                } else if name.is_empty()
+                    || !all(name, |c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                {
+                    refuse(
+                        "name",
+                        When::Aws,
+                        format!(
+                            "ValidationException: 1 validation error detected: Value '{name}' at \
+                             'functionName' failed to satisfy constraint: Member must satisfy \
+                             regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{{2}}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{{1}}:)?(\\d{{12}}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
+                        ),
+                    );
+                }
+            }
+        }
+        "aws:iam/role:Role" => {
+            // upstream iam/validate.go validResourceName(64).
+            if let Some(name) = text(inputs, "name") {
+                if name.is_empty() || name.len() > 64 {
+                    refuse(
+                        "name",
+                        When::Plan,
+                        format!("expected length of name to be in the range (1 - 64), got {name}"),
+                    );
+                }
+                if !all(name, |c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)) {
+                    refuse("name", When::Plan, r"must match [\w+=,.@-]".into());
+                }
+            }
+        }
+        "aws:iam/rolePolicy:RolePolicy" => {
+            if let Some(name) = text(inputs, "name").filter(|n| n.len() > 128) {
+                refuse(
+                    "name",
+                    When::Plan,
+                    format!("expected length of name to be in the range (1 - 128), got {name}"),
+                );
+            }
+        }
+        "aws:rds/instance:Instance" => {
+            if let Some(name) = text(inputs, "identifier") {
+                let before = out.len();
+                rds_identifier("identifier", name, &mut out);
+                if out.len() == before && name.len() > 63 {
+                    // RDS: 1–63 characters. UNCONFIRMED wording (the SQL Server form, "… longer
+                    // than 15 characters.", is a real response).
+                    out.push(Refusal {
+                        property: "identifier",
+                        when: When::Aws,
+                        message:
+                            "InvalidParameterValue: The parameter DBInstanceIdentifier is not \
+                                  a valid identifier because it is longer than 63 characters."
+                                .into(),
+                    });
+                }
+            }
+        }
+        "aws:rds/proxy:Proxy" => {
+            if let Some(name) = text(inputs, "name") {
+                let before = out.len();
+                rds_identifier("name", name, &mut out);
+                if out.len() == before && name.len() > 63 {
+                    // RDS CreateDBProxy: DBProxyName 1–63. UNCONFIRMED wording (generic form).
+                    out.push(Refusal {
+                        property: "name",
+                        when: When::Aws,
+                        message: too_long("InvalidParameterValue", name, "dBProxyName", 63),
+                    });
+                }
+            }
+        }
+        "aws:rds/subnetGroup:SubnetGroup" => {
+            // upstream rds validSubnetGroupName.
+            if let Some(name) = text(inputs, "name") {
+                if !all(name, |c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || "-_. ".contains(c)
+                }) {
+                    refuse(
+                        "name",
+                        When::Plan,
+                        "only lowercase alphanumeric characters, hyphens, underscores, periods, \
+                         and spaces allowed in \"name\""
+                            .into(),
+                    );
+                }
+                if name.len() > 255 {
+                    refuse(
+                        "name",
+                        When::Plan,
+                        "\"name\" cannot be longer than 255 characters".into(),
+                    );
+                }
+                if name.eq_ignore_ascii_case("default") {
+                    refuse(
+                        "name",
+                        When::Plan,
+                        "\"Default\" is not allowed as \"name\"".into(),
+                    );
+                }
+            }
+        }
+        "aws:rds/parameterGroup:ParameterGroup" => {
+            // upstream rds validParamGroupName.
+            if let Some(name) = text(inputs, "name") {
+                if !all(name, |c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+                }) {
+                    refuse(
+                        "name",
+                        When::Plan,
+                        "only lowercase alphanumeric characters and hyphens allowed in parameter \
+                         group \"name\""
+                            .into(),
+                    );
+                }
+                if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                    refuse(
+                        "name",
+                        When::Plan,
+                        "first character of parameter group \"name\" must be a letter".into(),
+                    );
+                }
+                if name.contains("--") || name.ends_with('-') {
+                    refuse(
+                        "name",
+                        When::Plan,
+                        "parameter group \"name\" cannot contain two consecutive hyphens or end \
+                         with a hyphen"
+                            .into(),
+                    );
+                }
+            }
+        }
+        "aws:cloudwatch/logGroup:LogGroup" => {
+            // upstream logs/validate.go validLogGroupName.
+            if let Some(name) = text(inputs, "name") {
+                if name.len() > 512 {
+                    refuse(
+                        "name",
+                        When::Plan,
+                        format!("\"name\" cannot be longer than 512 characters: {name:?}"),
+                    );
+                }
+                if !all(name, |c| c.is_ascii_alphanumeric() || "._-/#".contains(c)) {
+                    refuse(
+                        "name",
+                        When::Plan,
+                        format!(
+                            "\"name\" isn't a valid log group name (alphanumeric characters, \
+                             underscores, hyphens, slashes, hash signs and dots are allowed): {name:?}"
+                        ),
+                    );
+                }
+            }
+        }
+        "aws:cloudwatch/metricAlarm:MetricAlarm" => {
+            if let Some(name) = text(inputs, "name").filter(|n| n.len() > 255) {
+                refuse(
+                    "name",
+                    When::Aws,
+                    too_long("ValidationError", name, "alarmName", 255),
+                );
+            }
+        }
+        "aws:cloudwatch/dashboard:Dashboard" => {
+            if let Some(name) = text(inputs, "dashboardName")
+                && (name.len() > 255
+                    || !all(name, |c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            {
+                refuse(
+                    "dashboardName",
+                    When::Aws,
+                    format!(
+                        "InvalidParameterInput: The value {name} for field DashboardName \
+                             contains invalid characters. It can only contain alphanumerics, dash \
+                             (-) and underscore (_)."
+                    ),
+                );
+            }
+        }
+        "aws:cloudwatch/eventRule:EventRule" => {
+            if let Some(name) = text(inputs, "name")
+                && name.len() > 64
+            {
+                refuse(
+                    "name",
+                    When::Aws,
+                    too_long("ValidationException", name, "name", 64),
+                );
+            }
+        }
+        "aws:cloudwatch/eventTarget:EventTarget" => {
+            // EventBridge Target.Id: 1–64. UNCONFIRMED parameter path in the message.
+            if let Some(id) = text(inputs, "targetId").filter(|t| t.len() > 64) {
+                refuse(
+                    "targetId",
+                    When::Aws,
+                    too_long("ValidationException", id, "targets.1.member.id", 64),
+                );
+            }
+        }
+        "aws:secretsmanager/secret:Secret" => {
+            if let Some(name) = text(inputs, "name")
+                && (name.len() > 512
+                    || !all(name, |c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c)))
+            {
+                refuse(
+                    "name",
+                    When::Aws,
+                    "ValidationException: Invalid name. Must be a valid name containing \
+                         alphanumeric characters, or any of the following: -/_+=.@!"
+                        .into(),
+                );
+            }
+        }
+        "aws:ec2/securityGroup:SecurityGroup" => {
+            if let Some(name) = text(inputs, "name") {
+                if name.starts_with("sg-") {
+                    refuse(
+                        "name",
+                        When::Plan,
+                        "invalid value for name (cannot begin with sg-)".into(),
+                    );
+                }
+                if name.len() > 255 {
+                    refuse(
+                        "name",
+                        When::Plan,
+                        format!("expected length of name to be in the range (0 - 255), got {name}"),
+                    );
+                }
+            }
+        }
+        "aws:apigatewayv2/api:Api" => {
+            if let Some(name) = text(inputs, "name").filter(|n| n.is_empty() || n.len() > 128) {
+                refuse(
+                    "name",
+                    When::Plan,
+                    format!("expected length of name to be in the range (1 - 128), got {name}"),
+                );
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn named(key: &str, name: &str) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert(key.into(), json!(name));
+        m
+    }
+
+    #[test]
+    fn auto_names_that_do_not_fit_fail_as_the_sdk_fails() {
+        let long = format!("donut-states-{}-factory-requester", "s".repeat(40));
+        let err = auto_name("aws:lambda/function:Function", &long, "1a2b3c4").unwrap_err();
+        assert!(
+            err.contains("plus 7 random chars is longer than maximum length 64"),
+            "{err}"
+        );
+        assert!(auto_name("aws:cloudwatch/logGroup:LogGroup", &long, "1a2b3c4").is_ok());
+    }
+
+    #[test]
+    fn rds_refuses_upper_case_long_and_badly_hyphenated_identifiers() {
+        let r = refusals(
+            "aws:rds/instance:Instance",
+            &named("identifier", "Donut--db-"),
+        );
+        assert_eq!(r.len(), 3, "{r:?}");
+        assert!(r.iter().all(|r| r.when == When::Plan));
+        let long = format!("d{}", "b".repeat(63));
+        let r = refusals("aws:rds/instance:Instance", &named("identifier", &long));
+        assert_eq!(r[0].when, When::Aws);
+        assert!(
+            refusals(
+                "aws:rds/instance:Instance",
+                &named("identifier", "donut-db-1a2b3c4")
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn names_within_the_rules_pass() {
+        for (t, key, name) in [
+            (
+                "aws:sqs/queue:Queue",
+                "name",
+                "donut-states-dev-factory-orders-1a2b3c4",
+            ),
+            (
+                "aws:sns/topic:Topic",
+                "name",
+                "donut-states-dev-stock-outs-1a2b3c4",
+            ),
+            (
+                "aws:lambda/function:Function",
+                "name",
+                "donut-states-dev-sales-api-1a2b3c4",
+            ),
+            (
+                "aws:iam/role:Role",
+                "name",
+                "donut-states-dev-sales-api-role-1a2b3c4",
+            ),
+            (
+                "aws:cloudwatch/dashboard:Dashboard",
+                "dashboardName",
+                "donut-states-dev",
+            ),
+            (
+                "aws:ec2/securityGroup:SecurityGroup",
+                "name",
+                "donut-states-dev-db-sg-1a2b3c4",
+            ),
+        ] {
+            assert!(refusals(t, &named(key, name)).is_empty(), "{t} {name}");
+        }
+        assert_eq!(
+            refusals(
+                "aws:ec2/securityGroup:SecurityGroup",
+                &named("name", "sg-1a2b3c4")
+            )[0]
+            .message,
+            "invalid value for name (cannot begin with sg-)"
+        );
+        assert_eq!(
+            refusals("aws:sqs/queue:Queue", &named("name", "donut.states"))[0].message,
+            "invalid queue name: donut.states"
+        );
+    }
+}
