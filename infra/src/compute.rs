@@ -138,7 +138,9 @@ fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Deployed {
             .architectures(vec!["arm64"])
             .code(file_archive(zip.display().to_string()))
             .memory_size(stack.config.lambda_memory_mb as i32)
-            .reserved_concurrent_executions(stack.config.reserved_concurrency(kind) as i32)
+            .maybe_reserved_concurrent_executions(
+                stack.config.declared_reservation(kind).map(|n| n as i32),
+            )
             .timeout(spec.timeout_seconds)
             .environment(map(spec.env).map(|vars| {
                 FunctionEnvironment::builder()

@@ -62,7 +62,7 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
     let config_json = std::env::var("PULUMI_CONFIG").unwrap_or_else(|_| "{}".into());
     let config = StageConfig::from_pulumi_config_json(ctx.get_stack(), &config_json)
         .with_context(|| format!("stack {} is not configured correctly", ctx.get_stack()))?;
-    check_ops_email(&config)?;
+    check_placeholders(&config)?;
     let callback_secret = ctx
         .require_config_secret(None, "callbackSecret")
         .context("set it with `pulumi config set --secret donut-states:callbackSecret <32+ random characters>`")?;
@@ -104,23 +104,25 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Alarms e-mail `opsEmail`: a placeholder on a reserved domain would reach nobody. A preview
-/// warns; a deployment refuses.
-fn check_ops_email(config: &StageConfig) -> anyhow::Result<()> {
-    if !config.ops_email_is_placeholder() {
+/// Settings a deployment cannot run with as committed (`opsEmail`, `factoryUrl` on domains
+/// reserved for examples): a preview warns of each; a deployment refuses, naming the key and
+/// the command that sets it.
+fn check_placeholders(config: &StageConfig) -> anyhow::Result<()> {
+    let problems: Vec<String> = config
+        .deployment_placeholders()
+        .into_iter()
+        .map(|(_, problem)| problem)
+        .collect();
+    if problems.is_empty() {
         return Ok(());
     }
-    let problem = format!(
-        "donut-states:opsEmail is {:?}, on a domain reserved for examples: every alarm would e-mail nobody. \
-         Set the on-call mailbox with `pulumi config set donut-states:opsEmail <address>` \
-         (then confirm the subscription e-mail AWS sends it).",
-        config.ops_email
-    );
     if std::env::var("PULUMI_DRY_RUN").as_deref() == Ok("true") {
-        diagnostics::warn(&problem);
+        for problem in &problems {
+            diagnostics::warn(problem);
+        }
         Ok(())
     } else {
-        anyhow::bail!(problem)
+        anyhow::bail!(problems.join("\n"))
     }
 }
 

@@ -237,15 +237,19 @@ fn a_misspelt_argument_fails_preview_naming_it() {
     );
 }
 
+/// The committed ops mailbox and factory address are placeholders: a preview warns of each,
+/// `up` refuses naming the command that sets it, and with one set it refuses the other.
 #[test]
-fn a_placeholder_ops_mailbox_warns_in_preview_and_stops_up() {
+fn placeholder_mailbox_and_factory_warn_in_preview_and_stop_up() {
     let project = Project::as_committed("dev");
     let preview = project.ok(&["preview"]);
     let text = preview.text();
     assert!(
         text.contains("warning")
             && text.contains("donut-states:opsEmail")
-            && text.contains("e-mail nobody"),
+            && text.contains("e-mail nobody")
+            && text.contains("donut-states:factoryUrl")
+            && text.contains("retried into the DLQ"),
         "{text}"
     );
     let up = project.pulumi(&["up", "--yes", "--skip-preview"]);
@@ -253,6 +257,15 @@ fn a_placeholder_ops_mailbox_warns_in_preview_and_stops_up() {
     assert!(
         up.text()
             .contains("pulumi config set donut-states:opsEmail"),
+        "{}",
+        up.text()
+    );
+    project.set("donut-states:opsEmail", OPS_EMAIL);
+    let up = project.pulumi(&["up", "--yes", "--skip-preview"]);
+    assert!(!up.success, "up passed:\n{}", up.text());
+    assert!(
+        up.text()
+            .contains("pulumi config set donut-states:factoryUrl"),
         "{}",
         up.text()
     );
@@ -313,6 +326,41 @@ fn two_dev_stacks_share_an_account() {
         "bob's destroy took only bob's"
     );
     alice.ok(&["destroy", "--yes", "--skip-preview"]);
+}
+
+/// A brand-new AWS account (Lambda concurrency quota 10): with the committed quota (1,000) the
+/// first `up` fails as AWS fails it; with the quota `make deploy`'s preflight reads and sets,
+/// the functions reserve nothing and `up` succeeds.
+#[test]
+fn a_new_account_gets_no_reservations_once_its_quota_is_known() {
+    let project = Project::new("dev");
+    project.with_lambda_quota(10);
+    let refused = project.pulumi(&["up", "--yes", "--skip-preview"]);
+    assert!(!refused.success);
+    assert!(
+        refused.text().contains(
+            "Specified ReservedConcurrentExecutions for function decreases account's \
+             UnreservedConcurrentExecution below its minimum value of [10]."
+        ),
+        "{}",
+        refused.text()
+    );
+    project.set("donut-states:lambdaConcurrencyQuota", "10");
+    project.ok(&["up", "--yes", "--skip-preview"]);
+    let run = project.deployment();
+    for function in run.of_type("aws:lambda/function:Function") {
+        let reserved = function
+            .inputs
+            .get("reservedConcurrentExecutions")
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            reserved.is_null() || reserved == -1,
+            "{}: {reserved}",
+            function.outputs["name"]
+        );
+    }
+    project.ok(&["destroy", "--yes", "--skip-preview"]);
 }
 
 /// A developer's stack with a 40-character name (and a proxy, the most names): every name

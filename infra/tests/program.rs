@@ -520,10 +520,7 @@ fn functions_are_rust_on_arm64_with_the_settings_they_read() {
     }
     let requester_env =
         &input(run, "donut-states-dev-factory-requester")["environment"]["variables"];
-    assert_eq!(
-        requester_env["FACTORY_URL"],
-        "https://factory.dev.donut-states.example"
-    );
+    assert_eq!(requester_env["FACTORY_URL"], FACTORY_URL);
     assert_eq!(
         input(run, "donut-states-dev-sales-api")["environment"]["variables"]["MAX_QUANTITY"],
         "10"
@@ -990,8 +987,27 @@ fn the_connection_budget_is_what_is_deployed() {
                 f64::from(config.db_connections_per_instance(function))
             );
             assert!(f["environment"]["variables"]["DB_IDLE_SECONDS"].is_string());
-            worst_case += reserved * pool;
+            // The requester runs as many instances as its event source allows (one fewer than
+            // it reserves); the others as many as they reserve.
+            let instances = if function == donut_config::Function::FactoryRequester {
+                reserved - 1.0
+            } else {
+                reserved
+            };
+            worst_case += instances * pool;
         }
+        let requester = input(run, &format!("donut-states-{stage}-factory-requester"));
+        let mapping = input(
+            run,
+            &format!("donut-states-{stage}-factory-orders-to-requester"),
+        );
+        assert!(
+            requester["reservedConcurrentExecutions"].as_f64().unwrap()
+                > mapping["scalingConfig"]["maximumConcurrency"]
+                    .as_f64()
+                    .unwrap(),
+            "{stage}: the requester reserves more than its event source's maximum"
+        );
         let budget = config.connection_budget().unwrap();
         assert_eq!(
             worst_case + f64::from(budget.headroom),

@@ -26,7 +26,7 @@ pub fn max_connections(instance_class: &str) -> Option<u32> {
 /// The stage's worst case against its limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Budget {
-    /// Per function: (reserved concurrency, connections per instance).
+    /// Per function: (instances at once, connections per instance).
     pub functions: Vec<(Function, u32, u32)>,
     pub headroom: u32,
     /// Σ concurrency × connections + headroom.
@@ -34,17 +34,60 @@ pub struct Budget {
     pub max_connections: u32,
 }
 
+/// What Lambda keeps unreserved in an account: 100, or the whole quota when it is lower
+/// ("as long as you leave at least 100 simultaneous executions unreserved",
+/// PutFunctionConcurrency; accounts with a lower quota are refused any reservation).
+pub fn unreserved_minimum(quota: u32) -> u32 {
+    quota.min(100)
+}
+
 impl StageConfig {
     /// Instances of `function` that may run at once (its reserved concurrency). The scheduled
-    /// functions and the migration are single.
+    /// functions and the migration are single. The requester reserves one more than its event
+    /// source's maximum concurrency: with no more than the maximum, Lambda throttles deliveries
+    /// the event source already took, and throttled messages count toward `maxReceiveCount`
+    /// (Lambda developer guide, "Configuring scaling behavior for SQS event source mappings").
     pub fn reserved_concurrency(&self, function: Function) -> u32 {
         let c = &self.capacity;
         match function {
             Function::SalesApi => c.sales_api_concurrency,
             Function::WarehouseRestock => c.restock_concurrency,
-            Function::FactoryRequester => self.queue.max_concurrency,
+            Function::FactoryRequester => self.queue.max_concurrency + 1,
             Function::OutboxRelay | Function::Migrate | Function::FactoryWatchdog => 1,
         }
+    }
+
+    /// Instances of `function` that can hold connections at once: its reservation, except the
+    /// requester, whose event source invokes at most `maxConcurrency` instances (its extra
+    /// reserved instance only absorbs the scaling overlap).
+    pub fn max_instances(&self, function: Function) -> u32 {
+        match function {
+            Function::FactoryRequester => self.queue.max_concurrency,
+            other => self.reserved_concurrency(other),
+        }
+    }
+
+    /// Every function's reservation together.
+    pub fn reserved_total(&self) -> u32 {
+        Function::ALL
+            .iter()
+            .map(|f| self.reserved_concurrency(*f))
+            .sum()
+    }
+
+    /// Whether the account can hold the reservations: Lambda refuses any that leaves less than
+    /// [`unreserved_minimum`] unreserved. When it cannot (a new account's quota of 10), the
+    /// functions reserve nothing; then the quota itself bounds how many instances run, and the
+    /// budget counts it.
+    pub fn reserves_concurrency(&self) -> bool {
+        let quota = self.capacity.lambda_concurrency_quota;
+        self.reserved_total() + unreserved_minimum(quota) <= quota
+    }
+
+    /// The reservation the infra declares for `function` (`None`: unreserved).
+    pub fn declared_reservation(&self, function: Function) -> Option<u32> {
+        self.reserves_concurrency()
+            .then(|| self.reserved_concurrency(function))
     }
 
     /// Connections one instance of `function` may hold: one per event it serves at once — the
@@ -69,13 +112,21 @@ impl StageConfig {
             .map(|f| {
                 (
                     *f,
-                    self.reserved_concurrency(*f),
+                    self.max_instances(*f),
                     self.db_connections_per_instance(*f),
                 )
             })
             .collect();
         let headroom = self.capacity.db_connection_headroom;
-        let worst_case = if self.database.proxy {
+        let worst_case = if !self.reserves_concurrency() && !self.database.proxy {
+            // Nothing reserved: at most the quota's instances run, each holding what the
+            // hungriest function holds — except the requester, which its event source keeps
+            // to its maximum concurrency.
+            let quota = self.capacity.lambda_concurrency_quota;
+            let requester = self.queue.max_concurrency.min(quota)
+                * self.db_connections_per_instance(Function::FactoryRequester);
+            requester + quota + headroom
+        } else if self.database.proxy {
             // The functions connect to the proxy; the database sees at most the proxy's share,
             // plus the migration (which connects directly).
             (max_connections * self.database.proxy_max_connections_percent).div_ceil(100)
@@ -95,6 +146,25 @@ impl StageConfig {
     /// Refuses a stage whose worst case exceeds its instance class's connections.
     pub(crate) fn check_connection_budget(&self) -> Result<(), ConfigError> {
         let budget = self.connection_budget()?;
+        if budget.worst_case > budget.max_connections && !self.reserves_concurrency() {
+            let quota = self.capacity.lambda_concurrency_quota;
+            return Err(ConfigError::Rule {
+                key: format!("{PROJECT}:lambdaConcurrencyQuota"),
+                problem: format!(
+                    "the account's Lambda concurrency quota ({quota}) cannot hold the functions' \
+                     reservations ({} + {} that Lambda keeps unreserved), so nothing is reserved and \
+                     up to {quota} instances may connect: {} connections, but {} allows {}. Request \
+                     a quota of at least {} (Service Quotas, AWS Lambda, \"Concurrent executions\"), \
+                     or put {PROJECT}:dbProxy in front",
+                    self.reserved_total(),
+                    unreserved_minimum(quota),
+                    budget.worst_case,
+                    self.database.instance_class,
+                    budget.max_connections,
+                    self.reserved_total() + 100
+                ),
+            });
+        }
         if budget.worst_case > budget.max_connections {
             let terms: Vec<String> = budget
                 .functions

@@ -81,6 +81,10 @@ pub struct CapacityConfig {
     pub db_wait_timeout_seconds: u32,
     /// A function closes a pooled connection idle this long.
     pub db_idle_seconds: u32,
+    /// The account's Lambda concurrency quota in the stage's Region (concurrent executions):
+    /// 1,000 by default, lower on new accounts. `make deploy` reads it (GetAccountSettings) and
+    /// sets it; it decides whether the functions can reserve their concurrency.
+    pub lambda_concurrency_quota: u32,
 }
 
 /// When ops are told, beyond the DLQ and the factory: each value is the threshold of one alarm.
@@ -199,6 +203,16 @@ fn invalid(key: &str, value: &str, problem: &str) -> ConfigError {
     }
 }
 
+/// Whether a domain is reserved for examples and tests (RFC 2606, RFC 6761): `*.example`,
+/// `*.test`, `*.invalid`, `localhost`, and `example.{com,net,org}` with their subdomains.
+fn reserved_domain(domain: &str) -> bool {
+    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+    let labels: Vec<&str> = domain.split('.').collect();
+    let top = labels.last().copied().unwrap_or_default();
+    let second = labels.len().checked_sub(2).map(|i| labels[i]);
+    matches!(top, "example" | "test" | "invalid" | "localhost") || second == Some("example")
+}
+
 /// How long an `open` factory order waits before the watchdog publishes its stock-out again:
 /// long enough for its message to have been retried into the DLQ (`max_receive_count` ×
 /// `visibility_timeout`) and for one more relay pass, and never less than the factory's
@@ -272,6 +286,7 @@ impl StageConfig {
                 api_throttle_burst: v.number("apiThrottleBurst", 1..=5_000)?,
                 db_wait_timeout_seconds: v.number("dbWaitTimeoutSeconds", 60..=28_800)?,
                 db_idle_seconds: v.number("dbIdleSeconds", 1..=900)?,
+                lambda_concurrency_quota: v.number("lambdaConcurrencyQuota", 1..=1_000_000)?,
             },
             database: DatabaseConfig {
                 instance_class: v.string("dbInstanceClass")?,
@@ -446,16 +461,50 @@ impl StageConfig {
     /// Whether `opsEmail` is on a domain reserved for examples and tests (RFC 2606, RFC 6761):
     /// mail to it reaches nobody, so it may serve the local stack but not a deployment.
     pub fn ops_email_is_placeholder(&self) -> bool {
-        let domain = self
-            .ops_email
-            .rsplit_once('@')
-            .map_or("", |(_, d)| d)
-            .trim_end_matches('.')
-            .to_ascii_lowercase();
-        let labels: Vec<&str> = domain.split('.').collect();
-        let top = labels.last().copied().unwrap_or_default();
-        let second = labels.len().checked_sub(2).map(|i| labels[i]);
-        matches!(top, "example" | "test" | "invalid" | "localhost") || second == Some("example")
+        reserved_domain(self.ops_email.rsplit_once('@').map_or("", |(_, d)| d))
+    }
+
+    /// Whether `factoryUrl` names a host on such a domain: every stock-out would end in the
+    /// DLQ. The local stack runs its own factory and ignores it.
+    pub fn factory_url_is_placeholder(&self) -> bool {
+        let host = self
+            .factory_url
+            .split_once("://")
+            .map_or(self.factory_url.as_str(), |(_, rest)| rest)
+            .split(['/', ':', '?'])
+            .next()
+            .unwrap_or_default();
+        reserved_domain(host)
+    }
+
+    /// The settings a deployment cannot run with as committed: (key, what goes wrong, how to
+    /// set it). A preview warns of each; `up` refuses.
+    pub fn deployment_placeholders(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if self.ops_email_is_placeholder() {
+            out.push((
+                "opsEmail",
+                format!(
+                    "donut-states:opsEmail is {:?}, on a domain reserved for examples: every alarm \
+                     would e-mail nobody. Set the on-call mailbox with `pulumi config set \
+                     donut-states:opsEmail <address>` (then confirm the subscription e-mail AWS \
+                     sends it).",
+                    self.ops_email
+                ),
+            ));
+        }
+        if self.factory_url_is_placeholder() {
+            out.push((
+                "factoryUrl",
+                format!(
+                    "donut-states:factoryUrl is {:?}, on a domain reserved for examples: every \
+                     stock-out would be retried into the DLQ. Set the legacy factory's address \
+                     with `pulumi config set donut-states:factoryUrl https://<factory host>`.",
+                    self.factory_url
+                ),
+            ));
+        }
+        out
     }
 
     /// [`open_order_deadline`] for this stage, in whole minutes (rounded up).
@@ -722,6 +771,25 @@ mod tests {
             config.ops_email = email.into();
             assert_eq!(config.ops_email_is_placeholder(), placeholder, "{email}");
         }
+        for (url, placeholder) in [
+            ("https://factory.dev.donut-states.example", true),
+            ("https://factory.example.com:8443/api", true),
+            ("http://localhost:8090", true),
+            ("https://factory.legacy-bakery.net", false),
+            ("https://factory.example-bakery.com/api", false),
+        ] {
+            config.factory_url = url.into();
+            assert_eq!(config.factory_url_is_placeholder(), placeholder, "{url}");
+        }
+        config.factory_url = "https://factory.dev.donut-states.example".into();
+        assert_eq!(
+            config
+                .deployment_placeholders()
+                .iter()
+                .map(|(key, _)| *key)
+                .collect::<Vec<_>>(),
+            vec!["factoryUrl"]
+        );
     }
 
     #[test]
@@ -766,6 +834,51 @@ mod tests {
                 .to_string();
             assert!(err.contains(key), "{key}={value}: {err}");
         }
+    }
+
+    /// The account's Lambda quota decides whether the functions reserve concurrency: a new
+    /// account's 10 holds no reservation (Lambda keeps the whole quota unreserved), so nothing is
+    /// reserved and the budget counts the quota; a quota between refuses the stage and names
+    /// the quota to request.
+    #[test]
+    fn the_lambda_quota_decides_reservations_and_the_budget_still_holds() {
+        let with_quota = |stage: &str, quota: &str| {
+            let mut values =
+                stack_file_values(&root().join(format!("Pulumi.{stage}.yaml"))).unwrap();
+            values.insert("donut-states:lambdaConcurrencyQuota".into(), quota.into());
+            StageConfig::from_values(stage, &values)
+        };
+        for stage in ["dev", "prod"] {
+            let standard = with_quota(stage, "1000").unwrap();
+            assert!(standard.reserves_concurrency(), "{stage}");
+            assert_eq!(
+                standard.declared_reservation(Function::FactoryRequester),
+                Some(standard.queue.max_concurrency + 1),
+                "{stage}: the requester reserves above its event source's maximum"
+            );
+            let new_account = with_quota(stage, "10").unwrap();
+            assert!(!new_account.reserves_concurrency(), "{stage}");
+            assert_eq!(new_account.declared_reservation(Function::SalesApi), None);
+            let budget = new_account.connection_budget().unwrap();
+            assert!(
+                budget.worst_case <= budget.max_connections,
+                "{stage}: {budget:?}"
+            );
+        }
+        let dev = with_quota("dev", "1000").unwrap();
+        let needed = dev.reserved_total() + 100;
+        let err = with_quota("dev", "120").unwrap_err().to_string();
+        assert!(
+            err.contains("lambdaConcurrencyQuota")
+                && err.contains(&format!("at least {needed}"))
+                && err.contains("Concurrent executions"),
+            "{err}"
+        );
+        assert!(
+            with_quota("dev", &needed.to_string())
+                .unwrap()
+                .reserves_concurrency()
+        );
     }
 
     #[test]

@@ -145,6 +145,74 @@ struct Resources {
     /// What deletions left behind, by `kind name`: names that cannot be used again.
     #[serde(default)]
     left_behind: BTreeMap<String, String>,
+    /// The account's quotas (a test writes a new account's; absent: a standard account's).
+    #[serde(default)]
+    quotas: Quotas,
+    /// What AWS accepts but leaves doing nothing: an alarm on a metric no live resource
+    /// publishes, a policy naming a resource that does not exist. Tests read these.
+    #[serde(default)]
+    findings: Vec<String>,
+}
+
+/// Service quotas the stand-in enforces, as `GetAccountSettings` reports them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Quotas {
+    /// Lambda's concurrent executions in the Region (`AccountLimit.ConcurrentExecutions`):
+    /// 1,000 by default; new accounts start lower (the Lambda quotas page: "New AWS accounts
+    /// have reduced concurrency and memory quotas"; 10 and 50 are seen in practice).
+    pub lambda_concurrent_executions: u32,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas {
+            lambda_concurrent_executions: 1000,
+        }
+    }
+}
+
+impl Quotas {
+    /// What must stay unreserved: 100 ("as long as you leave at least 100 simultaneous
+    /// executions unreserved", PutFunctionConcurrency), or the whole quota when it is lower (the
+    /// refusals real low-quota accounts get name 50 and 10).
+    pub fn unreserved_minimum(&self) -> u32 {
+        self.lambda_concurrent_executions.min(100)
+    }
+}
+
+const FUNCTION: &str = "aws:lambda/function:Function";
+
+/// A function's reserved concurrency (`None`: unreserved, -1 or unset).
+fn reserved(live: &Live) -> Option<u32> {
+    // Numbers arrive as doubles (protobuf `Struct`).
+    live.inputs
+        .get("reservedConcurrentExecutions")
+        .and_then(Value::as_f64)
+        .filter(|n| *n >= 0.0)
+        .map(|n| n as u32)
+}
+
+/// Lambda's refusal of a reservation that leaves the account below its unreserved minimum
+/// (`InvalidParameterValueException`, HTTP 400, word for word as AWS answers it).
+fn check_reservation(resources: &Resources, function: &Live) -> Result<(), AccountError> {
+    let Some(wanted) = reserved(function) else {
+        return Ok(());
+    };
+    let others: u32 = resources
+        .live
+        .values()
+        .filter(|l| l.type_token == FUNCTION && l.id != function.id)
+        .filter_map(reserved)
+        .sum();
+    let quotas = &resources.quotas;
+    let minimum = quotas.unreserved_minimum();
+    if others + wanted + minimum > quotas.lambda_concurrent_executions {
+        return Err(AccountError::Refused(format!(
+            "InvalidParameterValueException: Specified ReservedConcurrentExecutions for function \
+             decreases account's UnreservedConcurrentExecution below its minimum value of [{minimum}]."
+        )));
+    }
+    Ok(())
 }
 
 const SECRET: &str = "aws:secretsmanager/secret:Secret";
@@ -216,6 +284,9 @@ impl Account {
     /// Adds a new resource, refusing a physical name its type already has in the account.
     pub fn create(&self, live: Live) -> Result<(), AccountError> {
         let mut resources = self.load()?;
+        if live.type_token == FUNCTION {
+            check_reservation(&resources, &live)?;
+        }
         if live.type_token == SECRET
             && let Some(name) = live.physical_name()
             && resources.left_behind.contains_key(&remains(SECRET, name))
@@ -247,6 +318,9 @@ impl Account {
 
     pub fn update(&self, live: Live) -> Result<(), AccountError> {
         let mut resources = self.load()?;
+        if live.type_token == FUNCTION {
+            check_reservation(&resources, &live)?;
+        }
         resources
             .live
             .insert(key(&live.type_token, &live.id, &live.inputs), live);
@@ -402,6 +476,39 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn function(id: &str, reserved: i64) -> Live {
+        live(
+            FUNCTION,
+            id,
+            json!({ "name": id, "reservedConcurrentExecutions": reserved }),
+            None,
+        )
+    }
+
+    #[test]
+    fn reservations_leave_the_unreserved_minimum_as_lambda_requires() {
+        let (account, dir) = account();
+        // A standard account: 1000, of which 100 stay unreserved.
+        account.create(function("a", 880)).unwrap();
+        account.create(function("b", 20)).unwrap();
+        let refused = account.create(function("c", 1)).unwrap_err().to_string();
+        assert_eq!(
+            refused,
+            "InvalidParameterValueException: Specified ReservedConcurrentExecutions for function \
+             decreases account's UnreservedConcurrentExecution below its minimum value of [100]."
+        );
+        account.create(function("d", -1)).unwrap();
+        // A new account (quota 10): nothing can be reserved.
+        let mut resources = account.load().unwrap();
+        resources.live.clear();
+        resources.quotas.lambda_concurrent_executions = 10;
+        account.save(&resources).unwrap();
+        let refused = account.create(function("e", 1)).unwrap_err().to_string();
+        assert!(refused.ends_with("minimum value of [10]."), "{refused}");
+        account.create(function("f", -1)).unwrap();
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -29,6 +29,8 @@ pub const SECRET_SIG: &str = "1b47061264138c4ac30d75fd1eb44270";
 pub const SECRET: &str = "a-callback-secret-of-forty-characters-x";
 /// The on-call mailbox every deploy must set (the stack files carry placeholders).
 pub const OPS_EMAIL: &str = "oncall@donut-states.com";
+/// A factory address that is not a placeholder (the stand-in calls nothing).
+pub const FACTORY_URL: &str = "https://factory.legacy-bakery.net";
 const PASSPHRASE: &str = "donut-states engine tests";
 
 pub fn root() -> PathBuf {
@@ -119,10 +121,12 @@ impl Project {
     pub fn new(stage: &str) -> Project {
         let project = Project::as_committed(stage);
         project.set("donut-states:opsEmail", OPS_EMAIL);
+        project.set("donut-states:factoryUrl", FACTORY_URL);
         project
     }
 
-    /// Like [`Project::new`], but the ops mailbox is the committed placeholder.
+    /// Like [`Project::new`], but the ops mailbox and the factory are the committed
+    /// placeholders.
     pub fn as_committed(stage: &str) -> Project {
         Project::running(stage, Path::new(env!("CARGO_BIN_EXE_donut-infra")))
     }
@@ -132,6 +136,7 @@ impl Project {
         let project =
             Project::running_as(stage, stack, Path::new(env!("CARGO_BIN_EXE_donut-infra")));
         project.set("donut-states:opsEmail", OPS_EMAIL);
+        project.set("donut-states:factoryUrl", FACTORY_URL);
         project
     }
 
@@ -264,6 +269,16 @@ impl Project {
     /// Deploys into `other`'s account from now on (another developer, same AWS account).
     pub fn share_account_of(&self, other: &Project) {
         *self.account.borrow_mut() = other.account_file();
+    }
+
+    /// Makes the stand-in account a new AWS account: a Lambda concurrency quota of `quota`
+    /// (new accounts start at 10 or 50; a standard one has 1,000).
+    pub fn with_lambda_quota(&self, quota: u32) {
+        let account = serde_json::json!({
+            "live": {},
+            "quotas": { "lambda_concurrent_executions": quota },
+        });
+        std::fs::write(self.account_file(), account.to_string()).unwrap();
     }
 
     /// Resources alive in the stand-in account.
