@@ -8,6 +8,10 @@ cd "$ROOT"
 stage=${1:-dev}
 command -v pulumi >/dev/null || { echo "pulumi is not on PATH: install the CLI (README, Deploy to AWS)"; exit 1; }
 [ -f "Pulumi.$stage.yaml" ] || { echo "no Pulumi.$stage.yaml: stages are $(ls Pulumi.*.yaml | sed 's/Pulumi.\(.*\).yaml/\1/' | grep -v '^yaml$' | tr '\n' ' ')"; exit 1; }
+# Preflight, before anything is built or created: the account's Lambda quota decides whether
+# the functions can reserve concurrency (new accounts: no), and the stage is checked against it.
+quota=$(cargo run -q --locked -p donut-cli -- --aws --stage "$stage" preflight --print-quota)
+pulumi config set --stack "$stage" donut-states:lambdaConcurrencyQuota "$quota"
 scripts/lambdas.sh
 cargo build --release --locked -p donut-infra --bin donut-infra
 pulumi up --stack "$stage"

@@ -10,6 +10,9 @@ export DONUT_DB_PORT=${DONUT_TEST_DB_PORT:-3317}
 export DONUT_LOCALSTACK_PORT=${DONUT_TEST_LOCALSTACK_PORT:-4576}
 export DONUT_TEST_DB_URL=mysql://donut:donut@127.0.0.1:$DONUT_DB_PORT
 export DONUT_TEST_AWS_ENDPOINT=http://127.0.0.1:$DONUT_LOCALSTACK_PORT
+# The tests' LocalStack is a brand-new AWS account for Lambda (quota 10): the deploy preflight
+# is tested against it (no function runs in LocalStack).
+export DONUT_LOCALSTACK_LAMBDA_QUOTA=10 DONUT_TEST_LAMBDA_QUOTA=10
 
 # A fresh database server per run; the LocalStack venv is kept (pinned, checked by hash).
 scripts/services.sh stop >/dev/null 2>&1 || true

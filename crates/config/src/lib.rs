@@ -458,6 +458,14 @@ impl StageConfig {
         Self::from_values(stage, &values)
     }
 
+    /// This stage in an account whose Lambda concurrency quota is `quota` (what the deploy
+    /// preflight reads), checked again: refused when the account cannot hold it.
+    pub fn with_lambda_concurrency_quota(mut self, quota: u32) -> Result<Self, ConfigError> {
+        self.capacity.lambda_concurrency_quota = quota;
+        self.check_rules()?;
+        Ok(self)
+    }
+
     /// Whether `opsEmail` is on a domain reserved for examples and tests (RFC 2606, RFC 6761):
     /// mail to it reaches nobody, so it may serve the local stack but not a deployment.
     pub fn ops_email_is_placeholder(&self) -> bool {

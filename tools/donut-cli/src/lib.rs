@@ -312,3 +312,72 @@ mod tests {
         assert_eq!(s[1].unit, "Milliseconds");
     }
 }
+
+/// The account's Lambda concurrency, as `GetAccountSettings` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LambdaQuota {
+    /// `AccountLimit.ConcurrentExecutions`: the Region's quota (1,000 by default, less on new
+    /// accounts).
+    pub concurrent_executions: u32,
+    /// `AccountLimit.UnreservedConcurrentExecutions`: what no function has reserved.
+    pub unreserved: u32,
+}
+
+/// Reads the account's Lambda quota (one `GetAccountSettings` call; nothing is created).
+pub async fn lambda_quota(lambda: &aws_sdk_lambda::Client) -> anyhow::Result<LambdaQuota> {
+    let settings =
+        lambda.get_account_settings().send().await.context(
+            "lambda:GetAccountSettings (can these credentials read the account's quotas?)",
+        )?;
+    let limit = settings
+        .account_limit
+        .context("GetAccountSettings answered no AccountLimit")?;
+    let number = |n: Option<i32>| u32::try_from(n.unwrap_or_default()).unwrap_or_default();
+    Ok(LambdaQuota {
+        concurrent_executions: number(Some(limit.concurrent_executions)),
+        unreserved: number(limit.unreserved_concurrent_executions),
+    })
+}
+
+/// The deploy preflight: the stage checked again in an account with this quota. `Ok` holds
+/// the stage as it will deploy and the report's lines; `Err` says what to change or request.
+pub fn preflight(
+    stage: &donut_config::StageConfig,
+    quota: LambdaQuota,
+) -> Result<(donut_config::StageConfig, Vec<String>), String> {
+    let mut lines = vec![format!(
+        "Lambda concurrent executions in {}: {} (unreserved now: {})",
+        stage.region, quota.concurrent_executions, quota.unreserved
+    )];
+    let checked = stage
+        .clone()
+        .with_lambda_concurrency_quota(quota.concurrent_executions)
+        .map_err(|e| format!("{}\n{e}", lines[0]))?;
+    let reserved = checked.reserved_total();
+    let minimum = donut_config::capacity::unreserved_minimum(quota.concurrent_executions);
+    if checked.reserves_concurrency() {
+        let each: Vec<String> = donut_config::Function::ALL
+            .iter()
+            .map(|f| format!("{} {}", f.name(), checked.reserved_concurrency(*f)))
+            .collect();
+        lines.push(format!(
+            "reserved concurrency: {reserved} ({}), leaving {} unreserved (Lambda keeps at least {minimum})",
+            each.join(", "),
+            quota.concurrent_executions - reserved
+        ));
+    } else {
+        lines.push(format!(
+            "reserved concurrency: none — the functions' {reserved} plus the {minimum} Lambda keeps \
+             unreserved exceed the quota; the quota ({}) bounds the instances instead. Request at \
+             least {} (Service Quotas, AWS Lambda, \"Concurrent executions\") to reserve.",
+            quota.concurrent_executions,
+            reserved + 100
+        ));
+    }
+    let budget = checked.connection_budget().map_err(|e| e.to_string())?;
+    lines.push(format!(
+        "database connections, worst case: {} of {} ({})",
+        budget.worst_case, budget.max_connections, stage.database.instance_class
+    ));
+    Ok((checked, lines))
+}

@@ -48,6 +48,13 @@ enum Command {
         )]
         database_url: String,
     },
+    /// Before a deploy: reads the account's Lambda quota and checks the stage against it
+    /// (reserved concurrency, connection budget). Creates nothing. `make deploy` runs it.
+    Preflight {
+        /// Print only the quota (for `pulumi config set donut-states:lambdaConcurrencyQuota`).
+        #[arg(long)]
+        print_quota: bool,
+    },
     /// Ops' side of things.
     Ops {
         #[command(subcommand)]
@@ -106,6 +113,14 @@ enum OpsAction {
     },
 }
 
+async fn aws(cli: &Cli, stage: &StageConfig) -> aws_config::SdkConfig {
+    if cli.aws {
+        aws_config::load_from_env().await
+    } else {
+        donut_local::localstack_config(&cli.endpoint, &stage.region).await
+    }
+}
+
 fn stage(cli: &Cli) -> anyhow::Result<StageConfig> {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     Ok(StageConfig::from_stack_file(
@@ -116,11 +131,7 @@ fn stage(cli: &Cli) -> anyhow::Result<StageConfig> {
 
 async fn queues(cli: &Cli) -> anyhow::Result<Queues> {
     let stage = stage(cli)?;
-    let aws = if cli.aws {
-        aws_config::load_from_env().await
-    } else {
-        donut_local::localstack_config(&cli.endpoint, &stage.region).await
-    };
+    let aws = aws(cli, &stage).await;
     Queues::find(aws_sdk_sqs::Client::new(&aws), &stage.prefix()).await
 }
 
@@ -191,6 +202,24 @@ async fn main() -> anyhow::Result<()> {
             action,
             database_url,
         } => orders(&cli, action, database_url).await?,
+        Command::Preflight { print_quota } => {
+            let stage = stage(&cli)?;
+            let lambda = aws_sdk_lambda::Client::new(&aws(&cli, &stage).await);
+            let quota = donut_cli::lambda_quota(&lambda).await?;
+            match donut_cli::preflight(&stage, quota) {
+                Ok((_, lines)) => {
+                    for line in lines {
+                        eprintln!("preflight: {line}");
+                    }
+                    if *print_quota {
+                        println!("{}", quota.concurrent_executions);
+                    }
+                }
+                Err(problem) => {
+                    anyhow::bail!("preflight refused the {} stage:\n{problem}", stage.stage)
+                }
+            }
+        }
         Command::Dlq { action } => {
             let q = queues(&cli).await?;
             match action {
