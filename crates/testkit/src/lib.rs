@@ -233,8 +233,12 @@ impl PrivateMariaDb {
             .spawn()
             .expect("mariadbd starts");
         self.child = Some(child);
+        // Both listeners: mariadbd opens its TCP port a moment before its socket (a start that
+        // waited for the port alone lost the race to the socket 2 times in 50).
         for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                && std::os::unix::net::UnixStream::connect(self.socket()).is_ok()
+            {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
