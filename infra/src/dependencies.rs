@@ -55,12 +55,16 @@ impl Registered {
     }
 }
 
-/// Outputs that identify a resource to others: ARNs, URLs, endpoints, addresses, names.
+/// Outputs that identify a resource to others: ARNs, URLs, endpoints, addresses, names, RDS
+/// identifiers — and
+/// an invocation's `result`, which what must wait for the invocation is built from.
 fn is_reference_key(key: &str) -> bool {
-    matches!(key, "id" | "arn" | "url" | "name" | "address" | "endpoint")
-        || ["Arn", "Url", "Endpoint", "Arns"]
-            .iter()
-            .any(|suffix| key.ends_with(suffix))
+    matches!(
+        key,
+        "id" | "arn" | "url" | "name" | "identifier" | "address" | "endpoint" | "result"
+    ) || ["Arn", "Url", "Endpoint", "Arns"]
+        .iter()
+        .any(|suffix| key.ends_with(suffix))
         || key == "masterUserSecrets"
 }
 
@@ -83,15 +87,38 @@ fn contains_token(haystack: &str, needle: &str) -> bool {
     })
 }
 
-/// For each input property, the URNs of the earlier resources it was built from.
+/// Orders made with `out::after`: (a value, the reference of what it waited for). Whatever a
+/// later resource builds from the value depends on that resource too: the value alone does not
+/// name it, so the relay could not see the edge otherwise.
+static ORDERED: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+/// Records that `value` was released only once `dependency` (an id, an ARN) was known.
+pub fn ordered_after(value: &str, dependency: &str) {
+    ORDERED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push((value.to_owned(), dependency.to_owned()));
+}
+
+/// For each input property, the URNs of the earlier resources it was built from, directly or
+/// through a value that waited for them (`ordered`).
 pub fn property_dependencies(
     inputs: &prost_types::Struct,
     earlier: &[Registered],
 ) -> BTreeMap<String, BTreeSet<String>> {
+    let ordered = ORDERED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
     let mut found: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (key, value) in &inputs.fields {
         let mut values = Vec::new();
         strings(value, &mut values);
+        for (released, dependency) in &ordered {
+            if values.iter().any(|v| contains_token(v, released)) {
+                values.push(dependency.clone());
+            }
+        }
         let urns: BTreeSet<String> = earlier
             .iter()
             .filter(|r| {

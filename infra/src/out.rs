@@ -27,14 +27,18 @@ pub fn map(entries: Vec<(&str, Output<String>)>) -> Output<HashMap<String, Strin
         .map(move |values| keys.iter().cloned().zip(values).collect())
 }
 
-/// `value`, but only once `after` is known: ordering by data flow, as gestalt 0.0.12 has
-/// no `dependsOn`.
-pub fn after<T: Clone + Send + Sync + 'static, U: Clone + Send + Sync + 'static>(
-    value: &Output<T>,
-    after: &Output<U>,
-) -> Output<T> {
+/// `value`, but only once `after` (a resource's id or ARN) is known: ordering by data flow,
+/// as gestalt 0.0.12 has no `dependsOn`. The order also reaches the engine's state: whatever
+/// is built from the returned value depends on the resource `after` names
+/// ([`crate::dependencies::ordered_after`]).
+pub fn after(value: &Output<String>, after: &Output<String>) -> Output<String> {
     let value = value.clone();
-    after.and_then(move |_| value.clone())
+    after.and_then(move |dependency: String| {
+        value.map(move |value: String| {
+            crate::dependencies::ordered_after(&value, &dependency);
+            value
+        })
+    })
 }
 
 /// A constant.

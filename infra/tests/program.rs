@@ -1065,3 +1065,56 @@ fn the_connection_budget_is_what_is_deployed() {
         }
     }
 }
+
+/// The ordering the deploy needs is in the engine's state (`pulumi stack export`'s
+/// `dependencies`), not only in the order the program happened to register things: what
+/// `out::after` orders, and every alarm after what it watches.
+#[test]
+fn the_graph_the_deploy_needs_is_in_the_state() {
+    for (run, stage) in [(dev(), "dev"), (prod(), "prod")] {
+        let n = |what: &str| format!("donut-states-{stage}-{what}");
+        let depends = |dependent: &str, on: &str| {
+            let resource = run.named(&n(dependent));
+            assert!(
+                resource.dependencies.contains(&n(on)),
+                "{stage}: {dependent} does not depend on {on}: {:?}",
+                resource.dependencies
+            );
+        };
+        let mut edges = 0;
+        for function in donut_config::Function::ALL.map(donut_config::Function::name) {
+            // A function is created once its role may do what it needs.
+            depends(function, &format!("{function}-policy"));
+            edges += 1;
+        }
+        for served in ["sales-api", "warehouse-restock"] {
+            // The API routes to a function only once the schema is migrated.
+            depends(&format!("{served}-integration"), "migrate-on-deploy");
+            edges += 1;
+        }
+        // The topic delivers to the queue once the queue lets it in.
+        depends("stock-out-to-factory-orders", "factory-orders-policy");
+        // The NAT is usable once its subnet routes to the internet gateway.
+        depends("nat", "public-routes");
+        edges += 2;
+        // Every alarm after what it watches.
+        for (alarm, subject) in [
+            ("dlq-depth", "factory-orders-dlq"),
+            ("queue-age", "factory-orders"),
+            ("db-connections", "db"),
+            ("db-free-storage", "db"),
+            ("db-cpu-credits", "db"),
+            ("api-5xx", "http-api"),
+            ("api-5xx", "api-stage"),
+        ] {
+            depends(alarm, subject);
+            edges += 1;
+        }
+        for function in donut_config::Function::ALL.map(donut_config::Function::name) {
+            depends(&format!("{function}-errors"), function);
+            depends(&format!("{function}-throttles"), function);
+            edges += 2;
+        }
+        println!("{stage}: {edges} required edges found in the state");
+    }
+}

@@ -325,6 +325,8 @@ pub struct Resource {
     pub type_: String,
     pub name: String,
     pub custom: bool,
+    /// The logical names of what the engine recorded it depends on.
+    pub dependencies: Vec<String>,
     pub inputs: Map<String, Value>,
     pub outputs: Map<String, Value>,
 }
@@ -365,6 +367,12 @@ impl Deployment {
                     .unwrap()
                     .to_owned(),
                 custom: r["custom"].as_bool().unwrap_or(false),
+                dependencies: r["dependencies"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|urn| urn.as_str()?.rsplit("::").next().map(str::to_owned))
+                    .collect(),
                 inputs: floats(&r["inputs"])
                     .as_object()
                     .cloned()
