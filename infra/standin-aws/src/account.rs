@@ -224,6 +224,7 @@ fn remains(kind: &str, name: &str) -> String {
 
 pub struct Account {
     path: PathBuf,
+    catalogue: crate::references::Catalogue,
 }
 
 /// What a name (and an id) is unique within: the account, or for resources AWS scopes to a
@@ -247,7 +248,31 @@ fn key(type_token: &str, id: &str, properties: &Map<String, Value>) -> String {
 
 impl Account {
     pub fn at(path: PathBuf) -> Self {
-        Account { path }
+        Account {
+            path,
+            catalogue: crate::references::Catalogue::located(),
+        }
+    }
+
+    /// Refuses what AWS refuses of `live`'s references; records what it accepts but leaves
+    /// doing nothing (`findings`).
+    fn check_references(&self, resources: &mut Resources, live: &Live) -> Result<(), AccountError> {
+        let all: Vec<&Live> = resources
+            .live
+            .values()
+            .filter(|other| other.id != live.id || other.type_token != live.type_token)
+            .collect();
+        if let Some(refused) = crate::references::refusal(live, &all) {
+            return Err(AccountError::Refused(refused));
+        }
+        let found = crate::references::findings(live, &all, &self.catalogue)
+            .map_err(AccountError::Refused)?;
+        for finding in found {
+            if !resources.findings.contains(&finding) {
+                resources.findings.push(finding);
+            }
+        }
+        Ok(())
     }
 
     fn load(&self) -> Result<Resources, AccountError> {
@@ -287,6 +312,7 @@ impl Account {
         if live.type_token == FUNCTION {
             check_reservation(&resources, &live)?;
         }
+        self.check_references(&mut resources, &live)?;
         if live.type_token == SECRET
             && let Some(name) = live.physical_name()
             && resources.left_behind.contains_key(&remains(SECRET, name))
@@ -321,6 +347,7 @@ impl Account {
         if live.type_token == FUNCTION {
             check_reservation(&resources, &live)?;
         }
+        self.check_references(&mut resources, &live)?;
         resources
             .live
             .insert(key(&live.type_token, &live.id, &live.inputs), live);

@@ -20,6 +20,7 @@
 mod account;
 mod names;
 mod provider;
+mod references;
 mod schema;
 mod shapes;
 mod wire;

@@ -281,6 +281,19 @@ impl Project {
         std::fs::write(self.account_file(), account.to_string()).unwrap();
     }
 
+    /// What the stand-in account accepted but would leave doing nothing (alarms watching no
+    /// live resource, policies naming actions AWS does not have or resources that do not exist).
+    pub fn findings(&self) -> Vec<String> {
+        std::fs::read(self.account_file())
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+            .and_then(|account| account["findings"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|f| f.as_str().map(str::to_owned))
+            .collect()
+    }
+
     /// Resources alive in the stand-in account.
     pub fn live_resources(&self) -> usize {
         std::fs::read(self.account_file())
