@@ -23,7 +23,13 @@ scripts/services.sh start
 scripts/engine.sh
 scripts/schema.sh --check
 status=0
+# Every AWS call the functions make in the end-to-end tests is recorded here, then held to the
+# roles the program deploys (infra/tests/least_privilege.rs).
+export DONUT_AWS_CALLS=$ROOT/target/aws-calls.jsonl
+rm -f "$DONUT_AWS_CALLS"
 cargo test --workspace --locked --no-fail-fast "$@" || status=$?
+echo "least privilege (the recorded AWS calls against the deployed roles):"
+cargo test --locked -p donut-infra --test least_privilege -- --ignored --nocapture || status=$?
 echo "contract fuzzing (schemathesis against the local stack):"
 scripts/contract.sh || status=$?
 exit $status

@@ -699,7 +699,6 @@ fn every_role_is_least_privilege() {
                 ("secretsmanager:GetSecretValue", callback.as_str()),
                 ("sqs:ReceiveMessage", queue.as_str()),
                 ("sqs:DeleteMessage", queue.as_str()),
-                ("sqs:ChangeMessageVisibility", queue.as_str()),
                 ("sqs:GetQueueAttributes", queue.as_str()),
             ],
         ),

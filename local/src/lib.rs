@@ -3,8 +3,10 @@
 //! MariaDB stands in for RDS, LocalStack for SNS/SQS/CloudWatch/Secrets Manager/SES;
 //! this crate adds what neither plays: the API Gateway front ([`gateway`]), the SQS event
 //! source mapping ([`event_source`]), the provisioning of the AWS resources ([`provision`])
-//! and the wiring of the same handlers the Lambdas run ([`stack`], `LocalSystem`).
+//! and the wiring of the same handlers the Lambdas run ([`stack`], `LocalSystem`); and a
+//! recorder of each function's AWS calls ([`aws_calls`]).
 
+pub mod aws_calls;
 pub mod event_source;
 pub mod gateway;
 pub mod provision;

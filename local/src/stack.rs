@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use donut_api::{Limits, RestockApi, SalesApi};
-use donut_config::StageConfig;
+use donut_config::{Function, StageConfig};
 use donut_domain::services::WatchdogPolicy;
 use donut_factory::{CallbackSecret, CallbackSigner, FactoryClient, FactoryClientConfig};
 use donut_messaging::sweep::{every, relay_pass, watchdog_pass};
@@ -20,6 +20,7 @@ use factory_sim::{FactorySim, Knobs};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::aws_calls;
 use crate::event_source::EventSource;
 use crate::gateway::{self, Gateway, invoker};
 use crate::provision::{self, Plan, Resources};
@@ -88,6 +89,50 @@ async fn timed<T>(
     Ok(out)
 }
 
+/// The stack's resources by kind (the name after the prefix, as the infra program names
+/// them), for the call recorder.
+fn kinds(resources: &Resources) -> Vec<(String, String)> {
+    let r = resources;
+    [
+        (&r.stock_out_topic_arn, "stock-out"),
+        (&r.ops_topic_arn, "ops"),
+        (&r.queue_url, "factory-orders"),
+        (&r.queue_arn, "factory-orders"),
+        (&r.dlq_url, "factory-orders-dlq"),
+        (&r.dlq_arn, "factory-orders-dlq"),
+        (&r.callback_secret_arn, "callback-secret"),
+    ]
+    .into_iter()
+    .map(|(arn, kind)| (arn.clone(), kind.to_owned()))
+    .collect()
+}
+
+/// `function`'s SNS client (its calls recorded when `DONUT_AWS_CALLS` is set).
+fn sns_for(
+    function: Function,
+    aws: &aws_config::SdkConfig,
+    resources: &Resources,
+) -> aws_sdk_sns::Client {
+    let mut config = aws_sdk_sns::config::Builder::from(aws);
+    if aws_calls::recording() {
+        config = config.interceptor(aws_calls::Recorder::new(function, kinds(resources)));
+    }
+    aws_sdk_sns::Client::from_conf(config.build())
+}
+
+/// `function`'s SQS client (its calls recorded when `DONUT_AWS_CALLS` is set).
+fn sqs_for(
+    function: Function,
+    aws: &aws_config::SdkConfig,
+    resources: &Resources,
+) -> aws_sdk_sqs::Client {
+    let mut config = aws_sdk_sqs::config::Builder::from(aws);
+    if aws_calls::recording() {
+        config = config.interceptor(aws_calls::Recorder::new(function, kinds(resources)));
+    }
+    aws_sdk_sqs::Client::from_conf(config.build())
+}
+
 /// What the running parts share while the system starts.
 struct Parts<'a> {
     options: &'a SystemOptions,
@@ -123,8 +168,12 @@ impl Parts<'_> {
     }
 
     /// The outbox sweeper (AWS: the outbox-relay function on its schedule).
-    fn sweep_outbox(&mut self, publisher: &SnsPublisher) {
-        let (store, sns) = (self.warehouse.clone(), publisher.clone());
+    fn sweep_outbox(&mut self) {
+        let publisher = SnsPublisher::new(
+            sns_for(Function::OutboxRelay, &self.aws, &self.resources),
+            &self.resources.stock_out_topic_arn,
+        );
+        let (store, sns) = (self.warehouse.clone(), publisher);
         self.every(move || {
             let (store, sns) = (store.clone(), sns.clone());
             async move {
@@ -137,7 +186,7 @@ impl Parts<'_> {
     /// The factory watchdog (AWS: the factory-watchdog function on the same schedule).
     fn watch_factory_orders(&mut self, factory: &FactoryClient) {
         let alerts = SnsAlerts::new(
-            aws_sdk_sns::Client::new(&self.aws),
+            sns_for(Function::FactoryWatchdog, &self.aws, &self.resources),
             &self.resources.ops_topic_arn,
         );
         let (store, factory, policy) = (
@@ -162,7 +211,8 @@ impl Parts<'_> {
             lease,
         ));
         let source = EventSource {
-            sqs: aws_sdk_sqs::Client::new(&self.aws),
+            // The event source mapping polls with the requester's role.
+            sqs: sqs_for(Function::FactoryRequester, &self.aws, &self.resources),
             queue_url: self.resources.queue_url.clone(),
             queue_arn: self.resources.queue_arn.clone(),
             region: self.stage().region.clone(),
@@ -178,12 +228,11 @@ impl Parts<'_> {
     }
 
     /// The API Gateway stand-in in front of sales-api and warehouse-restock.
-    fn serve_api(
-        &mut self,
-        listener: tokio::net::TcpListener,
-        publisher: SnsPublisher,
-        signer: CallbackSigner,
-    ) {
+    fn serve_api(&mut self, listener: tokio::net::TcpListener, signer: CallbackSigner) {
+        let publisher = SnsPublisher::new(
+            sns_for(Function::SalesApi, &self.aws, &self.resources),
+            &self.resources.stock_out_topic_arn,
+        );
         let stage = self.stage();
         let limits = Limits {
             max_quantity: stage.max_quantity,
@@ -279,11 +328,15 @@ impl LocalSystem {
         let api_url = format!("http://{}", listener.local_addr()?);
         let secret =
             donut_runtime::settings::secret_string(&aws, &resources.callback_secret_arn).await?;
+        // Read once here for the three functions that each read it on AWS.
+        for function in [
+            Function::FactoryRequester,
+            Function::WarehouseRestock,
+            Function::FactoryWatchdog,
+        ] {
+            aws_calls::record(function, "secretsmanager:GetSecretValue", "callback-secret");
+        }
         let signer = CallbackSigner::new(CallbackSecret::new(secret.into_bytes())?, &api_url);
-        let publisher = SnsPublisher::new(
-            aws_sdk_sns::Client::new(&aws),
-            &resources.stock_out_topic_arn,
-        );
         let mut factory_config = FactoryClientConfig::new(factory.url());
         factory_config.request_timeout =
             Duration::from_millis(u64::from(options.stage.factory_timeout_ms));
@@ -302,7 +355,7 @@ impl LocalSystem {
             progress,
             "outbox relay, watchdog, SQS event source",
             async {
-                parts.sweep_outbox(&publisher);
+                parts.sweep_outbox();
                 parts.watch_factory_orders(&factory_client);
                 parts.feed_requester(factory_client, factory_config.request_timeout * 2);
                 Ok(())
@@ -310,7 +363,7 @@ impl LocalSystem {
         )
         .await?;
         timed(progress, "API gateway", async {
-            parts.serve_api(listener, publisher, signer);
+            parts.serve_api(listener, signer);
             Ok(())
         })
         .await?;
