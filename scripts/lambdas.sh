@@ -19,14 +19,14 @@ FUNCTIONS=(sales-api factory-requester warehouse-restock outbox-relay migrate fa
 if [ ! -x "$VENV/bin/cargo-lambda" ]; then
   echo "installing cargo-lambda and zig into $VENV"
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/scripts/lambda-requirements.txt"
+  "$VENV/bin/pip" install -q --disable-pip-version-check --require-hashes -r "$ROOT/scripts/lambda-requirements.txt"
 fi
 rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$' || rustup target add aarch64-unknown-linux-gnu
 
 export PATH="$VENV/bin:$PATH"
 args=()
 for f in "${FUNCTIONS[@]}"; do args+=(-p "$f"); done
-cargo lambda build --release --arm64 --output-format zip "${args[@]}"
+cargo lambda build --release --locked --arm64 --output-format zip "${args[@]}"
 for f in "${FUNCTIONS[@]}"; do
   python3 - "target/lambda/$f/bootstrap.zip" "$RDS_CA_BUNDLE" <<'PY'
 import sys, zipfile

@@ -53,7 +53,7 @@ install_localstack() {
   local py; py=$(python313) || { echo "LocalStack 2026.3 needs Python 3.13 (python3.13 or pyenv 3.13.0)"; return 1; }
   rm -rf "$VENV"
   $py -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$LS_REQUIREMENTS"
+  "$VENV/bin/pip" install -q --disable-pip-version-check --require-hashes -r "$LS_REQUIREMENTS"
   echo "$want" > "$stamp"
 }
 

@@ -58,6 +58,10 @@ impl FactoryClient {
                 reqwest::Client::builder()
                     .connect_timeout(self.connect_timeout)
                     .timeout(self.request_timeout)
+                    // A redirect would resend the body — the callback URL and its token — to
+                    // wherever the factory (or whoever answers for it) points: never follow.
+                    // A 3xx is a failed call, retried like any other.
+                    .redirect(reqwest::redirect::Policy::none())
                     .build()
                     .map_err(|e| e.to_string())
             })
@@ -142,6 +146,7 @@ mod tests {
 
     /// A factory that answers each call according to `mode`.
     async fn factory(mode: &'static str) -> (String, Arc<AtomicU32>) {
+        use axum::response::IntoResponse;
         let calls = Arc::new(AtomicU32::new(0));
         let app = axum::Router::new()
             .route(
@@ -159,10 +164,19 @@ mod tests {
                                 },
                             })
                             .unwrap()),
-                            "500" => Err(StatusCode::INTERNAL_SERVER_ERROR),
+                            "500" => Err(StatusCode::INTERNAL_SERVER_ERROR.into_response()),
+                            // Points the client elsewhere: `redirect:<url>`.
+                            m if m.starts_with("redirect:") => Err((
+                                StatusCode::PERMANENT_REDIRECT,
+                                [(
+                                    axum::http::header::LOCATION,
+                                    m["redirect:".len()..].to_owned(),
+                                )],
+                            )
+                                .into_response()),
                             "hang" => {
                                 tokio::time::sleep(Duration::from_secs(30)).await;
-                                Err(StatusCode::OK)
+                                Err(StatusCode::OK.into_response())
                             }
                             _ => Ok("{\"nope\": 1}".to_owned()),
                         }
@@ -224,6 +238,26 @@ mod tests {
             client("http://127.0.0.1:1").request(&request()).await,
             Err(FactoryError::Connection(_))
         ));
+    }
+
+    /// A factory answering 307/308 elsewhere: the client does not follow, so the second host
+    /// never sees the body (nor the callback URL and its token).
+    #[tokio::test]
+    async fn redirects_are_not_followed_and_the_token_stays_home() {
+        let (elsewhere, elsewhere_calls) = factory("ok").await;
+        let target: &'static str =
+            Box::leak(format!("redirect:{elsewhere}{MANUFACTURES_PATH}").into_boxed_str());
+        let (base, calls) = factory(target).await;
+        assert_eq!(
+            client(&base).request(&request()).await,
+            Err(FactoryError::Status(308))
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            elsewhere_calls.load(Ordering::SeqCst),
+            0,
+            "the token stayed home"
+        );
     }
 
     #[test]
