@@ -243,6 +243,7 @@ pub fn declare(
                 &settings::Migrate {
                     base: base(Function::Migrate, &data.db_secret_arn, &data.db_address),
                     app_db_secret_arn: data.app_db_secret_arn.clone(),
+                    app_user_hosts: crate::network::VPC_MYSQL_HOSTS.to_owned(),
                 },
                 &plain,
             ),

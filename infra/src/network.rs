@@ -15,6 +15,9 @@ use donut_infra_aws::ec2::{
 use donut_infra_aws::types::ec2::{RouteTableRoute, SecurityGroupEgress, SecurityGroupIngress};
 
 pub const VPC_CIDR: &str = "10.40.0.0/16";
+/// [`VPC_CIDR`] as a MySQL host pattern (address/netmask, which MySQL 8.4 and MariaDB both
+/// read): where the functions' database user may connect from.
+pub const VPC_MYSQL_HOSTS: &str = "10.40.0.0/255.255.0.0";
 const SUBNET_CIDRS: [&str; 2] = ["10.40.1.0/24", "10.40.2.0/24"];
 const PUBLIC_SUBNET_CIDR: &str = "10.40.0.0/24";
 /// AWS services the functions call, reached through interface endpoints.

@@ -380,6 +380,8 @@ impl Contract for FactoryWatchdog<String> {
 pub struct Migrate<V> {
     pub base: Base<V>,
     pub app_db_secret_arn: V,
+    /// Where the functions' user may connect from (a MySQL host pattern: the VPC's range).
+    pub app_user_hosts: String,
 }
 
 impl Contract for Migrate<String> {
@@ -388,11 +390,13 @@ impl Contract for Migrate<String> {
     fn write<V: Clone>(s: &Migrate<V>, env: &mut EnvWriter<'_, V>) {
         s.base.write(env);
         env.value("APP_DB_SECRET_ARN", &s.app_db_secret_arn);
+        env.plain("APP_USER_HOSTS", &s.app_user_hosts);
     }
     fn read(env: &EnvReader<'_>) -> Result<Migrate<String>, EnvError> {
         Ok(Migrate {
             base: Base::read(env)?,
             app_db_secret_arn: env.text("APP_DB_SECRET_ARN")?,
+            app_user_hosts: env.text("APP_USER_HOSTS")?,
         })
     }
 }

@@ -19,7 +19,9 @@ UPDATE products p JOIN factory_orders f ON f.open_product_id = p.product_id
    SET p.open_factory_order_id = f.factory_order_id;
 ALTER TABLE factory_orders DROP INDEX one_open_order_per_product;
 
--- The purchase procedure of migration 003, reading and writing the product's pointer.
+-- The purchase procedure of migration 003, reading and writing the product's pointer, and run
+-- with its caller's rights (SQL SECURITY INVOKER), not its definer's: the functions' user, which
+-- may only SELECT, INSERT, UPDATE and EXECUTE, not the master user that created it.
 DROP PROCEDURE IF EXISTS donut_purchase;
 
 CREATE PROCEDURE donut_purchase(
@@ -32,6 +34,7 @@ CREATE PROCEDURE donut_purchase(
     IN p_occurred_at      VARCHAR(40)  CHARACTER SET ascii
 )
 MODIFIES SQL DATA
+SQL SECURITY INVOKER
 BEGIN
     DECLARE v_found       INT DEFAULT 0;
     DECLARE v_sold        INT DEFAULT 0;

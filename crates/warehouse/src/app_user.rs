@@ -31,9 +31,16 @@ fn checked<'a>(
 }
 
 impl MySqlWarehouse {
-    /// Creates (or updates the password of) `user` and grants it [`APP_PRIVILEGES`] on this
-    /// warehouse's database. Run as the master user; idempotent.
-    pub async fn ensure_app_user(&self, user: &str, password: &str) -> Result<(), StoreError> {
+    /// Creates (or updates the password of) `user`, who may connect only from `hosts` (a MySQL
+    /// host pattern: on AWS the VPC's range, `10.40.0.0/255.255.0.0`), and grants it
+    /// [`APP_PRIVILEGES`] on this warehouse's database. Accounts of the same user for other
+    /// hosts (`'%'`, what earlier releases made) are dropped. Run as the master user; idempotent.
+    pub async fn ensure_app_user(
+        &self,
+        user: &str,
+        password: &str,
+        hosts: &str,
+    ) -> Result<(), StoreError> {
         let user = checked(
             "user",
             user,
@@ -59,12 +66,38 @@ impl MySqlWarehouse {
             |c| c.is_ascii_alphanumeric() || c == '_',
             1..=64,
         )?;
-        let account = format!("'{user}'@'%'");
-        for statement in [
+        let hosts = checked(
+            "hosts",
+            hosts,
+            |c| c.is_ascii_digit() || c == '.' || c == '/' || c == '%',
+            1..=31,
+        )?;
+        let account = format!("'{user}'@'{hosts}'");
+        // The same user for other hosts (`'%'`, what earlier releases made; an older range)
+        // goes: the user connects from `hosts` only.
+        let elsewhere: Vec<String> = conn
+            .exec(
+                "SELECT Host FROM mysql.user WHERE User = ? AND Host <> ?",
+                (user, hosts),
+            )
+            .await
+            .map_err(map_err)?;
+        let mut statements = Vec::new();
+        for other in &elsewhere {
+            let other = checked(
+                "host",
+                other,
+                |c| c.is_ascii_alphanumeric() || ".:/%-_".contains(c),
+                1..=255,
+            )?;
+            statements.push(format!("DROP USER IF EXISTS '{user}'@'{other}'"));
+        }
+        statements.extend([
             format!("CREATE USER IF NOT EXISTS {account} IDENTIFIED BY '{password}'"),
             format!("ALTER USER {account} IDENTIFIED BY '{password}'"),
             format!("GRANT {APP_PRIVILEGES} ON `{database}`.* TO {account}"),
-        ] {
+        ]);
+        for statement in statements {
             conn.query_drop(statement).await.map_err(map_err)?;
         }
         Ok(())

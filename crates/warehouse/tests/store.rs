@@ -763,11 +763,32 @@ async fn product_ids_are_case_sensitive() {
 /// The functions' own user: DML on the warehouse's tables, nothing else.
 #[tokio::test]
 async fn the_application_user_may_run_what_the_functions_run_and_nothing_more() {
-    let db = TestDb::with_shelves(&[Shelf::new("app-glazed", 3)]).await;
+    let db = TestDb::with_shelves(&[Shelf::new("app-glazed", 3).reorder(1, 5)]).await;
     let user = format!("app_{}", &db.name[2..12]);
     let password = "Abcdefghijklmnopqrstuvwxyz0123456789";
-    db.warehouse.ensure_app_user(&user, password).await.unwrap();
-    db.warehouse.ensure_app_user(&user, password).await.unwrap(); // idempotent
+    // Only from where the functions run: here loopback (on AWS the VPC's range).
+    let hosts = "127.0.0.0/255.0.0.0";
+    db.warehouse
+        .ensure_app_user(&user, password, "%")
+        .await
+        .unwrap();
+    db.warehouse
+        .ensure_app_user(&user, password, hosts)
+        .await
+        .unwrap();
+    db.warehouse
+        .ensure_app_user(&user, password, hosts)
+        .await
+        .unwrap(); // idempotent
+    assert_eq!(
+        db.count(
+            "SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = '%'",
+            (user.as_str(),)
+        )
+        .await,
+        0,
+        "the any-host account of an earlier release is gone"
+    );
     let url = db
         .url
         .replacen("donut:donut", &format!("{user}:{password}"), 1);
@@ -775,6 +796,22 @@ async fn the_application_user_may_run_what_the_functions_run_and_nothing_more() 
     // What the functions do works: a purchase reads, updates and inserts.
     let sold = app.purchase(&buy("app-glazed", 1)).await;
     assert!(matches!(sold, Ok(PurchaseOutcome::Sold(_))), "{sold:?}");
+    // The procedure runs with the caller's rights, and the stock-out path (factory order,
+    // outbox, the shelf's pointer) needs no more than the user has.
+    assert_eq!(
+        db.count(
+            "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() \
+             AND ROUTINE_NAME = 'donut_purchase' AND SECURITY_TYPE = 'INVOKER'",
+            ()
+        )
+        .await,
+        1
+    );
+    let low = app.purchase(&buy("app-glazed", 1)).await;
+    assert!(
+        matches!(&low, Ok(PurchaseOutcome::Sold(s)) if s.restock.as_ref().is_some_and(|r| r.opened_now)),
+        "{low:?}"
+    );
     // Nothing else: no DDL, no DELETE, no other database.
     use mysql_async::prelude::Queryable;
     let mut conn = mysql_async::Conn::from_url(&url).await.unwrap();
@@ -790,11 +827,31 @@ async fn the_application_user_may_run_what_the_functions_run_and_nothing_more() 
     // Names that could smuggle SQL never reach the server.
     assert!(
         db.warehouse
-            .ensure_app_user("x'; DROP TABLE products; --", password)
+            .ensure_app_user("x'; DROP TABLE products; --", password, hosts)
             .await
             .is_err()
     );
-    assert!(db.warehouse.ensure_app_user(&user, "short").await.is_err());
+    assert!(
+        db.warehouse
+            .ensure_app_user(&user, "short", hosts)
+            .await
+            .is_err()
+    );
+    assert!(
+        db.warehouse
+            .ensure_app_user(&user, password, "%' OR 1=1 --")
+            .await
+            .is_err()
+    );
+    // From outside its range the same login is refused.
+    db.warehouse
+        .ensure_app_user(&user, password, "10.40.0.0/255.255.0.0")
+        .await
+        .unwrap();
+    assert!(
+        mysql_async::Conn::from_url(&url).await.is_err(),
+        "a login from outside the VPC's range"
+    );
 }
 
 /// The purchase procedure (one round trip) against the domain's rule (`plan_reorder`) and event

@@ -15,10 +15,13 @@ async fn main() -> Result<(), Error> {
     let aws = Aws::from_env();
     let warehouse = &warehouse(&aws, &settings.base.database)?;
     let app_login = &RdsSecret::new(&aws, &settings.app_db_secret_arn);
+    let settings = &settings;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let applied = warehouse.migrate().await?;
         let (user, password) = app_login.app_login().await?;
-        warehouse.ensure_app_user(&user, &password).await?;
+        warehouse
+            .ensure_app_user(&user, &password, &settings.app_user_hosts)
+            .await?;
         let seeded = event
             .payload
             .get("seed")

@@ -82,6 +82,7 @@ fn settings_env(name: &str) -> Vec<(&'static str, String)> {
             &settings::Migrate {
                 base,
                 app_db_secret_arn: arn("app-login"),
+                app_user_hosts: "127.0.0.1".into(),
             },
             &plain,
         ),
