@@ -198,6 +198,21 @@ pub fn alarms(
             f64::from(a.unfinished_order_minutes) * 60_000.0,
         ),
         Alarm::at_or_above(
+            "callbacks-refused",
+            "callbacks-refused",
+            format!(
+                "{} or more factory callbacks were refused (bad or missing token) in one period: someone other than the factory is calling the callback URL, or the factory holds URLs signed with a key no longer accepted.",
+                a.callbacks_refused
+            ),
+            Watched::Metric {
+                namespace: Namespace::Ours,
+                name: Metric::CallbacksRefused.name(),
+                statistic: "Sum",
+                dimensions: known(HashMap::new()),
+            },
+            f64::from(a.callbacks_refused),
+        ),
+        Alarm::at_or_above(
             "restock-latency",
             "restock-latency",
             format!(

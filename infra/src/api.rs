@@ -13,18 +13,28 @@ use donut_config::Function;
 use donut_infra_aws::apigatewayv2::{api, integration, route, stage};
 use donut_infra_aws::cloudwatch::log_group;
 use donut_infra_aws::lambda::permission;
-use donut_infra_aws::types::apigatewayv2::{StageAccessLogSettings, StageDefaultRouteSettings};
+use donut_infra_aws::types::apigatewayv2::{
+    StageAccessLogSettings, StageDefaultRouteSettings, StageRouteSetting,
+};
 
-pub struct Api {
+/// The API before its routes: what the functions need to know of it (its URL).
+pub struct HttpApi {
     pub id: Output<String>,
     /// `https://{id}.execute-api.{region}.amazonaws.com` (the `$default` stage has no path).
     pub endpoint: Output<String>,
     pub execution_arn: Output<String>,
+    access_logs_arn: Output<String>,
+}
+
+/// The API with its routes and stage.
+pub struct Api {
+    pub id: Output<String>,
+    pub endpoint: Output<String>,
     /// The stage's name (`$default`), once the stage exists: what the API's metrics name.
     pub stage: Output<String>,
 }
 
-pub fn declare_api(stack: &Stack) -> Api {
+pub fn declare_api(stack: &Stack) -> HttpApi {
     let ctx = stack.ctx;
     let created = api::create(
         ctx,
@@ -43,48 +53,21 @@ pub fn declare_api(stack: &Stack) -> Api {
             .retention_in_days(stack.config.log_retention_days as i32)
             .build_struct(),
     );
-    let format = json!({
-        "requestId": "$context.requestId", "ip": "$context.identity.sourceIp",
-        "requestTime": "$context.requestTime", "routeKey": "$context.routeKey",
-        "status": "$context.status", "latency": "$context.responseLatency",
-        "integrationLatency": "$context.integrationLatency", "error": "$context.integrationErrorMessage"
-    })
-    .to_string();
-    let stage = stage::create(
-        ctx,
-        &stack.name("api-stage"),
-        stage::StageArgs::builder()
-            .tags(stack.tags())
-            .api_id(created.id.clone())
-            .name("$default")
-            .auto_deploy(true)
-            // Beyond this the API answers 429 before any function or the database is asked.
-            .default_route_settings(
-                StageDefaultRouteSettings::builder()
-                    .throttling_rate_limit(f64::from(stack.config.capacity.api_throttle_rate))
-                    .throttling_burst_limit(stack.config.capacity.api_throttle_burst as i32)
-                    .build_struct(),
-            )
-            .access_log_settings(logs.arn.map(move |arn| {
-                StageAccessLogSettings::builder()
-                    .destination_arn(arn)
-                    .format(format.clone())
-                    .build_struct()
-            }))
-            .build_struct(),
-    );
-    Api {
+    HttpApi {
         id: created.id,
         endpoint: created.api_endpoint,
         execution_arn: created.execution_arn,
-        stage: stage.name,
+        access_logs_arn: logs.arn,
     }
 }
 
-/// Integrations, routes and invoke permissions, once the functions exist and migrated.
-pub fn declare_routes(stack: &Stack, api: &Api, compute: &Compute) {
+/// Integrations, routes and invoke permissions, once the functions exist and migrated; then
+/// the stage, whose per-route throttling names the routes (API Gateway refuses settings for a
+/// route that does not exist yet).
+pub fn declare_routes(stack: &Stack, api: HttpApi, compute: &Compute) -> Api {
     let ctx = stack.ctx;
     let mut integrations: HashMap<&str, Output<String>> = HashMap::new();
+    let mut routes = Vec::new();
     for served in [Function::SalesApi, Function::WarehouseRestock] {
         let (function_key, function) = (served.name(), &compute.functions[&served]);
         let created = integration::create(
@@ -115,7 +98,7 @@ pub fn declare_routes(stack: &Stack, api: &Api, compute: &Compute) {
         let resource_name = route_key
             .to_lowercase()
             .replace(|c: char| !c.is_ascii_alphanumeric(), "-");
-        route::create(
+        let created = route::create(
             ctx,
             &stack.name(&format!("route-{}", resource_name.trim_matches('-'))),
             route::RouteArgs::builder()
@@ -124,5 +107,73 @@ pub fn declare_routes(stack: &Stack, api: &Api, compute: &Compute) {
                 .target(integrations[function_key].map(|id| format!("integrations/{id}")))
                 .build_struct(),
         );
+        routes.push((*route_key, *target, created.id));
     }
+    let stage = declare_stage(stack, &api, &routes);
+    Api {
+        id: api.id,
+        endpoint: api.endpoint,
+        stage,
+    }
+}
+
+/// The `$default` stage: access logs, a stage-wide throttle for the buyers' routes, and a
+/// lane of its own for the factory's callback that no buyer can use up.
+fn declare_stage(
+    stack: &Stack,
+    api: &HttpApi,
+    routes: &[(&'static str, Function, Output<String>)],
+) -> Output<String> {
+    let ctx = stack.ctx;
+    let capacity = &stack.config.capacity;
+    let format = json!({
+        "requestId": "$context.requestId", "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime", "routeKey": "$context.routeKey",
+        "status": "$context.status", "latency": "$context.responseLatency",
+        "integrationLatency": "$context.integrationLatency", "error": "$context.integrationErrorMessage"
+    })
+    .to_string();
+    // The callback's own lane, declared once its route exists.
+    let (rate, burst) = (
+        capacity.callback_throttle_rate,
+        capacity.callback_throttle_burst,
+    );
+    let callback_routes: Vec<Output<StageRouteSetting>> = routes
+        .iter()
+        .filter(|(_, function, _)| *function == Function::WarehouseRestock)
+        .map(|(key, _, id)| {
+            crate::out::after(&crate::out::known((*key).to_owned()), id).map(move |key| {
+                StageRouteSetting::builder()
+                    .route_key(key)
+                    .throttling_rate_limit(f64::from(rate))
+                    .throttling_burst_limit(burst as i32)
+                    .build_struct()
+            })
+        })
+        .collect();
+    let stage = stage::create(
+        ctx,
+        &stack.name("api-stage"),
+        stage::StageArgs::builder()
+            .tags(stack.tags())
+            .api_id(api.id.clone())
+            .name("$default")
+            .auto_deploy(true)
+            // Beyond this the API answers 429 before any function or the database is asked.
+            .default_route_settings(
+                StageDefaultRouteSettings::builder()
+                    .throttling_rate_limit(f64::from(capacity.api_throttle_rate))
+                    .throttling_burst_limit(capacity.api_throttle_burst as i32)
+                    .build_struct(),
+            )
+            .route_settings(crate::out::all(callback_routes))
+            .access_log_settings(api.access_logs_arn.map(move |arn| {
+                StageAccessLogSettings::builder()
+                    .destination_arn(arn)
+                    .format(format.clone())
+                    .build_struct()
+            }))
+            .build_struct(),
+    );
+    stage.name
 }

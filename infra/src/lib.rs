@@ -76,9 +76,9 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
     let network = network::declare(&stack)?;
     let data = data::declare(&stack, &network, callback_secret);
     let messaging = messaging::declare(&stack, &network.account_id);
-    let api = api::declare_api(&stack);
-    let compute = compute::declare(&stack, &network, &data, &messaging, &api.endpoint)?;
-    api::declare_routes(&stack, &api, &compute);
+    let http_api = api::declare_api(&stack);
+    let compute = compute::declare(&stack, &network, &data, &messaging, &http_api.endpoint)?;
+    let api = api::declare_routes(&stack, http_api, &compute);
     let ops_topic_arn = alarms::declare(&stack, &messaging, &compute, &api, &data);
     let dashboard_url = observability::declare(&stack, &network, &messaging, &api, &compute);
 

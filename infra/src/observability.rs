@@ -79,6 +79,7 @@ pub fn dashboard_body(config: &StageConfig, watched: &Watched) -> String {
                 m(Metric::FactoryOrdersRequested.name(), "Sum"),
                 m(Metric::FactoryCallFailures.name(), "Sum"),
                 m(Metric::FactoryOrdersOverdue.name(), "Maximum"),
+                m(Metric::CallbacksRefused.name(), "Sum"),
                 m(Metric::BatchItemFailures.name(), "Sum"),
             ],
             0,

@@ -79,9 +79,9 @@ fn every_resource_of_the_architecture_is_declared() {
             ("aws:cloudwatch/dashboard:Dashboard", 1),
             ("aws:cloudwatch/queryDefinition:QueryDefinition", 1),
             // 6 functions × (errors, throttles), DLQ depth and queue age, outbox age, factory
-            // failures, overdue orders, unfinished-order age, restock latency, API 5xx rate,
-            // 3 database alarms.
-            ("aws:cloudwatch/metricAlarm:MetricAlarm", 23),
+            // failures, overdue orders, unfinished-order age, refused callbacks, restock
+            // latency, API 5xx rate, 3 database alarms.
+            ("aws:cloudwatch/metricAlarm:MetricAlarm", 24),
             ("aws:ec2/securityGroup:SecurityGroup", 2),
             ("aws:ec2/subnet:Subnet", 3),
             ("aws:ec2/internetGateway:InternetGateway", 1),
@@ -1122,5 +1122,29 @@ fn the_graph_the_deploy_needs_is_in_the_state() {
             edges += 2;
         }
         println!("{stage}: {edges} required edges found in the state");
+    }
+}
+
+/// The factory's callback has a lane of its own: its route's throttle, per stage, apart from
+/// the stage-wide one every buyer shares; and its refusals are counted and alarmed.
+#[test]
+fn the_callback_route_has_its_own_throttle_and_its_refusals_an_alarm() {
+    for (run, stage, rate, burst) in [(dev(), "dev", 5.0, 10.0), (prod(), "prod", 20.0, 40.0)] {
+        let api_stage = input(run, &format!("donut-states-{stage}-api-stage"));
+        let settings = api_stage["routeSettings"].as_array().unwrap();
+        assert_eq!(settings.len(), 1, "{stage}: {settings:?}");
+        assert_eq!(
+            settings[0]["routeKey"],
+            "ANY /factory/callback/{factory_order_id}"
+        );
+        assert_eq!(settings[0]["throttlingRateLimit"], rate);
+        assert_eq!(settings[0]["throttlingBurstLimit"], burst);
+        assert_ne!(
+            api_stage["defaultRouteSettings"]["throttlingRateLimit"], rate,
+            "{stage}: not the buyers' throttle"
+        );
+        let alarm = input(run, &format!("donut-states-{stage}-callbacks-refused"));
+        assert_eq!(alarm["metricName"], "CallbacksRefused");
+        assert_eq!(alarm["threshold"], 5.0);
     }
 }

@@ -71,6 +71,7 @@ impl<W: Restocks> RestockApi<W> {
         let token = query.first("token").unwrap_or("");
         if !self.signer.verify(raw_id, token) {
             tracing::warn!("callback refused: bad or missing token");
+            donut_metrics::count(donut_metrics::Metric::CallbacksRefused, 1);
             return Err(ApiError::new(
                 ErrorCode::Unauthorized,
                 "the callback token is missing or not valid for this order",

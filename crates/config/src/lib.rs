@@ -76,6 +76,9 @@ pub struct CapacityConfig {
     /// The API's steady request rate (per second) and burst, beyond which it answers 429.
     pub api_throttle_rate: u32,
     pub api_throttle_burst: u32,
+    /// The factory's callback route's own throttle (its own lane: buyers cannot use it up).
+    pub callback_throttle_rate: u32,
+    pub callback_throttle_burst: u32,
     /// The server closes a connection idle this long (`wait_timeout`): a frozen Lambda's
     /// connections do not linger for hours.
     pub db_wait_timeout_seconds: u32,
@@ -96,6 +99,9 @@ pub struct AlarmConfig {
     pub outbox_age_minutes: u32,
     /// The oldest unfinished (open or requested) factory order is older than this.
     pub unfinished_order_minutes: u32,
+    /// Callbacks refused (bad or missing token) in one alarm period, at or above which ops are
+    /// told: someone other than the factory is calling, or the factory holds stale URLs.
+    pub callbacks_refused: u32,
     /// The API's 5xx rate, in percent of requests, …
     pub api_5xx_percent: u32,
     /// … in this many periods (M) …
@@ -271,6 +277,7 @@ impl StageConfig {
                 queue_age_minutes: v.number("queueAgeAlarmMinutes", 1..=20_160)?,
                 outbox_age_minutes: v.number("outboxAgeAlarmMinutes", 1..=1_440)?,
                 unfinished_order_minutes: v.number("unfinishedOrderAlarmMinutes", 1..=20_160)?,
+                callbacks_refused: v.number("callbacksRefusedAlarm", 1..=100_000)?,
                 api_5xx_percent: v.number("api5xxAlarmPercent", 1..=100)?,
                 api_5xx_datapoints: v.number("api5xxAlarmDatapoints", 1..=100)?,
                 api_5xx_periods: v.number("api5xxAlarmPeriods", 1..=100)?,
@@ -284,6 +291,8 @@ impl StageConfig {
                 db_connection_headroom: v.number("dbConnectionHeadroom", 0..=1000)?,
                 api_throttle_rate: v.number("apiThrottleRate", 1..=10_000)?,
                 api_throttle_burst: v.number("apiThrottleBurst", 1..=5_000)?,
+                callback_throttle_rate: v.number("callbackThrottleRate", 1..=10_000)?,
+                callback_throttle_burst: v.number("callbackThrottleBurst", 1..=5_000)?,
                 db_wait_timeout_seconds: v.number("dbWaitTimeoutSeconds", 60..=28_800)?,
                 db_idle_seconds: v.number("dbIdleSeconds", 1..=900)?,
                 lambda_concurrency_quota: v.number("lambdaConcurrencyQuota", 1..=1_000_000)?,

@@ -23,6 +23,7 @@ pub enum Metric {
     FactoryOrdersOverdue,
     OutboxOldestAge,
     UnfinishedOrderOldestAge,
+    CallbacksRefused,
     ColdStarts,
 }
 
@@ -43,7 +44,7 @@ impl Unit {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 13] = [
+    pub const ALL: [Metric; 14] = [
         Metric::OrdersSold,
         Metric::OrdersRefused,
         Metric::StockOuts,
@@ -56,6 +57,7 @@ impl Metric {
         Metric::FactoryOrdersOverdue,
         Metric::OutboxOldestAge,
         Metric::UnfinishedOrderOldestAge,
+        Metric::CallbacksRefused,
         Metric::ColdStarts,
     ];
 
@@ -74,6 +76,7 @@ impl Metric {
             Metric::FactoryOrdersOverdue => "FactoryOrdersOverdue",
             Metric::OutboxOldestAge => "OutboxOldestAge",
             Metric::UnfinishedOrderOldestAge => "UnfinishedOrderOldestAge",
+            Metric::CallbacksRefused => "CallbacksRefused",
             Metric::ColdStarts => "ColdStarts",
         }
     }

@@ -4,7 +4,8 @@
 //! - **refused**, as the service refuses: an event source mapping whose queue does not exist
 //!   (Lambda `CreateEventSourceMapping`), a subscription to a topic that does not exist (SNS
 //!   `Subscribe`: `NotFound`), a permission on a function that does not exist (Lambda
-//!   `AddPermission`: `ResourceNotFoundException`);
+//!   `AddPermission`: `ResourceNotFoundException`), a stage's route settings for a route the
+//!   API does not have (API Gateway: `BadRequestException`);
 //! - **findings**, accepted by AWS and doing nothing: an alarm whose dimensions name no live
 //!   queue, function, DB instance, API, stage or topic (CloudWatch accepts any dimension; the
 //!   alarm stays `INSUFFICIENT_DATA` or, with `notBreaching`, `OK` for ever); a policy naming an
@@ -139,6 +140,26 @@ pub fn refusal(live: &Live, all: &[&Live]) -> Option<String> {
             let exists =
                 live_of(all, "aws:sns/topic:Topic").any(|t| output(t, "arn") == Some(topic));
             (!exists).then(|| "NotFound: Topic does not exist".to_owned())
+        }
+        "aws:apigatewayv2/stage:Stage" => {
+            // API Gateway: route settings may only name routes the API has.
+            let api = text(live, "apiId")?;
+            live.inputs
+                .get("routeSettings")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|setting| setting.get("routeKey").and_then(Value::as_str))
+                .find(|key| {
+                    !live_of(all, "aws:apigatewayv2/route:Route")
+                        .any(|r| text(r, "apiId") == Some(api) && text(r, "routeKey") == Some(key))
+                })
+                .map(|key| {
+                    format!(
+                        "BadRequestException: Unable to find Route by key {key} within the provided \
+                         RouteSettings"
+                    )
+                })
         }
         "aws:lambda/permission:Permission" => {
             let function = text(live, "function")?;

@@ -339,6 +339,10 @@ async fn forged_callbacks_are_refused_at_the_gateway_and_change_nothing() {
         assert_eq!(body["error"]["code"], "unauthorized");
     }
     assert_eq!(t.stock("e2e-sec").await, 0);
+    assert!(
+        log_lines_with("CallbacksRefused").len() >= 4,
+        "each refusal counted (the callbacks-refused alarm's metric)"
+    );
     t.stop().await;
 }
 
