@@ -115,16 +115,18 @@ fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Deployed {
     ));
     statements.extend(vpc_and_tracing());
     let role = function_role(stack, name, statements);
-    let vpc = pulumi_gestalt_rust::pulumi_combine!(
-        network.private_subnet_ids.clone(),
-        network.lambda_sg_id.clone()
-    )
-    .map(|(subnets, sg)| {
-        FunctionVpcConfig::builder()
-            .subnet_ids(subnets)
-            .security_group_ids(vec![sg])
-            .build_struct()
-    });
+    // Only the functions that call the factory may reach the internet beyond the AWS APIs.
+    let sg = match kind {
+        Function::FactoryRequester | Function::FactoryWatchdog => &network.factory_caller_sg_id,
+        _ => &network.lambda_sg_id,
+    };
+    let vpc = pulumi_gestalt_rust::pulumi_combine!(network.private_subnet_ids.clone(), sg.clone())
+        .map(|(subnets, sg)| {
+            FunctionVpcConfig::builder()
+                .subnet_ids(subnets)
+                .security_group_ids(vec![sg])
+                .build_struct()
+        });
     let zip = package(stack, kind);
     let created = function::create(
         ctx,

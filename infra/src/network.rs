@@ -30,7 +30,10 @@ pub struct Network {
     pub account_id: Output<String>,
     pub vpc_id: Output<String>,
     pub private_subnet_ids: Output<Vec<String>>,
+    /// The functions': out to MySQL and the AWS APIs only.
     pub lambda_sg_id: Output<String>,
+    /// The functions that call the legacy factory (requester, watchdog): also out to it.
+    pub factory_caller_sg_id: Output<String>,
     pub db_sg_id: Output<String>,
 }
 
@@ -91,18 +94,25 @@ pub fn declare(stack: &Stack) -> anyhow::Result<Network> {
         })
         .collect();
 
-    // Out: MySQL in the VPC, HTTPS to the AWS APIs (endpoints or NAT), and the legacy
-    // factory on the scheme and port of `factoryUrl`.
+    // Egress by need. Every function: MySQL in the VPC, and HTTPS to the AWS APIs — inside the
+    // VPC where the stage has interface endpoints, else through the NAT (the APIs' public
+    // addresses: any). The requester and the watchdog also reach the legacy factory, on the
+    // scheme and port of `factoryUrl`; no other function reaches the internet.
     let (scheme, factory_port) = stack
         .config
         .factory_endpoint()
         .map_err(|problem| anyhow::anyhow!("donut-states:factoryUrl: {problem}"))?;
-    let mut rules = vec![
-        egress(3306, VPC_CIDR, "MySQL (RDS)"),
-        egress(443, "0.0.0.0/0", "HTTPS: the AWS APIs"),
-    ];
-    if factory_port != 443 {
-        rules.push(egress(
+    let aws_apis = if stack.config.interface_endpoints {
+        egress(443, VPC_CIDR, "HTTPS: the AWS APIs (interface endpoints)")
+    } else {
+        egress(443, "0.0.0.0/0", "HTTPS: the AWS APIs (through the NAT)")
+    };
+    let base_rules = vec![egress(3306, VPC_CIDR, "MySQL (RDS)"), aws_apis];
+    let mut factory_rules = base_rules.clone();
+    // Without endpoints, HTTPS anywhere is already open for the AWS APIs: AWS refuses a
+    // duplicate rule (`InvalidPermission.Duplicate`), so a factory on 443 adds none.
+    if stack.config.interface_endpoints || factory_port != 443 {
+        factory_rules.push(egress(
             i32::from(factory_port),
             "0.0.0.0/0",
             &format!("{scheme}: the legacy factory"),
@@ -114,10 +124,23 @@ pub fn declare(stack: &Stack) -> anyhow::Result<Network> {
         security_group::SecurityGroupArgs::builder()
             .tags(stack.tags())
             .vpc_id(vpc.id.clone())
-            .description("donut-states functions: out to MySQL, the AWS APIs and the factory")
-            .egress(rules)
+            .description("donut-states functions: out to MySQL and the AWS APIs")
+            .egress(base_rules)
             .build_struct(),
     );
+    let factory_caller_sg = security_group::create(
+        ctx,
+        &stack.name("factory-caller-sg"),
+        security_group::SecurityGroupArgs::builder()
+            .tags(stack.tags())
+            .vpc_id(vpc.id.clone())
+            .description(
+                "donut-states functions that call the factory: MySQL, the AWS APIs, the factory",
+            )
+            .egress(factory_rules)
+            .build_struct(),
+    );
+    let function_sgs = all(vec![lambda_sg.id.clone(), factory_caller_sg.id.clone()]);
     // With a proxy (`dbProxy`) the functions' MySQL goes through it: in from the functions, on
     // to the database.
     let proxy_sg = stack.config.database.proxy.then(|| {
@@ -130,19 +153,24 @@ pub fn declare(stack: &Stack) -> anyhow::Result<Network> {
                 .description(
                     "donut-states database proxy: MySQL from the functions, to the database",
                 )
-                .ingress(
-                    lambda_sg
-                        .id
-                        .map(|sg| vec![ingress(3306, Some(sg), None, "MySQL from the functions")]),
-                )
+                .ingress(function_sgs.map(|groups| {
+                    groups
+                        .into_iter()
+                        .map(|sg| ingress(3306, Some(sg), None, "MySQL from the functions"))
+                        .collect::<Vec<_>>()
+                }))
                 .egress(vec![egress(3306, VPC_CIDR, "MySQL (RDS)")])
                 .build_struct(),
         )
         .id
     });
     let clients = match &proxy_sg {
-        Some(proxy) => all(vec![lambda_sg.id.clone(), proxy.clone()]),
-        None => lambda_sg.id.map(|sg| vec![sg]),
+        Some(proxy) => all(vec![
+            lambda_sg.id.clone(),
+            factory_caller_sg.id.clone(),
+            proxy.clone(),
+        ]),
+        None => function_sgs,
     };
     let db_sg = security_group::create(
         ctx,
@@ -189,6 +217,7 @@ pub fn declare(stack: &Stack) -> anyhow::Result<Network> {
         vpc_id: vpc.id,
         private_subnet_ids,
         lambda_sg_id: lambda_sg.id,
+        factory_caller_sg_id: factory_caller_sg.id,
         db_sg_id: db_sg.id,
         proxy_sg_id: proxy_sg,
     })

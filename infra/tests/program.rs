@@ -82,7 +82,7 @@ fn every_resource_of_the_architecture_is_declared() {
             // failures, overdue orders, unfinished-order age, refused callbacks, restock
             // latency, API 5xx rate, 3 database alarms.
             ("aws:cloudwatch/metricAlarm:MetricAlarm", 24),
-            ("aws:ec2/securityGroup:SecurityGroup", 2),
+            ("aws:ec2/securityGroup:SecurityGroup", 3),
             ("aws:ec2/subnet:Subnet", 3),
             ("aws:ec2/internetGateway:InternetGateway", 1),
             ("aws:ec2/eip:Eip", 1),
@@ -113,7 +113,7 @@ fn every_resource_of_the_architecture_is_declared() {
         if endpoints {
             // Prod's functions reach SNS, SQS and Secrets Manager inside the VPC.
             expected.insert("aws:ec2/vpcEndpoint:VpcEndpoint".into(), 3);
-            expected.insert("aws:ec2/securityGroup:SecurityGroup".into(), 3);
+            expected.insert("aws:ec2/securityGroup:SecurityGroup".into(), 4);
         }
         assert_eq!(counts, expected);
         println!("{} resources per stack", counts.values().sum::<usize>());
@@ -161,25 +161,83 @@ fn private_subnets_reach_the_internet_only_through_the_nat() {
         );
         assert_eq!(endpoint["privateDnsEnabled"], true);
     }
-    // Out of the functions: MySQL in the VPC, HTTPS (the AWS APIs and the https factory).
-    let egress: Vec<(f64, String)> = input(run, "donut-states-dev-lambda-sg")["egress"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|rule| {
-            (
-                rule["fromPort"].as_f64().unwrap(),
-                strings(&rule["cidrBlocks"])[0].clone(),
-            )
-        })
-        .collect();
+}
+
+/// Egress by need, for both stages, off the engine's state: every function reaches MySQL and
+/// the AWS APIs (inside the VPC where the stage has interface endpoints, through the NAT where
+/// it has none); only the requester and the watchdog reach the legacy factory.
+#[test]
+fn each_function_may_reach_only_what_it_calls() {
+    let rules = |run: &Run, sg: &str| -> Vec<(f64, String)> {
+        input(run, sg)["egress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|rule| {
+                (
+                    rule["fromPort"].as_f64().unwrap(),
+                    strings(&rule["cidrBlocks"])[0].clone(),
+                )
+            })
+            .collect()
+    };
+    let vpc = "10.40.0.0/16".to_owned();
+    let any = "0.0.0.0/0".to_owned();
+    // dev: no endpoints, so the AWS APIs are HTTPS through the NAT, which also carries the
+    // https factory: the two groups allow the same.
     assert_eq!(
-        egress,
+        rules(dev(), "donut-states-dev-lambda-sg"),
+        vec![(3306.0, vpc.clone()), (443.0, any.clone())]
+    );
+    assert_eq!(
+        rules(dev(), "donut-states-dev-factory-caller-sg"),
+        vec![(3306.0, vpc.clone()), (443.0, any.clone())]
+    );
+    // prod: the AWS APIs inside the VPC; only the factory's callers reach the internet.
+    assert_eq!(
+        rules(prod(), "donut-states-prod-lambda-sg"),
+        vec![(3306.0, vpc.clone()), (443.0, vpc.clone())]
+    );
+    assert_eq!(
+        rules(prod(), "donut-states-prod-factory-caller-sg"),
         vec![
-            (3306.0, "10.40.0.0/16".to_owned()),
-            (443.0, "0.0.0.0/0".to_owned())
+            (3306.0, vpc.clone()),
+            (443.0, vpc.clone()),
+            (443.0, any.clone())
         ]
     );
+    for (run, stage) in [(dev(), "dev"), (prod(), "prod")] {
+        for function in donut_config::Function::ALL {
+            let group = match function {
+                donut_config::Function::FactoryRequester
+                | donut_config::Function::FactoryWatchdog => "factory-caller-sg",
+                _ => "lambda-sg",
+            };
+            let f = input(run, &format!("donut-states-{stage}-{}", function.name()));
+            assert_eq!(
+                strings(&f["vpcConfig"]["securityGroupIds"]),
+                vec![s(out(run, &format!("donut-states-{stage}-{group}")), "id").to_owned()],
+                "{stage}: {}",
+                function.name()
+            );
+        }
+        // The database takes MySQL from both groups, nothing else.
+        let db_sg = input(run, &format!("donut-states-{stage}-db-sg"));
+        let from: Vec<String> = db_sg["ingress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|rule| strings(&rule["securityGroups"])[0].clone())
+            .collect();
+        assert_eq!(
+            from,
+            ["lambda-sg", "factory-caller-sg"].map(|g| s(
+                out(run, &format!("donut-states-{stage}-{g}")),
+                "id"
+            )
+            .to_owned())
+        );
+    }
 }
 
 #[test]
