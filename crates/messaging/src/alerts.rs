@@ -20,15 +20,20 @@ impl SnsAlerts {
 impl Alerts for SnsAlerts {
     async fn factory_order_overdue(&self, order: &FactoryOrder) -> Result<(), PublishError> {
         let message = format!(
-            "The legacy factory never confirmed factory order {id} ({quantity} × {product}, factory product {factory_product}), \
-             asked {attempts} time(s). Stock for {product} will not come back by itself.\n\n\
-             What to do: ask the factory about request {request}; when the goods arrive, replay the callback or \
-             restock by hand. Follow it in the logs with correlation id {correlation}.",
+            "Factory order {id} ({quantity} × {product}, factory product {factory_product}) stopped moving: \
+             {status}, requested {attempts} time(s), its stock-out published again {chases} time(s). \
+             {product} gets no new factory order until this one ends.\n\n\
+             What to do: ask the factory about request {request}. Then either \
+             `donut-cli orders re-request {id}` (asks again, same order: restocked once) or \
+             `donut-cli orders cancel {id}` (the next stock-out of {product} orders anew). \
+             Runbook: README.md#factory-orders-overdue. Logs: correlation id {correlation}.",
             id = order.id,
             quantity = order.quantity,
             product = order.product_id,
             factory_product = order.factory_product_id,
+            status = order.status,
             attempts = order.request_attempts,
+            chases = order.chases,
             request = order.factory_request_id.as_deref().unwrap_or("(none)"),
             correlation = order.correlation_id,
         );
