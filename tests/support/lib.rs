@@ -133,6 +133,29 @@ impl TestStack {
         aws_sdk_sqs::Client::new(&self.stack.aws)
     }
 
+    /// Buys the last unit of `product` from a factory that fails every call, and waits until
+    /// its stock-out sits in the DLQ: the ops toolbox's queues and what it lists there (one).
+    pub async fn dead_lettered(
+        &self,
+        product: &str,
+        correlation_id: &str,
+    ) -> (donut_cli::Queues, Vec<donut_cli::DeadLetter>) {
+        assert_eq!(self.buy(product, 1, correlation_id).await.status, 200);
+        let dlq = self.stack.resources.dlq_url.clone();
+        eventually(
+            Duration::from_secs(60),
+            "the message in the DLQ",
+            || async { self.queue_depth(&dlq).await == 1 },
+        )
+        .await;
+        let queues = donut_cli::Queues::find(self.sqs(), &self.stack.prefix)
+            .await
+            .unwrap();
+        let letters = donut_cli::list(&queues, 10).await.unwrap();
+        assert_eq!(letters.len(), 1);
+        (queues, letters)
+    }
+
     /// Messages visible plus in flight on a queue.
     pub async fn queue_depth(&self, url: &str) -> i64 {
         use aws_sdk_sqs::types::QueueAttributeName as A;

@@ -127,18 +127,13 @@ impl OverdueOrders for MySqlWarehouse {
         older_than: Duration,
         limit: usize,
     ) -> Result<Vec<FactoryOrder>, StoreError> {
-        let mut conn = self.conn().await?;
-        let rows: Vec<Row> = conn
-            .exec(
-                format!(
-                    "{SELECT_FACTORY_ORDERS} WHERE status = 'requested' AND surfaced_at IS NULL \
-                     AND requested_at < UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND ORDER BY requested_at LIMIT ?"
-                ),
-                (older_than.as_micros() as u64, limit as u64),
-            )
-            .await
-            .map_err(map_err)?;
-        rows.into_iter().map(factory_order_from_row).collect()
+        self.factory_orders_where(
+            "status = 'requested' AND surfaced_at IS NULL \
+             AND requested_at < UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND ORDER BY requested_at",
+            older_than,
+            limit,
+        )
+        .await
     }
 
     async fn claim_overdue(
@@ -173,15 +168,12 @@ impl OverdueOrders for MySqlWarehouse {
         older_than: Duration,
         limit: usize,
     ) -> Result<Vec<FactoryOrder>, StoreError> {
-        let mut conn = self.conn().await?;
-        let rows: Vec<Row> = conn
-            .exec(
-                format!("{SELECT_FACTORY_ORDERS} WHERE {STALLED_OPEN} ORDER BY created_at LIMIT ?"),
-                (older_than.as_micros() as u64, limit as u64),
-            )
-            .await
-            .map_err(map_err)?;
-        rows.into_iter().map(factory_order_from_row).collect()
+        self.factory_orders_where(
+            &format!("{STALLED_OPEN} ORDER BY created_at"),
+            older_than,
+            limit,
+        )
+        .await
     }
 
     async fn chase_open_order(
@@ -231,6 +223,27 @@ impl OverdueOrders for MySqlWarehouse {
         Ok(age
             .flatten()
             .map(|us| Duration::from_micros(us.max(0) as u64)))
+    }
+}
+
+impl MySqlWarehouse {
+    /// Up to `limit` factory orders matching `condition` (which ends with its ORDER BY and
+    /// takes one parameter, the age in microseconds).
+    async fn factory_orders_where(
+        &self,
+        condition: &str,
+        older_than: Duration,
+        limit: usize,
+    ) -> Result<Vec<FactoryOrder>, StoreError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<Row> = conn
+            .exec(
+                format!("{SELECT_FACTORY_ORDERS} WHERE {condition} LIMIT ?"),
+                (older_than.as_micros() as u64, limit as u64),
+            )
+            .await
+            .map_err(map_err)?;
+        rows.into_iter().map(factory_order_from_row).collect()
     }
 }
 

@@ -357,20 +357,8 @@ async fn a_dead_lettered_order_is_replayed_by_the_ops_toolbox_and_restocked() {
         },
     )
     .await;
-    assert_eq!(t.buy("e2e-replay", 1, "replay-1").await.status, 200);
+    let (queues, letters) = t.dead_lettered("e2e-replay", "replay-1").await;
     let dlq = t.stack.resources.dlq_url.clone();
-    eventually(
-        Duration::from_secs(60),
-        "the message in the DLQ",
-        || async { t.queue_depth(&dlq).await == 1 },
-    )
-    .await;
-
-    let queues = donut_cli::Queues::find(t.sqs(), &t.stack.prefix)
-        .await
-        .unwrap();
-    let letters = donut_cli::list(&queues, 10).await.unwrap();
-    assert_eq!(letters.len(), 1);
     assert!(
         letters[0].summary.contains("e2e-replay"),
         "{}",
@@ -433,20 +421,8 @@ async fn a_purged_dead_letter_is_chased_and_the_product_restocked_anyway() {
             )
     );
     let started = Instant::now();
-    assert_eq!(t.buy("e2e-purged", 1, "purged-1").await.status, 200);
+    let (queues, letters) = t.dead_lettered("e2e-purged", "purged-1").await;
     let dlq = t.stack.resources.dlq_url.clone();
-    eventually(
-        Duration::from_secs(60),
-        "the message in the DLQ",
-        || async { t.queue_depth(&dlq).await == 1 },
-    )
-    .await;
-
-    let queues = donut_cli::Queues::find(t.sqs(), &t.stack.prefix)
-        .await
-        .unwrap();
-    let letters = donut_cli::list(&queues, 10).await.unwrap();
-    assert_eq!(letters.len(), 1);
     let order_id = letters[0].event.as_ref().unwrap().factory_order_id;
     let plan = donut_cli::after_purge(
         &letters[0],

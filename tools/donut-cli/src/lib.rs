@@ -136,17 +136,8 @@ pub async fn replay(
 ) -> anyhow::Result<usize> {
     let mut moved = 0;
     while moved < max {
-        let received = q
-            .sqs
-            .receive_message()
-            .queue_url(&q.dlq)
-            .max_number_of_messages(10.min((max - moved) as i32))
-            .visibility_timeout(if dry_run { 0 } else { 60 })
-            .message_attribute_names("All")
-            .wait_time_seconds(1)
-            .send()
-            .await?;
-        let messages = received.messages.unwrap_or_default();
+        let messages =
+            receive_dead_letters(q, 10.min(max - moved), if dry_run { 0 } else { 60 }).await?;
         if messages.is_empty() {
             break;
         }
@@ -181,21 +172,32 @@ pub async fn replay(
     Ok(moved)
 }
 
+/// Up to `max` (≤ 10) DLQ messages with their attributes, hidden from others for
+/// `visibility` seconds (0: a peek).
+async fn receive_dead_letters(
+    q: &Queues,
+    max: usize,
+    visibility: i32,
+) -> anyhow::Result<Vec<aws_sdk_sqs::types::Message>> {
+    let received = q
+        .sqs
+        .receive_message()
+        .queue_url(&q.dlq)
+        .max_number_of_messages(max as i32)
+        .visibility_timeout(visibility)
+        .message_attribute_names("All")
+        .wait_time_seconds(1)
+        .send()
+        .await?;
+    Ok(received.messages.unwrap_or_default())
+}
+
 /// Deletes exactly the DLQ messages named in `ids` (those the operator was shown), not what
 /// arrived since; returns how many it deleted.
 pub async fn purge(q: &Queues, ids: &std::collections::HashSet<String>) -> anyhow::Result<usize> {
     let mut deleted = std::collections::HashSet::new();
     for _ in 0..10 {
-        let received = q
-            .sqs
-            .receive_message()
-            .queue_url(&q.dlq)
-            .max_number_of_messages(10)
-            .visibility_timeout(30)
-            .wait_time_seconds(1)
-            .send()
-            .await?;
-        let messages = received.messages.unwrap_or_default();
+        let messages = receive_dead_letters(q, 10, 30).await?;
         if messages.is_empty() {
             break;
         }
