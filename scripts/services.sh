@@ -91,12 +91,15 @@ SQL
 start_localstack() {
   if curl -fsS "http://127.0.0.1:$LS_PORT/_localstack/health" >/dev/null 2>&1; then return 0; fi
   mkdir -p "$LS_DIR/volume" "$LS_DIR/fs" "$LS_DIR/tmp"
-  # Loopback only: hypercorn honours the host in GATEWAY_LISTEN; no DNS server.
+  # Loopback only: hypercorn honours the host in GATEWAY_LISTEN; no DNS server. TMPDIR: LocalStack
+  # keeps its state (CloudWatch's metrics database) under the system temp folder and clears it
+  # at start, so two instances (`make up` beside `make test`) would wipe each other's.
   env GATEWAY_SERVER=hypercorn GATEWAY_LISTEN="127.0.0.1:$LS_PORT" DNS_ADDRESS=0 \
     SERVICES=sns,sqs,cloudwatch,secretsmanager,ses,sts,iam,logs,lambda EAGER_SERVICE_LOADING=1 \
     LAMBDA_LIMITS_CONCURRENT_EXECUTIONS="${DONUT_LOCALSTACK_LAMBDA_QUOTA:-1000}" \
     SQS_CLOUDWATCH_METRICS_REPORT_INTERVAL=5 DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1 SQS_ENDPOINT_STRATEGY=path \
     LOCALSTACK_VOLUME_DIR="$LS_DIR/volume" FILESYSTEM_ROOT="$LS_DIR/fs" TMP_FOLDER="$LS_DIR/tmp" \
+    TMPDIR="$LS_DIR/tmp" \
     nohup "$VENV/bin/python" -m localstack.runtime.main >"$LOGS/localstack.log" 2>&1 &
   echo $! > "$LS_DIR/localstack.pid"
   for _ in $(seq 1 300); do

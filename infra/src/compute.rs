@@ -206,7 +206,11 @@ pub fn declare(
     };
     let callback = || Callback {
         base_url: callback_base_url.clone(),
-        key: CallbackKey::Secret(data.callback_secret_arn.clone()),
+        key: CallbackKey::Secret {
+            arn: data.callback_secret_arn.clone(),
+            version: data.callback_key_version.clone(),
+        },
+        token_ttl_seconds: c.callback_token_ttl().as_secs(),
     };
     let plain = |value: String| known(value);
     // The serving functions reach the database through its proxy when there is one; migrate

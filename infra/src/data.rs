@@ -35,6 +35,9 @@ pub struct Data {
     /// The functions' own login (`{"username", "password"}`), written by migrate.
     pub app_db_secret_arn: Output<String>,
     pub callback_secret_arn: Output<String>,
+    /// Changes with every new callback key value: the functions that hold the key get it in
+    /// their environment, so a rotation replaces their running instances.
+    pub callback_key_version: Output<String>,
 }
 
 pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>) -> Data {
@@ -137,7 +140,7 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
             .recovery_window_in_days(stack.config.secret_recovery_days as i32)
             .build_struct(),
     );
-    secret_version::create(
+    let callback_version = secret_version::create(
         ctx,
         &stack.name("callback-secret-value"),
         secret_version::SecretVersionArgs::builder()
@@ -169,6 +172,7 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
                 .unwrap_or_default()
         }),
         callback_secret_arn: callback.arn,
+        callback_key_version: callback_version.version_id,
         app_db_secret_arn: app_login.arn,
     }
 }

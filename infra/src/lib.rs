@@ -74,7 +74,17 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
     };
 
     let network = network::declare(&stack)?;
-    let data = data::declare(&stack, &network, callback_secret);
+    // A key rotation in progress: the previous key still verifies the URLs already given to
+    // the factory (README, "Rotating the callback key").
+    let callback_key = match ctx.require_config_secret(None, "callbackSecretPrevious") {
+        Ok(previous) => pulumi_gestalt_rust::pulumi_combine!(callback_secret, previous).map(
+            |(current, previous)| {
+                serde_json::json!({ "current": current, "previous": previous }).to_string()
+            },
+        ),
+        Err(_) => callback_secret,
+    };
+    let data = data::declare(&stack, &network, callback_key);
     let messaging = messaging::declare(&stack, &network.account_id);
     let http_api = api::declare_api(&stack);
     let compute = compute::declare(&stack, &network, &data, &messaging, &http_api.endpoint)?;

@@ -136,7 +136,7 @@ fn print_ready(stack: &LocalSystem, took: Duration, log_file: &std::path::Path) 
 Donut-States is ready ({} ms).
 
   Sales API          {api}            (GET /products, GET /products/{{id}}, POST /orders)
-  Factory callback   {api}/factory/callback/{{factory_order_id}}?token=…
+  Factory callback   {api}/factory/callback/{{factory_order_id}}?q=…&exp=…&kid=…&sig=…
   Legacy factory     {factory}        (GET /stats, PUT /knobs)
   Stock-out topic    {topic}
   Factory queue      {queue}

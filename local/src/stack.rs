@@ -11,7 +11,7 @@ use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use donut_api::{Limits, RestockApi, SalesApi};
 use donut_config::{Function, StageConfig};
 use donut_domain::services::WatchdogPolicy;
-use donut_factory::{CallbackSecret, CallbackSigner, FactoryClient, FactoryClientConfig};
+use donut_factory::{CallbackSigner, FactoryClient, FactoryClientConfig, keys_from_secret_string};
 use donut_messaging::sweep::{every, relay_pass, watchdog_pass};
 use donut_messaging::{FactoryRequester, SnsAlerts, SnsPublisher};
 use donut_runtime::RelayNow;
@@ -336,7 +336,8 @@ impl LocalSystem {
         ] {
             aws_calls::record(function, "secretsmanager:GetSecretValue", "callback-secret");
         }
-        let signer = CallbackSigner::new(CallbackSecret::new(secret.into_bytes())?, &api_url);
+        let signer = CallbackSigner::with_keys(keys_from_secret_string(&secret)?, &api_url)
+            .with_ttl(options.stage.callback_token_ttl());
         let mut factory_config = FactoryClientConfig::new(factory.url());
         factory_config.request_timeout =
             Duration::from_millis(u64::from(options.stage.factory_timeout_ms));

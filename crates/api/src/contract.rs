@@ -181,16 +181,20 @@ fn get_product() {}
 #[utoipa::path(
     post, path = "/factory/callback/{factory_order_id}", tag = "factory",
     summary = "The legacy factory's production-done notice",
-    description = "The URL (with its token) is the capability the factory was given with the order. Adds the quantity we ordered, once; repeats answer 200 and change nothing.",
+    description = "The URL is the capability the factory was given with the order: it names the order, the quantity ordered, its expiry and the key that signed it. Adds the quantity we ordered, once, for an order the factory was asked for; repeats answer 200 and change nothing.",
     params(
         ("factory_order_id" = String, Path, description = "The factory order"),
-        ("token" = String, Query, description = "HMAC-SHA256 of the factory order id (lower-case hex)"),
+        ("q" = u32, Query, description = "The quantity ordered"),
+        ("exp" = u64, Query, description = "Expiry, Unix seconds"),
+        ("kid" = String, Query, description = "Id of the key that signed the URL"),
+        ("sig" = String, Query, description = "HMAC-SHA256 of the order id, quantity and expiry (lower-case hex)"),
     ),
     request_body(content = ManufactureRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Restocked (or already restocked)", body = CallbackAccepted),
         (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 401, description = "Token missing or not valid for this order", body = ErrorBody),
+        (status = 401, description = "URL missing its signature, expired, or not valid for this order", body = ErrorBody),
+        (status = 403, description = "A valid URL, but the factory was not asked for this order yet, or the quantity differs", body = ErrorBody),
         (status = 404, description = "Unknown factory order", body = ErrorBody),
         (status = 415, description = "Body not sent as application/json", body = ErrorBody),
         (status = 503, description = "The warehouse cannot be reached; retry", body = ErrorBody),

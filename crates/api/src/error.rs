@@ -17,6 +17,8 @@ pub enum ErrorCode {
     OutOfStock,
     UnknownFactoryOrder,
     Unauthorized,
+    /// A valid callback that still may not restock (not sent yet, another quantity).
+    Forbidden,
     UnsupportedMediaType,
     EmptyBody,
     BodyTooLarge,
@@ -37,6 +39,7 @@ impl ErrorCode {
             ErrorCode::OutOfStock => "out_of_stock",
             ErrorCode::UnknownFactoryOrder => "unknown_factory_order",
             ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::EmptyBody => "empty_body",
             ErrorCode::BodyTooLarge => "body_too_large",
@@ -58,6 +61,7 @@ impl ErrorCode {
             | ErrorCode::InvalidBody
             | ErrorCode::InvalidJson => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::UnknownProduct
             | ErrorCode::UnknownFactoryOrder
             | ErrorCode::RouteNotFound => StatusCode::NOT_FOUND,

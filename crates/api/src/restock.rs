@@ -1,14 +1,16 @@
-//! The factory's callback: `POST /factory/callback/{factory_order_id}?token=…`.
+//! The factory's callback: `POST /factory/callback/{factory_order_id}?q=…&exp=…&kid=…&sig=…`.
 //!
-//! The token is checked before anything else is read: without it the caller learns nothing
-//! and changes nothing. The stock added is the quantity *we* ordered, never a number from
-//! the body; a repeated callback answers 200 and changes nothing.
+//! The URL's signature is checked before anything else is read: without a valid, unexpired URL
+//! for this order the caller learns nothing and changes nothing (401). A valid URL still
+//! restocks only an order the factory was asked for, with the quantity the URL names, which
+//! must be the body's and the order's (403 otherwise, logged). The stock added is the quantity
+//! *we* ordered; a repeated callback answers 200 and changes nothing.
 
 use std::time::Instant;
 
 use donut_domain::ports::RestockOutcome;
 use donut_domain::{FactoryOrderId, ProductId, Restocks};
-use donut_factory::{CallbackSigner, ManufactureRequest};
+use donut_factory::{CallbackQuery, CallbackSigner, ManufactureRequest};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use tracing::Instrument;
@@ -68,20 +70,40 @@ impl<W: Restocks> RestockApi<W> {
 
     async fn callback(&self, request: &Request, raw_id: &str) -> Result<Response<Body>, ApiError> {
         let query = request.query_string_parameters();
-        let token = query.first("token").unwrap_or("");
-        if !self.signer.verify(raw_id, token) {
-            tracing::warn!("callback refused: bad or missing token");
-            donut_metrics::count(donut_metrics::Metric::CallbacksRefused, 1);
-            return Err(ApiError::new(
-                ErrorCode::Unauthorized,
-                "the callback token is missing or not valid for this order",
-            ));
-        }
+        let vouched = self.signer.verify(
+            raw_id,
+            &CallbackQuery {
+                quantity: query.first("q"),
+                expires: query.first("exp"),
+                key_id: query.first("kid"),
+                signature: query.first("sig"),
+            },
+        );
+        let quantity = match vouched {
+            Ok(quantity) => quantity,
+            Err(refusal) => {
+                tracing::warn!(reason = %refusal, "callback refused: bad, expired or missing token");
+                donut_metrics::count(donut_metrics::Metric::CallbacksRefused, 1);
+                return Err(ApiError::new(
+                    ErrorCode::Unauthorized,
+                    format!("{refusal}; the callback token is not valid for this order"),
+                ));
+            }
+        };
         let id = FactoryOrderId::parse(raw_id)
             .map_err(|_| ApiError::new(ErrorCode::UnknownFactoryOrder, "no such factory order"))?;
         let notice: ManufactureRequest = json::read(request, self.max_body_bytes)?;
+        if notice.order_stock_cnt != quantity {
+            return Err(forbidden(
+                id,
+                format!(
+                    "the callback reports {} units but its URL was issued for {quantity}",
+                    notice.order_stock_cnt
+                ),
+            ));
+        }
 
-        match self.warehouse.restock(id).await? {
+        match self.warehouse.restock(id, quantity).await? {
             RestockOutcome::Restocked {
                 product_id,
                 added,
@@ -92,13 +114,6 @@ impl<W: Restocks> RestockApi<W> {
                 tracing::Span::current().record("correlation_id", correlation_id.as_str());
                 donut_metrics::count(donut_metrics::Metric::FactoryOrdersFulfilled, 1);
                 donut_metrics::millis(donut_metrics::Metric::RestockLatency, waited);
-                if notice.order_stock_cnt != added {
-                    tracing::warn!(
-                        factory_says = notice.order_stock_cnt,
-                        ordered = added,
-                        "factory reported another quantity; the ordered quantity was added"
-                    );
-                }
                 tracing::info!(%product_id, factory_order_id = %id, added, stock, "restocked");
                 Ok(fulfilled(id, &product_id, added, Some(stock)))
             }
@@ -110,12 +125,36 @@ impl<W: Restocks> RestockApi<W> {
                 tracing::info!(%product_id, factory_order_id = %id, "duplicate callback ignored");
                 Ok(fulfilled(id, &product_id, 0, None))
             }
+            RestockOutcome::NotRequested { correlation_id } => {
+                tracing::Span::current().record("correlation_id", correlation_id.as_str());
+                Err(forbidden(
+                    id,
+                    "the factory was not asked for this order yet".to_owned(),
+                ))
+            }
+            RestockOutcome::QuantityMismatch {
+                ordered,
+                correlation_id,
+            } => {
+                tracing::Span::current().record("correlation_id", correlation_id.as_str());
+                Err(forbidden(
+                    id,
+                    format!("the order is for {ordered} units, the callback for {quantity}"),
+                ))
+            }
             RestockOutcome::UnknownOrder => Err(ApiError::new(
                 ErrorCode::UnknownFactoryOrder,
                 "no such factory order",
             )),
         }
     }
+}
+
+/// A callback with a valid URL that still may not restock: logged, counted, 403.
+fn forbidden(id: FactoryOrderId, why: String) -> ApiError {
+    tracing::warn!(factory_order_id = %id, reason = %why, "callback refused");
+    donut_metrics::count(donut_metrics::Metric::CallbacksRefused, 1);
+    ApiError::new(ErrorCode::Forbidden, why)
 }
 
 /// The answer to a callback: the order is fulfilled; `stock` is known when this callback

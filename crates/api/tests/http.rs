@@ -295,11 +295,34 @@ fn signer() -> CallbackSigner {
     )
 }
 
-fn notice() -> Vec<u8> {
+fn notice(quantity: u32) -> Vec<u8> {
     json!({"MessageGroupId": "stock-arrival-group", "MessageAttributeProductId": "f-jelly",
-           "MessageAttributeProductCnt": "0", "OrderStockCnt": 7, "CallbackUrl": "x"})
+           "MessageAttributeProductCnt": "0", "OrderStockCnt": quantity, "CallbackUrl": "x"})
     .to_string()
     .into_bytes()
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The callback URL's query the factory got for `id` and `quantity`.
+fn query(id: FactoryOrderId, quantity: u32) -> String {
+    signer().query_at(id, quantity, now())
+}
+
+/// The requester has begun sending the order to the factory (it claims it before the call).
+async fn sent(db: &TestDb, id: FactoryOrderId) {
+    use donut_domain::FactoryOrders;
+    assert!(
+        db.warehouse
+            .claim_factory_request(id, std::time::Duration::from_secs(30))
+            .await
+            .unwrap()
+    );
 }
 
 async fn send_restock(
@@ -331,18 +354,23 @@ async fn the_signed_callback_restocks_the_ordered_quantity_once() {
     let db = TestDb::with_shelves(&[Shelf::new("jelly", 0).reorder(0, 12)]).await;
     let id = stock_out(&db).await;
     let api = RestockApi::new(db.warehouse.clone(), signer(), 4096);
-    let token = format!("token={}", signer().token(id));
+    let token = query(id, 12);
+    let early = send_restock(&api, &id.to_string(), &token, &notice(12)).await;
+    assert_eq!(early.status, 403, "still in the queue: {:?}", early.json());
+    assert_eq!(early.json()["error"]["code"], "forbidden");
+    sent(&db, id).await;
+    let other_body = send_restock(&api, &id.to_string(), &token, &notice(7)).await;
+    assert_eq!(other_body.status, 403, "the body's 7 is not the URL's 12");
+    let other_url = send_restock(&api, &id.to_string(), &query(id, 7), &notice(7)).await;
+    assert_eq!(other_url.status, 403, "a URL for 7 when 12 were ordered");
+    assert_eq!(db.stock("jelly").await, 0);
 
-    let reply = send_restock(&api, &id.to_string(), &token, &notice()).await;
+    let reply = send_restock(&api, &id.to_string(), &token, &notice(12)).await;
     assert_eq!(reply.status, 200, "{:?}", reply.json());
-    assert_eq!(
-        reply.json()["added"],
-        12,
-        "the ordered quantity, not the body's 7"
-    );
+    assert_eq!(reply.json()["added"], 12);
     assert_eq!(reply.json()["already_fulfilled"], false);
     for _ in 0..2 {
-        let again = send_restock(&api, &id.to_string(), &token, &notice()).await;
+        let again = send_restock(&api, &id.to_string(), &token, &notice(12)).await;
         assert_eq!(again.status, 200);
         assert_eq!(again.json()["already_fulfilled"], true);
     }
@@ -351,27 +379,95 @@ async fn the_signed_callback_restocks_the_ordered_quantity_once() {
     assert_eq!(order.status, donut_domain::FactoryOrderStatus::Fulfilled);
 }
 
+/// The callback key rotated while callbacks are in flight: URLs issued under the old key keep
+/// working while it is the previous key, new URLs carry the new key, and once the old key is
+/// dropped its URLs are refused (401) and change nothing.
+#[tokio::test]
+async fn a_key_rotation_keeps_the_urls_in_flight_working() {
+    let db = TestDb::with_shelves(&[
+        Shelf::new("jelly", 0).reorder(0, 12),
+        Shelf::new("cruller", 0).reorder(0, 6),
+    ])
+    .await;
+    let old_key = || CallbackSecret::new("o".repeat(32)).unwrap();
+    let new_key = || CallbackSecret::new("n".repeat(32)).unwrap();
+    let old = CallbackSigner::new(old_key(), "http://x");
+    // Two orders sent to the factory under the old key.
+    let jelly = stock_out(&db).await;
+    let sales = sales(&db);
+    let reply = order(&sales, &json!({"product_id": "cruller", "quantity": 1})).await;
+    let cruller = FactoryOrderId::parse(
+        reply.json()["restock"]["factory_order_id"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    sent(&db, jelly).await;
+    sent(&db, cruller).await;
+    let jelly_url = old.query_at(jelly, 12, now());
+    let cruller_url = old.query_at(cruller, 6, now());
+    // Rotation: the new key signs, the old one still verifies.
+    let rotating = CallbackSigner::with_keys(vec![new_key(), old_key()], "http://x");
+    let api = RestockApi::new(db.warehouse.clone(), rotating.clone(), 4096);
+    let reply = send_restock(&api, &jelly.to_string(), &jelly_url, &notice(12)).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "in flight before the rotation: {:?}",
+        reply.json()
+    );
+    assert!(
+        rotating
+            .query_at(cruller, 6, now())
+            .contains(&format!("kid={}", new_key().id()))
+    );
+    // The old key dropped: what it signed is refused.
+    let rotated = RestockApi::new(
+        db.warehouse.clone(),
+        CallbackSigner::with_keys(vec![new_key()], "http://x"),
+        4096,
+    );
+    let late = send_restock(&rotated, &cruller.to_string(), &cruller_url, &notice(6)).await;
+    assert_eq!(late.status, 401);
+    assert_eq!(db.stock("cruller").await, 0);
+    let renewed = rotating.query_at(cruller, 6, now());
+    let reply = send_restock(&rotated, &cruller.to_string(), &renewed, &notice(6)).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.json());
+    assert_eq!(
+        (db.stock("jelly").await, db.stock("cruller").await),
+        (12, 6)
+    );
+}
+
 #[tokio::test]
 async fn forged_missing_and_cross_order_tokens_are_401_and_change_nothing() {
     let db = TestDb::with_shelves(&[Shelf::new("jelly", 0).reorder(0, 12)]).await;
     let id = stock_out(&db).await;
+    sent(&db, id).await;
     let api = RestockApi::new(db.warehouse.clone(), signer(), 4096);
-    let other = signer().token(FactoryOrderId::new());
-    let foreign =
-        CallbackSigner::new(CallbackSecret::new("t".repeat(32)).unwrap(), "http://x").token(id);
-    for query in [
+    let other = query(FactoryOrderId::new(), 12);
+    let foreign = CallbackSigner::new(CallbackSecret::new("t".repeat(32)).unwrap(), "http://x")
+        .query_at(id, 12, now());
+    let expired = signer()
+        .with_ttl(std::time::Duration::from_secs(60))
+        .query_at(id, 12, now() - 3600);
+    let good = query(id, 12);
+    let sig = good.rsplit_once("sig=").unwrap().1;
+    for bad in [
         String::new(),
         "token=".into(),
-        format!("token={other}"),
-        format!("token={foreign}"),
-        "token=00".into(),
-        format!("token={}", "g".repeat(64)),
+        other,
+        foreign,
+        expired,
+        good.replace(sig, &"0".repeat(64)),
+        good.replace(sig, &"g".repeat(64)),
+        good.replace("q=12", "q=120"),
     ] {
-        let reply = send_restock(&api, &id.to_string(), &query, &notice()).await;
-        assert_eq!(reply.status, 401, "{query}");
+        let reply = send_restock(&api, &id.to_string(), &bad, &notice(12)).await;
+        assert_eq!(reply.status, 401, "{bad}");
         assert_eq!(reply.json()["error"]["code"], "unauthorized");
     }
-    let reply = send_restock(&api, "not-a-uuid", "token=00", &notice()).await;
+    let reply = send_restock(&api, "not-a-uuid", &good, &notice(12)).await;
     assert_eq!(reply.status, 401);
     assert_eq!(db.stock("jelly").await, 0);
 }
@@ -380,21 +476,16 @@ async fn forged_missing_and_cross_order_tokens_are_401_and_change_nothing() {
 async fn a_signed_callback_with_a_bad_body_is_400_and_an_unknown_order_404() {
     let db = TestDb::with_shelves(&[Shelf::new("jelly", 0).reorder(0, 12)]).await;
     let id = stock_out(&db).await;
+    sent(&db, id).await;
     let api = RestockApi::new(db.warehouse.clone(), signer(), 4096);
-    let token = format!("token={}", signer().token(id));
+    let token = query(id, 12);
     for body in [&b"{"[..], b"{}", b"[1]", br#"{"OrderStockCnt":"many"}"#] {
         let reply = send_restock(&api, &id.to_string(), &token, body).await;
         assert_eq!(reply.status, 400, "{}", String::from_utf8_lossy(body));
     }
     assert_eq!(db.stock("jelly").await, 0);
     let unknown = FactoryOrderId::new();
-    let reply = send_restock(
-        &api,
-        &unknown.to_string(),
-        &format!("token={}", signer().token(unknown)),
-        &notice(),
-    )
-    .await;
+    let reply = send_restock(&api, &unknown.to_string(), &query(unknown, 12), &notice(12)).await;
     assert_eq!(reply.status, 404);
 }
 
@@ -436,10 +527,24 @@ async fn events_in_awss_own_shape_are_served() {
     assert_eq!(product.json()["stock"], 4);
 
     let id = stock_out(&db).await;
+    sent(&db, id).await;
     let restock = RestockApi::new(db.warehouse.clone(), signer(), 4096);
-    let token = signer().token(id);
+    let token = query(id, 12);
+    let field = |key: &str| {
+        token
+            .split('&')
+            .find_map(|p| p.strip_prefix(&format!("{key}=")))
+            .unwrap()
+            .to_owned()
+    };
+    let (exp, kid, sig) = (field("exp"), field("kid"), field("sig"));
     let id = id.to_string();
-    let fill = [("FACTORY_ORDER_ID", id.as_str()), ("TOKEN", token.as_str())];
+    let fill = [
+        ("FACTORY_ORDER_ID", id.as_str()),
+        ("EXP", exp.as_str()),
+        ("KID", kid.as_str()),
+        ("SIG", sig.as_str()),
+    ];
     let restocked: HttpReply = restock.handle(aws_event(CALLBACK, &fill)).await.into();
     assert_eq!(restocked.status, 200, "{:?}", restocked.json());
     assert_eq!(restocked.json()["added"], 12);

@@ -132,6 +132,8 @@ pub struct StageConfig {
     pub factory_deadline_minutes: u32,
     /// Requests per factory order before ops are alerted instead.
     pub factory_max_attempts: u32,
+    /// How long a callback URL given to the factory stays good (its token's expiry).
+    pub callback_token_hours: u32,
     pub relay_schedule_minutes: u32,
     pub dlq_alarm_threshold: u32,
     /// Factory calls failing per alarm period before ops are told.
@@ -267,6 +269,7 @@ impl StageConfig {
             factory_timeout_ms: v.number("factoryTimeoutMs", 100..=60_000)?,
             factory_deadline_minutes: v.number("factoryDeadlineMinutes", 1..=10_080)?,
             factory_max_attempts: v.number("factoryMaxAttempts", 1..=20)?,
+            callback_token_hours: v.number("callbackTokenHours", 1..=720)?,
             relay_schedule_minutes: v.number("relayScheduleMinutes", 1..=60)?,
             dlq_alarm_threshold: v.number("dlqAlarmThreshold", 1..=1000)?,
             factory_failure_alarm_threshold: v
@@ -377,6 +380,19 @@ impl StageConfig {
                      ({chasing} min: the open order's deadline + factoryDeadlineMinutes × \
                      factoryMaxAttempts), is {}",
                     self.alarms.unfinished_order_minutes
+                ),
+            ));
+        }
+        // A URL must outlive the factory's work on it: at least until the watchdog asks again
+        // (with a fresh URL) after factoryDeadlineMinutes, twice over.
+        let deadline_hours = (2 * u64::from(self.factory_deadline_minutes)).div_ceil(60);
+        if u64::from(self.callback_token_hours) < deadline_hours {
+            return Err(rule(
+                "callbackTokenHours",
+                format!(
+                    "must be at least {deadline_hours} (twice factoryDeadlineMinutes): a callback \
+                     URL must outlive the factory's work until the watchdog asks again, is {}",
+                    self.callback_token_hours
                 ),
             ));
         }
@@ -522,6 +538,11 @@ impl StageConfig {
             ));
         }
         out
+    }
+
+    /// How long a callback URL stays good.
+    pub fn callback_token_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(3600 * u64::from(self.callback_token_hours))
     }
 
     /// [`open_order_deadline`] for this stage, in whole minutes (rounded up).

@@ -152,8 +152,10 @@ impl Database<String> {
 /// The key that signs the factory's callback URLs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallbackKey<V> {
-    /// AWS: a Secrets Manager secret (`CALLBACK_SECRET_ARN`).
-    Secret(V),
+    /// AWS: a Secrets Manager secret (`CALLBACK_SECRET_ARN`) and the version of its value
+    /// (`CALLBACK_KEY_VERSION`): a new key changes the environment, so running instances, which
+    /// read the key at start, are replaced.
+    Secret { arn: V, version: V },
     /// Local runs: the key itself (`CALLBACK_SECRET`).
     Inline(String),
 }
@@ -164,13 +166,19 @@ pub struct Callback<V> {
     /// The public API's URL (`CALLBACK_BASE_URL`).
     pub base_url: V,
     pub key: CallbackKey<V>,
+    /// How long a callback URL is good for (`CALLBACK_TOKEN_TTL_SECONDS`).
+    pub token_ttl_seconds: u64,
 }
 
 impl<V: Clone> Callback<V> {
     fn write(&self, env: &mut EnvWriter<'_, V>) {
         env.value("CALLBACK_BASE_URL", &self.base_url);
+        env.plain("CALLBACK_TOKEN_TTL_SECONDS", self.token_ttl_seconds);
         match &self.key {
-            CallbackKey::Secret(arn) => env.value("CALLBACK_SECRET_ARN", arn),
+            CallbackKey::Secret { arn, version } => {
+                env.value("CALLBACK_SECRET_ARN", arn);
+                env.value("CALLBACK_KEY_VERSION", version);
+            }
             CallbackKey::Inline(key) => env.plain("CALLBACK_SECRET", key),
         }
     }
@@ -179,12 +187,16 @@ impl<V: Clone> Callback<V> {
 impl Callback<String> {
     fn read(env: &EnvReader<'_>) -> Result<Self, EnvError> {
         let key = match env.optional("CALLBACK_SECRET_ARN") {
-            Some(arn) => CallbackKey::Secret(arn),
+            Some(arn) => CallbackKey::Secret {
+                arn,
+                version: env.text("CALLBACK_KEY_VERSION")?,
+            },
             None => CallbackKey::Inline(env.text("CALLBACK_SECRET")?),
         };
         Ok(Self {
             base_url: env.text("CALLBACK_BASE_URL")?,
             key,
+            token_ttl_seconds: env.number("CALLBACK_TOKEN_TTL_SECONDS")?,
         })
     }
 }
@@ -436,7 +448,11 @@ mod tests {
             },
             callback: Callback {
                 base_url: "https://api.example".into(),
-                key: CallbackKey::Secret("arn:callback".into()),
+                key: CallbackKey::Secret {
+                    arn: "arn:callback".into(),
+                    version: "v1".into(),
+                },
+                token_ttl_seconds: 86_400,
             },
             deadline_minutes: 30,
             open_deadline_minutes: 40,
@@ -460,6 +476,7 @@ mod tests {
             callback: Callback {
                 base_url: "http://127.0.0.1:8080".into(),
                 key: CallbackKey::Inline("k".repeat(32)),
+                token_ttl_seconds: 3600,
             },
         };
         assert_eq!(round_trip::<WarehouseRestock<String>>(&restock), restock);

@@ -52,6 +52,15 @@ impl FactoryOrderStatus {
         self != Self::Fulfilled
     }
 
+    /// Whether the factory may have been asked for the order: it is requested, the factory
+    /// accepted it once (`factory_request_id`, kept when ops re-request it), or a consumer
+    /// claimed it to call the factory (`request_attempts` counts claims, made before the call,
+    /// so a fast factory's callback is not refused). An order still waiting in the queue was
+    /// not; a callback for it cannot be the factory's.
+    pub fn was_sent(self, request_attempts: u32, factory_request_id: Option<&str>) -> bool {
+        self == Self::Requested || request_attempts > 0 || factory_request_id.is_some()
+    }
+
     /// Whether the shelf still waits for this order (it holds the product's one open slot).
     pub fn unfinished(self) -> bool {
         matches!(self, Self::Open | Self::Requested)

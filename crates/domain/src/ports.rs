@@ -34,6 +34,16 @@ pub enum RestockOutcome {
         product_id: ProductId,
         correlation_id: CorrelationId,
     },
+    /// The factory was never asked for this order (it still waits in the queue): a callback
+    /// for it cannot be the factory's. Nothing changed.
+    NotRequested {
+        correlation_id: CorrelationId,
+    },
+    /// The callback is for another quantity than the one ordered. Nothing changed.
+    QuantityMismatch {
+        ordered: u32,
+        correlation_id: CorrelationId,
+    },
     UnknownOrder,
 }
 
@@ -56,10 +66,13 @@ pub trait Shelves: Send + Sync {
 
 /// The factory's callback: what the restock handler does.
 pub trait Restocks: Send + Sync {
-    /// Fulfils the factory order and adds the quantity *we ordered* to stock, once.
+    /// Fulfils the factory order and adds the quantity *we ordered* to stock, once — if the
+    /// factory was asked for it (the requester has begun sending it: claimed at least once,
+    /// or requested) and `quantity` is what was ordered.
     fn restock(
         &self,
         id: FactoryOrderId,
+        quantity: u32,
     ) -> impl Future<Output = Result<RestockOutcome, StoreError>> + Send;
 }
 

@@ -266,7 +266,7 @@ fn ops_re_request_reopens_a_surfaced_order_once() {
     // The requester takes the republished event: one more factory call, same order.
     block_on(request_from_factory(&w, &f, &w.republished()[0], LEASE)).unwrap();
     assert_eq!(f.calls(), 4);
-    block_on(w.restock(id)).unwrap();
+    block_on(w.restock(id, 10)).unwrap();
     assert_eq!(
         block_on(re_request_order(&w, id, not_within)).unwrap(),
         OpsOutcome::Unchanged(FactoryOrderStatus::Fulfilled)
@@ -283,6 +283,8 @@ fn ops_re_request_reopens_a_surfaced_order_once() {
 fn ops_cancel_lets_the_shelf_order_again() {
     let (w, event) = setup();
     let id = event.factory_order_id;
+    // The requester began sending it to the factory.
+    assert!(block_on(w.claim_factory_request(id, LEASE)).unwrap());
     assert_eq!(
         block_on(w.cancel(id)).unwrap(),
         OpsOutcome::Done {
@@ -314,7 +316,7 @@ fn ops_cancel_lets_the_shelf_order_again() {
         restock.factory_order_id
     );
     assert!(matches!(
-        block_on(w.restock(id)).unwrap(),
+        block_on(w.restock(id, 10)).unwrap(),
         RestockOutcome::Restocked { added: 10, .. }
     ));
 }
@@ -323,12 +325,26 @@ fn ops_cancel_lets_the_shelf_order_again() {
 fn a_restock_lands_once_and_the_next_stock_out_orders_again() {
     let (w, event) = setup();
     let id = event.factory_order_id;
-    let RestockOutcome::Restocked { added, stock, .. } = block_on(w.restock(id)).unwrap() else {
+    assert!(
+        matches!(
+            block_on(w.restock(id, 10)).unwrap(),
+            RestockOutcome::NotRequested { .. }
+        ),
+        "never sent to the factory: no callback can be the factory's"
+    );
+    // The requester claims it before it calls: from then on a fast callback is accepted.
+    assert!(block_on(w.claim_factory_request(id, LEASE)).unwrap());
+    assert!(matches!(
+        block_on(w.restock(id, 11)).unwrap(),
+        RestockOutcome::QuantityMismatch { ordered: 10, .. }
+    ));
+    let RestockOutcome::Restocked { added, stock, .. } = block_on(w.restock(id, 10)).unwrap()
+    else {
         panic!("restocked")
     };
     assert_eq!((added, stock), (10, 10));
     assert!(matches!(
-        block_on(w.restock(id)).unwrap(),
+        block_on(w.restock(id, 10)).unwrap(),
         RestockOutcome::AlreadyFulfilled { .. }
     ));
     assert_eq!(w.factory_orders().len(), 1);

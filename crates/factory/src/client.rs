@@ -76,7 +76,9 @@ impl FactoryClient {
             message_attribute_product_id: request.factory_product_id.clone(),
             message_attribute_product_cnt: request.stock_left.to_string(),
             order_stock_cnt: request.quantity,
-            callback_url: self.signer.callback_url(request.factory_order_id),
+            callback_url: self
+                .signer
+                .callback_url(request.factory_order_id, request.quantity),
         }
     }
 }
@@ -270,7 +272,7 @@ mod tests {
         assert_eq!(p.message_attribute_product_cnt, "0");
         assert_eq!(p.order_stock_cnt, 12);
         assert!(p.callback_url.starts_with(&format!(
-            "http://api/factory/callback/{}?token=",
+            "http://api/factory/callback/{}?q=12&exp=",
             r.factory_order_id
         )));
     }

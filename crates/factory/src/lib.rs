@@ -10,4 +10,4 @@ pub mod token;
 
 pub use client::{FactoryClient, FactoryClientConfig};
 pub use contract::{ManufactureAccepted, ManufactureRequest};
-pub use token::{CallbackSecret, CallbackSigner};
+pub use token::{CallbackQuery, CallbackSecret, CallbackSigner, Refusal, keys_from_secret_string};

@@ -1,15 +1,27 @@
-//! Callback capability tokens: `HMAC-SHA256(secret, "donut-callback:v1:" + factory_order_id)`,
-//! hex-encoded, carried in the callback URL's query. Whoever holds the URL may restock that
-//! one order, once; nobody can derive another order's URL without the secret.
+//! Callback capability tokens, version 2. The callback URL the factory gets with an order is
+//!
+//! `<api>/factory/callback/<id>?q=<quantity>&exp=<unix seconds>&kid=<key id>&sig=<hex>`
+//!
+//! where `sig = HMAC-SHA256(key, "donut-callback:v2\n<id>\n<quantity>\n<exp>")`. The URL
+//! proves what it claims: which order, how many units we asked for, until when, and which key
+//! signed it. Whoever holds it may restock that order, with that quantity, until it expires;
+//! nothing else. The key id is the first 8 hex digits of the key's SHA-256, so two keys can be
+//! accepted during a rotation (`current` signs, `previous` still verifies) and a URL names the
+//! one it needs. Version-1 URLs (the order id alone, no expiry) are no longer accepted.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use donut_domain::FactoryOrderId;
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-const CONTEXT: &[u8] = b"donut-callback:v1:";
+const CONTEXT: &str = "donut-callback:v2";
 
-/// The shared secret. `Debug` never shows it.
+/// How long a callback URL is good for when no other lifetime is set.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(72 * 3600);
+
+/// A key. `Debug` never shows it.
 #[derive(Clone)]
 pub struct CallbackSecret(Vec<u8>);
 
@@ -29,63 +41,167 @@ impl CallbackSecret {
         }
         Ok(Self(bytes))
     }
+
+    /// The key's id: the first 8 hex digits of its SHA-256 (says which key, reveals nothing).
+    pub fn id(&self) -> String {
+        hex::encode(Sha256::digest(&self.0))[..8].to_owned()
+    }
 }
 
 impl std::fmt::Debug for CallbackSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CallbackSecret(<redacted>)")
+        write!(f, "CallbackSecret({}, <redacted>)", self.id())
     }
+}
+
+/// The callback key as Secrets Manager (or the stack's config) holds it: a plain string is
+/// the one key; `{"current": "…", "previous": "…"}` is a rotation in progress.
+pub fn keys_from_secret_string(raw: &str) -> Result<Vec<CallbackSecret>, WeakSecret> {
+    #[derive(serde::Deserialize)]
+    struct Rotation {
+        current: String,
+        #[serde(default)]
+        previous: Option<String>,
+    }
+    match serde_json::from_str::<Rotation>(raw) {
+        Ok(r) => {
+            let mut keys = vec![CallbackSecret::new(r.current.into_bytes())?];
+            if let Some(previous) = r.previous.filter(|p| !p.is_empty()) {
+                keys.push(CallbackSecret::new(previous.into_bytes())?);
+            }
+            Ok(keys)
+        }
+        Err(_) => Ok(vec![CallbackSecret::new(raw.as_bytes().to_vec())?]),
+    }
+}
+
+/// The callback URL's query, as it arrived.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallbackQuery<'a> {
+    pub quantity: Option<&'a str>,
+    pub expires: Option<&'a str>,
+    pub key_id: Option<&'a str>,
+    pub signature: Option<&'a str>,
+}
+
+/// Why a callback's URL is not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the callback URL is missing its q, exp, kid or sig")]
+    Missing,
+    #[error("the callback URL's q or exp is not a number")]
+    Malformed,
+    #[error("the callback URL has expired")]
+    Expired,
+    #[error("the callback URL was signed with a key this stack does not hold")]
+    UnknownKey,
+    #[error("the callback URL's signature is not valid for this order and quantity")]
+    BadSignature,
 }
 
 /// Makes and checks callback URLs.
 #[derive(Clone, Debug)]
 pub struct CallbackSigner {
-    secret: CallbackSecret,
+    /// The first signs; every one verifies.
+    keys: Vec<CallbackSecret>,
     /// The public base of the API, e.g. `https://abc.execute-api.eu-west-1.amazonaws.com`.
     base_url: String,
+    ttl: Duration,
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
 impl CallbackSigner {
     pub fn new(secret: CallbackSecret, base_url: impl Into<String>) -> Self {
+        Self::with_keys(vec![secret], base_url)
+    }
+
+    /// `keys[0]` signs; all of them verify (a rotation keeps the previous key here).
+    pub fn with_keys(keys: Vec<CallbackSecret>, base_url: impl Into<String>) -> Self {
+        assert!(!keys.is_empty(), "a signer needs a key");
         Self {
-            secret,
+            keys,
             base_url: base_url.into().trim_end_matches('/').to_owned(),
+            ttl: DEFAULT_TTL,
         }
     }
 
-    fn mac(&self, factory_order_id: &str) -> Hmac<Sha256> {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.secret.0).expect("HMAC takes any key length");
-        mac.update(CONTEXT);
-        mac.update(factory_order_id.as_bytes());
-        mac
+    /// How long the URLs it makes are good for.
+    pub fn with_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
     }
 
-    pub fn token(&self, id: FactoryOrderId) -> String {
-        hex::encode(self.mac(&id.to_string()).finalize().into_bytes())
+    fn signature(key: &CallbackSecret, id: &str, quantity: u32, expires: u64) -> Vec<u8> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key.0).expect("HMAC takes any key length");
+        mac.update(format!("{CONTEXT}\n{id}\n{quantity}\n{expires}").as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// The query of the callback URL for `id` and `quantity`, made at `now` (unix seconds).
+    pub fn query_at(&self, id: FactoryOrderId, quantity: u32, now: u64) -> String {
+        let key = &self.keys[0];
+        let expires = now + self.ttl.as_secs();
+        let sig = hex::encode(Self::signature(key, &id.to_string(), quantity, expires));
+        format!("q={quantity}&exp={expires}&kid={}&sig={sig}", key.id())
     }
 
     /// The URL the factory calls when the order is made.
-    pub fn callback_url(&self, id: FactoryOrderId) -> String {
+    pub fn callback_url(&self, id: FactoryOrderId, quantity: u32) -> String {
         format!(
-            "{}/factory/callback/{id}?token={}",
+            "{}/factory/callback/{id}?{}",
             self.base_url,
-            self.token(id)
+            self.query_at(id, quantity, now_unix())
         )
     }
 
-    /// Whether `token` is the one for `factory_order_id` (the raw path segment, validated or
-    /// not). Constant time in the token's content.
-    pub fn verify(&self, factory_order_id: &str, token: &str) -> bool {
-        // Only the canonical form (lower-case hex) is the capability.
-        if token.bytes().any(|b| b.is_ascii_uppercase()) {
-            return false;
-        }
-        let Ok(given) = hex::decode(token) else {
-            return false;
+    /// The quantity a callback's URL vouches for, if it is a valid, unexpired URL for
+    /// `factory_order_id` (the raw path segment). Constant time in the signature's content.
+    pub fn verify(&self, factory_order_id: &str, query: &CallbackQuery) -> Result<u32, Refusal> {
+        self.verify_at(factory_order_id, query, now_unix())
+    }
+
+    pub fn verify_at(
+        &self,
+        factory_order_id: &str,
+        query: &CallbackQuery,
+        now: u64,
+    ) -> Result<u32, Refusal> {
+        let (Some(quantity), Some(expires), Some(key_id), Some(signature)) =
+            (query.quantity, query.expires, query.key_id, query.signature)
+        else {
+            return Err(Refusal::Missing);
         };
-        let expected = self.mac(factory_order_id).finalize().into_bytes();
-        given.len() == expected.len() && bool::from(given.as_slice().ct_eq(expected.as_slice()))
+        let canonical = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !canonical(quantity) || !canonical(expires) {
+            return Err(Refusal::Malformed);
+        }
+        let (Ok(quantity), Ok(expires)) = (quantity.parse::<u32>(), expires.parse::<u64>()) else {
+            return Err(Refusal::Malformed);
+        };
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.id() == key_id)
+            .ok_or(Refusal::UnknownKey)?;
+        // Only the canonical form (lower-case hex) is the capability.
+        let given = (!signature.bytes().any(|b| b.is_ascii_uppercase()))
+            .then(|| hex::decode(signature).ok())
+            .flatten()
+            .ok_or(Refusal::BadSignature)?;
+        let expected = Self::signature(key, factory_order_id, quantity, expires);
+        if !(given.len() == expected.len() && bool::from(given.as_slice().ct_eq(&expected))) {
+            return Err(Refusal::BadSignature);
+        }
+        if now > expires {
+            return Err(Refusal::Expired);
+        }
+        Ok(quantity)
     }
 }
 
@@ -93,46 +209,139 @@ impl CallbackSigner {
 mod tests {
     use super::*;
 
-    fn signer(secret: &str) -> CallbackSigner {
-        CallbackSigner::new(
-            CallbackSecret::new(secret.repeat(32)).unwrap(),
-            "http://127.0.0.1:8080/",
+    fn key(c: &str) -> CallbackSecret {
+        CallbackSecret::new(c.repeat(32)).unwrap()
+    }
+
+    fn signer(c: &str) -> CallbackSigner {
+        CallbackSigner::new(key(c), "http://127.0.0.1:8080/")
+    }
+
+    /// The query of `url` as the API hands it over.
+    fn parts(query: &str) -> Vec<(String, String)> {
+        query
+            .split('&')
+            .filter_map(|p| p.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    fn check(s: &CallbackSigner, id: &str, query: &str, now: u64) -> Result<u32, Refusal> {
+        let p = parts(query);
+        let get = |k: &str| p.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        s.verify_at(
+            id,
+            &CallbackQuery {
+                quantity: get("q"),
+                expires: get("exp"),
+                key_id: get("kid"),
+                signature: get("sig"),
+            },
+            now,
         )
     }
 
+    const NOW: u64 = 1_800_000_000;
+
     #[test]
-    fn tokens_verify_only_for_their_order_and_secret() {
-        let s = signer("a");
+    fn a_url_proves_its_order_quantity_expiry_and_key() {
+        let s = signer("a").with_ttl(Duration::from_secs(3600));
         let id = FactoryOrderId::new();
-        let token = s.token(id);
-        assert!(s.verify(&id.to_string(), &token));
-        assert!(
-            !s.verify(&FactoryOrderId::new().to_string(), &token),
+        let query = s.query_at(id, 12, NOW);
+        assert_eq!(check(&s, &id.to_string(), &query, NOW + 10), Ok(12));
+        assert_eq!(
+            check(&s, &FactoryOrderId::new().to_string(), &query, NOW),
+            Err(Refusal::BadSignature),
             "another order"
         );
-        assert!(
-            !signer("b").verify(&id.to_string(), &token),
-            "another secret"
+        assert_eq!(
+            check(&s, &id.to_string(), &query.replace("q=12", "q=500"), NOW),
+            Err(Refusal::BadSignature),
+            "another quantity"
         );
-        assert!(!s.verify(&id.to_string(), ""));
-        assert!(!s.verify(&id.to_string(), "zz"));
-        assert!(!s.verify(&id.to_string(), &token[..62]));
-        assert!(
-            !s.verify(&id.to_string(), &token.to_uppercase()),
+        let later = query.replace(
+            &format!("exp={}", NOW + 3600),
+            &format!("exp={}", NOW + 99_999),
+        );
+        assert_eq!(
+            check(&s, &id.to_string(), &later, NOW),
+            Err(Refusal::BadSignature),
+            "a longer life"
+        );
+        assert_eq!(
+            check(&s, &id.to_string(), &query, NOW + 3601),
+            Err(Refusal::Expired)
+        );
+        assert_eq!(
+            check(&signer("b"), &id.to_string(), &query, NOW),
+            Err(Refusal::UnknownKey)
+        );
+        assert_eq!(check(&s, &id.to_string(), "", NOW), Err(Refusal::Missing));
+        let (head, sig) = query.split_once("sig=").unwrap();
+        assert_eq!(
+            check(
+                &s,
+                &id.to_string(),
+                &format!("{head}sig={}", sig.to_uppercase()),
+                NOW
+            ),
+            Err(Refusal::BadSignature),
             "only the canonical lower-case form"
         );
     }
 
     #[test]
-    fn callback_urls_carry_the_token() {
+    fn a_rotation_accepts_the_previous_key_until_it_is_dropped() {
+        let id = FactoryOrderId::new();
+        let old = signer("a");
+        let issued = old.query_at(id, 5, NOW);
+        let rotating = CallbackSigner::with_keys(vec![key("b"), key("a")], "http://x");
+        assert_eq!(
+            check(&rotating, &id.to_string(), &issued, NOW),
+            Ok(5),
+            "old URL still good"
+        );
+        let fresh = rotating.query_at(id, 5, NOW);
+        assert!(
+            fresh.contains(&format!("kid={}", key("b").id())),
+            "new URLs use the new key"
+        );
+        let rotated = CallbackSigner::with_keys(vec![key("b")], "http://x");
+        assert_eq!(check(&rotated, &id.to_string(), &fresh, NOW), Ok(5));
+        assert_eq!(
+            check(&rotated, &id.to_string(), &issued, NOW),
+            Err(Refusal::UnknownKey)
+        );
+    }
+
+    #[test]
+    fn the_secret_string_holds_one_key_or_a_rotation() {
+        let one = keys_from_secret_string(&"k".repeat(32)).unwrap();
+        assert_eq!(one.len(), 1);
+        let two = keys_from_secret_string(&format!(
+            r#"{{"current": "{}", "previous": "{}"}}"#,
+            "n".repeat(32),
+            "o".repeat(32)
+        ))
+        .unwrap();
+        assert_eq!((two.len(), two[0].id()), (2, key("n").id()));
+        assert!(keys_from_secret_string("short").is_err());
+    }
+
+    #[test]
+    fn callback_urls_carry_the_query() {
         let s = signer("a");
         let id = FactoryOrderId::new();
-        assert_eq!(
-            s.callback_url(id),
-            format!(
-                "http://127.0.0.1:8080/factory/callback/{id}?token={}",
-                s.token(id)
-            )
+        let url = s.callback_url(id, 7);
+        assert!(
+            url.starts_with(&format!(
+                "http://127.0.0.1:8080/factory/callback/{id}?q=7&exp="
+            )),
+            "{url}"
+        );
+        assert!(
+            url.contains(&format!("&kid={}&sig=", key("a").id())),
+            "{url}"
         );
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::aws::{Aws, LazyPublisher};
 use donut_config::settings::{Callback, CallbackKey, Database, EnvError, Factory};
 use donut_domain::StoreError;
-use donut_factory::{CallbackSecret, CallbackSigner, FactoryClient, FactoryClientConfig};
+use donut_factory::{CallbackSigner, FactoryClient, FactoryClientConfig, keys_from_secret_string};
 use donut_warehouse::{Credentials, DbConfig, Login, MySqlWarehouse};
 
 #[derive(Debug, thiserror::Error)]
@@ -204,14 +204,18 @@ pub async fn callback_signer(
     callback: &Callback<String>,
 ) -> Result<CallbackSigner, SettingsError> {
     let raw = match &callback.key {
-        CallbackKey::Secret(arn) => secret_string(aws.config().await, arn).await?,
+        CallbackKey::Secret { arn, version } => {
+            tracing::info!(callback_key_version = %version, "reading the callback keys");
+            secret_string(aws.config().await, arn).await?
+        }
         CallbackKey::Inline(key) => key.clone(),
     };
-    let secret = CallbackSecret::new(raw.into_bytes()).map_err(|e| SettingsError::Invalid {
+    let keys = keys_from_secret_string(&raw).map_err(|e| SettingsError::Invalid {
         name: "CALLBACK_SECRET",
         problem: e.to_string(),
     })?;
-    Ok(CallbackSigner::new(secret, &callback.base_url))
+    Ok(CallbackSigner::with_keys(keys, &callback.base_url)
+        .with_ttl(Duration::from_secs(callback.token_ttl_seconds)))
 }
 
 pub fn factory_client(factory: &Factory, signer: CallbackSigner) -> FactoryClient {

@@ -182,7 +182,7 @@ impl Shelves for MemWarehouse {
 }
 
 impl Restocks for MemWarehouse {
-    async fn restock(&self, id: FactoryOrderId) -> Result<RestockOutcome, StoreError> {
+    async fn restock(&self, id: FactoryOrderId, asked: u32) -> Result<RestockOutcome, StoreError> {
         let mut s = self.state();
         let now = s.now;
         let Some(o) = s.orders.iter_mut().find(|o| o.order.id == id) else {
@@ -193,6 +193,18 @@ impl Restocks for MemWarehouse {
         if !o.order.status.accepts_restock() {
             return Ok(RestockOutcome::AlreadyFulfilled {
                 product_id,
+                correlation_id,
+            });
+        }
+        if !o.order.status.was_sent(
+            o.order.request_attempts,
+            o.order.factory_request_id.as_deref(),
+        ) {
+            return Ok(RestockOutcome::NotRequested { correlation_id });
+        }
+        if asked != o.order.quantity {
+            return Ok(RestockOutcome::QuantityMismatch {
+                ordered: o.order.quantity,
                 correlation_id,
             });
         }

@@ -365,32 +365,56 @@ impl FactoryOrderOps for MySqlWarehouse {
 }
 
 impl Restocks for MySqlWarehouse {
-    async fn restock(&self, id: FactoryOrderId) -> Result<RestockOutcome, StoreError> {
+    async fn restock(&self, id: FactoryOrderId, asked: u32) -> Result<RestockOutcome, StoreError> {
         let mut conn = self.conn().await?;
         let mut tx = conn
             .start_transaction(TxOpts::default())
             .await
             .map_err(map_err)?;
-        let order: Option<(String, String, u32, String, i64)> = tx
+        let order: Option<Row> = tx
             .exec_first(
                 "SELECT product_id, status, quantity, correlation_id, \
-                 TIMESTAMPDIFF(MICROSECOND, created_at, UTC_TIMESTAMP(6)) FROM factory_orders \
-                 WHERE factory_order_id = ? FOR UPDATE",
+                 TIMESTAMPDIFF(MICROSECOND, created_at, UTC_TIMESTAMP(6)), request_attempts, \
+                 factory_request_id FROM factory_orders WHERE factory_order_id = ? FOR UPDATE",
                 (id.to_string(),),
             )
             .await
             .map_err(map_err)?;
-        let Some((product_id, status, quantity, correlation_id, waited_us)) = order else {
+        let Some(order) = order else {
             return Ok(RestockOutcome::UnknownOrder);
         };
+        let (product_id, status, quantity, correlation_id, waited_us, attempts, request_id): (
+            String,
+            String,
+            u32,
+            String,
+            i64,
+            u32,
+            Option<String>,
+        ) = mysql_async::from_row_opt(order).map_err(internal)?;
         let product_id = parse_product_id(&product_id)?;
         let correlation_id = parse_correlation_id(&correlation_id)?;
-        if !parse_status(&status)?.accepts_restock() {
+        let status = parse_status(&status)?;
+        let refused = if !status.accepts_restock() {
+            Some(RestockOutcome::AlreadyFulfilled {
+                product_id: product_id.clone(),
+                correlation_id: correlation_id.clone(),
+            })
+        } else if !status.was_sent(attempts, request_id.as_deref()) {
+            Some(RestockOutcome::NotRequested {
+                correlation_id: correlation_id.clone(),
+            })
+        } else if asked != quantity {
+            Some(RestockOutcome::QuantityMismatch {
+                ordered: quantity,
+                correlation_id: correlation_id.clone(),
+            })
+        } else {
+            None
+        };
+        if let Some(outcome) = refused {
             tx.rollback().await.map_err(map_err)?;
-            return Ok(RestockOutcome::AlreadyFulfilled {
-                product_id,
-                correlation_id,
-            });
+            return Ok(outcome);
         }
         tx.exec_drop(
             "UPDATE factory_orders SET status = 'fulfilled', \

@@ -154,6 +154,13 @@ async fn restock_adds_the_ordered_quantity_exactly_once() {
         panic!("expected a sale")
     };
     let id = sale.restock.unwrap().factory_order_id;
+    assert!(
+        matches!(
+            db.warehouse.restock(id, 30).await.unwrap(),
+            RestockOutcome::NotRequested { .. }
+        ),
+        "never sent: no callback can be the factory's"
+    );
     let receipt = FactoryReceipt {
         factory_request_id: "factory-1".into(),
     };
@@ -171,7 +178,11 @@ async fn restock_adds_the_ordered_quantity_exactly_once() {
         "only once"
     );
 
-    let first = db.warehouse.restock(id).await.unwrap();
+    assert!(matches!(
+        db.warehouse.restock(id, 31).await.unwrap(),
+        RestockOutcome::QuantityMismatch { ordered: 30, .. }
+    ));
+    let first = db.warehouse.restock(id, 30).await.unwrap();
     assert!(
         matches!(
             first,
@@ -184,7 +195,7 @@ async fn restock_adds_the_ordered_quantity_exactly_once() {
         "{first:?}"
     );
     for _ in 0..3 {
-        let again = db.warehouse.restock(id).await.unwrap();
+        let again = db.warehouse.restock(id, 30).await.unwrap();
         assert!(
             matches!(again, RestockOutcome::AlreadyFulfilled { .. }),
             "{again:?}"
@@ -192,7 +203,10 @@ async fn restock_adds_the_ordered_quantity_exactly_once() {
     }
     assert_eq!(db.stock("maple").await, 30);
     assert_eq!(
-        db.warehouse.restock(FactoryOrderId::new()).await.unwrap(),
+        db.warehouse
+            .restock(FactoryOrderId::new(), 30)
+            .await
+            .unwrap(),
         RestockOutcome::UnknownOrder
     );
 
@@ -587,7 +601,7 @@ async fn overdue_orders_are_claimed_once_per_deadline_and_left_alone_once_surfac
     assert!(!db.warehouse.claim_overdue(id, deadline).await.unwrap());
     // A late callback still restocks a surfaced order, once.
     assert!(matches!(
-        db.warehouse.restock(id).await.unwrap(),
+        db.warehouse.restock(id, 5).await.unwrap(),
         RestockOutcome::Restocked { added: 5, .. }
     ));
 }
@@ -678,7 +692,7 @@ async fn ops_commands_move_orders_in_the_database() {
         OpsOutcome::InFlight(_)
     ));
     db.exec(
-        "UPDATE factory_orders SET status = 'requested', request_attempts = 4, \
+        "UPDATE factory_orders SET status = 'requested', request_attempts = 4, factory_request_id = 'f-1', \
          requested_at = UTC_TIMESTAMP(6) - INTERVAL 2 HOUR, \
          created_at = UTC_TIMESTAMP(6) - INTERVAL 3 HOUR, surfaced_at = UTC_TIMESTAMP(6)",
         (),
@@ -745,9 +759,10 @@ async fn ops_commands_move_orders_in_the_database() {
     );
     let next = refused_with_new_order(&db, "glazed").await;
     assert_ne!(next, id, "the shelf ordered again");
-    // The cancelled order's donuts arrive after all: counted, once.
+    // The cancelled order's donuts arrive after all (the factory had it: its request id is
+    // kept through the re-request): counted, once.
     assert!(matches!(
-        db.warehouse.restock(id).await.unwrap(),
+        db.warehouse.restock(id, 5).await.unwrap(),
         RestockOutcome::Restocked { added: 5, .. }
     ));
     assert_eq!(db.stock("glazed").await, 5);

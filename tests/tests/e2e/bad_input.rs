@@ -242,28 +242,47 @@ async fn malformed_requests_to_every_route_are_refused_and_change_nothing() {
         .unwrap()
         .to_owned();
     let secret = callback_secret(&t).await;
-    let token = sign(&secret, FactoryOrderId::parse(&id).unwrap());
-    let other = sign(&secret, FactoryOrderId::new());
+    let quantity =
+        t.db.count(
+            "SELECT quantity FROM factory_orders WHERE factory_order_id = ?",
+            (id.as_str(),),
+        )
+        .await as u32;
+    // A valid query (`q=…&exp=…&kid=…&sig=…`) for this order, and what it is made of.
+    let token = sign(&secret, FactoryOrderId::parse(&id).unwrap(), quantity);
+    let other = sign(&secret, FactoryOrderId::new(), quantity);
+    let sig = token.rsplit_once("sig=").unwrap().1.to_owned();
+    let without = |key: &str| {
+        token
+            .split('&')
+            .filter(|p| !p.starts_with(&format!("{key}=")))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
     let notice = json!({"MessageGroupId": "stock-arrival-group", "MessageAttributeProductId": "f-bad-glazed",
-        "MessageAttributeProductCnt": "0", "OrderStockCnt": 10, "CallbackUrl": "x"});
+        "MessageAttributeProductCnt": "0", "OrderStockCnt": quantity, "CallbackUrl": "x"});
     let mut bad_tokens: Vec<String> = vec![
         String::new(),
         "token".into(),
-        "token=".into(),
-        format!("token={other}"),
-        format!("token={}", token.to_uppercase()),
-        format!("token={}0", token),
-        format!("token={}", &token[1..]),
-        format!("Token={token}"),
-        format!("tok={token}"),
-        "token=zz".into(),
-        format!("token={}", "0".repeat(64)),
-        format!("token={}", "f".repeat(128)),
-        format!("token={token}%00"),
-        format!("token=%20{token}"),
+        format!("token={sig}"),
+        without("q"),
+        without("exp"),
+        without("kid"),
+        without("sig"),
+        other.clone(),
+        token.replace(&sig, &sig.to_uppercase()),
+        format!("{token}0"),
+        token.replace(&sig, &sig[1..]),
+        token.replace(&format!("q={quantity}&"), &format!("q={}&", quantity + 1)),
+        token.replace("q=", "q=-"),
+        token.replace("exp=", "exp=9"),
+        token.replace("kid=", "kid=0"),
+        token.replace("sig=", "Sig="),
+        token.replace(&sig, &"0".repeat(64)),
+        format!("{token}%00"),
     ];
     for _ in 0..20 {
-        bad_tokens.push(format!("token={}", sign(&secret, FactoryOrderId::new())));
+        bad_tokens.push(sign(&secret, FactoryOrderId::new(), quantity));
     }
     for query in &bad_tokens {
         let r = t
@@ -285,7 +304,7 @@ async fn malformed_requests_to_every_route_are_refused_and_change_nothing() {
     for body in &bodies {
         let r = t
             .http
-            .post(t.url(&format!("/factory/callback/{id}?token={token}")))
+            .post(t.url(&format!("/factory/callback/{id}?{token}")))
             .header("content-type", "application/json")
             .body(body.clone())
             .send()
@@ -314,7 +333,12 @@ async fn callback_secret(t: &TestStack) -> String {
         .unwrap()
 }
 
-fn sign(secret: &str, id: FactoryOrderId) -> String {
-    let secret = donut_factory::CallbackSecret::new(secret.as_bytes().to_vec()).unwrap();
-    donut_factory::CallbackSigner::new(secret, "").token(id)
+/// The callback URL's query for `id` and `quantity`, signed with the stack's key.
+fn sign(secret: &str, id: FactoryOrderId, quantity: u32) -> String {
+    let keys = donut_factory::keys_from_secret_string(secret).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    donut_factory::CallbackSigner::with_keys(keys, "").query_at(id, quantity, now)
 }

@@ -38,6 +38,7 @@ fn settings_env(name: &str) -> Vec<(&'static str, String)> {
     let callback = Callback {
         base_url: "http://127.0.0.1:9".into(),
         key: CallbackKey::Inline("b".repeat(32)),
+        token_ttl_seconds: 3600,
     };
     let factory = Factory {
         url: "http://127.0.0.1:9".into(),
