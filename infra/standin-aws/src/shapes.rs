@@ -67,8 +67,9 @@ fn is_uuid(id: &str) -> bool {
             .all(|p| p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-fn is_input(key: &'static str) -> impl Fn(&str, &Map<String, Value>) -> bool {
-    move |id, inputs| text(inputs, key) == Some(id)
+/// The id is the resource's `name` input.
+fn is_name(id: &str, inputs: &Map<String, Value>) -> bool {
+    text(inputs, "name") == Some(id)
 }
 
 /// The id table (pulumi-aws 7.51.1). Sources: "wheel" is the pinned pulumi_aws 7.51.1 wheel
@@ -120,7 +121,7 @@ pub const ID_FORMS: &[IdForm] = &[
         id: "the rule name (default bus)",
         read: "name, arn",
         source: "upstream events/id.go RuleCreateResourceID",
-        holds: |id, inputs| is_input("name")(id, inputs),
+        holds: is_name,
     },
     IdForm {
         type_token: "aws:cloudwatch/eventTarget:EventTarget",
@@ -140,14 +141,14 @@ pub const ID_FORMS: &[IdForm] = &[
         id: "the log group name",
         read: "name, arn",
         source: "wheel cloudwatch/log_group.py Import (name); upstream logs/group.go d.SetId(name)",
-        holds: |id, inputs| is_input("name")(id, inputs),
+        holds: is_name,
     },
     IdForm {
         type_token: "aws:cloudwatch/metricAlarm:MetricAlarm",
         id: "the alarm name",
         read: "name, arn",
         source: "wheel cloudwatch/metric_alarm.py Import (alarm_name)",
-        holds: |id, inputs| is_input("name")(id, inputs),
+        holds: is_name,
     },
     IdForm {
         type_token: "aws:cloudwatch/queryDefinition:QueryDefinition",
@@ -224,7 +225,7 @@ pub const ID_FORMS: &[IdForm] = &[
         id: "the role name",
         read: "name, arn",
         source: "wheel iam/role.py Import (name); upstream iam/role.go d.SetId(roleName)",
-        holds: |id, inputs| is_input("name")(id, inputs),
+        holds: is_name,
     },
     IdForm {
         type_token: "aws:iam/rolePolicy:RolePolicy",
@@ -258,7 +259,7 @@ pub const ID_FORMS: &[IdForm] = &[
         id: "the function name",
         read: "name (FunctionName of metrics), arn, invokeArn",
         source: "wheel lambda_/function.py Import (function_name); upstream lambda/function.go d.SetId(functionName)",
-        holds: |id, inputs| is_input("name")(id, inputs),
+        holds: is_name,
     },
     IdForm {
         type_token: "aws:lambda/invocation:Invocation",
@@ -300,21 +301,21 @@ pub const ID_FORMS: &[IdForm] = &[
         id: "the parameter group name",
         read: "name",
         source: "upstream rds/parameter_group.go d.SetId(DBParameterGroupName)",
-        holds: |id, inputs| is_input("name")(id, inputs),
+        holds: is_name,
     },
     IdForm {
         type_token: "aws:rds/proxy:Proxy",
         id: "the proxy name",
         read: "name, endpoint",
         source: "upstream rds/proxy.go d.SetId(output.DBProxy.DBProxyName)",
-        holds: |id, inputs| is_input("name")(id, inputs),
+        holds: is_name,
     },
     IdForm {
         type_token: "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup",
         id: "the proxy name",
         read: "name (\"default\")",
         source: "upstream rds/proxy_default_target_group.go d.SetId(d.Get(\"db_proxy_name\"))",
-        holds: |id, inputs| is_input("dbProxyName")(id, inputs),
+        holds: |id, inputs| text(inputs, "dbProxyName") == Some(id),
     },
     IdForm {
         type_token: "aws:rds/proxyTarget:ProxyTarget",
@@ -335,7 +336,7 @@ pub const ID_FORMS: &[IdForm] = &[
         id: "the subnet group name",
         read: "name",
         source: "wheel rds/subnet_group.py Import (name)",
-        holds: |id, inputs| is_input("name")(id, inputs),
+        holds: is_name,
     },
     IdForm {
         type_token: "aws:secretsmanager/secret:Secret",
@@ -397,7 +398,7 @@ pub const ID_FORMS: &[IdForm] = &[
         id: "the queue URL",
         read: "queueUrl",
         source: "upstream sqs/attribute_funcs.go d.SetId(url)",
-        holds: |id, inputs| is_input("queueUrl")(id, inputs),
+        holds: |id, inputs| text(inputs, "queueUrl") == Some(id),
     },
 ];
 
