@@ -65,6 +65,18 @@ fn recorded() -> Vec<Call> {
     calls.into_iter().collect()
 }
 
+/// A policy element that is a string or a list of strings, as a list.
+fn one_or_many(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(one) => vec![one.clone()],
+        Value::Array(many) => many
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => vec![],
+    }
+}
+
 fn glob(pattern: &str, text: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == text,
@@ -106,22 +118,10 @@ fn every_aws_call_a_function_makes_is_allowed_by_its_role() {
         // (action, resource pattern) granted.
         let mut granted: Vec<(String, String)> = Vec::new();
         for statement in policy["Statement"].as_array().unwrap() {
-            let actions: Vec<String> = match &statement["Action"] {
-                Value::String(a) => vec![a.clone()],
-                Value::Array(a) => a
-                    .iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect(),
-                _ => vec![],
-            };
-            let resources: Vec<String> = match &statement["Resource"] {
-                Value::String(r) => vec![r.clone()],
-                Value::Array(r) => r
-                    .iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect(),
-                _ => vec![],
-            };
+            let (actions, resources) = (
+                one_or_many(&statement["Action"]),
+                one_or_many(&statement["Resource"]),
+            );
             for a in &actions {
                 for r in &resources {
                     granted.push((a.clone(), r.clone()));
