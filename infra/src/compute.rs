@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Context as _;
 use donut_config::Function;
-use donut_config::settings::{self, Base, Callback, CallbackKey, Contract, Database, Factory, Rds};
+use donut_config::settings::{self, Base, Callback, Contract, Database, Factory, Rds};
 
 use pulumi_gestalt_rust::Output;
 use serde_json::json;
@@ -206,10 +206,8 @@ pub fn declare(
     };
     let callback = || Callback {
         base_url: callback_base_url.clone(),
-        key: CallbackKey::Secret {
-            arn: data.callback_secret_arn.clone(),
-            version: data.callback_key_version.clone(),
-        },
+        secret_arn: data.callback_secret_arn.clone(),
+        key_version: data.callback_key_version.clone(),
         token_ttl_seconds: c.callback_token_ttl().as_secs(),
     };
     let plain = |value: String| known(value);

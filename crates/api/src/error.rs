@@ -27,6 +27,8 @@ pub enum ErrorCode {
     RouteNotFound,
     MethodNotAllowed,
     WarehouseUnavailable,
+    /// The keys that verify callback URLs could not be read (Secrets Manager).
+    CallbackKeysUnavailable,
     Internal,
 }
 
@@ -48,6 +50,7 @@ impl ErrorCode {
             ErrorCode::RouteNotFound => "route_not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::WarehouseUnavailable => "warehouse_unavailable",
+            ErrorCode::CallbackKeysUnavailable => "callback_keys_unavailable",
             ErrorCode::Internal => "internal",
         }
     }
@@ -68,7 +71,9 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::OutOfStock => StatusCode::CONFLICT,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorCode::WarehouseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::WarehouseUnavailable | ErrorCode::CallbackKeysUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

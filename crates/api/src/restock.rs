@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use donut_domain::ports::RestockOutcome;
 use donut_domain::{FactoryOrderId, ProductId, Restocks};
-use donut_factory::{CallbackQuery, CallbackSigner, ManufactureRequest};
+use donut_factory::{CallbackKeys, CallbackQuery, ManufactureRequest};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use tracing::Instrument;
@@ -21,7 +21,7 @@ use crate::{ApiError, ErrorCode, HttpHandler, json, segments};
 
 pub struct RestockApi<W> {
     warehouse: W,
-    signer: CallbackSigner,
+    keys: CallbackKeys,
     max_body_bytes: usize,
 }
 
@@ -32,10 +32,10 @@ impl<W: Restocks + 'static> HttpHandler for RestockApi<W> {
 }
 
 impl<W: Restocks> RestockApi<W> {
-    pub fn new(warehouse: W, signer: CallbackSigner, max_body_bytes: usize) -> Self {
+    pub fn new(warehouse: W, keys: impl Into<CallbackKeys>, max_body_bytes: usize) -> Self {
         Self {
             warehouse,
-            signer,
+            keys: keys.into(),
             max_body_bytes,
         }
     }
@@ -70,7 +70,14 @@ impl<W: Restocks> RestockApi<W> {
 
     async fn callback(&self, request: &Request, raw_id: &str) -> Result<Response<Body>, ApiError> {
         let query = request.query_string_parameters();
-        let vouched = self.signer.verify(
+        let signer = self.keys.signer().await.map_err(|e| {
+            tracing::error!(error = %e, "callback keys unavailable");
+            ApiError::new(
+                ErrorCode::CallbackKeysUnavailable,
+                "the callback cannot be checked right now; try again shortly",
+            )
+        })?;
+        let vouched = signer.verify(
             raw_id,
             &CallbackQuery {
                 quantity: query.first("q"),

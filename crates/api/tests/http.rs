@@ -439,6 +439,39 @@ async fn a_key_rotation_keeps_the_urls_in_flight_working() {
     );
 }
 
+/// The keys are read on the first callback; while they cannot be read the factory is told to
+/// try again (503 + Retry-After) and nothing changes; the next callback reads them.
+#[tokio::test]
+async fn unreadable_keys_are_503_and_read_again_on_the_next_callback() {
+    let db = TestDb::with_shelves(&[Shelf::new("jelly", 0).reorder(0, 12)]).await;
+    let id = stock_out(&db).await;
+    sent(&db, id).await;
+    let reads = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let keys = {
+        let reads = reads.clone();
+        donut_factory::CallbackKeys::deferred(move || {
+            let first = reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+            async move {
+                if first {
+                    Err("Secrets Manager unreachable".to_owned())
+                } else {
+                    Ok(signer())
+                }
+            }
+        })
+    };
+    let api = RestockApi::new(db.warehouse.clone(), keys, 4096);
+    let url = query(id, 12);
+    let reply = send_restock(&api, &id.to_string(), &url, &notice(12)).await;
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.json()["error"]["code"], "callback_keys_unavailable");
+    assert_eq!(reply.header("retry-after"), Some("1"));
+    assert_eq!(db.stock("jelly").await, 0);
+    let reply = send_restock(&api, &id.to_string(), &url, &notice(12)).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.json());
+    assert_eq!(db.stock("jelly").await, 12);
+}
+
 #[tokio::test]
 async fn forged_missing_and_cross_order_tokens_are_401_and_change_nothing() {
     let db = TestDb::with_shelves(&[Shelf::new("jelly", 0).reorder(0, 12)]).await;

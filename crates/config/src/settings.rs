@@ -149,23 +149,17 @@ impl Database<String> {
     }
 }
 
-/// The key that signs the factory's callback URLs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallbackKey<V> {
-    /// AWS: a Secrets Manager secret (`CALLBACK_SECRET_ARN`) and the version of its value
-    /// (`CALLBACK_KEY_VERSION`): a new key changes the environment, so running instances, which
-    /// read the key at start, are replaced.
-    Secret { arn: V, version: V },
-    /// Local runs: the key itself (`CALLBACK_SECRET`).
-    Inline(String),
-}
-
 /// Where the factory calls back, and how the URL is signed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Callback<V> {
     /// The public API's URL (`CALLBACK_BASE_URL`).
     pub base_url: V,
-    pub key: CallbackKey<V>,
+    /// The Secrets Manager secret holding the keys (`CALLBACK_SECRET_ARN`): one key, or
+    /// `{"current", "previous"}` during a rotation. Read on first use, never at start.
+    pub secret_arn: V,
+    /// The version of the secret's value (`CALLBACK_KEY_VERSION`): a new key changes the
+    /// environment, so running instances, which keep the keys they read, are replaced.
+    pub key_version: V,
     /// How long a callback URL is good for (`CALLBACK_TOKEN_TTL_SECONDS`).
     pub token_ttl_seconds: u64,
 }
@@ -174,28 +168,17 @@ impl<V: Clone> Callback<V> {
     fn write(&self, env: &mut EnvWriter<'_, V>) {
         env.value("CALLBACK_BASE_URL", &self.base_url);
         env.plain("CALLBACK_TOKEN_TTL_SECONDS", self.token_ttl_seconds);
-        match &self.key {
-            CallbackKey::Secret { arn, version } => {
-                env.value("CALLBACK_SECRET_ARN", arn);
-                env.value("CALLBACK_KEY_VERSION", version);
-            }
-            CallbackKey::Inline(key) => env.plain("CALLBACK_SECRET", key),
-        }
+        env.value("CALLBACK_SECRET_ARN", &self.secret_arn);
+        env.value("CALLBACK_KEY_VERSION", &self.key_version);
     }
 }
 
 impl Callback<String> {
     fn read(env: &EnvReader<'_>) -> Result<Self, EnvError> {
-        let key = match env.optional("CALLBACK_SECRET_ARN") {
-            Some(arn) => CallbackKey::Secret {
-                arn,
-                version: env.text("CALLBACK_KEY_VERSION")?,
-            },
-            None => CallbackKey::Inline(env.text("CALLBACK_SECRET")?),
-        };
         Ok(Self {
             base_url: env.text("CALLBACK_BASE_URL")?,
-            key,
+            secret_arn: env.text("CALLBACK_SECRET_ARN")?,
+            key_version: env.text("CALLBACK_KEY_VERSION")?,
             token_ttl_seconds: env.number("CALLBACK_TOKEN_TTL_SECONDS")?,
         })
     }
@@ -448,10 +431,8 @@ mod tests {
             },
             callback: Callback {
                 base_url: "https://api.example".into(),
-                key: CallbackKey::Secret {
-                    arn: "arn:callback".into(),
-                    version: "v1".into(),
-                },
+                secret_arn: "arn:callback".into(),
+                key_version: "v1".into(),
                 token_ttl_seconds: 86_400,
             },
             deadline_minutes: 30,
@@ -475,7 +456,8 @@ mod tests {
             max_body_bytes: 100,
             callback: Callback {
                 base_url: "http://127.0.0.1:8080".into(),
-                key: CallbackKey::Inline("k".repeat(32)),
+                secret_arn: "arn:aws:secretsmanager:eu-west-1:1:secret:cb".into(),
+                key_version: "v1".into(),
                 token_ttl_seconds: 3600,
             },
         };

@@ -241,6 +241,10 @@ pub enum FactoryError {
     Status(u16),
     #[error("factory answered something unreadable: {0}")]
     BadResponse(String),
+    /// Our side could not make the request (e.g. the keys that sign its callback URL could not
+    /// be read); the factory was not called.
+    #[error("the factory request could not be made: {0}")]
+    NotSent(String),
 }
 
 /// How ops hear about what the system could not fix by itself (the ops SNS topic in AWS).

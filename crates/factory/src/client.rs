@@ -8,7 +8,7 @@ use donut_domain::{FactoryApi, FactoryError, FactoryReceipt, FactoryRequest};
 use crate::contract::{
     MANUFACTURES_PATH, MESSAGE_GROUP_ID, ManufactureAccepted, ManufactureRequest,
 };
-use crate::token::CallbackSigner;
+use crate::token::CallbackKeys;
 
 #[derive(Debug, Clone)]
 pub struct FactoryClientConfig {
@@ -38,17 +38,17 @@ pub struct FactoryClient {
     url: String,
     connect_timeout: Duration,
     request_timeout: Duration,
-    signer: CallbackSigner,
+    keys: CallbackKeys,
 }
 
 impl FactoryClient {
-    pub fn new(config: &FactoryClientConfig, signer: CallbackSigner) -> Self {
+    pub fn new(config: &FactoryClientConfig, keys: impl Into<CallbackKeys>) -> Self {
         Self {
             http: Arc::new(OnceLock::new()),
             url: format!("{}{MANUFACTURES_PATH}", config.base_url),
             connect_timeout: config.connect_timeout,
             request_timeout: config.request_timeout,
-            signer,
+            keys: keys.into(),
         }
     }
 
@@ -70,27 +70,31 @@ impl FactoryClient {
     }
 
     /// The legacy payload for one of our requests.
-    pub fn payload(&self, request: &FactoryRequest) -> ManufactureRequest {
-        ManufactureRequest {
+    pub async fn payload(&self, request: &FactoryRequest) -> Result<ManufactureRequest, FactoryError> {
+        let signer = self
+            .keys
+            .signer()
+            .await
+            .map_err(|e| FactoryError::NotSent(e.to_string()))?;
+        Ok(ManufactureRequest {
             message_group_id: MESSAGE_GROUP_ID.to_owned(),
             message_attribute_product_id: request.factory_product_id.clone(),
             message_attribute_product_cnt: request.stock_left.to_string(),
             order_stock_cnt: request.quantity,
-            callback_url: self
-                .signer
-                .callback_url(request.factory_order_id, request.quantity),
-        }
+            callback_url: signer.callback_url(request.factory_order_id, request.quantity),
+        })
     }
 }
 
 impl FactoryApi for FactoryClient {
     async fn request(&self, request: &FactoryRequest) -> Result<FactoryReceipt, FactoryError> {
+        let payload = self.payload(request).await?;
         let started = std::time::Instant::now();
         let response = self
             .http()?
             .post(&self.url)
             .header("x-correlation-id", request.correlation_id.as_str())
-            .json(&self.payload(request))
+            .json(&payload)
             .send()
             .await
             .map_err(|e| self.transport_error(e))?;
@@ -144,7 +148,7 @@ mod tests {
 
     use super::*;
     use crate::contract::AcceptedData;
-    use crate::token::CallbackSecret;
+    use crate::token::{CallbackSecret, CallbackSigner};
 
     /// A factory that answers each call according to `mode`.
     async fn factory(mode: &'static str) -> (String, Arc<AtomicU32>) {
@@ -262,11 +266,11 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_payload_is_the_legacy_one_with_a_signed_callback() {
+    #[tokio::test]
+    async fn the_payload_is_the_legacy_one_with_a_signed_callback() {
         let c = client("http://f");
         let r = request();
-        let p = c.payload(&r);
+        let p = c.payload(&r).await.unwrap();
         assert_eq!(p.message_group_id, "stock-arrival-group");
         assert_eq!(p.message_attribute_product_id, "3");
         assert_eq!(p.message_attribute_product_cnt, "0");
@@ -275,5 +279,37 @@ mod tests {
             "http://api/factory/callback/{}?q=12&exp=",
             r.factory_order_id
         )));
+    }
+
+    #[tokio::test]
+    async fn keys_that_cannot_be_read_send_nothing_and_are_read_again_next_time() {
+        let (base, calls) = factory("ok").await;
+        let reads = Arc::new(AtomicU32::new(0));
+        let keys = {
+            let reads = reads.clone();
+            CallbackKeys::deferred(move || {
+                let read = reads.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    match read {
+                        0 => Err("Secrets Manager: throttled".to_owned()),
+                        _ => Ok(CallbackSigner::new(
+                            CallbackSecret::new("k".repeat(32)).unwrap(),
+                            "http://api",
+                        )),
+                    }
+                }
+            })
+        };
+        let client = FactoryClient::new(&FactoryClientConfig::new(&base), keys);
+        assert_eq!(reads.load(Ordering::SeqCst), 0, "nothing read at start");
+        assert!(matches!(
+            client.request(&request()).await,
+            Err(FactoryError::NotSent(e)) if e.contains("throttled")
+        ));
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "the factory was not called");
+        assert!(client.request(&request()).await.is_ok());
+        assert!(client.request(&request()).await.is_ok());
+        assert_eq!(reads.load(Ordering::SeqCst), 2, "read again once, then kept");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 }

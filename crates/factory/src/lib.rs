@@ -10,4 +10,7 @@ pub mod token;
 
 pub use client::{FactoryClient, FactoryClientConfig};
 pub use contract::{ManufactureAccepted, ManufactureRequest};
-pub use token::{CallbackQuery, CallbackSecret, CallbackSigner, Refusal, keys_from_secret_string};
+pub use token::{
+    CallbackKeys, CallbackQuery, CallbackSecret, CallbackSigner, KeysUnavailable, Refusal,
+    keys_from_secret_string,
+};

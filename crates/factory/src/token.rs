@@ -9,6 +9,9 @@
 //! accepted during a rotation (`current` signs, `previous` still verifies) and a URL names the
 //! one it needs. Version-1 URLs (the order id alone, no expiry) are no longer accepted.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use donut_domain::FactoryOrderId;
@@ -202,6 +205,65 @@ impl CallbackSigner {
             return Err(Refusal::Expired);
         }
         Ok(quantity)
+    }
+}
+
+type LoadKeys =
+    dyn Fn() -> Pin<Box<dyn Future<Output = Result<CallbackSigner, String>> + Send>> + Send + Sync;
+
+/// A [`CallbackSigner`] whose keys are read on first use (from Secrets Manager on AWS), so a
+/// cold start contacts nothing before its first event. A failed read is not kept: the next use
+/// reads again.
+#[derive(Clone)]
+pub struct CallbackKeys {
+    signer: Arc<tokio::sync::OnceCell<CallbackSigner>>,
+    load: Option<Arc<LoadKeys>>,
+}
+
+/// The keys could not be read: nothing can be signed or verified until they are.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the callback keys could not be read: {0}")]
+pub struct KeysUnavailable(pub String);
+
+impl CallbackKeys {
+    /// Keys that `load` reads when they are first needed.
+    pub fn deferred<F, Fut>(load: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<CallbackSigner, String>> + Send + 'static,
+    {
+        Self {
+            signer: Arc::default(),
+            load: Some(Arc::new(move || Box::pin(load()))),
+        }
+    }
+
+    pub async fn signer(&self) -> Result<&CallbackSigner, KeysUnavailable> {
+        self.signer
+            .get_or_try_init(|| async {
+                match &self.load {
+                    Some(load) => load().await.map_err(KeysUnavailable),
+                    None => Err(KeysUnavailable("no key source".into())),
+                }
+            })
+            .await
+    }
+}
+
+impl From<CallbackSigner> for CallbackKeys {
+    fn from(signer: CallbackSigner) -> Self {
+        Self {
+            signer: Arc::new(tokio::sync::OnceCell::new_with(Some(signer))),
+            load: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for CallbackKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallbackKeys")
+            .field("read", &self.signer.initialized())
+            .finish()
     }
 }
 

@@ -10,7 +10,7 @@ pub mod telemetry;
 
 pub use aws::{Aws, LazyAlerts, LazyPublisher, LazySns};
 pub use settings::{
-    APP_DB_USER, RdsSecret, SettingsError, callback_signer, factory_client, sns_publisher,
+    APP_DB_USER, RdsSecret, SettingsError, callback_keys, factory_client, sns_publisher,
     warehouse,
 };
 

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::aws::{Aws, LazyPublisher};
-use donut_config::settings::{Callback, CallbackKey, Database, EnvError, Factory};
+use donut_config::settings::{Callback, Database, EnvError, Factory};
 use donut_domain::StoreError;
-use donut_factory::{CallbackSigner, FactoryClient, FactoryClientConfig, keys_from_secret_string};
+use donut_factory::{
+    CallbackKeys, CallbackSigner, FactoryClient, FactoryClientConfig, keys_from_secret_string,
+};
 use donut_warehouse::{Credentials, DbConfig, Login, MySqlWarehouse};
 
 #[derive(Debug, thiserror::Error)]
@@ -198,30 +200,30 @@ pub fn warehouse(aws: &Aws, database: &Database<String>) -> Result<MySqlWarehous
     ))
 }
 
-/// The callback signer: its key from Secrets Manager (AWS) or inline (local runs).
-pub async fn callback_signer(
-    aws: &Aws,
-    callback: &Callback<String>,
-) -> Result<CallbackSigner, SettingsError> {
-    let raw = match &callback.key {
-        CallbackKey::Secret { arn, version } => {
-            tracing::info!(callback_key_version = %version, "reading the callback keys");
-            secret_string(aws.config().await, arn).await?
+/// The callback signer: its keys read from Secrets Manager on first use, so a cold start
+/// contacts nothing; a failed read is tried again on the next use.
+pub fn callback_keys(aws: &Aws, callback: &Callback<String>) -> CallbackKeys {
+    let aws = aws.clone();
+    let callback = callback.clone();
+    CallbackKeys::deferred(move || {
+        let (aws, callback) = (aws.clone(), callback.clone());
+        async move {
+            tracing::info!(callback_key_version = %callback.key_version, "reading the callback keys");
+            let raw = secret_string(aws.config().await, &callback.secret_arn)
+                .await
+                .map_err(|e| e.to_string())?;
+            let keys = keys_from_secret_string(&raw)
+                .map_err(|e| format!("secret {}: {e}", callback.secret_arn))?;
+            Ok(CallbackSigner::with_keys(keys, &callback.base_url)
+                .with_ttl(Duration::from_secs(callback.token_ttl_seconds)))
         }
-        CallbackKey::Inline(key) => key.clone(),
-    };
-    let keys = keys_from_secret_string(&raw).map_err(|e| SettingsError::Invalid {
-        name: "CALLBACK_SECRET",
-        problem: e.to_string(),
-    })?;
-    Ok(CallbackSigner::with_keys(keys, &callback.base_url)
-        .with_ttl(Duration::from_secs(callback.token_ttl_seconds)))
+    })
 }
 
-pub fn factory_client(factory: &Factory, signer: CallbackSigner) -> FactoryClient {
+pub fn factory_client(factory: &Factory, keys: CallbackKeys) -> FactoryClient {
     let mut config = FactoryClientConfig::new(&factory.url);
     config.request_timeout = Duration::from_millis(factory.timeout_ms);
-    FactoryClient::new(&config, signer)
+    FactoryClient::new(&config, keys)
 }
 
 /// The stock-out publisher; its SNS client is made on the first publish.

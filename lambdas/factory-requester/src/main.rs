@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use donut_config::settings::{self, Contract};
 use donut_messaging::FactoryRequester;
-use donut_runtime::{Aws, callback_signer, factory_client, telemetry, warehouse};
+use donut_runtime::{Aws, callback_keys, factory_client, telemetry, warehouse};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
     let warehouse = warehouse(&aws, &settings.base.database)?;
     let factory = factory_client(
         &settings.factory,
-        callback_signer(&aws, &settings.callback).await?,
+        callback_keys(&aws, &settings.callback),
     );
     // The claim on a factory order outlives one factory call, timeouts included.
     let lease = Duration::from_millis(2 * settings.factory.timeout_ms);

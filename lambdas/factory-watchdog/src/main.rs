@@ -9,7 +9,7 @@ use std::time::Duration;
 use donut_config::settings::{self, Contract};
 use donut_domain::services::WatchdogPolicy;
 use donut_messaging::sweep::watchdog_pass;
-use donut_runtime::{Aws, LazyAlerts, callback_signer, factory_client, telemetry, warehouse};
+use donut_runtime::{Aws, LazyAlerts, callback_keys, factory_client, telemetry, warehouse};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
@@ -21,7 +21,7 @@ async fn main() -> Result<(), Error> {
     let warehouse = &warehouse(&aws, &settings.base.database)?;
     let factory = &factory_client(
         &settings.factory,
-        callback_signer(&aws, &settings.callback).await?,
+        callback_keys(&aws, &settings.callback),
     );
     let alerts = &LazyAlerts::new(&aws, &settings.ops_topic_arn);
     let policy = WatchdogPolicy {

@@ -2,7 +2,7 @@
 
 use donut_api::RestockApi;
 use donut_config::settings::{self, Contract};
-use donut_runtime::{Aws, callback_signer, telemetry, warehouse};
+use donut_runtime::{Aws, callback_keys, telemetry, warehouse};
 use lambda_http::{Error, service_fn};
 
 #[tokio::main]
@@ -11,8 +11,8 @@ async fn main() -> Result<(), Error> {
     let settings = settings::WarehouseRestock::from_env()?;
     let aws = Aws::from_env();
     let warehouse = warehouse(&aws, &settings.base.database)?;
-    let signer = callback_signer(&aws, &settings.callback).await?;
-    let api = &RestockApi::new(warehouse, signer, settings.max_body_bytes as usize);
+    let keys = callback_keys(&aws, &settings.callback);
+    let api = &RestockApi::new(warehouse, keys, settings.max_body_bytes as usize);
     lambda_http::run(service_fn(move |request| async move {
         Ok::<_, Error>(api.handle(request).await)
     }))

@@ -12,7 +12,7 @@ use tokio::io::AsyncReadExt;
 use crate::report::Figure;
 
 use donut_config::Function;
-use donut_config::settings::{self, Base, Callback, CallbackKey, Contract, Database, Factory};
+use donut_config::settings::{self, Base, Callback, Contract, Database, Factory};
 
 const STARTS: usize = 21;
 const ECHO: &str = "echo-lambda";
@@ -37,7 +37,8 @@ fn settings_env(name: &str) -> Vec<(&'static str, String)> {
     };
     let callback = Callback {
         base_url: "http://127.0.0.1:9".into(),
-        key: CallbackKey::Inline("b".repeat(32)),
+        secret_arn: "arn:aws:secretsmanager:eu-west-1:000000000000:secret:callback".into(),
+        key_version: "1".into(),
         token_ttl_seconds: 3600,
     };
     let factory = Factory {
