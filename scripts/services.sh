@@ -6,7 +6,9 @@
 #   scripts/services.sh stop        stop both
 #   scripts/services.sh status      what runs, where
 #
-# Everything lives under .local/ (git-ignored): data, sockets, logs, pid files, the venv.
+# Everything lives under .local/ (git-ignored): data, sockets, logs and pid files under
+# DONUT_LOCAL_DIR (.local, or .local/test for `make test`); the pinned LocalStack venv once,
+# in .local/venv-localstack, whichever instance installs it first.
 # Ports: DONUT_DB_PORT (3307), DONUT_LOCALSTACK_PORT (4566).
 set -euo pipefail
 
@@ -16,7 +18,7 @@ DB_PORT=${DONUT_DB_PORT:-3307}
 LS_PORT=${DONUT_LOCALSTACK_PORT:-4566}
 DB_DIR=$LOCAL/mariadb
 LS_DIR=$LOCAL/localstack
-VENV=$LOCAL/venv-localstack
+VENV=$ROOT/.local/venv-localstack
 LOGS=$LOCAL/logs
 LS_REQUIREMENTS=$ROOT/local/localstack-requirements.txt
 

@@ -65,16 +65,6 @@ fn file_archive(path: String) -> HashMap<String, String> {
     ])
 }
 
-/// A stable 64-bit FNV-1a of some bytes, in hex.
-pub fn fnv_hex(bytes: &[u8]) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in bytes {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{hash:016x}")
-}
-
 /// The fingerprint of some files' bytes: the migrate function's trigger. A file that cannot
 /// be read stops the program (a silent empty hash would never trigger the migration).
 fn fingerprint(paths: &[std::path::PathBuf]) -> anyhow::Result<String> {
@@ -82,7 +72,7 @@ fn fingerprint(paths: &[std::path::PathBuf]) -> anyhow::Result<String> {
     for path in paths {
         bytes.extend(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?);
     }
-    Ok(fnv_hex(&bytes))
+    Ok(crate::out::fnv_hex(&bytes))
 }
 
 /// A function's package, as `make lambdas` builds it.

@@ -58,7 +58,7 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
         let name = stack.name("db-final");
         network
             .vpc_id
-            .map(move |vpc| format!("{name}-{}", crate::compute::fnv_hex(vpc.as_bytes())))
+            .map(move |vpc| format!("{name}-{}", crate::out::fnv_hex(vpc.as_bytes())))
     });
     // MySQL 8.4 (8.0 left standard support on 2026-07-31), its settings for Lambda: a frozen
     // instance's connections are closed after minutes, not the default 8 hours.

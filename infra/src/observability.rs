@@ -167,7 +167,7 @@ pub fn declare(
     let prefix = logical.clone();
     let name = network
         .vpc_id
-        .map(move |vpc| format!("{prefix}-{}", &crate::compute::fnv_hex(vpc.as_bytes())[..7]));
+        .map(move |vpc| format!("{prefix}-{}", &crate::out::fnv_hex(vpc.as_bytes())[..7]));
     let dashboard = dashboard::create(
         ctx,
         &logical,

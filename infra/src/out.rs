@@ -45,3 +45,13 @@ pub fn after(value: &Output<String>, after: &Output<String>) -> Output<String> {
 pub fn known<T: Clone + Send + Sync + 'static>(value: T) -> Output<T> {
     Output::new(value)
 }
+
+/// A stable 64-bit FNV-1a of some bytes, in hex.
+pub fn fnv_hex(bytes: &[u8]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}

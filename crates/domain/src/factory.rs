@@ -135,18 +135,6 @@ pub struct FactoryRequest {
     pub correlation_id: CorrelationId,
 }
 
-impl From<&StockOutEvent> for FactoryRequest {
-    fn from(e: &StockOutEvent) -> Self {
-        Self {
-            factory_order_id: e.factory_order_id,
-            factory_product_id: e.factory_product_id.clone(),
-            quantity: e.quantity,
-            stock_left: e.stock_left,
-            correlation_id: e.correlation_id.clone(),
-        }
-    }
-}
-
 /// The factory's acknowledgement: its own id for our request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FactoryReceipt {

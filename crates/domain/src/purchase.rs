@@ -84,6 +84,14 @@ pub struct ShelfState {
     pub open_order: Option<(FactoryOrderId, FactoryOrderStatus)>,
 }
 
+/// Whether a purchase leaves its shelf low: a refusal always does (the shelf cannot serve the
+/// demand); a sale when the stock left is at or below the reorder point. Only a low shelf is
+/// decided on ([`plan_reorder`]) and tells the buyer about its restock; a sale that leaves the
+/// shelf above its point needs neither.
+pub fn leaves_shelf_low(sold: bool, stock_left: u32, rule: ReorderRule) -> bool {
+    !sold || rule.needs_reorder(stock_left)
+}
+
 /// Decides, inside the purchase's transaction, whether this purchase opens a factory order.
 ///
 /// At most one factory order is open per product: a thousand buyers at an empty shelf make
@@ -94,7 +102,7 @@ pub fn plan_reorder(
     sold: bool,
     draft: &PurchaseDraft,
 ) -> Option<NewFactoryOrder> {
-    let low = !sold || shelf.reorder.needs_reorder(shelf.stock);
+    let low = leaves_shelf_low(sold, shelf.stock, shelf.reorder);
     if !low || shelf.open_order.is_some() || shelf.reorder.quantity == 0 {
         return None;
     }

@@ -70,7 +70,10 @@ impl FactoryClient {
     }
 
     /// The legacy payload for one of our requests.
-    pub async fn payload(&self, request: &FactoryRequest) -> Result<ManufactureRequest, FactoryError> {
+    pub async fn payload(
+        &self,
+        request: &FactoryRequest,
+    ) -> Result<ManufactureRequest, FactoryError> {
         let signer = self
             .keys
             .signer()
@@ -306,10 +309,18 @@ mod tests {
             client.request(&request()).await,
             Err(FactoryError::NotSent(e)) if e.contains("throttled")
         ));
-        assert_eq!(calls.load(Ordering::SeqCst), 0, "the factory was not called");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            0,
+            "the factory was not called"
+        );
         assert!(client.request(&request()).await.is_ok());
         assert!(client.request(&request()).await.is_ok());
-        assert_eq!(reads.load(Ordering::SeqCst), 2, "read again once, then kept");
+        assert_eq!(
+            reads.load(Ordering::SeqCst),
+            2,
+            "read again once, then kept"
+        );
         assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 }

@@ -10,8 +10,7 @@ pub mod telemetry;
 
 pub use aws::{Aws, LazyAlerts, LazyPublisher, LazySns};
 pub use settings::{
-    APP_DB_USER, RdsSecret, SettingsError, callback_keys, factory_client, sns_publisher,
-    warehouse,
+    APP_DB_USER, RdsSecret, SettingsError, callback_keys, factory_client, sns_publisher, warehouse,
 };
 
 use donut_api::AfterStockOut;

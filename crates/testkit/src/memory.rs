@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use donut_domain::ports::{OpsOutcome, RestockOutcome};
-use donut_domain::purchase::{PurchaseDraft, ShelfState, plan_reorder, restock_info};
+use donut_domain::purchase::{
+    PurchaseDraft, ShelfState, leaves_shelf_low, plan_reorder, restock_info,
+};
 use donut_domain::{
     FactoryOrder, FactoryOrderId, FactoryOrderOps, FactoryOrderStatus, FactoryOrders,
     FactoryReceipt, OutOfStock, OverdueOrders, Product, ProductId, PurchaseOutcome,
@@ -152,7 +154,9 @@ impl Shelves for MemWarehouse {
                 surfaced: false,
             });
         }
-        let restock = restock_info(shelf.open_order, reorder.as_ref());
+        let restock = leaves_shelf_low(sold, shelf.stock, shelf.reorder)
+            .then(|| restock_info(shelf.open_order, reorder.as_ref()))
+            .flatten();
         Ok(if sold {
             s.sold.push((request.product_id.clone(), quantity));
             PurchaseOutcome::Sold(Sale {

@@ -44,6 +44,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "open order on the shelf",
         sql: include_str!("../migrations/006_open_order_on_the_shelf.sql"),
     },
+    Migration {
+        version: 7,
+        name: "purchase decided by the domain",
+        sql: include_str!("../migrations/007_purchase_decided_by_the_domain.sql"),
+    },
 ];
 
 /// "Duplicate column", "duplicate key name" and "can't drop, check that it exists": the

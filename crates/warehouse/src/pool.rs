@@ -116,12 +116,30 @@ pub struct MySqlWarehouse {
     /// The pool, and how many times it was rebuilt with fresh credentials.
     pool: Arc<RwLock<(u64, Pool)>>,
     config: DbConfig,
-    credentials: Option<Arc<dyn Credentials>>,
+    login: LoginSource,
     /// One re-login at a time.
     relogin: Arc<tokio::sync::Mutex<()>>,
     acquire_timeout: Duration,
-    /// The login comes from `credentials` on the first connection, not from `config`.
-    deferred_login: bool,
+}
+
+/// Where the warehouse's database login comes from.
+#[derive(Clone)]
+enum LoginSource {
+    /// The config's, for good (local runs, tests).
+    Fixed,
+    /// The config's; when the database refuses it, read again from the credentials.
+    Renewable(Arc<dyn Credentials>),
+    /// None yet: read from the credentials on the first connection, and again when refused.
+    Deferred(Arc<dyn Credentials>),
+}
+
+impl LoginSource {
+    fn credentials(&self) -> Option<&Arc<dyn Credentials>> {
+        match self {
+            LoginSource::Fixed => None,
+            LoginSource::Renewable(c) | LoginSource::Deferred(c) => Some(c),
+        }
+    }
 }
 
 const ACCESS_DENIED: u16 = 1045;
@@ -155,10 +173,9 @@ impl MySqlWarehouse {
         Self {
             pool: Arc::new(RwLock::new((0, Self::pool(config)))),
             config: config.clone(),
-            credentials: None,
+            login: LoginSource::Fixed,
             relogin: Arc::default(),
             acquire_timeout: config.acquire_timeout,
-            deferred_login: false,
         }
     }
 
@@ -166,7 +183,7 @@ impl MySqlWarehouse {
     /// once with what `credentials` says now, and the connection tried again.
     pub fn with_credentials(config: &DbConfig, credentials: Arc<dyn Credentials>) -> Self {
         Self {
-            credentials: Some(credentials),
+            login: LoginSource::Renewable(credentials),
             ..Self::new(config)
         }
     }
@@ -176,8 +193,8 @@ impl MySqlWarehouse {
     /// serves, not while it starts).
     pub fn with_deferred_login(config: &DbConfig, credentials: Arc<dyn Credentials>) -> Self {
         Self {
-            deferred_login: true,
-            ..Self::with_credentials(config, credentials)
+            login: LoginSource::Deferred(credentials),
+            ..Self::new(config)
         }
     }
 
@@ -231,18 +248,21 @@ impl MySqlWarehouse {
     }
 
     pub(crate) async fn conn(&self) -> Result<Conn, StoreError> {
-        if self.deferred_login && self.current().0 == 0 {
-            self.log_in_again(0).await?;
+        if let LoginSource::Deferred(credentials) = &self.login
+            && self.current().0 == 0
+        {
+            self.log_in_again(credentials, 0).await?;
         }
         let (generation, pool) = self.current();
         let first = match self.get(&pool).await {
             Ok(conn) => return Ok(conn),
             Err(e) => e,
         };
-        if !(first.is_access_denied() && self.credentials.is_some()) {
-            return Err(first.into_store_error(self.acquire_timeout));
-        }
-        self.log_in_again(generation).await?;
+        let credentials = match self.login.credentials() {
+            Some(credentials) if first.is_access_denied() => credentials,
+            _ => return Err(first.into_store_error(self.acquire_timeout)),
+        };
+        self.log_in_again(credentials, generation).await?;
         let (_, pool) = self.current();
         self.get(&pool)
             .await
@@ -251,19 +271,22 @@ impl MySqlWarehouse {
 
     /// Re-reads the credentials and replaces the pool of `refused_generation`, unless another
     /// caller already did.
-    async fn log_in_again(&self, refused_generation: u64) -> Result<(), StoreError> {
+    async fn log_in_again(
+        &self,
+        credentials: &Arc<dyn Credentials>,
+        refused_generation: u64,
+    ) -> Result<(), StoreError> {
         let _one = self.relogin.lock().await;
         if self.current().0 != refused_generation {
             return Ok(());
         }
-        let credentials = self.credentials.as_ref().expect("checked by the caller");
         let (user, password) = credentials.current().await?;
         let fresh = Self::pool(&self.config.with_login(&user, &password));
         let (_, old) = std::mem::replace(
             &mut *self.pool.write().unwrap_or_else(PoisonError::into_inner),
             (refused_generation + 1, fresh),
         );
-        if self.deferred_login && refused_generation == 0 {
+        if matches!(self.login, LoginSource::Deferred(_)) && refused_generation == 0 {
             tracing::info!("database login read");
         } else {
             tracing::warn!("the database refused the login: credentials re-read, pool rebuilt");

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use donut_domain::ports::{OpsOutcome, RestockOutcome};
-use donut_domain::purchase::{PurchaseDraft, restock_info};
+use donut_domain::purchase::{PurchaseDraft, ShelfState, plan_reorder, restock_info};
 use donut_domain::{
     CorrelationId, FactoryOrder, FactoryOrderId, FactoryOrderStatus, FactoryReceipt,
     NewFactoryOrder, OutOfStock, Product, ProductId, PurchaseOutcome, PurchaseRequest, ReorderRule,
@@ -447,85 +447,103 @@ impl Restocks for MySqlWarehouse {
     }
 }
 
-/// What `donut_purchase` answers: found, sold, the stock after the purchase, the reorder
-/// quantity and factory product id (NULL unless the shelf was low and read again), the open
-/// factory order's id and status, and whether it opened one.
-type PurchaseRow = (
-    u8,
-    u8,
-    Option<u32>,
-    Option<u32>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    u8,
-);
+/// What `donut_sell` (migration 007) answers.
+#[derive(Debug)]
+struct SellRow {
+    /// The product exists.
+    found: bool,
+    sold: bool,
+    /// The stock after the purchase (`None` only when not found).
+    stock: Option<u32>,
+    /// The transaction is still open, the product's row locked: the shelf is low with no
+    /// factory order open, and the caller decides.
+    decide: bool,
+    /// The shelf and its open factory order, read when the shelf is low.
+    reorder_point: Option<u32>,
+    reorder_qty: Option<u32>,
+    factory_product_id: Option<String>,
+    open_id: Option<String>,
+    open_status: Option<String>,
+}
 
-/// One purchase, one round trip: the stored procedure (migration 003) runs the transaction —
-/// conditional UPDATE, the order row, and when the shelf is low the shelf read again and the
-/// factory order with its outbox row if the domain's rule calls for one — and commits before
-/// it answers, so the product's row lock never waits on the network. Every id comes from the
-/// draft.
+impl FromRow for SellRow {
+    fn from_row_opt(row: Row) -> Result<Self, mysql_async::FromRowError> {
+        type Raw = (
+            u8,
+            u8,
+            Option<u32>,
+            String,
+            Option<u32>,
+            Option<u32>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let (found, sold, stock, step, point, qty, factory_pid, open_id, open_status) =
+            Raw::from_row_opt(row)?;
+        Ok(Self {
+            found: found == 1,
+            sold: sold == 1,
+            stock,
+            decide: step == "decide",
+            reorder_point: point,
+            reorder_qty: qty,
+            factory_product_id: factory_pid,
+            open_id,
+            open_status,
+        })
+    }
+}
+
+/// One purchase. `donut_sell` sells or refuses; a sale that leaves the shelf above its reorder
+/// point is committed in that one round trip. When the shelf is left low with no factory order
+/// open, the transaction stays open (the product's row locked) while the domain decides
+/// ([`plan_reorder`]); a second round trip then opens the factory order with its stock-out
+/// event (`donut_open_factory_order`), or ends the transaction. Every id comes from the draft.
 async fn purchase_call(
     conn: &mut mysql_async::Conn,
     request: &PurchaseRequest,
 ) -> Result<PurchaseOutcome, mysql_async::Error> {
     let draft = PurchaseDraft::new();
-    let at = draft
-        .at
-        .format(&time::format_description::well_known::Rfc3339)
-        .map_err(corrupt)?;
-    let row: Option<PurchaseRow> = conn
+    let row: SellRow = conn
         .exec_first(
-            "CALL donut_purchase(?, ?, ?, ?, ?, ?, ?)",
+            "CALL donut_sell(?, ?, ?, ?)",
             (
                 request.product_id.as_str(),
                 request.quantity.get(),
                 draft.order_id.to_string(),
                 request.correlation_id.as_str(),
-                draft.factory_order_id.to_string(),
-                draft.event_id.to_string(),
-                at,
             ),
         )
-        .await?;
-    let row = row.ok_or_else(|| corrupt("donut_purchase answered no row"))?;
-    let (found, sold, stock, reorder_qty, factory_product_id, open_id, open_status, reordered) =
-        row;
-    let (1, Some(stock)) = (found, stock) else {
+        .await?
+        .ok_or_else(|| corrupt("donut_sell answered no row"))?;
+    let (true, Some(stock)) = (row.found, row.stock) else {
         return Ok(PurchaseOutcome::UnknownProduct(request.product_id.clone()));
     };
-    let open_order = match (open_id, open_status) {
-        (Some(id), Some(status)) => Some((
-            FactoryOrderId::parse(&id).map_err(corrupt)?,
-            FactoryOrderStatus::parse(&status).ok_or_else(|| corrupt(status))?,
-        )),
+    let shelf = match (row.reorder_point, row.reorder_qty, row.factory_product_id) {
+        (Some(point), Some(quantity), Some(factory_product_id)) => Some(ShelfState {
+            stock,
+            reorder: ReorderRule { point, quantity },
+            factory_product_id,
+            open_order: open_order(row.open_id, row.open_status)?,
+        }),
         _ => None,
     };
-    let sold = sold == 1;
-    let opened = match (reordered, reorder_qty, factory_product_id) {
-        (0, _, _) => None,
-        (_, Some(quantity), Some(factory_product_id)) => Some(NewFactoryOrder {
-            id: draft.factory_order_id,
-            product_id: request.product_id.clone(),
-            factory_product_id,
-            quantity,
-            correlation_id: request.correlation_id.clone(),
-        }),
-        _ => return Err(corrupt("a reorder answered without its shelf")),
+    let opened = match (&shelf, row.decide) {
+        (Some(shelf), true) => {
+            let decided = decide(conn, request, &draft, shelf, row.sold).await;
+            if decided.is_err() {
+                // The procedure's handler rolled back what failed in it; anything else must not
+                // leave the transaction (and the row lock) open on a pooled connection.
+                let _ = conn.query_drop("ROLLBACK").await;
+            }
+            decided?
+        }
+        (None, true) => return Err(corrupt("donut_sell left a decision without its shelf")),
+        (_, false) => None,
     };
-    if let Some(order) = &opened {
-        tracing::info!(
-            correlation_id = %order.correlation_id,
-            product_id = %order.product_id,
-            factory_order_id = %order.id,
-            quantity = order.quantity,
-            stock_left = stock,
-            "stock-out: factory order opened"
-        );
-    }
-    let restock = restock_info(open_order, opened.as_ref());
-    Ok(if sold {
+    let restock = shelf.and_then(|shelf| restock_info(shelf.open_order, opened.as_ref()));
+    Ok(if row.sold {
         PurchaseOutcome::Sold(Sale {
             order_id: draft.order_id,
             product_id: request.product_id.clone(),
@@ -541,6 +559,58 @@ async fn purchase_call(
             restock,
         })
     })
+}
+
+/// The second round trip of a purchase that left its shelf low, in the transaction
+/// `donut_sell` left open: the domain's decision, written and committed.
+async fn decide(
+    conn: &mut mysql_async::Conn,
+    request: &PurchaseRequest,
+    draft: &PurchaseDraft,
+    shelf: &ShelfState,
+    sold: bool,
+) -> Result<Option<NewFactoryOrder>, mysql_async::Error> {
+    let Some(order) = plan_reorder(request, shelf, sold, draft) else {
+        conn.query_drop(if sold { "COMMIT" } else { "ROLLBACK" })
+            .await?;
+        return Ok(None);
+    };
+    let event = order.stock_out_event(shelf.stock, draft.event_id, draft.at);
+    conn.exec_drop(
+        "CALL donut_open_factory_order(?, ?, ?, ?, ?, ?, ?)",
+        (
+            order.id.to_string(),
+            order.product_id.as_str(),
+            order.factory_product_id.as_str(),
+            order.quantity,
+            order.correlation_id.as_str(),
+            event.event_id.to_string(),
+            event.to_json(),
+        ),
+    )
+    .await?;
+    tracing::info!(
+        correlation_id = %order.correlation_id,
+        product_id = %order.product_id,
+        factory_order_id = %order.id,
+        quantity = order.quantity,
+        stock_left = shelf.stock,
+        "stock-out: factory order opened"
+    );
+    Ok(Some(order))
+}
+
+fn open_order(
+    id: Option<String>,
+    status: Option<String>,
+) -> Result<Option<(FactoryOrderId, FactoryOrderStatus)>, mysql_async::Error> {
+    match (id, status) {
+        (Some(id), Some(status)) => Ok(Some((
+            FactoryOrderId::parse(&id).map_err(corrupt)?,
+            FactoryOrderStatus::parse(&status).ok_or_else(|| corrupt(status))?,
+        ))),
+        _ => Ok(None),
+    }
 }
 
 fn corrupt(what: impl std::fmt::Display) -> mysql_async::Error {

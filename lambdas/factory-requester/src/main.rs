@@ -1,6 +1,9 @@
 //! λ factory-requester: SQS batches of stock-out events → the legacy factory; reports
 //! per-message failures (ReportBatchItemFailures).
 
+// A Lambda links only what it uses: every dependency in its Cargo.toml is used here.
+#![warn(unused_crate_dependencies)]
+
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
@@ -15,10 +18,7 @@ async fn main() -> Result<(), Error> {
     let settings = settings::FactoryRequester::from_env()?;
     let aws = Aws::from_env();
     let warehouse = warehouse(&aws, &settings.base.database)?;
-    let factory = factory_client(
-        &settings.factory,
-        callback_keys(&aws, &settings.callback),
-    );
+    let factory = factory_client(&settings.factory, callback_keys(&aws, &settings.callback));
     // The claim on a factory order outlives one factory call, timeouts included.
     let lease = Duration::from_millis(2 * settings.factory.timeout_ms);
     let requester = &FactoryRequester::new(warehouse, factory, lease);

@@ -4,6 +4,9 @@
 //! `FactoryOrdersOverdue` metric (EMF) that the overdue alarm watches — the same pass as the
 //! local stack's sweep (`donut_messaging::sweep::watchdog_pass`).
 
+// A Lambda links only what it uses: every dependency in its Cargo.toml is used here.
+#![warn(unused_crate_dependencies)]
+
 use std::time::Duration;
 
 use donut_config::settings::{self, Contract};
@@ -19,10 +22,7 @@ async fn main() -> Result<(), Error> {
     let settings = settings::FactoryWatchdog::from_env()?;
     let aws = Aws::from_env();
     let warehouse = &warehouse(&aws, &settings.base.database)?;
-    let factory = &factory_client(
-        &settings.factory,
-        callback_keys(&aws, &settings.callback),
-    );
+    let factory = &factory_client(&settings.factory, callback_keys(&aws, &settings.callback));
     let alerts = &LazyAlerts::new(&aws, &settings.ops_topic_arn);
     let policy = WatchdogPolicy {
         deadline: Duration::from_secs(60 * settings.deadline_minutes),

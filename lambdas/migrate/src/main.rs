@@ -3,6 +3,9 @@
 //! It alone logs in as the master user. The infra program invokes it on every `pulumi up`,
 //! before the functions get their new configuration.
 
+// A Lambda links only what it uses: every dependency in its Cargo.toml is used here.
+#![warn(unused_crate_dependencies)]
+
 use donut_config::settings::{self, Contract};
 use donut_runtime::{Aws, RdsSecret, telemetry, warehouse};
 use lambda_runtime::{Error, LambdaEvent, service_fn};

@@ -1,6 +1,9 @@
 //! λ outbox-relay: the scheduled sweeper that publishes what the best-effort publish after a
 //! stock-out left in the outbox, and reports the oldest unpublished age (`OutboxOldestAge`).
 
+// A Lambda links only what it uses: every dependency in its Cargo.toml is used here.
+#![warn(unused_crate_dependencies)]
+
 use donut_config::settings::{self, Contract};
 use donut_messaging::sweep::relay_pass;
 use donut_runtime::{Aws, sns_publisher, telemetry, warehouse};

@@ -1,5 +1,8 @@
 //! λ sales-api: `POST /orders`, `GET /products`, `GET /products/{id}` behind API Gateway.
 
+// A Lambda links only what it uses: every dependency in its Cargo.toml is used here.
+#![warn(unused_crate_dependencies)]
+
 use std::time::Duration;
 
 use donut_api::{Limits, SalesApi};

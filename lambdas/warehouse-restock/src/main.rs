@@ -1,5 +1,8 @@
 //! λ warehouse-restock: the factory's signed callback, `POST /factory/callback/{id}?token=…`.
 
+// A Lambda links only what it uses: every dependency in its Cargo.toml is used here.
+#![warn(unused_crate_dependencies)]
+
 use donut_api::RestockApi;
 use donut_config::settings::{self, Contract};
 use donut_runtime::{Aws, callback_keys, telemetry, warehouse};

@@ -9,8 +9,6 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
 
-use crate::report::Figure;
-
 use donut_config::Function;
 use donut_config::settings::{self, Base, Callback, Contract, Database, Factory};
 
@@ -143,9 +141,8 @@ async fn one_start(binary: &Path, name: &str) -> anyhow::Result<Duration> {
     }
 }
 
-/// `bin_dir`: where the release binaries are (beside `donut-bench` itself); `root`: the
-/// workspace, for the zips.
-pub async fn measure(bin_dir: &Path, root: &Path) -> anyhow::Result<(Vec<ColdInit>, Vec<Figure>)> {
+/// `bin_dir`: where the release binaries are (beside `donut-bench` itself).
+pub async fn measure(bin_dir: &Path) -> anyhow::Result<Vec<ColdInit>> {
     let binary = |name: &str| bin_dir.join(name);
     for name in Function::ALL.map(Function::name).into_iter().chain([ECHO]) {
         anyhow::ensure!(
@@ -168,7 +165,7 @@ pub async fn measure(bin_dir: &Path, root: &Path) -> anyhow::Result<(Vec<ColdIni
         v[v.len() / 2]
     };
     let echo = median(echo);
-    let inits = Function::ALL
+    Ok(Function::ALL
         .into_iter()
         .zip(samples)
         .map(|(function, s)| ColdInit {
@@ -176,18 +173,20 @@ pub async fn measure(bin_dir: &Path, root: &Path) -> anyhow::Result<(Vec<ColdIni
             median: median(s),
             echo,
         })
-        .collect();
-    let mut figures = Vec::new();
-    for f in Function::ALL {
-        let zip = root
-            .join("target/lambda")
-            .join(f.name())
-            .join("bootstrap.zip");
-        let name = format!("{} bootstrap.zip (arm64)", f.name());
-        match std::fs::metadata(&zip) {
-            Ok(m) => figures.push(Figure::goal(&name, m.len() as f64 / 1e6, "MB", 8.0)),
-            Err(_) => figures.push(Figure::missing(&name, "run `make lambdas`")),
-        }
-    }
-    Ok((inits, figures))
+        .collect())
+}
+
+/// Each function's `bootstrap.zip` size in bytes, `None` when `make lambdas` has not built it;
+/// `root` is the workspace.
+pub fn zip_sizes(root: &Path) -> Vec<(Function, Option<u64>)> {
+    Function::ALL
+        .into_iter()
+        .map(|f| {
+            let zip = root
+                .join("target/lambda")
+                .join(f.name())
+                .join("bootstrap.zip");
+            (f, std::fs::metadata(&zip).ok().map(|m| m.len()))
+        })
+        .collect()
 }
