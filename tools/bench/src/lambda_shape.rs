@@ -53,8 +53,6 @@ pub struct Point {
     pub store: Run,
     pub minimal: Run,
     pub bare: Run,
-    /// Ours before the procedure: the same transaction as 5 statements, 5 round trips.
-    pub before: Run,
 }
 
 /// `total` purchases from `instances`, each one request at a time; the instances come back for
@@ -129,7 +127,6 @@ enum Path {
     Store(Vec<Store>),
     Minimal(Vec<Minimal>),
     Bare(Vec<Bare>),
-    Before(Vec<Before>),
 }
 
 impl Path {
@@ -144,9 +141,6 @@ impl Path {
                 .await
                 .map(|(v, r)| (Path::Minimal(v), r))?,
             Path::Bare(v) => measure(v, server).await.map(|(v, r)| (Path::Bare(v), r))?,
-            Path::Before(v) => measure(v, server)
-                .await
-                .map(|(v, r)| (Path::Before(v), r))?,
         })
     }
 }
@@ -183,7 +177,6 @@ pub async fn point(database_url: &str, n: usize, server: &ServerCpu) -> anyhow::
             .await?,
         ),
         Path::Bare(bare(database_url, n, "bench-ls-bare").await?),
-        Path::Before(before(database_url, n, "bench-ls-before").await?),
     ];
     let mut runs = interleaved(paths, server).await?.into_iter();
     let mut next = || runs.next().expect("one run per path");
@@ -194,7 +187,6 @@ pub async fn point(database_url: &str, n: usize, server: &ServerCpu) -> anyhow::
         store: next(),
         minimal: next(),
         bare: next(),
-        before: next(),
     })
 }
 
@@ -223,79 +215,6 @@ async fn connect(database_url: &str) -> anyhow::Result<mysql_async::Conn> {
             "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
         ]);
     Ok(mysql_async::Conn::new(opts).await?)
-}
-
-/// Ours before the procedure (until migration 003): the purchase's transaction as five
-/// statements, five round trips, the row lock held across three of them.
-pub struct Before {
-    conn: mysql_async::Conn,
-    product: &'static str,
-}
-
-impl Before {
-    async fn purchase(&mut self) -> Result<bool, mysql_async::Error> {
-        self.conn.query_drop("START TRANSACTION").await?;
-        self.conn
-            .exec_drop(
-                "UPDATE products SET qty = qty - ? WHERE product_id = ? AND qty >= ?",
-                (1, self.product, 1),
-            )
-            .await?;
-        let sold = self.conn.affected_rows() == 1;
-        let _shelf: Option<mysql_async::Row> = self
-            .conn
-            .exec_first(
-                "SELECT p.qty, p.reorder_point, p.reorder_qty, p.factory_product_id, \
-                 f.factory_order_id, f.status FROM products p LEFT JOIN factory_orders f \
-                 ON f.factory_order_id = p.open_factory_order_id AND f.status IN ('open', 'requested') \
-                 WHERE p.product_id = ? FOR UPDATE",
-                (self.product,),
-            )
-            .await?;
-        if sold {
-            self.conn
-                .exec_drop(
-                    "INSERT INTO orders (order_id, product_id, quantity, correlation_id, created_at) \
-                     VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6))",
-                    (
-                        uuid::Uuid::new_v4().to_string(),
-                        self.product,
-                        1,
-                        "bench-correlation",
-                    ),
-                )
-                .await?;
-        }
-        self.conn.query_drop("COMMIT").await?;
-        Ok(sold)
-    }
-}
-
-impl Instance for Before {
-    async fn buy(&mut self) -> u16 {
-        match self.purchase().await {
-            Ok(true) => 200,
-            Ok(false) => 409,
-            Err(_) => {
-                let _ = self.conn.query_drop("ROLLBACK").await;
-                0
-            }
-        }
-    }
-}
-
-pub async fn before(
-    database_url: &str,
-    n: usize,
-    product: &'static str,
-) -> anyhow::Result<Vec<Before>> {
-    instances(n, || async move {
-        Ok(Before {
-            conn: connect(database_url).await?,
-            product,
-        })
-    })
-    .await
 }
 
 /// The database server's CPU time, from its pid (`DONUT_BENCH_DB_PID`).
