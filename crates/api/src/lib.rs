@@ -17,7 +17,7 @@ pub use sales::{AfterStockOut, Limits, SalesApi};
 
 use lambda_http::{Body, Request, Response};
 
-pub use donut_config::routes::{Function, ROUTES, route_for};
+pub use donut_contract::routes::{Function, ROUTES, route_for};
 
 /// Header a client may set to follow its purchase through the system; echoed back.
 pub const CORRELATION_HEADER: &str = "x-correlation-id";

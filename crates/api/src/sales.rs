@@ -24,7 +24,7 @@ pub struct Limits {
 }
 
 /// Generous limits for tests and tools. A deployed function has no default: it takes its
-/// stage's `maxQuantity` and `maxBodyBytes` from its settings (donut_config::settings).
+/// stage's `maxQuantity` and `maxBodyBytes` from its settings (donut_contract::settings).
 impl Default for Limits {
     fn default() -> Self {
         Self {

@@ -5,12 +5,9 @@
 //! [`StageConfig::from_values`], so a bad or missing key fails the same way, naming the key.
 
 pub mod capacity;
-pub mod functions;
-pub mod routes;
-pub mod settings;
 
 pub use capacity::Budget;
-pub use functions::Function;
+pub use donut_contract::{Function, functions, routes, settings};
 
 use std::collections::BTreeMap;
 use std::path::Path;

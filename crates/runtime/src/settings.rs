@@ -1,4 +1,4 @@
-//! What a function builds from its settings (`donut_config::settings`, the typed contract the
+//! What a function builds from its settings (`donut_contract::settings`, the typed contract the
 //! infra program writes into its environment): the warehouse, the callback signer, the factory
 //! client, the SNS publisher; and the secrets they need from Secrets Manager.
 
@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::aws::{Aws, LazyPublisher};
-use donut_config::settings::{Callback, Database, EnvError, Factory};
+use donut_contract::settings::{Callback, Database, EnvError, Factory};
 use donut_domain::StoreError;
 use donut_factory::{
     CallbackKeys, CallbackSigner, FactoryClient, FactoryClientConfig, keys_from_secret_string,
@@ -162,7 +162,7 @@ pub const APP_DB_USER: &str = "donut_app";
 /// The warehouse: from a URL (local runs), or in AWS the RDS endpoint with the login from its
 /// secret — read when the first request needs a connection, re-read when the database
 /// refuses it — TLS against the packaged CA bundle, and the function's share of the
-/// connection budget (donut_config::capacity, written by the infra).
+/// connection budget (donut-config's capacity module, written by the infra).
 pub fn warehouse(aws: &Aws, database: &Database<String>) -> Result<MySqlWarehouse, SettingsError> {
     let rds = match database {
         Database::Url(url) => {

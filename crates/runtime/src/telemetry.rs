@@ -21,7 +21,7 @@ pub fn init(service: &'static str) {
     let json = json_lines()
         .without_time()
         .with_filter(filter_fn(|m| m.target() != donut_metrics::TARGET));
-    let emf = std::env::var(donut_config::settings::METRICS_NAMESPACE)
+    let emf = std::env::var(donut_contract::settings::METRICS_NAMESPACE)
         .ok()
         .map(|namespace| Emf {
             namespace,

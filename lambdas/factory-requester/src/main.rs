@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use donut_config::settings::{self, Contract};
+use donut_contract::settings::{self, Contract};
 use donut_messaging::FactoryRequester;
 use donut_runtime::{Aws, callback_keys, factory_client, telemetry, warehouse};
 use lambda_runtime::{Error, LambdaEvent, service_fn};

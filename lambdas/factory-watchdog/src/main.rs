@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use donut_config::settings::{self, Contract};
+use donut_contract::settings::{self, Contract};
 use donut_domain::services::WatchdogPolicy;
 use donut_messaging::sweep::watchdog_pass;
 use donut_runtime::{Aws, LazyAlerts, callback_keys, factory_client, telemetry, warehouse};

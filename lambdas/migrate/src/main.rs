@@ -6,7 +6,7 @@
 // A Lambda links only what it uses: every dependency in its Cargo.toml is used here.
 #![warn(unused_crate_dependencies)]
 
-use donut_config::settings::{self, Contract};
+use donut_contract::settings::{self, Contract};
 use donut_runtime::{Aws, RdsSecret, telemetry, warehouse};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};

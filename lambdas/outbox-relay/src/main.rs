@@ -4,7 +4,7 @@
 // A Lambda links only what it uses: every dependency in its Cargo.toml is used here.
 #![warn(unused_crate_dependencies)]
 
-use donut_config::settings::{self, Contract};
+use donut_contract::settings::{self, Contract};
 use donut_messaging::sweep::relay_pass;
 use donut_runtime::{Aws, sns_publisher, telemetry, warehouse};
 use lambda_runtime::{Error, LambdaEvent, service_fn};

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use donut_api::{Limits, SalesApi};
-use donut_config::settings::{self, Contract};
+use donut_contract::settings::{self, Contract};
 use donut_runtime::{Aws, RelayNow, sns_publisher, telemetry, warehouse};
 use lambda_http::{Error, service_fn};
 

@@ -4,7 +4,7 @@
 #![warn(unused_crate_dependencies)]
 
 use donut_api::RestockApi;
-use donut_config::settings::{self, Contract};
+use donut_contract::settings::{self, Contract};
 use donut_runtime::{Aws, callback_keys, telemetry, warehouse};
 use lambda_http::{Error, service_fn};
 
