@@ -34,15 +34,16 @@ impl Default for Limits {
     }
 }
 
-/// What to do right after a purchase opened a factory order: publish the outbox at once
-/// (best effort; the sweeper catches what this misses).
+/// What to do right after a purchase opened a factory order: publish its stock-out event (the
+/// outbox row `event_id`) at once — best effort; the sweeper catches what this misses.
 pub trait AfterStockOut: Send + Sync {
-    fn after_stock_out(&self) -> impl std::future::Future<Output = ()> + Send;
+    fn after_stock_out(&self, event_id: uuid::Uuid)
+    -> impl std::future::Future<Output = ()> + Send;
 }
 
 /// Nothing: leave the outbox to the sweeper.
 impl AfterStockOut for () {
-    async fn after_stock_out(&self) {}
+    async fn after_stock_out(&self, _: uuid::Uuid) {}
 }
 
 pub struct SalesApi<W, N = ()> {
@@ -133,15 +134,15 @@ impl<W: Shelves, N: AfterStockOut> SalesApi<W, N> {
             correlation_id: correlation_id.clone(),
         };
         let outcome = self.warehouse.purchase(&purchase).await?;
-        let opened = match &outcome {
+        let stock_out = match &outcome {
             PurchaseOutcome::Sold(s) => s.restock.as_ref(),
             PurchaseOutcome::OutOfStock(o) => o.restock.as_ref(),
             PurchaseOutcome::UnknownProduct(_) => None,
         }
-        .is_some_and(|r| r.opened_now);
-        if opened {
+        .and_then(|r| r.stock_out_event);
+        if let Some(event_id) = stock_out {
             donut_metrics::count(donut_metrics::Metric::StockOuts, 1);
-            self.after_stock_out.after_stock_out().await;
+            self.after_stock_out.after_stock_out(event_id).await;
         }
         match outcome {
             PurchaseOutcome::Sold(sale) => {

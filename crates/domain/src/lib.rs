@@ -19,7 +19,7 @@ pub use factory::{
 pub use ids::{CorrelationId, FactoryOrderId, InvalidInput, OrderId, ProductId, Quantity};
 pub use ports::{
     Alerts, EventPublisher, FactoryApi, FactoryError, FactoryOrderOps, FactoryOrders, OpsOutcome,
-    OutboxStore, OverdueOrders, PublishError, Restocks, Shelves, StoreError,
+    Outbox, OverdueOrders, PublishError, Restocks, Shelves, StoreError,
 };
 pub use product::{Product, ReorderRule};
 pub use purchase::{

@@ -204,15 +204,67 @@ pub struct Pending {
     pub oldest: Option<std::time::Duration>,
 }
 
-/// The transactional outbox of stock-out events.
-pub trait OutboxStore: Send + Sync {
-    /// Claims up to `max` due rows (rows another relay holds are skipped), publishes each
-    /// and marks it published, or schedules a retry with backoff when publishing fails.
-    fn relay<P: EventPublisher>(
+/// A row of the outbox a relay has claimed: the event as stored and its publish attempts so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: u64,
+    pub payload: String,
+    pub attempts: u32,
+}
+
+/// How long a claim keeps other relays off its rows: far longer than one pass's publishes
+/// (each bounded by the publisher's timeouts). A relay that dies mid-pass leaves its rows to
+/// the next relay once this runs out.
+pub const OUTBOX_CLAIM_LEASE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Which due rows a claim takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// Up to this many, oldest due first.
+    Oldest(usize),
+    /// This stock-out event's row, if it is due and no one holds it.
+    Event(uuid::Uuid),
+}
+
+/// What became of a claimed row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement<'a> {
+    Published,
+    /// Not published; due again after `after`, `error` kept for ops.
+    Retry {
+        error: &'a str,
+        after: std::time::Duration,
+    },
+}
+
+/// The transactional outbox of stock-out events (written in the purchase's transaction), as a
+/// relay uses it: claim due rows under a lease no other relay takes them through, settle each,
+/// give back what a pass did not settle. The relay itself — parsing, publishing, backoff — is
+/// `donut_messaging::relay`.
+pub trait Outbox: Send + Sync {
+    /// Leases the rows `due` names to `claim`; rows another claim holds are skipped, not waited for.
+    fn claim(
         &self,
-        publisher: &P,
-        max: usize,
-    ) -> impl Future<Output = Result<RelayReport, StoreError>> + Send;
+        claim: &str,
+        due: Due,
+    ) -> impl Future<Output = Result<Vec<OutboxRow>, StoreError>> + Send;
+
+    /// Settles a row if `claim` still holds it; `false` when its lease ran out first (another
+    /// relay may have it now).
+    fn settle(
+        &self,
+        id: u64,
+        claim: &str,
+        settlement: Settlement<'_>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Makes the rows `claim` still holds due at once, but those in `keep` (published, not
+    /// recorded as such: they stay leased, so they are not published again at once).
+    fn release(
+        &self,
+        claim: &str,
+        keep: &[u64],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Rows not yet published, and how long the oldest has waited.
     fn pending(&self) -> impl Future<Output = Result<Pending, StoreError>> + Send;

@@ -49,6 +49,9 @@ pub struct RestockInfo {
     pub status: FactoryOrderStatus,
     /// True when this very purchase opened the factory order.
     pub opened_now: bool,
+    /// The stock-out event this purchase wrote to the outbox, when it opened the order: what
+    /// the publish right after the purchase relays.
+    pub stock_out_event: Option<uuid::Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +121,7 @@ pub fn plan_reorder(
 /// The restock a buyer is told about after this purchase: the factory order it opened, else
 /// the one already open for the product.
 pub fn restock_info(
+    draft: &PurchaseDraft,
     open_order: Option<(FactoryOrderId, FactoryOrderStatus)>,
     opened: Option<&NewFactoryOrder>,
 ) -> Option<RestockInfo> {
@@ -126,11 +130,13 @@ pub fn restock_info(
             factory_order_id: o.id,
             status: FactoryOrderStatus::Open,
             opened_now: true,
+            stock_out_event: Some(draft.event_id),
         }),
         (None, Some((id, status))) => Some(RestockInfo {
             factory_order_id: id,
             status,
             opened_now: false,
+            stock_out_event: None,
         }),
         (None, None) => None,
     }
@@ -205,13 +211,16 @@ mod tests {
     fn restock_info_prefers_the_order_just_opened() {
         let s = shelf(0, false);
         let o = plan_reorder(&request(), &s, false, &draft()).unwrap();
-        let info = restock_info(s.open_order, Some(&o)).unwrap();
+        let d = draft();
+        let info = restock_info(&d, s.open_order, Some(&o)).unwrap();
+        assert_eq!(info.stock_out_event, Some(d.event_id));
         assert!(info.opened_now);
         assert_eq!(info.factory_order_id, o.id);
         let s = shelf(0, true);
-        let info = restock_info(s.open_order, None).unwrap();
+        let info = restock_info(&d, s.open_order, None).unwrap();
+        assert_eq!(info.stock_out_event, None);
         assert!(!info.opened_now);
         assert_eq!(info.status, FactoryOrderStatus::Requested);
-        assert_eq!(restock_info(shelf(9, false).open_order, None), None);
+        assert_eq!(restock_info(&d, shelf(9, false).open_order, None), None);
     }
 }

@@ -7,6 +7,6 @@ pub mod sns;
 pub mod sweep;
 
 pub use alerts::SnsAlerts;
-pub use relay::relay_until_drained;
+pub use relay::{relay_once, relay_until_drained};
 pub use requester::FactoryRequester;
 pub use sns::SnsPublisher;

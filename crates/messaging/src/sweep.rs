@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use donut_domain::ports::RelayReport;
 use donut_domain::services::{WatchdogPolicy, WatchdogReport, watchdog_sweep};
-use donut_domain::{Alerts, EventPublisher, FactoryApi, OutboxStore, OverdueOrders, StoreError};
+use donut_domain::{Alerts, EventPublisher, FactoryApi, Outbox, OverdueOrders, StoreError};
 
 use crate::relay::relay_until_drained;
 
@@ -31,7 +31,7 @@ where
 /// with the age of the oldest stock-out still unpublished, the `OutboxOldestAge` metric the
 /// outbox alarm watches (a relay that keeps failing still returns Ok: the metric is how a
 /// stuck outbox becomes visible).
-pub async fn relay_pass<S: OutboxStore, P: EventPublisher>(
+pub async fn relay_pass<S: Outbox, P: EventPublisher>(
     store: &S,
     publisher: &P,
 ) -> Result<RelayReport, StoreError> {

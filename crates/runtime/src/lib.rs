@@ -15,11 +15,12 @@ pub use settings::{
 
 use donut_api::AfterStockOut;
 use donut_domain::EventPublisher;
-use donut_messaging::{SnsPublisher, relay_until_drained};
+use donut_domain::ports::Due;
+use donut_messaging::{SnsPublisher, relay_once};
 use donut_warehouse::MySqlWarehouse;
 
-/// Publishes the outbox right after a stock-out, bounded in time; the scheduled sweeper
-/// publishes whatever this leaves.
+/// Publishes a purchase's own stock-out event right after it commits, bounded in time; the
+/// scheduled sweeper publishes whatever this leaves (and every other due row).
 pub struct RelayNow<P = SnsPublisher> {
     pub warehouse: MySqlWarehouse,
     pub publisher: P,
@@ -27,20 +28,17 @@ pub struct RelayNow<P = SnsPublisher> {
 }
 
 impl<P: EventPublisher> AfterStockOut for RelayNow<P> {
-    async fn after_stock_out(&self) {
-        let relay = relay_until_drained(&self.warehouse, &self.publisher, 4);
-        match tokio::time::timeout(self.budget, relay).await {
-            Ok(Ok(report)) => tracing::debug!(
+    async fn after_stock_out(&self, event_id: uuid::Uuid) {
+        let due = Due::Event(event_id);
+        match relay_once(&self.warehouse, &self.publisher, due, Some(self.budget)).await {
+            Ok(report) => tracing::debug!(
                 published = report.published,
                 failed = report.failed,
-                "outbox relayed"
+                "stock-out relayed"
             ),
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "outbox relay after stock-out failed; the sweeper will retry")
+            Err(e) => {
+                tracing::warn!(error = %e, "relay after stock-out failed; the sweeper will retry")
             }
-            Err(_) => tracing::warn!(
-                "outbox relay after stock-out ran out of time; the sweeper will retry"
-            ),
         }
     }
 }

@@ -1,19 +1,21 @@
 //! The warehouse in memory: every port the MySQL adapter implements, with the same rules (the
 //! domain's `plan_reorder` on purchase, one open factory order per product, leases and
-//! attempts, restock once), on a clock the test moves ([`MemWarehouse::advance`]). For tests
+//! attempts, restock once, the outbox and its claims), on a clock the test moves ([`MemWarehouse::advance`]). For tests
 //! of the handlers and services that need a warehouse but not a database.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use donut_domain::ports::{OpsOutcome, RestockOutcome};
+use donut_domain::ports::{
+    Due, OUTBOX_CLAIM_LEASE, OpsOutcome, OutboxRow, Pending, RestockOutcome, Settlement,
+};
 use donut_domain::purchase::{
     PurchaseDraft, ShelfState, leaves_shelf_low, plan_reorder, restock_info,
 };
 use donut_domain::{
     FactoryOrder, FactoryOrderId, FactoryOrderOps, FactoryOrderStatus, FactoryOrders,
-    FactoryReceipt, OutOfStock, OverdueOrders, Product, ProductId, PurchaseOutcome,
+    FactoryReceipt, OutOfStock, Outbox, OverdueOrders, Product, ProductId, PurchaseOutcome,
     PurchaseRequest, Restocks, Sale, Shelves, StockOutEvent, StoreError,
 };
 
@@ -51,6 +53,41 @@ struct State {
     sold: Vec<(ProductId, u32)>,
     /// Stock-out events written again (chases, ops re-requests), oldest first.
     republished: Vec<StockOutEvent>,
+    outbox: Vec<OutboxEntry>,
+}
+
+/// A row of the outbox, as the MySQL adapter keeps it.
+#[derive(Debug, Clone)]
+struct OutboxEntry {
+    id: u64,
+    event_id: Option<uuid::Uuid>,
+    payload: String,
+    attempts: u32,
+    created: Duration,
+    /// Due at; a claim moves it on by the lease.
+    next_attempt: Duration,
+    claimed_by: Option<String>,
+    published: bool,
+    last_error: Option<String>,
+}
+
+impl State {
+    /// Writes a row to the outbox, due at once.
+    fn write_outbox(&mut self, event_id: Option<uuid::Uuid>, payload: String) {
+        let id = self.outbox.len() as u64 + 1;
+        let now = self.now;
+        self.outbox.push(OutboxEntry {
+            id,
+            event_id,
+            payload,
+            attempts: 0,
+            created: now,
+            next_attempt: now,
+            claimed_by: None,
+            published: false,
+            last_error: None,
+        });
+    }
 }
 
 #[derive(Default)]
@@ -93,6 +130,20 @@ impl MemWarehouse {
     /// The stock-out events the watchdog or ops published again, oldest first.
     pub fn republished(&self) -> Vec<StockOutEvent> {
         self.state().republished.clone()
+    }
+
+    /// Writes a raw row into the outbox, due at once (a row the relay cannot read, say).
+    pub fn write_outbox(&self, payload: &str) {
+        self.state().write_outbox(None, payload.to_owned());
+    }
+
+    /// Each outbox row: (published, attempts, last error).
+    pub fn outbox(&self) -> Vec<(bool, u32, Option<String>)> {
+        self.state()
+            .outbox
+            .iter()
+            .map(|r| (r.published, r.attempts, r.last_error.clone()))
+            .collect()
     }
 
     /// Every factory order, oldest first.
@@ -153,9 +204,11 @@ impl Shelves for MemWarehouse {
                 chased: None,
                 surfaced: false,
             });
+            let event = new.stock_out_event(shelf.stock, draft.event_id, draft.at);
+            s.write_outbox(Some(event.event_id), event.to_json());
         }
         let restock = leaves_shelf_low(sold, shelf.stock, shelf.reorder)
-            .then(|| restock_info(shelf.open_order, reorder.as_ref()))
+            .then(|| restock_info(&draft, shelf.open_order, reorder.as_ref()))
             .flatten();
         Ok(if sold {
             s.sold.push((request.product_id.clone(), quantity));
@@ -370,6 +423,7 @@ impl OverdueOrders for MemWarehouse {
         o.order.chases += 1;
         o.chased = Some(now);
         s.republished.push(event.clone());
+        s.write_outbox(Some(event.event_id), event.to_json());
         Ok(true)
     }
 
@@ -412,6 +466,7 @@ impl FactoryOrderOps for MemWarehouse {
         o.requested = None;
         o.chased = Some(now);
         s.republished.push(event.clone());
+        s.write_outbox(Some(event.event_id), event.to_json());
         Ok(OpsOutcome::Done { was })
     }
 
@@ -427,5 +482,90 @@ impl FactoryOrderOps for MemWarehouse {
         o.order.status = FactoryOrderStatus::Cancelled;
         o.lease_until = None;
         Ok(OpsOutcome::Done { was })
+    }
+}
+
+impl Outbox for MemWarehouse {
+    async fn claim(&self, claim: &str, due: Due) -> Result<Vec<OutboxRow>, StoreError> {
+        let mut s = self.state();
+        let now = s.now;
+        let mut rows: Vec<&mut OutboxEntry> = s
+            .outbox
+            .iter_mut()
+            .filter(|r| !r.published && r.next_attempt <= now)
+            .filter(|r| match due {
+                Due::Oldest(_) => true,
+                Due::Event(id) => r.event_id == Some(id),
+            })
+            .collect();
+        rows.sort_by_key(|r| (r.next_attempt, r.id));
+        let max = match due {
+            Due::Oldest(max) => max,
+            Due::Event(_) => 1,
+        };
+        Ok(rows
+            .into_iter()
+            .take(max)
+            .map(|r| {
+                r.claimed_by = Some(claim.to_owned());
+                r.next_attempt = now + OUTBOX_CLAIM_LEASE;
+                OutboxRow {
+                    id: r.id,
+                    payload: r.payload.clone(),
+                    attempts: r.attempts,
+                }
+            })
+            .collect())
+    }
+
+    async fn settle(
+        &self,
+        id: u64,
+        claim: &str,
+        settlement: Settlement<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.state();
+        let now = s.now;
+        let Some(r) = s
+            .outbox
+            .iter_mut()
+            .find(|r| r.id == id && r.claimed_by.as_deref() == Some(claim))
+        else {
+            return Ok(false);
+        };
+        r.attempts += 1;
+        r.claimed_by = None;
+        match settlement {
+            Settlement::Published => {
+                r.published = true;
+                r.last_error = None;
+            }
+            Settlement::Retry { error, after } => {
+                r.last_error = Some(error.to_owned());
+                r.next_attempt = now + after;
+            }
+        }
+        Ok(true)
+    }
+
+    async fn release(&self, claim: &str, keep: &[u64]) -> Result<(), StoreError> {
+        let mut s = self.state();
+        let now = s.now;
+        for r in s.outbox.iter_mut().filter(|r| {
+            r.claimed_by.as_deref() == Some(claim) && !r.published && !keep.contains(&r.id)
+        }) {
+            r.claimed_by = None;
+            r.next_attempt = now;
+        }
+        Ok(())
+    }
+
+    async fn pending(&self) -> Result<Pending, StoreError> {
+        let s = self.state();
+        let unpublished = s.outbox.iter().filter(|r| !r.published);
+        Ok(Pending {
+            rows: unpublished.clone().count() as u64,
+            oldest: unpublished.map(|r| s.now.saturating_sub(r.created)).max(),
+        })
     }
 }

@@ -542,7 +542,7 @@ async fn purchase_call(
         (None, true) => return Err(corrupt("donut_sell left a decision without its shelf")),
         (_, false) => None,
     };
-    let restock = shelf.and_then(|shelf| restock_info(shelf.open_order, opened.as_ref()));
+    let restock = shelf.and_then(|shelf| restock_info(&draft, shelf.open_order, opened.as_ref()));
     Ok(if row.sold {
         PurchaseOutcome::Sold(Sale {
             order_id: draft.order_id,

@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use donut_domain::ports::Due;
 use donut_domain::*;
+use donut_messaging::relay_once;
 use donut_testkit::TestDb;
 
 /// Relays racing in each round, and the batch each claims.
@@ -95,7 +97,7 @@ async fn one_round(db: &TestDb, round: usize) -> RoundFigures {
                 let deadline = Instant::now() + ROUND_DEADLINE;
                 while Instant::now() < deadline {
                     passes += 1;
-                    match w.relay(tally.as_ref(), batch).await {
+                    match relay_once(&w, tally.as_ref(), Due::Oldest(batch), None).await {
                         Ok(r) if r.published > 0 => continue,
                         Ok(_) => {}
                         Err(e) => {

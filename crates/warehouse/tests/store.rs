@@ -3,10 +3,20 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use donut_domain::ports::RestockOutcome;
+use donut_domain::ports::{Due, RelayReport, RestockOutcome};
 use donut_domain::*;
+use donut_messaging::relay_once;
 use donut_testkit::{Shelf, TestDb};
 use donut_warehouse::{DbConfig, MySqlWarehouse};
+
+/// One relay pass over up to `max` of the oldest due rows, no time budget.
+async fn relay<P: EventPublisher>(
+    warehouse: &MySqlWarehouse,
+    publisher: &P,
+    max: usize,
+) -> Result<RelayReport, StoreError> {
+    relay_once(warehouse, publisher, Due::Oldest(max), None).await
+}
 
 fn buy(product: &str, quantity: i64) -> PurchaseRequest {
     PurchaseRequest {
@@ -333,7 +343,7 @@ async fn the_relay_publishes_each_row_once_and_retries_failures_later() {
     assert_eq!(db.warehouse.pending().await.unwrap().rows, 3);
 
     let failing = RecordingPublisher::new(true);
-    let report = db.warehouse.relay(&failing, 10).await.unwrap();
+    let report = relay(&db.warehouse, &failing, 10).await.unwrap();
     assert_eq!((report.published, report.failed), (0, 3));
     assert_eq!(
         db.warehouse.pending().await.unwrap().rows,
@@ -342,13 +352,13 @@ async fn the_relay_publishes_each_row_once_and_retries_failures_later() {
     );
     // Backed off: not due again at once.
     let ok = RecordingPublisher::new(false);
-    assert_eq!(db.warehouse.relay(&ok, 10).await.unwrap().published, 0);
+    assert_eq!(relay(&db.warehouse, &ok, 10).await.unwrap().published, 0);
     db.exec("UPDATE outbox SET next_attempt_at = UTC_TIMESTAMP(6)", ())
         .await;
-    assert_eq!(db.warehouse.relay(&ok, 10).await.unwrap().published, 3);
+    assert_eq!(relay(&db.warehouse, &ok, 10).await.unwrap().published, 3);
     assert_eq!(db.warehouse.pending().await.unwrap().rows, 0);
     assert_eq!(
-        db.warehouse.relay(&ok, 10).await.unwrap().published,
+        relay(&db.warehouse, &ok, 10).await.unwrap().published,
         0,
         "published rows stay published"
     );
@@ -382,7 +392,7 @@ async fn a_relay_that_loses_its_database_mid_pass_reports_what_it_published() {
         server: Mutex::new(server),
         published: Mutex::new(vec![]),
     };
-    let report = db.warehouse.relay(&publisher, 10).await.unwrap();
+    let report = relay(&db.warehouse, &publisher, 10).await.unwrap();
     assert_eq!((report.published, report.failed), (1, 0));
     let killed_after = publisher.published.lock().unwrap().clone();
     assert_eq!(killed_after.len(), 1, "the pass stopped");
@@ -391,7 +401,7 @@ async fn a_relay_that_loses_its_database_mid_pass_reports_what_it_published() {
     server.resume().await;
     let ok = RecordingPublisher::new(false);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while db.warehouse.relay(&ok, 10).await.is_err() && Instant::now() < deadline {
+    while relay(&db.warehouse, &ok, 10).await.is_err() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let seen = |publisher: &RecordingPublisher| -> Vec<uuid::Uuid> {
@@ -409,7 +419,7 @@ async fn a_relay_that_loses_its_database_mid_pass_reports_what_it_published() {
     );
     db.exec("UPDATE outbox SET next_attempt_at = UTC_TIMESTAMP(6)", ())
         .await;
-    db.warehouse.relay(&ok, 10).await.unwrap();
+    relay(&db.warehouse, &ok, 10).await.unwrap();
     assert_eq!(db.warehouse.pending().await.unwrap().rows, 0);
     assert!(seen(&ok).contains(&killed_after[0]), "then at-least-once");
 }
@@ -443,7 +453,7 @@ async fn no_outbox_row_stays_locked_while_the_relay_publishes() {
         url: db.url.clone(),
         free: Mutex::new(vec![]),
     };
-    assert_eq!(db.warehouse.relay(&probe, 10).await.unwrap().published, 3);
+    assert_eq!(relay(&db.warehouse, &probe, 10).await.unwrap().published, 3);
     assert_eq!(*probe.free.lock().unwrap(), vec![true; 3]);
     assert_eq!(db.warehouse.pending().await.unwrap().rows, 0);
 }
@@ -461,14 +471,14 @@ async fn a_claimed_row_waits_out_its_lease_then_another_relay_takes_it() {
     .await;
     let ok = RecordingPublisher::new(false);
     assert_eq!(
-        db.warehouse.relay(&ok, 10).await.unwrap().published,
+        relay(&db.warehouse, &ok, 10).await.unwrap().published,
         0,
         "leased"
     );
     db.exec("UPDATE outbox SET next_attempt_at = UTC_TIMESTAMP(6)", ())
         .await;
     assert_eq!(
-        db.warehouse.relay(&ok, 10).await.unwrap().published,
+        relay(&db.warehouse, &ok, 10).await.unwrap().published,
         1,
         "lease over"
     );
@@ -996,12 +1006,13 @@ async fn a_warm_warehouse_keeps_its_connection() {
             config = config.with_idle_timeout(idle);
         }
         let warehouse = MySqlWarehouse::new(&config);
+        // One probe connection held throughout: taking one from the test's pool each time
+        // could open another while the last was still being returned to it.
+        let mut probe = db.conn().await;
         let mut seen = Vec::new();
         for _ in 0..20 {
             warehouse.purchase(&buy("glazed", 1)).await.unwrap();
-            let ids: Vec<u64> = db
-                .conn()
-                .await
+            let ids: Vec<u64> = probe
                 .exec(
                     "SELECT ID FROM information_schema.PROCESSLIST \
                      WHERE DB = ? AND ID <> CONNECTION_ID()",
@@ -1013,7 +1024,7 @@ async fn a_warm_warehouse_keeps_its_connection() {
         }
         warehouse.close().await;
         assert!(
-            // The test database's own pool may hold one too; none of them may change.
+            // The test database's pool may hold an idle one too; none of them may change.
             seen.windows(2).all(|w| w[0] == w[1]) && !seen[0].is_empty(),
             "idle timeout {idle:?}: the warehouse's connections after each purchase: {seen:?}"
         );
@@ -1077,13 +1088,18 @@ impl EventPublisher for Hanging {
 async fn a_relay_pass_cut_short_gives_its_rows_back() {
     let db = TestDb::new().await;
     stock_outs(&db, 2).await;
-    let cut = tokio::time::timeout(Duration::from_millis(200), db.warehouse.relay(&Hanging, 10));
-    assert!(cut.await.is_err(), "the pass was cut short");
+    let budget = Some(Duration::from_millis(200));
+    let cut = relay_once(&db.warehouse, &Hanging, Due::Oldest(10), budget).await;
+    assert_eq!(
+        cut.unwrap(),
+        RelayReport::default(),
+        "the pass was cut short"
+    );
     let ok = RecordingPublisher::new(false);
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut published = 0;
     while published < 2 && Instant::now() < deadline {
-        published += db.warehouse.relay(&ok, 10).await.unwrap().published;
+        published += relay(&db.warehouse, &ok, 10).await.unwrap().published;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(published, 2, "due again at once, not after the lease");
