@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # `make deploy STAGE=<stage>`: builds what Pulumi.yaml and the program read (the arm64 zips,
 # the release program), then `pulumi up` of that stack with the Pulumi CLI on your PATH and
-# the backend you are logged in to. See README "Deploy to AWS" for the one-time setup.
+# the backend you are logged in to. See docs/deploy.md for the one-time setup.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 stage=${1:-dev}
-command -v pulumi >/dev/null || { echo "pulumi is not on PATH: install the CLI (README, Deploy to AWS)"; exit 1; }
+command -v pulumi >/dev/null || { echo "pulumi is not on PATH: install the CLI (docs/deploy.md)"; exit 1; }
 [ -f "Pulumi.$stage.yaml" ] || { echo "no Pulumi.$stage.yaml: stages are $(ls Pulumi.*.yaml | sed 's/Pulumi.\(.*\).yaml/\1/' | grep -v '^yaml$' | tr '\n' ' ')"; exit 1; }
 # Preflight, before anything is built or created: the account's Lambda quota decides whether
 # the functions can reserve concurrency (new accounts: no), and the stage is checked against it.

@@ -1,6 +1,6 @@
 //! What wakes ops, each alarm → the ops topic → the e-mail in `opsEmail`, with an OK message
 //! when it clears. Every failure of the pipeline ends in one of these, and every description
-//! names its runbook: a section of the README's "Alarms" (a test checks the links).
+//! names its runbook: a section of docs/operate.md (a test checks the links).
 
 use donut_metrics::Metric;
 use std::collections::HashMap;
@@ -18,7 +18,7 @@ use donut_infra_aws::sns::topic_subscription;
 use donut_infra_aws::types::cloudwatch::{MetricAlarmMetricQuery, MetricAlarmMetricQueryMetric};
 
 /// Where the runbooks are.
-pub const RUNBOOKS: &str = "README.md#";
+pub const RUNBOOKS: &str = "docs/operate.md#";
 
 /// Where a metric comes from.
 #[derive(Clone, Copy)]
@@ -47,7 +47,7 @@ pub enum Watched {
 pub struct Alarm {
     /// The alarm's name, after the stack prefix.
     pub key: String,
-    /// The README section (its anchor) saying what it means and what to do.
+    /// The section of docs/operate.md (its anchor) saying what it means and what to do.
     pub runbook: &'static str,
     pub description: String,
     pub watched: Watched,

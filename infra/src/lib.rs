@@ -75,7 +75,7 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
 
     let network = network::declare(&stack)?;
     // A key rotation in progress: the previous key still verifies the URLs already given to
-    // the factory (README, "Rotating the callback key").
+    // the factory (docs/operate.md, "Rotating the callback key").
     let callback_key = match ctx.require_config_secret(None, "callbackSecretPrevious") {
         Ok(previous) => pulumi_gestalt_rust::pulumi_combine!(callback_secret, previous).map(
             |(current, previous)| {

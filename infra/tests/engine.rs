@@ -19,7 +19,7 @@ fn resources(stage: &str) -> usize {
     }
 }
 
-/// The outputs the README documents.
+/// The outputs docs/architecture.md documents.
 const OUTPUTS: [&str; 7] = [
     "apiUrl",
     "stockOutTopicArn",

@@ -486,10 +486,10 @@ fn alarms_watch_the_dlq_functions_and_api_and_mail_ops() {
     }
 }
 
-/// Every alarm names its runbook, a section of the README that exists.
+/// Every alarm names its runbook, a section of docs/operate.md that exists.
 #[test]
-fn every_alarm_links_to_a_readme_section_that_exists() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+fn every_alarm_links_to_a_runbook_section_that_exists() {
+    let readme = std::fs::read_to_string(root().join("docs/operate.md")).unwrap();
     let anchors: BTreeSet<String> = readme
         .lines()
         .filter(|l| l.starts_with('#'))
@@ -508,11 +508,11 @@ fn every_alarm_links_to_a_readme_section_that_exists() {
         for alarm in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") {
             let description = s(&alarm.inputs, "alarmDescription");
             let (_, anchor) = description
-                .split_once("Runbook: README.md#")
+                .split_once("Runbook: docs/operate.md#")
                 .unwrap_or_else(|| panic!("{}: no runbook in {description:?}", alarm.name));
             assert!(
                 anchors.contains(anchor),
-                "{}: README has no section #{anchor}",
+                "{}: docs/operate.md has no section #{anchor}",
                 alarm.name
             );
         }

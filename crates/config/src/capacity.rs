@@ -4,7 +4,7 @@
 //! most connections a stage can open is, per function, its reserved concurrency × the
 //! connections one instance holds — plus the migration and an operator's headroom. The stage
 //! is refused when that exceeds what its instance class allows ([`max_connections`]), so the
-//! database is never the first thing to fall over (README, "Connection budget").
+//! database is never the first thing to fall over (docs/deploy.md, "Connection budget").
 
 use crate::{ConfigError, Function, PROJECT, StageConfig};
 

@@ -26,7 +26,7 @@ impl Alerts for SnsAlerts {
              What to do: ask the factory about request {request}. Then either \
              `donut-cli orders re-request {id}` (asks again, same order: restocked once) or \
              `donut-cli orders cancel {id}` (the next stock-out of {product} orders anew). \
-             Runbook: README.md#factory-orders-overdue. Logs: correlation id {correlation}.",
+             Runbook: docs/operate.md#factory-orders-overdue. Logs: correlation id {correlation}.",
             id = order.id,
             quantity = order.quantity,
             product = order.product_id,

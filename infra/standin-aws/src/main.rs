@@ -1,6 +1,6 @@
 //! `pulumi-resource-aws` — a TEST DOUBLE of the Pulumi AWS provider, for running the real
 //! Pulumi engine against the program on a machine with no AWS account and no way to build or
-//! download the real provider (see README, "The Pulumi engine"). It deploys nothing.
+//! download the real provider (see docs/architecture.md, "Tested on the real Pulumi engine"). It deploys nothing.
 //!
 //! - `Check` validates every input against `infra/schema/aws-subset.json` (the same schema
 //!   the program's bindings come from): unknown or misspelt properties, missing required

@@ -116,7 +116,7 @@ fn stored_zip(name: &str, content: &[u8]) -> Vec<u8> {
 
 impl Project {
     /// A new project directory with a new stack `stage` (the committed stack file), the
-    /// callback secret and the ops mailbox set as the README's deploy steps say, and an empty
+    /// callback secret and the ops mailbox set as the deploy steps (docs/deploy.md) say, and an empty
     /// stand-in account.
     pub fn new(stage: &str) -> Project {
         let project = Project::as_committed(stage);

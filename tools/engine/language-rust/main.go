@@ -1,7 +1,7 @@
 // Command pulumi-language-rust is a TEST DOUBLE of pulumi-gestalt's language host
 // (github.com/andrzejressel/pulumi-gestalt/pulumi-language-rust, v0.0.12), built here
 // because neither that host nor Pulumi's own Go host is served by the Go module proxy this
-// project can reach (see README, "The Pulumi engine").
+// project can reach (see docs/architecture.md, "Tested on the real Pulumi engine").
 //
 // It implements exactly the part of the host's contract that `runtime: {name: rust,
 // options: {binary: …}}` uses: the engine starts it with its own address as the last
