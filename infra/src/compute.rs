@@ -7,8 +7,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Context as _;
+use donut_config::Deployment;
 use donut_config::Function;
-use donut_config::settings::{self, Base, Callback, Contract, Database, Factory, Rds};
+use donut_config::settings::{self, Contract, Database, Rds};
 
 use pulumi_gestalt_rust::Output;
 use serde_json::json;
@@ -171,13 +172,18 @@ pub fn declare(
     callback_base_url: &Output<String>,
 ) -> anyhow::Result<Compute> {
     let c = &stack.config;
-    // Every function's settings are its contract (donut_config::settings), written here and
-    // read by the function. What every function reads: its metrics namespace and the
-    // database — as the application user; only `migrate` logs in as the master user — with
-    // its share of the connection budget (donut_config::capacity).
-    let base = |function: Function, login: &Output<String>, host: &Output<String>| Base {
-        metrics_namespace: stack.metrics_namespace(),
-        database: Database::Rds(Rds {
+    // Every function's settings are its contract (donut_contract::settings), made from the
+    // stage config and this deployment (donut_config::contracts, as the local stack makes
+    // them), written here and read by the function. Each reaches the database as the
+    // application user — only `migrate` logs in as the master user, and always at the
+    // instance; the others through the proxy when there is one — with its share of the
+    // connection budget (donut_config::capacity).
+    let database = |function: Function| {
+        let (login, host) = match function {
+            Function::Migrate => (&data.db_secret_arn, &data.db_address),
+            _ => (&data.app_db_secret_arn, &data.serving_address),
+        };
+        Database::Rds(Rds {
             secret_arn: login.clone(),
             host: host.clone(),
             port: DB_PORT as u16,
@@ -186,25 +192,18 @@ pub fn declare(
             tls_ca: Some(RDS_CA_IN_PACKAGE.to_owned()),
             pool_size: c.db_connections_per_instance(function),
             idle_seconds: u64::from(c.capacity.db_idle_seconds),
-        }),
+        })
     };
-    // The functions that call the legacy factory: where it is, and how to sign the callback
-    // URL it gets.
-    let factory = || Factory {
-        url: c.factory_url.clone(),
-        timeout_ms: u64::from(c.factory_timeout_ms),
-    };
-    let callback = || Callback {
-        base_url: callback_base_url.clone(),
-        secret_arn: data.callback_secret_arn.clone(),
-        key_version: data.callback_key_version.clone(),
-        token_ttl_seconds: c.callback_token_ttl().as_secs(),
+    let deployment = Deployment {
+        database: &database,
+        stock_out_topic_arn: messaging.topic_arn.clone(),
+        ops_topic_arn: messaging.ops_topic_arn.clone(),
+        callback_base_url: callback_base_url.clone(),
+        callback_secret_arn: data.callback_secret_arn.clone(),
+        callback_key_version: data.callback_key_version.clone(),
+        factory_url: c.factory_url.clone(),
     };
     let plain = |value: String| known(value);
-    // The serving functions reach the database through its proxy when there is one; migrate
-    // always connects to the instance itself.
-    let serving_base =
-        |function: Function| base(function, &data.app_db_secret_arn, &data.serving_address);
     let db_secret = || {
         Statement::new(
             &["secretsmanager:GetSecretValue"],
@@ -234,11 +233,11 @@ pub fn declare(
             description: "Applies the warehouse schema migrations, keeps the functions' database user (and the dev seed)",
             timeout_seconds: 120,
             env: settings::Migrate::to_env(
-                &settings::Migrate {
-                    base: base(Function::Migrate, &data.db_secret_arn, &data.db_address),
-                    app_db_secret_arn: data.app_db_secret_arn.clone(),
-                    app_user_hosts: crate::network::VPC_MYSQL_HOSTS.to_owned(),
-                },
+                &c.migrate(
+                    &deployment,
+                    data.app_db_secret_arn.clone(),
+                    crate::network::VPC_MYSQL_HOSTS,
+                ),
                 &plain,
             ),
             statements: vec![
@@ -269,43 +268,21 @@ pub fn declare(
             function: Function::SalesApi,
             description: "Sales API: orders and stock levels",
             timeout_seconds: 10,
-            env: settings::SalesApi::to_env(
-                &settings::SalesApi {
-                    base: serving_base(Function::SalesApi),
-                    max_quantity: c.max_quantity,
-                    max_body_bytes: c.max_body_bytes,
-                    stock_out_topic_arn: messaging.topic_arn.clone(),
-                },
-                &plain,
-            ),
+            env: settings::SalesApi::to_env(&c.sales_api(&deployment), &plain),
             statements: vec![db_secret(), publish(), topic_key()],
         },
         Spec {
             function: Function::WarehouseRestock,
             description: "The legacy factory's signed callback: restocks once per factory order",
             timeout_seconds: 10,
-            env: settings::WarehouseRestock::to_env(
-                &settings::WarehouseRestock {
-                    base: serving_base(Function::WarehouseRestock),
-                    max_body_bytes: c.max_body_bytes,
-                    callback: callback(),
-                },
-                &plain,
-            ),
+            env: settings::WarehouseRestock::to_env(&c.warehouse_restock(&deployment), &plain),
             statements: vec![db_secret(), callback_secret()],
         },
         Spec {
             function: Function::FactoryRequester,
             description: "Stock-out events from SQS to the legacy Factory API",
             timeout_seconds: c.queue.requester_timeout_seconds as i32,
-            env: settings::FactoryRequester::to_env(
-                &settings::FactoryRequester {
-                    base: serving_base(Function::FactoryRequester),
-                    factory: factory(),
-                    callback: callback(),
-                },
-                &plain,
-            ),
+            env: settings::FactoryRequester::to_env(&c.factory_requester(&deployment), &plain),
             statements: vec![
                 db_secret(),
                 callback_secret(),
@@ -327,31 +304,14 @@ pub fn declare(
             function: Function::OutboxRelay,
             description: "Publishes stock-out events the outbox still holds",
             timeout_seconds: 60,
-            env: settings::OutboxRelay::to_env(
-                &settings::OutboxRelay {
-                    base: serving_base(Function::OutboxRelay),
-                    stock_out_topic_arn: messaging.topic_arn.clone(),
-                },
-                &plain,
-            ),
+            env: settings::OutboxRelay::to_env(&c.outbox_relay(&deployment), &plain),
             statements: vec![db_secret(), publish(), topic_key()],
         },
         Spec {
             function: Function::FactoryWatchdog,
             description: "Chases factory orders that stopped moving (asks again, republishes stalled stock-outs); then alerts ops",
             timeout_seconds: 60,
-            env: settings::FactoryWatchdog::to_env(
-                &settings::FactoryWatchdog {
-                    base: serving_base(Function::FactoryWatchdog),
-                    factory: factory(),
-                    callback: callback(),
-                    deadline_minutes: u64::from(c.factory_deadline_minutes),
-                    open_deadline_minutes: c.open_order_deadline_minutes(),
-                    max_attempts: c.factory_max_attempts,
-                    ops_topic_arn: messaging.ops_topic_arn.clone(),
-                },
-                &plain,
-            ),
+            env: settings::FactoryWatchdog::to_env(&c.factory_watchdog(&deployment), &plain),
             statements: vec![
                 db_secret(),
                 callback_secret(),

@@ -41,7 +41,7 @@ pub fn recording() -> bool {
 }
 
 /// Records that `function` called `action` on the resource of `kind`.
-pub fn record(function: Function, action: &str, kind: &str) {
+fn record(function: Function, action: &str, kind: &str) {
     let Some(sink) = sink() else { return };
     let line =
         serde_json::json!({ "function": function.name(), "action": action, "resource": kind });
@@ -84,6 +84,7 @@ impl Intercept for Recorder {
         context: &BeforeSerializationInterceptorContextRef<'_>,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueInput;
         use aws_sdk_sns::operation::publish::PublishInput;
         use aws_sdk_sqs::operation as sqs;
         let input = context.input();
@@ -111,6 +112,8 @@ impl Intercept for Recorder {
             input.downcast_ref::<sqs::get_queue_attributes::GetQueueAttributesInput>()
         {
             ("sqs:GetQueueAttributes", i.queue_url())
+        } else if let Some(i) = input.downcast_ref::<GetSecretValueInput>() {
+            ("secretsmanager:GetSecretValue", i.secret_id())
         } else {
             ("unknown:operation", None)
         };

@@ -1,5 +1,7 @@
-//! The whole system in one process, wired exactly as the Lambdas wire themselves, around
-//! MariaDB and LocalStack (started by `scripts/services.sh`). `donut-local up` (`make up`)
+//! The whole system in one process around MariaDB and LocalStack (started by
+//! `scripts/services.sh`): each function's settings made from the stage config as the infra
+//! program makes them (`donut_config::contracts`), each function built by the builder its
+//! Lambda `main` calls (`donut_runtime::apps`). `donut-local up` (`make up`)
 //! and the end-to-end tests both start it through [`LocalSystem::start`].
 
 use std::net::SocketAddr;
@@ -7,14 +9,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
-use donut_api::{Limits, RestockApi, SalesApi};
-use donut_config::{Function, StageConfig};
+use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region, SharedInterceptor};
+use donut_config::settings::Database;
+use donut_config::{Deployment, Function, StageConfig};
 use donut_domain::services::WatchdogPolicy;
-use donut_factory::{CallbackSigner, FactoryClient, FactoryClientConfig, keys_from_secret_string};
-use donut_messaging::sweep::{every, relay_pass, watchdog_pass};
-use donut_messaging::{FactoryRequester, SnsAlerts, SnsPublisher};
-use donut_runtime::RelayNow;
+use donut_messaging::sweep::every;
+use donut_runtime::{Aws, apps};
 use donut_warehouse::{DbConfig, MySqlWarehouse};
 use factory_sim::{FactorySim, Knobs};
 use tokio::sync::watch;
@@ -107,17 +107,18 @@ fn kinds(resources: &Resources) -> Vec<(String, String)> {
     .collect()
 }
 
-/// `function`'s SNS client (its calls recorded when `DONUT_AWS_CALLS` is set).
-fn sns_for(
-    function: Function,
-    aws: &aws_config::SdkConfig,
-    resources: &Resources,
-) -> aws_sdk_sns::Client {
-    let mut config = aws_sdk_sns::config::Builder::from(aws);
+/// The AWS configuration `function` makes its clients from (its calls recorded when
+/// `DONUT_AWS_CALLS` is set).
+fn aws_for(function: Function, aws: &aws_config::SdkConfig, resources: &Resources) -> Aws {
+    let aws = Aws::ready(aws.clone());
     if aws_calls::recording() {
-        config = config.interceptor(aws_calls::Recorder::new(function, kinds(resources)));
+        aws.with_interceptor(SharedInterceptor::new(aws_calls::Recorder::new(
+            function,
+            kinds(resources),
+        )))
+    } else {
+        aws
     }
-    aws_sdk_sns::Client::from_conf(config.build())
 }
 
 /// `function`'s SQS client (its calls recorded when `DONUT_AWS_CALLS` is set).
@@ -167,49 +168,71 @@ impl Parts<'_> {
             .push(tokio::spawn(every(self.options.relay_interval, stop, pass)));
     }
 
-    /// The outbox sweeper (AWS: the outbox-relay function on its schedule).
-    fn sweep_outbox(&mut self) {
-        let publisher = SnsPublisher::new(
-            sns_for(Function::OutboxRelay, &self.aws, &self.resources),
-            &self.resources.stock_out_topic_arn,
-        );
-        let (store, sns) = (self.warehouse.clone(), publisher);
-        self.every(move || {
-            let (store, sns) = (store.clone(), sns.clone());
-            async move {
-                // Logged by the pass; the next tick tries again.
-                let _ = relay_pass(&store, &sns).await;
-            }
-        });
+    /// What a deployment provides, for every function's settings (the infra program fills
+    /// the same with the engine's outputs).
+    fn deployment<'d>(
+        &self,
+        database: &'d dyn Fn(Function) -> Database<String>,
+        api_url: &str,
+        factory_url: &str,
+    ) -> Deployment<'d, String> {
+        Deployment {
+            database,
+            stock_out_topic_arn: self.resources.stock_out_topic_arn.clone(),
+            ops_topic_arn: self.resources.ops_topic_arn.clone(),
+            callback_base_url: api_url.to_owned(),
+            callback_secret_arn: self.resources.callback_secret_arn.clone(),
+            callback_key_version: "local".to_owned(),
+            factory_url: factory_url.to_owned(),
+        }
     }
 
-    /// The factory watchdog (AWS: the factory-watchdog function on the same schedule).
-    fn watch_factory_orders(&mut self, factory: &FactoryClient) {
-        let alerts = SnsAlerts::new(
-            sns_for(Function::FactoryWatchdog, &self.aws, &self.resources),
-            &self.resources.ops_topic_arn,
-        );
-        let (store, factory, policy) = (
-            self.warehouse.clone(),
-            factory.clone(),
-            self.options.watchdog,
-        );
+    fn aws_for(&self, function: Function) -> Aws {
+        aws_for(function, &self.aws, &self.resources)
+    }
+
+    /// The outbox sweeper (AWS: the outbox-relay function on its schedule).
+    fn sweep_outbox(&mut self, d: &Deployment<'_, String>) -> anyhow::Result<()> {
+        let settings = self.stage().outbox_relay(d);
+        let relay = Arc::new(apps::outbox_relay(
+            &self.aws_for(Function::OutboxRelay),
+            &settings,
+        )?);
         self.every(move || {
-            let (store, factory, alerts) = (store.clone(), factory.clone(), alerts.clone());
+            let relay = relay.clone();
             async move {
                 // Logged by the pass; the next tick tries again.
-                let _ = watchdog_pass(&store, &factory, &alerts, policy).await;
+                let _ = relay.run().await;
             }
         });
+        Ok(())
+    }
+
+    /// The factory watchdog (AWS: the factory-watchdog function on the same schedule), its
+    /// deadlines shortened for local runs.
+    fn watch_factory_orders(&mut self, d: &Deployment<'_, String>) -> anyhow::Result<()> {
+        let settings = self.stage().factory_watchdog(d);
+        let mut watchdog =
+            apps::factory_watchdog(&self.aws_for(Function::FactoryWatchdog), &settings)?;
+        watchdog.policy = self.options.watchdog;
+        let watchdog = Arc::new(watchdog);
+        self.every(move || {
+            let watchdog = watchdog.clone();
+            async move {
+                // Logged by the pass; the next tick tries again.
+                let _ = watchdog.run().await;
+            }
+        });
+        Ok(())
     }
 
     /// The queue feeding the factory-requester (AWS: its event source mapping).
-    fn feed_requester(&mut self, factory: FactoryClient, lease: Duration) {
-        let requester = Arc::new(FactoryRequester::new(
-            self.warehouse.clone(),
-            factory,
-            lease,
-        ));
+    fn feed_requester(&mut self, d: &Deployment<'_, String>) -> anyhow::Result<()> {
+        let settings = self.stage().factory_requester(d);
+        let requester = Arc::new(apps::factory_requester(
+            &self.aws_for(Function::FactoryRequester),
+            &settings,
+        )?);
         let source = EventSource {
             // The event source mapping polls with the requester's role.
             sqs: sqs_for(Function::FactoryRequester, &self.aws, &self.resources),
@@ -225,34 +248,24 @@ impl Parts<'_> {
         };
         let stop = self.stopped();
         self.tasks.push(tokio::spawn(source.run(handler, stop)));
+        Ok(())
     }
 
     /// The API Gateway stand-in in front of sales-api and warehouse-restock.
-    fn serve_api(&mut self, listener: tokio::net::TcpListener, signer: CallbackSigner) {
-        let publisher = SnsPublisher::new(
-            sns_for(Function::SalesApi, &self.aws, &self.resources),
-            &self.resources.stock_out_topic_arn,
-        );
+    fn serve_api(
+        &mut self,
+        listener: tokio::net::TcpListener,
+        d: &Deployment<'_, String>,
+    ) -> anyhow::Result<()> {
         let stage = self.stage();
-        let limits = Limits {
-            max_quantity: stage.max_quantity,
-            max_body_bytes: stage.max_body_bytes as usize,
-        };
-        let relay = RelayNow {
-            warehouse: self.warehouse.clone(),
-            publisher,
-            budget: Duration::from_secs(1),
-        };
-        let sales =
-            Arc::new(SalesApi::new(self.warehouse.clone(), limits).with_after_stock_out(relay));
-        let restock = Arc::new(RestockApi::new(
-            self.warehouse.clone(),
-            signer,
-            stage.max_body_bytes as usize,
-        ));
+        let sales = apps::sales_api(&self.aws_for(Function::SalesApi), &stage.sales_api(d))?;
+        let restock = apps::warehouse_restock(
+            &self.aws_for(Function::WarehouseRestock),
+            &stage.warehouse_restock(d),
+        )?;
         let gw = Gateway {
-            sales_api: invoker(sales),
-            warehouse_restock: invoker(restock),
+            sales_api: invoker(Arc::new(sales)),
+            warehouse_restock: invoker(Arc::new(restock)),
             static_json: Arc::new(vec![(
                 "/openapi.json",
                 donut_api::contract::openapi_json(stage.max_quantity),
@@ -264,6 +277,7 @@ impl Parts<'_> {
                 tracing::error!(error = %e, "the API gateway stopped");
             }
         }));
+        Ok(())
     }
 }
 
@@ -326,22 +340,6 @@ impl LocalSystem {
                 )
             })?;
         let api_url = format!("http://{}", listener.local_addr()?);
-        let secret =
-            donut_runtime::settings::secret_string(&aws, &resources.callback_secret_arn).await?;
-        // Read once here for the three functions that each read it on AWS.
-        for function in [
-            Function::FactoryRequester,
-            Function::WarehouseRestock,
-            Function::FactoryWatchdog,
-        ] {
-            aws_calls::record(function, "secretsmanager:GetSecretValue", "callback-secret");
-        }
-        let signer = CallbackSigner::with_keys(keys_from_secret_string(&secret)?, &api_url)
-            .with_ttl(options.stage.callback_token_ttl());
-        let mut factory_config = FactoryClientConfig::new(factory.url());
-        factory_config.request_timeout =
-            Duration::from_millis(u64::from(options.stage.factory_timeout_ms));
-        let factory_client = FactoryClient::new(&factory_config, signer.clone());
 
         let (shutdown, _) = watch::channel(false);
         let mut parts = Parts {
@@ -352,20 +350,23 @@ impl LocalSystem {
             shutdown,
             tasks: Vec::new(),
         };
+        // Every function's settings made from the stage config, as the infra program makes
+        // them; each function reaches the database through the URL with a pool of its own.
+        let database = |_: Function| Database::Url(options.database_url.clone());
+        let factory_url = factory.url();
+        let deployment = parts.deployment(&database, &api_url, &factory_url);
         timed(
             progress,
             "outbox relay, watchdog, SQS event source",
             async {
-                parts.sweep_outbox();
-                parts.watch_factory_orders(&factory_client);
-                parts.feed_requester(factory_client, factory_config.request_timeout * 2);
-                Ok(())
+                parts.sweep_outbox(&deployment)?;
+                parts.watch_factory_orders(&deployment)?;
+                parts.feed_requester(&deployment)
             },
         )
         .await?;
         timed(progress, "API gateway", async {
-            parts.serve_api(listener, signer);
-            Ok(())
+            parts.serve_api(listener, &deployment)
         })
         .await?;
 

@@ -5,8 +5,10 @@
 //! [`StageConfig::from_values`], so a bad or missing key fails the same way, naming the key.
 
 pub mod capacity;
+pub mod contracts;
 
 pub use capacity::Budget;
+pub use contracts::Deployment;
 pub use donut_contract::{Function, functions, routes, settings};
 
 use std::collections::BTreeMap;

@@ -6,13 +6,20 @@
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
+use aws_sdk_sns::config::SharedInterceptor;
 use donut_domain::{Alerts, EventPublisher, FactoryOrder, PublishError, StockOutEvent};
 use donut_messaging::{SnsAlerts, SnsPublisher};
 use tokio::sync::OnceCell;
 
-/// The configuration `aws_config::load_from_env` gives, once something asks for it.
+/// The configuration `aws_config::load_from_env` gives, once something asks for it, and the
+/// service clients made from it.
 #[derive(Clone, Default)]
-pub struct Aws(Arc<OnceCell<SdkConfig>>);
+pub struct Aws {
+    config: Arc<OnceCell<SdkConfig>>,
+    /// Put on every client made from this configuration (the local stack records each
+    /// function's AWS calls with one).
+    interceptor: Option<SharedInterceptor>,
+}
 
 impl Aws {
     /// Nothing is read until [`Aws::config`] is first awaited.
@@ -22,11 +29,38 @@ impl Aws {
 
     /// An already loaded configuration (tests, the local stack).
     pub fn ready(config: SdkConfig) -> Self {
-        Self(Arc::new(OnceCell::new_with(Some(config))))
+        Self {
+            config: Arc::new(OnceCell::new_with(Some(config))),
+            interceptor: None,
+        }
+    }
+
+    /// The same configuration; every client made from it runs `interceptor`.
+    pub fn with_interceptor(&self, interceptor: SharedInterceptor) -> Self {
+        Self {
+            config: self.config.clone(),
+            interceptor: Some(interceptor),
+        }
     }
 
     pub async fn config(&self) -> &SdkConfig {
-        self.0.get_or_init(aws_config::load_from_env).await
+        self.config.get_or_init(aws_config::load_from_env).await
+    }
+
+    pub async fn sns(&self) -> aws_sdk_sns::Client {
+        let mut config = aws_sdk_sns::config::Builder::from(self.config().await);
+        if let Some(i) = &self.interceptor {
+            config.push_interceptor(i.clone());
+        }
+        aws_sdk_sns::Client::from_conf(config.build())
+    }
+
+    pub async fn secrets_manager(&self) -> aws_sdk_secretsmanager::Client {
+        let mut config = aws_sdk_secretsmanager::config::Builder::from(self.config().await);
+        if let Some(i) = &self.interceptor {
+            config.push_interceptor(i.clone());
+        }
+        aws_sdk_secretsmanager::Client::from_conf(config.build())
     }
 }
 
@@ -62,12 +96,7 @@ impl<T> LazySns<T> {
 
     async fn get(&self) -> &T {
         self.made
-            .get_or_init(|| async {
-                (self.make)(
-                    aws_sdk_sns::Client::new(self.aws.config().await),
-                    self.topic_arn.clone(),
-                )
-            })
+            .get_or_init(|| async { (self.make)(self.aws.sns().await, self.topic_arn.clone()) })
             .await
     }
 }

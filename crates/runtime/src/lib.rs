@@ -3,6 +3,7 @@
 //!
 //! A Lambda `main` is: `telemetry::init`, read its settings, build its handler, run it.
 
+pub mod apps;
 pub mod aws;
 pub mod metrics;
 pub mod settings;

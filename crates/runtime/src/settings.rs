@@ -23,12 +23,10 @@ pub enum SettingsError {
     Secret { arn: String, problem: String },
 }
 
-pub async fn secret_string(
-    aws: &aws_config::SdkConfig,
-    arn: &str,
-) -> Result<String, SettingsError> {
-    let client = aws_sdk_secretsmanager::Client::new(aws);
-    let out = client
+pub async fn secret_string(aws: &Aws, arn: &str) -> Result<String, SettingsError> {
+    let out = aws
+        .secrets_manager()
+        .await
         .get_secret_value()
         .secret_id(arn)
         .send()
@@ -59,7 +57,7 @@ impl RdsSecret {
     }
 
     async fn client(&self) -> aws_sdk_secretsmanager::Client {
-        aws_sdk_secretsmanager::Client::new(self.aws.config().await)
+        self.aws.secrets_manager().await
     }
 
     fn problem(&self, problem: String) -> SettingsError {
@@ -209,7 +207,7 @@ pub fn callback_keys(aws: &Aws, callback: &Callback<String>) -> CallbackKeys {
         let (aws, callback) = (aws.clone(), callback.clone());
         async move {
             tracing::info!(callback_key_version = %callback.key_version, "reading the callback keys");
-            let raw = secret_string(aws.config().await, &callback.secret_arn)
+            let raw = secret_string(&aws, &callback.secret_arn)
                 .await
                 .map_err(|e| e.to_string())?;
             let keys = keys_from_secret_string(&raw)

@@ -7,33 +7,17 @@
 #![warn(unused_crate_dependencies)]
 
 use donut_contract::settings::{self, Contract};
-use donut_runtime::{Aws, RdsSecret, telemetry, warehouse};
+use donut_runtime::{Aws, apps, telemetry};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init("migrate");
-    let settings = settings::Migrate::from_env()?;
-    let aws = Aws::from_env();
-    let warehouse = &warehouse(&aws, &settings.base.database)?;
-    let app_login = &RdsSecret::new(&aws, &settings.app_db_secret_arn);
-    let settings = &settings;
+    let migrate = &apps::migrate(&Aws::from_env(), &settings::Migrate::from_env()?)?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let applied = warehouse.migrate().await?;
-        let (user, password) = app_login.app_login().await?;
-        warehouse
-            .ensure_app_user(&user, &password, &settings.app_user_hosts)
-            .await?;
-        let seeded = event
-            .payload
-            .get("seed")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        if seeded {
-            warehouse.seed().await?;
-        }
-        Ok::<_, Error>(json!({ "applied": applied, "app_user": user, "seeded": seeded }))
+        let seed = event.payload.get("seed").and_then(Value::as_bool);
+        Ok::<_, Error>(migrate.run(seed.unwrap_or(false)).await?)
     }))
     .await
 }

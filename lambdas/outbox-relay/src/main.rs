@@ -5,20 +5,16 @@
 #![warn(unused_crate_dependencies)]
 
 use donut_contract::settings::{self, Contract};
-use donut_messaging::sweep::relay_pass;
-use donut_runtime::{Aws, sns_publisher, telemetry, warehouse};
+use donut_runtime::{Aws, apps, telemetry};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init("outbox-relay");
-    let settings = settings::OutboxRelay::from_env()?;
-    let aws = Aws::from_env();
-    let warehouse = &warehouse(&aws, &settings.base.database)?;
-    let publisher = &sns_publisher(&aws, &settings.stock_out_topic_arn);
+    let relay = &apps::outbox_relay(&Aws::from_env(), &settings::OutboxRelay::from_env()?)?;
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
-        let report = relay_pass(warehouse, publisher).await?;
+        let report = relay.run().await?;
         Ok::<_, Error>(json!({ "published": report.published, "failed": report.failed }))
     }))
     .await

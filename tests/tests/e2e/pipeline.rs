@@ -487,7 +487,7 @@ async fn no_secret_reaches_a_log_line() {
     })
     .await;
     let secret = donut_runtime::settings::secret_string(
-        &t.stack.aws,
+        &donut_runtime::Aws::ready(t.stack.aws.clone()),
         &t.stack.resources.callback_secret_arn,
     )
     .await
