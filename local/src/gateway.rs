@@ -8,8 +8,8 @@ use axum::body::{Body as AxumBody, to_bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use donut_api::apigw::{HttpCall, HttpReply, to_lambda_request};
 use donut_api::{Function, HttpHandler, route_for};
+use donut_apigw::{HttpCall, HttpReply, to_lambda_request};
 use futures::future::BoxFuture;
 
 /// API Gateway's payload limit.

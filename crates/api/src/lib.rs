@@ -4,7 +4,6 @@
 //! local gateway (which turns HTTP requests into API Gateway v2 events), so what is tested
 //! locally is what runs in Lambda.
 
-pub mod apigw;
 pub mod contract;
 mod error;
 mod json;

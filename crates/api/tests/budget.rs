@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use donut_api::apigw::{HttpCall, HttpReply, to_lambda_request};
 use donut_api::{Limits, SalesApi};
+use donut_apigw::{HttpCall, HttpReply, to_lambda_request};
 use donut_testkit::{PrivateMariaDb, Shelf, TestDb};
 use donut_warehouse::{DbConfig, MySqlWarehouse};
 

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use donut_api::apigw::{HttpCall, HttpReply, to_lambda_request};
 use donut_api::{Limits, RestockApi, SalesApi};
+use donut_apigw::{HttpCall, HttpReply, to_lambda_request};
 use donut_domain::{FactoryOrderId, FactoryOrders};
 use donut_factory::{CallbackSecret, CallbackSigner};
 use donut_testkit::{Shelf, TestDb};
@@ -592,7 +592,7 @@ fn the_local_gateway_frames_requests_with_awss_keys() {
     }
     let aws: Value = serde_json::from_str(POST_ORDERS).unwrap();
     let body = br#"{"product_id":"glazed","quantity":1}"#;
-    let ours = donut_api::apigw::event_json(&call("POST", "/orders", "", body, "application/json"));
+    let ours = donut_apigw::event_json(&call("POST", "/orders", "", body, "application/json"));
     // Present only when the route has them.
     let optional = ["pathParameters", "queryStringParameters", "cookies"];
     let missing: Vec<_> = keys(&aws)

@@ -2,8 +2,8 @@
 //! contract lists and a JSON error body, and never panic. Bounded (256 cases each). The
 //! warehouse is empty (in memory): whatever passes validation meets an unknown product or order.
 
-use donut_api::apigw::{HttpCall, HttpReply, to_lambda_request};
 use donut_api::{Limits, RestockApi, SalesApi};
+use donut_apigw::{HttpCall, HttpReply, to_lambda_request};
 use donut_factory::{CallbackSecret, CallbackSigner};
 use donut_testkit::MemWarehouse;
 use proptest::prelude::*;

@@ -4,6 +4,7 @@
 //! (`PULUMI_CONFIG`, the same keys), the local stack from the file; both go through
 //! [`StageConfig::from_values`], so a bad or missing key fails the same way, naming the key.
 
+pub mod aws;
 pub mod capacity;
 pub mod contracts;
 
@@ -625,34 +626,6 @@ impl StageConfig {
             slug.trim_end_matches('-'),
             hash & 0xff_ffff
         )
-    }
-}
-
-/// AWS documents that both the Pulumi program and the local stack's provisioning declare,
-/// written once so the two cannot drift.
-pub mod aws {
-    use serde_json::{Value, json};
-
-    /// What the DLQ-depth alarm says (the program adds its runbook link).
-    pub const DLQ_DEPTH_ALARM: &str =
-        "Factory orders are failing: messages reached the dead-letter queue.";
-
-    /// The factory-orders queue's redrive policy.
-    pub fn redrive_policy(dlq_arn: &str, max_receive_count: u32) -> String {
-        json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count }).to_string()
-    }
-
-    /// The factory-orders queue's policy: only the stock-out topic may send to it.
-    pub fn stock_out_queue_policy(queue_arn: &str, topic_arn: &str) -> String {
-        let statement: Value = json!({
-            "Sid": "stock-out-topic-only",
-            "Effect": "Allow",
-            "Principal": { "Service": "sns.amazonaws.com" },
-            "Action": "sqs:SendMessage",
-            "Resource": queue_arn,
-            "Condition": { "ArnEquals": { "aws:SourceArn": topic_arn } }
-        });
-        json!({ "Version": "2012-10-17", "Statement": [statement] }).to_string()
     }
 }
 

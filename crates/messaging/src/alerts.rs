@@ -2,16 +2,18 @@
 
 use donut_domain::{Alerts, FactoryOrder, PublishError};
 
-#[derive(Debug, Clone)]
+use crate::sns::SnsClient;
+
+#[derive(Clone)]
 pub struct SnsAlerts {
-    client: aws_sdk_sns::Client,
+    client: SnsClient,
     topic_arn: String,
 }
 
 impl SnsAlerts {
-    pub fn new(client: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> Self {
+    pub fn new(client: impl Into<SnsClient>, topic_arn: impl Into<String>) -> Self {
         Self {
-            client,
+            client: client.into(),
             topic_arn: topic_arn.into(),
         }
     }
@@ -38,6 +40,8 @@ impl Alerts for SnsAlerts {
             correlation = order.correlation_id,
         );
         self.client
+            .get()
+            .await
             .publish()
             .topic_arn(&self.topic_arn)
             .subject("Donut-States: factory order overdue")

@@ -9,4 +9,4 @@ pub mod sweep;
 pub use alerts::SnsAlerts;
 pub use relay::{relay_once, relay_until_drained};
 pub use requester::FactoryRequester;
-pub use sns::SnsPublisher;
+pub use sns::{SnsClient, SnsPublisher};

@@ -1,7 +1,12 @@
 //! Publishing stock-out events to the SNS topic.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
 use aws_sdk_sns::types::MessageAttributeValue;
 use donut_domain::{EventPublisher, PublishError, StockOutEvent};
+use tokio::sync::OnceCell;
 
 /// Message attributes every stock-out carries, so subscribers can filter and trace without
 /// parsing the body.
@@ -14,16 +19,52 @@ pub const ATTR_EVENT_TYPE: &str = "event_type";
 /// How long one publish may take, the SDK's own retries included.
 const PUBLISH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
-#[derive(Debug, Clone)]
+type MakeClient =
+    dyn Fn() -> Pin<Box<dyn Future<Output = aws_sdk_sns::Client> + Send>> + Send + Sync;
+
+/// An SNS client, made on its first use when it is deferred: making one loads the AWS
+/// configuration and its TLS roots, milliseconds a cold start need not pay before its first
+/// event (`make bench`, cold-init table). The stock-out publisher and the ops alerts hold one.
+#[derive(Clone)]
+pub struct SnsClient {
+    client: Arc<OnceCell<aws_sdk_sns::Client>>,
+    make: Arc<MakeClient>,
+}
+
+impl SnsClient {
+    /// A client `make` makes when it is first needed.
+    pub fn deferred<F, Fut>(make: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = aws_sdk_sns::Client> + Send + 'static,
+    {
+        Self {
+            client: Arc::default(),
+            make: Arc::new(move || Box::pin(make())),
+        }
+    }
+
+    pub(crate) async fn get(&self) -> &aws_sdk_sns::Client {
+        self.client.get_or_init(|| (self.make)()).await
+    }
+}
+
+impl From<aws_sdk_sns::Client> for SnsClient {
+    fn from(client: aws_sdk_sns::Client) -> Self {
+        Self::deferred(move || std::future::ready(client.clone()))
+    }
+}
+
+#[derive(Clone)]
 pub struct SnsPublisher {
-    client: aws_sdk_sns::Client,
+    client: SnsClient,
     topic_arn: String,
 }
 
 impl SnsPublisher {
-    pub fn new(client: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> Self {
+    pub fn new(client: impl Into<SnsClient>, topic_arn: impl Into<String>) -> Self {
         Self {
-            client,
+            client: client.into(),
             topic_arn: topic_arn.into(),
         }
     }
@@ -41,6 +82,8 @@ impl EventPublisher for SnsPublisher {
     async fn publish(&self, event: &StockOutEvent) -> Result<(), PublishError> {
         let send = self
             .client
+            .get()
+            .await
             .publish()
             .topic_arn(&self.topic_arn)
             .message(event.to_json())

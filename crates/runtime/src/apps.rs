@@ -16,7 +16,9 @@ use donut_messaging::FactoryRequester;
 use donut_messaging::sweep::{relay_pass, watchdog_pass};
 use donut_warehouse::MySqlWarehouse;
 
-use crate::aws::{Aws, LazyAlerts, LazyPublisher};
+use donut_messaging::{SnsAlerts, SnsPublisher};
+
+use crate::aws::Aws;
 use crate::settings::{SettingsError, callback_keys, factory_client, warehouse};
 use crate::{RdsSecret, RelayNow};
 
@@ -24,7 +26,7 @@ use crate::{RdsSecret, RelayNow};
 /// before it answers; the scheduled relay publishes what this leaves.
 pub const RELAY_AFTER_STOCK_OUT: Duration = Duration::from_secs(1);
 
-pub type SalesHandler = SalesApi<MySqlWarehouse, RelayNow<LazyPublisher>>;
+pub type SalesHandler = SalesApi<MySqlWarehouse, RelayNow<SnsPublisher>>;
 
 /// λ sales-api: orders and stock levels; a stock-out's event published right after the sale.
 pub fn sales_api(aws: &Aws, s: &settings::SalesApi<String>) -> Result<SalesHandler, SettingsError> {
@@ -35,7 +37,7 @@ pub fn sales_api(aws: &Aws, s: &settings::SalesApi<String>) -> Result<SalesHandl
     };
     let relay = RelayNow {
         warehouse: warehouse.clone(),
-        publisher: LazyPublisher::new(aws, &s.stock_out_topic_arn),
+        publisher: SnsPublisher::new(aws.sns_client(), &s.stock_out_topic_arn),
         budget: RELAY_AFTER_STOCK_OUT,
     };
     Ok(SalesApi::new(warehouse, limits).with_after_stock_out(relay))
@@ -71,7 +73,7 @@ pub fn factory_requester(
 /// λ outbox-relay: one pass of the scheduled sweeper.
 pub struct OutboxRelay {
     warehouse: MySqlWarehouse,
-    publisher: LazyPublisher,
+    publisher: SnsPublisher,
 }
 
 pub fn outbox_relay(
@@ -80,7 +82,7 @@ pub fn outbox_relay(
 ) -> Result<OutboxRelay, SettingsError> {
     Ok(OutboxRelay {
         warehouse: warehouse(aws, &s.base.database)?,
-        publisher: LazyPublisher::new(aws, &s.stock_out_topic_arn),
+        publisher: SnsPublisher::new(aws.sns_client(), &s.stock_out_topic_arn),
     })
 }
 
@@ -95,7 +97,7 @@ impl OutboxRelay {
 pub struct FactoryWatchdog {
     warehouse: MySqlWarehouse,
     factory: FactoryClient,
-    alerts: LazyAlerts,
+    alerts: SnsAlerts,
     /// From the settings; the local stack shortens it, as it shortens the queue's timeout.
     pub policy: WatchdogPolicy,
 }
@@ -107,7 +109,7 @@ pub fn factory_watchdog(
     Ok(FactoryWatchdog {
         warehouse: warehouse(aws, &s.base.database)?,
         factory: factory_client(&s.factory, callback_keys(aws, &s.callback)),
-        alerts: LazyAlerts::new(aws, &s.ops_topic_arn),
+        alerts: SnsAlerts::new(aws.sns_client(), &s.ops_topic_arn),
         policy: WatchdogPolicy {
             deadline: Duration::from_secs(60 * s.deadline_minutes),
             open_deadline: Duration::from_secs(60 * s.open_deadline_minutes),

@@ -9,9 +9,9 @@ pub mod metrics;
 pub mod settings;
 pub mod telemetry;
 
-pub use aws::{Aws, LazyAlerts, LazyPublisher, LazySns};
+pub use aws::Aws;
 pub use settings::{
-    APP_DB_USER, RdsSecret, SettingsError, callback_keys, factory_client, sns_publisher, warehouse,
+    APP_DB_USER, RdsSecret, SettingsError, callback_keys, factory_client, warehouse,
 };
 
 use donut_api::AfterStockOut;

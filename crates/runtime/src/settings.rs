@@ -1,11 +1,11 @@
 //! What a function builds from its settings (`donut_contract::settings`, the typed contract the
-//! infra program writes into its environment): the warehouse, the callback signer, the factory
-//! client, the SNS publisher; and the secrets they need from Secrets Manager.
+//! infra program writes into its environment): the warehouse, the callback keys, the factory
+//! client; and the secrets they need from Secrets Manager.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::aws::{Aws, LazyPublisher};
+use crate::aws::Aws;
 use donut_contract::settings::{Callback, Database, EnvError, Factory};
 use donut_domain::StoreError;
 use donut_factory::{
@@ -222,9 +222,4 @@ pub fn factory_client(factory: &Factory, keys: CallbackKeys) -> FactoryClient {
     let mut config = FactoryClientConfig::new(&factory.url);
     config.request_timeout = Duration::from_millis(factory.timeout_ms);
     FactoryClient::new(&config, keys)
-}
-
-/// The stock-out publisher; its SNS client is made on the first publish.
-pub fn sns_publisher(aws: &Aws, topic_arn: &str) -> LazyPublisher {
-    LazyPublisher::new(aws, topic_arn)
 }

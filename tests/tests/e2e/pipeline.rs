@@ -515,7 +515,8 @@ async fn a_lazily_made_alert_reaches_ops_by_e_mail() {
     };
     let t = spawn_stack(&[], quick(100)).await;
     let aws = donut_runtime::Aws::ready(t.stack.aws.clone());
-    let alerts = donut_runtime::LazyAlerts::new(&aws, &t.stack.resources.ops_topic_arn);
+    let alerts =
+        donut_messaging::SnsAlerts::new(aws.sns_client(), &t.stack.resources.ops_topic_arn);
     let order = FactoryOrder {
         id: FactoryOrderId::new(),
         product_id: ProductId::parse("lazy-glazed").unwrap(),

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use donut_api::apigw::{HttpCall, HttpReply, to_lambda_request};
 use donut_api::{Limits, SalesApi};
+use donut_apigw::{HttpCall, HttpReply, to_lambda_request};
 use donut_e2e::*;
 use donut_runtime::RdsSecret;
 use donut_testkit::{Shelf, TestDb};

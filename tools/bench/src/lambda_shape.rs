@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use donut_api::apigw::{HttpCall, to_lambda_request};
 use donut_api::{Limits, SalesApi};
+use donut_apigw::{HttpCall, to_lambda_request};
 use donut_domain::{CorrelationId, ProductId, PurchaseOutcome, PurchaseRequest, Quantity, Shelves};
 use donut_load::Summary;
 use donut_warehouse::{DbConfig, MySqlWarehouse};
