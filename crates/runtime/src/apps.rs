@@ -18,8 +18,8 @@ use donut_warehouse::MySqlWarehouse;
 
 use donut_messaging::{SnsAlerts, SnsPublisher};
 
+use crate::adapters::{SettingsError, callback_keys, factory_client, warehouse};
 use crate::aws::Aws;
-use crate::settings::{SettingsError, callback_keys, factory_client, warehouse};
 use crate::{RdsSecret, RelayNow};
 
 /// How long a purchase that opened a factory order waits for its stock-out to be published

@@ -3,16 +3,16 @@
 //!
 //! A Lambda `main` is: `telemetry::init`, read its settings, build its handler, run it.
 
+pub mod adapters;
 pub mod apps;
 pub mod aws;
 pub mod metrics;
-pub mod settings;
 pub mod telemetry;
 
-pub use aws::Aws;
-pub use settings::{
+pub use adapters::{
     APP_DB_USER, RdsSecret, SettingsError, callback_keys, factory_client, warehouse,
 };
+pub use aws::Aws;
 
 use donut_api::AfterStockOut;
 use donut_domain::EventPublisher;

@@ -329,7 +329,7 @@ async fn malformed_requests_to_every_route_are_refused_and_change_nothing() {
 
 async fn callback_secret(t: &TestStack) -> String {
     let aws = donut_runtime::Aws::ready(t.stack.aws.clone());
-    donut_runtime::settings::secret_string(&aws, &t.stack.resources.callback_secret_arn)
+    donut_runtime::adapters::secret_string(&aws, &t.stack.resources.callback_secret_arn)
         .await
         .unwrap()
 }

@@ -486,7 +486,7 @@ async fn no_secret_reaches_a_log_line() {
         t.stock("e2e-secret").await == 3
     })
     .await;
-    let secret = donut_runtime::settings::secret_string(
+    let secret = donut_runtime::adapters::secret_string(
         &donut_runtime::Aws::ready(t.stack.aws.clone()),
         &t.stack.resources.callback_secret_arn,
     )
