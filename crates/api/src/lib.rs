@@ -14,7 +14,8 @@ pub use error::{ApiError, ErrorCode};
 pub use restock::RestockApi;
 pub use sales::{AfterStockOut, Limits, SalesApi};
 
-use lambda_http::{Body, Request, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
 
 pub use donut_contract::routes::{Function, ROUTES, route_for};
 
@@ -26,17 +27,28 @@ pub trait HttpHandler: Send + Sync + 'static {
     fn handle(&self, request: Request) -> impl std::future::Future<Output = Response<Body>> + Send;
 }
 
-/// The path split into its segments (`/products/` = `/products`).
-pub(crate) fn segments(request: &Request) -> Vec<&str> {
-    // One leading and one trailing slash are dropped; an empty segment inside the path stays
-    // (so `/products//` — also what `/products/\` becomes — asks for the product "" and gets
-    // a 400, not the list).
-    let path = request.uri().path();
-    let path = path.strip_prefix('/').unwrap_or(path);
-    let path = path.strip_suffix('/').unwrap_or(path);
-    if path.is_empty() {
-        Vec::new()
-    } else {
-        path.split('/').collect()
+/// The route API Gateway matched for `request` — its path pattern, one of
+/// `donut_contract::routes::paths` — read from the event's route key; `None` for a route this
+/// project does not declare.
+pub(crate) fn route_of(request: &Request) -> Option<&'static str> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context
+            .route_key
+            .as_deref()
+            .and_then(donut_contract::routes::pattern_of),
+        _ => None,
     }
+}
+
+/// The value of `pattern`'s path parameter (`{id}` of `/products/{id}`) in `request`, as the
+/// event carries it; "" when it carries none.
+pub(crate) fn path_parameter<'r>(request: &'r Request, pattern: &str) -> &'r str {
+    let name = pattern
+        .split_once('{')
+        .and_then(|(_, rest)| rest.split_once('}'))
+        .map_or("", |(name, _)| name);
+    request
+        .path_parameters_ref()
+        .and_then(|parameters| parameters.first(name))
+        .unwrap_or_default()
 }

@@ -17,7 +17,9 @@ use tracing::Instrument;
 
 use crate::contract::{CallbackAccepted, RestockStatus};
 use crate::error::json_response;
-use crate::{ApiError, ErrorCode, HttpHandler, json, segments};
+use donut_contract::routes::paths::FACTORY_CALLBACK;
+
+use crate::{ApiError, ErrorCode, HttpHandler, json, path_parameter, route_of};
 
 pub struct RestockApi<W> {
     warehouse: W,
@@ -61,9 +63,12 @@ impl<W: Restocks> RestockApi<W> {
     }
 
     async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        match (request.method(), segments(request).as_slice()) {
-            (&Method::POST, ["factory", "callback", id]) => self.callback(request, id).await,
-            (_, ["factory", "callback", _]) => Err(ApiError::method_not_allowed("POST")),
+        match (request.method(), route_of(request)) {
+            (&Method::POST, Some(FACTORY_CALLBACK)) => {
+                self.callback(request, path_parameter(request, FACTORY_CALLBACK))
+                    .await
+            }
+            (_, Some(FACTORY_CALLBACK)) => Err(ApiError::method_not_allowed("POST")),
             _ => Err(ApiError::route_not_found()),
         }
     }

@@ -12,7 +12,8 @@ use tracing::Instrument;
 
 use crate::contract::{OrderRequest, ProductList, ProductView, Restock, RestockStatus, Sold};
 use crate::error::json_response;
-use crate::{ApiError, CORRELATION_HEADER, ErrorCode, HttpHandler, json, segments};
+use crate::{ApiError, CORRELATION_HEADER, ErrorCode, HttpHandler, json, path_parameter, route_of};
+use donut_contract::routes::paths::{ORDERS, PRODUCT, PRODUCTS};
 
 /// What a buyer may ask for.
 #[derive(Debug, Clone, Copy)]
@@ -110,12 +111,12 @@ impl<W: Shelves, N: AfterStockOut> SalesApi<W, N> {
         request: &Request,
         correlation_id: &CorrelationId,
     ) -> Result<Response<Body>, ApiError> {
-        match (request.method(), segments(request).as_slice()) {
-            (&Method::POST, ["orders"]) => self.purchase(request, correlation_id).await,
-            (_, ["orders"]) => Err(ApiError::method_not_allowed("POST")),
-            (&Method::GET, ["products"]) => self.list().await,
-            (&Method::GET, ["products", id]) => self.one(id).await,
-            (_, ["products"] | ["products", _]) => Err(ApiError::method_not_allowed("GET")),
+        match (request.method(), route_of(request)) {
+            (&Method::POST, Some(ORDERS)) => self.purchase(request, correlation_id).await,
+            (_, Some(ORDERS)) => Err(ApiError::method_not_allowed("POST")),
+            (&Method::GET, Some(PRODUCTS)) => self.list().await,
+            (&Method::GET, Some(PRODUCT)) => self.one(path_parameter(request, PRODUCT)).await,
+            (_, Some(PRODUCTS | PRODUCT)) => Err(ApiError::method_not_allowed("GET")),
             _ => Err(ApiError::route_not_found()),
         }
     }

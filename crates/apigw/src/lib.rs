@@ -51,6 +51,15 @@ pub fn event_json(call: &HttpCall<'_>) -> Value {
             true,
         ),
     };
+    // The route API Gateway would match: its key and path parameters (`$default`, none,
+    // when no route matches; the gateway answers those itself).
+    let route = donut_contract::routes::matching(call.path);
+    let route_key = route.as_ref().map_or("$default", |r| r.key);
+    let path_parameters: Map<String, Value> = route
+        .iter()
+        .flat_map(|r| &r.parameters)
+        .map(|(name, value)| ((*name).to_owned(), Value::String(value.clone())))
+        .collect();
     let now = time::OffsetDateTime::now_utc();
     let user_agent = headers
         .get("user-agent")
@@ -58,11 +67,12 @@ pub fn event_json(call: &HttpCall<'_>) -> Value {
         .unwrap_or(Value::String(String::new()));
     json!({
         "version": "2.0",
-        "routeKey": "$default",
+        "routeKey": route_key,
         "rawPath": call.path,
         "rawQueryString": call.raw_query,
         "headers": headers,
         "queryStringParameters": if query.is_empty() { Value::Null } else { Value::Object(query) },
+        "pathParameters": if path_parameters.is_empty() { Value::Null } else { Value::Object(path_parameters) },
         "requestContext": {
             "accountId": "000000000000",
             "apiId": "local",
@@ -76,7 +86,7 @@ pub fn event_json(call: &HttpCall<'_>) -> Value {
                 "userAgent": user_agent,
             },
             "requestId": uuid::Uuid::new_v4().to_string(),
-            "routeKey": "$default",
+            "routeKey": route_key,
             "stage": "$default",
             "time": now.format(&time::format_description::well_known::Rfc2822).unwrap_or_default(),
             "timeEpoch": (now.unix_timestamp_nanos() / 1_000_000) as i64,

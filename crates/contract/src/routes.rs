@@ -3,32 +3,91 @@
 
 pub use crate::Function;
 
-/// Which function serves which API Gateway route (the infra program declares these routes and
-/// the local gateway dispatches by them, so the routes deployed are the routes served).
-/// API Gateway route keys (`ANY`: the handler answers 405 for methods it does not serve).
-pub const ROUTES: &[(&str, Function)] = &[
-    ("ANY /orders", Function::SalesApi),
-    ("ANY /products", Function::SalesApi),
-    ("ANY /products/{id}", Function::SalesApi),
-    (
-        "ANY /factory/callback/{factory_order_id}",
-        Function::WarehouseRestock,
-    ),
-];
+/// Declares each route's path once: `paths::NAME` for the handlers, and [`ROUTES`] (its route
+/// key and function) for the infra program and the local gateway.
+macro_rules! routes {
+    ($($(#[$doc:meta])* $name:ident = $path:literal => $function:ident,)*) => {
+        /// Each route's path pattern, as its route key names it.
+        pub mod paths {
+            $($(#[$doc])* pub const $name: &str = $path;)*
+        }
 
-/// The function whose route matches `path`, as API Gateway matches route keys.
-pub fn route_for(path: &str) -> Option<Function> {
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        /// Which function serves which API Gateway route (the infra program declares these
+        /// routes and the local gateway dispatches by them, so the routes deployed are the
+        /// routes served). `ANY`: the handler answers 405 for methods it does not serve.
+        pub const ROUTES: &[(&str, Function)] = &[$((concat!("ANY ", $path), Function::$function),)*];
+    };
+}
+
+routes! {
+    /// `POST`: a purchase.
+    ORDERS = "/orders" => SalesApi,
+    /// `GET`: every product's stock.
+    PRODUCTS = "/products" => SalesApi,
+    /// `GET`: one product's stock.
+    PRODUCT = "/products/{id}" => SalesApi,
+    /// `POST`: the factory's signed callback.
+    FACTORY_CALLBACK = "/factory/callback/{factory_order_id}" => WarehouseRestock,
+}
+
+/// A request's path matched to a route, as API Gateway matches route keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched {
+    /// The route key, `ANY /products/{id}`.
+    pub key: &'static str,
+    /// Its path pattern, one of [`paths`].
+    pub pattern: &'static str,
+    pub function: Function,
+    /// Each `{name}` of the pattern and the path's segment there, as it came.
+    pub parameters: Vec<(&'static str, String)>,
+}
+
+/// The route `path` matches. One leading and one trailing slash are dropped; an empty
+/// segment inside the path stays (`/products//` asks for the product "").
+pub fn matching(path: &str) -> Option<Matched> {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    let path = path.strip_suffix('/').unwrap_or(path);
+    let segments: Vec<&str> = if path.is_empty() {
+        Vec::new()
+    } else {
+        path.split('/').collect()
+    };
     ROUTES.iter().find_map(|(key, function)| {
         let pattern = key.split_once(' ').map_or(*key, |(_, p)| p);
-        let parts: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
-        let matches = parts.len() == segments.len()
-            && parts
-                .iter()
-                .zip(&segments)
-                .all(|(p, s)| p.starts_with('{') || p == s);
-        matches.then_some(*function)
+        let parts: Vec<&'static str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
+        if parts.len() != segments.len() {
+            return None;
+        }
+        let mut parameters = Vec::new();
+        for (part, segment) in parts.iter().zip(&segments) {
+            match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(name) => parameters.push((name, (*segment).to_owned())),
+                None if part == segment => {}
+                None => return None,
+            }
+        }
+        Some(Matched {
+            key,
+            pattern,
+            function: *function,
+            parameters,
+        })
     })
+}
+
+/// The function whose route matches `path`.
+pub fn route_for(path: &str) -> Option<Function> {
+    matching(path).map(|m| m.function)
+}
+
+/// The path pattern of a route key (`ANY /products/{id}` → `/products/{id}`), if it is one
+/// of [`ROUTES`].
+pub fn pattern_of(route_key: &str) -> Option<&'static str> {
+    let pattern = route_key.split_once(' ').map_or(route_key, |(_, p)| p);
+    ROUTES
+        .iter()
+        .map(|(key, _)| key.split_once(' ').map_or(*key, |(_, p)| p))
+        .find(|p| *p == pattern)
 }
 
 #[cfg(test)]
@@ -47,5 +106,16 @@ mod tests {
         assert_eq!(route_for("/factory/callback"), None);
         assert_eq!(route_for("/products/a/b"), None);
         assert_eq!(route_for("/"), None);
+        let m = matching("/factory/callback/abc").unwrap();
+        assert_eq!(m.key, "ANY /factory/callback/{factory_order_id}");
+        assert_eq!(m.pattern, paths::FACTORY_CALLBACK);
+        assert_eq!(m.parameters, vec![("factory_order_id", "abc".to_owned())]);
+        assert_eq!(
+            matching("/products//").unwrap().parameters,
+            vec![("id", String::new())],
+            "an empty product id is the product's route (400), not the list"
+        );
+        assert_eq!(pattern_of("GET /products/{id}"), Some(paths::PRODUCT));
+        assert_eq!(pattern_of("$default"), None);
     }
 }
