@@ -94,6 +94,49 @@ pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
+/// 409 to `POST /orders` while a purchase with the same `Idempotency-Key` is in flight
+/// (`idempotency_key_in_flight`; retry after `Retry-After`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InFlightBody {
+    pub error: ErrorDetail,
+}
+
+/// Every 409 to `POST /orders`: not enough stock, or the same key still in flight.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum OrderConflict {
+    OutOfStock(OutOfStockBody),
+    InFlight(InFlightBody),
+}
+
+/// An order in a path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct OrderPath {
+    /// The order id `POST /orders` answered.
+    #[param(format = "uuid")]
+    pub order_id: String,
+}
+
+/// 200 to `GET /orders/{order_id}`: an order as it was sold.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OrderView {
+    #[schema(format = "uuid")]
+    pub order_id: String,
+    pub product_id: String,
+    pub quantity: u32,
+    /// Integer cents, the price when it was sold.
+    pub unit_price_cents: i64,
+    /// `quantity × unit_price_cents`.
+    pub total_cents: i64,
+    /// When it was sold (UTC, RFC 3339).
+    #[schema(format = "date-time")]
+    pub created_at: String,
+    /// The `Idempotency-Key` it was bought with, if any.
+    pub idempotency_key: Option<String>,
+}
+
 /// 409 to `POST /orders`: not enough stock.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct OutOfStockBody {
@@ -140,14 +183,18 @@ pub struct CallbackAccepted {
 #[utoipa::path(
     post, path = "/orders", tag = "sales",
     summary = "Buy donuts",
-    description = "Sells `quantity` units if the shelf has them (atomically); otherwise 409, and a factory order is opened if none is.",
+    description = "Sells `quantity` units if the shelf has them (atomically); otherwise 409, and a factory order is opened if none is. With an `Idempotency-Key`, a retry of a sale answers what the sale answered (the same order id, `Idempotent-Replayed: true`) and sells nothing; only sales are recorded: a retry of a refused request (409, 404, 400, 503) is processed anew, since a refusal changed nothing and stock may have come back since.",
     request_body(content = OrderRequest, content_type = "application/json"),
-    params(("x-correlation-id" = Option<String>, Header, description = "Follow this purchase through the logs (1–128 visible ASCII characters); echoed back")),
+    params(
+        ("x-correlation-id" = Option<String>, Header, description = "Follow this purchase through the logs (1–128 visible ASCII characters); echoed back"),
+        ("Idempotency-Key" = Option<String>, Header, description = "One key per logical purchase, the same on every retry (1–255 printable ASCII characters, bare or as a quoted string); kept for the stage's `idempotencyKeyHours` (24 h)"),
+    ),
     responses(
-        (status = 200, description = "Sold", body = Sold),
-        (status = 400, description = "Malformed body, bad product id or quantity, or body over the size limit", body = ErrorBody),
+        (status = 200, description = "Sold (or, for a retry under the same key, sold before)", body = Sold),
+        (status = 400, description = "Malformed body, bad product id or quantity, body over the size limit, or a malformed Idempotency-Key", body = ErrorBody),
         (status = 404, description = "Unknown product", body = ErrorBody),
-        (status = 409, description = "Not enough stock", body = OutOfStockBody),
+        (status = 409, description = "Not enough stock; or a purchase with the same Idempotency-Key is still in flight (retry after Retry-After)", body = OrderConflict),
+        (status = 422, description = "The Idempotency-Key was used for another request", body = ErrorBody),
         (status = 415, description = "Body not sent as application/json", body = ErrorBody),
         (status = 503, description = "The warehouse cannot be reached; retry", body = ErrorBody),
     )
@@ -164,6 +211,19 @@ fn post_order() {}
 )]
 #[allow(dead_code)]
 fn list_products() {}
+
+#[utoipa::path(
+    get, path = "/orders/{order_id}", tag = "sales", summary = "One order, as it was sold",
+    params(OrderPath),
+    responses(
+        (status = 200, description = "The order", body = OrderView),
+        (status = 400, description = "Not an order id", body = ErrorBody),
+        (status = 404, description = "Unknown order", body = ErrorBody),
+        (status = 503, description = "The warehouse cannot be reached; retry", body = ErrorBody),
+    )
+)]
+#[allow(dead_code)]
+fn get_order() {}
 
 #[utoipa::path(
     get, path = "/products/{id}", tag = "sales", summary = "One product and its stock",
@@ -206,8 +266,8 @@ fn factory_callback() {}
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Donut-States API", description = "Sales API and the legacy factory's callback.", version = "1.0.0"),
-    paths(post_order, list_products, get_product, factory_callback),
-    components(schemas(OrderRequest, Sold, Restock, RestockStatus, ErrorBody, ErrorDetail, OutOfStockBody, ProductView, ProductList, CallbackAccepted, ManufactureRequest)),
+    paths(post_order, get_order, list_products, get_product, factory_callback),
+    components(schemas(OrderRequest, Sold, Restock, RestockStatus, ErrorBody, ErrorDetail, OutOfStockBody, InFlightBody, OrderConflict, OrderView, ProductView, ProductList, CallbackAccepted, ManufactureRequest)),
     tags((name = "sales", description = "Buying donuts"), (name = "factory", description = "The legacy factory's callback")),
 )]
 pub struct ApiDoc;

@@ -27,6 +27,13 @@ pub enum ErrorCode {
     RouteNotFound,
     MethodNotAllowed,
     WarehouseUnavailable,
+    InvalidIdempotencyKey,
+    /// The key was used for another request (422).
+    IdempotencyKeyReused,
+    /// A purchase with the key is still in flight (409 + Retry-After).
+    IdempotencyKeyInFlight,
+    InvalidOrderId,
+    UnknownOrder,
     /// The keys that verify callback URLs could not be read (Secrets Manager).
     CallbackKeysUnavailable,
     Internal,
@@ -50,6 +57,11 @@ impl ErrorCode {
             ErrorCode::RouteNotFound => "route_not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::WarehouseUnavailable => "warehouse_unavailable",
+            ErrorCode::InvalidIdempotencyKey => "invalid_idempotency_key",
+            ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
+            ErrorCode::IdempotencyKeyInFlight => "idempotency_key_in_flight",
+            ErrorCode::InvalidOrderId => "invalid_order_id",
+            ErrorCode::UnknownOrder => "unknown_order",
             ErrorCode::CallbackKeysUnavailable => "callback_keys_unavailable",
             ErrorCode::Internal => "internal",
         }
@@ -62,11 +74,16 @@ impl ErrorCode {
             | ErrorCode::EmptyBody
             | ErrorCode::BodyTooLarge
             | ErrorCode::InvalidBody
-            | ErrorCode::InvalidJson => StatusCode::BAD_REQUEST,
+            | ErrorCode::InvalidJson
+            | ErrorCode::InvalidIdempotencyKey
+            | ErrorCode::InvalidOrderId => StatusCode::BAD_REQUEST,
+            ErrorCode::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::IdempotencyKeyInFlight => StatusCode::CONFLICT,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::UnknownProduct
             | ErrorCode::UnknownFactoryOrder
+            | ErrorCode::UnknownOrder
             | ErrorCode::RouteNotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::OutOfStock => StatusCode::CONFLICT,
@@ -143,7 +160,9 @@ impl ApiError {
     pub fn into_response(self) -> Response<Body> {
         let mut response = json_response(self.status, &self.body);
         let headers = response.headers_mut();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        if self.status == StatusCode::SERVICE_UNAVAILABLE
+            || self.code == ErrorCode::IdempotencyKeyInFlight
+        {
             headers.insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         }
         if let Some(allow) = self.allow {

@@ -1,19 +1,22 @@
-//! The Sales API: `POST /orders`, `GET /products`, `GET /products/{id}`.
+//! The Sales API: `POST /orders` (with an optional `Idempotency-Key`), `GET /orders/{order_id}`,
+//! `GET /products`, `GET /products/{id}`.
 
 use std::time::Instant;
 
 use donut_domain::{
-    CorrelationId, FactoryOrderStatus, Product, ProductId, PurchaseOutcome, PurchaseRequest,
-    Quantity, RestockInfo, Shelves,
+    CorrelationId, FactoryOrderStatus, IdempotencyKey, InvalidInput, OrderId, Product, ProductId,
+    PurchaseOutcome, PurchaseRequest, Quantity, RestockInfo, Sale, Shelves,
 };
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use tracing::Instrument;
 
-use crate::contract::{OrderRequest, ProductList, ProductView, Restock, RestockStatus, Sold};
+use crate::contract::{
+    OrderRequest, OrderView, ProductList, ProductView, Restock, RestockStatus, Sold,
+};
 use crate::error::json_response;
 use crate::{ApiError, CORRELATION_HEADER, ErrorCode, HttpHandler, json, path_parameter, route_of};
-use donut_contract::routes::paths::{ORDERS, PRODUCT, PRODUCTS};
+use donut_contract::routes::paths::{ORDER, ORDERS, PRODUCT, PRODUCTS};
 
 /// What a buyer may ask for.
 #[derive(Debug, Clone, Copy)]
@@ -114,6 +117,8 @@ impl<W: Shelves, N: AfterStockOut> SalesApi<W, N> {
         match (request.method(), route_of(request)) {
             (&Method::POST, Some(ORDERS)) => self.purchase(request, correlation_id).await,
             (_, Some(ORDERS)) => Err(ApiError::method_not_allowed("POST")),
+            (&Method::GET, Some(ORDER)) => self.order(path_parameter(request, ORDER)).await,
+            (_, Some(ORDER)) => Err(ApiError::method_not_allowed("GET")),
             (&Method::GET, Some(PRODUCTS)) => self.list().await,
             (&Method::GET, Some(PRODUCT)) => self.one(path_parameter(request, PRODUCT)).await,
             (_, Some(PRODUCTS | PRODUCT)) => Err(ApiError::method_not_allowed("GET")),
@@ -126,6 +131,19 @@ impl<W: Shelves, N: AfterStockOut> SalesApi<W, N> {
         request: &Request,
         correlation_id: &CorrelationId,
     ) -> Result<Response<Body>, ApiError> {
+        let idempotency_key = request
+            .headers()
+            .get(IDEMPOTENCY_KEY_HEADER)
+            .map(|value| {
+                value
+                    .to_str()
+                    .map_err(|_| InvalidInput::IdempotencyKey {
+                        max: IdempotencyKey::MAX_LEN,
+                    })
+                    .and_then(IdempotencyKey::parse)
+                    .map_err(|e| ApiError::new(ErrorCode::InvalidIdempotencyKey, e.to_string()))
+            })
+            .transpose()?;
         let body: OrderRequest = json::read(request, self.limits.max_body_bytes)?;
         let purchase = PurchaseRequest {
             product_id: ProductId::parse(&body.product_id)
@@ -133,12 +151,17 @@ impl<W: Shelves, N: AfterStockOut> SalesApi<W, N> {
             quantity: Quantity::parse(body.quantity, self.limits.max_quantity)
                 .map_err(|e| ApiError::new(ErrorCode::InvalidQuantity, e.to_string()))?,
             correlation_id: correlation_id.clone(),
+            idempotency_key,
         };
         let outcome = self.warehouse.purchase(&purchase).await?;
         let stock_out = match &outcome {
             PurchaseOutcome::Sold(s) => s.restock.as_ref(),
             PurchaseOutcome::OutOfStock(o) => o.restock.as_ref(),
-            PurchaseOutcome::UnknownProduct(_) => None,
+            // A retry's stock-out was published when its sale opened it.
+            PurchaseOutcome::Replayed(_)
+            | PurchaseOutcome::UnknownProduct(_)
+            | PurchaseOutcome::KeyReused(_)
+            | PurchaseOutcome::KeyInFlight(_) => None,
         }
         .and_then(|r| r.stock_out_event);
         if let Some(event_id) = stock_out {
@@ -158,16 +181,7 @@ impl<W: Shelves, N: AfterStockOut> SalesApi<W, N> {
                     donut_metrics::Metric::OrdersSold,
                     u64::from(sale.quantity.get()),
                 );
-                Ok(json_response(
-                    StatusCode::OK,
-                    &Sold {
-                        order_id: sale.order_id.to_string(),
-                        product_id: sale.product_id.to_string(),
-                        quantity: sale.quantity.get(),
-                        remaining: sale.remaining,
-                        restock: sale.restock.as_ref().map(restock_view),
-                    },
-                ))
+                Ok(json_response(StatusCode::OK, &sold(&sale)))
             }
             PurchaseOutcome::OutOfStock(refused) => {
                 tracing::info!(
@@ -191,7 +205,51 @@ impl<W: Shelves, N: AfterStockOut> SalesApi<W, N> {
                 ))
             }
             PurchaseOutcome::UnknownProduct(id) => Err(unknown_product(&id)),
+            PurchaseOutcome::Replayed(sale) => {
+                tracing::info!(order_id = %sale.order_id, "idempotent retry: the sale's answer again");
+                let mut response = json_response(StatusCode::OK, &sold(&sale));
+                response.headers_mut().insert(
+                    REPLAYED_HEADER,
+                    lambda_http::http::HeaderValue::from_static("true"),
+                );
+                Ok(response)
+            }
+            PurchaseOutcome::KeyReused(key) => Err(ApiError::new(
+                ErrorCode::IdempotencyKeyReused,
+                format!("Idempotency-Key {key:?} was used for another request"),
+            )),
+            PurchaseOutcome::KeyInFlight(key) => Err(ApiError::new(
+                ErrorCode::IdempotencyKeyInFlight,
+                format!(
+                    "a purchase with Idempotency-Key {key:?} is still in flight; retry shortly"
+                ),
+            )),
         }
+    }
+
+    async fn order(&self, raw_id: &str) -> Result<Response<Body>, ApiError> {
+        let id = OrderId::parse(raw_id)
+            .map_err(|e| ApiError::new(ErrorCode::InvalidOrderId, e.to_string()))?;
+        let order = self
+            .warehouse
+            .order(id)
+            .await?
+            .ok_or_else(|| ApiError::new(ErrorCode::UnknownOrder, format!("no order {id}")))?;
+        Ok(json_response(
+            StatusCode::OK,
+            &OrderView {
+                order_id: order.order_id.to_string(),
+                product_id: order.product_id.to_string(),
+                quantity: order.quantity.get(),
+                unit_price_cents: order.unit_price_cents,
+                total_cents: order.total_cents(),
+                created_at: order
+                    .created_at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?,
+                idempotency_key: order.idempotency_key.map(|k| k.as_str().to_owned()),
+            },
+        ))
     }
 
     async fn list(&self) -> Result<Response<Body>, ApiError> {
@@ -207,6 +265,22 @@ impl<W: Shelves, N: AfterStockOut> SalesApi<W, N> {
             Some(p) => Ok(json_response(StatusCode::OK, &product_view(&p))),
             None => Err(unknown_product(&id)),
         }
+    }
+}
+
+/// The header a buyer sends its key for one logical purchase in.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+
+/// Set on a 200 that answers a retry with the answer of the sale its key made.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+fn sold(sale: &Sale) -> Sold {
+    Sold {
+        order_id: sale.order_id.to_string(),
+        product_id: sale.product_id.to_string(),
+        quantity: sale.quantity.get(),
+        remaining: sale.remaining,
+        restock: sale.restock.as_ref().map(restock_view),
     }
 }
 

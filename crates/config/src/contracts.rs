@@ -58,6 +58,7 @@ impl StageConfig {
             max_quantity: self.max_quantity,
             max_body_bytes: self.max_body_bytes,
             stock_out_topic_arn: d.stock_out_topic_arn.clone(),
+            idempotency_key_hours: self.idempotency_key_hours,
         }
     }
 

@@ -125,6 +125,8 @@ pub struct StageConfig {
     pub owner: String,
     pub max_quantity: u32,
     pub max_body_bytes: u32,
+    /// How long a purchase's `Idempotency-Key` is kept (its retries answer the sale).
+    pub idempotency_key_hours: u32,
     pub queue: QueueConfig,
     pub factory_url: String,
     pub factory_timeout_ms: u32,
@@ -257,6 +259,7 @@ impl StageConfig {
             owner: v.string("owner")?,
             max_quantity: v.number("maxQuantity", 1..=1000)?,
             max_body_bytes: v.number("maxBodyBytes", 256..=1_048_576)?,
+            idempotency_key_hours: v.number("idempotencyKeyHours", 1..=720)?,
             queue: QueueConfig {
                 visibility_timeout_seconds: v.number("visibilityTimeoutSeconds", 1..=43_200)?,
                 max_receive_count: v.number("maxReceiveCount", 1..=1000)?,

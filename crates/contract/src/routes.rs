@@ -22,6 +22,8 @@ macro_rules! routes {
 routes! {
     /// `POST`: a purchase.
     ORDERS = "/orders" => SalesApi,
+    /// `GET`: one order.
+    ORDER = "/orders/{order_id}" => SalesApi,
     /// `GET`: every product's stock.
     PRODUCTS = "/products" => SalesApi,
     /// `GET`: one product's stock.

@@ -236,6 +236,8 @@ pub struct SalesApi<V> {
     pub max_quantity: u32,
     pub max_body_bytes: u32,
     pub stock_out_topic_arn: V,
+    /// How long an `Idempotency-Key` is kept (`IDEMPOTENCY_KEY_HOURS`).
+    pub idempotency_key_hours: u32,
 }
 
 impl Contract for SalesApi<String> {
@@ -246,6 +248,7 @@ impl Contract for SalesApi<String> {
         env.plain("MAX_QUANTITY", s.max_quantity);
         env.plain("MAX_BODY_BYTES", s.max_body_bytes);
         env.value("STOCK_OUT_TOPIC_ARN", &s.stock_out_topic_arn);
+        env.plain("IDEMPOTENCY_KEY_HOURS", s.idempotency_key_hours);
     }
     fn read(env: &EnvReader<'_>) -> Result<SalesApi<String>, EnvError> {
         Ok(SalesApi {
@@ -253,6 +256,7 @@ impl Contract for SalesApi<String> {
             max_quantity: env.number("MAX_QUANTITY")?,
             max_body_bytes: env.number("MAX_BODY_BYTES")?,
             stock_out_topic_arn: env.text("STOCK_OUT_TOPIC_ARN")?,
+            idempotency_key_hours: env.number("IDEMPOTENCY_KEY_HOURS")?,
         })
     }
 }
@@ -449,6 +453,7 @@ mod tests {
             max_quantity: 10,
             max_body_bytes: 16384,
             stock_out_topic_arn: "arn:topic".into(),
+            idempotency_key_hours: 24,
         };
         assert_eq!(round_trip::<SalesApi<String>>(&sales), sales);
         let restock = WarehouseRestock {

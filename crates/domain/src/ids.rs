@@ -14,6 +14,10 @@ pub enum InvalidInput {
     Quantity { max: u32 },
     #[error("correlation id must be 1 to {max} visible ASCII characters")]
     CorrelationId { max: usize },
+    #[error(
+        "Idempotency-Key must be 1 to {max} printable ASCII characters, bare or as a quoted string"
+    )]
+    IdempotencyKey { max: usize },
     #[error("not a valid id: {0}")]
     Id(String),
 }
@@ -127,6 +131,68 @@ uuid_id!(
     /// One order to the factory; also the idempotency key of its restock.
     FactoryOrderId
 );
+
+/// A buyer's `Idempotency-Key` (IETF httpapi draft "The Idempotency-Key HTTP Header Field"):
+/// every retry of one logical purchase carries the same key. The header's value is a
+/// Structured Field string (`"…"`); a bare token is accepted too, as most clients send one. The
+/// key itself: 1 to 255 printable ASCII characters (space to `~`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub const MAX_LEN: usize = 255;
+
+    /// From the header's value.
+    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+        let invalid = InvalidInput::IdempotencyKey { max: Self::MAX_LEN };
+        let key = match raw.strip_prefix('"') {
+            Some(quoted) => {
+                let inner = quoted.strip_suffix('"').ok_or(invalid.clone())?;
+                // A structured-field string escapes `"` and `\` with `\`.
+                let mut out = String::with_capacity(inner.len());
+                let mut chars = inner.chars();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => match chars.next() {
+                            Some(e @ ('"' | '\\')) => out.push(e),
+                            _ => return Err(invalid),
+                        },
+                        '"' => return Err(invalid),
+                        c => out.push(c),
+                    }
+                }
+                out
+            }
+            // A bare key cannot hold what a quoted one escapes.
+            None if raw.contains(['"', '\\']) => return Err(invalid),
+            None => raw.to_owned(),
+        };
+        Self::unquoted(&key)
+    }
+
+    /// A key as stored (already unquoted).
+    pub fn unquoted(key: &str) -> Result<Self, InvalidInput> {
+        let ok = !key.is_empty()
+            && key.len() <= Self::MAX_LEN
+            && key.bytes().all(|b| (0x20..=0x7e).contains(&b));
+        if ok {
+            Ok(Self(key.to_owned()))
+        } else {
+            Err(InvalidInput::IdempotencyKey { max: Self::MAX_LEN })
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// The id that ties every log line and message of one purchase → stock-out → factory →
 /// restock chain together.

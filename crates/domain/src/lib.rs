@@ -16,12 +16,14 @@ pub use events::StockOutEvent;
 pub use factory::{
     FactoryOrder, FactoryOrderStatus, FactoryReceipt, FactoryRequest, NewFactoryOrder,
 };
-pub use ids::{CorrelationId, FactoryOrderId, InvalidInput, OrderId, ProductId, Quantity};
+pub use ids::{
+    CorrelationId, FactoryOrderId, IdempotencyKey, InvalidInput, OrderId, ProductId, Quantity,
+};
 pub use ports::{
     Alerts, EventPublisher, FactoryApi, FactoryError, FactoryOrderOps, FactoryOrders, OpsOutcome,
     Outbox, OverdueOrders, PublishError, Restocks, Shelves, StoreError,
 };
 pub use product::{Product, ReorderRule};
 pub use purchase::{
-    OutOfStock, PurchaseDraft, PurchaseOutcome, PurchaseRequest, RestockInfo, Sale,
+    OutOfStock, PurchaseDraft, PurchaseOutcome, PurchaseRequest, RestockInfo, Sale, SoldOrder,
 };

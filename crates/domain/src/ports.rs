@@ -3,8 +3,8 @@
 use std::future::Future;
 
 use crate::{
-    CorrelationId, FactoryOrder, FactoryOrderId, FactoryReceipt, FactoryRequest, Product,
-    ProductId, PurchaseOutcome, PurchaseRequest, StockOutEvent,
+    CorrelationId, FactoryOrder, FactoryOrderId, FactoryReceipt, FactoryRequest, OrderId, Product,
+    ProductId, PurchaseOutcome, PurchaseRequest, SoldOrder, StockOutEvent,
 };
 
 /// The warehouse could not answer.
@@ -62,6 +62,12 @@ pub trait Shelves: Send + Sync {
         &self,
         id: &ProductId,
     ) -> impl Future<Output = Result<Option<Product>, StoreError>> + Send;
+
+    /// An order as it was sold.
+    fn order(
+        &self,
+        id: OrderId,
+    ) -> impl Future<Output = Result<Option<SoldOrder>, StoreError>> + Send;
 }
 
 /// The factory's callback: what the restock handler does.

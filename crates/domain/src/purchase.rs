@@ -1,8 +1,8 @@
 //! A buyer's purchase and its possible outcomes.
 
 use crate::{
-    CorrelationId, FactoryOrderId, FactoryOrderStatus, NewFactoryOrder, OrderId, ProductId,
-    Quantity, ReorderRule,
+    CorrelationId, FactoryOrderId, FactoryOrderStatus, IdempotencyKey, NewFactoryOrder, OrderId,
+    ProductId, Quantity, ReorderRule,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,6 +10,16 @@ pub struct PurchaseRequest {
     pub product_id: ProductId,
     pub quantity: Quantity,
     pub correlation_id: CorrelationId,
+    /// The buyer's key for this logical purchase: a retry with it answers what the sale
+    /// answered and sells nothing again.
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
+impl PurchaseRequest {
+    /// What the request asks for, to tell a retry from another request under the same key.
+    pub fn fingerprint(&self) -> String {
+        format!("{} {}", self.product_id, self.quantity.get())
+    }
 }
 
 /// Everything a purchase may create, named before the warehouse is asked: the order row's id,
@@ -63,6 +73,25 @@ pub struct Sale {
     pub restock: Option<RestockInfo>,
 }
 
+/// An order as it was sold: what `GET /orders/{order_id}` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SoldOrder {
+    pub order_id: OrderId,
+    pub product_id: ProductId,
+    pub quantity: Quantity,
+    /// Integer cents, the price when it was sold.
+    pub unit_price_cents: i64,
+    /// When it was sold (UTC).
+    pub created_at: time::OffsetDateTime,
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
+impl SoldOrder {
+    pub fn total_cents(&self) -> i64 {
+        self.unit_price_cents * i64::from(self.quantity.get())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutOfStock {
     pub product_id: ProductId,
@@ -76,6 +105,12 @@ pub enum PurchaseOutcome {
     Sold(Sale),
     OutOfStock(OutOfStock),
     UnknownProduct(ProductId),
+    /// A retry of a sale its key already made: the sale as it was answered; nothing sold now.
+    Replayed(Sale),
+    /// The key made a sale of something else: the request is not a retry of it.
+    KeyReused(IdempotencyKey),
+    /// A purchase with the key is still in flight: try again shortly.
+    KeyInFlight(IdempotencyKey),
 }
 
 /// What the warehouse sees of a product inside a purchase's transaction.
@@ -151,6 +186,7 @@ mod tests {
             product_id: ProductId::parse("glazed").unwrap(),
             quantity: Quantity::parse(1, 10).unwrap(),
             correlation_id: CorrelationId::new(),
+            idempotency_key: None,
         }
     }
 

@@ -72,6 +72,7 @@ fn setup() -> (MemWarehouse, StockOutEvent) {
         product_id: ProductId::parse("glazed").unwrap(),
         quantity: Quantity::parse(1, 10).unwrap(),
         correlation_id: CorrelationId::new(),
+        idempotency_key: None,
     };
     let PurchaseOutcome::OutOfStock(refused) = block_on(w.purchase(&request)).unwrap() else {
         panic!("an empty shelf refuses")
@@ -300,6 +301,7 @@ fn ops_cancel_lets_the_shelf_order_again() {
         product_id: ProductId::parse("glazed").unwrap(),
         quantity: Quantity::parse(1, 10).unwrap(),
         correlation_id: CorrelationId::new(),
+        idempotency_key: None,
     };
     let PurchaseOutcome::OutOfStock(refused) = block_on(w.purchase(&request)).unwrap() else {
         panic!("still empty")

@@ -80,6 +80,7 @@ async fn stock_outs(n: usize) -> (MemWarehouse, Vec<uuid::Uuid>) {
                 product_id: id,
                 quantity: Quantity::parse(1, 10).unwrap(),
                 correlation_id: CorrelationId::new(),
+                idempotency_key: None,
             })
             .await
             .unwrap();

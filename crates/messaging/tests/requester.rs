@@ -50,6 +50,7 @@ async fn stock_out(db: &TestDb, id: &'static str) -> StockOutEvent {
         product_id: ProductId::parse(id).unwrap(),
         quantity: Quantity::parse(1, 10).unwrap(),
         correlation_id: CorrelationId::new(),
+        idempotency_key: None,
     };
     let PurchaseOutcome::OutOfStock(o) = db.warehouse.purchase(&req).await.unwrap() else {
         panic!()

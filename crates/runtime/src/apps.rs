@@ -30,7 +30,9 @@ pub type SalesHandler = SalesApi<MySqlWarehouse, RelayNow<SnsPublisher>>;
 
 /// λ sales-api: orders and stock levels; a stock-out's event published right after the sale.
 pub fn sales_api(aws: &Aws, s: &settings::SalesApi<String>) -> Result<SalesHandler, SettingsError> {
-    let warehouse = warehouse(aws, &s.base.database)?;
+    let warehouse = warehouse(aws, &s.base.database)?.with_key_window(Duration::from_secs(
+        3600 * u64::from(s.idempotency_key_hours),
+    ));
     let limits = Limits {
         max_quantity: s.max_quantity,
         max_body_bytes: s.max_body_bytes as usize,
@@ -70,7 +72,7 @@ pub fn factory_requester(
     ))
 }
 
-/// λ outbox-relay: one pass of the scheduled sweeper.
+/// λ outbox-relay: one pass of the scheduled sweeper (the outbox, then expired idempotency keys).
 pub struct OutboxRelay {
     warehouse: MySqlWarehouse,
     publisher: SnsPublisher,
@@ -86,10 +88,25 @@ pub fn outbox_relay(
     })
 }
 
+/// Expired idempotency keys deleted per statement, and statements per scheduled run.
+const KEY_SWEEP_BATCH: u32 = 1000;
+const KEY_SWEEP_BATCHES: u32 = 50;
+
 impl OutboxRelay {
+    /// A relay pass, then a sweep of idempotency keys past their window (the same schedule).
     pub async fn run(&self) -> Result<RelayReport, StoreError> {
         // Boxed, as the watchdog's pass: deep futures inside a Lambda handler's future.
-        Box::pin(relay_pass(&self.warehouse, &self.publisher)).await
+        let report = Box::pin(relay_pass(&self.warehouse, &self.publisher)).await?;
+        match self
+            .warehouse
+            .sweep_idempotency_keys(KEY_SWEEP_BATCH, KEY_SWEEP_BATCHES)
+            .await
+        {
+            Ok(0) => {}
+            Ok(swept) => tracing::info!(swept, "idempotency keys past their window deleted"),
+            Err(e) => tracing::warn!(error = %e, "idempotency key sweep failed; next run"),
+        }
+        Ok(report)
     }
 }
 

@@ -15,8 +15,9 @@ use donut_domain::purchase::{
 };
 use donut_domain::{
     FactoryOrder, FactoryOrderId, FactoryOrderOps, FactoryOrderStatus, FactoryOrders,
-    FactoryReceipt, OutOfStock, Outbox, OverdueOrders, Product, ProductId, PurchaseOutcome,
-    PurchaseRequest, Restocks, Sale, Shelves, StockOutEvent, StoreError,
+    FactoryReceipt, OrderId, OutOfStock, Outbox, OverdueOrders, Product, ProductId,
+    PurchaseOutcome, PurchaseRequest, Restocks, Sale, Shelves, SoldOrder, StockOutEvent,
+    StoreError,
 };
 
 #[derive(Debug, Clone)]
@@ -54,7 +55,13 @@ struct State {
     /// Stock-out events written again (chases, ops re-requests), oldest first.
     republished: Vec<StockOutEvent>,
     outbox: Vec<OutboxEntry>,
+    /// Each idempotency key that made a sale: the request's fingerprint, the sale, when.
+    keys: BTreeMap<String, (String, Sale, Duration)>,
+    orders_sold: Vec<SoldOrder>,
 }
+
+/// How long a key is kept (as the MySQL adapter's default).
+const KEY_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 /// A row of the outbox, as the MySQL adapter keeps it.
 #[derive(Debug, Clone)]
@@ -164,6 +171,20 @@ impl Shelves for MemWarehouse {
     async fn purchase(&self, request: &PurchaseRequest) -> Result<PurchaseOutcome, StoreError> {
         let mut s = self.state();
         let now = s.now;
+        if let Some(key) = &request.idempotency_key
+            && let Some((fingerprint, sale, at)) = s.keys.get(key.as_str())
+            && now < *at + KEY_WINDOW
+        {
+            return Ok(if *fingerprint == request.fingerprint() {
+                let mut sale = sale.clone();
+                if let Some(restock) = &mut sale.restock {
+                    restock.stock_out_event = None;
+                }
+                PurchaseOutcome::Replayed(sale)
+            } else {
+                PurchaseOutcome::KeyReused(key.clone())
+            });
+        }
         let open = s
             .orders
             .iter()
@@ -173,6 +194,7 @@ impl Shelves for MemWarehouse {
             return Ok(PurchaseOutcome::UnknownProduct(request.product_id.clone()));
         };
         let quantity = request.quantity.get();
+        let unit_price_cents = product.price_cents;
         let sold = product.stock >= quantity;
         if sold {
             product.stock -= quantity;
@@ -212,13 +234,28 @@ impl Shelves for MemWarehouse {
             .flatten();
         Ok(if sold {
             s.sold.push((request.product_id.clone(), quantity));
-            PurchaseOutcome::Sold(Sale {
+            s.orders_sold.push(SoldOrder {
+                order_id: draft.order_id,
+                product_id: request.product_id.clone(),
+                quantity: request.quantity,
+                unit_price_cents,
+                created_at: draft.at,
+                idempotency_key: request.idempotency_key.clone(),
+            });
+            let sale = Sale {
                 order_id: draft.order_id,
                 product_id: request.product_id.clone(),
                 quantity: request.quantity,
                 remaining: shelf.stock,
                 restock,
-            })
+            };
+            if let Some(key) = &request.idempotency_key {
+                s.keys.insert(
+                    key.as_str().to_owned(),
+                    (request.fingerprint(), sale.clone(), now),
+                );
+            }
+            PurchaseOutcome::Sold(sale)
         } else {
             PurchaseOutcome::OutOfStock(OutOfStock {
                 product_id: request.product_id.clone(),
@@ -227,6 +264,15 @@ impl Shelves for MemWarehouse {
                 restock,
             })
         })
+    }
+
+    async fn order(&self, id: OrderId) -> Result<Option<SoldOrder>, StoreError> {
+        Ok(self
+            .state()
+            .orders_sold
+            .iter()
+            .find(|o| o.order_id == id)
+            .cloned())
     }
 
     async fn products(&self) -> Result<Vec<Product>, StoreError> {

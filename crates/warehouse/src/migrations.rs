@@ -49,6 +49,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "purchase decided by the domain",
         sql: include_str!("../migrations/007_purchase_decided_by_the_domain.sql"),
     },
+    Migration {
+        version: 8,
+        name: "idempotency keys",
+        sql: include_str!("../migrations/008_idempotency_keys.sql"),
+    },
 ];
 
 /// "Duplicate column", "duplicate key name" and "can't drop, check that it exists": the

@@ -120,7 +120,12 @@ pub struct MySqlWarehouse {
     /// One re-login at a time.
     relogin: Arc<tokio::sync::Mutex<()>>,
     acquire_timeout: Duration,
+    /// How long a purchase's idempotency key is kept (the stage's `idempotencyKeyHours`).
+    key_window: Duration,
 }
+
+/// How long idempotency keys are kept when nothing else is set: a day, both stages' value.
+pub const DEFAULT_KEY_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 /// Where the warehouse's database login comes from.
 #[derive(Clone)]
@@ -176,7 +181,18 @@ impl MySqlWarehouse {
             login: LoginSource::Fixed,
             relogin: Arc::default(),
             acquire_timeout: config.acquire_timeout,
+            key_window: DEFAULT_KEY_WINDOW,
         }
+    }
+
+    /// Keeps purchases' idempotency keys for `window`.
+    pub fn with_key_window(mut self, window: Duration) -> Self {
+        self.key_window = window;
+        self
+    }
+
+    pub(crate) fn key_window(&self) -> Duration {
+        self.key_window
     }
 
     /// Like [`MySqlWarehouse::new`]; when the database refuses the login, the pool is rebuilt

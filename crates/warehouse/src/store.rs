@@ -6,8 +6,9 @@ use donut_domain::ports::{OpsOutcome, RestockOutcome};
 use donut_domain::purchase::{PurchaseDraft, ShelfState, plan_reorder, restock_info};
 use donut_domain::{
     CorrelationId, FactoryOrder, FactoryOrderId, FactoryOrderStatus, FactoryReceipt,
-    NewFactoryOrder, OutOfStock, Product, ProductId, PurchaseOutcome, PurchaseRequest, ReorderRule,
-    Sale, StockOutEvent, StoreError,
+    IdempotencyKey, NewFactoryOrder, OrderId, OutOfStock, Product, ProductId, PurchaseOutcome,
+    PurchaseRequest, Quantity, ReorderRule, RestockInfo, Sale, SoldOrder, StockOutEvent,
+    StoreError,
 };
 use donut_domain::{FactoryOrderOps, FactoryOrders, OverdueOrders, Restocks, Shelves};
 use mysql_async::prelude::*;
@@ -31,7 +32,7 @@ impl Shelves for MySqlWarehouse {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match purchase_call(&mut conn, request).await {
+            match purchase_call(&mut conn, request, self.key_window()).await {
                 Err(e) if is_deadlock(&e) && attempt < DEADLOCK_RETRIES => {
                     tracing::warn!(attempt, "purchase lost a deadlock; retrying");
                 }
@@ -59,6 +60,40 @@ impl Shelves for MySqlWarehouse {
             .await
             .map_err(map_err)?;
         row.map(product_from_row).transpose()
+    }
+
+    async fn order(&self, id: OrderId) -> Result<Option<SoldOrder>, StoreError> {
+        let mut conn = self.conn().await?;
+        // Orders sold during a deploy by the previous release have no unit price yet: their
+        // product's price stands in.
+        let row: Option<(String, u32, i64, String, Option<String>)> = conn
+            .exec_first(
+                "SELECT o.product_id, o.quantity, COALESCE(o.unit_price_cents, p.price_cents), \
+                 DATE_FORMAT(o.created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), o.idempotency_key \
+                 FROM orders o JOIN products p ON p.product_id = o.product_id \
+                 WHERE o.order_id = ?",
+                (id.to_string(),),
+            )
+            .await
+            .map_err(map_err)?;
+        let Some((product_id, quantity, unit_price_cents, created_at, key)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(SoldOrder {
+            order_id: id,
+            product_id: parse_product_id(&product_id)?,
+            quantity: Quantity::parse(i64::from(quantity), u32::MAX).map_err(internal)?,
+            unit_price_cents,
+            created_at: time::OffsetDateTime::parse(
+                &created_at,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .map_err(internal)?,
+            idempotency_key: key
+                .map(|k| IdempotencyKey::unquoted(&k))
+                .transpose()
+                .map_err(internal)?,
+        }))
     }
 }
 
@@ -464,6 +499,18 @@ struct SellRow {
     factory_product_id: Option<String>,
     open_id: Option<String>,
     open_status: Option<String>,
+    /// What the key's sale answered, when the key made one (`step = 'replay'`).
+    replay: Option<Replay>,
+    /// A purchase with the same key is in flight (`step = 'busy'`).
+    busy: bool,
+}
+
+/// The stored answer of a key's sale.
+#[derive(Debug)]
+struct Replay {
+    order_id: String,
+    fingerprint: String,
+    opened_now: bool,
 }
 
 impl FromRow for SellRow {
@@ -478,19 +525,44 @@ impl FromRow for SellRow {
             Option<String>,
             Option<String>,
             Option<String>,
+            Option<String>,
+            Option<String>,
+            u8,
         );
-        let (found, sold, stock, step, point, qty, factory_pid, open_id, open_status) =
-            Raw::from_row_opt(row)?;
+        let (
+            found,
+            sold,
+            stock,
+            step,
+            reorder_point,
+            reorder_qty,
+            factory_product_id,
+            open_id,
+            open_status,
+            replay_order,
+            replay_fingerprint,
+            replay_opened,
+        ) = Raw::from_row_opt(row)?;
+        let replay = match (step.as_str(), replay_order, replay_fingerprint) {
+            ("replay", Some(order_id), Some(fingerprint)) => Some(Replay {
+                order_id,
+                fingerprint,
+                opened_now: replay_opened == 1,
+            }),
+            _ => None,
+        };
         Ok(Self {
             found: found == 1,
             sold: sold == 1,
             stock,
             decide: step == "decide",
-            reorder_point: point,
-            reorder_qty: qty,
-            factory_product_id: factory_pid,
+            reorder_point,
+            reorder_qty,
+            factory_product_id,
             open_id,
             open_status,
+            replay,
+            busy: step == "busy",
         })
     }
 }
@@ -503,20 +575,33 @@ impl FromRow for SellRow {
 async fn purchase_call(
     conn: &mut mysql_async::Conn,
     request: &PurchaseRequest,
+    key_window: Duration,
 ) -> Result<PurchaseOutcome, mysql_async::Error> {
     let draft = PurchaseDraft::new();
+    let key = request.idempotency_key.as_ref();
     let row: SellRow = conn
         .exec_first(
-            "CALL donut_sell(?, ?, ?, ?)",
+            "CALL donut_sell_v2(?, ?, ?, ?, ?, ?, ?)",
             (
                 request.product_id.as_str(),
                 request.quantity.get(),
                 draft.order_id.to_string(),
                 request.correlation_id.as_str(),
+                key.map(|k| k.as_str()),
+                request.fingerprint(),
+                key_window.as_secs(),
             ),
         )
         .await?
-        .ok_or_else(|| corrupt("donut_sell answered no row"))?;
+        .ok_or_else(|| corrupt("donut_sell_v2 answered no row"))?;
+    if let Some(key) = key {
+        if row.busy {
+            return Ok(PurchaseOutcome::KeyInFlight(key.clone()));
+        }
+        if let Some(replay) = &row.replay {
+            return replayed(request, key, replay, &row);
+        }
+    }
     let (true, Some(stock)) = (row.found, row.stock) else {
         return Ok(PurchaseOutcome::UnknownProduct(request.product_id.clone()));
     };
@@ -577,7 +662,7 @@ async fn decide(
     };
     let event = order.stock_out_event(shelf.stock, draft.event_id, draft.at);
     conn.exec_drop(
-        "CALL donut_open_factory_order(?, ?, ?, ?, ?, ?, ?)",
+        "CALL donut_open_factory_order_v2(?, ?, ?, ?, ?, ?, ?, ?)",
         (
             order.id.to_string(),
             order.product_id.as_str(),
@@ -586,6 +671,7 @@ async fn decide(
             order.correlation_id.as_str(),
             event.event_id.to_string(),
             event.to_json(),
+            request.idempotency_key.as_ref().map(|k| k.as_str()),
         ),
     )
     .await?;
@@ -598,6 +684,36 @@ async fn decide(
         "stock-out: factory order opened"
     );
     Ok(Some(order))
+}
+
+/// The answer a key's sale gave, for a retry of it; another request under the key is refused.
+fn replayed(
+    request: &PurchaseRequest,
+    key: &IdempotencyKey,
+    replay: &Replay,
+    row: &SellRow,
+) -> Result<PurchaseOutcome, mysql_async::Error> {
+    if replay.fingerprint != request.fingerprint() {
+        return Ok(PurchaseOutcome::KeyReused(key.clone()));
+    }
+    let restock = open_order(row.open_id.clone(), row.open_status.clone())?.map(|(id, status)| {
+        RestockInfo {
+            factory_order_id: id,
+            status,
+            opened_now: replay.opened_now,
+            // Published when it was opened: nothing to relay again.
+            stock_out_event: None,
+        }
+    });
+    Ok(PurchaseOutcome::Replayed(Sale {
+        order_id: OrderId::parse(&replay.order_id).map_err(corrupt)?,
+        product_id: request.product_id.clone(),
+        quantity: request.quantity,
+        remaining: row
+            .stock
+            .ok_or_else(|| corrupt("a replay without its stock"))?,
+        restock,
+    }))
 }
 
 fn open_order(
@@ -686,4 +802,32 @@ fn factory_order_from_row(row: Row) -> Result<FactoryOrder, StoreError> {
         request_attempts: attempts,
         chases,
     })
+}
+
+impl MySqlWarehouse {
+    /// Deletes idempotency keys past their window, `batch` rows a statement (each a short
+    /// range on `idempotency_keys_expiry`), at most `max_batches` statements; the rows deleted.
+    pub async fn sweep_idempotency_keys(
+        &self,
+        batch: u32,
+        max_batches: u32,
+    ) -> Result<u64, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut swept = 0;
+        for _ in 0..max_batches {
+            conn.exec_drop(
+                "DELETE FROM idempotency_keys WHERE expires_at < UTC_TIMESTAMP(6) \
+                 ORDER BY expires_at LIMIT ?",
+                (batch,),
+            )
+            .await
+            .map_err(map_err)?;
+            let deleted = conn.affected_rows();
+            swept += deleted;
+            if deleted < u64::from(batch) {
+                break;
+            }
+        }
+        Ok(swept)
+    }
 }

@@ -77,6 +77,7 @@ async fn one_round(db: &TestDb, round: usize) -> RoundFigures {
                         product_id: ProductId::parse(&format!("race-{i}")).unwrap(),
                         quantity: Quantity::parse(1, 10).unwrap(),
                         correlation_id: CorrelationId::new(),
+                        idempotency_key: None,
                     };
                     w.purchase(&request).await
                 }

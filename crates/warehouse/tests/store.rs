@@ -23,6 +23,7 @@ fn buy(product: &str, quantity: i64) -> PurchaseRequest {
         product_id: ProductId::parse(product).unwrap(),
         quantity: Quantity::parse(quantity, 1000).unwrap(),
         correlation_id: CorrelationId::new(),
+        idempotency_key: None,
     }
 }
 

@@ -52,6 +52,7 @@ fn settings_env(name: &str) -> Vec<(&'static str, String)> {
                 max_quantity: 10,
                 max_body_bytes: 16384,
                 stock_out_topic_arn: arn("stock-out"),
+                idempotency_key_hours: 24,
             },
             &plain,
         ),

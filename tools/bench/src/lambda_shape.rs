@@ -350,6 +350,7 @@ impl Instance for Store {
             product_id: self.product.clone(),
             quantity: Quantity::parse(1, 10).expect("1 is a quantity"),
             correlation_id: CorrelationId::new(),
+            idempotency_key: None,
         };
         match self.warehouse.purchase(&request).await {
             Ok(PurchaseOutcome::Sold(_)) => 200,
