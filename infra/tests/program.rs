@@ -71,7 +71,7 @@ fn every_resource_of_the_architecture_is_declared() {
         let mut expected: BTreeMap<String, usize> = [
             ("aws:apigatewayv2/api:Api", 1),
             ("aws:apigatewayv2/integration:Integration", 2),
-            ("aws:apigatewayv2/route:Route", 4),
+            ("aws:apigatewayv2/route:Route", 5),
             ("aws:apigatewayv2/stage:Stage", 1),
             ("aws:cloudwatch/eventRule:EventRule", 1),
             ("aws:cloudwatch/eventTarget:EventTarget", 2),

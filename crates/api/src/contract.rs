@@ -187,7 +187,7 @@ pub struct CallbackAccepted {
     request_body(content = OrderRequest, content_type = "application/json"),
     params(
         ("x-correlation-id" = Option<String>, Header, description = "Follow this purchase through the logs (1–128 visible ASCII characters); echoed back"),
-        ("Idempotency-Key" = Option<String>, Header, description = "One key per logical purchase, the same on every retry (1–255 printable ASCII characters, bare or as a quoted string); kept for the stage's `idempotencyKeyHours` (24 h)"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r#"^([ !#-\[\]-~]{1,255}|"([ !#-\[\]-~]|\\["\\]){1,255}")$"#, description = "One key per logical purchase, the same on every retry: 1–255 printable ASCII characters, bare (no `\"` or `\\`) or as a quoted string; kept for the stage's `idempotencyKeyHours` (24 h)"),
     ),
     responses(
         (status = 200, description = "Sold (or, for a retry under the same key, sold before)", body = Sold),

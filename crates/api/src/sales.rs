@@ -216,7 +216,7 @@ impl<W: Shelves, N: AfterStockOut> SalesApi<W, N> {
             }
             PurchaseOutcome::KeyReused(key) => Err(ApiError::new(
                 ErrorCode::IdempotencyKeyReused,
-                format!("Idempotency-Key {key:?} was used for another request"),
+                format!("Idempotency-Key \"{key}\" was used for another request"),
             )),
             PurchaseOutcome::KeyInFlight(key) => Err(ApiError::new(
                 ErrorCode::IdempotencyKeyInFlight,

@@ -261,3 +261,64 @@ async fn an_order_can_be_looked_up() {
     assert_eq!(bad.status, 400);
     assert_eq!(bad.json()["error"]["code"], "invalid_order_id");
 }
+
+/// The function dies after its commit and before its reply (the buyer sees a dropped
+/// connection, or API Gateway's 504): the buyer retries with its key, reaching a new instance
+/// with a pool of its own, and gets the original order; the stock fell once.
+#[tokio::test]
+async fn a_reply_lost_after_the_commit_is_recovered_by_the_retry() {
+    let db = TestDb::with_shelves(&[Shelf::new("glazed", 10).reorder(0, 10)]).await;
+    let lost = {
+        let dying = SalesApi::new(
+            MySqlWarehouse::new(&donut_warehouse::DbConfig::from_url(&db.url).unwrap()),
+            Limits::default(),
+        );
+        let reply = buy(&dying, Some("k-lost"), "glazed", 2).await;
+        assert_eq!(reply.status, 200);
+        reply.json()["order_id"].as_str().unwrap().to_owned()
+        // The instance and its connections go with it; the buyer never saw the reply.
+    };
+    let fresh = SalesApi::new(
+        MySqlWarehouse::new(&donut_warehouse::DbConfig::from_url(&db.url).unwrap()),
+        Limits::default(),
+    );
+    let retry = buy(&fresh, Some("k-lost"), "glazed", 2).await;
+    assert_eq!(retry.status, 200);
+    assert_eq!(
+        retry.json()["order_id"],
+        lost.as_str(),
+        "the original order"
+    );
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    assert_eq!(db.stock("glazed").await, 8, "sold once");
+}
+
+/// The database is down: the buyer gets 503 (+ Retry-After) and nothing is sold; it retries
+/// with the same key once the database is back, and the purchase sells exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_503_then_a_retry_sells_exactly_once() {
+    let mut server = donut_testkit::PrivateMariaDb::start().await;
+    let url = server.url();
+    let db = TestDb::new_on(url.trim_end_matches("/donut")).await;
+    db.add_shelves(&[Shelf::new("glazed", 10).reorder(0, 10)])
+        .await;
+    let config = donut_warehouse::DbConfig::from_url(&db.url)
+        .unwrap()
+        .with_acquire_timeout(std::time::Duration::from_millis(500));
+    let api = SalesApi::new(MySqlWarehouse::new(&config), Limits::default());
+    server.kill();
+    let down = buy(&api, Some("k-down"), "glazed", 3).await;
+    assert_eq!(down.status, 503, "{:?}", down.json());
+    assert_eq!(down.header("retry-after"), Some("1"));
+    server.resume().await;
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        let reply = buy(&api, Some("k-down"), "glazed", 3).await;
+        if reply.status == 200 {
+            answers.push(reply.json());
+        }
+    }
+    assert!(!answers.is_empty(), "the database came back");
+    assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
+    assert_eq!(db.stock("glazed").await, 7, "sold exactly once");
+}

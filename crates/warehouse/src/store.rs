@@ -482,7 +482,7 @@ impl Restocks for MySqlWarehouse {
     }
 }
 
-/// What `donut_sell` (migration 007) answers.
+/// What `donut_sell_v2` (migration 008) answers.
 #[derive(Debug)]
 struct SellRow {
     /// The product exists.
@@ -567,11 +567,12 @@ impl FromRow for SellRow {
     }
 }
 
-/// One purchase. `donut_sell` sells or refuses; a sale that leaves the shelf above its reorder
+/// One purchase. `donut_sell_v2` sells or refuses (or, for a key that made a sale already,
+/// returns that sale's answer); a sale that leaves the shelf above its reorder
 /// point is committed in that one round trip. When the shelf is left low with no factory order
 /// open, the transaction stays open (the product's row locked) while the domain decides
 /// ([`plan_reorder`]); a second round trip then opens the factory order with its stock-out
-/// event (`donut_open_factory_order`), or ends the transaction. Every id comes from the draft.
+/// event (`donut_open_factory_order_v2`), or ends the transaction. Every id comes from the draft.
 async fn purchase_call(
     conn: &mut mysql_async::Conn,
     request: &PurchaseRequest,

@@ -79,6 +79,15 @@ impl Window {
             )
             .await?
             .unwrap_or_default();
+        // Every logical purchase carries its key: none may have sold twice.
+        let sold_twice: i64 = conn
+            .exec_first(
+                "SELECT COUNT(*) FROM (SELECT idempotency_key FROM orders \
+                 WHERE idempotency_key LIKE ? GROUP BY idempotency_key HAVING COUNT(*) > 1) t",
+                (&pattern,),
+            )
+            .await?
+            .unwrap_or_default();
         let lowest: i64 = conn
             .query_first("SELECT COALESCE(MIN(qty), 0) FROM products")
             .await?
@@ -117,6 +126,11 @@ impl Window {
                     "{} before − {sold_since} sold + {restocked_since} restocked = {expected_after}; stock is {stock_after}",
                     self.stock_before
                 ),
+            ),
+            Check::new(
+                "one sale per idempotency key",
+                sold_twice == 0,
+                format!("{sold_twice} key(s) with more than one order"),
             ),
             Check::new(
                 "stock never negative",

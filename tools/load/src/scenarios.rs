@@ -131,6 +131,11 @@ where
     (summary, dropped)
 }
 
+/// Retries of one logical purchase after a 503 or a lost reply, each with its key.
+const PURCHASE_ATTEMPTS: u32 = 4;
+
+/// One logical purchase: its key is its correlation id, sent on every attempt, so a retry after
+/// a 503 or a lost reply sells at most once (the API answers a retry of a sale with the sale).
 async fn timed_post(
     http: reqwest::Client,
     url: String,
@@ -138,36 +143,49 @@ async fn timed_post(
     body: Value,
 ) -> Outcome {
     let started = Instant::now();
-    let response = http
-        .post(url)
-        .header("x-correlation-id", correlation)
-        .json(&body)
-        .send()
-        .await;
-    let latency = started.elapsed();
-    match response {
-        Ok(r) => {
-            let status = r.status().as_u16();
-            let sold = if status == 200 {
-                r.json::<Value>()
-                    .await
-                    .ok()
-                    .and_then(|b| b["quantity"].as_u64())
-                    .unwrap_or(0)
-            } else {
-                0
-            };
-            Outcome {
-                latency,
-                status: Some(status),
-                sold,
-            }
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let response = http
+            .post(&url)
+            .header("x-correlation-id", &correlation)
+            .header("idempotency-key", &correlation)
+            .json(&body)
+            .send()
+            .await;
+        let retry = match &response {
+            Ok(r) => r.status().as_u16() == 503,
+            Err(_) => true,
+        };
+        if retry && attempt < PURCHASE_ATTEMPTS {
+            tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+            continue;
         }
-        Err(_) => Outcome {
-            latency,
-            status: None,
-            sold: 0,
-        },
+        let latency = started.elapsed();
+        return match response {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let sold = if status == 200 {
+                    r.json::<Value>()
+                        .await
+                        .ok()
+                        .and_then(|b| b["quantity"].as_u64())
+                        .unwrap_or(0)
+                } else {
+                    0
+                };
+                Outcome {
+                    latency,
+                    status: Some(status),
+                    sold,
+                }
+            }
+            Err(_) => Outcome {
+                latency,
+                status: None,
+                sold: 0,
+            },
+        };
     }
 }
 
