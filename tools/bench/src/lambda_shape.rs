@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use donut_api::{Limits, SalesApi};
 use donut_apigw::{HttpCall, to_lambda_request};
-use donut_domain::{CorrelationId, ProductId, PurchaseOutcome, PurchaseRequest, Quantity, Shelves};
+use donut_domain::{
+    CorrelationId, IdempotencyKey, ProductId, PurchaseOutcome, PurchaseRequest, Quantity, Shelves,
+};
 use donut_load::Summary;
 use donut_warehouse::{DbConfig, MySqlWarehouse};
 use mysql_async::prelude::*;
@@ -51,6 +53,8 @@ pub struct Point {
     pub handler: Run,
     /// Ours without the handler: the warehouse adapter's `purchase` (the procedure).
     pub store: Run,
+    /// The same, each purchase with an `Idempotency-Key` of its own.
+    pub store_keyed: Run,
     pub minimal: Run,
     pub bare: Run,
 }
@@ -165,7 +169,8 @@ pub async fn point(database_url: &str, n: usize, server: &ServerCpu) -> anyhow::
     let paths = vec![
         Path::Http(http(database_url, n, "bench-ls-http").await?),
         Path::Handler(handler(database_url, n, "bench-ls-handler").await?),
-        Path::Store(store(database_url, n, "bench-ls-store").await?),
+        Path::Store(store(database_url, n, "bench-ls-store", false).await?),
+        Path::Store(store(database_url, n, "bench-ls-store-keyed", true).await?),
         Path::Minimal(
             minimal(
                 database_url,
@@ -185,6 +190,7 @@ pub async fn point(database_url: &str, n: usize, server: &ServerCpu) -> anyhow::
         http: next(),
         handler: next(),
         store: next(),
+        store_keyed: next(),
         minimal: next(),
         bare: next(),
     })
@@ -342,6 +348,8 @@ impl Instance for Handler {
 pub struct Store {
     warehouse: MySqlWarehouse,
     product: ProductId,
+    /// Each purchase with an `Idempotency-Key` of its own (a new key: the write it costs).
+    keyed: bool,
 }
 
 impl Instance for Store {
@@ -350,7 +358,10 @@ impl Instance for Store {
             product_id: self.product.clone(),
             quantity: Quantity::parse(1, 10).expect("1 is a quantity"),
             correlation_id: CorrelationId::new(),
-            idempotency_key: None,
+            idempotency_key: self.keyed.then(|| {
+                IdempotencyKey::unquoted(&uuid::Uuid::new_v4().to_string())
+                    .expect("a UUID is a key")
+            }),
         };
         match self.warehouse.purchase(&request).await {
             Ok(PurchaseOutcome::Sold(_)) => 200,
@@ -440,11 +451,13 @@ pub async fn store(
     database_url: &str,
     n: usize,
     product: &'static str,
+    keyed: bool,
 ) -> anyhow::Result<Vec<Store>> {
     instances(n, || async move {
         Ok(Store {
             warehouse: one_connection_warehouse(database_url)?,
             product: ProductId::parse(product)?,
+            keyed,
         })
     })
     .await

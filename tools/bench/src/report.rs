@@ -267,6 +267,35 @@ impl Report {
                 );
             }
         }
+        if !self.lambda.is_empty() {
+            out.push_str(
+                "\n### With an Idempotency-Key (the warehouse adapter alone, each purchase a new key)\n\n\
+                 | N | without req/s | with req/s | ratio | p99 without | p99 with | server CPU per purchase: without / with |\n\
+                 |---|---|---|---|---|---|---|\n",
+            );
+            for p in &self.lambda {
+                let _ = writeln!(
+                    out,
+                    "| {} | {:.0} | {:.0} | {:.2} | {} | {} | {} / {} |",
+                    p.instances,
+                    p.store.summary.rate(),
+                    p.store_keyed.summary.rate(),
+                    p.store_keyed.summary.rate() / p.store.summary.rate(),
+                    ms(p.store.summary.percentile(99.0)),
+                    ms(p.store_keyed.summary.percentile(99.0)),
+                    cpu(&p.store),
+                    cpu(&p.store_keyed),
+                );
+            }
+            if let Some(p) = self.lambda.iter().find(|p| p.instances == GOAL_N) {
+                let ratio = p.store_keyed.summary.rate() / p.store.summary.rate();
+                let _ = writeln!(
+                    out,
+                    "\nGoal at N = {GOAL_N}: a key costs at most 10 % of throughput: {ratio:.2} (≥ 0.9: {}).",
+                    mark(ratio >= 0.9)
+                );
+            }
+        }
         if !self.trims.is_empty() {
             out.push_str(
                 "\n### What the order row costs (minimal purchase, N = 32, one orders table each, median of 3 interleaved runs)\n\n\
