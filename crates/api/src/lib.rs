@@ -44,9 +44,9 @@ pub(crate) fn route_of(request: &Request) -> Option<&'static str> {
 /// event carries it; "" when it carries none.
 pub(crate) fn path_parameter<'r>(request: &'r Request, pattern: &str) -> &'r str {
     let name = pattern
-        .split_once('{')
-        .and_then(|(_, rest)| rest.split_once('}'))
-        .map_or("", |(name, _)| name);
+        .split('/')
+        .find_map(donut_contract::routes::parameter)
+        .unwrap_or_default();
     request
         .path_parameters_ref()
         .and_then(|parameters| parameters.first(name))

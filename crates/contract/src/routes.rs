@@ -44,6 +44,11 @@ pub struct Matched {
     pub parameters: Vec<(&'static str, String)>,
 }
 
+/// The name of a path pattern's segment when it is a parameter (`{id}` → `id`).
+pub fn parameter(part: &str) -> Option<&str> {
+    part.strip_prefix('{').and_then(|p| p.strip_suffix('}'))
+}
+
 /// The route `path` matches. One leading and one trailing slash are dropped; an empty
 /// segment inside the path stays (`/products//` asks for the product "").
 pub fn matching(path: &str) -> Option<Matched> {
@@ -62,7 +67,7 @@ pub fn matching(path: &str) -> Option<Matched> {
         }
         let mut parameters = Vec::new();
         for (part, segment) in parts.iter().zip(&segments) {
-            match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            match parameter(part) {
                 Some(name) => parameters.push((name, (*segment).to_owned())),
                 None if part == segment => {}
                 None => return None,

@@ -217,7 +217,7 @@ type LoadKeys =
 #[derive(Clone)]
 pub struct CallbackKeys {
     signer: Arc<tokio::sync::OnceCell<CallbackSigner>>,
-    load: Option<Arc<LoadKeys>>,
+    load: Arc<LoadKeys>,
 }
 
 /// The keys could not be read: nothing can be signed or verified until they are.
@@ -234,28 +234,20 @@ impl CallbackKeys {
     {
         Self {
             signer: Arc::default(),
-            load: Some(Arc::new(move || Box::pin(load()))),
+            load: Arc::new(move || Box::pin(load())),
         }
     }
 
     pub async fn signer(&self) -> Result<&CallbackSigner, KeysUnavailable> {
         self.signer
-            .get_or_try_init(|| async {
-                match &self.load {
-                    Some(load) => load().await.map_err(KeysUnavailable),
-                    None => Err(KeysUnavailable("no key source".into())),
-                }
-            })
+            .get_or_try_init(|| async { (self.load)().await.map_err(KeysUnavailable) })
             .await
     }
 }
 
 impl From<CallbackSigner> for CallbackKeys {
     fn from(signer: CallbackSigner) -> Self {
-        Self {
-            signer: Arc::new(tokio::sync::OnceCell::new_with(Some(signer))),
-            load: None,
-        }
+        Self::deferred(move || std::future::ready(Ok(signer.clone())))
     }
 }
 

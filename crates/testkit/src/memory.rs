@@ -60,9 +60,6 @@ struct State {
     orders_sold: Vec<SoldOrder>,
 }
 
-/// How long a key is kept (as the MySQL adapter's default).
-const KEY_WINDOW: Duration = Duration::from_secs(24 * 3600);
-
 /// A row of the outbox, as the MySQL adapter keeps it.
 #[derive(Debug, Clone)]
 struct OutboxEntry {
@@ -173,7 +170,7 @@ impl Shelves for MemWarehouse {
         let now = s.now;
         if let Some(key) = &request.idempotency_key
             && let Some((fingerprint, sale, at)) = s.keys.get(key.as_str())
-            && now < *at + KEY_WINDOW
+            && now < *at + donut_warehouse::DEFAULT_KEY_WINDOW
         {
             return Ok(if *fingerprint == request.fingerprint() {
                 let mut sale = sale.clone();

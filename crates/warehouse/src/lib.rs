@@ -13,4 +13,4 @@ mod store;
 
 pub use app_user::APP_PRIVILEGES;
 pub use migrations::{MIGRATIONS, Migration};
-pub use pool::{Credentials, DbConfig, Login, MySqlWarehouse};
+pub use pool::{Credentials, DEFAULT_KEY_WINDOW, DbConfig, Login, MySqlWarehouse};
