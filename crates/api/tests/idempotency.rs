@@ -183,6 +183,25 @@ async fn a_key_past_its_window_can_be_used_again() {
     assert_eq!(db.stock("glazed").await, 8);
 }
 
+/// A key a sale wrote through `donut_sell_v2` (before migration 009 moved the remaining stock
+/// onto the order row) still answers its sale, with the stock it left.
+#[tokio::test]
+async fn a_key_written_before_migration_9_answers_its_sale() {
+    let db = TestDb::with_shelves(&[Shelf::new("glazed", 10).reorder(0, 10)]).await;
+    let order_id = uuid::Uuid::new_v4().to_string();
+    db.exec(
+        "CALL donut_sell_v2('glazed', 2, ?, 'c-old', 'k-v2', 'glazed 2', 86400)",
+        (&order_id,),
+    )
+    .await;
+    let retry = buy(&sales(&db), Some("k-v2"), "glazed", 2).await;
+    assert_eq!(retry.status, 200, "{:?}", retry.json());
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    assert_eq!(retry.json()["order_id"], order_id.as_str());
+    assert_eq!(retry.json()["remaining"], 8);
+    assert_eq!(db.stock("glazed").await, 8);
+}
+
 #[tokio::test]
 async fn duplicate_storms_sell_once_per_key_and_answer_alike() {
     let db = TestDb::with_shelves(&[Shelf::new("glazed", 1000).reorder(0, 10)]).await;
@@ -321,4 +340,190 @@ async fn a_503_then_a_retry_sells_exactly_once() {
     assert!(!answers.is_empty(), "the database came back");
     assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
     assert_eq!(db.stock("glazed").await, 7, "sold exactly once");
+}
+
+/// One request of a storm: which key, whether it asks what its key's first request asks (its
+/// "home": product `key % 2`, quantity `1 + key % 3`) or something else under the same key,
+/// which wave it starts in (a wave's requests run at once; waves follow each other), and how
+/// long it waits before it is sent.
+#[derive(Debug, Clone)]
+struct Call {
+    key: usize,
+    other_body: bool,
+    wave: usize,
+    delay_us: u64,
+}
+
+impl Call {
+    fn body(&self) -> (usize, u32) {
+        let (product, quantity) = (self.key % 2, 1 + (self.key % 3) as u32);
+        if self.other_body {
+            (1 - product, quantity % 3 + 1)
+        } else {
+            (product, quantity)
+        }
+    }
+}
+
+fn storms() -> impl proptest::strategy::Strategy<Value = (usize, Vec<Call>)> {
+    use proptest::prelude::*;
+    (1usize..=6).prop_flat_map(|keys| {
+        let call = (0..keys, prop::bool::weighted(0.2), 0usize..4, 0u64..1500).prop_map(
+            |(key, other_body, wave, delay_us)| Call {
+                key,
+                other_body,
+                wave,
+                delay_us,
+            },
+        );
+        (Just(keys), prop::collection::vec(call, 1..=48))
+    })
+}
+
+/// The property the storms check: whatever the mix of duplicates, concurrency and interleaving,
+/// each key sells exactly once (its first body wins; stock falls by that sale alone), every 200
+/// for a key is the same reply (the same order, the same remaining stock, the same restock),
+/// exactly one of them is not a replay, and every other reply is 422 (another body under the
+/// key) or 409 in flight. The shelves reorder below 190, so sales also open factory orders.
+#[test]
+fn storms_of_retries_sell_once_per_key_and_answer_alike() {
+    use proptest::test_runner::{Config, TestCaseError, TestRunner};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let db = runtime.block_on(TestDb::new());
+    let api = std::sync::Arc::new(sales(&db));
+    let cases = std::sync::atomic::AtomicUsize::new(0);
+    let mut runner = TestRunner::new(Config {
+        cases: 128,
+        ..Config::default()
+    });
+    let outcome = runner.run(&storms(), |(keys, calls)| {
+        let case = cases.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let products: [&'static str; 2] = [
+            Box::leak(format!("storm{case}-glazed").into_boxed_str()),
+            Box::leak(format!("storm{case}-jelly").into_boxed_str()),
+        ];
+        runtime
+            .block_on(async {
+                db.add_shelves(&products.map(|p| Shelf::new(p, 200).reorder(190, 50)))
+                    .await;
+                let mut replies: Vec<(Call, HttpReply)> = Vec::new();
+                for wave in 0..4 {
+                    let sent: Vec<_> = calls
+                        .iter()
+                        .filter(|c| c.wave == wave)
+                        .cloned()
+                        .map(|call| {
+                            let api = api.clone();
+                            tokio::spawn(async move {
+                                tokio::time::sleep(std::time::Duration::from_micros(call.delay_us))
+                                    .await;
+                                let (product, quantity) = call.body();
+                                let key = format!("storm{case}-key{}", call.key);
+                                let reply =
+                                    buy(&api, Some(&key), products[product], quantity).await;
+                                (call, reply)
+                            })
+                        })
+                        .collect();
+                    for task in sent {
+                        replies.push(task.await.unwrap());
+                    }
+                }
+                check_storm(&db, case, keys, &products, &replies).await
+            })
+            .map_err(TestCaseError::fail)
+    });
+    if let Err(e) = outcome {
+        panic!("{e}");
+    }
+}
+
+/// Each key's order row against the replies; the shelves against the orders.
+async fn check_storm(
+    db: &TestDb,
+    case: usize,
+    keys: usize,
+    products: &[&str; 2],
+    replies: &[(Call, HttpReply)],
+) -> Result<(), String> {
+    use mysql_async::prelude::Queryable;
+    let mut conn = db.conn().await;
+    for key in 0..keys {
+        let name = format!("storm{case}-key{key}");
+        let mine: Vec<&(Call, HttpReply)> = replies.iter().filter(|(c, _)| c.key == key).collect();
+        let orders: Vec<(String, String, u32)> = conn
+            .exec(
+                "SELECT order_id, product_id, quantity FROM orders WHERE idempotency_key = ?",
+                (&name,),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if mine.is_empty() {
+            if !orders.is_empty() {
+                return Err(format!("{name}: sold without a request"));
+            }
+            continue;
+        }
+        let [(order_id, product, quantity)] = orders.as_slice() else {
+            return Err(format!("{name}: {} sales, not 1", orders.len()));
+        };
+        let sold: Vec<Value> = mine
+            .iter()
+            .filter(|(_, r)| r.status == 200)
+            .map(|(_, r)| r.json())
+            .collect();
+        let fresh = mine
+            .iter()
+            .filter(|(_, r)| r.status == 200 && r.header("idempotent-replayed").is_none())
+            .count();
+        if fresh != 1 {
+            return Err(format!(
+                "{name}: {fresh} replies that are not replays, not 1"
+            ));
+        }
+        if let Some(other) = sold.iter().find(|b| *b != &sold[0]) {
+            return Err(format!("{name}: replies differ: {} and {other}", sold[0]));
+        }
+        if sold[0]["order_id"] != order_id.as_str()
+            || sold[0]["product_id"] != product.as_str()
+            || sold[0]["quantity"] != *quantity
+        {
+            return Err(format!("{name}: {} is not its order row", sold[0]));
+        }
+        for (call, reply) in &mine {
+            let (p, q) = call.body();
+            let same_body = products[p] == product && q == *quantity;
+            let code = reply.json()["error"]["code"].clone();
+            let allowed = match reply.status {
+                200 => same_body,
+                422 => !same_body && code == "idempotency_key_reused",
+                409 => code == "idempotency_key_in_flight",
+                _ => false,
+            };
+            if !allowed {
+                return Err(format!(
+                    "{name}: {call:?} answered {} {}",
+                    reply.status,
+                    reply.json()
+                ));
+            }
+        }
+    }
+    for product in products {
+        let sold = db
+            .count(
+                "SELECT COALESCE(SUM(quantity), 0) FROM orders WHERE product_id = ?",
+                (product,),
+            )
+            .await;
+        let stock = db.stock(product).await;
+        if stock + sold != 200 {
+            return Err(format!("{product}: {stock} left after {sold} sold of 200"));
+        }
+    }
+    Ok(())
 }

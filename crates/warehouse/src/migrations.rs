@@ -54,6 +54,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "idempotency keys",
         sql: include_str!("../migrations/008_idempotency_keys.sql"),
     },
+    Migration {
+        version: 9,
+        name: "idempotency keys first",
+        sql: include_str!("../migrations/009_keys_first.sql"),
+    },
 ];
 
 /// "Duplicate column", "duplicate key name" and "can't drop, check that it exists": the

@@ -16,6 +16,12 @@ pub struct DbConfig {
     pub max_connections: usize,
     /// A pooled connection idle this long is closed (none: kept).
     pub idle_timeout: Option<Duration>,
+    /// How long a statement waits for a row lock before the server gives up (1205, answered
+    /// as "unavailable": the buyer's 503 says retry). Set on each connection as
+    /// `innodb_lock_wait_timeout`, whose server default (50 s) outlasts the sales function's
+    /// 10 s timeout; it also bounds how long a retry waits for a purchase in flight with the
+    /// same idempotency key before it is told 409.
+    pub lock_wait_timeout: Duration,
 }
 
 impl std::fmt::Debug for DbConfig {
@@ -55,7 +61,14 @@ impl DbConfig {
             acquire_timeout: Duration::from_secs(2),
             max_connections: 16,
             idle_timeout: None,
+            lock_wait_timeout: Duration::from_secs(3),
         }
+    }
+
+    /// Whole seconds, at least one (the server's unit and least value).
+    pub fn with_lock_wait_timeout(mut self, t: Duration) -> Self {
+        self.lock_wait_timeout = t.max(Duration::from_secs(1));
+        self
     }
 
     /// Closes connections idle for `t`: a Lambda instance keeps only what it uses.
@@ -240,11 +253,15 @@ impl MySqlWarehouse {
             .pool_opts(pool_opts)
             .stmt_cache_size(64)
             .init(vec![
-                "SET time_zone = '+00:00'",
+                "SET time_zone = '+00:00'".to_owned(),
                 // No gap locks on reads and updates; one product's purchases serialise on
                 // its row lock. (A unique index's duplicate check still locks a gap: the
                 // tables purchases insert into have none, see migration 006.)
-                "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+                "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED".to_owned(),
+                format!(
+                    "SET SESSION innodb_lock_wait_timeout = {}",
+                    config.lock_wait_timeout.as_secs().max(1)
+                ),
             ]);
         Pool::new(opts)
     }

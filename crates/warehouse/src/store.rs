@@ -482,7 +482,7 @@ impl Restocks for MySqlWarehouse {
     }
 }
 
-/// What `donut_sell_v2` (migration 008) answers.
+/// What `donut_sell_v3` (migration 009) answers.
 #[derive(Debug)]
 struct SellRow {
     /// The product exists.
@@ -567,7 +567,7 @@ impl FromRow for SellRow {
     }
 }
 
-/// One purchase. `donut_sell_v2` sells or refuses (or, for a key that made a sale already,
+/// One purchase. `donut_sell_v3` sells or refuses (or, for a key that made a sale already,
 /// returns that sale's answer); a sale that leaves the shelf above its reorder
 /// point is committed in that one round trip. When the shelf is left low with no factory order
 /// open, the transaction stays open (the product's row locked) while the domain decides
@@ -582,7 +582,7 @@ async fn purchase_call(
     let key = request.idempotency_key.as_ref();
     let row: SellRow = conn
         .exec_first(
-            "CALL donut_sell_v2(?, ?, ?, ?, ?, ?, ?)",
+            "CALL donut_sell_v3(?, ?, ?, ?, ?, ?, ?)",
             (
                 request.product_id.as_str(),
                 request.quantity.get(),
@@ -594,7 +594,7 @@ async fn purchase_call(
             ),
         )
         .await?
-        .ok_or_else(|| corrupt("donut_sell_v2 answered no row"))?;
+        .ok_or_else(|| corrupt("donut_sell_v3 answered no row"))?;
     if let Some(key) = key {
         if row.busy {
             return Ok(PurchaseOutcome::KeyInFlight(key.clone()));
