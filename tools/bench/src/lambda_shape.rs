@@ -49,6 +49,8 @@ pub struct Point {
     pub instances: usize,
     /// Ours: HTTP → local API Gateway → handler → warehouse.
     pub http: Run,
+    /// The same, each purchase with an `Idempotency-Key` header of its own.
+    pub http_keyed: Run,
     /// Ours without HTTP: the handler fed the event.
     pub handler: Run,
     /// Ours without the handler: the warehouse adapter's `purchase` (the procedure).
@@ -167,7 +169,8 @@ async fn interleaved(mut paths: Vec<Path>, server: &ServerCpu) -> anyhow::Result
 /// Every path at `n` instances.
 pub async fn point(database_url: &str, n: usize, server: &ServerCpu) -> anyhow::Result<Point> {
     let paths = vec![
-        Path::Http(http(database_url, n, "bench-ls-http").await?),
+        Path::Http(http(database_url, n, "bench-ls-http", false).await?),
+        Path::Http(http(database_url, n, "bench-ls-http-keyed", true).await?),
         Path::Handler(handler(database_url, n, "bench-ls-handler").await?),
         Path::Store(store(database_url, n, "bench-ls-store", false).await?),
         Path::Store(store(database_url, n, "bench-ls-store-keyed", true).await?),
@@ -188,6 +191,7 @@ pub async fn point(database_url: &str, n: usize, server: &ServerCpu) -> anyhow::
     Ok(Point {
         instances: n,
         http: next(),
+        http_keyed: next(),
         handler: next(),
         store: next(),
         store_keyed: next(),
@@ -377,14 +381,21 @@ pub struct Http {
     client: reqwest::Client,
     url: String,
     body: Vec<u8>,
+    /// Each purchase with an `Idempotency-Key` of its own.
+    keyed: bool,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Instance for Http {
     async fn buy(&mut self) -> u16 {
-        self.client
+        let mut request = self
+            .client
             .post(&self.url)
-            .header("content-type", "application/json")
+            .header("content-type", "application/json");
+        if self.keyed {
+            request = request.header("idempotency-key", uuid::Uuid::new_v4().to_string());
+        }
+        request
             .body(self.body.clone())
             .send()
             .await
@@ -494,6 +505,7 @@ pub async fn http(
     database_url: &str,
     n: usize,
     product: &'static str,
+    keyed: bool,
 ) -> anyhow::Result<Vec<Http>> {
     let mut out = Vec::new();
     for _ in 0..n {
@@ -516,6 +528,7 @@ pub async fn http(
                 .build()?,
             url,
             body: order_body(product),
+            keyed,
             _stop: stop,
         });
     }
