@@ -20,7 +20,7 @@ pub mod observability;
 pub mod out;
 
 use anyhow::Context as _;
-use donut_config::StageConfig;
+use donut_config::{StageConfig, outputs};
 use pulumi_gestalt_rust::{Context, Output};
 
 /// What every module needs: the engine context and the stage's settings.
@@ -92,14 +92,14 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
     let ops_topic_arn = alarms::declare(&stack, &messaging, &compute, &api, &data);
     let dashboard_url = observability::declare(&stack, &network, &messaging, &api, &compute);
 
-    export(ctx, "apiUrl", &api.endpoint);
-    export(ctx, "stockOutTopicArn", &messaging.topic_arn);
-    export(ctx, "factoryOrdersQueueUrl", &messaging.queue_url);
-    export(ctx, "deadLetterQueueUrl", &messaging.dlq_url);
-    export(ctx, "dbEndpoint", &data.db_endpoint);
+    export(ctx, outputs::API_URL, &api.endpoint);
+    export(ctx, outputs::STOCK_OUT_TOPIC_ARN, &messaging.topic_arn);
+    export(ctx, outputs::FACTORY_ORDERS_QUEUE_URL, &messaging.queue_url);
+    export(ctx, outputs::DEAD_LETTER_QUEUE_URL, &messaging.dlq_url);
+    export(ctx, outputs::DB_ENDPOINT, &data.db_endpoint);
     // For the on-call engineer: where to look and what to tail.
-    export(ctx, "opsTopicArn", &ops_topic_arn);
-    export(ctx, "dashboardUrl", &dashboard_url);
+    export(ctx, outputs::OPS_TOPIC_ARN, &ops_topic_arn);
+    export(ctx, outputs::DASHBOARD_URL, &dashboard_url);
     let by_function = |pick: fn(&compute::Deployed) -> Output<String>| {
         out::map(
             compute
@@ -109,8 +109,8 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
                 .collect(),
         )
     };
-    ctx.add_export("functionNames", &by_function(|f| f.name.clone()));
-    ctx.add_export("logGroups", &by_function(|f| f.log_group.clone()));
+    ctx.add_export(outputs::FUNCTION_NAMES, &by_function(|f| f.name.clone()));
+    ctx.add_export(outputs::LOG_GROUPS, &by_function(|f| f.log_group.clone()));
     Ok(())
 }
 

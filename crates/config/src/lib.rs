@@ -10,7 +10,7 @@ pub mod contracts;
 
 pub use capacity::Budget;
 pub use contracts::Deployment;
-pub use donut_contract::{Function, functions, routes, settings};
+pub use donut_contract::{Function, functions, outputs, routes, settings};
 
 use std::collections::BTreeMap;
 use std::path::Path;

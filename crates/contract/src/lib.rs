@@ -4,6 +4,7 @@
 //! its rules, the capacity budget), so no Lambda carries a YAML parser.
 
 pub mod functions;
+pub mod outputs;
 pub mod routes;
 pub mod settings;
 

@@ -13,7 +13,33 @@ pub struct Queues {
 }
 
 impl Queues {
-    /// Finds the stage's queues by name (`<project>-<stage>-factory-orders[-dlq]`).
+    /// The queues a stack's outputs name (`pulumi stack output --json`): on AWS the provider
+    /// suffixes every name, so a deployed stack's queues are found this way.
+    pub fn from_outputs(
+        sqs: aws_sdk_sqs::Client,
+        outputs: &serde_json::Value,
+    ) -> anyhow::Result<Self> {
+        let url = |key: &str| {
+            outputs
+                .get(key)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+                .with_context(|| {
+                    format!(
+                        "the stack outputs name no {key} (are they `pulumi stack output --json` \
+                         of a Donut-States stack?)"
+                    )
+                })
+        };
+        Ok(Self {
+            sqs,
+            source: url(donut_config::outputs::FACTORY_ORDERS_QUEUE_URL)?,
+            dlq: url(donut_config::outputs::DEAD_LETTER_QUEUE_URL)?,
+        })
+    }
+
+    /// Finds the local stack's queues by name (`<project>-<stage>-factory-orders[-dlq]`: the
+    /// local stack makes them with exactly these names).
     pub async fn find(sqs: aws_sdk_sqs::Client, prefix: &str) -> anyhow::Result<Self> {
         let url = |name: String| {
             let sqs = sqs.clone();
@@ -382,4 +408,29 @@ pub fn preflight(
         budget.worst_case, budget.max_connections, stage.database.instance_class
     ));
     Ok((checked, lines))
+}
+
+/// A stack's outputs: the JSON file `path` (`pulumi stack output --json > outputs.json`), or
+/// `pulumi stack output --json --stack <stage>` run with the Pulumi CLI on the PATH.
+pub fn stack_outputs(
+    path: Option<&std::path::Path>,
+    stage: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let text = match path {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading the stack outputs {}", path.display()))?,
+        None => {
+            let out = std::process::Command::new("pulumi")
+                .args(["stack", "output", "--json", "--stack", stage])
+                .output()
+                .context("running `pulumi stack output` (is the Pulumi CLI on the PATH? or pass --outputs FILE)")?;
+            anyhow::ensure!(
+                out.status.success(),
+                "`pulumi stack output --json --stack {stage}` failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            String::from_utf8(out.stdout).context("pulumi's output is not UTF-8")?
+        }
+    };
+    serde_json::from_str(&text).context("the stack outputs are not JSON")
 }

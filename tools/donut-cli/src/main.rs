@@ -4,7 +4,7 @@
 //! ordinary AWS credential chain and region instead.
 
 use clap::{Parser, Subcommand};
-use donut_cli::{Chasing, Queues, after_purge, inbox, list, purge, replay};
+use donut_cli::{Chasing, Queues, after_purge, inbox, list, purge, replay, stack_outputs};
 use donut_config::StageConfig;
 
 #[derive(Parser)]
@@ -24,6 +24,11 @@ struct Cli {
         default_value = "http://127.0.0.1:4566"
     )]
     endpoint: String,
+    /// The stack's outputs (`pulumi stack output --json > outputs.json`): its queues are found
+    /// by them. With `--aws` and no file, `pulumi stack output --json --stack <stage>` is run.
+    /// Without either, the local stack's queues are found by name.
+    #[arg(long, global = true, env = "DONUT_STACK_OUTPUTS")]
+    outputs: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -131,8 +136,13 @@ fn stage(cli: &Cli) -> anyhow::Result<StageConfig> {
 
 async fn queues(cli: &Cli) -> anyhow::Result<Queues> {
     let stage = stage(cli)?;
-    let aws = aws(cli, &stage).await;
-    Queues::find(aws_sdk_sqs::Client::new(&aws), &stage.prefix()).await
+    let sqs = aws_sdk_sqs::Client::new(&aws(cli, &stage).await);
+    if cli.outputs.is_some() || cli.aws {
+        let outputs = stack_outputs(cli.outputs.as_deref(), &cli.stage)?;
+        Queues::from_outputs(sqs, &outputs)
+    } else {
+        Queues::find(sqs, &stage.prefix()).await
+    }
 }
 
 fn print_inbox(messages: &[serde_json::Value]) {

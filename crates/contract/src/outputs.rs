@@ -1,0 +1,22 @@
+//! The stack's outputs (`pulumi stack output --json`) that tools read: the provider gives
+//! every resource a name with a random suffix, so a deployed stack's resources are found by
+//! these outputs, never by their names.
+
+/// The sales API's base URL.
+pub const API_URL: &str = "apiUrl";
+/// The stock-out topic's ARN.
+pub const STOCK_OUT_TOPIC_ARN: &str = "stockOutTopicArn";
+/// The factory-orders queue's URL.
+pub const FACTORY_ORDERS_QUEUE_URL: &str = "factoryOrdersQueueUrl";
+/// Its dead-letter queue's URL.
+pub const DEAD_LETTER_QUEUE_URL: &str = "deadLetterQueueUrl";
+/// The warehouse's endpoint (`host:port`).
+pub const DB_ENDPOINT: &str = "dbEndpoint";
+/// The ops topic's ARN (alarms and alerts to the on-call engineer).
+pub const OPS_TOPIC_ARN: &str = "opsTopicArn";
+/// The CloudWatch dashboard's console URL.
+pub const DASHBOARD_URL: &str = "dashboardUrl";
+/// Each function's name, by its kind.
+pub const FUNCTION_NAMES: &str = "functionNames";
+/// Each function's log group, by its kind.
+pub const LOG_GROUPS: &str = "logGroups";
