@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help up down test stress engine deploy contract metrics bench load lambdas infra schema schema-check inbox dlq lint fmt
+.PHONY: help up down test stress engine deploy smoke contract metrics bench load lambdas infra schema schema-check inbox dlq lint fmt
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ engine: ## the Pulumi CLI from Go modules + the test stand-ins (language host, A
 
 deploy: ## zips + program, then `pulumi up` of STAGE (default dev) with the Pulumi CLI on your PATH
 	@scripts/deploy.sh $(or $(STAGE),dev)
+
+smoke: ## after a deploy, STAGE=dev|prod (its stack outputs); without STAGE, a running `make up`
+	@cargo run -q -p donut-cli -- $(if $(STAGE),--aws --stage $(STAGE)) smoke
 
 bench: ## benchmarks beside their baselines → bench/results/<date>.md (+ latency SVG)
 	@scripts/bench.sh

@@ -6,3 +6,4 @@ mod faults;
 mod load_smoke;
 mod pipeline;
 mod rotation;
+mod smoke;

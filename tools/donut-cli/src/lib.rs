@@ -3,6 +3,8 @@
 //! The binary prints what these return.
 
 use anyhow::Context;
+
+pub mod smoke;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 
 /// The factory-orders queue and its dead-letter queue.

@@ -3,6 +3,7 @@
 //! Against the local stack by default (LocalStack on 127.0.0.1:4566); `--aws` uses the
 //! ordinary AWS credential chain and region instead.
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use donut_cli::{Chasing, Queues, after_purge, inbox, list, purge, replay, stack_outputs};
 use donut_config::StageConfig;
@@ -59,6 +60,23 @@ enum Command {
         /// Print only the quota (for `pulumi config set donut-states:lambdaConcurrencyQuota`).
         #[arg(long)]
         print_quota: bool,
+    },
+    /// After a deploy (`make smoke`): buys a product until it is out of stock, sees the 409 and
+    /// its factory order, looks an order up, times the restock, checks the dead-letter queue;
+    /// one line per step, a non-zero exit on any failure. The API is `--api-url`, else the
+    /// stack output `apiUrl` (with `--aws` or `--outputs`), else the local stack's.
+    Smoke {
+        #[arg(long)]
+        api_url: Option<String>,
+        /// The product to sell out (default: the one with the least stock).
+        #[arg(long)]
+        product: Option<String>,
+        /// Refuse to sell out a product holding more units than this.
+        #[arg(long, default_value_t = 500)]
+        max_units: u32,
+        /// How long to wait for the restock after the stock-out.
+        #[arg(long, default_value_t = 180)]
+        restock_timeout_seconds: u64,
     },
     /// Ops' side of things.
     Ops {
@@ -212,6 +230,48 @@ async fn main() -> anyhow::Result<()> {
             action,
             database_url,
         } => orders(&cli, action, database_url).await?,
+        Command::Smoke {
+            api_url,
+            product,
+            max_units,
+            restock_timeout_seconds,
+        } => {
+            let stage = stage(&cli)?;
+            let deployed = cli.outputs.is_some() || cli.aws;
+            let outputs = if deployed {
+                Some(stack_outputs(cli.outputs.as_deref(), &cli.stage)?)
+            } else {
+                None
+            };
+            let api_url = match (api_url, &outputs) {
+                (Some(url), _) => url.clone(),
+                (None, Some(o)) => o[donut_config::outputs::API_URL]
+                    .as_str()
+                    .context("the stack outputs name no apiUrl")?
+                    .to_owned(),
+                (None, None) => "http://127.0.0.1:8080".to_owned(),
+            };
+            // Without the queues (no AWS access from here), the other steps still run.
+            let queues = match queues(&cli).await {
+                Ok(q) => Some(q),
+                Err(e) => {
+                    eprintln!("smoke: the dead-letter queue is not checked: {e:#}");
+                    None
+                }
+            };
+            let target = donut_cli::smoke::Target {
+                api_url,
+                product: product.clone(),
+                max_quantity: stage.max_quantity,
+                restock_timeout: std::time::Duration::from_secs(*restock_timeout_seconds),
+                max_units: *max_units,
+            };
+            let report = donut_cli::smoke::run(&target, queues.as_ref()).await;
+            print!("{}", report.render());
+            if !report.passed() {
+                std::process::exit(1);
+            }
+        }
         Command::Preflight { print_quota } => {
             let stage = stage(&cli)?;
             let lambda = aws_sdk_lambda::Client::new(&aws(&cli, &stage).await);

@@ -1,0 +1,339 @@
+//! `donut-cli smoke` (`make smoke`): a deployed or local stack proves itself through its public
+//! API. It buys one product until it is out of stock (each purchase with an `Idempotency-Key`,
+//! one retried to see the same order), sees the 409 naming the open factory order, looks an
+//! order up, waits for the factory's restock and times it from the stock-out, and checks that
+//! nothing sits in the dead-letter queue. Each step passes or fails on its own; the report is
+//! one screen.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::{Value, json};
+
+use crate::Queues;
+
+/// Where and what the smoke test buys.
+pub struct Target {
+    /// The sales API's base URL (the stack output `apiUrl`, or the local stack's).
+    pub api_url: String,
+    /// The product to sell out; by default the one with the least stock.
+    pub product: Option<String>,
+    /// The most one purchase may ask for (the stage's `maxQuantity`).
+    pub max_quantity: u32,
+    /// How long to wait for the restock after the stock-out.
+    pub restock_timeout: Duration,
+    /// Refuse to sell out a product holding more than this (a real shop's shelf).
+    pub max_units: u32,
+}
+
+/// One step's outcome.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub name: &'static str,
+    pub passed: bool,
+    pub took: Duration,
+    pub detail: String,
+}
+
+/// Every step, in order.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub steps: Vec<Step>,
+}
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        !self.steps.is_empty() && self.steps.iter().all(|s| s.passed)
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for s in &self.steps {
+            out.push_str(&format!(
+                "{} {:<22} {:>8.2} s  {}\n",
+                if s.passed { "PASS" } else { "FAIL" },
+                s.name,
+                s.took.as_secs_f64(),
+                s.detail
+            ));
+        }
+        let total: Duration = self.steps.iter().map(|s| s.took).sum();
+        out.push_str(&format!(
+            "{} in {:.2} s\n",
+            if self.passed() {
+                "healthy"
+            } else {
+                "NOT healthy"
+            },
+            total.as_secs_f64()
+        ));
+        out
+    }
+
+    fn record(
+        &mut self,
+        name: &'static str,
+        started: Instant,
+        result: anyhow::Result<String>,
+    ) -> bool {
+        let (passed, detail) = match result {
+            Ok(detail) => (true, detail),
+            Err(e) => (false, format!("{e:#}")),
+        };
+        self.steps.push(Step {
+            name,
+            passed,
+            took: started.elapsed(),
+            detail,
+        });
+        passed
+    }
+}
+
+/// What the selling step learnt, for the steps after it.
+struct SoldOut {
+    product: String,
+    order_id: String,
+    factory_order_id: String,
+    at: Instant,
+}
+
+/// Runs every step it can (a step that needs an earlier one's result is skipped when that one
+/// failed); `queues` (the stage's, when reachable) adds the dead-letter check.
+pub async fn run(target: &Target, queues: Option<&Queues>) -> Report {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("an HTTP client");
+    let api = target.api_url.trim_end_matches('/');
+    let mut report = Report::default();
+
+    let started = Instant::now();
+    let product = pick_product(&http, api, target).await;
+    let product = match product {
+        Ok((id, stock)) => {
+            report.record("catalogue", started, Ok(format!("{id}: {stock} in stock")));
+            Some((id, stock))
+        }
+        Err(e) => {
+            report.record("catalogue", started, Err(e));
+            None
+        }
+    };
+
+    let mut sold_out = None;
+    if let Some((product, stock)) = product {
+        let started = Instant::now();
+        match sell_out(&http, api, &product, stock, target.max_quantity).await {
+            Ok((detail, s)) => {
+                report.record("sell out, 409", started, Ok(detail));
+                sold_out = Some(s);
+            }
+            Err(e) => {
+                report.record("sell out, 409", started, Err(e));
+            }
+        }
+    }
+
+    if let Some(s) = &sold_out {
+        let started = Instant::now();
+        let looked_up = look_up(&http, api, s).await;
+        report.record("order lookup", started, looked_up);
+        let started = Instant::now();
+        let restocked = wait_for_restock(&http, api, s, target.restock_timeout).await;
+        report.record("restock", started, restocked);
+    }
+
+    if let Some(queues) = queues {
+        let started = Instant::now();
+        let depth = dead_letters(queues).await;
+        report.record("dead-letter queue", started, depth);
+    }
+    report
+}
+
+async fn get_json(http: &reqwest::Client, url: &str) -> anyhow::Result<(u16, Value)> {
+    let reply = http
+        .get(url)
+        .send()
+        .await
+        .with_context(|| format!("GET {url}"))?;
+    let status = reply.status().as_u16();
+    Ok((
+        status,
+        reply
+            .json()
+            .await
+            .with_context(|| format!("GET {url}: not JSON"))?,
+    ))
+}
+
+async fn pick_product(
+    http: &reqwest::Client,
+    api: &str,
+    target: &Target,
+) -> anyhow::Result<(String, u64)> {
+    let (status, body) = get_json(http, &format!("{api}/products")).await?;
+    anyhow::ensure!(status == 200, "GET /products answered {status}: {body}");
+    let products = body["products"]
+        .as_array()
+        .context("GET /products: no product list")?;
+    let stock = |p: &Value| p["stock"].as_u64().unwrap_or(0);
+    let chosen = match &target.product {
+        Some(id) => products
+            .iter()
+            .find(|p| p["product_id"] == id.as_str())
+            .with_context(|| format!("no product {id} in the catalogue"))?,
+        None => products
+            .iter()
+            .filter(|p| stock(p) > 0)
+            .min_by_key(|p| stock(p))
+            .context("every product is out of stock: nothing to sell")?,
+    };
+    let id = chosen["product_id"]
+        .as_str()
+        .context("a product without an id")?;
+    let units = stock(chosen);
+    anyhow::ensure!(
+        units <= u64::from(target.max_units),
+        "{id} holds {units} units, more than the {} the smoke test may sell (--max-units)",
+        target.max_units
+    );
+    Ok((id.to_owned(), units))
+}
+
+async fn buy(
+    http: &reqwest::Client,
+    api: &str,
+    product: &str,
+    quantity: u64,
+    key: &str,
+) -> anyhow::Result<(u16, Option<String>, Value)> {
+    let reply = http
+        .post(format!("{api}/orders"))
+        .header("idempotency-key", key)
+        .json(&json!({"product_id": product, "quantity": quantity}))
+        .send()
+        .await
+        .context("POST /orders")?;
+    let status = reply.status().as_u16();
+    let replayed = reply
+        .headers()
+        .get("idempotent-replayed")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    Ok((
+        status,
+        replayed,
+        reply.json().await.context("POST /orders: not JSON")?,
+    ))
+}
+
+/// Buys `product` empty, `max_quantity` at a time, then once more: the 409 names the factory
+/// order the stock-out opened. The first sale is sent twice with its key.
+async fn sell_out(
+    http: &reqwest::Client,
+    api: &str,
+    product: &str,
+    stock: u64,
+    max_quantity: u32,
+) -> anyhow::Result<(String, SoldOut)> {
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let mut left = stock;
+    let mut sales = 0;
+    let mut first_order = None;
+    // Others may buy too: the loop ends on the 409, bounded by what was on the shelf.
+    for n in 0..=stock {
+        let key = format!("smoke-{run}-{n}");
+        let quantity = left.clamp(1, u64::from(max_quantity.max(1)));
+        let (status, _, body) = buy(http, api, product, quantity, &key).await?;
+        match status {
+            200 => {
+                sales += 1;
+                left = body["remaining"]
+                    .as_u64()
+                    .context("a sale without `remaining`")?;
+                if first_order.is_none() {
+                    let order = body["order_id"]
+                        .as_str()
+                        .context("a sale without its order id")?;
+                    let (again, replayed, same) = buy(http, api, product, quantity, &key).await?;
+                    anyhow::ensure!(
+                        again == 200 && replayed.as_deref() == Some("true") && same == body,
+                        "the retry of a sale with its Idempotency-Key answered {again} {same}"
+                    );
+                    first_order = Some(order.to_owned());
+                }
+            }
+            409 if body["error"]["code"] == "out_of_stock" => {
+                let at = Instant::now();
+                let factory_order_id = body["restock"]["factory_order_id"]
+                    .as_str()
+                    .with_context(|| format!("the 409 names no open factory order: {body}"))?
+                    .to_owned();
+                let order_id = first_order.context("out of stock before a single sale")?;
+                return Ok((
+                    format!(
+                        "{sales} sales, then 409 with factory order {factory_order_id} ({})",
+                        body["restock"]["status"].as_str().unwrap_or("?")
+                    ),
+                    SoldOut {
+                        product: product.to_owned(),
+                        order_id,
+                        factory_order_id,
+                        at,
+                    },
+                ));
+            }
+            other => anyhow::bail!("POST /orders answered {other}: {body}"),
+        }
+    }
+    anyhow::bail!("{sales} sales and no 409: the shelf never ran out")
+}
+
+async fn look_up(http: &reqwest::Client, api: &str, s: &SoldOut) -> anyhow::Result<String> {
+    let (status, body) = get_json(http, &format!("{api}/orders/{}", s.order_id)).await?;
+    anyhow::ensure!(
+        status == 200 && body["product_id"] == s.product.as_str(),
+        "GET /orders/{} answered {status}: {body}",
+        s.order_id
+    );
+    Ok(format!("{} × {} sold", body["quantity"], s.product))
+}
+
+async fn wait_for_restock(
+    http: &reqwest::Client,
+    api: &str,
+    s: &SoldOut,
+    timeout: Duration,
+) -> anyhow::Result<String> {
+    loop {
+        let (status, body) = get_json(http, &format!("{api}/products/{}", s.product)).await?;
+        let stock = body["stock"].as_u64();
+        if status == 200 && stock.is_some_and(|n| n > 0) {
+            return Ok(format!(
+                "factory order {} restocked {} units, {:.2} s after the stock-out",
+                s.factory_order_id,
+                stock.unwrap_or(0),
+                s.at.elapsed().as_secs_f64()
+            ));
+        }
+        anyhow::ensure!(
+            s.at.elapsed() < timeout,
+            "no restock {} s after the stock-out (factory order {}): see docs/operate.md#restock-latency",
+            timeout.as_secs(),
+            s.factory_order_id
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn dead_letters(queues: &Queues) -> anyhow::Result<String> {
+    let letters = crate::list(queues, 10).await?;
+    anyhow::ensure!(
+        letters.is_empty(),
+        "{} message(s) in the dead-letter queue: `donut-cli dlq list`, see docs/operate.md#dlq-depth",
+        letters.len()
+    );
+    Ok("empty".to_owned())
+}
