@@ -30,6 +30,7 @@ pub async fn shelves(pool: &mysql_async::Pool) -> anyhow::Result<()> {
         ("bench-ls-minimal", 1_000_000, 0, 0),
         ("bench-ls-bare", 1_000_000, 0, 0),
         ("bench-ls-store-keyed", 1_000_000, 0, 0),
+        ("bench-ls-http-keyed", 1_000_000, 0, 0),
         ("bench-ls-trim", 1_000_000, 0, 0),
         // The seed's scenario: sold out within the run, then refused; no restock.
         ("bench-course-load", crate::second_opinion::UNITS, 0, 0),
