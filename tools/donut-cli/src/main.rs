@@ -152,14 +152,26 @@ fn stage(cli: &Cli) -> anyhow::Result<StageConfig> {
     )?)
 }
 
+/// The stack's outputs when acting on a deployed stack (`--outputs` or `--aws`), else none.
+fn deployed_outputs(cli: &Cli) -> anyhow::Result<Option<serde_json::Value>> {
+    if cli.outputs.is_some() || cli.aws {
+        stack_outputs(cli.outputs.as_deref(), &cli.stage).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 async fn queues(cli: &Cli) -> anyhow::Result<Queues> {
+    queues_of(cli, deployed_outputs(cli)?.as_ref()).await
+}
+
+/// A deployed stack's queues by its outputs; the local stack's by name.
+async fn queues_of(cli: &Cli, outputs: Option<&serde_json::Value>) -> anyhow::Result<Queues> {
     let stage = stage(cli)?;
     let sqs = aws_sdk_sqs::Client::new(&aws(cli, &stage).await);
-    if cli.outputs.is_some() || cli.aws {
-        let outputs = stack_outputs(cli.outputs.as_deref(), &cli.stage)?;
-        Queues::from_outputs(sqs, &outputs)
-    } else {
-        Queues::find(sqs, &stage.prefix()).await
+    match outputs {
+        Some(outputs) => Queues::from_outputs(sqs, outputs),
+        None => Queues::find(sqs, &stage.prefix()).await,
     }
 }
 
@@ -237,12 +249,7 @@ async fn main() -> anyhow::Result<()> {
             restock_timeout_seconds,
         } => {
             let stage = stage(&cli)?;
-            let deployed = cli.outputs.is_some() || cli.aws;
-            let outputs = if deployed {
-                Some(stack_outputs(cli.outputs.as_deref(), &cli.stage)?)
-            } else {
-                None
-            };
+            let outputs = deployed_outputs(&cli)?;
             let api_url = match (api_url, &outputs) {
                 (Some(url), _) => url.clone(),
                 (None, Some(o)) => o[donut_config::outputs::API_URL]
@@ -252,7 +259,7 @@ async fn main() -> anyhow::Result<()> {
                 (None, None) => "http://127.0.0.1:8080".to_owned(),
             };
             // Without the queues (no AWS access from here), the other steps still run.
-            let queues = match queues(&cli).await {
+            let queues = match queues_of(&cli, outputs.as_ref()).await {
                 Ok(q) => Some(q),
                 Err(e) => {
                     eprintln!("smoke: the dead-letter queue is not checked: {e:#}");
