@@ -30,8 +30,19 @@ async fn the_smoke_test_passes_on_a_healthy_stack_and_says_what_failed_on_a_brok
         restock_timeout: std::time::Duration::from_secs(60),
         max_units: 500,
     };
-    let report = donut_cli::smoke::run(&target, Some(&queues)).await;
-    eprintln!("{}", report.render());
+    let ops = donut_cli::smoke::Ops {
+        factory_url: t.stack.factory_url.clone(),
+        alarm_name: t.stack.resources.dlq_alarm_name.clone(),
+        cloudwatch: aws_sdk_cloudwatch::Client::new(&t.stack.aws),
+        timeout: std::time::Duration::from_secs(120),
+    };
+    let started = std::time::Instant::now();
+    let report = donut_cli::smoke::run(&target, Some(&queues), Some(&ops)).await;
+    eprintln!(
+        "{}(run time {:.1} s)",
+        report.render(),
+        started.elapsed().as_secs_f64()
+    );
     assert!(report.passed(), "{}", report.render());
     let names: Vec<_> = report.steps.iter().map(|s| s.name).collect();
     assert_eq!(
@@ -41,18 +52,31 @@ async fn the_smoke_test_passes_on_a_healthy_stack_and_says_what_failed_on_a_brok
             "sell out, 409",
             "order lookup",
             "restock",
-            "dead-letter queue"
+            "dead-letter queue",
+            "DLQ → ALARM → OK"
         ]
     );
     assert!(
         report.steps[0].detail.starts_with("smoke-glazed"),
         "the least stock"
     );
-    assert_eq!(
-        t.stock("smoke-glazed").await,
-        20,
-        "restocked by the factory order"
-    );
+    // Sold out twice; restocked twice, the second time by the replayed message.
+    eventually(
+        std::time::Duration::from_secs(30),
+        "the second restock",
+        || async { t.stock("smoke-glazed").await == 20 },
+    )
+    .await;
+    let knobs: serde_json::Value = t
+        .http
+        .get(format!("{}/knobs", t.stack.factory_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(knobs["fail_rate"], 0.0, "the simulator's knobs put back");
 
     // A shelf too big to sell out is refused, not emptied; the report says why and fails.
     let refused = donut_cli::smoke::run(
@@ -61,6 +85,7 @@ async fn the_smoke_test_passes_on_a_healthy_stack_and_says_what_failed_on_a_brok
             ..target
         },
         Some(&queues),
+        None,
     )
     .await;
     assert!(!refused.passed());

@@ -77,6 +77,20 @@ enum Command {
         /// How long to wait for the restock after the stock-out.
         #[arg(long, default_value_t = 180)]
         restock_timeout_seconds: u64,
+        /// The factory simulator, for the ops path (DLQ → ALARM → OK). Locally the stack's
+        /// (127.0.0.1:8090); a deployed stage has none yet, so the path runs there only when
+        /// this and `--alarm-name` are given.
+        #[arg(long)]
+        factory_url: Option<String>,
+        /// The DLQ-depth alarm's name (locally `<project>-<stage>-dlq-depth`).
+        #[arg(long)]
+        alarm_name: Option<String>,
+        /// Leave the ops path out.
+        #[arg(long)]
+        skip_ops: bool,
+        /// How long each wait of the ops path may take.
+        #[arg(long, default_value_t = 120)]
+        ops_timeout_seconds: u64,
     },
     /// Ops' side of things.
     Ops {
@@ -247,6 +261,10 @@ async fn main() -> anyhow::Result<()> {
             product,
             max_units,
             restock_timeout_seconds,
+            factory_url,
+            alarm_name,
+            skip_ops,
+            ops_timeout_seconds,
         } => {
             let stage = stage(&cli)?;
             let outputs = deployed_outputs(&cli)?;
@@ -273,7 +291,29 @@ async fn main() -> anyhow::Result<()> {
                 restock_timeout: std::time::Duration::from_secs(*restock_timeout_seconds),
                 max_units: *max_units,
             };
-            let report = donut_cli::smoke::run(&target, queues.as_ref()).await;
+            let local = outputs.is_none();
+            let ops = match (factory_url, alarm_name) {
+                _ if *skip_ops => None,
+                (Some(f), Some(a)) => Some((f.clone(), a.clone())),
+                (None, None) if local => Some((
+                    "http://127.0.0.1:8090".to_owned(),
+                    format!("{}-dlq-depth", stage.prefix()),
+                )),
+                _ => None,
+            };
+            let ops = match ops {
+                Some((factory_url, alarm_name)) => Some(donut_cli::smoke::Ops {
+                    factory_url,
+                    alarm_name,
+                    cloudwatch: aws_sdk_cloudwatch::Client::new(&aws(&cli, &stage).await),
+                    timeout: std::time::Duration::from_secs(*ops_timeout_seconds),
+                }),
+                None => {
+                    eprintln!("smoke: the ops path (DLQ → ALARM → OK) is not checked");
+                    None
+                }
+            };
+            let report = donut_cli::smoke::run(&target, queues.as_ref(), ops.as_ref()).await;
             print!("{}", report.render());
             if !report.passed() {
                 std::process::exit(1);

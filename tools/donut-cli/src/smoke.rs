@@ -2,8 +2,10 @@
 //! API. It buys one product until it is out of stock (each purchase with an `Idempotency-Key`,
 //! one retried to see the same order), sees the 409 naming the open factory order, looks an
 //! order up, waits for the factory's restock and times it from the stock-out, and checks that
-//! nothing sits in the dead-letter queue. Each step passes or fails on its own; the report is
-//! one screen.
+//! nothing sits in the dead-letter queue. Where the stage has the factory simulator, the ops
+//! path too: the simulator told to refuse, the next stock-out's message reaches the DLQ, the
+//! DLQ-depth alarm goes to ALARM; the simulator restored, the message replayed, the alarm back to
+//! OK. Each step passes or fails on its own; the report is one screen.
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +26,16 @@ pub struct Target {
     pub restock_timeout: Duration,
     /// Refuse to sell out a product holding more than this (a real shop's shelf).
     pub max_units: u32,
+}
+
+/// The ops path's handles: the simulator's knobs and the DLQ-depth alarm.
+pub struct Ops {
+    /// The factory simulator's base URL (`GET`/`PUT /knobs`).
+    pub factory_url: String,
+    pub alarm_name: String,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// How long each of the three waits (DLQ, ALARM, OK) may take.
+    pub timeout: Duration,
 }
 
 /// One step's outcome.
@@ -100,7 +112,7 @@ struct SoldOut {
 
 /// Runs every step it can (a step that needs an earlier one's result is skipped when that one
 /// failed); `queues` (the stage's, when reachable) adds the dead-letter check.
-pub async fn run(target: &Target, queues: Option<&Queues>) -> Report {
+pub async fn run(target: &Target, queues: Option<&Queues>, ops: Option<&Ops>) -> Report {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -109,7 +121,7 @@ pub async fn run(target: &Target, queues: Option<&Queues>) -> Report {
     let mut report = Report::default();
 
     let started = Instant::now();
-    let product = pick_product(&http, api, target).await;
+    let product = pick_product(&http, api, target.product.as_deref(), target.max_units).await;
     let product = match product {
         Ok((id, stock)) => {
             report.record("catalogue", started, Ok(format!("{id}: {stock} in stock")));
@@ -147,9 +159,126 @@ pub async fn run(target: &Target, queues: Option<&Queues>) -> Report {
     if let Some(queues) = queues {
         let started = Instant::now();
         let depth = dead_letters(queues).await;
-        report.record("dead-letter queue", started, depth);
+        let empty = report.record("dead-letter queue", started, depth);
+        if let (true, Some(ops), Some(s)) = (empty, ops, &sold_out) {
+            let started = Instant::now();
+            let path = ops_path(&http, api, target, queues, ops, &s.product).await;
+            report.record("DLQ → ALARM → OK", started, path);
+        }
     }
     report
+}
+
+/// The simulator refuses every order while the product sells out again; the stock-out's message
+/// lands in the DLQ and the alarm fires; the simulator restored and the message replayed, the
+/// alarm clears. The knobs are put back whatever happens.
+async fn ops_path(
+    http: &reqwest::Client,
+    api: &str,
+    target: &Target,
+    queues: &Queues,
+    ops: &Ops,
+    product: &str,
+) -> anyhow::Result<String> {
+    let knobs_url = format!("{}/knobs", ops.factory_url.trim_end_matches('/'));
+    let (status, saved) = get_json(http, &knobs_url).await?;
+    anyhow::ensure!(status == 200, "GET {knobs_url} answered {status}");
+    let mut refusing = saved.clone();
+    refusing["fail_rate"] = json!(1.0);
+    put_knobs(http, &knobs_url, &refusing).await?;
+    let outcome =
+        dead_letter_and_alarm(http, api, target, queues, ops, product, &knobs_url, &saved).await;
+    put_knobs(http, &knobs_url, &saved).await?;
+    outcome
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn dead_letter_and_alarm(
+    http: &reqwest::Client,
+    api: &str,
+    target: &Target,
+    queues: &Queues,
+    ops: &Ops,
+    product: &str,
+    knobs_url: &str,
+    saved: &Value,
+) -> anyhow::Result<String> {
+    let (_, stock) = pick_product(http, api, Some(product), target.max_units).await?;
+    sell_out(http, api, product, stock, target.max_quantity).await?;
+    let dead = until(ops.timeout, "the refused order in the DLQ", || async {
+        Ok(crate::list(queues, 10).await?.len() == 1)
+    })
+    .await?;
+    let alarmed = until(ops.timeout, "the DLQ alarm in ALARM", || async {
+        Ok(alarm_state(ops).await? == "ALARM")
+    })
+    .await?;
+    put_knobs(http, knobs_url, saved).await?;
+    let replayed = crate::replay(queues, 10, false, |_| {}).await?;
+    anyhow::ensure!(replayed == 1, "replayed {replayed} messages, not 1");
+    let cleared = until(ops.timeout, "the DLQ alarm back to OK", || async {
+        Ok(alarm_state(ops).await? == "OK")
+    })
+    .await?;
+    Ok(format!(
+        "dead-lettered after {:.1} s, ALARM after {:.1} s, replayed, OK after {:.1} s more",
+        dead.as_secs_f64(),
+        (dead + alarmed).as_secs_f64(),
+        cleared.as_secs_f64(),
+    ))
+}
+
+async fn put_knobs(http: &reqwest::Client, url: &str, knobs: &Value) -> anyhow::Result<()> {
+    let reply = http
+        .put(url)
+        .json(knobs)
+        .send()
+        .await
+        .with_context(|| format!("PUT {url}"))?;
+    anyhow::ensure!(
+        reply.status() == 200,
+        "PUT {url} answered {}",
+        reply.status()
+    );
+    Ok(())
+}
+
+async fn alarm_state(ops: &Ops) -> anyhow::Result<String> {
+    let alarms = ops
+        .cloudwatch
+        .describe_alarms()
+        .alarm_names(&ops.alarm_name)
+        .send()
+        .await
+        .with_context(|| format!("describing alarm {}", ops.alarm_name))?;
+    let alarm = alarms
+        .metric_alarms()
+        .first()
+        .with_context(|| format!("no alarm named {}", ops.alarm_name))?;
+    Ok(alarm
+        .state_value()
+        .map(|v| v.as_str().to_owned())
+        .unwrap_or_default())
+}
+
+/// Polls `check` every half second until it holds; how long that took.
+async fn until<F, Fut>(timeout: Duration, what: &str, mut check: F) -> anyhow::Result<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<bool>>,
+{
+    let started = Instant::now();
+    loop {
+        if check().await? {
+            return Ok(started.elapsed());
+        }
+        anyhow::ensure!(
+            started.elapsed() < timeout,
+            "{what}: not within {} s (see docs/operate.md#dlq-depth)",
+            timeout.as_secs()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 async fn get_json(http: &reqwest::Client, url: &str) -> anyhow::Result<(u16, Value)> {
@@ -171,7 +300,8 @@ async fn get_json(http: &reqwest::Client, url: &str) -> anyhow::Result<(u16, Val
 async fn pick_product(
     http: &reqwest::Client,
     api: &str,
-    target: &Target,
+    product: Option<&str>,
+    max_units: u32,
 ) -> anyhow::Result<(String, u64)> {
     let (status, body) = get_json(http, &format!("{api}/products")).await?;
     anyhow::ensure!(status == 200, "GET /products answered {status}: {body}");
@@ -179,10 +309,10 @@ async fn pick_product(
         .as_array()
         .context("GET /products: no product list")?;
     let stock = |p: &Value| p["stock"].as_u64().unwrap_or(0);
-    let chosen = match &target.product {
+    let chosen = match product {
         Some(id) => products
             .iter()
-            .find(|p| p["product_id"] == id.as_str())
+            .find(|p| p["product_id"] == id)
             .with_context(|| format!("no product {id} in the catalogue"))?,
         None => products
             .iter()
@@ -195,9 +325,8 @@ async fn pick_product(
         .context("a product without an id")?;
     let units = stock(chosen);
     anyhow::ensure!(
-        units <= u64::from(target.max_units),
-        "{id} holds {units} units, more than the {} the smoke test may sell (--max-units)",
-        target.max_units
+        units <= u64::from(max_units),
+        "{id} holds {units} units, more than the {max_units} the smoke test may sell (--max-units)"
     );
     Ok((id.to_owned(), units))
 }
