@@ -186,46 +186,34 @@ async fn ops_path(
     let mut refusing = saved.clone();
     refusing["fail_rate"] = json!(1.0);
     put_knobs(http, &knobs_url, &refusing).await?;
-    let outcome =
-        dead_letter_and_alarm(http, api, target, queues, ops, product, &knobs_url, &saved).await;
+    let outcome = async {
+        let (_, stock) = pick_product(http, api, Some(product), target.max_units).await?;
+        sell_out(http, api, product, stock, target.max_quantity).await?;
+        let dead = until(ops.timeout, "the refused order in the DLQ", || async {
+            Ok(crate::list(queues, 10).await?.len() == 1)
+        })
+        .await?;
+        let alarmed = until(ops.timeout, "the DLQ alarm in ALARM", || async {
+            Ok(alarm_state(ops).await? == "ALARM")
+        })
+        .await?;
+        put_knobs(http, &knobs_url, &saved).await?;
+        let replayed = crate::replay(queues, 10, false, |_| {}).await?;
+        anyhow::ensure!(replayed == 1, "replayed {replayed} messages, not 1");
+        let cleared = until(ops.timeout, "the DLQ alarm back to OK", || async {
+            Ok(alarm_state(ops).await? == "OK")
+        })
+        .await?;
+        Ok(format!(
+            "dead-lettered after {:.1} s, ALARM after {:.1} s, replayed, OK after {:.1} s more",
+            dead.as_secs_f64(),
+            (dead + alarmed).as_secs_f64(),
+            cleared.as_secs_f64(),
+        ))
+    }
+    .await;
     put_knobs(http, &knobs_url, &saved).await?;
     outcome
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn dead_letter_and_alarm(
-    http: &reqwest::Client,
-    api: &str,
-    target: &Target,
-    queues: &Queues,
-    ops: &Ops,
-    product: &str,
-    knobs_url: &str,
-    saved: &Value,
-) -> anyhow::Result<String> {
-    let (_, stock) = pick_product(http, api, Some(product), target.max_units).await?;
-    sell_out(http, api, product, stock, target.max_quantity).await?;
-    let dead = until(ops.timeout, "the refused order in the DLQ", || async {
-        Ok(crate::list(queues, 10).await?.len() == 1)
-    })
-    .await?;
-    let alarmed = until(ops.timeout, "the DLQ alarm in ALARM", || async {
-        Ok(alarm_state(ops).await? == "ALARM")
-    })
-    .await?;
-    put_knobs(http, knobs_url, saved).await?;
-    let replayed = crate::replay(queues, 10, false, |_| {}).await?;
-    anyhow::ensure!(replayed == 1, "replayed {replayed} messages, not 1");
-    let cleared = until(ops.timeout, "the DLQ alarm back to OK", || async {
-        Ok(alarm_state(ops).await? == "OK")
-    })
-    .await?;
-    Ok(format!(
-        "dead-lettered after {:.1} s, ALARM after {:.1} s, replayed, OK after {:.1} s more",
-        dead.as_secs_f64(),
-        (dead + alarmed).as_secs_f64(),
-        cleared.as_secs_f64(),
-    ))
 }
 
 async fn put_knobs(http: &reqwest::Client, url: &str, knobs: &Value) -> anyhow::Result<()> {
