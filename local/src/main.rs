@@ -50,7 +50,7 @@ async fn main() -> anyhow::Result<()> {
     let db_port: u16 = env_or("DONUT_DB_PORT", 3307)?;
     let database_url = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| format!("mysql://donut:donut@127.0.0.1:{db_port}/donut"));
-    let api_port: u16 = env_or("DONUT_API_PORT", 8080)?;
+    let api_port: u16 = env_or("DONUT_API_PORT", donut_local::API_PORT)?;
     let mut knobs = Knobs::from_env()?;
     if std::env::var_os("FACTORY_DELAY_MS").is_none() {
         knobs.delay_ms = 2000;
@@ -66,7 +66,7 @@ async fn main() -> anyhow::Result<()> {
             env_or::<u16>("DONUT_LOCALSTACK_PORT", 4566)?
         ),
         api_addr: loopback(api_port),
-        factory_addr: loopback(env_or("DONUT_FACTORY_PORT", 8090)?),
+        factory_addr: loopback(env_or("DONUT_FACTORY_PORT", donut_local::FACTORY_PORT)?),
         factory_knobs: knobs,
         factory_seed: std::env::var("FACTORY_SEED")
             .ok()

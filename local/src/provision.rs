@@ -117,7 +117,7 @@ pub async fn provision(aws: &aws_config::SdkConfig, plan: &Plan) -> anyhow::Resu
         .await
         .context("subscribe ops by e-mail")?;
 
-    let dlq_alarm_name = name("dlq-depth");
+    let dlq_alarm_name = dlq_alarm_name(&plan.prefix);
     aws_sdk_cloudwatch::Client::new(aws)
         .put_metric_alarm()
         .alarm_name(&dlq_alarm_name)
@@ -189,4 +189,9 @@ async fn callback_secret(aws: &aws_config::SdkConfig, name: &str) -> anyhow::Res
         .context("create the callback secret")?
         .arn
         .context("secret ARN")
+}
+
+/// The local DLQ-depth alarm's name (the ops toolbox finds it by this).
+pub fn dlq_alarm_name(prefix: &str) -> String {
+    format!("{prefix}-dlq-depth")
 }

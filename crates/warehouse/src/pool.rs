@@ -20,7 +20,8 @@ pub struct DbConfig {
     /// as "unavailable": the buyer's 503 says retry). Set on each connection as
     /// `innodb_lock_wait_timeout`, whose server default (50 s) outlasts the sales function's
     /// 10 s timeout; it also bounds how long a retry waits for a purchase in flight with the
-    /// same idempotency key before it is told 409.
+    /// same idempotency key before it is told 409. Whole seconds, at least one (the server's
+    /// unit and least value).
     pub lock_wait_timeout: Duration,
 }
 
@@ -63,12 +64,6 @@ impl DbConfig {
             idle_timeout: None,
             lock_wait_timeout: Duration::from_secs(3),
         }
-    }
-
-    /// Whole seconds, at least one (the server's unit and least value).
-    pub fn with_lock_wait_timeout(mut self, t: Duration) -> Self {
-        self.lock_wait_timeout = t.max(Duration::from_secs(1));
-        self
     }
 
     /// Closes connections idle for `t`: a Lambda instance keeps only what it uses.

@@ -3,9 +3,9 @@
 //! The binary prints what these return.
 
 use anyhow::Context;
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 
 pub mod smoke;
-use aws_sdk_sqs::types::MessageSystemAttributeName;
 
 /// The factory-orders queue and its dead-letter queue.
 pub struct Queues {

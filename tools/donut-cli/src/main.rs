@@ -176,13 +176,18 @@ fn deployed_outputs(cli: &Cli) -> anyhow::Result<Option<serde_json::Value>> {
 }
 
 async fn queues(cli: &Cli) -> anyhow::Result<Queues> {
-    queues_of(cli, deployed_outputs(cli)?.as_ref()).await
+    let stage = stage(cli)?;
+    let aws = aws(cli, &stage).await;
+    queues_of(&aws, &stage, deployed_outputs(cli)?.as_ref()).await
 }
 
 /// A deployed stack's queues by its outputs; the local stack's by name.
-async fn queues_of(cli: &Cli, outputs: Option<&serde_json::Value>) -> anyhow::Result<Queues> {
-    let stage = stage(cli)?;
-    let sqs = aws_sdk_sqs::Client::new(&aws(cli, &stage).await);
+async fn queues_of(
+    aws: &aws_config::SdkConfig,
+    stage: &StageConfig,
+    outputs: Option<&serde_json::Value>,
+) -> anyhow::Result<Queues> {
+    let sqs = aws_sdk_sqs::Client::new(aws);
     match outputs {
         Some(outputs) => Queues::from_outputs(sqs, outputs),
         None => Queues::find(sqs, &stage.prefix()).await,
@@ -267,6 +272,7 @@ async fn main() -> anyhow::Result<()> {
             ops_timeout_seconds,
         } => {
             let stage = stage(&cli)?;
+            let aws = aws(&cli, &stage).await;
             let outputs = deployed_outputs(&cli)?;
             let api_url = match (api_url, &outputs) {
                 (Some(url), _) => url.clone(),
@@ -274,10 +280,10 @@ async fn main() -> anyhow::Result<()> {
                     .as_str()
                     .context("the stack outputs name no apiUrl")?
                     .to_owned(),
-                (None, None) => "http://127.0.0.1:8080".to_owned(),
+                (None, None) => format!("http://127.0.0.1:{}", donut_local::API_PORT),
             };
             // Without the queues (no AWS access from here), the other steps still run.
-            let queues = match queues_of(&cli, outputs.as_ref()).await {
+            let queues = match queues_of(&aws, &stage, outputs.as_ref()).await {
                 Ok(q) => Some(q),
                 Err(e) => {
                     eprintln!("smoke: the dead-letter queue is not checked: {e:#}");
@@ -296,8 +302,8 @@ async fn main() -> anyhow::Result<()> {
                 _ if *skip_ops => None,
                 (Some(f), Some(a)) => Some((f.clone(), a.clone())),
                 (None, None) if local => Some((
-                    "http://127.0.0.1:8090".to_owned(),
-                    format!("{}-dlq-depth", stage.prefix()),
+                    format!("http://127.0.0.1:{}", donut_local::FACTORY_PORT),
+                    donut_local::provision::dlq_alarm_name(&stage.prefix()),
                 )),
                 _ => None,
             };
@@ -305,7 +311,7 @@ async fn main() -> anyhow::Result<()> {
                 Some((factory_url, alarm_name)) => Some(donut_cli::smoke::Ops {
                     factory_url,
                     alarm_name,
-                    cloudwatch: aws_sdk_cloudwatch::Client::new(&aws(&cli, &stage).await),
+                    cloudwatch: aws_sdk_cloudwatch::Client::new(&aws),
                     timeout: std::time::Duration::from_secs(*ops_timeout_seconds),
                 }),
                 None => {
