@@ -144,7 +144,7 @@ pub fn alarms(
             f64::from(a.queue_age_minutes) * 60.0,
         ),
         Alarm::at_or_above(
-            "dlq-depth",
+            DLQ_DEPTH,
             "dlq-depth",
             donut_config::aws::DLQ_DEPTH_ALARM.into(),
             Watched::Metric {
@@ -315,14 +315,23 @@ pub fn alarms(
     alarms
 }
 
-/// The ops e-mail subscription and every alarm; returns the ops topic's ARN.
+pub struct Alarms {
+    pub ops_topic_arn: Output<String>,
+    /// The DLQ-depth alarm's name.
+    pub dlq_alarm_name: Output<String>,
+}
+
+/// The DLQ-depth alarm's key.
+const DLQ_DEPTH: &str = "dlq-depth";
+
+/// The ops e-mail subscription and every alarm.
 pub fn declare(
     stack: &Stack,
     messaging: &Messaging,
     compute: &Compute,
     api: &Api,
     data: &Data,
-) -> Output<String> {
+) -> Alarms {
     let ctx = stack.ctx;
     let c = &stack.config;
     let ops_arn = messaging.ops_topic_arn.clone();
@@ -336,6 +345,7 @@ pub fn declare(
             .build_struct(),
     );
     let period = c.alarm_period_seconds as i32;
+    let mut dlq_alarm_name = None;
     for alarm in alarms(stack, messaging, compute, api, data) {
         let logical = stack.name(&alarm.key);
         let description = format!("{} Runbook: {RUNBOOKS}{}", alarm.description, alarm.runbook);
@@ -402,7 +412,13 @@ pub fn declare(
                 }))
                 .build_struct(),
         };
-        metric_alarm::create(ctx, &logical, args);
+        let created = metric_alarm::create(ctx, &logical, args);
+        if alarm.key == DLQ_DEPTH {
+            dlq_alarm_name = Some(created.name);
+        }
     }
-    ops_arn
+    Alarms {
+        ops_topic_arn: ops_arn,
+        dlq_alarm_name: dlq_alarm_name.unwrap_or_else(|| known(String::new())),
+    }
 }

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::Stack;
 use crate::data::{DB_NAME, DB_PORT, Data};
-use crate::iam::{Statement, function_role, vpc_and_tracing};
+use crate::iam::{self, Statement, function_role};
 use crate::messaging::Messaging;
 use crate::network::Network;
 use crate::out::{known, map};
@@ -77,18 +77,58 @@ fn fingerprint(paths: &[std::path::PathBuf]) -> anyhow::Result<String> {
 }
 
 /// A function's package, as `make lambdas` builds it.
-fn package(stack: &Stack, function: Function) -> std::path::PathBuf {
+fn package(stack: &Stack, name: &str) -> std::path::PathBuf {
     stack
         .root
         .join("target/lambda")
-        .join(function.name())
+        .join(name)
         .join("bootstrap.zip")
 }
 
 fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Deployed {
-    let ctx = stack.ctx;
     let kind = spec.function;
-    let name = kind.name();
+    // Only the functions that call the factory may reach the internet beyond the AWS APIs.
+    let sg = match kind {
+        Function::FactoryRequester | Function::FactoryWatchdog => &network.factory_caller_sg_id,
+        _ => &network.lambda_sg_id,
+    };
+    let vpc = pulumi_gestalt_rust::pulumi_combine!(network.private_subnet_ids.clone(), sg.clone())
+        .map(|(subnets, sg)| {
+            FunctionVpcConfig::builder()
+                .subnet_ids(subnets)
+                .security_group_ids(vec![sg])
+                .build_struct()
+        });
+    declare_lambda(
+        stack,
+        Lambda {
+            name: kind.name(),
+            description: spec.description,
+            timeout_seconds: spec.timeout_seconds,
+            env: spec.env,
+            statements: spec.statements,
+            vpc: Some(vpc),
+            reserved: stack.config.declared_reservation(kind).map(|n| n as i32),
+        },
+    )
+}
+
+/// A Lambda function of the stack, with its log group and its role.
+pub struct Lambda {
+    /// Its package's name under `target/lambda/` and the resources' (`<prefix>-<name>…`).
+    pub name: &'static str,
+    pub description: &'static str,
+    pub timeout_seconds: i32,
+    pub env: Vec<(&'static str, Output<String>)>,
+    pub statements: Vec<Statement>,
+    /// In the stack's VPC (its subnets and security group), or on Lambda's own network.
+    pub vpc: Option<Output<FunctionVpcConfig>>,
+    pub reserved: Option<i32>,
+}
+
+pub fn declare_lambda(stack: &Stack, spec: Lambda) -> Deployed {
+    let ctx = stack.ctx;
+    let name = spec.name;
     // Names are the provider's (logical name + a random suffix), so two stacks of one stage
     // share an account without colliding; the function logs to its group by configuration.
     let logs = log_group::create(
@@ -104,21 +144,12 @@ fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Deployed {
         &["logs:CreateLogStream", "logs:PutLogEvents"],
         vec![logs.arn.map(|arn| format!("{arn}:*"))],
     ));
-    statements.extend(vpc_and_tracing());
+    if spec.vpc.is_some() {
+        statements.push(iam::vpc_access());
+    }
+    statements.push(iam::tracing());
     let role = function_role(stack, name, statements);
-    // Only the functions that call the factory may reach the internet beyond the AWS APIs.
-    let sg = match kind {
-        Function::FactoryRequester | Function::FactoryWatchdog => &network.factory_caller_sg_id,
-        _ => &network.lambda_sg_id,
-    };
-    let vpc = pulumi_gestalt_rust::pulumi_combine!(network.private_subnet_ids.clone(), sg.clone())
-        .map(|(subnets, sg)| {
-            FunctionVpcConfig::builder()
-                .subnet_ids(subnets)
-                .security_group_ids(vec![sg])
-                .build_struct()
-        });
-    let zip = package(stack, kind);
+    let zip = package(stack, name);
     let created = function::create(
         ctx,
         &stack.name(name),
@@ -131,16 +162,14 @@ fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Deployed {
             .architectures(vec!["arm64"])
             .code(file_archive(zip.display().to_string()))
             .memory_size(stack.config.lambda_memory_mb as i32)
-            .maybe_reserved_concurrent_executions(
-                stack.config.declared_reservation(kind).map(|n| n as i32),
-            )
+            .maybe_reserved_concurrent_executions(spec.reserved)
             .timeout(spec.timeout_seconds)
             .environment(map(spec.env).map(|vars| {
                 FunctionEnvironment::builder()
                     .variables(vars)
                     .build_struct()
             }))
-            .vpc_config(vpc)
+            .maybe_vpc_config(spec.vpc)
             .logging_config(logs.name.map(|group| {
                 FunctionLoggingConfig::builder()
                     .log_format("Text".to_owned())
@@ -170,6 +199,7 @@ pub fn declare(
     data: &Data,
     messaging: &Messaging,
     callback_base_url: &Output<String>,
+    factory_url: &Output<String>,
 ) -> anyhow::Result<Compute> {
     let c = &stack.config;
     // Every function's settings are its contract (donut_contract::settings), made from the
@@ -201,7 +231,7 @@ pub fn declare(
         callback_base_url: callback_base_url.clone(),
         callback_secret_arn: data.callback_secret_arn.clone(),
         callback_key_version: data.callback_key_version.clone(),
-        factory_url: c.factory_url.clone(),
+        factory_url: factory_url.clone(),
     };
     let plain = |value: String| known(value);
     let db_secret = || {
@@ -407,7 +437,7 @@ fn migrate_on_deploy(stack: &Stack, migrate: &Deployed) -> anyhow::Result<Output
         .map(|entry| entry.map(|e| e.path()))
         .collect::<Result<_, _>>()?;
     migration_files.sort();
-    let migrate_zip = package(stack, Function::Migrate);
+    let migrate_zip = package(stack, Function::Migrate.name());
     let triggers = HashMap::from([
         ("migrations".to_owned(), fingerprint(&migration_files)?),
         (

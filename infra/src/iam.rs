@@ -78,23 +78,25 @@ pub fn function_role(stack: &Stack, function: &str, statements: Vec<Statement>) 
     }
 }
 
-/// Every function in the VPC manages its network interfaces (AWS allows no narrower
-/// resource than `*` for these actions) and writes traces.
-pub fn vpc_and_tracing() -> Vec<Statement> {
-    vec![
-        Statement::new(
-            &[
-                "ec2:CreateNetworkInterface",
-                "ec2:DescribeNetworkInterfaces",
-                "ec2:DeleteNetworkInterface",
-                "ec2:AssignPrivateIpAddresses",
-                "ec2:UnassignPrivateIpAddresses",
-            ],
-            vec![known("*".to_owned())],
-        ),
-        Statement::new(
-            &["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-            vec![known("*".to_owned())],
-        ),
-    ]
+/// A function in the VPC manages its network interfaces (AWS allows no narrower resource
+/// than `*` for these actions).
+pub fn vpc_access() -> Statement {
+    Statement::new(
+        &[
+            "ec2:CreateNetworkInterface",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DeleteNetworkInterface",
+            "ec2:AssignPrivateIpAddresses",
+            "ec2:UnassignPrivateIpAddresses",
+        ],
+        vec![known("*".to_owned())],
+    )
+}
+
+/// Every function writes traces (no narrower resource than `*` either).
+pub fn tracing() -> Statement {
+    Statement::new(
+        &["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+        vec![known("*".to_owned())],
+    )
 }

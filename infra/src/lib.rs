@@ -2,7 +2,7 @@
 //!
 //! One module per concern, in the order the architecture diagram reads: [`network`] →
 //! [`data`] → [`messaging`] → the [`api`]'s gateway (its URL is the factory's callback base) →
-//! [`compute`] → the [`api`]'s routes to the functions → [`alarms`] → [`observability`].
+//! the legacy [`factory`] (the stage's, or its simulator deployed with the stack) → [`compute`] → the [`api`]'s routes to the functions → [`alarms`] → [`observability`].
 //! Per-stage values come from `Pulumi.<stage>.yaml` through `donut_config` (the same
 //! validation the local stack uses); the one secret, `donut-states:callbackSecret`, from
 //! the stack's encrypted config.
@@ -13,6 +13,7 @@ pub mod compute;
 pub mod data;
 pub mod dependencies;
 pub mod diagnostics;
+pub mod factory;
 pub mod iam;
 pub mod messaging;
 pub mod network;
@@ -87,9 +88,17 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
     let data = data::declare(&stack, &network, callback_key);
     let messaging = messaging::declare(&stack, &network.account_id);
     let http_api = api::declare_api(&stack);
-    let compute = compute::declare(&stack, &network, &data, &messaging, &http_api.endpoint)?;
+    let factory = factory::declare(&stack, &http_api.endpoint);
+    let compute = compute::declare(
+        &stack,
+        &network,
+        &data,
+        &messaging,
+        &http_api.endpoint,
+        &factory.url,
+    )?;
     let api = api::declare_routes(&stack, http_api, &compute);
-    let ops_topic_arn = alarms::declare(&stack, &messaging, &compute, &api, &data);
+    let alarms = alarms::declare(&stack, &messaging, &compute, &api, &data);
     let dashboard_url = observability::declare(&stack, &network, &messaging, &api, &compute);
 
     export(ctx, outputs::API_URL, &api.endpoint);
@@ -98,7 +107,9 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
     export(ctx, outputs::DEAD_LETTER_QUEUE_URL, &messaging.dlq_url);
     export(ctx, outputs::DB_ENDPOINT, &data.db_endpoint);
     // For the on-call engineer: where to look and what to tail.
-    export(ctx, outputs::OPS_TOPIC_ARN, &ops_topic_arn);
+    export(ctx, outputs::OPS_TOPIC_ARN, &alarms.ops_topic_arn);
+    export(ctx, outputs::DLQ_ALARM_NAME, &alarms.dlq_alarm_name);
+    export(ctx, outputs::FACTORY_URL, &factory.url);
     export(ctx, outputs::DASHBOARD_URL, &dashboard_url);
     let by_function = |pick: fn(&compute::Deployed) -> Output<String>| {
         out::map(

@@ -10,23 +10,27 @@ use std::collections::BTreeMap;
 use support::*;
 
 /// Resources per stack besides the stack itself and the default provider
-/// (`program.rs` checks them type by type). Prod has the interface endpoints dev does without.
+/// (`program.rs` checks them type by type). Prod has the interface endpoints dev does without;
+/// dev deploys the factory simulator (7: its delay queue, log group, role and policy,
+/// function, the queue's mapping, the function URL), prod calls the real factory.
 fn resources(stage: &str) -> usize {
     match stage {
-        "dev" => 98,
+        "dev" => 105,
         "prod" => 102,
         other => panic!("no stage {other}"),
     }
 }
 
 /// The outputs docs/architecture.md documents.
-const OUTPUTS: [&str; 7] = [
+const OUTPUTS: [&str; 9] = [
     "apiUrl",
     "stockOutTopicArn",
     "factoryOrdersQueueUrl",
     "deadLetterQueueUrl",
     "dbEndpoint",
     "opsTopicArn",
+    "dlqAlarmName",
+    "factoryUrl",
     "dashboardUrl",
 ];
 
@@ -48,6 +52,15 @@ fn preview_plans_every_resource_of_dev_and_prod() {
             "{steps:?}"
         );
         assert_eq!(steps["create"].len(), resources(stage), "{stage}");
+        let function_urls: Vec<&String> = steps["create"]
+            .iter()
+            .filter(|name| name.ends_with("-factory-simulator-url"))
+            .collect();
+        assert_eq!(
+            function_urls.len(),
+            usize::from(stage == "dev"),
+            "{stage}: the factory simulator's URL {function_urls:?}"
+        );
         println!(
             "{stage}: preview planned {} resources in {:.1} s",
             resources(stage),
@@ -90,6 +103,27 @@ fn up_then_no_changes_then_one_config_change_then_destroy() {
         assert!(!value.is_empty(), "{key}");
     }
     assert!(outputs["apiUrl"].as_str().unwrap().starts_with("https://"));
+    // Dev calls its own factory simulator, at its function URL (no trailing slash: the
+    // requester appends the legacy path).
+    let factory = outputs["factoryUrl"].as_str().unwrap();
+    let url_id = factory
+        .strip_prefix("https://")
+        .and_then(|f| f.strip_suffix(".lambda-url.eu-west-1.on.aws"))
+        .unwrap_or_default();
+    assert!(
+        url_id.len() == 32
+            && url_id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
+        "{factory}"
+    );
+    assert!(
+        outputs["dlqAlarmName"]
+            .as_str()
+            .unwrap()
+            .starts_with("donut-states-dev-dlq-depth-"),
+        "{outputs}"
+    );
     assert!(
         outputs["dashboardUrl"]
             .as_str()
@@ -214,6 +248,35 @@ fn bad_config_stops_preview_naming_the_key_and_creates_nothing() {
     project.ok(&["preview"]);
 }
 
+/// A stage calls the real factory or deploys its simulator, and prod never deploys it: the
+/// config refuses, naming the key, before anything is planned.
+#[test]
+fn prod_refuses_the_factory_simulator() {
+    let prod = Project::new("prod");
+    prod.set("donut-states:factorySimulator", "true");
+    let preview = prod.pulumi(&["preview"]);
+    assert!(!preview.success, "preview passed:\n{}", preview.text());
+    assert!(
+        preview.text().contains("factoryUrl") && preview.text().contains("not both"),
+        "{}",
+        preview.text()
+    );
+    prod.rm("donut-states:factoryUrl");
+    prod.set("donut-states:factorySimDelaySeconds", "5");
+    for knob in ["Fail", "Hang", "Duplicate", "Drop"] {
+        prod.set(&format!("donut-states:factorySim{knob}Percent"), "0");
+    }
+    let preview = prod.pulumi(&["preview"]);
+    assert!(!preview.success, "preview passed:\n{}", preview.text());
+    assert!(
+        preview.text().contains("donut-states:factorySimulator")
+            && preview.text().contains("prod calls the real factory"),
+        "{}",
+        preview.text()
+    );
+    assert_eq!(prod.live_resources(), 0);
+}
+
 #[test]
 fn a_misspelt_argument_fails_preview_naming_it() {
     let project = Project::running(
@@ -237,11 +300,17 @@ fn a_misspelt_argument_fails_preview_naming_it() {
     );
 }
 
-/// The committed ops mailbox and factory address are placeholders: a preview warns of each,
-/// `up` refuses naming the command that sets it, and with one set it refuses the other.
+/// The committed ops mailbox and (prod's) factory address are placeholders: a preview warns
+/// of each, `up` refuses naming the command that sets it, and with one set it refuses the
+/// other. Dev deploys its own factory: only its mailbox is a placeholder.
 #[test]
 fn placeholder_mailbox_and_factory_warn_in_preview_and_stop_up() {
-    let project = Project::as_committed("dev");
+    let dev = Project::as_committed("dev").ok(&["preview"]).text();
+    assert!(
+        dev.contains("donut-states:opsEmail") && !dev.contains("donut-states:factoryUrl"),
+        "{dev}"
+    );
+    let project = Project::as_committed("prod");
     let preview = project.ok(&["preview"]);
     let text = preview.text();
     assert!(

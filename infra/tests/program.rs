@@ -9,7 +9,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use support::*;
 
 type Run = Deployment;
@@ -36,6 +36,91 @@ fn dev() -> &'static Run {
 fn prod() -> &'static Run {
     static RUN: OnceLock<Run> = OnceLock::new();
     RUN.get_or_init(|| deployed("prod"))
+}
+
+/// The system's functions: every function but the factory simulator (a stand-in for the
+/// legacy factory that dev deploys; `the_factory_simulator_stands_outside_the_stack`).
+fn system_functions(run: &Run) -> Vec<&Resource> {
+    run.of_type("aws:lambda/function:Function")
+        .into_iter()
+        .filter(|f| !f.name.ends_with(donut_config::functions::FACTORY_SIMULATOR))
+        .collect()
+}
+
+/// Dev's factory simulator: outside the VPC, public by its function URL (as the legacy factory
+/// was), its knobs the stage's, calling back only the stack's API; its callbacks wait in a delay
+/// queue that only it may use, and come back to it by an event source mapping.
+#[test]
+fn the_factory_simulator_stands_outside_the_stack() {
+    let run = dev();
+    let function = input(run, "donut-states-dev-factory-simulator");
+    let name = s(out(run, "donut-states-dev-factory-simulator"), "name");
+    assert!(function.get("vpcConfig").is_none(), "{function:?}");
+    let env = function["environment"]["variables"].as_object().unwrap();
+    let queue = out(run, "donut-states-dev-factory-sim-callbacks");
+    assert_eq!(s(env, "SIM_DELAY_QUEUE_URL"), s(queue, "url"));
+    assert_eq!(
+        s(env, "CALLBACK_BASE_URL"),
+        s(out(run, "donut-states-dev-http-api"), "apiEndpoint")
+    );
+    assert_eq!(s(env, "SIM_DELAY_SECONDS"), "5");
+    for knob in ["FAIL", "HANG", "DUPLICATE", "DROP"] {
+        assert_eq!(s(env, &format!("SIM_{knob}_PERCENT")), "0");
+    }
+    assert!(
+        !env.keys().any(|k| k.starts_with("DB_")),
+        "the simulator knows nothing of the warehouse"
+    );
+    let url = input(run, "donut-states-dev-factory-simulator-url");
+    assert_eq!(s(url, "authorizationType"), "NONE");
+    assert_eq!(s(url, "functionName"), name);
+    let mapping = input(run, "donut-states-dev-factory-sim-callbacks-due");
+    assert_eq!(s(mapping, "eventSourceArn"), s(queue, "arn"));
+    assert_eq!(
+        s(mapping, "functionName"),
+        s(out(run, "donut-states-dev-factory-simulator"), "arn")
+    );
+    let delay = input(run, "donut-states-dev-factory-sim-callbacks");
+    assert!(
+        delay["visibilityTimeoutSeconds"].as_f64().unwrap()
+            >= function["timeout"].as_f64().unwrap(),
+        "SQS refuses a mapping to a function that runs longer than the queue's visibility timeout"
+    );
+    let policy = json_of(
+        input(run, "donut-states-dev-factory-simulator-policy"),
+        "policy",
+    );
+    let mut actions: Vec<String> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|st| {
+            st["Resource"] == json!([s(queue, "arn")]) || st["Resource"] == s(queue, "arn")
+        })
+        .flat_map(|st| strings(&st["Action"]))
+        .collect();
+    actions.sort();
+    assert_eq!(
+        actions,
+        [
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:ReceiveMessage",
+            "sqs:SendMessage"
+        ]
+    );
+    let everything = serde_json::to_string(&policy).unwrap();
+    assert!(
+        !everything.contains("ec2:") && !everything.contains("secretsmanager:"),
+        "no network interfaces, no secrets: {everything}"
+    );
+    assert!(
+        prod()
+            .of_type("aws:lambda/function:Function")
+            .iter()
+            .all(|f| !f.name.contains("simulator")),
+        "prod deploys no simulator"
+    );
 }
 
 fn s<'a>(map: &'a Map<String, Value>, key: &str) -> &'a str {
@@ -66,7 +151,7 @@ fn strings(v: &Value) -> Vec<String> {
 
 #[test]
 fn every_resource_of_the_architecture_is_declared() {
-    for (run, endpoints) in [(dev(), false), (prod(), true)] {
+    for (run, endpoints, simulator) in [(dev(), false, true), (prod(), true, false)] {
         let counts = run.count_by_type();
         let mut expected: BTreeMap<String, usize> = [
             ("aws:apigatewayv2/api:Api", 1),
@@ -114,6 +199,22 @@ fn every_resource_of_the_architecture_is_declared() {
             // Prod's functions reach SNS, SQS and Secrets Manager inside the VPC.
             expected.insert("aws:ec2/vpcEndpoint:VpcEndpoint".into(), 3);
             expected.insert("aws:ec2/securityGroup:SecurityGroup".into(), 4);
+        }
+        if simulator {
+            // Dev's factory simulator: its function (log group, role, policy), the function
+            // URL it answers on, the delay queue its callbacks wait in, and the mapping that
+            // brings them back to it.
+            for (type_, more) in [
+                ("aws:lambda/function:Function", 1),
+                ("aws:cloudwatch/logGroup:LogGroup", 1),
+                ("aws:iam/role:Role", 1),
+                ("aws:iam/rolePolicy:RolePolicy", 1),
+                ("aws:lambda/functionUrl:FunctionUrl", 1),
+                ("aws:sqs/queue:Queue", 1),
+                ("aws:lambda/eventSourceMapping:EventSourceMapping", 1),
+            ] {
+                *expected.entry(type_.to_owned()).or_default() += more;
+            }
         }
         assert_eq!(counts, expected);
         println!("{} resources per stack", counts.values().sum::<usize>());
@@ -532,7 +633,7 @@ fn functions_are_rust_on_arm64_with_the_settings_they_read() {
         .iter()
         .map(|az| s(out(run, &format!("donut-states-dev-private-{az}")), "id"))
         .collect();
-    for f in run.of_type("aws:lambda/function:Function") {
+    for f in system_functions(run) {
         let i = &f.inputs;
         assert_eq!(i["runtime"], "provided.al2023");
         assert_eq!(i["handler"], "bootstrap");
@@ -583,9 +684,21 @@ fn functions_are_rust_on_arm64_with_the_settings_they_read() {
             "no secret in plain env"
         );
     }
-    let requester_env =
-        &input(run, "donut-states-dev-factory-requester")["environment"]["variables"];
-    assert_eq!(requester_env["FACTORY_URL"], FACTORY_URL);
+    // Dev calls the factory simulator it deploys; prod the stage's factory.
+    let simulator_url = s(
+        out(run, "donut-states-dev-factory-simulator-url"),
+        "functionUrl",
+    );
+    for (run, stage, factory) in [
+        (run, "dev", simulator_url.trim_end_matches('/')),
+        (prod(), "prod", FACTORY_URL),
+    ] {
+        for caller in ["factory-requester", "factory-watchdog"] {
+            let env =
+                &input(run, &format!("donut-states-{stage}-{caller}"))["environment"]["variables"];
+            assert_eq!(env["FACTORY_URL"], factory, "{stage} {caller}");
+        }
+    }
     assert_eq!(
         input(run, "donut-states-dev-sales-api")["environment"]["variables"]["MAX_QUANTITY"],
         "10"
@@ -987,7 +1100,7 @@ fn the_dashboard_alarms_and_saved_query_cover_the_pipeline() {
     assert_eq!(latency["extendedStatistic"], "p90");
     assert!(latency.get("statistic").is_none());
     assert_eq!(latency["threshold"], 60.0 * 60_000.0);
-    for f in run.of_type("aws:lambda/function:Function") {
+    for f in system_functions(run) {
         assert_eq!(
             f.inputs["environment"]["variables"]["METRICS_NAMESPACE"], "DonutStates/dev",
             "{}",

@@ -22,8 +22,9 @@ pub struct Deployment<'a, V> {
     pub callback_base_url: V,
     pub callback_secret_arn: V,
     pub callback_key_version: V,
-    /// The legacy factory (the stage's `factoryUrl` on AWS, the simulator locally).
-    pub factory_url: String,
+    /// The legacy factory: the stage's `factoryUrl`, or the simulator's URL (deployed with the
+    /// stack, or the local stack's).
+    pub factory_url: V,
 }
 
 impl<V: Clone> Deployment<'_, V> {
@@ -34,7 +35,7 @@ impl<V: Clone> Deployment<'_, V> {
         }
     }
 
-    fn factory(&self, stage: &StageConfig) -> Factory {
+    fn factory(&self, stage: &StageConfig) -> Factory<V> {
         Factory {
             url: self.factory_url.clone(),
             timeout_ms: u64::from(stage.factory_timeout_ms),

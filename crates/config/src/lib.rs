@@ -116,6 +116,16 @@ pub struct AlarmConfig {
     pub db_cpu_credits: u32,
 }
 
+/// The legacy factory a stage calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LegacyFactory {
+    /// The real one (`factoryUrl`).
+    At(String),
+    /// Its simulator, deployed with the stack (`factorySimulator: "true"`, its knobs the
+    /// `factorySim*` keys); the stack's `factoryUrl` output says where it answers.
+    Simulator(settings::FactorySimulatorKnobs),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StageConfig {
     pub stage: String,
@@ -128,7 +138,7 @@ pub struct StageConfig {
     /// How long a purchase's `Idempotency-Key` is kept (its retries answer the sale).
     pub idempotency_key_hours: u32,
     pub queue: QueueConfig,
-    pub factory_url: String,
+    pub factory: LegacyFactory,
     pub factory_timeout_ms: u32,
     /// A factory order accepted this long ago without a callback is asked again.
     pub factory_deadline_minutes: u32,
@@ -236,6 +246,28 @@ pub fn open_order_deadline(
     (visibility_timeout * max_receive_count + relay_every).max(deadline)
 }
 
+/// `factoryUrl`, or `factorySimulator: "true"` with the simulator's knobs: one or the other.
+fn legacy_factory(v: &Values<'_>) -> Result<LegacyFactory, ConfigError> {
+    if !v.flag("factorySimulator")? {
+        return Ok(LegacyFactory::At(v.string("factoryUrl")?));
+    }
+    if let Ok(url) = v.raw("factoryUrl") {
+        return Err(invalid(
+            "factoryUrl",
+            url,
+            "a stage calls the real factory or its simulator, not both: remove factoryUrl or \
+             set factorySimulator to false",
+        ));
+    }
+    Ok(LegacyFactory::Simulator(settings::FactorySimulatorKnobs {
+        delay_seconds: v.number("factorySimDelaySeconds", 0..=900)?,
+        fail_percent: v.number("factorySimFailPercent", 0..=100)?,
+        hang_percent: v.number("factorySimHangPercent", 0..=100)?,
+        duplicate_percent: v.number("factorySimDuplicatePercent", 0..=100)?,
+        drop_percent: v.number("factorySimDropPercent", 0..=100)?,
+    }))
+}
+
 /// The longest name prefix (`<project>-<stage>`): the longest name AWS allows for a function
 /// or a role is 64 characters, and ours add `-<function>-role` (up to 23) and the provider's
 /// `-<7 hex>` suffix (8) to the prefix.
@@ -268,7 +300,7 @@ impl StageConfig {
                 max_concurrency: v.number("maxConcurrency", 2..=1000)?,
                 requester_timeout_seconds: v.number("requesterTimeoutSeconds", 1..=900)?,
             },
-            factory_url: v.string("factoryUrl")?,
+            factory: legacy_factory(&v)?,
             factory_timeout_ms: v.number("factoryTimeoutMs", 100..=60_000)?,
             factory_deadline_minutes: v.number("factoryDeadlineMinutes", 1..=10_080)?,
             factory_max_attempts: v.number("factoryMaxAttempts", 1..=20)?,
@@ -367,11 +399,21 @@ impl StageConfig {
         }
         self.factory_endpoint()
             .map_err(|problem| rule("factoryUrl", problem))?;
-        if self.stage == "prod" && !self.factory_url.starts_with("https://") {
-            return Err(rule(
-                "factoryUrl",
-                "prod calls the factory over https only (callbacks carry capability tokens)".into(),
-            ));
+        match &self.factory {
+            LegacyFactory::At(url) if self.stage == "prod" && !url.starts_with("https://") => {
+                return Err(rule(
+                    "factoryUrl",
+                    "prod calls the factory over https only (callbacks carry capability tokens)"
+                        .into(),
+                ));
+            }
+            LegacyFactory::Simulator(_) if self.stage == "prod" => {
+                return Err(rule(
+                    "factorySimulator",
+                    "prod calls the real factory: the simulator is for the other stages".into(),
+                ));
+            }
+            _ => {}
         }
         let chasing = self.open_order_deadline_minutes()
             + u64::from(self.factory_deadline_minutes) * u64::from(self.factory_max_attempts);
@@ -503,10 +545,12 @@ impl StageConfig {
     /// Whether `factoryUrl` names a host on such a domain: every stock-out would end in the
     /// DLQ. The local stack runs its own factory and ignores it.
     pub fn factory_url_is_placeholder(&self) -> bool {
-        let host = self
-            .factory_url
+        let LegacyFactory::At(url) = &self.factory else {
+            return false;
+        };
+        let host = url
             .split_once("://")
-            .map_or(self.factory_url.as_str(), |(_, rest)| rest)
+            .map_or(url.as_str(), |(_, rest)| rest)
             .split(['/', ':', '?'])
             .next()
             .unwrap_or_default();
@@ -536,7 +580,7 @@ impl StageConfig {
                     "donut-states:factoryUrl is {:?}, on a domain reserved for examples: every \
                      stock-out would be retried into the DLQ. Set the legacy factory's address \
                      with `pulumi config set donut-states:factoryUrl https://<factory host>`.",
-                    self.factory_url
+                    self.factory_url().unwrap_or_default()
                 ),
             ));
         }
@@ -561,12 +605,23 @@ impl StageConfig {
         .div_ceil(60)
     }
 
-    /// Scheme and port of the legacy factory (`https://host` → 443).
+    /// The real factory's URL (none when the stage deploys the simulator).
+    pub fn factory_url(&self) -> Option<&str> {
+        match &self.factory {
+            LegacyFactory::At(url) => Some(url),
+            LegacyFactory::Simulator(_) => None,
+        }
+    }
+
+    /// Scheme and port of the legacy factory (`https://host` → 443; the simulator's function
+    /// URL is https).
     pub fn factory_endpoint(&self) -> Result<(&str, u16), String> {
-        let (scheme, rest) = self
-            .factory_url
+        let LegacyFactory::At(url) = &self.factory else {
+            return Ok(("https", 443));
+        };
+        let (scheme, rest) = url
             .split_once("://")
-            .ok_or_else(|| format!("{:?} is not a URL", self.factory_url))?;
+            .ok_or_else(|| format!("{url:?} is not a URL"))?;
         let default = match scheme {
             "https" => 443,
             "http" => 80,
@@ -575,7 +630,7 @@ impl StageConfig {
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
         let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
         if host_port.is_empty() {
-            return Err(format!("{:?} names no host", self.factory_url));
+            return Err(format!("{url:?} names no host"));
         }
         let port = match host_port.rsplit_once(':') {
             Some((_, port)) if !host_port.ends_with(']') => port
@@ -762,6 +817,11 @@ mod tests {
         let mut values = dev_values();
         values.insert("donut-states:dbMultiAz".into(), "true".into());
         values.insert("donut-states:dbDeletionProtection".into(), "true".into());
+        values.insert("donut-states:factorySimulator".into(), "false".into());
+        values.insert(
+            "donut-states:factoryUrl".into(),
+            "https://f.example.net".into(),
+        );
         let err = StageConfig::from_values("prod", &values)
             .unwrap_err()
             .to_string();
@@ -791,10 +851,10 @@ mod tests {
             ("https://factory.legacy-bakery.net", false),
             ("https://factory.example-bakery.com/api", false),
         ] {
-            config.factory_url = url.into();
+            config.factory = LegacyFactory::At(url.into());
             assert_eq!(config.factory_url_is_placeholder(), placeholder, "{url}");
         }
-        config.factory_url = "https://factory.dev.donut-states.example".into();
+        config.factory = LegacyFactory::At("https://factory.dev.donut-states.example".into());
         assert_eq!(
             config
                 .deployment_placeholders()
@@ -815,9 +875,18 @@ mod tests {
             ("ftp://factory.example", Err(())),
             ("https://", Err(())),
         ] {
-            config.factory_url = url.into();
+            config.factory = LegacyFactory::At(url.into());
             assert_eq!(config.factory_endpoint().map_err(|_| ()), expected, "{url}");
         }
+        // Dev deploys the simulator: a function URL, https.
+        let dev = StageConfig::from_values("dev", &dev_values()).unwrap();
+        assert!(matches!(dev.factory, LegacyFactory::Simulator(_)));
+        assert_eq!(dev.factory_endpoint(), Ok(("https", 443)));
+        assert!(
+            dev.deployment_placeholders()
+                .iter()
+                .all(|(key, _)| *key != "factoryUrl")
+        );
         let mut values = stack_file_values(&root().join("Pulumi.prod.yaml")).unwrap();
         values.insert(
             "donut-states:factoryUrl".into(),
@@ -828,6 +897,59 @@ mod tests {
             .to_string();
         assert!(
             err.contains("donut-states:factoryUrl") && err.contains("https"),
+            "{err}"
+        );
+    }
+
+    /// A stage calls the real factory or deploys its simulator (with its knobs), never both,
+    /// and prod never deploys it.
+    #[test]
+    fn the_factory_simulator_is_one_or_the_other_and_never_prod() {
+        let mut values = dev_values();
+        values.insert(
+            "donut-states:factoryUrl".into(),
+            "https://f.example.net".into(),
+        );
+        let err = StageConfig::from_values("dev", &values)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("donut-states:factoryUrl") && err.contains("not both"),
+            "{err}"
+        );
+        let mut values = dev_values();
+        values.insert("donut-states:factorySimFailPercent".into(), "101".into());
+        let err = StageConfig::from_values("dev", &values)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("factorySimFailPercent") && err.contains("0..=100"),
+            "{err}"
+        );
+        let mut values = dev_values();
+        values.insert("donut-states:factorySimDelaySeconds".into(), "901".into());
+        let err = StageConfig::from_values("dev", &values)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("factorySimDelaySeconds"), "{err}");
+        let mut values = dev_values();
+        values.remove("donut-states:factorySimHangPercent");
+        let err = StageConfig::from_values("dev", &values)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("factorySimHangPercent"), "{err}");
+        let mut values = stack_file_values(&root().join("Pulumi.prod.yaml")).unwrap();
+        values.remove("donut-states:factoryUrl");
+        for (key, value) in dev_values() {
+            if key.contains("factorySim") {
+                values.insert(key, value);
+            }
+        }
+        let err = StageConfig::from_values("prod", &values)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("factorySimulator") && err.contains("prod calls the real factory"),
             "{err}"
         );
     }

@@ -35,6 +35,18 @@ impl Function {
     }
 }
 
+/// The factory simulator's function, deployed in stages that simulate the legacy factory: no
+/// part of the system (not in [`Function::ALL`]), but packaged and deployed like one.
+pub const FACTORY_SIMULATOR: &str = "factory-simulator";
+
+/// Every package `make lambdas` builds (`target/lambda/<name>/bootstrap.zip`).
+pub fn packages() -> impl Iterator<Item = &'static str> {
+    Function::ALL
+        .into_iter()
+        .map(Function::name)
+        .chain([FACTORY_SIMULATOR])
+}
+
 impl std::fmt::Display for Function {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())

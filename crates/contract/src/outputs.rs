@@ -14,6 +14,11 @@ pub const DEAD_LETTER_QUEUE_URL: &str = "deadLetterQueueUrl";
 pub const DB_ENDPOINT: &str = "dbEndpoint";
 /// The ops topic's ARN (alarms and alerts to the on-call engineer).
 pub const OPS_TOPIC_ARN: &str = "opsTopicArn";
+/// The DLQ-depth alarm's name (`make smoke` watches it go to ALARM and back).
+pub const DLQ_ALARM_NAME: &str = "dlqAlarmName";
+/// Where the functions call the legacy factory: the stage's `factoryUrl`, or the simulator's
+/// function URL in a stage that deploys it.
+pub const FACTORY_URL: &str = "factoryUrl";
 /// The CloudWatch dashboard's console URL.
 pub const DASHBOARD_URL: &str = "dashboardUrl";
 /// Each function's name, by its kind.

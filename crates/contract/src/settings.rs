@@ -6,8 +6,6 @@
 //! A settings type is generic over how a deploy-time value is held: `String` in the function;
 //! in the infra program, the engine's output of the resource it names.
 
-use crate::Function;
-
 /// Metrics go to CloudWatch in this namespace (EMF lines); read by the telemetry set-up,
 /// before anything else, so it is a name of its own.
 pub const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
@@ -67,7 +65,6 @@ impl<'p, V: Clone> EnvWriter<'p, V> {
 /// One function's settings.
 pub trait Contract: Sized {
     type Of<V: Clone>;
-    const FUNCTION: Function;
     fn write<V: Clone>(settings: &Self::Of<V>, env: &mut EnvWriter<'_, V>);
     fn read(env: &EnvReader<'_>) -> Result<Self::Of<String>, EnvError>;
 
@@ -184,20 +181,22 @@ impl Callback<String> {
     }
 }
 
-/// The legacy factory.
+/// The legacy factory: the stage's `factoryUrl`, or its simulator's function URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Factory {
-    pub url: String,
+pub struct Factory<V> {
+    pub url: V,
     /// One whole request, connect included.
     pub timeout_ms: u64,
 }
 
-impl Factory {
-    fn write<V: Clone>(&self, env: &mut EnvWriter<'_, V>) {
-        env.plain("FACTORY_URL", &self.url);
+impl<V: Clone> Factory<V> {
+    fn write(&self, env: &mut EnvWriter<'_, V>) {
+        env.value("FACTORY_URL", &self.url);
         env.plain("FACTORY_TIMEOUT_MS", self.timeout_ms);
     }
+}
 
+impl Factory<String> {
     fn read(env: &EnvReader<'_>) -> Result<Self, EnvError> {
         Ok(Self {
             url: env.text("FACTORY_URL")?,
@@ -242,7 +241,6 @@ pub struct SalesApi<V> {
 
 impl Contract for SalesApi<String> {
     type Of<V: Clone> = SalesApi<V>;
-    const FUNCTION: Function = Function::SalesApi;
     fn write<V: Clone>(s: &SalesApi<V>, env: &mut EnvWriter<'_, V>) {
         s.base.write(env);
         env.plain("MAX_QUANTITY", s.max_quantity);
@@ -271,7 +269,6 @@ pub struct WarehouseRestock<V> {
 
 impl Contract for WarehouseRestock<String> {
     type Of<V: Clone> = WarehouseRestock<V>;
-    const FUNCTION: Function = Function::WarehouseRestock;
     fn write<V: Clone>(s: &WarehouseRestock<V>, env: &mut EnvWriter<'_, V>) {
         s.base.write(env);
         env.plain("MAX_BODY_BYTES", s.max_body_bytes);
@@ -290,13 +287,12 @@ impl Contract for WarehouseRestock<String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FactoryRequester<V> {
     pub base: Base<V>,
-    pub factory: Factory,
+    pub factory: Factory<V>,
     pub callback: Callback<V>,
 }
 
 impl Contract for FactoryRequester<String> {
     type Of<V: Clone> = FactoryRequester<V>;
-    const FUNCTION: Function = Function::FactoryRequester;
     fn write<V: Clone>(s: &FactoryRequester<V>, env: &mut EnvWriter<'_, V>) {
         s.base.write(env);
         s.factory.write(env);
@@ -320,7 +316,6 @@ pub struct OutboxRelay<V> {
 
 impl Contract for OutboxRelay<String> {
     type Of<V: Clone> = OutboxRelay<V>;
-    const FUNCTION: Function = Function::OutboxRelay;
     fn write<V: Clone>(s: &OutboxRelay<V>, env: &mut EnvWriter<'_, V>) {
         s.base.write(env);
         env.value("STOCK_OUT_TOPIC_ARN", &s.stock_out_topic_arn);
@@ -337,7 +332,7 @@ impl Contract for OutboxRelay<String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FactoryWatchdog<V> {
     pub base: Base<V>,
-    pub factory: Factory,
+    pub factory: Factory<V>,
     pub callback: Callback<V>,
     /// An accepted order without a callback is asked again after this long.
     pub deadline_minutes: u64,
@@ -351,7 +346,6 @@ pub struct FactoryWatchdog<V> {
 
 impl Contract for FactoryWatchdog<String> {
     type Of<V: Clone> = FactoryWatchdog<V>;
-    const FUNCTION: Function = Function::FactoryWatchdog;
     fn write<V: Clone>(s: &FactoryWatchdog<V>, env: &mut EnvWriter<'_, V>) {
         s.base.write(env);
         s.factory.write(env);
@@ -385,7 +379,6 @@ pub struct Migrate<V> {
 
 impl Contract for Migrate<String> {
     type Of<V: Clone> = Migrate<V>;
-    const FUNCTION: Function = Function::Migrate;
     fn write<V: Clone>(s: &Migrate<V>, env: &mut EnvWriter<'_, V>) {
         s.base.write(env);
         env.value("APP_DB_SECRET_ARN", &s.app_db_secret_arn);
@@ -396,6 +389,58 @@ impl Contract for Migrate<String> {
             base: Base::read(env)?,
             app_db_secret_arn: env.text("APP_DB_SECRET_ARN")?,
             app_user_hosts: env.text("APP_USER_HOSTS")?,
+        })
+    }
+}
+
+/// The factory simulator, deployed (a stage option; `tools/factory-sim`): its knobs, the
+/// queue that delays its callbacks, and the only URLs it calls back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FactorySimulator<V> {
+    pub knobs: FactorySimulatorKnobs,
+    pub delay_queue_url: V,
+    /// The stack's API: callbacks go to `<it>/factory/callback/…` and nowhere else.
+    pub callback_base_url: V,
+}
+
+/// How the deployed simulator misbehaves (the stage's `factorySim*` keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FactorySimulatorKnobs {
+    /// Before the callback (a delay queue's: at most 900).
+    pub delay_seconds: u32,
+    /// Orders answered 500, in percent.
+    pub fail_percent: u32,
+    /// Orders never answered (the requester times out), in percent.
+    pub hang_percent: u32,
+    /// Accepted orders called back twice, in percent.
+    pub duplicate_percent: u32,
+    /// Accepted orders never called back, in percent.
+    pub drop_percent: u32,
+}
+
+impl Contract for FactorySimulator<String> {
+    type Of<V: Clone> = FactorySimulator<V>;
+    fn write<V: Clone>(s: &FactorySimulator<V>, env: &mut EnvWriter<'_, V>) {
+        let k = &s.knobs;
+        env.plain("SIM_DELAY_SECONDS", k.delay_seconds);
+        env.plain("SIM_FAIL_PERCENT", k.fail_percent);
+        env.plain("SIM_HANG_PERCENT", k.hang_percent);
+        env.plain("SIM_DUPLICATE_PERCENT", k.duplicate_percent);
+        env.plain("SIM_DROP_PERCENT", k.drop_percent);
+        env.value("SIM_DELAY_QUEUE_URL", &s.delay_queue_url);
+        env.value("CALLBACK_BASE_URL", &s.callback_base_url);
+    }
+    fn read(env: &EnvReader<'_>) -> Result<FactorySimulator<String>, EnvError> {
+        Ok(FactorySimulator {
+            knobs: FactorySimulatorKnobs {
+                delay_seconds: env.number("SIM_DELAY_SECONDS")?,
+                fail_percent: env.number("SIM_FAIL_PERCENT")?,
+                hang_percent: env.number("SIM_HANG_PERCENT")?,
+                duplicate_percent: env.number("SIM_DUPLICATE_PERCENT")?,
+                drop_percent: env.number("SIM_DROP_PERCENT")?,
+            },
+            delay_queue_url: env.text("SIM_DELAY_QUEUE_URL")?,
+            callback_base_url: env.text("CALLBACK_BASE_URL")?,
         })
     }
 }
@@ -467,6 +512,21 @@ mod tests {
             },
         };
         assert_eq!(round_trip::<WarehouseRestock<String>>(&restock), restock);
+        let simulator = FactorySimulator {
+            knobs: FactorySimulatorKnobs {
+                delay_seconds: 5,
+                fail_percent: 10,
+                hang_percent: 0,
+                duplicate_percent: 5,
+                drop_percent: 1,
+            },
+            delay_queue_url: "https://sqs.eu-west-1.amazonaws.com/1/delay".into(),
+            callback_base_url: "https://api.example".into(),
+        };
+        assert_eq!(
+            round_trip::<FactorySimulator<String>>(&simulator),
+            simulator
+        );
     }
 
     #[test]

@@ -218,7 +218,7 @@ pub fn callback_keys(aws: &Aws, callback: &Callback<String>) -> CallbackKeys {
     })
 }
 
-pub fn factory_client(factory: &Factory, keys: CallbackKeys) -> FactoryClient {
+pub fn factory_client(factory: &Factory<String>, keys: CallbackKeys) -> FactoryClient {
     let mut config = FactoryClientConfig::new(&factory.url);
     config.request_timeout = Duration::from_millis(factory.timeout_ms);
     FactoryClient::new(&config, keys)

@@ -131,6 +131,58 @@ pub fn refusals(type_token: &str, inputs: &Map<String, Value>) -> Vec<Refusal> {
                     refuse("name", When::Plan, format!("invalid queue name: {name}"));
                 }
             }
+            // upstream sqs/queue.go: delay_seconds validation.IntBetween(0, 900).
+            if let Some(delay) = inputs.get("delaySeconds").and_then(Value::as_i64)
+                && !(0..=900).contains(&delay)
+            {
+                refuse(
+                    "delaySeconds",
+                    When::Plan,
+                    format!("expected delay_seconds to be in the range (0 - 900), got {delay}"),
+                );
+            }
+        }
+        "aws:lambda/functionUrl:FunctionUrl" => {
+            // upstream lambda/function_url.go: authorization_type and invoke_mode are
+            // enum.Validate (validation.StringInSlice), cors max_age IntAtMost(86400).
+            for (property, wire, allowed) in [
+                (
+                    "authorizationType",
+                    "authorization_type",
+                    &["NONE", "AWS_IAM"][..],
+                ),
+                (
+                    "invokeMode",
+                    "invoke_mode",
+                    &["BUFFERED", "RESPONSE_STREAM"][..],
+                ),
+            ] {
+                if let Some(value) = text(inputs, property)
+                    && !allowed.contains(&value)
+                {
+                    let quoted: Vec<String> = allowed.iter().map(|a| format!("{a:?}")).collect();
+                    refuse(
+                        property,
+                        When::Plan,
+                        format!(
+                            "expected {wire} to be one of [{}], got {value}",
+                            quoted.join(" ")
+                        ),
+                    );
+                }
+            }
+            if let Some(age) = inputs
+                .get("cors")
+                .and_then(|c| c.get("maxAge"))
+                .and_then(Value::as_i64)
+                && age > 86_400
+            {
+                refuse(
+                    "cors",
+                    When::Plan,
+                    format!("expected cors.0.max_age to be at most (86400), got {age}"),
+                );
+            }
         }
         "aws:sns/topic:Topic" => {
             // SNS CreateTopic: 1–256 of [A-Za-z0-9_-]; "InvalidParameter: Invalid parameter: Topic Name".
@@ -494,5 +546,30 @@ mod tests {
             refusals("aws:sqs/queue:Queue", &named("name", "donut.states"))[0].message,
             "invalid queue name: donut.states"
         );
+    }
+
+    #[test]
+    fn function_urls_and_delay_queues_refuse_what_the_provider_refuses() {
+        let mut url = named("authorizationType", "PUBLIC");
+        url.insert("functionName".into(), Value::from("f"));
+        assert_eq!(
+            refusals("aws:lambda/functionUrl:FunctionUrl", &url)[0].message,
+            r#"expected authorization_type to be one of ["NONE" "AWS_IAM"], got PUBLIC"#
+        );
+        url.insert("authorizationType".into(), Value::from("NONE"));
+        assert!(refusals("aws:lambda/functionUrl:FunctionUrl", &url).is_empty());
+        url.insert("cors".into(), serde_json::json!({ "maxAge": 86_401 }));
+        assert_eq!(
+            refusals("aws:lambda/functionUrl:FunctionUrl", &url)[0].message,
+            "expected cors.0.max_age to be at most (86400), got 86401"
+        );
+        let mut queue = named("name", "donut-states-dev-factory-sim-delay-1a2b3c4");
+        queue.insert("delaySeconds".into(), Value::from(901));
+        assert_eq!(
+            refusals("aws:sqs/queue:Queue", &queue)[0].message,
+            "expected delay_seconds to be in the range (0 - 900), got 901"
+        );
+        queue.insert("delaySeconds".into(), Value::from(900));
+        assert!(refusals("aws:sqs/queue:Queue", &queue).is_empty());
     }
 }

@@ -262,6 +262,19 @@ pub const ID_FORMS: &[IdForm] = &[
         holds: is_name,
     },
     IdForm {
+        type_token: "aws:lambda/functionUrl:FunctionUrl",
+        id: "the functionName input as given (with a qualifier: <functionName>/<qualifier>)",
+        read: "functionUrl",
+        source: "upstream lambda/function_url.go functionURLCreateResourceID(functionName, qualifier)",
+        holds: |id, inputs| {
+            let name = text(inputs, "functionName").unwrap_or_default();
+            match text(inputs, "qualifier") {
+                Some(q) => id == format!("{name}/{q}"),
+                None => id == name,
+            }
+        },
+    },
+    IdForm {
         type_token: "aws:lambda/invocation:Invocation",
         id: "<function name>_<qualifier>_<md5 hex of the input>",
         read: "result",
@@ -472,6 +485,35 @@ pub fn created(
                 out.insert("qualifiedArn".into(), json!(format!("{arn}:$LATEST")));
                 out.insert("version".into(), json!("$LATEST"));
                 (physical.clone(), Some(arn))
+            }
+            "aws:lambda/functionUrl:FunctionUrl" => {
+                // wheel lambda_/function_url.py: function_url is
+                // `https://<url_id>.lambda-url.<region>.on.aws/`; real url ids are 32 lower-case
+                // letters and digits. invoke_mode defaults to BUFFERED (upstream function_url.go).
+                // With authorization NONE the provider also adds the two public statements to
+                // the function's policy (InvokeFunctionUrl; InvokeFunction when invoked via the
+                // URL) — a policy, not a resource: nothing to answer here.
+                let name = text(inputs, "functionName").unwrap_or_default();
+                let url_id = format!("{:x}", md5::compute(token));
+                out.insert(
+                    "functionUrl".into(),
+                    json!(format!("https://{url_id}.lambda-url.{region}.on.aws/")),
+                );
+                out.insert("urlId".into(), json!(url_id));
+                if !inputs.contains_key("invokeMode") {
+                    out.insert("invokeMode".into(), json!("BUFFERED"));
+                }
+                let function_arn = if name.starts_with("arn:") {
+                    name.to_owned()
+                } else {
+                    format!("arn:aws:lambda:{region}:{ACCOUNT}:function:{name}")
+                };
+                out.insert("functionArn".into(), json!(function_arn));
+                let id = match text(inputs, "qualifier") {
+                    Some(q) => format!("{name}/{q}"),
+                    None => name.to_owned(),
+                };
+                (id, None)
             }
             "aws:lambda/permission:Permission" => (
                 text(inputs, "statementId")

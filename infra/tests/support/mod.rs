@@ -120,9 +120,22 @@ impl Project {
     /// stand-in account.
     pub fn new(stage: &str) -> Project {
         let project = Project::as_committed(stage);
-        project.set("donut-states:opsEmail", OPS_EMAIL);
-        project.set("donut-states:factoryUrl", FACTORY_URL);
+        project.deployable(stage);
         project
+    }
+
+    /// The settings a deploy must set (the ops mailbox; the factory's address, in a stage
+    /// that calls the real one).
+    fn deployable(&self, stage: &str) {
+        self.set("donut-states:opsEmail", OPS_EMAIL);
+        let committed = donut_config::StageConfig::from_stack_file(
+            stage,
+            &root().join(format!("Pulumi.{stage}.yaml")),
+        )
+        .expect("the committed stack file is valid");
+        if committed.factory_url().is_some() {
+            self.set("donut-states:factoryUrl", FACTORY_URL);
+        }
     }
 
     /// Like [`Project::new`], but the ops mailbox and the factory are the committed
@@ -135,8 +148,7 @@ impl Project {
     pub fn stack_of(stage: &str, stack: &str) -> Project {
         let project =
             Project::running_as(stage, stack, Path::new(env!("CARGO_BIN_EXE_donut-infra")));
-        project.set("donut-states:opsEmail", OPS_EMAIL);
-        project.set("donut-states:factoryUrl", FACTORY_URL);
+        project.deployable(stage);
         project
     }
 
@@ -180,7 +192,7 @@ impl Project {
             dir.join(format!("Pulumi.{stack}.yaml")),
         )
         .unwrap();
-        for function in donut_config::Function::ALL.map(donut_config::Function::name) {
+        for function in donut_config::functions::packages() {
             let at = dir.join("target/lambda").join(function);
             std::fs::create_dir_all(&at).unwrap();
             let built = root()

@@ -5,6 +5,12 @@
 //! payload to `CallbackUrl`. Knobs make it misbehave the way the real one did: 5xx answers,
 //! requests that hang, callbacks sent twice or never. `GET /stats` counts what happened;
 //! `PUT /knobs` changes the knobs of a running simulator.
+//!
+//! The same simulator runs in this process (`FactorySim`, the local stack) or deployed as a
+//! Lambda behind a function URL ([`deployed`]), where a delay queue calls back instead of a
+//! sleeping task.
+
+pub mod deployed;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -12,7 +18,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use donut_factory::ManufactureRequest;
 use donut_factory::contract::{AcceptedData, MANUFACTURES_PATH, ManufactureAccepted};
@@ -107,16 +113,68 @@ pub struct Stats {
     pub duplicates_sent: u64,
 }
 
+/// An order's correlation id (`x-correlation-id`, which the requester sends) that starts with
+/// this, followed by a Unix time in seconds (`refuse-until-1767225600-…`), tells the simulator to
+/// refuse that order (500) until then, whatever the knobs say: one request refused on purpose,
+/// on a deployed simulator too, whose knobs are the stage's (`make smoke`'s ops path).
+pub const REFUSE_UNTIL_PREFIX: &str = "refuse-until-";
+
+/// The correlation id that asks for refusals until `until_unix_seconds` (and names `run`).
+pub fn refuse_until(until_unix_seconds: u64, run: &str) -> String {
+    format!("{REFUSE_UNTIL_PREFIX}{until_unix_seconds}-{run}")
+}
+
+fn refused_until(correlation_id: Option<&str>) -> Option<u64> {
+    let rest = correlation_id?.strip_prefix(REFUSE_UNTIL_PREFIX)?;
+    let digits = rest.split('-').next()?;
+    digits.parse().ok()
+}
+
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// How an accepted order is called back.
+#[derive(Clone)]
+pub enum Callbacks {
+    /// After the delay, by this process (the local stack, the tests).
+    InProcess,
+    /// Deployed: the order goes to a queue whose messages become visible after the delay
+    /// (SQS `DelaySeconds`, at most 15 minutes), and whoever consumes it calls back
+    /// ([`Simulator::deliver`]). Only URLs under `callback_base` are called: a public
+    /// simulator must not post to any address a stranger names.
+    DelayQueue {
+        sqs: aws_sdk_sqs::Client,
+        queue_url: String,
+        callback_base: String,
+    },
+}
+
+/// The most SQS delays a message (`DelaySeconds`, 0 to 900).
+pub const MAX_QUEUE_DELAY_SECONDS: u64 = 900;
+
+/// One accepted order to call back, as the delay queue carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub order: ManufactureRequest,
+    /// How many times to call back (0: dropped, 2: a duplicate).
+    pub times: u32,
+}
+
 struct Inner {
     knobs: Knobs,
     rng: StdRng,
     stats: Stats,
 }
 
+/// The simulator: the dice, what happened, and how it calls back. Clones share all three.
 #[derive(Clone)]
-struct Sim {
+pub struct Simulator {
     inner: Arc<Mutex<Inner>>,
     http: reqwest::Client,
+    callbacks: Callbacks,
 }
 
 enum Verdict {
@@ -125,12 +183,50 @@ enum Verdict {
     Accept { delay: Duration, callbacks: u32 },
 }
 
-impl Sim {
-    fn judge(&self) -> Verdict {
+impl Simulator {
+    /// `seed` makes the dice reproducible.
+    pub fn new(knobs: Knobs, seed: Option<u64>, callbacks: Callbacks) -> anyhow::Result<Self> {
+        knobs.validate()?;
+        let rng = match seed {
+            Some(seed) => StdRng::seed_from_u64(seed),
+            None => StdRng::from_os_rng(),
+        };
+        Ok(Self {
+            inner: Arc::new(Mutex::new(Inner {
+                knobs,
+                rng,
+                stats: Stats::default(),
+            })),
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .timeout(Duration::from_secs(10))
+                .build()?,
+            callbacks,
+        })
+    }
+
+    /// The legacy HTTP contract. `PUT /knobs` changes the knobs of a simulator in this
+    /// process; a deployed one answers 405 (its knobs are the stage config's).
+    pub fn router(&self) -> axum::Router {
+        let knobs = match self.callbacks {
+            Callbacks::InProcess => get(get_knobs).put(put_knobs),
+            Callbacks::DelayQueue { .. } => get(get_knobs).put(knobs_fixed),
+        };
+        axum::Router::new()
+            .route(MANUFACTURES_PATH, post(manufacture))
+            .route("/stats", get(stats))
+            .route("/knobs", knobs)
+            .route("/health", get(|| async { "ok" }))
+            .with_state(self.clone())
+    }
+
+    fn judge(&self, correlation_id: Option<&str>) -> Verdict {
         let mut inner = self.inner.lock().expect("simulator state");
         let Inner { knobs, rng, stats } = &mut *inner;
         stats.received += 1;
-        if stats.received <= knobs.fail_first || rng.random_bool(knobs.fail_rate) {
+        let told_to_refuse = refused_until(correlation_id).is_some_and(|until| now_unix() < until);
+        if told_to_refuse || stats.received <= knobs.fail_first || rng.random_bool(knobs.fail_rate)
+        {
             stats.failed += 1;
             return Verdict::Fail;
         }
@@ -157,25 +253,89 @@ impl Sim {
     fn count(&self, f: impl FnOnce(&mut Stats)) {
         f(&mut self.inner.lock().expect("simulator state").stats);
     }
+
+    /// Schedules `delivery` after `delay`: a task here, or a delayed message.
+    async fn schedule(&self, delivery: Delivery, delay: Duration) -> anyhow::Result<()> {
+        match &self.callbacks {
+            Callbacks::InProcess => {
+                let sim = self.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    sim.deliver(delivery).await;
+                });
+                Ok(())
+            }
+            Callbacks::DelayQueue { sqs, queue_url, .. } => {
+                let seconds = delay.as_millis().div_ceil(1000) as u64;
+                sqs.send_message()
+                    .queue_url(queue_url)
+                    .message_body(serde_json::to_string(&delivery)?)
+                    .delay_seconds(seconds.min(MAX_QUEUE_DELAY_SECONDS) as i32)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!("queueing the callback: {}", e.into_service_error())
+                    })?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Calls back as the legacy factory did: once (or as `times` says), no retry; a failed
+    /// callback is lost.
+    pub async fn deliver(&self, delivery: Delivery) {
+        let url = &delivery.order.callback_url;
+        for _ in 0..delivery.times {
+            match self.http.post(url).json(&delivery.order).send().await {
+                Ok(r) if r.status().is_success() => self.count(|s| s.callbacks_sent += 1),
+                Ok(r) => {
+                    tracing::warn!(status = r.status().as_u16(), "callback refused");
+                    self.count(|s| s.callbacks_failed += 1);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "callback failed");
+                    self.count(|s| s.callbacks_failed += 1);
+                }
+            }
+        }
+    }
+
+    /// Whether the simulator may call `url` back.
+    fn may_call(&self, url: &str) -> bool {
+        match &self.callbacks {
+            Callbacks::InProcess => true,
+            Callbacks::DelayQueue { callback_base, .. } => url
+                .strip_prefix(callback_base.trim_end_matches('/'))
+                .is_some_and(|path| path.starts_with("/factory/callback/")),
+        }
+    }
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> (StatusCode, Json<serde_json::Value>) {
+    (status, Json(json!({ "error": message.into() })))
 }
 
 async fn manufacture(
-    State(sim): State<Sim>,
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
     body: Result<Json<ManufactureRequest>, axum::extract::rejection::JsonRejection>,
 ) -> (StatusCode, Json<serde_json::Value>) {
     let Ok(Json(order)) = body else {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({ "error": "invalid manufacture request" })),
-        );
+        return error(StatusCode::BAD_REQUEST, "invalid manufacture request");
     };
-    match sim.judge() {
+    if !sim.may_call(&order.callback_url) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "CallbackUrl is not this stack's factory callback",
+        );
+    }
+    let correlation_id = headers
+        .get("x-correlation-id")
+        .and_then(|v| v.to_str().ok());
+    match sim.judge(correlation_id) {
         Verdict::Fail => {
-            tracing::info!(product = %order.message_attribute_product_id, "answering 500");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Json(json!({ "error": "factory overloaded" })),
-            )
+            tracing::info!(product = %order.message_attribute_product_id, correlation_id, "answering 500");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "factory overloaded")
         }
         Verdict::Hang => {
             tracing::info!(product = %order.message_attribute_product_id, "hanging");
@@ -185,7 +345,14 @@ async fn manufacture(
         Verdict::Accept { delay, callbacks } => {
             let id = uuid::Uuid::new_v4().to_string();
             tracing::info!(%id, product = %order.message_attribute_product_id, qty = order.order_stock_cnt, callbacks, "accepted");
-            tokio::spawn(call_back(sim.clone(), order.clone(), delay, callbacks));
+            let delivery = Delivery {
+                order: order.clone(),
+                times: callbacks,
+            };
+            if let Err(e) = sim.schedule(delivery, delay).await {
+                tracing::error!(error = %e, "cannot schedule the callback");
+                return error(StatusCode::INTERNAL_SERVER_ERROR, "factory cannot schedule");
+            }
             let accepted = ManufactureAccepted {
                 data: AcceptedData {
                     data: order,
@@ -201,48 +368,35 @@ async fn manufacture(
     }
 }
 
-/// The legacy factory calls back once and does not retry; a failed callback is lost.
-async fn call_back(sim: Sim, order: ManufactureRequest, delay: Duration, times: u32) {
-    tokio::time::sleep(delay).await;
-    for _ in 0..times {
-        let result = sim.http.post(&order.callback_url).json(&order).send().await;
-        match result {
-            Ok(r) if r.status().is_success() => sim.count(|s| s.callbacks_sent += 1),
-            Ok(r) => {
-                tracing::warn!(status = r.status().as_u16(), "callback refused");
-                sim.count(|s| s.callbacks_failed += 1);
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "callback failed");
-                sim.count(|s| s.callbacks_failed += 1);
-            }
-        }
-    }
-}
-
-async fn stats(State(sim): State<Sim>) -> Json<Stats> {
+async fn stats(State(sim): State<Simulator>) -> Json<Stats> {
     Json(sim.inner.lock().expect("simulator state").stats.clone())
 }
 
-async fn get_knobs(State(sim): State<Sim>) -> Json<Knobs> {
+async fn get_knobs(State(sim): State<Simulator>) -> Json<Knobs> {
     Json(sim.inner.lock().expect("simulator state").knobs.clone())
 }
 
 async fn put_knobs(
-    State(sim): State<Sim>,
+    State(sim): State<Simulator>,
     Json(knobs): Json<Knobs>,
 ) -> (StatusCode, Json<serde_json::Value>) {
     if let Err(e) = knobs.validate() {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({ "error": e.to_string() })),
-        );
+        return error(StatusCode::BAD_REQUEST, e.to_string());
     }
     tracing::info!(?knobs, "knobs changed");
     sim.inner.lock().expect("simulator state").knobs = knobs.clone();
     (
         StatusCode::OK,
         Json(serde_json::to_value(knobs).expect("serialisable")),
+    )
+}
+
+async fn knobs_fixed() -> (StatusCode, Json<serde_json::Value>) {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "a deployed simulator's knobs are its stage's config (donut-states:factorySim* keys): \
+         change them with `pulumi config set` and `pulumi up`; to refuse one order, send it with \
+         the correlation id refuse-until-<unix seconds>-<anything>",
     )
 }
 
@@ -256,28 +410,7 @@ impl FactorySim {
     /// Binds `addr` (use port 0 for any) and serves until dropped. `seed` makes the dice
     /// reproducible.
     pub async fn start(addr: SocketAddr, knobs: Knobs, seed: Option<u64>) -> anyhow::Result<Self> {
-        knobs.validate()?;
-        let rng = match seed {
-            Some(seed) => StdRng::seed_from_u64(seed),
-            None => StdRng::from_os_rng(),
-        };
-        let sim = Sim {
-            inner: Arc::new(Mutex::new(Inner {
-                knobs,
-                rng,
-                stats: Stats::default(),
-            })),
-            http: reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(2))
-                .timeout(Duration::from_secs(10))
-                .build()?,
-        };
-        let app = axum::Router::new()
-            .route(MANUFACTURES_PATH, post(manufacture))
-            .route("/stats", get(stats))
-            .route("/knobs", get(get_knobs).put(put_knobs))
-            .route("/health", get(|| async { "ok" }))
-            .with_state(sim);
+        let app = Simulator::new(knobs, seed, Callbacks::InProcess)?.router();
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {

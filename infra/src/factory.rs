@@ -1,0 +1,113 @@
+//! The legacy factory the functions call: the stage's `factoryUrl`, or — a stage option
+//! (`factorySimulator: "true"`, dev's default; the config refuses it in prod) — the factory
+//! simulator deployed with the stack, so a dev stack is complete on its own.
+//!
+//! The simulator is `tools/factory-sim` as a Lambda (`lambdas/factory-simulator`) behind a
+//! function URL: the legacy HTTP contract, its knobs the stage's `factorySim*` keys. An
+//! accepted order waits in a delay queue (SQS `DelaySeconds`, at most 15 minutes) — no
+//! function sleeps — and the queue hands it back to the same function, which calls the
+//! stack's callback route and nothing else.
+
+use pulumi_gestalt_rust::Output;
+
+use crate::Stack;
+use crate::compute::{Deployed, Lambda, declare_lambda};
+use crate::iam::Statement;
+use crate::out::known;
+use donut_config::LegacyFactory;
+use donut_config::functions::FACTORY_SIMULATOR;
+use donut_config::settings::{self, Contract};
+use donut_infra_aws::lambda::{event_source_mapping, function_url};
+use donut_infra_aws::sqs::queue;
+
+pub struct Factory {
+    /// Where the functions call the factory (the stack output `factoryUrl`).
+    pub url: Output<String>,
+    /// The simulator's function, when the stage deploys it.
+    pub simulator: Option<Deployed>,
+}
+
+/// `api_url`: the stack's API, the only place the simulator calls back.
+pub fn declare(stack: &Stack, api_url: &Output<String>) -> Factory {
+    let knobs = match &stack.config.factory {
+        LegacyFactory::At(url) => {
+            return Factory {
+                url: known(url.clone()),
+                simulator: None,
+            };
+        }
+        LegacyFactory::Simulator(knobs) => *knobs,
+    };
+    let ctx = stack.ctx;
+    let delay_queue = queue::create(
+        ctx,
+        &stack.name("factory-sim-callbacks"),
+        queue::QueueArgs::builder()
+            .tags(stack.tags())
+            .sqs_managed_sse_enabled(true)
+            // A callback is due within 15 minutes; one that cannot be made in an hour is lost,
+            // as the legacy factory's were.
+            .message_retention_seconds(3600)
+            .visibility_timeout_seconds(SIMULATOR_TIMEOUT_SECONDS * 6)
+            .build_struct(),
+    );
+    let settings = settings::FactorySimulator {
+        knobs,
+        delay_queue_url: delay_queue.url.clone(),
+        callback_base_url: api_url.clone(),
+    };
+    let plain = |value: String| known(value);
+    let function = declare_lambda(
+        stack,
+        Lambda {
+            name: FACTORY_SIMULATOR,
+            description: "The legacy factory, simulated (dev stages): orders by function URL, delayed callbacks by queue",
+            timeout_seconds: SIMULATOR_TIMEOUT_SECONDS,
+            env: settings::FactorySimulator::to_env(&settings, &plain),
+            statements: vec![
+                Statement::new(&["sqs:SendMessage"], vec![delay_queue.arn.clone()]),
+                // What the event source mapping polls with.
+                Statement::new(
+                    &[
+                        "sqs:ReceiveMessage",
+                        "sqs:DeleteMessage",
+                        "sqs:GetQueueAttributes",
+                    ],
+                    vec![delay_queue.arn.clone()],
+                ),
+            ],
+            // The legacy factory stands outside the stack's network: so does its simulator.
+            vpc: None,
+            reserved: None,
+        },
+    );
+    event_source_mapping::create(
+        ctx,
+        &stack.name("factory-sim-callbacks-due"),
+        event_source_mapping::EventSourceMappingArgs::builder()
+            .tags(stack.tags())
+            .event_source_arn(delay_queue.arn.clone())
+            .function_name(function.arn.clone())
+            .batch_size(10)
+            .build_struct(),
+    );
+    // Public, as the legacy factory was (the requester does not sign its calls); with NONE
+    // the provider adds the two statements a public URL needs (lambda:InvokeFunctionUrl, and
+    // since October 2025 lambda:InvokeFunction via the URL). Callbacks go only to the stack.
+    let url = function_url::create(
+        ctx,
+        &stack.name("factory-simulator-url"),
+        function_url::FunctionUrlArgs::builder()
+            .function_name(function.name.clone())
+            .authorization_type("NONE")
+            .build_struct(),
+    );
+    Factory {
+        // The function URL ends in `/`; the requester appends `/api/manufactures`.
+        url: url.function_url.map(|u| u.trim_end_matches('/').to_owned()),
+        simulator: Some(function),
+    }
+}
+
+/// A callback batch (10 POSTs of at most 10 s each, made one after another) fits.
+const SIMULATOR_TIMEOUT_SECONDS: i32 = 120;
