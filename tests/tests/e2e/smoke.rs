@@ -31,7 +31,6 @@ async fn the_smoke_test_passes_on_a_healthy_stack_and_says_what_failed_on_a_brok
         max_units: 500,
     };
     let ops = donut_cli::smoke::Ops {
-        factory_url: t.stack.factory_url.clone(),
         alarm_name: t.stack.resources.dlq_alarm_name.clone(),
         cloudwatch: aws_sdk_cloudwatch::Client::new(&t.stack.aws),
         timeout: std::time::Duration::from_secs(120),
@@ -76,7 +75,15 @@ async fn the_smoke_test_passes_on_a_healthy_stack_and_says_what_failed_on_a_brok
         .json()
         .await
         .unwrap();
-    assert_eq!(knobs["fail_rate"], 0.0, "the simulator's knobs put back");
+    assert_eq!(
+        knobs["fail_rate"], 0.0,
+        "the refusals were asked per order: the knobs never changed"
+    );
+    let stats = t.factory_stats().await;
+    assert!(
+        stats.failed >= u64::from(t.stage.queue.max_receive_count),
+        "the simulator refused the ops path's order on every receive: {stats:?}"
+    );
 
     // A shelf too big to sell out is refused, not emptied; the report says why and fails.
     let refused = donut_cli::smoke::run(

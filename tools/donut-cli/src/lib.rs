@@ -109,6 +109,40 @@ pub fn summary(body: &str) -> String {
     }
 }
 
+/// The source queue's visibility timeout and its redrive's `maxReceiveCount`, as the queue
+/// itself says (the stage config's on AWS, the local stack's shorter timeout locally): a
+/// failing message is dead-lettered after about their product.
+pub async fn redrive(q: &Queues) -> anyhow::Result<(std::time::Duration, u32)> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let reply = q
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&q.source)
+        .attribute_names(QueueAttributeName::VisibilityTimeout)
+        .attribute_names(QueueAttributeName::RedrivePolicy)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("reading {}: {}", q.source, e.into_service_error()))?;
+    let attributes = reply.attributes().cloned().unwrap_or_default();
+    let visibility: u64 = attributes
+        .get(&QueueAttributeName::VisibilityTimeout)
+        .and_then(|v| v.parse().ok())
+        .with_context(|| format!("{} has no visibility timeout", q.source))?;
+    let policy: serde_json::Value = attributes
+        .get(&QueueAttributeName::RedrivePolicy)
+        .and_then(|p| serde_json::from_str(p).ok())
+        .with_context(|| format!("{} has no redrive policy", q.source))?;
+    // SQS writes maxReceiveCount as a number; LocalStack as a string.
+    let receives = policy["maxReceiveCount"]
+        .as_u64()
+        .or_else(|| policy["maxReceiveCount"].as_str()?.parse().ok())
+        .with_context(|| format!("{} redrives without a maxReceiveCount", q.source))?;
+    Ok((
+        std::time::Duration::from_secs(visibility),
+        u32::try_from(receives)?,
+    ))
+}
+
 /// Peeks at up to `max` messages: a zero visibility timeout leaves each where it is.
 pub async fn list(q: &Queues, max: usize) -> anyhow::Result<Vec<DeadLetter>> {
     let mut seen = std::collections::HashSet::new();

@@ -77,18 +77,16 @@ enum Command {
         /// How long to wait for the restock after the stock-out.
         #[arg(long, default_value_t = 180)]
         restock_timeout_seconds: u64,
-        /// The factory simulator, for the ops path (DLQ → ALARM → OK). Locally the stack's
-        /// (127.0.0.1:8090); a deployed stage has none yet, so the path runs there only when
-        /// this and `--alarm-name` are given.
-        #[arg(long)]
-        factory_url: Option<String>,
-        /// The DLQ-depth alarm's name (locally `<project>-<stage>-dlq-depth`).
+        /// The DLQ-depth alarm's name, for the ops path (DLQ → ALARM → OK), which runs where
+        /// the factory is the simulator: the local stack (`<project>-<stage>-dlq-depth`), or a
+        /// stage that deploys it (the stack output `dlqAlarmName`).
         #[arg(long)]
         alarm_name: Option<String>,
         /// Leave the ops path out.
         #[arg(long)]
         skip_ops: bool,
-        /// How long each wait of the ops path may take.
+        /// How long the DLQ alarm may take to go to ALARM, and to clear (on AWS, SQS sends its
+        /// metrics to CloudWatch once a minute at best: give it minutes).
         #[arg(long, default_value_t = 120)]
         ops_timeout_seconds: u64,
     },
@@ -266,7 +264,6 @@ async fn main() -> anyhow::Result<()> {
             product,
             max_units,
             restock_timeout_seconds,
-            factory_url,
             alarm_name,
             skip_ops,
             ops_timeout_seconds,
@@ -297,25 +294,29 @@ async fn main() -> anyhow::Result<()> {
                 restock_timeout: std::time::Duration::from_secs(*restock_timeout_seconds),
                 max_units: *max_units,
             };
-            let local = outputs.is_none();
-            let ops = match (factory_url, alarm_name) {
-                _ if *skip_ops => None,
-                (Some(f), Some(a)) => Some((f.clone(), a.clone())),
-                (None, None) if local => Some((
-                    format!("http://127.0.0.1:{}", donut_local::FACTORY_PORT),
-                    donut_local::provision::dlq_alarm_name(&stage.prefix()),
-                )),
-                _ => None,
+            // The local stack always runs the simulator; a deployed stage when its config says so.
+            let simulated = match &outputs {
+                None => true,
+                Some(_) => matches!(stage.factory, donut_config::LegacyFactory::Simulator(_)),
             };
-            let ops = match ops {
-                Some((factory_url, alarm_name)) => Some(donut_cli::smoke::Ops {
-                    factory_url,
+            let alarm_name = match (alarm_name, &outputs) {
+                (Some(name), _) => Some(name.clone()),
+                (None, Some(o)) => o[donut_config::outputs::DLQ_ALARM_NAME]
+                    .as_str()
+                    .map(str::to_owned),
+                (None, None) => Some(donut_local::provision::dlq_alarm_name(&stage.prefix())),
+            };
+            let ops = match alarm_name {
+                Some(alarm_name) if simulated && !*skip_ops => Some(donut_cli::smoke::Ops {
                     alarm_name,
                     cloudwatch: aws_sdk_cloudwatch::Client::new(&aws),
                     timeout: std::time::Duration::from_secs(*ops_timeout_seconds),
                 }),
-                None => {
-                    eprintln!("smoke: the ops path (DLQ → ALARM → OK) is not checked");
+                _ => {
+                    eprintln!(
+                        "smoke: the ops path (DLQ → ALARM → OK) is not checked (skipped, no \
+                         factory simulator in this stage, or no dlqAlarmName output)"
+                    );
                     None
                 }
             };

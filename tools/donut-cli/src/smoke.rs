@@ -2,10 +2,12 @@
 //! API. It buys one product until it is out of stock (each purchase with an `Idempotency-Key`,
 //! one retried to see the same order), sees the 409 naming the open factory order, looks an
 //! order up, waits for the factory's restock and times it from the stock-out, and checks that
-//! nothing sits in the dead-letter queue. Where the stage has the factory simulator, the ops
-//! path too: the simulator told to refuse, the next stock-out's message reaches the DLQ, the
-//! DLQ-depth alarm goes to ALARM; the simulator restored, the message replayed, the alarm back to
-//! OK. Each step passes or fails on its own; the report is one screen.
+//! nothing sits in the dead-letter queue. Where the stage has the factory simulator (the local
+//! stack's, or dev's deployed one), the ops path too: the product sold out again by purchases
+//! whose correlation id tells the simulator to refuse their factory order for a while, so that
+//! order's message reaches the DLQ and the DLQ-depth alarm goes to ALARM; once the simulator
+//! takes orders again, the message is replayed and the alarm clears. Each step passes or fails
+//! on its own; the report is one screen.
 
 use std::time::{Duration, Instant};
 
@@ -28,13 +30,12 @@ pub struct Target {
     pub max_units: u32,
 }
 
-/// The ops path's handles: the simulator's knobs and the DLQ-depth alarm.
+/// The ops path's handles: the DLQ-depth alarm (the factory must be the simulator, which
+/// honours the refusal its orders' correlation id asks for).
 pub struct Ops {
-    /// The factory simulator's base URL (`GET`/`PUT /knobs`).
-    pub factory_url: String,
     pub alarm_name: String,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
-    /// How long each of the three waits (DLQ, ALARM, OK) may take.
+    /// How long the alarm may take to reach ALARM, and to clear.
     pub timeout: Duration,
 }
 
@@ -136,7 +137,7 @@ pub async fn run(target: &Target, queues: Option<&Queues>, ops: Option<&Ops>) ->
     let mut sold_out = None;
     if let Some((product, stock)) = product {
         let started = Instant::now();
-        match sell_out(&http, api, &product, stock, target.max_quantity).await {
+        match sell_out(&http, api, &product, stock, target.max_quantity, None).await {
             Ok((detail, s)) => {
                 report.record("sell out, 409", started, Ok(detail));
                 sold_out = Some(s);
@@ -169,9 +170,11 @@ pub async fn run(target: &Target, queues: Option<&Queues>, ops: Option<&Ops>) ->
     report
 }
 
-/// The simulator refuses every order while the product sells out again; the stock-out's message
-/// lands in the DLQ and the alarm fires; the simulator restored and the message replayed, the
-/// alarm clears. The knobs are put back whatever happens.
+/// The product sold out again by purchases whose correlation id tells the simulator to refuse
+/// their factory order until a time: long enough for the order's message to be received
+/// `maxReceiveCount` times and dead-lettered (half as long again, and 20 s, to spare). The
+/// alarm goes to ALARM; once the simulator takes orders again (and any message received before
+/// then has come round once more), what the DLQ holds is replayed until the alarm clears.
 async fn ops_path(
     http: &reqwest::Client,
     api: &str,
@@ -180,55 +183,56 @@ async fn ops_path(
     ops: &Ops,
     product: &str,
 ) -> anyhow::Result<String> {
-    let knobs_url = format!("{}/knobs", ops.factory_url.trim_end_matches('/'));
-    let (status, saved) = get_json(http, &knobs_url).await?;
-    anyhow::ensure!(status == 200, "GET {knobs_url} answered {status}");
-    let mut refusing = saved.clone();
-    refusing["fail_rate"] = json!(1.0);
-    put_knobs(http, &knobs_url, &refusing).await?;
-    let outcome = async {
-        let (_, stock) = pick_product(http, api, Some(product), target.max_units).await?;
-        sell_out(http, api, product, stock, target.max_quantity).await?;
-        let dead = until(ops.timeout, "the refused order in the DLQ", || async {
-            Ok(crate::list(queues, 10).await?.len() == 1)
-        })
-        .await?;
-        let alarmed = until(ops.timeout, "the DLQ alarm in ALARM", || async {
-            Ok(alarm_state(ops).await? == "ALARM")
-        })
-        .await?;
-        put_knobs(http, &knobs_url, &saved).await?;
-        let replayed = crate::replay(queues, 10, false, |_| {}).await?;
-        anyhow::ensure!(replayed == 1, "replayed {replayed} messages, not 1");
-        let cleared = until(ops.timeout, "the DLQ alarm back to OK", || async {
-            Ok(alarm_state(ops).await? == "OK")
-        })
-        .await?;
-        Ok(format!(
-            "dead-lettered after {:.1} s, ALARM after {:.1} s, replayed, OK after {:.1} s more",
-            dead.as_secs_f64(),
-            (dead + alarmed).as_secs_f64(),
-            cleared.as_secs_f64(),
-        ))
-    }
-    .await;
-    put_knobs(http, &knobs_url, &saved).await?;
-    outcome
-}
-
-async fn put_knobs(http: &reqwest::Client, url: &str, knobs: &Value) -> anyhow::Result<()> {
-    let reply = http
-        .put(url)
-        .json(knobs)
-        .send()
-        .await
-        .with_context(|| format!("PUT {url}"))?;
-    anyhow::ensure!(
-        reply.status() == 200,
-        "PUT {url} answered {}",
-        reply.status()
-    );
-    Ok(())
+    let (visibility, receives) = crate::redrive(queues).await?;
+    let refuse_for = visibility * receives * 3 / 2 + Duration::from_secs(20);
+    let started = Instant::now();
+    let until = std::time::SystemTime::now() + refuse_for;
+    let until_unix = until
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("the clock is before 1970")?
+        .as_secs();
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let correlation_id = factory_sim::refuse_until(until_unix, &run);
+    let (_, stock) = pick_product(http, api, Some(product), target.max_units).await?;
+    sell_out(
+        http,
+        api,
+        product,
+        stock,
+        target.max_quantity,
+        Some(&correlation_id),
+    )
+    .await?;
+    let dead = until_true(refuse_for, "the refused order in the DLQ", || async {
+        Ok(!crate::list(queues, 10).await?.is_empty())
+    })
+    .await?;
+    let alarmed = until_true(ops.timeout, "the DLQ alarm in ALARM", || async {
+        Ok(alarm_state(ops).await? == "ALARM")
+    })
+    .await?;
+    // Past the refusal, a message last received before it may still be dead-lettered on its
+    // next receive, one visibility timeout later.
+    let settled = refuse_for + visibility + Duration::from_secs(2);
+    tokio::time::sleep(settled.saturating_sub(started.elapsed())).await;
+    let replay_started = Instant::now();
+    let replayed = std::sync::atomic::AtomicUsize::new(0);
+    let total = || replayed.load(std::sync::atomic::Ordering::Relaxed);
+    until_true(ops.timeout, "the DLQ alarm back to OK", || async {
+        let now = crate::replay(queues, 10, false, |_| {}).await?;
+        replayed.fetch_add(now, std::sync::atomic::Ordering::Relaxed);
+        Ok(total() > 0 && alarm_state(ops).await? == "OK")
+    })
+    .await?;
+    let replayed = total();
+    Ok(format!(
+        "dead-lettered after {:.1} s, ALARM after {:.1} s; the factory refused until {:.0} s, \
+         {replayed} replayed, OK after {:.1} s more",
+        dead.as_secs_f64(),
+        (dead + alarmed).as_secs_f64(),
+        refuse_for.as_secs_f64(),
+        replay_started.elapsed().as_secs_f64(),
+    ))
 }
 
 async fn alarm_state(ops: &Ops) -> anyhow::Result<String> {
@@ -250,7 +254,7 @@ async fn alarm_state(ops: &Ops) -> anyhow::Result<String> {
 }
 
 /// Polls `check` every half second until it holds; how long that took.
-async fn until<F, Fut>(timeout: Duration, what: &str, mut check: F) -> anyhow::Result<Duration>
+async fn until_true<F, Fut>(timeout: Duration, what: &str, mut check: F) -> anyhow::Result<Duration>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<bool>>,
@@ -325,9 +329,13 @@ async fn buy(
     product: &str,
     quantity: u64,
     key: &str,
+    correlation_id: Option<&str>,
 ) -> anyhow::Result<(u16, Option<String>, Value)> {
-    let reply = http
-        .post(format!("{api}/orders"))
+    let mut request = http.post(format!("{api}/orders"));
+    if let Some(id) = correlation_id {
+        request = request.header("x-correlation-id", id);
+    }
+    let reply = request
         .header("idempotency-key", key)
         .json(&json!({"product_id": product, "quantity": quantity}))
         .send()
@@ -347,13 +355,15 @@ async fn buy(
 }
 
 /// Buys `product` empty, `max_quantity` at a time, then once more: the 409 names the factory
-/// order the stock-out opened. The first sale is sent twice with its key.
+/// order the stock-out opened. The first sale is sent twice with its key. Every purchase
+/// carries `correlation_id` when given (the factory order they open carries it on).
 async fn sell_out(
     http: &reqwest::Client,
     api: &str,
     product: &str,
     stock: u64,
     max_quantity: u32,
+    correlation_id: Option<&str>,
 ) -> anyhow::Result<(String, SoldOut)> {
     let run = uuid::Uuid::new_v4().simple().to_string();
     let mut left = stock;
@@ -363,7 +373,7 @@ async fn sell_out(
     for n in 0..=stock {
         let key = format!("smoke-{run}-{n}");
         let quantity = left.clamp(1, u64::from(max_quantity.max(1)));
-        let (status, _, body) = buy(http, api, product, quantity, &key).await?;
+        let (status, _, body) = buy(http, api, product, quantity, &key, correlation_id).await?;
         match status {
             200 => {
                 sales += 1;
@@ -374,7 +384,8 @@ async fn sell_out(
                     let order = body["order_id"]
                         .as_str()
                         .context("a sale without its order id")?;
-                    let (again, replayed, same) = buy(http, api, product, quantity, &key).await?;
+                    let (again, replayed, same) =
+                        buy(http, api, product, quantity, &key, correlation_id).await?;
                     anyhow::ensure!(
                         again == 200 && replayed.as_deref() == Some("true") && same == body,
                         "the retry of a sale with its Idempotency-Key answered {again} {same}"
