@@ -49,7 +49,7 @@ pub async fn provision(aws: &aws_config::SdkConfig, plan: &Plan) -> anyhow::Resu
         .topic_arn
         .context("topic ARN")?;
 
-    let dlq_name = name("factory-orders-dlq");
+    let dlq_name = dlq_name(&plan.prefix);
     let dlq_url = sqs
         .create_queue()
         .queue_name(&dlq_name)
@@ -64,7 +64,7 @@ pub async fn provision(aws: &aws_config::SdkConfig, plan: &Plan) -> anyhow::Resu
         .context("DLQ URL")?;
     let dlq_arn = queue_arn(&sqs, &dlq_url).await?;
 
-    let queue_name = name("factory-orders");
+    let queue_name = queue_name(&plan.prefix);
     let queue_url = sqs
         .create_queue()
         .queue_name(&queue_name)
@@ -192,6 +192,16 @@ async fn callback_secret(aws: &aws_config::SdkConfig, name: &str) -> anyhow::Res
 }
 
 /// The local DLQ-depth alarm's name (the ops toolbox finds it by this).
+/// The local factory-orders queue's name (the local stack names its resources exactly).
+pub fn queue_name(prefix: &str) -> String {
+    format!("{prefix}-factory-orders")
+}
+
+/// Its dead-letter queue's name.
+pub fn dlq_name(prefix: &str) -> String {
+    format!("{prefix}-factory-orders-dlq")
+}
+
 pub fn dlq_alarm_name(prefix: &str) -> String {
     format!("{prefix}-dlq-depth")
 }

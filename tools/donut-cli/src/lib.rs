@@ -40,8 +40,8 @@ impl Queues {
         })
     }
 
-    /// Finds the local stack's queues by name (`<project>-<stage>-factory-orders[-dlq]`: the
-    /// local stack makes them with exactly these names).
+    /// Finds the local stack's queues by the names it gives them
+    /// (`donut_local::provision::{queue_name, dlq_name}`).
     pub async fn find(sqs: aws_sdk_sqs::Client, prefix: &str) -> anyhow::Result<Self> {
         let url = |name: String| {
             let sqs = sqs.clone();
@@ -55,8 +55,8 @@ impl Queues {
                     .context("queue URL")
             }
         };
-        let source = url(format!("{prefix}-factory-orders")).await?;
-        let dlq = url(format!("{prefix}-factory-orders-dlq")).await?;
+        let source = url(donut_local::provision::queue_name(prefix)).await?;
+        let dlq = url(donut_local::provision::dlq_name(prefix)).await?;
         Ok(Self { sqs, source, dlq })
     }
 }
