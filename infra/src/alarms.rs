@@ -331,7 +331,7 @@ pub fn declare(
     compute: &Compute,
     api: &Api,
     data: &Data,
-) -> Alarms {
+) -> anyhow::Result<Alarms> {
     let ctx = stack.ctx;
     let c = &stack.config;
     let ops_arn = messaging.ops_topic_arn.clone();
@@ -417,8 +417,9 @@ pub fn declare(
             dlq_alarm_name = Some(created.name);
         }
     }
-    Alarms {
+    Ok(Alarms {
         ops_topic_arn: ops_arn,
-        dlq_alarm_name: dlq_alarm_name.unwrap_or_else(|| known(String::new())),
-    }
+        dlq_alarm_name: dlq_alarm_name
+            .ok_or_else(|| anyhow::anyhow!("no {DLQ_DEPTH} alarm was declared"))?,
+    })
 }

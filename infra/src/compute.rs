@@ -316,18 +316,9 @@ pub fn declare(
             statements: vec![
                 db_secret(),
                 callback_secret(),
-                // What the SQS event source mapping polls with (the managed policy
-                // AWSLambdaSQSQueueExecutionRole grants these three); a failed message's
-                // visibility runs out by itself. `infra/tests/least_privilege.rs` holds the
-                // calls seen to these.
-                Statement::new(
-                    &[
-                        "sqs:ReceiveMessage",
-                        "sqs:DeleteMessage",
-                        "sqs:GetQueueAttributes",
-                    ],
-                    vec![messaging.queue_arn.clone()],
-                ),
+                // A failed message's visibility runs out by itself. `infra/tests/least_privilege.rs`
+                // holds the calls seen to these.
+                iam::queue_consumer(&messaging.queue_arn),
             ],
         },
         Spec {

@@ -12,13 +12,15 @@ use pulumi_gestalt_rust::Output;
 
 use crate::Stack;
 use crate::compute::{Deployed, Lambda, declare_lambda};
-use crate::iam::Statement;
+use crate::iam::{self, Statement};
 use crate::out::known;
 use donut_config::LegacyFactory;
+use donut_config::capacity::SIMULATOR_CALLBACK_CONCURRENCY;
 use donut_config::functions::FACTORY_SIMULATOR;
 use donut_config::settings::{self, Contract};
 use donut_infra_aws::lambda::{event_source_mapping, function_url};
 use donut_infra_aws::sqs::queue;
+use donut_infra_aws::types::lambda::EventSourceMappingScalingConfig;
 
 pub struct Factory {
     /// Where the functions call the factory (the stack output `factoryUrl`).
@@ -48,7 +50,9 @@ pub fn declare(stack: &Stack, api_url: &Output<String>) -> Factory {
             // A callback is due within 15 minutes; one that cannot be made in an hour is lost,
             // as the legacy factory's were.
             .message_retention_seconds(3600)
-            .visibility_timeout_seconds(SIMULATOR_TIMEOUT_SECONDS * 6)
+            .visibility_timeout_seconds(
+                SIMULATOR_TIMEOUT_SECONDS * donut_config::VISIBILITY_PER_CONSUMER_TIMEOUT as i32,
+            )
             .build_struct(),
     );
     let settings = settings::FactorySimulator {
@@ -66,19 +70,16 @@ pub fn declare(stack: &Stack, api_url: &Output<String>) -> Factory {
             env: settings::FactorySimulator::to_env(&settings, &plain),
             statements: vec![
                 Statement::new(&["sqs:SendMessage"], vec![delay_queue.arn.clone()]),
-                // What the event source mapping polls with.
-                Statement::new(
-                    &[
-                        "sqs:ReceiveMessage",
-                        "sqs:DeleteMessage",
-                        "sqs:GetQueueAttributes",
-                    ],
-                    vec![delay_queue.arn.clone()],
-                ),
+                iam::queue_consumer(&delay_queue.arn),
             ],
             // The legacy factory stands outside the stack's network: so does its simulator.
             vpc: None,
-            reserved: None,
+            reserved: stack
+                .config
+                .reserves_concurrency()
+                .then(|| stack.config.simulator_reservation())
+                .flatten()
+                .map(|n| n as i32),
         },
     );
     event_source_mapping::create(
@@ -89,6 +90,11 @@ pub fn declare(stack: &Stack, api_url: &Output<String>) -> Factory {
             .event_source_arn(delay_queue.arn.clone())
             .function_name(function.arn.clone())
             .batch_size(10)
+            .scaling_config(
+                EventSourceMappingScalingConfig::builder()
+                    .maximum_concurrency(SIMULATOR_CALLBACK_CONCURRENCY as i32)
+                    .build_struct(),
+            )
             .build_struct(),
     );
     // Public, as the legacy factory was (the requester does not sign its calls); with NONE
@@ -109,5 +115,6 @@ pub fn declare(stack: &Stack, api_url: &Output<String>) -> Factory {
     }
 }
 
-/// A callback batch (10 POSTs of at most 10 s each, made one after another) fits.
-const SIMULATOR_TIMEOUT_SECONDS: i32 = 120;
+/// A callback batch (its POSTs made at once, each bounded to 10 s; a duplicate's two one after
+/// the other) fits with room to spare.
+const SIMULATOR_TIMEOUT_SECONDS: i32 = 60;

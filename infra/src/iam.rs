@@ -93,6 +93,19 @@ pub fn vpc_access() -> Statement {
     )
 }
 
+/// What an SQS event source mapping polls a queue with, on the function's role (the managed
+/// policy AWSLambdaSQSQueueExecutionRole grants these three).
+pub fn queue_consumer(queue_arn: &Output<String>) -> Statement {
+    Statement::new(
+        &[
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+        ],
+        vec![queue_arn.clone()],
+    )
+}
+
 /// Every function writes traces (no narrower resource than `*` either).
 pub fn tracing() -> Statement {
     Statement::new(

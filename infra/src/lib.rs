@@ -98,7 +98,7 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
         &factory.url,
     )?;
     let api = api::declare_routes(&stack, http_api, &compute);
-    let alarms = alarms::declare(&stack, &messaging, &compute, &api, &data);
+    let alarms = alarms::declare(&stack, &messaging, &compute, &api, &data)?;
     let dashboard_url = observability::declare(&stack, &network, &messaging, &api, &compute);
 
     export(ctx, outputs::API_URL, &api.endpoint);
@@ -111,12 +111,19 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
     export(ctx, outputs::DLQ_ALARM_NAME, &alarms.dlq_alarm_name);
     export(ctx, outputs::FACTORY_URL, &factory.url);
     export(ctx, outputs::DASHBOARD_URL, &dashboard_url);
+    // The factory simulator (a stage that deploys it) is listed with the functions.
+    let simulator = factory
+        .simulator
+        .as_ref()
+        .map(|deployed| (donut_config::functions::FACTORY_SIMULATOR, deployed));
     let by_function = |pick: fn(&compute::Deployed) -> Output<String>| {
         out::map(
             compute
                 .functions
                 .iter()
-                .map(|(kind, deployed)| (kind.name(), pick(deployed)))
+                .map(|(kind, deployed)| (kind.name(), deployed))
+                .chain(simulator)
+                .map(|(name, deployed)| (name, pick(deployed)))
                 .collect(),
         )
     };

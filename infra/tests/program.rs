@@ -74,7 +74,10 @@ fn the_factory_simulator_stands_outside_the_stack() {
     let url = input(run, "donut-states-dev-factory-simulator-url");
     assert_eq!(s(url, "authorizationType"), "NONE");
     assert_eq!(s(url, "functionName"), name);
+    // Bounded: its own reservation (the requester's 2 calls, the watchdog's, 2 callbacks).
+    assert_eq!(function["reservedConcurrentExecutions"], 5.0);
     let mapping = input(run, "donut-states-dev-factory-sim-callbacks-due");
+    assert_eq!(mapping["scalingConfig"]["maximumConcurrency"], 2.0);
     assert_eq!(s(mapping, "eventSourceArn"), s(queue, "arn"));
     assert_eq!(
         s(mapping, "functionName"),

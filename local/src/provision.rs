@@ -191,7 +191,6 @@ async fn callback_secret(aws: &aws_config::SdkConfig, name: &str) -> anyhow::Res
         .context("secret ARN")
 }
 
-/// The local DLQ-depth alarm's name (the ops toolbox finds it by this).
 /// The local factory-orders queue's name (the local stack names its resources exactly).
 pub fn queue_name(prefix: &str) -> String {
     format!("{prefix}-factory-orders")
@@ -202,6 +201,7 @@ pub fn dlq_name(prefix: &str) -> String {
     format!("{prefix}-factory-orders-dlq")
 }
 
+/// The local DLQ-depth alarm's name (the ops toolbox finds it by this).
 pub fn dlq_alarm_name(prefix: &str) -> String {
     format!("{prefix}-dlq-depth")
 }

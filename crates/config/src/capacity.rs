@@ -34,6 +34,10 @@ pub struct Budget {
     pub max_connections: u32,
 }
 
+/// The most callbacks the simulator's delay queue invokes it for at once (the event source
+/// mapping's `maximumConcurrency`, whose least is 2).
+pub const SIMULATOR_CALLBACK_CONCURRENCY: u32 = 2;
+
 /// What Lambda keeps unreserved in an account: 100, or the whole quota when it is lower
 /// ("as long as you leave at least 100 simultaneous executions unreserved",
 /// PutFunctionConcurrency; accounts with a lower quota are refused any reservation).
@@ -67,12 +71,22 @@ impl StageConfig {
         }
     }
 
-    /// Every function's reservation together.
+    /// The factory simulator's reservation, in a stage that deploys it: the requester's and the
+    /// watchdog's calls at once, and the callbacks its delay queue's mapping brings
+    /// ([`SIMULATOR_CALLBACK_CONCURRENCY`]). Its function URL is public: bounded, a stranger's
+    /// flood cannot take the account's concurrency from the functions that sell.
+    pub fn simulator_reservation(&self) -> Option<u32> {
+        matches!(self.factory, crate::LegacyFactory::Simulator(_))
+            .then(|| self.queue.max_concurrency + 1 + SIMULATOR_CALLBACK_CONCURRENCY)
+    }
+
+    /// Every function's reservation together (the simulator's too).
     pub fn reserved_total(&self) -> u32 {
         Function::ALL
             .iter()
             .map(|f| self.reserved_concurrency(*f))
-            .sum()
+            .sum::<u32>()
+            + self.simulator_reservation().unwrap_or(0)
     }
 
     /// Whether the account can hold the reservations: Lambda refuses any that leaves less than

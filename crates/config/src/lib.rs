@@ -268,6 +268,10 @@ fn legacy_factory(v: &Values<'_>) -> Result<LegacyFactory, ConfigError> {
     }))
 }
 
+/// A queue an event source mapping consumes keeps a message invisible this many times its
+/// function's timeout (AWS's advice for SQS event sources: retries of a throttled batch fit).
+pub const VISIBILITY_PER_CONSUMER_TIMEOUT: u32 = 6;
+
 /// The longest name prefix (`<project>-<stage>`): the longest name AWS allows for a function
 /// or a role is 64 characters, and ours add `-<function>-role` (up to 23) and the provider's
 /// `-<7 hex>` suffix (8) to the prefix.
@@ -362,12 +366,14 @@ impl StageConfig {
             problem,
         };
         let q = &self.queue;
-        if q.visibility_timeout_seconds < 6 * q.requester_timeout_seconds {
+        if q.visibility_timeout_seconds
+            < VISIBILITY_PER_CONSUMER_TIMEOUT * q.requester_timeout_seconds
+        {
             return Err(rule(
                 "visibilityTimeoutSeconds",
                 format!(
-                    "must be at least 6 × requesterTimeoutSeconds ({} s), is {} s",
-                    6 * q.requester_timeout_seconds,
+                    "must be at least {VISIBILITY_PER_CONSUMER_TIMEOUT} × requesterTimeoutSeconds ({} s), is {} s",
+                    VISIBILITY_PER_CONSUMER_TIMEOUT * q.requester_timeout_seconds,
                     q.visibility_timeout_seconds
                 ),
             ));

@@ -52,3 +52,23 @@ impl std::fmt::Display for Function {
         f.write_str(self.name())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// `make lambdas` (a shell script) lists the packages again: it must build each one.
+    #[test]
+    fn make_lambdas_builds_every_package() {
+        let script = include_str!("../../../scripts/lambdas.sh");
+        let mut listed: Vec<&str> = script
+            .lines()
+            .find_map(|l| l.strip_prefix("FUNCTIONS=("))
+            .and_then(|l| l.strip_suffix(')'))
+            .expect("scripts/lambdas.sh lists FUNCTIONS=(…)")
+            .split_whitespace()
+            .collect();
+        let mut packages: Vec<&str> = super::packages().collect();
+        listed.sort();
+        packages.sort();
+        assert_eq!(listed, packages);
+    }
+}

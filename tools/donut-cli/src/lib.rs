@@ -423,6 +423,11 @@ pub fn preflight(
         let each: Vec<String> = donut_config::Function::ALL
             .iter()
             .map(|f| format!("{} {}", f.name(), checked.reserved_concurrency(*f)))
+            .chain(
+                checked
+                    .simulator_reservation()
+                    .map(|n| format!("{} {n}", donut_config::functions::FACTORY_SIMULATOR)),
+            )
             .collect();
         lines.push(format!(
             "reserved concurrency: {reserved} ({}), leaving {} unreserved (Lambda keeps at least {minimum})",

@@ -85,10 +85,11 @@ enum Command {
         /// Leave the ops path out.
         #[arg(long)]
         skip_ops: bool,
-        /// How long the DLQ alarm may take to go to ALARM, and to clear (on AWS, SQS sends its
-        /// metrics to CloudWatch once a minute at best: give it minutes).
-        #[arg(long, default_value_t = 120)]
-        ops_timeout_seconds: u64,
+        /// How long the DLQ alarm may take to go to ALARM, and to clear: 120 s locally, 1200 s
+        /// on a deployed stack (SQS sends its metrics to CloudWatch once a minute at best, and
+        /// an idle queue's take up to 15 minutes to come back).
+        #[arg(long)]
+        ops_timeout_seconds: Option<u64>,
     },
     /// Ops' side of things.
     Ops {
@@ -303,6 +304,7 @@ async fn main() -> anyhow::Result<()> {
                 (Some(name), _) => Some(name.clone()),
                 (None, Some(o)) => o[donut_config::outputs::DLQ_ALARM_NAME]
                     .as_str()
+                    .filter(|name| !name.is_empty())
                     .map(str::to_owned),
                 (None, None) => Some(donut_local::provision::dlq_alarm_name(&stage.prefix())),
             };
@@ -310,7 +312,9 @@ async fn main() -> anyhow::Result<()> {
                 Some(alarm_name) if simulated && !*skip_ops => Some(donut_cli::smoke::Ops {
                     alarm_name,
                     cloudwatch: aws_sdk_cloudwatch::Client::new(&aws),
-                    timeout: std::time::Duration::from_secs(*ops_timeout_seconds),
+                    timeout: std::time::Duration::from_secs(
+                        ops_timeout_seconds.unwrap_or(if outputs.is_some() { 1200 } else { 120 }),
+                    ),
                 }),
                 _ => {
                     eprintln!(

@@ -22,7 +22,7 @@ fn a_standard_account_reserves_a_new_one_does_not_and_one_between_is_refused() {
     let (standard, lines) = preflight(&dev(), quota(1000)).unwrap();
     assert!(standard.reserves_concurrency());
     assert!(
-        lines[1].starts_with("reserved concurrency: 31"),
+        lines[1].starts_with("reserved concurrency: 36"),
         "{lines:?}"
     );
     let (new_account, lines) = preflight(&dev(), quota(10)).unwrap();
@@ -31,7 +31,7 @@ fn a_standard_account_reserves_a_new_one_does_not_and_one_between_is_refused() {
     assert!(lines[2].contains("of 66"), "{lines:?}");
     let refused = preflight(&dev(), quota(120)).unwrap_err();
     assert!(
-        refused.contains("lambdaConcurrencyQuota") && refused.contains("at least 131"),
+        refused.contains("lambdaConcurrencyQuota") && refused.contains("at least 136"),
         "{refused}"
     );
 }
@@ -52,6 +52,6 @@ async fn the_quota_is_read_from_the_lambda_api() {
         .unwrap_or(1000);
     assert_eq!(read.concurrent_executions, expected);
     let (stage, lines) = preflight(&dev(), read).unwrap();
-    assert_eq!(stage.reserves_concurrency(), expected >= 131, "{lines:?}");
+    assert_eq!(stage.reserves_concurrency(), expected >= 136, "{lines:?}");
     println!("{}", lines.join("\n"));
 }

@@ -265,6 +265,8 @@ impl Simulator {
                 });
                 Ok(())
             }
+            // A dropped callback needs no message.
+            Callbacks::DelayQueue { .. } if delivery.times == 0 => Ok(()),
             Callbacks::DelayQueue { sqs, queue_url, .. } => {
                 let seconds = delay.as_millis().div_ceil(1000) as u64;
                 sqs.send_message()
@@ -284,9 +286,19 @@ impl Simulator {
     /// Calls back as the legacy factory did: once (or as `times` says), no retry; a failed
     /// callback is lost.
     pub async fn deliver(&self, delivery: Delivery) {
-        let url = &delivery.order.callback_url;
+        let Some(url) = self.callback_target(&delivery.order.callback_url) else {
+            tracing::error!(url = %delivery.order.callback_url, "not a callback this simulator may make");
+            self.count(|s| s.callbacks_failed += delivery.times as u64);
+            return;
+        };
         for _ in 0..delivery.times {
-            match self.http.post(url).json(&delivery.order).send().await {
+            match self
+                .http
+                .post(url.clone())
+                .json(&delivery.order)
+                .send()
+                .await
+            {
                 Ok(r) if r.status().is_success() => self.count(|s| s.callbacks_sent += 1),
                 Ok(r) => {
                     tracing::warn!(status = r.status().as_u16(), "callback refused");
@@ -300,14 +312,37 @@ impl Simulator {
         }
     }
 
-    /// Whether the simulator may call `url` back.
-    fn may_call(&self, url: &str) -> bool {
-        match &self.callbacks {
-            Callbacks::InProcess => true,
-            Callbacks::DelayQueue { callback_base, .. } => url
-                .strip_prefix(callback_base.trim_end_matches('/'))
-                .is_some_and(|path| path.starts_with("/factory/callback/")),
-        }
+    /// The URL to call back, if the simulator may: in-process, any; deployed, only the
+    /// stack's callback route (`/factory/callback/{id}` on the API's scheme, host and port),
+    /// judged on the URL as it will be sent (parsed, so `..` and `%2e%2e` are resolved first).
+    fn callback_target(&self, url: &str) -> Option<reqwest::Url> {
+        let parsed = reqwest::Url::parse(url).ok()?;
+        let Callbacks::DelayQueue { callback_base, .. } = &self.callbacks else {
+            return Some(parsed);
+        };
+        let base = reqwest::Url::parse(callback_base).ok()?;
+        let route: Vec<&str> = donut_contract::routes::paths::FACTORY_CALLBACK
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
+        let base_path: Vec<&str> = base.path_segments()?.filter(|s| !s.is_empty()).collect();
+        let path: Vec<&str> = parsed.path_segments()?.collect();
+        let same_origin = parsed.scheme() == base.scheme()
+            && parsed.host_str() == base.host_str()
+            && parsed.port_or_known_default() == base.port_or_known_default()
+            && parsed.username().is_empty()
+            && parsed.password().is_none();
+        let expected = base_path.len() + route.len();
+        let on_route = path.len() == expected
+            && path[..base_path.len()] == base_path[..]
+            && path[base_path.len()..]
+                .iter()
+                .zip(&route)
+                .all(|(segment, part)| {
+                    !segment.is_empty()
+                        && (donut_contract::routes::parameter(part).is_some() || segment == part)
+                });
+        (same_origin && on_route).then_some(parsed)
     }
 }
 
@@ -323,7 +358,7 @@ async fn manufacture(
     let Ok(Json(order)) = body else {
         return error(StatusCode::BAD_REQUEST, "invalid manufacture request");
     };
-    if !sim.may_call(&order.callback_url) {
+    if sim.callback_target(&order.callback_url).is_none() {
         return error(
             StatusCode::BAD_REQUEST,
             "CallbackUrl is not this stack's factory callback",

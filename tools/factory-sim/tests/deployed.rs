@@ -129,6 +129,7 @@ async fn orders_come_back_through_the_delay_queue_and_only_to_the_stack() {
     let callback = format!("{api}/factory/callback/fo-1?token=t");
 
     // Accepted: the legacy answer, and a message the queue holds back for the delay.
+    let sent = Instant::now();
     let (status, body) = answer(
         &sim,
         url_event(
@@ -141,7 +142,6 @@ async fn orders_come_back_through_the_delay_queue_and_only_to_the_stack() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["data"], order(&callback));
-    let sent = Instant::now();
     let mut messages = Vec::new();
     while messages.is_empty() && sent.elapsed() < Duration::from_secs(10) {
         messages = sqs
@@ -191,6 +191,15 @@ async fn orders_come_back_through_the_delay_queue_and_only_to_the_stack() {
         "https://attacker.example/factory/callback/x".to_owned(),
         format!("{api}/orders"),
         format!("{api}.attacker.example/factory/callback/x"),
+        format!("{api}/factory/callback/../../orders"),
+        format!("{api}/factory/callback/%2e%2e/%2e%2e/orders"),
+        format!("{api}/factory/callback/x/more"),
+        format!("{api}/factory/callback/"),
+        format!(
+            "{}/factory/callback/x",
+            api.replace("http://", "http://user@")
+        ),
+        "not a url".to_owned(),
     ] {
         let (status, body) = answer(
             &sim,
