@@ -266,13 +266,7 @@ pub const ID_FORMS: &[IdForm] = &[
         id: "the functionName input as given (with a qualifier: <functionName>/<qualifier>)",
         read: "functionUrl",
         source: "upstream lambda/function_url.go functionURLCreateResourceID(functionName, qualifier)",
-        holds: |id, inputs| {
-            let name = text(inputs, "functionName").unwrap_or_default();
-            match text(inputs, "qualifier") {
-                Some(q) => id == format!("{name}/{q}"),
-                None => id == name,
-            }
-        },
+        holds: |id, inputs| id == function_url_id(inputs),
     },
     IdForm {
         type_token: "aws:lambda/invocation:Invocation",
@@ -420,6 +414,15 @@ pub fn id_form(type_token: &str) -> Option<&'static IdForm> {
     ID_FORMS.iter().find(|f| f.type_token == type_token)
 }
 
+/// A function URL's id: its function as named, `/<qualifier>` when it has one.
+fn function_url_id(inputs: &Map<String, Value>) -> String {
+    let name = text(inputs, "functionName").unwrap_or_default();
+    match text(inputs, "qualifier") {
+        Some(q) => format!("{name}/{q}"),
+        None => name.to_owned(),
+    }
+}
+
 fn text<'a>(inputs: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     inputs.get(key).and_then(Value::as_str)
 }
@@ -509,11 +512,7 @@ pub fn created(
                     format!("arn:aws:lambda:{region}:{ACCOUNT}:function:{name}")
                 };
                 out.insert("functionArn".into(), json!(function_arn));
-                let id = match text(inputs, "qualifier") {
-                    Some(q) => format!("{name}/{q}"),
-                    None => name.to_owned(),
-                };
-                (id, None)
+                (function_url_id(inputs), None)
             }
             "aws:lambda/permission:Permission" => (
                 text(inputs, "statementId")
