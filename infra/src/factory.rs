@@ -76,9 +76,7 @@ pub fn declare(stack: &Stack, api_url: &Output<String>) -> Factory {
             vpc: None,
             reserved: stack
                 .config
-                .reserves_concurrency()
-                .then(|| stack.config.simulator_reservation())
-                .flatten()
+                .declared_simulator_reservation()
                 .map(|n| n as i32),
         },
     );

@@ -2,7 +2,8 @@
 //!
 //! One module per concern, in the order the architecture diagram reads: [`network`] →
 //! [`data`] → [`messaging`] → the [`api`]'s gateway (its URL is the factory's callback base) →
-//! the legacy [`factory`] (the stage's, or its simulator deployed with the stack) → [`compute`] → the [`api`]'s routes to the functions → [`alarms`] → [`observability`].
+//! the legacy [`factory`] (the stage's, or its simulator deployed with the stack) →
+//! [`compute`] → the [`api`]'s routes to the functions → [`alarms`] → [`observability`].
 //! Per-stage values come from `Pulumi.<stage>.yaml` through `donut_config` (the same
 //! validation the local stack uses); the one secret, `donut-states:callbackSecret`, from
 //! the stack's encrypted config.

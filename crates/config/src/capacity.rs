@@ -80,13 +80,22 @@ impl StageConfig {
             .then(|| self.queue.max_concurrency + 1 + SIMULATOR_CALLBACK_CONCURRENCY)
     }
 
-    /// Every function's reservation together (the simulator's too).
-    pub fn reserved_total(&self) -> u32 {
+    /// Every reservation the stage wants, by the function's name: each function's, and the
+    /// simulator's where the stage deploys it.
+    pub fn reservations(&self) -> Vec<(&'static str, u32)> {
         Function::ALL
             .iter()
-            .map(|f| self.reserved_concurrency(*f))
-            .sum::<u32>()
-            + self.simulator_reservation().unwrap_or(0)
+            .map(|f| (f.name(), self.reserved_concurrency(*f)))
+            .chain(
+                self.simulator_reservation()
+                    .map(|n| (crate::functions::FACTORY_SIMULATOR, n)),
+            )
+            .collect()
+    }
+
+    /// Every reservation together.
+    pub fn reserved_total(&self) -> u32 {
+        self.reservations().iter().map(|(_, n)| n).sum()
     }
 
     /// Whether the account can hold the reservations: Lambda refuses any that leaves less than
@@ -102,6 +111,14 @@ impl StageConfig {
     pub fn declared_reservation(&self, function: Function) -> Option<u32> {
         self.reserves_concurrency()
             .then(|| self.reserved_concurrency(function))
+    }
+
+    /// The reservation the infra declares for the simulator (`None`: unreserved, or none
+    /// deployed).
+    pub fn declared_simulator_reservation(&self) -> Option<u32> {
+        self.reserves_concurrency()
+            .then(|| self.simulator_reservation())
+            .flatten()
     }
 
     /// Connections one instance of `function` may hold: one per event it serves at once — the

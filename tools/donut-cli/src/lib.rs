@@ -420,14 +420,10 @@ pub fn preflight(
     let reserved = checked.reserved_total();
     let minimum = donut_config::capacity::unreserved_minimum(quota.concurrent_executions);
     if checked.reserves_concurrency() {
-        let each: Vec<String> = donut_config::Function::ALL
+        let each: Vec<String> = checked
+            .reservations()
             .iter()
-            .map(|f| format!("{} {}", f.name(), checked.reserved_concurrency(*f)))
-            .chain(
-                checked
-                    .simulator_reservation()
-                    .map(|n| format!("{} {n}", donut_config::functions::FACTORY_SIMULATOR)),
-            )
+            .map(|(name, n)| format!("{name} {n}"))
             .collect();
         lines.push(format!(
             "reserved concurrency: {reserved} ({}), leaving {} unreserved (Lambda keeps at least {minimum})",
