@@ -19,6 +19,8 @@ pub struct Plan {
     pub ops_email: String,
     pub dlq_alarm_threshold: u32,
     pub alarm_period_seconds: u32,
+    /// The database server's master login (`username`, `password`).
+    pub master_login: (String, String),
 }
 
 /// What was created.
@@ -33,6 +35,10 @@ pub struct Resources {
     pub ops_topic_arn: String,
     pub dlq_alarm_name: String,
     pub callback_secret_arn: String,
+    /// The master login (`{"username", "password"}`, as RDS keeps it): the migrate function's.
+    pub db_master_secret_arn: String,
+    /// The functions' login, which the migrate function makes.
+    pub app_db_secret_arn: String,
 }
 
 pub async fn provision(aws: &aws_config::SdkConfig, plan: &Plan) -> anyhow::Result<Resources> {
@@ -143,6 +149,10 @@ pub async fn provision(aws: &aws_config::SdkConfig, plan: &Plan) -> anyhow::Resu
         .context("create the DLQ alarm")?;
 
     let callback_secret_arn = callback_secret(aws, &name("callback-secret")).await?;
+    let (user, password) = &plan.master_login;
+    let master = serde_json::json!({ "username": user, "password": password }).to_string();
+    let db_master_secret_arn = login_secret(aws, &name("db-master-login"), Some(master)).await?;
+    let app_db_secret_arn = login_secret(aws, &name("app-db-login"), None).await?;
 
     Ok(Resources {
         stock_out_topic_arn,
@@ -154,6 +164,8 @@ pub async fn provision(aws: &aws_config::SdkConfig, plan: &Plan) -> anyhow::Resu
         ops_topic_arn,
         dlq_alarm_name,
         callback_secret_arn,
+        db_master_secret_arn,
+        app_db_secret_arn,
     })
 }
 
@@ -189,6 +201,38 @@ async fn callback_secret(aws: &aws_config::SdkConfig, name: &str) -> anyhow::Res
         .context("create the callback secret")?
         .arn
         .context("secret ARN")
+}
+
+/// A database login's secret: `value` written when given (the master login, whatever an earlier
+/// run stored), none for the functions' login, which the migrate function writes once and keeps.
+async fn login_secret(
+    aws: &aws_config::SdkConfig,
+    name: &str,
+    value: Option<String>,
+) -> anyhow::Result<String> {
+    let client = aws_sdk_secretsmanager::Client::new(aws);
+    let arn = match client.describe_secret().secret_id(name).send().await {
+        Ok(found) => found.arn.context("secret ARN")?,
+        Err(_) => client
+            .create_secret()
+            .name(name)
+            .description("A database login")
+            .send()
+            .await
+            .with_context(|| format!("create the secret {name}"))?
+            .arn
+            .context("secret ARN")?,
+    };
+    if let Some(value) = value {
+        client
+            .put_secret_value()
+            .secret_id(&arn)
+            .secret_string(value)
+            .send()
+            .await
+            .with_context(|| format!("write the secret {name}"))?;
+    }
+    Ok(arn)
 }
 
 /// The local factory-orders queue's name (the local stack names its resources exactly).

@@ -15,7 +15,7 @@ use donut_config::{Deployment, Function, StageConfig};
 use donut_domain::services::WatchdogPolicy;
 use donut_messaging::sweep::every;
 use donut_runtime::{Aws, apps};
-use donut_warehouse::{DbConfig, MySqlWarehouse};
+use donut_warehouse::DbConfig;
 use factory_sim::{FactorySim, Knobs};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -32,7 +32,12 @@ pub struct SystemOptions {
     pub stage: StageConfig,
     /// Prefix of every LocalStack resource name (tests use their own, to run side by side).
     pub prefix: String,
+    /// The database server's master login and the warehouse's database
+    /// (`mysql://user:pass@host:port/db`): the migrate function's, as RDS's master user is.
     pub database_url: String,
+    /// The functions' database user, which the migrate function creates (on AWS
+    /// `settings::APP_DB_USER`; tests sharing one server take one each).
+    pub app_user: String,
     pub aws_endpoint: String,
     pub api_addr: SocketAddr,
     pub factory_addr: SocketAddr,
@@ -61,7 +66,6 @@ pub struct LocalSystem {
     pub api_url: String,
     pub factory_url: String,
     pub resources: Resources,
-    pub warehouse: MySqlWarehouse,
     pub aws: aws_config::SdkConfig,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -101,6 +105,8 @@ fn kinds(resources: &Resources) -> Vec<(String, String)> {
         (&r.dlq_url, "factory-orders-dlq"),
         (&r.dlq_arn, "factory-orders-dlq"),
         (&r.callback_secret_arn, "callback-secret"),
+        (&r.db_master_secret_arn, "db-master-login"),
+        (&r.app_db_secret_arn, "app-db-login"),
     ]
     .into_iter()
     .map(|(arn, kind)| (arn.clone(), kind.to_owned()))
@@ -137,7 +143,6 @@ fn sqs_for(
 /// What the running parts share while the system starts.
 struct Parts<'a> {
     options: &'a SystemOptions,
-    warehouse: MySqlWarehouse,
     aws: aws_config::SdkConfig,
     resources: Resources,
     shutdown: watch::Sender<bool>,
@@ -281,14 +286,65 @@ impl Parts<'_> {
     }
 }
 
-async fn migrated_warehouse(options: &SystemOptions) -> anyhow::Result<MySqlWarehouse> {
+/// Where the functions' user may connect from: loopback (on AWS, the VPC's range).
+const LOCAL_APP_USER_HOSTS: &str = "127.0.0.0/255.0.0.0";
+
+/// The database as each function reaches it, as on AWS: the endpoint, the login in (LocalStack's)
+/// Secrets Manager — the master user's for migrate, the functions' own for every other — and no
+/// TLS. A local function serves many requests at once (a Lambda instance one), so its pool is
+/// the adapter's default rather than the per-instance share of the connection budget.
+fn database_for(
+    options: &SystemOptions,
+    resources: &Resources,
+) -> anyhow::Result<impl Fn(Function) -> Database<String> + use<>> {
     let config = DbConfig::from_url(&options.database_url)?;
-    let warehouse = MySqlWarehouse::new(&config);
-    warehouse.migrate().await?;
-    if options.seed_products {
-        warehouse.seed().await?;
-    }
-    Ok(warehouse)
+    let opts = mysql_async::Opts::from_url(&options.database_url)?;
+    let name = config
+        .database()
+        .context("the database URL names no database")?
+        .to_owned();
+    let (host, port) = (opts.ip_or_hostname().to_owned(), opts.tcp_port());
+    let (master, app) = (
+        resources.db_master_secret_arn.clone(),
+        resources.app_db_secret_arn.clone(),
+    );
+    let idle_seconds = u64::from(options.stage.capacity.db_idle_seconds);
+    Ok(move |function: Function| Database {
+        secret_arn: match function {
+            Function::Migrate => master.clone(),
+            _ => app.clone(),
+        },
+        host: host.clone(),
+        port,
+        name: name.clone(),
+        tls_ca: None,
+        pool_size: LOCAL_POOL_SIZE,
+        idle_seconds,
+    })
+}
+
+/// Connections per local function (the warehouse adapter's default).
+const LOCAL_POOL_SIZE: u32 = 16;
+
+/// The migrate function, as `pulumi up` invokes it: the schema, the functions' user (its login
+/// made in the app login's secret on the first run), and the seed when asked.
+async fn migrate(
+    options: &SystemOptions,
+    aws: &Aws,
+    d: &Deployment<'_, String>,
+    resources: &Resources,
+) -> anyhow::Result<()> {
+    let mut settings = options.stage.migrate(
+        d,
+        resources.app_db_secret_arn.clone(),
+        LOCAL_APP_USER_HOSTS,
+    );
+    settings.app_user = options.app_user.clone();
+    let migrated = apps::migrate(aws, &settings)?
+        .run(options.seed_products)
+        .await?;
+    tracing::info!(applied = ?migrated.applied, app_user = %migrated.app_user, "migrated");
+    Ok(())
 }
 
 fn provision_plan(options: &SystemOptions) -> Plan {
@@ -301,25 +357,31 @@ fn provision_plan(options: &SystemOptions) -> Plan {
         ops_email: stage.ops_email.clone(),
         dlq_alarm_threshold: stage.dlq_alarm_threshold,
         alarm_period_seconds: options.alarm_period_seconds,
+        master_login: master_login(&options.database_url),
     }
+}
+
+/// The user and password of a `mysql://` URL.
+fn master_login(url: &str) -> (String, String) {
+    let opts = mysql_async::Opts::from_url(url).ok();
+    let get = |v: Option<&str>| v.unwrap_or_default().to_owned();
+    (
+        get(opts.as_ref().and_then(|o| o.user())),
+        get(opts.as_ref().and_then(|o| o.pass())),
+    )
 }
 
 impl LocalSystem {
     /// Starts every part in the order a request needs them, one progress line a step.
     pub async fn start(options: SystemOptions, progress: Progress<'_>) -> anyhow::Result<Self> {
-        let warehouse = timed(
-            progress,
-            "database: migrations + seed",
-            migrated_warehouse(&options),
-        )
-        .await?;
         let aws = localstack_config(&options.aws_endpoint, &options.stage.region).await;
         let resources = timed(
             progress,
-            "LocalStack: topic, queues, alarm, secret",
+            "LocalStack: topic, queues, alarm, secrets",
             provision::provision(&aws, &provision_plan(&options)),
         )
         .await?;
+        let database = database_for(&options, &resources)?;
         let factory = timed(progress, "legacy factory simulator", async {
             FactorySim::start(
                 options.factory_addr,
@@ -344,17 +406,26 @@ impl LocalSystem {
         let (shutdown, _) = watch::channel(false);
         let mut parts = Parts {
             options: &options,
-            warehouse,
             aws,
             resources,
             shutdown,
             tasks: Vec::new(),
         };
         // Every function's settings made from the stage config, as the infra program makes
-        // them; each function reaches the database through the URL with a pool of its own.
-        let database = |_: Function| Database::Url(options.database_url.clone());
+        // them; migrate logs in as the master user, every other function as the user it makes.
         let factory_url = factory.url();
         let deployment = parts.deployment(&database, &api_url, &factory_url);
+        timed(
+            progress,
+            "database: migrate (schema, the functions' user, seed)",
+            migrate(
+                &options,
+                &parts.aws_for(Function::Migrate),
+                &deployment,
+                &parts.resources,
+            ),
+        )
+        .await?;
         timed(
             progress,
             "outbox relay, watchdog, SQS event source",
@@ -375,7 +446,6 @@ impl LocalSystem {
             api_url,
             factory_url: factory.url(),
             resources: parts.resources,
-            warehouse: parts.warehouse,
             aws: parts.aws,
             shutdown: parts.shutdown,
             tasks: parts.tasks,
@@ -389,6 +459,5 @@ impl LocalSystem {
         for task in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
-        self.warehouse.close().await;
     }
 }

@@ -291,10 +291,13 @@ async fn start(
     // A hanging factory costs the request timeout per try: keep it short in tests.
     stage.factory_timeout_ms = 1000;
     let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    let id = uuid::Uuid::new_v4().simple().to_string();
     let options = SystemOptions {
         stage: stage.clone(),
-        prefix: format!("e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+        prefix: format!("e2e-{}", &id[..12]),
         database_url: db.url.clone(),
+        // The stack's migrate makes its own functions' user (tests share the server).
+        app_user: format!("fn_{}", &id[..12]),
         aws_endpoint,
         api_addr: any_port,
         factory_addr: any_port,

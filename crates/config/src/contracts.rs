@@ -5,8 +5,8 @@
 
 use donut_contract::Function;
 use donut_contract::settings::{
-    Base, Callback, Database, Factory, FactoryRequester, FactoryWatchdog, Migrate, OutboxRelay,
-    SalesApi, WarehouseRestock,
+    self, Base, Callback, Database, Factory, FactoryRequester, FactoryWatchdog, Migrate,
+    OutboxRelay, SalesApi, WarehouseRestock,
 };
 
 use crate::StageConfig;
@@ -98,9 +98,8 @@ impl StageConfig {
         }
     }
 
-    /// `app_db_secret_arn`: the functions' own database login, which `migrate` keeps;
-    /// `app_user_hosts`: where that user may connect from. (AWS only: local runs log the
-    /// functions in as the database URL's user.)
+    /// `app_db_secret_arn`: the functions' own database login, which `migrate` keeps (its
+    /// user [`settings::APP_DB_USER`]); `app_user_hosts`: where that user may connect from.
     pub fn migrate<V: Clone>(
         &self,
         d: &Deployment<'_, V>,
@@ -110,6 +109,7 @@ impl StageConfig {
         Migrate {
             base: d.base(self, Function::Migrate),
             app_db_secret_arn,
+            app_user: settings::APP_DB_USER.to_owned(),
             app_user_hosts: app_user_hosts.to_owned(),
         }
     }

@@ -87,62 +87,61 @@ pub trait Contract: Sized {
     }
 }
 
-/// How a function reaches the warehouse.
+/// How a function reaches the warehouse: the RDS endpoint (or RDS Proxy), the login in
+/// Secrets Manager (re-read when refused), TLS against the CA bundle in the package, and the
+/// function's share of the connection budget. There is no other way: a function never takes a
+/// connection URL with a password in it, and a deployed one never runs without TLS.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Database<V> {
-    /// Local runs: `mysql://user:pass@host:port/db` (`DATABASE_URL`).
-    Url(String),
-    /// AWS: see [`Rds`].
-    Rds(Rds<V>),
-}
-
-/// The RDS endpoint, the login in Secrets Manager (re-read when refused), TLS against the CA
-/// bundle in the package, and the function's share of the connection budget.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rds<V> {
+pub struct Database<V> {
     pub secret_arn: V,
     pub host: V,
     pub port: u16,
     pub name: String,
-    /// The RDS CA bundle's path in the package; none: no TLS (local tests only).
+    /// The RDS CA bundle's path in the package. `None` (no TLS) is for the local stack, which
+    /// builds its functions in-process: [`Contract::from_env`] refuses an environment without
+    /// `DB_TLS_CA`.
     pub tls_ca: Option<String>,
     pub pool_size: u32,
     pub idle_seconds: u64,
 }
 
+/// Read by no function: an earlier release's local-runs variable, refused if set, so that a
+/// function configured by hand with a password in a URL stops at start instead of using it.
+const REFUSED_DATABASE_URL: &str = "DATABASE_URL";
+
 impl<V: Clone> Database<V> {
     fn write(&self, env: &mut EnvWriter<'_, V>) {
-        match self {
-            Database::Url(url) => env.plain("DATABASE_URL", url),
-            Database::Rds(rds) => {
-                env.value("DB_SECRET_ARN", &rds.secret_arn);
-                env.value("DB_HOST", &rds.host);
-                env.plain("DB_PORT", rds.port);
-                env.plain("DB_NAME", &rds.name);
-                if let Some(ca) = &rds.tls_ca {
-                    env.plain("DB_TLS_CA", ca);
-                }
-                env.plain("DB_POOL_SIZE", rds.pool_size);
-                env.plain("DB_IDLE_SECONDS", rds.idle_seconds);
-            }
+        env.value("DB_SECRET_ARN", &self.secret_arn);
+        env.value("DB_HOST", &self.host);
+        env.plain("DB_PORT", self.port);
+        env.plain("DB_NAME", &self.name);
+        if let Some(ca) = &self.tls_ca {
+            env.plain("DB_TLS_CA", ca);
         }
+        env.plain("DB_POOL_SIZE", self.pool_size);
+        env.plain("DB_IDLE_SECONDS", self.idle_seconds);
     }
 }
 
 impl Database<String> {
     fn read(env: &EnvReader<'_>) -> Result<Self, EnvError> {
-        if let Some(url) = env.optional("DATABASE_URL") {
-            return Ok(Database::Url(url));
+        if env.optional(REFUSED_DATABASE_URL).is_some() {
+            return Err(EnvError::Invalid {
+                name: REFUSED_DATABASE_URL,
+                problem: "a function reaches the database through DB_HOST, the login in \
+                          DB_SECRET_ARN and TLS (DB_TLS_CA), never through a URL: unset it"
+                    .into(),
+            });
         }
-        Ok(Database::Rds(Rds {
+        Ok(Self {
             secret_arn: env.text("DB_SECRET_ARN")?,
             host: env.text("DB_HOST")?,
             port: env.number("DB_PORT")?,
             name: env.text("DB_NAME")?,
-            tls_ca: env.optional("DB_TLS_CA"),
+            tls_ca: Some(env.text("DB_TLS_CA")?),
             pool_size: env.number("DB_POOL_SIZE")?,
             idle_seconds: env.number("DB_IDLE_SECONDS")?,
-        }))
+        })
     }
 }
 
@@ -373,21 +372,29 @@ impl Contract for FactoryWatchdog<String> {
 pub struct Migrate<V> {
     pub base: Base<V>,
     pub app_db_secret_arn: V,
+    /// The functions' database user, which migrate creates the first time (`APP_DB_USER`);
+    /// once the secret holds a login, its user is the one kept.
+    pub app_user: String,
     /// Where the functions' user may connect from (a MySQL host pattern: the VPC's range).
     pub app_user_hosts: String,
 }
+
+/// The functions' database user on a deployed stack.
+pub const APP_DB_USER: &str = "donut_app";
 
 impl Contract for Migrate<String> {
     type Of<V: Clone> = Migrate<V>;
     fn write<V: Clone>(s: &Migrate<V>, env: &mut EnvWriter<'_, V>) {
         s.base.write(env);
         env.value("APP_DB_SECRET_ARN", &s.app_db_secret_arn);
+        env.plain("APP_DB_USER", &s.app_user);
         env.plain("APP_USER_HOSTS", &s.app_user_hosts);
     }
     fn read(env: &EnvReader<'_>) -> Result<Migrate<String>, EnvError> {
         Ok(Migrate {
             base: Base::read(env)?,
             app_db_secret_arn: env.text("APP_DB_SECRET_ARN")?,
+            app_user: env.text("APP_DB_USER")?,
             app_user_hosts: env.text("APP_USER_HOSTS")?,
         })
     }
@@ -453,7 +460,7 @@ mod tests {
     fn base() -> Base<String> {
         Base {
             metrics_namespace: "DonutStates/dev".into(),
-            database: Database::Rds(Rds {
+            database: Database {
                 secret_arn: "arn:secret".into(),
                 host: "db.internal".into(),
                 port: 3306,
@@ -461,7 +468,7 @@ mod tests {
                 tls_ca: Some("/var/task/rds-ca.pem".into()),
                 pool_size: 1,
                 idle_seconds: 60,
-            }),
+            },
         }
     }
 
@@ -491,10 +498,7 @@ mod tests {
         };
         assert_eq!(round_trip::<FactoryWatchdog<String>>(&watchdog), watchdog);
         let sales = SalesApi {
-            base: Base {
-                database: Database::Url("mysql://u:p@127.0.0.1:3306/d".into()),
-                ..base()
-            },
+            base: base(),
             max_quantity: 10,
             max_body_bytes: 16384,
             stock_out_topic_arn: "arn:topic".into(),
@@ -529,35 +533,69 @@ mod tests {
         );
     }
 
+    /// A deployed function's environment: `base()`'s variables, then `extra`.
+    fn env_with(extra: &[(&'static str, &str)]) -> HashMap<&'static str, String> {
+        let mut vars: HashMap<&'static str, String> = OutboxRelay::to_env(
+            &OutboxRelay {
+                base: base(),
+                stock_out_topic_arn: "arn:t".to_owned(),
+            },
+            &|s| s,
+        )
+        .into_iter()
+        .filter(|(name, _)| *name != "STOCK_OUT_TOPIC_ARN")
+        .collect();
+        for (name, value) in extra {
+            vars.insert(name, (*value).to_owned());
+        }
+        vars
+    }
+
     #[test]
     fn a_missing_or_bad_variable_is_named() {
-        let vars: HashMap<&str, String> = [
-            ("METRICS_NAMESPACE", "x".to_owned()),
-            ("DATABASE_URL", "mysql://x".into()),
-        ]
-        .into_iter()
-        .collect();
+        let vars = env_with(&[]);
         let get = |name: &str| vars.get(name).cloned();
-        let env = EnvReader::new(&get);
         assert_eq!(
-            OutboxRelay::<String>::read(&env).unwrap_err(),
+            OutboxRelay::<String>::read(&EnvReader::new(&get)).unwrap_err(),
             EnvError::Missing("STOCK_OUT_TOPIC_ARN")
         );
-        let vars: HashMap<&str, String> = [
-            ("METRICS_NAMESPACE", "x".to_owned()),
-            ("DATABASE_URL", "mysql://x".into()),
-            ("MAX_QUANTITY", "ten".into()),
-        ]
-        .into_iter()
-        .collect();
+        let vars = env_with(&[("MAX_QUANTITY", "ten")]);
         let get = |name: &str| vars.get(name).cloned();
-        let env = EnvReader::new(&get);
         assert!(matches!(
-            SalesApi::<String>::read(&env).unwrap_err(),
+            SalesApi::<String>::read(&EnvReader::new(&get)).unwrap_err(),
             EnvError::Invalid {
                 name: "MAX_QUANTITY",
                 ..
             }
         ));
+    }
+
+    /// What a deployed function must not run with: a password in a URL, or no TLS.
+    #[test]
+    fn a_url_or_a_missing_ca_is_refused() {
+        let vars = env_with(&[
+            ("STOCK_OUT_TOPIC_ARN", "arn:t"),
+            ("DATABASE_URL", "mysql://root:secret@db:3306/donut"),
+        ]);
+        let get = |name: &str| vars.get(name).cloned();
+        let refused = OutboxRelay::<String>::read(&EnvReader::new(&get)).unwrap_err();
+        assert!(
+            matches!(&refused, EnvError::Invalid { name: "DATABASE_URL", problem } if problem.contains("never through a URL")),
+            "{refused}"
+        );
+        let mut vars = env_with(&[("STOCK_OUT_TOPIC_ARN", "arn:t")]);
+        vars.remove("DB_TLS_CA");
+        let get = |name: &str| vars.get(name).cloned();
+        assert_eq!(
+            OutboxRelay::<String>::read(&EnvReader::new(&get)).unwrap_err(),
+            EnvError::Missing("DB_TLS_CA")
+        );
+        let migrate = Migrate {
+            base: base(),
+            app_db_secret_arn: "arn:app".to_owned(),
+            app_user: APP_DB_USER.to_owned(),
+            app_user_hosts: "10.40.0.0/255.255.0.0".to_owned(),
+        };
+        assert_eq!(round_trip::<Migrate<String>>(&migrate), migrate);
     }
 }

@@ -20,8 +20,8 @@ pub use ids::{
     CorrelationId, FactoryOrderId, IdempotencyKey, InvalidInput, OrderId, ProductId, Quantity,
 };
 pub use ports::{
-    Alerts, EventPublisher, FactoryApi, FactoryError, FactoryOrderOps, FactoryOrders, OpsOutcome,
-    Outbox, OverdueOrders, PublishError, Restocks, Shelves, StoreError,
+    Alerts, EventPublisher, ExpiredKeys, FactoryApi, FactoryError, FactoryOrderOps, FactoryOrders,
+    OpsOutcome, Outbox, OverdueOrders, PublishError, Restocks, Shelves, StoreError,
 };
 pub use product::{Product, ReorderRule};
 pub use purchase::{

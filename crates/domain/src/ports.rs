@@ -162,6 +162,23 @@ pub trait OverdueOrders: Send + Sync {
     ) -> impl Future<Output = Result<Option<std::time::Duration>, StoreError>> + Send;
 }
 
+/// Idempotency keys past their window, as the scheduled sweep removes them.
+pub trait ExpiredKeys: Send + Sync {
+    /// Removes keys past their window, `batch` a statement, at most `max_batches` statements;
+    /// how many went.
+    fn sweep_expired_keys(
+        &self,
+        batch: u32,
+        max_batches: u32,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// How long the oldest key still stored has been past its window; `None` when no stored
+    /// key is past it. A sweep that keeps failing shows as this growing.
+    fn oldest_expired_key(
+        &self,
+    ) -> impl Future<Output = Result<Option<std::time::Duration>, StoreError>> + Send;
+}
+
 /// What an ops command did to a factory order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpsOutcome {

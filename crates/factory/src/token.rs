@@ -29,9 +29,16 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(72 * 3600);
 pub struct CallbackSecret(Vec<u8>);
 
 #[derive(Debug, thiserror::Error)]
-#[error("the callback secret must be at least {min} bytes")]
-pub struct WeakSecret {
-    min: usize,
+pub enum WeakSecret {
+    #[error("the callback secret must be at least {min} bytes")]
+    Short { min: usize },
+    /// JSON, but not the rotation form: taking it as the key itself would sign with a key
+    /// nobody meant (the value is not repeated here: it is a secret).
+    #[error(
+        "the callback secret looks like JSON but is not {{\"current\": \"…\", \"previous\": \"…\"}} \
+         ({problem}); a plain key is not JSON"
+    )]
+    NotRotation { problem: String },
 }
 
 impl CallbackSecret {
@@ -40,7 +47,7 @@ impl CallbackSecret {
     pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self, WeakSecret> {
         let bytes = bytes.into();
         if bytes.len() < Self::MIN_LEN {
-            return Err(WeakSecret { min: Self::MIN_LEN });
+            return Err(WeakSecret::Short { min: Self::MIN_LEN });
         }
         Ok(Self(bytes))
     }
@@ -58,24 +65,34 @@ impl std::fmt::Debug for CallbackSecret {
 }
 
 /// The callback key as Secrets Manager (or the stack's config) holds it: a plain string is
-/// the one key; `{"current": "…", "previous": "…"}` is a rotation in progress.
+/// the one key; `{"current": "…", "previous": "…"}` is a rotation in progress. Anything that
+/// starts as JSON does (`{`, `[`, `"`) must be that form exactly — no other field, no typo — or
+/// it is refused, never taken as a key.
 pub fn keys_from_secret_string(raw: &str) -> Result<Vec<CallbackSecret>, WeakSecret> {
     #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
     struct Rotation {
         current: String,
         #[serde(default)]
         previous: Option<String>,
     }
-    match serde_json::from_str::<Rotation>(raw) {
-        Ok(r) => {
-            let mut keys = vec![CallbackSecret::new(r.current.into_bytes())?];
-            if let Some(previous) = r.previous.filter(|p| !p.is_empty()) {
-                keys.push(CallbackSecret::new(previous.into_bytes())?);
-            }
-            Ok(keys)
-        }
-        Err(_) => Ok(vec![CallbackSecret::new(raw.as_bytes().to_vec())?]),
+    if !raw.trim_start().starts_with(['{', '[', '"']) {
+        return Ok(vec![CallbackSecret::new(raw.as_bytes().to_vec())?]);
     }
+    // serde's messages name a field or a position, never a string's value.
+    let not_rotation = |problem: String| WeakSecret::NotRotation { problem };
+    let value: serde_json::Value =
+        serde_json::from_str(raw).map_err(|e| not_rotation(e.to_string()))?;
+    if !value.is_object() {
+        return Err(not_rotation("not an object".into()));
+    }
+    let rotation =
+        serde_json::from_value::<Rotation>(value).map_err(|e| not_rotation(e.to_string()))?;
+    let mut keys = vec![CallbackSecret::new(rotation.current.into_bytes())?];
+    if let Some(previous) = rotation.previous.filter(|p| !p.is_empty()) {
+        keys.push(CallbackSecret::new(previous.into_bytes())?);
+    }
+    Ok(keys)
 }
 
 /// The callback URL's query, as it arrived.
@@ -380,6 +397,23 @@ mod tests {
         .unwrap();
         assert_eq!((two.len(), two[0].id()), (2, key("n").id()));
         assert!(keys_from_secret_string("short").is_err());
+        // A rotation mistyped is an error, never the key itself.
+        let k = "k".repeat(32);
+        for mistyped in [
+            format!(r#"{{"curent": "{k}"}}"#),
+            format!(r#"{{"current": "{k}", "previos": "{k}"}}"#),
+            format!(r#"{{"current": "{k}", "previous": "{k}""#),
+            format!(r#"  {{ "current": 42, "padding": "{k}" }}"#),
+            format!(r#"["{k}"]"#),
+            format!(r#""{k}""#),
+        ] {
+            let refused = keys_from_secret_string(&mistyped).unwrap_err();
+            assert!(
+                matches!(refused, WeakSecret::NotRotation { .. }),
+                "{mistyped}: {refused}"
+            );
+            assert!(!refused.to_string().contains(&k), "the value stays out of the error");
+        }
     }
 
     #[test]

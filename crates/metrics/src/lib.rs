@@ -25,6 +25,9 @@ pub enum Metric {
     UnfinishedOrderOldestAge,
     CallbacksRefused,
     ColdStarts,
+    /// How long the oldest idempotency key still stored has been past its window (0: none);
+    /// the outbox-relay measures it after each sweep, so a sweep that fails shows as growth.
+    ExpiredKeyOldestAge,
 }
 
 /// How a metric is measured.
@@ -44,7 +47,7 @@ impl Unit {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 14] = [
+    pub const ALL: [Metric; 15] = [
         Metric::OrdersSold,
         Metric::OrdersRefused,
         Metric::StockOuts,
@@ -59,6 +62,7 @@ impl Metric {
         Metric::UnfinishedOrderOldestAge,
         Metric::CallbacksRefused,
         Metric::ColdStarts,
+        Metric::ExpiredKeyOldestAge,
     ];
 
     /// The CloudWatch metric name.
@@ -78,6 +82,7 @@ impl Metric {
             Metric::UnfinishedOrderOldestAge => "UnfinishedOrderOldestAge",
             Metric::CallbacksRefused => "CallbacksRefused",
             Metric::ColdStarts => "ColdStarts",
+            Metric::ExpiredKeyOldestAge => "ExpiredKeyOldestAge",
         }
     }
 
@@ -86,7 +91,8 @@ impl Metric {
             Metric::FactoryCallLatency
             | Metric::RestockLatency
             | Metric::OutboxOldestAge
-            | Metric::UnfinishedOrderOldestAge => Unit::Milliseconds,
+            | Metric::UnfinishedOrderOldestAge
+            | Metric::ExpiredKeyOldestAge => Unit::Milliseconds,
             _ => Unit::Count,
         }
     }

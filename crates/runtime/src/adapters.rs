@@ -110,10 +110,11 @@ impl RdsSecret {
         Ok(Some((login.username, login.password)))
     }
 
-    /// The functions' login, made on first use: a random password from Secrets Manager,
-    /// stored in this secret, which the other functions read. Later calls return it as stored;
-    /// any other failure to read it stops here (a password is never replaced by accident).
-    pub async fn app_login(&self) -> Result<(String, String), SettingsError> {
+    /// The functions' login, made on first use: `user` with a random password from Secrets
+    /// Manager, stored in this secret, which the other functions read. Later calls return it
+    /// as stored; any other failure to read it stops here (a password is never replaced by
+    /// accident).
+    pub async fn app_login(&self, user: &str) -> Result<(String, String), SettingsError> {
         if let Some(login) = self.stored().await? {
             return Ok(login);
         }
@@ -130,7 +131,7 @@ impl RdsSecret {
             })?
             .random_password
             .ok_or_else(|| self.problem("no random password".into()))?;
-        let login = serde_json::json!({ "username": APP_DB_USER, "password": password });
+        let login = serde_json::json!({ "username": user, "password": password });
         client
             .put_secret_value()
             .secret_id(&self.arn)
@@ -140,7 +141,7 @@ impl RdsSecret {
             .map_err(|e| {
                 aws_error(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string())
             })?;
-        Ok((APP_DB_USER.to_owned(), password))
+        Ok((user.to_owned(), password))
     }
 }
 
@@ -154,29 +155,17 @@ impl Credentials for RdsSecret {
     }
 }
 
-/// The functions' database user (the migrate function creates it; `APP_PRIVILEGES`).
-pub const APP_DB_USER: &str = "donut_app";
-
-/// The warehouse: from a URL (local runs), or in AWS the RDS endpoint with the login from its
-/// secret — read when the first request needs a connection, re-read when the database
-/// refuses it — TLS against the packaged CA bundle, and the function's share of the
-/// connection budget (donut-config's capacity module, written by the infra).
+/// The warehouse: the RDS endpoint with the login from its secret — read when the first
+/// request needs a connection, re-read when the database refuses it — TLS against the packaged
+/// CA bundle, and the function's share of the connection budget (donut-config's capacity
+/// module, written by the infra). The local stack takes the same path against MariaDB, its
+/// logins in LocalStack's Secrets Manager (no TLS there).
 pub fn warehouse(aws: &Aws, database: &Database<String>) -> Result<MySqlWarehouse, SettingsError> {
-    let rds = match database {
-        Database::Url(url) => {
-            let config = DbConfig::from_url(url).map_err(|e| SettingsError::Invalid {
-                name: "DATABASE_URL",
-                problem: e.to_string(),
-            })?;
-            return Ok(MySqlWarehouse::new(&config));
-        }
-        Database::Rds(rds) => rds,
-    };
-    let secret = RdsSecret::new(aws, &rds.secret_arn);
-    let config = DbConfig::from_parts(&rds.host, rds.port, "", "", &rds.name)
-        .with_max_connections(rds.pool_size as usize)
-        .with_idle_timeout(Duration::from_secs(rds.idle_seconds));
-    let config = match &rds.tls_ca {
+    let secret = RdsSecret::new(aws, &database.secret_arn);
+    let config = DbConfig::from_parts(&database.host, database.port, "", "", &database.name)
+        .with_max_connections(database.pool_size as usize)
+        .with_idle_timeout(Duration::from_secs(database.idle_seconds));
+    let config = match &database.tls_ca {
         Some(ca) => {
             let ca = std::path::PathBuf::from(ca);
             if !ca.is_file() {

@@ -13,7 +13,7 @@ use donut_domain::ports::RelayReport;
 use donut_domain::services::{WatchdogPolicy, WatchdogReport};
 use donut_factory::FactoryClient;
 use donut_messaging::FactoryRequester;
-use donut_messaging::sweep::{relay_pass, watchdog_pass};
+use donut_messaging::sweep::{expired_keys_pass, relay_pass, watchdog_pass};
 use donut_warehouse::MySqlWarehouse;
 
 use donut_messaging::{SnsAlerts, SnsPublisher};
@@ -88,24 +88,13 @@ pub fn outbox_relay(
     })
 }
 
-/// Expired idempotency keys deleted per statement, and statements per scheduled run.
-const KEY_SWEEP_BATCH: u32 = 1000;
-const KEY_SWEEP_BATCHES: u32 = 50;
-
 impl OutboxRelay {
     /// A relay pass, then a sweep of idempotency keys past their window (the same schedule).
+    /// A failed sweep does not fail the run (the outbox was relayed); its metric shows it.
     pub async fn run(&self) -> Result<RelayReport, StoreError> {
         // Boxed, as the watchdog's pass: deep futures inside a Lambda handler's future.
         let report = Box::pin(relay_pass(&self.warehouse, &self.publisher)).await?;
-        match self
-            .warehouse
-            .sweep_idempotency_keys(KEY_SWEEP_BATCH, KEY_SWEEP_BATCHES)
-            .await
-        {
-            Ok(0) => {}
-            Ok(swept) => tracing::info!(swept, "idempotency keys past their window deleted"),
-            Err(e) => tracing::warn!(error = %e, "idempotency key sweep failed; next run"),
-        }
+        let _ = expired_keys_pass(&self.warehouse).await;
         Ok(report)
     }
 }
@@ -153,6 +142,7 @@ impl FactoryWatchdog {
 pub struct Migrate {
     warehouse: MySqlWarehouse,
     app_login: RdsSecret,
+    app_user: String,
     app_user_hosts: String,
 }
 
@@ -168,6 +158,7 @@ pub fn migrate(aws: &Aws, s: &settings::Migrate<String>) -> Result<Migrate, Sett
     Ok(Migrate {
         warehouse: warehouse(aws, &s.base.database)?,
         app_login: RdsSecret::new(aws, &s.app_db_secret_arn),
+        app_user: s.app_user.clone(),
         app_user_hosts: s.app_user_hosts.clone(),
     })
 }
@@ -175,7 +166,7 @@ pub fn migrate(aws: &Aws, s: &settings::Migrate<String>) -> Result<Migrate, Sett
 impl Migrate {
     pub async fn run(&self, seed: bool) -> Result<Migrated, MigrateError> {
         let applied = self.warehouse.migrate().await?;
-        let (user, password) = self.app_login.app_login().await?;
+        let (user, password) = self.app_login.app_login(&self.app_user).await?;
         self.warehouse
             .ensure_app_user(&user, &password, &self.app_user_hosts)
             .await?;

@@ -9,9 +9,7 @@ pub mod aws;
 pub mod metrics;
 pub mod telemetry;
 
-pub use adapters::{
-    APP_DB_USER, RdsSecret, SettingsError, callback_keys, factory_client, warehouse,
-};
+pub use adapters::{RdsSecret, SettingsError, callback_keys, factory_client, warehouse};
 pub use aws::Aws;
 
 use donut_api::AfterStockOut;

@@ -18,6 +18,13 @@ pub fn server_url() -> String {
         .unwrap_or_else(|_| "mysql://donut:donut@127.0.0.1:3307".into())
 }
 
+/// `url` with another user and password.
+fn with_login(url: &str, user: &str, password: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a mysql:// URL");
+    let (_, host) = rest.split_once('@').expect("a URL with a login");
+    format!("{scheme}://{user}:{password}@{host}")
+}
+
 /// A product row for a test's own shelf.
 #[derive(Debug, Clone)]
 pub struct Shelf {
@@ -44,12 +51,25 @@ impl Shelf {
     }
 }
 
-/// One migrated database, private to the test that made it.
+/// One migrated database, private to the test that made it, and a functions' user of its own
+/// with exactly the grants the deployed functions have (`ensure_app_user`, as the migrate
+/// function makes it): what a test does through [`TestDb::warehouse`] runs as AWS runs it.
 pub struct TestDb {
     pub name: String,
+    /// The master user's URL (as `migrate` logs in): fixtures and assertions.
     pub url: String,
+    /// The functions' user's URL: a warehouse a test builds itself logs in with this.
+    pub app_url: String,
+    /// The functions' user: `app_<12 hex>`, connecting from loopback only.
+    pub app_user: String,
+    /// The warehouse as the functions reach it: the functions' user.
     pub warehouse: MySqlWarehouse,
+    /// The warehouse as the migrate function reaches it: the master user.
+    pub master: MySqlWarehouse,
 }
+
+/// Where the tests' functions' users may connect from (on AWS: the VPC's range).
+pub const APP_USER_HOSTS: &str = "127.0.0.0/255.0.0.0";
 
 impl TestDb {
     /// A new, migrated, empty database.
@@ -73,16 +93,29 @@ impl TestDb {
 
         let url = format!("{}/{}", server.trim_end_matches('/'), name);
         // Generous: on a busy CI machine a queue for a connection must not fail a test.
-        let config = DbConfig::from_url(&url)
-            .expect("test database URL")
-            .with_max_connections(32)
-            .with_acquire_timeout(std::time::Duration::from_secs(30));
-        let warehouse = MySqlWarehouse::new(&config);
-        warehouse.migrate().await.expect("migrations apply");
+        let pool = |url: &str| {
+            let config = DbConfig::from_url(url)
+                .expect("test database URL")
+                .with_max_connections(32)
+                .with_acquire_timeout(std::time::Duration::from_secs(30));
+            MySqlWarehouse::new(&config)
+        };
+        let master = pool(&url);
+        master.migrate().await.expect("migrations apply");
+        let app_user = format!("app_{}", &name[2..14]);
+        let password = format!("{}", uuid::Uuid::new_v4().simple());
+        master
+            .ensure_app_user(&app_user, &password, APP_USER_HOSTS)
+            .await
+            .expect("the functions' user (the test server's user needs GRANT OPTION)");
+        let app_url = with_login(&url, &app_user, &password);
         Self {
             name,
+            warehouse: pool(&app_url),
             url,
-            warehouse,
+            app_url,
+            app_user,
+            master,
         }
     }
 
@@ -186,7 +219,8 @@ impl PrivateMariaDb {
         .expect("root over the socket");
         root.query_drop(
             "CREATE USER 'donut'@'127.0.0.1' IDENTIFIED BY 'donut'; \
-             GRANT ALL PRIVILEGES ON *.* TO 'donut'@'127.0.0.1'; CREATE DATABASE donut",
+             GRANT ALL PRIVILEGES ON *.* TO 'donut'@'127.0.0.1' WITH GRANT OPTION; \
+             CREATE DATABASE donut",
         )
         .await
         .expect("set up the test user");

@@ -14,7 +14,7 @@ use donut_domain::purchase::{
     PurchaseDraft, ShelfState, leaves_shelf_low, plan_reorder, restock_info,
 };
 use donut_domain::{
-    FactoryOrder, FactoryOrderId, FactoryOrderOps, FactoryOrderStatus, FactoryOrders,
+    ExpiredKeys, FactoryOrder, FactoryOrderId, FactoryOrderOps, FactoryOrderStatus, FactoryOrders,
     FactoryReceipt, OrderId, OutOfStock, Outbox, OverdueOrders, Product, ProductId,
     PurchaseOutcome, PurchaseRequest, Restocks, Sale, Shelves, SoldOrder, StockOutEvent,
     StoreError,
@@ -55,8 +55,11 @@ struct State {
     /// Stock-out events written again (chases, ops re-requests), oldest first.
     republished: Vec<StockOutEvent>,
     outbox: Vec<OutboxEntry>,
-    /// Each idempotency key that made a sale: the request's fingerprint, the sale, when.
+    /// Each idempotency key that made a sale: the request's fingerprint, the sale, when its
+    /// window ends.
     keys: BTreeMap<String, (String, Sale, Duration)>,
+    /// How long a key is kept (`None`: the MySQL adapter's default).
+    key_window: Option<Duration>,
     orders_sold: Vec<SoldOrder>,
 }
 
@@ -110,6 +113,12 @@ impl MemWarehouse {
             }
         }
         w
+    }
+
+    /// Keys kept this long (the MySQL adapter's `with_key_window`).
+    pub fn with_key_window(self, window: Duration) -> Self {
+        self.state().key_window = Some(window);
+        self
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -168,9 +177,10 @@ impl Shelves for MemWarehouse {
     async fn purchase(&self, request: &PurchaseRequest) -> Result<PurchaseOutcome, StoreError> {
         let mut s = self.state();
         let now = s.now;
+        // A key is taken until its window has passed (the procedure's `expires_at < now`).
         if let Some(key) = &request.idempotency_key
-            && let Some((fingerprint, sale, at)) = s.keys.get(key.as_str())
-            && now < *at + donut_warehouse::DEFAULT_KEY_WINDOW
+            && let Some((fingerprint, sale, expires)) = s.keys.get(key.as_str())
+            && now <= *expires
         {
             return Ok(if *fingerprint == request.fingerprint() {
                 let mut sale = sale.clone();
@@ -247,9 +257,10 @@ impl Shelves for MemWarehouse {
                 restock,
             };
             if let Some(key) = &request.idempotency_key {
+                let expires = now + s.key_window.unwrap_or(donut_warehouse::DEFAULT_KEY_WINDOW);
                 s.keys.insert(
                     key.as_str().to_owned(),
-                    (request.fingerprint(), sale.clone(), now),
+                    (request.fingerprint(), sale.clone(), expires),
                 );
             }
             PurchaseOutcome::Sold(sale)
@@ -278,6 +289,36 @@ impl Shelves for MemWarehouse {
 
     async fn product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
         Ok(self.state().products.get(id.as_str()).cloned())
+    }
+}
+
+impl ExpiredKeys for MemWarehouse {
+    async fn sweep_expired_keys(&self, batch: u32, max_batches: u32) -> Result<u64, StoreError> {
+        let mut s = self.state();
+        let now = s.now;
+        let limit = u64::from(batch) * u64::from(max_batches);
+        let mut expired: Vec<(Duration, String)> = s
+            .keys
+            .iter()
+            .filter(|(_, (_, _, expires))| *expires < now)
+            .map(|(key, (_, _, expires))| (*expires, key.clone()))
+            .collect();
+        expired.sort();
+        expired.truncate(limit as usize);
+        for (_, key) in &expired {
+            s.keys.remove(key);
+        }
+        Ok(expired.len() as u64)
+    }
+
+    async fn oldest_expired_key(&self) -> Result<Option<Duration>, StoreError> {
+        let s = self.state();
+        Ok(s.keys
+            .values()
+            .map(|(_, _, expires)| *expires)
+            .filter(|expires| *expires < s.now)
+            .min()
+            .map(|expires| s.now - expires))
     }
 }
 

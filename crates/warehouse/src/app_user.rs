@@ -1,7 +1,7 @@
 //! The functions' own database user: the master user (held by the `migrate` function only)
-//! creates it with exactly the statements the functions run — SELECT, INSERT and UPDATE on the
-//! warehouse's tables and EXECUTE of its procedures (the purchase); no DDL, no DELETE, nothing
-//! on other databases.
+//! creates it with exactly what the functions' statements need, table by table ([`APP_GRANTS`]),
+//! and EXECUTE of the warehouse's procedures; no DDL, nothing on other databases or tables
+//! (`schema_migrations` is the migrate function's).
 //!
 //! Account statements take no placeholders for names, so every value that goes into them is
 //! checked against a strict pattern first and only then quoted into the text.
@@ -12,8 +12,30 @@ use mysql_async::prelude::*;
 use crate::MySqlWarehouse;
 use crate::pool::map_err;
 
-/// What the functions may do, and nothing else.
-pub const APP_PRIVILEGES: &str = "SELECT, INSERT, UPDATE, EXECUTE";
+/// What the functions' statements need on each table, and nothing more — each line names the
+/// statements that need it. Every procedure is `SQL SECURITY INVOKER`, so a `CALL` runs with
+/// these rights too: its statements are counted here.
+pub const APP_GRANTS: &[(&str, &str)] = &[
+    // Read by the API and every purchase; the purchase's conditional UPDATE, the restock's
+    // `qty + ?`, the shelf's open-order pointer (sell, open factory order, cancel).
+    ("products", "SELECT, UPDATE"),
+    // A sale inserts its order (donut_sell_v3); GET /orders/{id} reads it. Orders are never
+    // changed or removed.
+    ("orders", "SELECT, INSERT"),
+    // Opened by a purchase, moved on by the requester, the watchdog, ops and the restock.
+    ("factory_orders", "SELECT, INSERT, UPDATE"),
+    // Written with the stock-out; claimed, settled and released by the relays. Published rows
+    // stay (the audit of what was sent).
+    ("outbox", "SELECT, INSERT, UPDATE"),
+    // The one table with DELETE: a key whose purchase was refused records nothing (donut_sell_v3
+    // deletes the row it wrote first), a key past its window is taken again (deleted, then
+    // written), and the outbox-relay sweeps expired keys.
+    ("idempotency_keys", "SELECT, INSERT, UPDATE, DELETE"),
+];
+
+/// What the functions may run besides [`APP_GRANTS`]: the warehouse's procedures, all
+/// `SQL SECURITY INVOKER` (so EXECUTE adds no right beyond the tables' grants).
+pub const APP_ROUTINE_PRIVILEGES: &str = "EXECUTE";
 
 fn checked<'a>(
     what: &str,
@@ -32,9 +54,12 @@ fn checked<'a>(
 
 impl MySqlWarehouse {
     /// Creates (or updates the password of) `user`, who may connect only from `hosts` (a MySQL
-    /// host pattern: on AWS the VPC's range, `10.40.0.0/255.255.0.0`), and grants it
-    /// [`APP_PRIVILEGES`] on this warehouse's database. Accounts of the same user for other
-    /// hosts (`'%'`, what earlier releases made) are dropped. Run as the master user; idempotent.
+    /// host pattern: on AWS the VPC's range, `10.40.0.0/255.255.0.0`), and leaves it exactly
+    /// [`APP_GRANTS`] and [`APP_ROUTINE_PRIVILEGES`] on this warehouse's database: what it is
+    /// granted first, then what it held beyond that is revoked (an earlier release's grant on
+    /// the whole database, say), so the functions are never without a right they use.
+    /// Accounts of the same user for other hosts (`'%'`, what earlier releases made) are
+    /// dropped. Run as the master user; idempotent.
     pub async fn ensure_app_user(
         &self,
         user: &str,
@@ -95,11 +120,123 @@ impl MySqlWarehouse {
         statements.extend([
             format!("CREATE USER IF NOT EXISTS {account} IDENTIFIED BY '{password}'"),
             format!("ALTER USER {account} IDENTIFIED BY '{password}'"),
-            format!("GRANT {APP_PRIVILEGES} ON `{database}`.* TO {account}"),
+            format!("GRANT {APP_ROUTINE_PRIVILEGES} ON `{database}`.* TO {account}"),
         ]);
+        for (table, privileges) in APP_GRANTS {
+            statements.push(format!(
+                "GRANT {privileges} ON `{database}`.`{table}` TO {account}"
+            ));
+        }
         for statement in statements {
             conn.query_drop(statement).await.map_err(map_err)?;
         }
+        for statement in revocations(&mut conn, &account, database).await? {
+            conn.query_drop(statement).await.map_err(map_err)?;
+        }
         Ok(())
+    }
+
+    /// The functions' user's privileges on this warehouse's database as the server holds them:
+    /// `(table, privilege)`, the table `None` for the whole database, sorted.
+    pub async fn app_user_privileges(
+        &self,
+        user: &str,
+        hosts: &str,
+    ) -> Result<Vec<(Option<String>, String)>, StoreError> {
+        let mut conn = self.conn().await?;
+        let grantee = format!("'{user}'@'{hosts}'");
+        let mut held = held_privileges(&mut conn, &grantee).await?;
+        held.sort();
+        Ok(held)
+    }
+}
+
+/// `(table or None for the database, privilege)` the grantee holds on the connection's database.
+async fn held_privileges(
+    conn: &mut mysql_async::Conn,
+    grantee: &str,
+) -> Result<Vec<(Option<String>, String)>, StoreError> {
+    let schema: Vec<String> = conn
+        .exec(
+            "SELECT PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES \
+             WHERE GRANTEE = ? AND TABLE_SCHEMA = DATABASE()",
+            (grantee,),
+        )
+        .await
+        .map_err(map_err)?;
+    let tables: Vec<(String, String)> = conn
+        .exec(
+            "SELECT TABLE_NAME, PRIVILEGE_TYPE FROM information_schema.TABLE_PRIVILEGES \
+             WHERE GRANTEE = ? AND TABLE_SCHEMA = DATABASE()",
+            (grantee,),
+        )
+        .await
+        .map_err(map_err)?;
+    Ok(schema
+        .into_iter()
+        .map(|p| (None, p))
+        .chain(tables.into_iter().map(|(t, p)| (Some(t), p)))
+        .collect())
+}
+
+/// The REVOKE statements that take from `account` what it holds beyond [`APP_GRANTS`] and
+/// [`APP_ROUTINE_PRIVILEGES`] on `database`.
+async fn revocations(
+    conn: &mut mysql_async::Conn,
+    account: &str,
+    database: &str,
+) -> Result<Vec<String>, StoreError> {
+    let wanted = |table: Option<&str>, privilege: &str| match table {
+        None => privilege == APP_ROUTINE_PRIVILEGES,
+        Some(table) => APP_GRANTS
+            .iter()
+            .any(|(t, ps)| *t == table && ps.split(", ").any(|p| p == privilege)),
+    };
+    let mut out = Vec::new();
+    for (table, privilege) in held_privileges(conn, account).await? {
+        if wanted(table.as_deref(), &privilege) {
+            continue;
+        }
+        let privilege = checked(
+            "privilege",
+            &privilege,
+            |c| c.is_ascii_uppercase() || c == ' ',
+            1..=32,
+        )?;
+        let on = match &table {
+            None => format!("`{database}`.*"),
+            Some(table) => {
+                let table = checked(
+                    "table",
+                    table,
+                    |c| c.is_ascii_alphanumeric() || c == '_',
+                    1..=64,
+                )?;
+                format!("`{database}`.`{table}`")
+            }
+        };
+        out.push(format!("REVOKE {privilege} ON {on} FROM {account}"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_idempotency_keys_may_be_deleted_from() {
+        let deletable: Vec<&str> = APP_GRANTS
+            .iter()
+            .filter(|(_, ps)| ps.contains("DELETE"))
+            .map(|(t, _)| *t)
+            .collect();
+        assert_eq!(deletable, ["idempotency_keys"]);
+        assert!(
+            APP_GRANTS
+                .iter()
+                .all(|(_, ps)| ps.split(", ").all(|p| ["SELECT", "INSERT", "UPDATE", "DELETE"].contains(&p))),
+            "table privileges are DML only"
+        );
     }
 }

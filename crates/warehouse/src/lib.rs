@@ -11,6 +11,6 @@ mod outbox;
 mod pool;
 mod store;
 
-pub use app_user::APP_PRIVILEGES;
+pub use app_user::{APP_GRANTS, APP_ROUTINE_PRIVILEGES};
 pub use migrations::{MIGRATIONS, Migration};
 pub use pool::{Credentials, DEFAULT_KEY_WINDOW, DbConfig, Login, MySqlWarehouse};

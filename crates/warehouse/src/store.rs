@@ -10,7 +10,9 @@ use donut_domain::{
     PurchaseRequest, Quantity, ReorderRule, RestockInfo, Sale, SoldOrder, StockOutEvent,
     StoreError,
 };
-use donut_domain::{FactoryOrderOps, FactoryOrders, OverdueOrders, Restocks, Shelves};
+use donut_domain::{
+    ExpiredKeys, FactoryOrderOps, FactoryOrders, OverdueOrders, Restocks, Shelves,
+};
 use mysql_async::prelude::*;
 use mysql_async::{Row, TxOpts};
 
@@ -805,14 +807,9 @@ fn factory_order_from_row(row: Row) -> Result<FactoryOrder, StoreError> {
     })
 }
 
-impl MySqlWarehouse {
-    /// Deletes idempotency keys past their window, `batch` rows a statement (each a short
-    /// range on `idempotency_keys_expiry`), at most `max_batches` statements; the rows deleted.
-    pub async fn sweep_idempotency_keys(
-        &self,
-        batch: u32,
-        max_batches: u32,
-    ) -> Result<u64, StoreError> {
+impl ExpiredKeys for MySqlWarehouse {
+    /// Each statement a short range on `idempotency_keys_expiry`.
+    async fn sweep_expired_keys(&self, batch: u32, max_batches: u32) -> Result<u64, StoreError> {
         let mut conn = self.conn().await?;
         let mut swept = 0;
         for _ in 0..max_batches {
@@ -830,5 +827,20 @@ impl MySqlWarehouse {
             }
         }
         Ok(swept)
+    }
+
+    async fn oldest_expired_key(&self) -> Result<Option<Duration>, StoreError> {
+        let mut conn = self.conn().await?;
+        // The first entry of `idempotency_keys_expiry`: one index probe.
+        let micros: Option<Option<i64>> = conn
+            .query_first(
+                "SELECT TIMESTAMPDIFF(MICROSECOND, MIN(expires_at), UTC_TIMESTAMP(6)) \
+                 FROM idempotency_keys WHERE expires_at < UTC_TIMESTAMP(6)",
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(micros
+            .flatten()
+            .map(|us| Duration::from_micros(us.max(0) as u64)))
     }
 }

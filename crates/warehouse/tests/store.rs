@@ -238,9 +238,9 @@ async fn products_are_listed_in_order() {
 #[tokio::test]
 async fn migrations_are_idempotent_and_the_seed_is_too() {
     let db = TestDb::new().await;
-    assert_eq!(db.warehouse.migrate().await.unwrap(), Vec::<u32>::new());
-    db.warehouse.seed().await.unwrap();
-    db.warehouse.seed().await.unwrap();
+    assert_eq!(db.master.migrate().await.unwrap(), Vec::<u32>::new());
+    db.master.seed().await.unwrap();
+    db.master.seed().await.unwrap();
     let products = db.warehouse.products().await.unwrap();
     assert!(products.len() >= 5);
     assert!(
@@ -786,7 +786,7 @@ async fn product_ids_are_case_sensitive() {
     assert_eq!(db.stock("glazed").await, 3);
 }
 
-/// The functions' own user: DML on the warehouse's tables, nothing else.
+/// The functions' own user: exactly the statements they run, table by table, nothing else.
 #[tokio::test]
 async fn the_application_user_may_run_what_the_functions_run_and_nothing_more() {
     let db = TestDb::with_shelves(&[Shelf::new("app-glazed", 3).reorder(1, 5)]).await;
@@ -794,18 +794,32 @@ async fn the_application_user_may_run_what_the_functions_run_and_nothing_more() 
     let password = "Abcdefghijklmnopqrstuvwxyz0123456789";
     // Only from where the functions run: here loopback (on AWS the VPC's range).
     let hosts = "127.0.0.0/255.0.0.0";
-    db.warehouse
+    db.master
         .ensure_app_user(&user, password, "%")
         .await
         .unwrap();
-    db.warehouse
+    db.master
         .ensure_app_user(&user, password, hosts)
         .await
         .unwrap();
-    db.warehouse
+    // What an earlier release granted: the whole database, DELETE on a table it never needed.
+    db.exec(
+        &format!(
+            "GRANT SELECT, INSERT, UPDATE, EXECUTE ON `{}`.* TO '{user}'@'{hosts}'",
+            db.name
+        ),
+        (),
+    )
+    .await;
+    db.exec(
+        &format!("GRANT DELETE ON `{}`.`orders` TO '{user}'@'{hosts}'", db.name),
+        (),
+    )
+    .await;
+    db.master
         .ensure_app_user(&user, password, hosts)
         .await
-        .unwrap(); // idempotent
+        .unwrap(); // idempotent, and takes back what an earlier release gave
     assert_eq!(
         db.count(
             "SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = '%'",
@@ -815,6 +829,15 @@ async fn the_application_user_may_run_what_the_functions_run_and_nothing_more() 
         0,
         "the any-host account of an earlier release is gone"
     );
+    let held = db.master.app_user_privileges(&user, hosts).await.unwrap();
+    let mut expected: Vec<(Option<String>, String)> = vec![(None, "EXECUTE".to_owned())];
+    for (table, privileges) in donut_warehouse::APP_GRANTS {
+        for p in privileges.split(", ") {
+            expected.push((Some((*table).to_owned()), p.to_owned()));
+        }
+    }
+    expected.sort();
+    assert_eq!(held, expected, "exactly the grants, per table");
     let url = db
         .url
         .replacen("donut:donut", &format!("{user}:{password}"), 1);
@@ -827,50 +850,61 @@ async fn the_application_user_may_run_what_the_functions_run_and_nothing_more() 
     assert_eq!(
         db.count(
             "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() \
-             AND ROUTINE_NAME = 'donut_purchase' AND SECURITY_TYPE = 'INVOKER'",
+             AND ROUTINE_NAME LIKE 'donut\\_%' AND SECURITY_TYPE <> 'INVOKER'",
             ()
         )
         .await,
-        1
+        0,
+        "every procedure runs with the caller's rights"
     );
     let low = app.purchase(&buy("app-glazed", 1)).await;
     assert!(
         matches!(&low, Ok(PurchaseOutcome::Sold(s)) if s.restock.as_ref().is_some_and(|r| r.opened_now)),
         "{low:?}"
     );
-    // Nothing else: no DDL, no DELETE, no other database.
+    // Nothing else: no DDL, no DELETE but the keys', no other table or database.
     use mysql_async::prelude::Queryable;
     let mut conn = mysql_async::Conn::from_url(&url).await.unwrap();
     for statement in [
         "CREATE TABLE intruder (id INT)",
         "DROP TABLE products",
         "DELETE FROM products",
+        "DELETE FROM orders",
+        "DELETE FROM outbox",
+        "DELETE FROM factory_orders",
+        "INSERT INTO products (product_id, name, price_cents, qty, reorder_point, reorder_qty, \
+         factory_product_id) VALUES ('x', 'x', 1, 1, 0, 1, 'x')",
+        "UPDATE orders SET quantity = 0",
+        "SELECT COUNT(*) FROM schema_migrations",
         "SELECT COUNT(*) FROM mysql.user",
     ] {
         let refused = conn.query_drop(statement).await;
         assert!(refused.is_err(), "{statement} was allowed");
     }
+    conn.query_drop("DELETE FROM idempotency_keys WHERE idem_key = 'none'")
+        .await
+        .expect("the keys' DELETE");
     // Names that could smuggle SQL never reach the server.
     assert!(
-        db.warehouse
+        db.master
             .ensure_app_user("x'; DROP TABLE products; --", password, hosts)
             .await
             .is_err()
     );
     assert!(
-        db.warehouse
+        db.master
             .ensure_app_user(&user, "short", hosts)
             .await
             .is_err()
     );
     assert!(
-        db.warehouse
+        db.master
             .ensure_app_user(&user, password, "%' OR 1=1 --")
             .await
             .is_err()
     );
     // From outside its range the same login is refused.
-    db.warehouse
+    db.master
         .ensure_app_user(&user, password, "10.40.0.0/255.255.0.0")
         .await
         .unwrap();

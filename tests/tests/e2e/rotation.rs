@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use donut_api::{Limits, SalesApi};
 use donut_apigw::{HttpCall, HttpReply, to_lambda_request};
 use donut_e2e::*;
+use donut_config::settings::APP_DB_USER;
 use donut_runtime::RdsSecret;
 use donut_testkit::{Shelf, TestDb};
 use donut_warehouse::{DbConfig, MySqlWarehouse};
@@ -214,11 +215,11 @@ async fn the_application_login_is_made_once_then_kept() {
         secret.read().await.is_err(),
         "a new secret has no login yet"
     );
-    let (user, password) = secret.app_login().await.unwrap();
-    assert_eq!(user, donut_runtime::APP_DB_USER);
+    let (user, password) = secret.app_login(APP_DB_USER).await.unwrap();
+    assert_eq!(user, APP_DB_USER);
     assert!(password.len() >= 32 && password.chars().all(|c| c.is_ascii_alphanumeric()));
     assert_eq!(
-        secret.app_login().await.unwrap(),
+        secret.app_login(APP_DB_USER).await.unwrap(),
         (user.clone(), password.clone()),
         "kept"
     );

@@ -29,9 +29,23 @@ fn settings_env(name: &str) -> Vec<(&'static str, String)> {
     let Some(function) = Function::ALL.into_iter().find(|f| f.name() == name) else {
         return Vec::new();
     };
+    // A deployed function refuses to start without its CA bundle's file; it is read at the
+    // first connection, which a cold init does not make.
+    let ca = std::env::temp_dir().join("donut-bench-rds-ca.pem");
+    if !ca.is_file() {
+        let _ = std::fs::write(&ca, "# not read: the bench's functions never connect\n");
+    }
     let base = Base {
         metrics_namespace: "DonutStates/bench".into(),
-        database: Database::Url("mysql://bench:bench@127.0.0.1:9/bench".into()),
+        database: Database {
+            secret_arn: "arn:aws:secretsmanager:eu-west-1:000000000000:secret:login".into(),
+            host: "127.0.0.1".into(),
+            port: 9,
+            name: "bench".into(),
+            tls_ca: Some(ca.display().to_string()),
+            pool_size: 1,
+            idle_seconds: 60,
+        },
     };
     let callback = Callback {
         base_url: "http://127.0.0.1:9".into(),
@@ -83,6 +97,7 @@ fn settings_env(name: &str) -> Vec<(&'static str, String)> {
             &settings::Migrate {
                 base,
                 app_db_secret_arn: arn("app-login"),
+                app_user: settings::APP_DB_USER.into(),
                 app_user_hosts: "127.0.0.1".into(),
             },
             &plain,

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use donut_load::{Scenario, Settings, Summary};
 
+use donut_domain::ExpiredKeys;
 use crate::lambda_shape::{Instance, drive};
 use mysql_async::prelude::*;
 use serde_json::{Value, json};
@@ -304,13 +305,13 @@ pub async fn key_sweep(database_url: &str) -> anyhow::Result<(Duration, Duration
         donut_warehouse::MySqlWarehouse::new(&donut_warehouse::DbConfig::from_url(database_url)?);
     conn.query_drop(fill(false)).await?;
     let started = Instant::now();
-    let idle_swept = warehouse.sweep_idempotency_keys(1000, 50).await?;
+    let idle_swept = warehouse.sweep_expired_keys(1000, 50).await?;
     let idle = started.elapsed();
     anyhow::ensure!(idle_swept == 0, "live keys were swept");
     conn.query_drop("DELETE FROM idempotency_keys").await?;
     conn.query_drop(fill(true)).await?;
     let started = Instant::now();
-    let swept = warehouse.sweep_idempotency_keys(1000, 50).await?;
+    let swept = warehouse.sweep_expired_keys(1000, 50).await?;
     let expired = started.elapsed();
     conn.query_drop("DELETE FROM idempotency_keys").await?;
     warehouse.close().await;
