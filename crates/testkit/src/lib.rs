@@ -6,6 +6,7 @@
 //! elsewhere (`mysql://donut:donut@127.0.0.1:3307` by default). Tests that need a warehouse
 //! but not a database take [`MemWarehouse`].
 
+pub mod conformance;
 pub mod memory;
 
 pub use memory::MemWarehouse;

@@ -1,0 +1,685 @@
+//! One suite of the warehouse ports, run against every implementation: [`MemWarehouse`] (the
+//! double the handler and service tests use) and MariaDB logged in as the functions' user,
+//! with exactly the grants the deployed functions have. So the double cannot drift from the
+//! adapter, and a statement the functions' user may not run fails `make test` — as it would
+//! fail on AWS.
+//!
+//! Each case is a function over a [`Subject`]; [`warehouse_conformance!`] makes a test of
+//! each for one implementation. Time passes through the subject: the double's clock is moved,
+//! the database's is waited for (so cases keep their waits to about a second).
+
+use std::future::Future;
+use std::time::Duration;
+
+use donut_domain::ports::{Due, OpsOutcome, RestockOutcome, Settlement};
+use donut_domain::{
+    CorrelationId, ExpiredKeys, FactoryOrderId, FactoryOrderOps, FactoryOrderStatus, FactoryOrders,
+    FactoryReceipt, IdempotencyKey, Outbox, OverdueOrders, Product, ProductId, PurchaseOutcome,
+    PurchaseRequest, Quantity, ReorderRule, Restocks, Shelves,
+};
+
+use crate::{MemWarehouse, Shelf, TestDb};
+
+/// Every port a warehouse implements.
+pub trait Warehouse:
+    Shelves + Restocks + FactoryOrders + OverdueOrders + FactoryOrderOps + Outbox + ExpiredKeys
+{
+}
+
+impl<T> Warehouse for T where
+    T: Shelves + Restocks + FactoryOrders + OverdueOrders + FactoryOrderOps + Outbox + ExpiredKeys
+{
+}
+
+/// How long a subject keeps an idempotency key (the adapter's least: a whole second).
+pub const KEY_WINDOW: Duration = Duration::from_secs(1);
+
+/// A warehouse under test, and its clock.
+pub trait Subject: Send + Sync {
+    type W: Warehouse;
+    fn warehouse(&self) -> &Self::W;
+    /// Lets `by` pass for the warehouse.
+    fn pass(&self, by: Duration) -> impl Future<Output = ()> + Send;
+}
+
+/// The in-memory double, its clock moved by the suite.
+pub struct Mem(MemWarehouse);
+
+impl Mem {
+    pub async fn with(shelves: Vec<Shelf>) -> Self {
+        let products = shelves.into_iter().map(|s| Product {
+            id: ProductId::parse(s.product_id).expect("a shelf's id"),
+            name: s.product_id.to_owned(),
+            price_cents: 150,
+            stock: s.qty,
+            reorder: ReorderRule {
+                point: s.reorder_point,
+                quantity: s.reorder_qty,
+            },
+            factory_product_id: format!("f-{}", s.product_id),
+        });
+        Self(MemWarehouse::with(products).with_key_window(KEY_WINDOW))
+    }
+}
+
+impl Subject for Mem {
+    type W = MemWarehouse;
+    fn warehouse(&self) -> &MemWarehouse {
+        &self.0
+    }
+    async fn pass(&self, by: Duration) {
+        self.0.advance(by);
+    }
+}
+
+/// MariaDB, a database of the case's own, through the functions' user.
+pub struct MariaDb {
+    _db: TestDb,
+    warehouse: donut_warehouse::MySqlWarehouse,
+}
+
+impl MariaDb {
+    pub async fn with(shelves: Vec<Shelf>) -> Self {
+        let db = TestDb::with_shelves(&shelves).await;
+        let warehouse = db.warehouse.clone().with_key_window(KEY_WINDOW);
+        Self { _db: db, warehouse }
+    }
+}
+
+impl Subject for MariaDb {
+    type W = donut_warehouse::MySqlWarehouse;
+    fn warehouse(&self) -> &Self::W {
+        &self.warehouse
+    }
+    async fn pass(&self, by: Duration) {
+        tokio::time::sleep(by).await;
+    }
+}
+
+/// Makes one test per case for the subject `$make` (`async fn(Vec<Shelf>) -> impl Subject`).
+#[macro_export]
+macro_rules! warehouse_conformance {
+    ($make:path) => {
+        $crate::warehouse_conformance!(@cases $make;
+            a_sale_takes_stock_and_is_recorded,
+            an_empty_shelf_refuses_and_an_unknown_product_is_named,
+            the_reorder_point_opens_one_factory_order,
+            a_key_replays_its_sale,
+            a_key_with_another_request_is_refused,
+            a_refused_keyed_purchase_records_nothing,
+            a_key_past_its_window_is_free_again,
+            the_sweep_removes_expired_keys_only,
+            a_factory_order_is_claimed_once_at_a_time,
+            a_restock_adds_the_ordered_quantity_once,
+            overdue_orders_are_claimed_once_then_surfaced,
+            stalled_open_orders_are_chased_once,
+            ops_re_request_and_cancel,
+            outbox_rows_are_claimed_settled_and_released,
+        );
+    };
+    (@cases $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                $crate::conformance::$case(|shelves| $make(shelves)).await;
+            }
+        )*
+    };
+}
+
+fn buy(product: &str, quantity: i64) -> PurchaseRequest {
+    PurchaseRequest {
+        product_id: ProductId::parse(product).unwrap(),
+        quantity: Quantity::parse(quantity, 1000).unwrap(),
+        correlation_id: CorrelationId::new(),
+        idempotency_key: None,
+    }
+}
+
+fn keyed(product: &str, quantity: i64, key: &str) -> PurchaseRequest {
+    PurchaseRequest {
+        idempotency_key: Some(IdempotencyKey::parse(key).unwrap()),
+        ..buy(product, quantity)
+    }
+}
+
+/// A key of the case's own (keys are global: the database is the case's, the key need not be).
+fn new_key() -> String {
+    format!("key-{}", uuid::Uuid::new_v4().simple())
+}
+
+async fn stock<S: Subject>(s: &S, product: &str) -> u32 {
+    s.warehouse()
+        .product(&ProductId::parse(product).unwrap())
+        .await
+        .unwrap()
+        .expect("the product")
+        .stock
+}
+
+/// Sells out `product` (reorder point 0): the refusal opens a factory order, whose id it returns.
+async fn open_order<S: Subject>(s: &S, product: &str) -> FactoryOrderId {
+    let PurchaseOutcome::OutOfStock(refused) =
+        s.warehouse().purchase(&buy(product, 1)).await.unwrap()
+    else {
+        panic!("{product} should be empty")
+    };
+    let restock = refused.restock.expect("a factory order");
+    assert!(restock.opened_now);
+    restock.factory_order_id
+}
+
+/// The factory was asked for `id` and answered.
+async fn requested<S: Subject>(s: &S, id: FactoryOrderId) {
+    let w = s.warehouse();
+    assert!(
+        w.claim_factory_request(id, Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    let receipt = FactoryReceipt {
+        factory_request_id: format!("req-{id}"),
+    };
+    assert!(w.record_factory_request(id, &receipt).await.unwrap());
+}
+
+pub async fn a_sale_takes_stock_and_is_recorded<S, F, Fut>(make: F)
+where
+    S: Subject,
+    F: Fn(Vec<Shelf>) -> Fut,
+    Fut: Future<Output = S>,
+{
+    let s = make(vec![Shelf::new("b-cruller", 1), Shelf::new("a-glazed", 5)]).await;
+    let w = s.warehouse();
+    let PurchaseOutcome::Sold(sale) = w.purchase(&buy("a-glazed", 2)).await.unwrap() else {
+        panic!("sold")
+    };
+    assert_eq!((sale.remaining, sale.restock), (3, None));
+    assert_eq!(stock(&s, "a-glazed").await, 3);
+    let order = w.order(sale.order_id).await.unwrap().expect("recorded");
+    assert_eq!(
+        (order.product_id.as_str(), order.quantity.get()),
+        ("a-glazed", 2)
+    );
+    assert_eq!((order.unit_price_cents, order.idempotency_key), (150, None));
+    let ids: Vec<String> = w
+        .products()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id.as_str().to_owned())
+        .collect();
+    assert_eq!(ids, ["a-glazed", "b-cruller"], "listed by id");
+    assert_eq!(w.order(donut_domain::OrderId::new()).await.unwrap(), None);
+}
+
+pub async fn an_empty_shelf_refuses_and_an_unknown_product_is_named<S, F, Fut>(make: F)
+where
+    S: Subject,
+    F: Fn(Vec<Shelf>) -> Fut,
+    Fut: Future<Output = S>,
+{
+    let s = make(vec![Shelf::new("glazed", 2)]).await;
+    let w = s.warehouse();
+    let PurchaseOutcome::OutOfStock(refused) = w.purchase(&buy("glazed", 3)).await.unwrap() else {
+        panic!("refused")
+    };
+    assert_eq!((refused.requested.get(), refused.available), (3, 2));
+    assert_eq!(
+        w.purchase(&buy("sprinkled", 1)).await.unwrap(),
+        PurchaseOutcome::UnknownProduct(ProductId::parse("sprinkled").unwrap())
+    );
+    assert_eq!(
+        w.product(&ProductId::parse("Glazed").unwrap())
+            .await
+            .unwrap(),
+        None,
+        "ids are case-sensitive"
+    );
+    assert_eq!(stock(&s, "glazed").await, 2);
+}
+
+pub async fn the_reorder_point_opens_one_factory_order<S, F, Fut>(make: F)
+where
+    S: Subject,
+    F: Fn(Vec<Shelf>) -> Fut,
+    Fut: Future<Output = S>,
+{
+    let s = make(vec![Shelf::new("glazed", 3).reorder(1, 5)]).await;
+    let w = s.warehouse();
+    let PurchaseOutcome::Sold(low) = w.purchase(&buy("glazed", 2)).await.unwrap() else {
+        panic!("sold")
+    };
+    let opened = low.restock.expect("the shelf is low");
+    assert!(opened.opened_now && opened.stock_out_event.is_some());
+    let order = w
+        .factory_order(opened.factory_order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            order.status,
+            order.quantity,
+            order.factory_product_id.as_str()
+        ),
+        (FactoryOrderStatus::Open, 5, "f-glazed")
+    );
+    let PurchaseOutcome::Sold(last) = w.purchase(&buy("glazed", 1)).await.unwrap() else {
+        panic!("sold")
+    };
+    let same = last.restock.expect("still low");
+    assert_eq!(
+        (same.factory_order_id, same.opened_now),
+        (opened.factory_order_id, false)
+    );
+    assert_eq!(w.pending().await.unwrap().rows, 1, "one stock-out");
+    assert!(w.oldest_unfinished().await.unwrap().is_some());
+}
+
+pub async fn a_key_replays_its_sale<S, F, Fut>(make: F)
+where
+    S: Subject,
+    F: Fn(Vec<Shelf>) -> Fut,
+    Fut: Future<Output = S>,
+{
+    let s = make(vec![Shelf::new("glazed", 10)]).await;
+    let w = s.warehouse();
+    let key = new_key();
+    let PurchaseOutcome::Sold(sale) = w.purchase(&keyed("glazed", 2, &key)).await.unwrap() else {
+        panic!("sold")
+    };
+    let PurchaseOutcome::Replayed(again) = w.purchase(&keyed("glazed", 2, &key)).await.unwrap()
+    else {
+        panic!("replayed")
+    };
+    assert_eq!((again.order_id, again.remaining), (sale.order_id, 8));
+    assert_eq!(stock(&s, "glazed").await, 8, "sold once");
+    let order = w.order(sale.order_id).await.unwrap().unwrap();
+    assert_eq!(
+        order.idempotency_key.map(|k| k.as_str().to_owned()),
+        Some(key)
+    );
+}
+
+pub async fn a_key_with_another_request_is_refused<S, F, Fut>(make: F)
+where
+    S: Subject,
+    F: Fn(Vec<Shelf>) -> Fut,
+    Fut: Future<Output = S>,
+{
+    let s = make(vec![Shelf::new("glazed", 10)]).await;
+    let w = s.warehouse();
+    let key = new_key();
+    assert!(matches!(
+        w.purchase(&keyed("glazed", 2, &key)).await.unwrap(),
+        PurchaseOutcome::Sold(_)
+    ));
+    assert!(matches!(
+        w.purchase(&keyed("glazed", 3, &key)).await.unwrap(),
+        PurchaseOutcome::KeyReused(_)
+    ));
+    assert_eq!(stock(&s, "glazed").await, 8);
+}
+
+/// What the first deploy's smoke test does: a keyed purchase refused (no stock, no such
+/// product) keeps nothing under its key, so its retry is a purchase like any other.
+pub async fn a_refused_keyed_purchase_records_nothing<S, F, Fut>(make: F)
+where
+    S: Subject,
+    F: Fn(Vec<Shelf>) -> Fut,
+    Fut: Future<Output = S>,
+{
+    let s = make(vec![Shelf::new("glazed", 1)]).await;
+    let w = s.warehouse();
+    let key = new_key();
+    assert!(matches!(
+        w.purchase(&keyed("glazed", 2, &key)).await.unwrap(),
+        PurchaseOutcome::OutOfStock(_)
+    ));
+    assert!(
+        matches!(
+            w.purchase(&keyed("glazed", 1, &key)).await.unwrap(),
+            PurchaseOutcome::Sold(_)
+        ),
+        "the refusal kept nothing under the key"
+    );
+    let other = new_key();
+    assert!(matches!(
+        w.purchase(&keyed("sprinkled", 1, &other)).await.unwrap(),
+        PurchaseOutcome::UnknownProduct(_)
+    ));
+    assert!(matches!(
+        w.purchase(&keyed("glazed", 1, &other)).await.unwrap(),
+        PurchaseOutcome::OutOfStock(_)
+    ));
+    assert_eq!(w.oldest_expired_key().await.unwrap(), None);
+}
+
+pub async fn a_key_past_its_window_is_free_again<S, F, Fut>(make: F)
+where
+    S: Subject,
+    F: Fn(Vec<Shelf>) -> Fut,
+    Fut: Future<Output = S>,
+{
+    let s = make(vec![Shelf::new("glazed", 10)]).await;
+    let w = s.warehouse();
+    let key = new_key();
+    let PurchaseOutcome::Sold(first) = w.purchase(&keyed("glazed", 1, &key)).await.unwrap() else {
+        panic!("sold")
+    };
+    s.pass(KEY_WINDOW + Duration::from_millis(1200)).await;
+    let PurchaseOutcome::Sold(second) = w.purchase(&keyed("glazed", 1, &key)).await.unwrap() else {
+        panic!("a key past its window sells again")
+    };
+    assert_ne!(first.order_id, second.order_id);
+    assert_eq!(stock(&s, "glazed").await, 8);
+    assert!(matches!(
+        w.purchase(&keyed("glazed", 1, &key)).await.unwrap(),
+        PurchaseOutcome::Replayed(r) if r.order_id == second.order_id
+    ));
+}
+
+pub async fn the_sweep_removes_expired_keys_only<S, F, Fut>(make: F)
+where
+    S: Subject,
+    F: Fn(Vec<Shelf>) -> Fut,
+    Fut: Future<Output = S>,
+{
+    let s = make(vec![Shelf::new("glazed", 10)]).await;
+    let w = s.warehouse();
+    let (old, fresh) = (new_key(), new_key());
+    assert!(matches!(
+        w.purchase(&keyed("glazed", 1, &old)).await.unwrap(),
+        PurchaseOutcome::Sold(_)
+    ));
+    assert_eq!(
+        w.oldest_expired_key().await.unwrap(),
+        None,
+        "within its window"
+    );
+    s.pass(KEY_WINDOW + Duration::from_millis(1200)).await;
+    let PurchaseOutcome::Sold(kept) = w.purchase(&keyed("glazed", 1, &fresh)).await.unwrap() else {
+        panic!("sold")
+    };
+    let past = w
+        .oldest_expired_key()
+        .await
+        .unwrap()
+        .expect("one key past its window");
+    assert!(
+        past > Duration::ZERO && past < Duration::from_secs(60),
+        "{past:?}"
+    );
+    assert_eq!(w.sweep_expired_keys(1000, 5).await.unwrap(), 1);
+    assert_eq!(w.sweep_expired_keys(1000, 5).await.unwrap(), 0);
+    assert_eq!(w.oldest_expired_key().await.unwrap(), None);
+    assert!(matches!(
+        w.purchase(&keyed("glazed", 1, &fresh)).await.unwrap(),
+        PurchaseOutcome::Replayed(r) if r.order_id == kept.order_id
+    ));
+    assert!(matches!(
+        w.purchase(&keyed("glazed", 1, &old)).await.unwrap(),
+        PurchaseOutcome::Sold(_)
+    ));
+}
+
+pub async fn a_factory_order_is_claimed_once_at_a_time<S, F, Fut>(make: F)
+where
+    S: Subject,
+    F: Fn(Vec<Shelf>) -> Fut,
+    Fut: Future<Output = S>,
+{
+    let s = make(vec![Shelf::new("glazed", 0).reorder(0, 5)]).await;
+    let w = s.warehouse();
+    let id = open_order(&s, "glazed").await;
+    let lease = Duration::from_secs(60);
+    assert!(w.claim_factory_request(id, lease).await.unwrap());
+    assert!(!w.claim_factory_request(id, lease).await.unwrap(), "held");
+    w.release_factory_claim(id).await.unwrap();
+    assert!(
+        w.claim_factory_request(id, lease).await.unwrap(),
+        "given back"
+    );
+    let receipt = FactoryReceipt {
+        factory_request_id: "req-1".into(),
+    };
+    assert!(w.record_factory_request(id, &receipt).await.unwrap());
+    assert!(
+        !w.record_factory_request(id, &receipt).await.unwrap(),
+        "a duplicate delivery"
+    );
+    assert!(
+        !w.claim_factory_request(id, lease).await.unwrap(),
+        "requested"
+    );
+    let order = w.factory_order(id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            order.status,
+            order.factory_request_id.as_deref(),
+            order.request_attempts
+        ),
+        (FactoryOrderStatus::Requested, Some("req-1"), 2)
+    );
+}
+
+pub async fn a_restock_adds_the_ordered_quantity_once<S, F, Fut>(make: F)
+where
+    S: Subject,
+    F: Fn(Vec<Shelf>) -> Fut,
+    Fut: Future<Output = S>,
+{
+    let s = make(vec![Shelf::new("glazed", 0).reorder(0, 5)]).await;
+    let w = s.warehouse();
+    let id = open_order(&s, "glazed").await;
+    assert!(matches!(
+        w.restock(id, 5).await.unwrap(),
+        RestockOutcome::NotRequested { .. }
+    ));
+    requested(&s, id).await;
+    assert!(matches!(
+        w.restock(id, 4).await.unwrap(),
+        RestockOutcome::QuantityMismatch { ordered: 5, .. }
+    ));
+    let RestockOutcome::Restocked {
+        product_id,
+        added,
+        stock: now,
+        ..
+    } = w.restock(id, 5).await.unwrap()
+    else {
+        panic!("restocked")
+    };
+    assert_eq!((product_id.as_str(), added, now), ("glazed", 5, 5));
+    assert!(matches!(
+        w.restock(id, 5).await.unwrap(),
+        RestockOutcome::AlreadyFulfilled { .. }
+    ));
+    assert_eq!(
+        w.restock(FactoryOrderId::new(), 5).await.unwrap(),
+        RestockOutcome::UnknownOrder
+    );
+    assert_eq!(stock(&s, "glazed").await, 5, "added once");
+    assert_eq!(
+        w.factory_order(id).await.unwrap().unwrap().status,
+        FactoryOrderStatus::Fulfilled
+    );
+    assert_eq!(w.oldest_unfinished().await.unwrap(), None);
+}
+
+pub async fn overdue_orders_are_claimed_once_then_surfaced<S, F, Fut>(make: F)
+where
+    S: Subject,
+    F: Fn(Vec<Shelf>) -> Fut,
+    Fut: Future<Output = S>,
+{
+    let s = make(vec![Shelf::new("glazed", 0).reorder(0, 5)]).await;
+    let w = s.warehouse();
+    let id = open_order(&s, "glazed").await;
+    requested(&s, id).await;
+    let deadline = Duration::from_secs(1);
+    assert!(
+        w.overdue_factory_orders(deadline, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    s.pass(Duration::from_millis(1500)).await;
+    let overdue = w.overdue_factory_orders(deadline, 10).await.unwrap();
+    assert_eq!(overdue.iter().map(|o| o.id).collect::<Vec<_>>(), [id]);
+    assert!(w.claim_overdue(id, deadline).await.unwrap());
+    assert!(
+        !w.claim_overdue(id, deadline).await.unwrap(),
+        "its clock restarted"
+    );
+    s.pass(Duration::from_millis(1500)).await;
+    w.mark_surfaced(id).await.unwrap();
+    assert!(
+        w.overdue_factory_orders(deadline, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "ops were told"
+    );
+}
+
+pub async fn stalled_open_orders_are_chased_once<S, F, Fut>(make: F)
+where
+    S: Subject,
+    F: Fn(Vec<Shelf>) -> Fut,
+    Fut: Future<Output = S>,
+{
+    let s = make(vec![Shelf::new("glazed", 0).reorder(0, 5)]).await;
+    let w = s.warehouse();
+    let id = open_order(&s, "glazed").await;
+    let deadline = Duration::from_secs(1);
+    assert!(
+        w.stalled_open_orders(deadline, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    s.pass(Duration::from_millis(1500)).await;
+    let order = w
+        .stalled_open_orders(deadline, 10)
+        .await
+        .unwrap()
+        .pop()
+        .expect("stalled");
+    assert_eq!((order.id, order.chases), (id, 0));
+    let event = order.stock_out_again(uuid::Uuid::new_v4(), time::OffsetDateTime::now_utc());
+    assert!(w.chase_open_order(id, deadline, &event).await.unwrap());
+    assert!(
+        !w.chase_open_order(id, deadline, &event).await.unwrap(),
+        "its clock restarted"
+    );
+    assert!(
+        w.stalled_open_orders(deadline, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(w.factory_order(id).await.unwrap().unwrap().chases, 1);
+    assert_eq!(
+        w.pending().await.unwrap().rows,
+        2,
+        "the stock-out, then its chase"
+    );
+}
+
+pub async fn ops_re_request_and_cancel<S, F, Fut>(make: F)
+where
+    S: Subject,
+    F: Fn(Vec<Shelf>) -> Fut,
+    Fut: Future<Output = S>,
+{
+    let s = make(vec![Shelf::new("glazed", 0).reorder(0, 5)]).await;
+    let w = s.warehouse();
+    let id = open_order(&s, "glazed").await;
+    requested(&s, id).await;
+    let order = w.factory_order(id).await.unwrap().unwrap();
+    let event = order.stock_out_again(uuid::Uuid::new_v4(), time::OffsetDateTime::now_utc());
+    let not_within = Duration::from_secs(1);
+    assert!(matches!(
+        w.re_request(id, not_within, &event).await.unwrap(),
+        OpsOutcome::InFlight(_)
+    ));
+    s.pass(Duration::from_millis(1500)).await;
+    assert_eq!(
+        w.re_request(id, not_within, &event).await.unwrap(),
+        OpsOutcome::Done {
+            was: FactoryOrderStatus::Requested
+        }
+    );
+    assert_eq!(
+        w.factory_order(id).await.unwrap().unwrap().status,
+        FactoryOrderStatus::Open
+    );
+    assert_eq!(
+        w.cancel(id).await.unwrap(),
+        OpsOutcome::Done {
+            was: FactoryOrderStatus::Open
+        }
+    );
+    assert_eq!(
+        w.cancel(id).await.unwrap(),
+        OpsOutcome::Unchanged(FactoryOrderStatus::Cancelled)
+    );
+    assert_eq!(
+        w.cancel(FactoryOrderId::new()).await.unwrap(),
+        OpsOutcome::UnknownOrder
+    );
+    let again = open_order(&s, "glazed").await;
+    assert_ne!(again, id, "the slot was freed");
+}
+
+pub async fn outbox_rows_are_claimed_settled_and_released<S, F, Fut>(make: F)
+where
+    S: Subject,
+    F: Fn(Vec<Shelf>) -> Fut,
+    Fut: Future<Output = S>,
+{
+    let s = make(vec![
+        Shelf::new("glazed", 0).reorder(0, 5),
+        Shelf::new("cruller", 0).reorder(0, 5),
+    ])
+    .await;
+    let w = s.warehouse();
+    open_order(&s, "glazed").await;
+    open_order(&s, "cruller").await;
+    assert_eq!(w.pending().await.unwrap().rows, 2);
+    let rows = w.claim("a", Due::Oldest(10)).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.attempts == 0));
+    assert!(
+        w.claim("b", Due::Oldest(10)).await.unwrap().is_empty(),
+        "leased"
+    );
+    assert!(
+        w.settle(rows[0].id, "a", Settlement::Published)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !w.settle(rows[1].id, "b", Settlement::Published)
+            .await
+            .unwrap(),
+        "not b's"
+    );
+    w.release("a", &[]).await.unwrap();
+    let again = w.claim("b", Due::Oldest(10)).await.unwrap();
+    assert_eq!(again.iter().map(|r| r.id).collect::<Vec<_>>(), [rows[1].id]);
+    let retry = Settlement::Retry {
+        error: "SNS throttled",
+        after: Duration::from_secs(3600),
+    };
+    assert!(w.settle(rows[1].id, "b", retry).await.unwrap());
+    assert!(
+        w.claim("c", Due::Oldest(10)).await.unwrap().is_empty(),
+        "not due yet"
+    );
+    let pending = w.pending().await.unwrap();
+    assert_eq!(pending.rows, 1);
+    assert!(pending.oldest.is_some());
+}
