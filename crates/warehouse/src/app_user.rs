@@ -233,9 +233,9 @@ mod tests {
             .collect();
         assert_eq!(deletable, ["idempotency_keys"]);
         assert!(
-            APP_GRANTS
-                .iter()
-                .all(|(_, ps)| ps.split(", ").all(|p| ["SELECT", "INSERT", "UPDATE", "DELETE"].contains(&p))),
+            APP_GRANTS.iter().all(|(_, ps)| ps
+                .split(", ")
+                .all(|p| ["SELECT", "INSERT", "UPDATE", "DELETE"].contains(&p))),
             "table privileges are DML only"
         );
     }

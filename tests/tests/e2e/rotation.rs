@@ -31,19 +31,13 @@ async fn buy(api: &SalesApi<MySqlWarehouse>) -> HttpReply {
 async fn a_rotated_password_costs_at_most_one_503_per_instance() {
     let db = TestDb::with_shelves(&[Shelf::new("rotate-glazed", 10_000)]).await;
     let user = format!("rot_{}", &db.name[2..14]);
-    db.exec(
-        &format!("CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY 'first-password'"),
-        (),
-    )
-    .await;
-    db.exec(
-        &format!(
-            "GRANT ALL PRIVILEGES ON `{}`.* TO '{user}'@'127.0.0.1'",
-            db.name
-        ),
-        (),
-    )
-    .await;
+    // The functions' user as the migrate function makes it: exactly the functions' grants.
+    const FIRST: &str = "firstPassword0123456789abcdef";
+    const SECOND: &str = "secondPassword0123456789abcdef";
+    db.master
+        .ensure_app_user(&user, FIRST, "127.0.0.1")
+        .await
+        .unwrap();
     let aws = donut_local::stack::localstack_config(&aws_endpoint(), "eu-west-1").await;
     let secrets = aws_sdk_secretsmanager::Client::new(&aws);
     let login =
@@ -51,7 +45,7 @@ async fn a_rotated_password_costs_at_most_one_503_per_instance() {
     let arn = secrets
         .create_secret()
         .name(format!("rotation-{}", db.name))
-        .secret_string(login("first-password"))
+        .secret_string(login(FIRST))
         .send()
         .await
         .unwrap()
@@ -61,7 +55,7 @@ async fn a_rotated_password_costs_at_most_one_503_per_instance() {
     const INSTANCES: usize = 4;
     let url = db
         .url
-        .replacen("donut:donut", &format!("{user}:first-password"), 1);
+        .replacen("donut:donut", &format!("{user}:{FIRST}"), 1);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     // A quiet moment (as between a Lambda's invocations): long enough for the pools to close
     // their idle connections, so the next request logs in again.
@@ -133,12 +127,12 @@ async fn a_rotated_password_costs_at_most_one_503_per_instance() {
     secrets
         .put_secret_value()
         .secret_id(&arn)
-        .secret_string(login("second-password"))
+        .secret_string(login(SECOND))
         .send()
         .await
         .unwrap();
     db.exec(
-        &format!("ALTER USER '{user}'@'127.0.0.1' IDENTIFIED BY 'second-password'"),
+        &format!("ALTER USER '{user}'@'127.0.0.1' IDENTIFIED BY '{SECOND}'"),
         (),
     )
     .await;
