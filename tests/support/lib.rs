@@ -52,6 +52,8 @@ pub struct TestStack {
     pub db: TestDb,
     pub http: reqwest::Client,
     pub stage: StageConfig,
+    /// The functions' database user the stack's migrate made (from loopback).
+    pub app_user: String,
 }
 
 pub struct Reply {
@@ -292,12 +294,13 @@ async fn start(
     stage.factory_timeout_ms = 1000;
     let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
     let id = uuid::Uuid::new_v4().simple().to_string();
+    let app_user = format!("fn_{}", &id[..12]);
     let options = SystemOptions {
         stage: stage.clone(),
         prefix: format!("e2e-{}", &id[..12]),
         database_url: db.url.clone(),
         // The stack's migrate makes its own functions' user (tests share the server).
-        app_user: format!("fn_{}", &id[..12]),
+        app_user: app_user.clone(),
         aws_endpoint,
         api_addr: any_port,
         factory_addr: any_port,
@@ -317,5 +320,6 @@ async fn start(
         db,
         http: reqwest::Client::new(),
         stage,
+        app_user,
     }
 }

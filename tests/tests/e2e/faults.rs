@@ -241,6 +241,62 @@ async fn stock_outs_wait_in_the_outbox_while_sns_is_unreachable() {
 /// The database killed under load and started again: meanwhile the API answers 503 with a
 /// JSON body; afterwards it serves again without a restart, and every sale it confirmed has
 /// its order row.
+/// The key sweep refused by the database (as on a deploy whose functions' user had no DELETE):
+/// the relay goes on, and the age of the oldest expired key — what the expired-keys alarm
+/// watches — grows; given the grant back, the next sweep removes the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_key_sweep_is_seen_in_its_metric() {
+    let t = spawn_stack(&[Shelf::new("sweep-glazed", 5)], Knobs::default()).await;
+    let key = format!("sweep-{}", uuid::Uuid::new_v4().simple());
+    let sold = t
+        .http
+        .post(t.url("/orders"))
+        .header("idempotency-key", &key)
+        .json(&serde_json::json!({"product_id": "sweep-glazed", "quantity": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sold.status(), 200);
+    let account = format!("'{}'@'127.0.0.0/255.0.0.0'", t.app_user);
+    let table = format!("`{}`.`idempotency_keys`", t.db.name);
+    t.db.exec(&format!("REVOKE DELETE ON {table} FROM {account}"), ())
+        .await;
+    // Its window ended two hours ago.
+    t.db.exec(
+        "UPDATE idempotency_keys SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 2 HOUR \
+         WHERE idem_key = ?",
+        (key.as_str(),),
+    )
+    .await;
+    eventually(
+        Duration::from_secs(20),
+        "ExpiredKeyOldestAge reports the key two hours past its window",
+        || async {
+            log_lines_with("ExpiredKeyOldestAge")
+                .iter()
+                .any(|line| line["value"].as_f64().unwrap_or_default() >= 7_200_000.0)
+        },
+    )
+    .await;
+    let kept = || async {
+        t.db.count(
+            "SELECT COUNT(*) FROM idempotency_keys WHERE idem_key = ?",
+            (key.as_str(),),
+        )
+        .await
+    };
+    // Sweeps go on every 250 ms: a second's worth of them, all refused.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(kept().await, 1, "the sweep was refused");
+    t.db.exec(&format!("GRANT DELETE ON {table} TO {account}"), ())
+        .await;
+    eventually(Duration::from_secs(20), "the key swept", || async {
+        kept().await == 0
+    })
+    .await;
+    t.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_database_dies_under_load_and_nothing_confirmed_is_lost() {
     let mut server = donut_testkit::PrivateMariaDb::start().await;
