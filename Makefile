@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help up down test stress engine deploy smoke contract metrics bench load lambdas infra schema schema-check inbox dlq lint fmt
+.PHONY: help up down test stress engine deploy smoke contract metrics bench load lambdas infra schema schema-check inbox dlq lint fmt deny
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -13,7 +13,7 @@ up: ## the whole system on 127.0.0.1 (API :8080, factory :8090), foreground; Ctr
 down: ## stop anything a crashed `make up` left behind
 	@scripts/down.sh
 
-test: ## install what is missing, start test MariaDB + LocalStack, run every test
+test: ## install what is missing (or say what and how), start test MariaDB + LocalStack, run every test
 	@scripts/test.sh
 
 stress: ## the outbox relays' race, 200 rounds (DONUT_RELAY_ROUNDS), outside `make test`
@@ -57,6 +57,9 @@ metrics: ## one screen of the metrics the local stack logged
 
 dlq: ## what sits in the local dead-letter queue
 	@cargo run -q -p donut-cli -- dlq list
+
+deny: ## cargo deny (deny.toml): advisories, licences, bans, sources; CI fails on a finding
+	@scripts/deny.sh
 
 lint: ## clippy (warnings are errors) and rustfmt check
 	cargo clippy --workspace --all-targets -- -D warnings

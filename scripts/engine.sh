@@ -22,7 +22,10 @@ source "$ROOT/scripts/progress.sh"
 STEP_LOG=$LOGS/engine.log
 STEP_WIDTH=44
 
-command -v go >/dev/null || { echo "make engine needs Go (1.26): https://go.dev/dl/"; exit 1; }
+# shellcheck source=prereqs.sh
+source "$ROOT/scripts/prereqs.sh"
+use_go || { echo "make engine needs Go ≥ $GO_WANT (tools/engine/go.mod): 'scripts/prereqs.sh test' installs it, or https://go.dev/dl/"; exit 1; }
+command -v npm >/dev/null || { echo "make engine needs npm (the IAM actions package): apt-get install npm"; exit 1; }
 version=$(cd "$ENGINE" && go list -m -f '{{.Version}}' github.com/pulumi/pulumi/pkg/v3)
 stamp=$(cat "$ENGINE"/go.mod "$ENGINE"/go.sum "$ENGINE"/language-rust/*.go | sha256sum | cut -d' ' -f1)
 

@@ -32,15 +32,9 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-python313() {
-  if command -v python3.13 >/dev/null 2>&1 && python3.13 --version >/dev/null 2>&1; then
-    echo python3.13
-  elif command -v pyenv >/dev/null 2>&1 && PYENV_VERSION=3.13.0 python3.13 --version >/dev/null 2>&1; then
-    echo "env PYENV_VERSION=3.13.0 python3.13"
-  else
-    return 1
-  fi
-}
+# python313: the Python that LocalStack's venv is made with (the one `make up`/`make test` check for).
+# shellcheck source=prereqs.sh
+source "$ROOT/scripts/prereqs.sh"
 
 install_mariadb() {
   command -v mariadbd >/dev/null 2>&1 && command -v curl >/dev/null 2>&1 && return 0
@@ -52,7 +46,7 @@ install_localstack() {
   local stamp=$VENV/.requirements.sha256
   local want; want=$(sha256sum "$LS_REQUIREMENTS" | cut -d' ' -f1)
   [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return 0
-  local py; py=$(python313) || { echo "LocalStack 2026.3 needs Python 3.13 (python3.13 or pyenv 3.13.0)"; return 1; }
+  local py; py=$(python313) || { echo "LocalStack 2026.3 needs Python 3.13 with venv (python3.13 or pyenv 3.13.0): scripts/prereqs.sh up says how to get it"; return 1; }
   rm -rf "$VENV"
   $py -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check --require-hashes -r "$LS_REQUIREMENTS"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make test` (what .ci/run calls): installs what is missing, builds the Pulumi engine once
+# `make test` (what .ci/run calls): installs what is missing (or names what it cannot install, and
+# stops before anything starts: scripts/prereqs.sh), builds the Pulumi engine once
 # per machine (`make engine`), starts a MariaDB and a LocalStack of its own (other ports and folder than `make up`, so both can run at once),
 # runs every test of the workspace, and stops what it started.
 set -euo pipefail
@@ -14,6 +15,7 @@ export DONUT_TEST_AWS_ENDPOINT=http://127.0.0.1:$DONUT_LOCALSTACK_PORT
 # is tested against it (no function runs in LocalStack).
 export DONUT_LOCALSTACK_LAMBDA_QUOTA=10 DONUT_TEST_LAMBDA_QUOTA=10
 
+scripts/prereqs.sh test
 # A fresh database server per run; the LocalStack venv is kept (pinned, checked by hash).
 scripts/services.sh stop >/dev/null 2>&1 || true
 rm -rf "$DONUT_LOCAL_DIR/mariadb" "$DONUT_LOCAL_DIR/localstack"

@@ -14,6 +14,7 @@ if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
 fi
 
 t0=$(date +%s%3N)
+scripts/prereqs.sh up
 echo "Donut-States: starting the local stack (loopback only)"
 scripts/services.sh start
 printf '  %-34s' "build (cargo build)…"
