@@ -10,9 +10,7 @@ use donut_domain::{
     PurchaseRequest, Quantity, ReorderRule, RestockInfo, Sale, SoldOrder, StockOutEvent,
     StoreError,
 };
-use donut_domain::{
-    ExpiredKeys, FactoryOrderOps, FactoryOrders, OverdueOrders, Restocks, Shelves,
-};
+use donut_domain::{ExpiredKeys, FactoryOrderOps, FactoryOrders, OverdueOrders, Restocks, Shelves};
 use mysql_async::prelude::*;
 use mysql_async::{Row, TxOpts};
 

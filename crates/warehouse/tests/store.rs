@@ -812,7 +812,10 @@ async fn the_application_user_may_run_what_the_functions_run_and_nothing_more() 
     )
     .await;
     db.exec(
-        &format!("GRANT DELETE ON `{}`.`orders` TO '{user}'@'{hosts}'", db.name),
+        &format!(
+            "GRANT DELETE ON `{}`.`orders` TO '{user}'@'{hosts}'",
+            db.name
+        ),
         (),
     )
     .await;

@@ -1,11 +1,17 @@
 //! The ops toolbox behind `donut-cli`: the dead-letter queue (list, replay, purge), the
-//! factory orders the watchdog gave up on (show, re-request, cancel) and the local ops inbox.
-//! The binary prints what these return.
+//! factory orders the watchdog gave up on (show, re-request, cancel), the local ops inbox, the
+//! deploy preflight ([`preflight`]) and `make smoke` ([`smoke`], [`alarm_metrics`]). The binary
+//! prints what these return.
 
 use anyhow::Context;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 
+pub mod alarm_metrics;
+pub mod preflight;
+pub mod region;
 pub mod smoke;
+
+pub use preflight::{LambdaQuota, lambda_quota, preflight};
 
 /// The factory-orders queue and its dead-letter queue.
 pub struct Queues {
@@ -351,6 +357,47 @@ pub fn metrics_summary(log: &str) -> Vec<MetricSummary> {
         .collect()
 }
 
+/// A stack's outputs: the JSON file `path` (`pulumi stack output --json > outputs.json`), or
+/// `pulumi stack output --json --stack <stage>` run with the Pulumi CLI on the PATH.
+pub fn stack_outputs(
+    path: Option<&std::path::Path>,
+    stage: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let text = match path {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading the stack outputs {}", path.display()))?,
+        None => {
+            let out = std::process::Command::new("pulumi")
+                .args(["stack", "output", "--json", "--stack", stage])
+                .output()
+                .context("running `pulumi stack output` (is the Pulumi CLI on the PATH? or pass --outputs FILE)")?;
+            anyhow::ensure!(
+                out.status.success(),
+                "`pulumi stack output --json --stack {stage}` failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            String::from_utf8(out.stdout).context("pulumi's output is not UTF-8")?
+        }
+    };
+    serde_json::from_str(&text).context("the stack outputs are not JSON")
+}
+
+/// The stage's functions a stack's outputs name (`functionNames`: kind → function name, the
+/// factory simulator among them where the stage deploys it); none when the stack has no such
+/// output (not deployed yet).
+pub fn function_names(outputs: &serde_json::Value) -> Vec<(String, String)> {
+    outputs
+        .get(donut_config::outputs::FUNCTION_NAMES)
+        .and_then(serde_json::Value::as_object)
+        .map(|names| {
+            names
+                .iter()
+                .filter_map(|(kind, name)| Some((kind.clone(), name.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,99 +422,4 @@ mod tests {
         assert_eq!((s[1].name.as_str(), s[1].max), ("RestockLatency", 300.0));
         assert_eq!(s[1].unit, "Milliseconds");
     }
-}
-
-/// The account's Lambda concurrency, as `GetAccountSettings` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LambdaQuota {
-    /// `AccountLimit.ConcurrentExecutions`: the Region's quota (1,000 by default, less on new
-    /// accounts).
-    pub concurrent_executions: u32,
-    /// `AccountLimit.UnreservedConcurrentExecutions`: what no function has reserved.
-    pub unreserved: u32,
-}
-
-/// Reads the account's Lambda quota (one `GetAccountSettings` call; nothing is created).
-pub async fn lambda_quota(lambda: &aws_sdk_lambda::Client) -> anyhow::Result<LambdaQuota> {
-    let settings =
-        lambda.get_account_settings().send().await.context(
-            "lambda:GetAccountSettings (can these credentials read the account's quotas?)",
-        )?;
-    let limit = settings
-        .account_limit
-        .context("GetAccountSettings answered no AccountLimit")?;
-    let number = |n: Option<i32>| u32::try_from(n.unwrap_or_default()).unwrap_or_default();
-    Ok(LambdaQuota {
-        concurrent_executions: number(Some(limit.concurrent_executions)),
-        unreserved: number(limit.unreserved_concurrent_executions),
-    })
-}
-
-/// The deploy preflight: the stage checked again in an account with this quota. `Ok` holds
-/// the stage as it will deploy and the report's lines; `Err` says what to change or request.
-pub fn preflight(
-    stage: &donut_config::StageConfig,
-    quota: LambdaQuota,
-) -> Result<(donut_config::StageConfig, Vec<String>), String> {
-    let mut lines = vec![format!(
-        "Lambda concurrent executions in {}: {} (unreserved now: {})",
-        stage.region, quota.concurrent_executions, quota.unreserved
-    )];
-    let checked = stage
-        .clone()
-        .with_lambda_concurrency_quota(quota.concurrent_executions)
-        .map_err(|e| format!("{}\n{e}", lines[0]))?;
-    let reserved = checked.reserved_total();
-    let minimum = donut_config::capacity::unreserved_minimum(quota.concurrent_executions);
-    if checked.reserves_concurrency() {
-        let each: Vec<String> = checked
-            .reservations()
-            .iter()
-            .map(|(name, n)| format!("{name} {n}"))
-            .collect();
-        lines.push(format!(
-            "reserved concurrency: {reserved} ({}), leaving {} unreserved (Lambda keeps at least {minimum})",
-            each.join(", "),
-            quota.concurrent_executions - reserved
-        ));
-    } else {
-        lines.push(format!(
-            "reserved concurrency: none — the functions' {reserved} plus the {minimum} Lambda keeps \
-             unreserved exceed the quota; the quota ({}) bounds the instances instead. Request at \
-             least {} (Service Quotas, AWS Lambda, \"Concurrent executions\") to reserve.",
-            quota.concurrent_executions,
-            reserved + 100
-        ));
-    }
-    let budget = checked.connection_budget().map_err(|e| e.to_string())?;
-    lines.push(format!(
-        "database connections, worst case: {} of {} ({})",
-        budget.worst_case, budget.max_connections, stage.database.instance_class
-    ));
-    Ok((checked, lines))
-}
-
-/// A stack's outputs: the JSON file `path` (`pulumi stack output --json > outputs.json`), or
-/// `pulumi stack output --json --stack <stage>` run with the Pulumi CLI on the PATH.
-pub fn stack_outputs(
-    path: Option<&std::path::Path>,
-    stage: &str,
-) -> anyhow::Result<serde_json::Value> {
-    let text = match path {
-        Some(path) => std::fs::read_to_string(path)
-            .with_context(|| format!("reading the stack outputs {}", path.display()))?,
-        None => {
-            let out = std::process::Command::new("pulumi")
-                .args(["stack", "output", "--json", "--stack", stage])
-                .output()
-                .context("running `pulumi stack output` (is the Pulumi CLI on the PATH? or pass --outputs FILE)")?;
-            anyhow::ensure!(
-                out.status.success(),
-                "`pulumi stack output --json --stack {stage}` failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-            String::from_utf8(out.stdout).context("pulumi's output is not UTF-8")?
-        }
-    };
-    serde_json::from_str(&text).context("the stack outputs are not JSON")
 }

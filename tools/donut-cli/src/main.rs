@@ -1,7 +1,8 @@
 //! `donut-cli`: what ops need when the alarm e-mail arrives.
 //!
 //! Against the local stack by default (LocalStack on 127.0.0.1:4566); `--aws` uses the
-//! ordinary AWS credential chain and region instead.
+//! ordinary AWS credential chain instead, in the stack's Region (`aws:region` of
+//! `Pulumi.<stage>.yaml`; `--region` overrides).
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -14,9 +15,13 @@ struct Cli {
     /// The stage whose resources to act on (reads Pulumi.<stage>.yaml).
     #[arg(long, global = true, default_value = "dev")]
     stage: String,
-    /// Talk to real AWS (credential chain, region) instead of the local LocalStack.
+    /// Talk to real AWS (the credential chain) instead of the local LocalStack, in the stack's
+    /// Region (`aws:region` of Pulumi.<stage>.yaml), whatever AWS_REGION or the profile say.
     #[arg(long, global = true)]
     aws: bool,
+    /// Call this Region instead of the stack's.
+    #[arg(long, global = true)]
+    region: Option<String>,
     /// The LocalStack endpoint.
     #[arg(
         long,
@@ -54,8 +59,10 @@ enum Command {
         )]
         database_url: String,
     },
-    /// Before a deploy: reads the account's Lambda quota and checks the stage against it
-    /// (reserved concurrency, connection budget). Creates nothing. `make deploy` runs it.
+    /// Before a deploy: reads the account's Lambda concurrency (quota, what is unreserved, what
+    /// the stage's deployed functions reserve) and checks the stage against it: its reservations
+    /// must leave 100 unreserved; a refusal names the quota to request. Creates nothing.
+    /// `make deploy` runs it.
     Preflight {
         /// Print only the quota (for `pulumi config set donut-states:lambdaConcurrencyQuota`).
         #[arg(long)]
@@ -90,6 +97,11 @@ enum Command {
         /// an idle queue's take up to 15 minutes to come back).
         #[arg(long)]
         ops_timeout_seconds: Option<u64>,
+        /// How long a metric an alarm watches may take to appear (the last step: every alarm
+        /// watches a metric that exists): 30 s locally, 900 s on a deployed stack (CloudWatch
+        /// lists a new metric within 15 minutes).
+        #[arg(long)]
+        alarm_metrics_grace_seconds: Option<u64>,
     },
     /// Ops' side of things.
     Ops {
@@ -149,11 +161,23 @@ enum OpsAction {
     },
 }
 
+/// The SDK configuration: AWS (`--aws`) in the stack's Region, or LocalStack.
 async fn aws(cli: &Cli, stage: &StageConfig) -> aws_config::SdkConfig {
+    let choice = donut_cli::region::choose_region(
+        &cli.stage,
+        &stage.region,
+        cli.region.as_deref(),
+        donut_cli::region::env_region()
+            .as_deref()
+            .filter(|_| cli.aws),
+    );
+    if let Some(note) = &choice.note {
+        eprintln!("donut-cli: {note}");
+    }
     if cli.aws {
-        aws_config::load_from_env().await
+        donut_cli::region::aws_config(&choice.region).await
     } else {
-        donut_local::localstack_config(&cli.endpoint, &stage.region).await
+        donut_local::localstack_config(&cli.endpoint, &choice.region).await
     }
 }
 
@@ -268,6 +292,7 @@ async fn main() -> anyhow::Result<()> {
             alarm_name,
             skip_ops,
             ops_timeout_seconds,
+            alarm_metrics_grace_seconds,
         } => {
             let stage = stage(&cli)?;
             let aws = aws(&cli, &stage).await;
@@ -324,7 +349,16 @@ async fn main() -> anyhow::Result<()> {
                     None
                 }
             };
-            let report = donut_cli::smoke::run(&target, queues.as_ref(), ops.as_ref()).await;
+            let alarm_metrics = donut_cli::smoke::AlarmMetrics::of_stage(
+                aws_sdk_cloudwatch::Client::new(&aws),
+                &stage,
+                outputs.as_ref(),
+                std::time::Duration::from_secs(
+                    alarm_metrics_grace_seconds.unwrap_or(if outputs.is_some() { 900 } else { 30 }),
+                ),
+            );
+            let mut report = donut_cli::smoke::run(&target, queues.as_ref(), ops.as_ref()).await;
+            donut_cli::smoke::alarm_metrics(&alarm_metrics, &mut report).await;
             print!("{}", report.render());
             if !report.passed() {
                 std::process::exit(1);
@@ -332,19 +366,34 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Preflight { print_quota } => {
             let stage = stage(&cli)?;
-            let lambda = aws_sdk_lambda::Client::new(&aws(&cli, &stage).await);
-            let quota = donut_cli::lambda_quota(&lambda).await?;
-            match donut_cli::preflight(&stage, quota) {
-                Ok((_, lines)) => {
-                    for line in lines {
+            let aws = aws(&cli, &stage).await;
+            let region = aws.region().map(ToString::to_string).unwrap_or_default();
+            // The stage's deployed functions, by the stack's outputs (none before the first
+            // deploy; not known when the outputs cannot be read, which only refuses more).
+            let functions = deployed_outputs(&cli)
+                .map(|o| {
+                    o.as_ref()
+                        .map(donut_cli::function_names)
+                        .unwrap_or_default()
+                })
+                .map_err(|e| format!("{e:#}"));
+            let lambda = aws_sdk_lambda::Client::new(&aws);
+            let account = donut_cli::preflight::read_account(&lambda, &region, functions).await?;
+            match donut_cli::preflight(&stage, &account) {
+                Ok(cleared) => {
+                    for line in &cleared.lines {
                         eprintln!("preflight: {line}");
                     }
                     if *print_quota {
-                        println!("{}", quota.concurrent_executions);
+                        println!("{}", account.quota.concurrent_executions);
                     }
                 }
-                Err(problem) => {
-                    anyhow::bail!("preflight refused the {} stage:\n{problem}", stage.stage)
+                Err(refusal) => {
+                    anyhow::bail!(
+                        "preflight refused the {} stage:\n{}",
+                        stage.stage,
+                        refusal.to_string().trim_end()
+                    )
                 }
             }
         }

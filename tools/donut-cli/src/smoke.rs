@@ -83,7 +83,8 @@ impl Report {
         out
     }
 
-    fn record(
+    /// Adds a step: passed with its detail, or failed with the error.
+    pub fn record(
         &mut self,
         name: &'static str,
         started: Instant,
@@ -101,6 +102,63 @@ impl Report {
         });
         passed
     }
+}
+
+/// The alarm-metrics step's handles: the stack's alarms and how it names what they watch
+/// (see [`crate::alarm_metrics`]).
+pub struct AlarmMetrics {
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub stack: crate::alarm_metrics::StackAlarms,
+    pub naming: crate::alarm_metrics::Naming,
+    /// How long a metric may take to appear (CloudWatch lists a new one within 15 minutes).
+    pub grace: Duration,
+}
+
+impl AlarmMetrics {
+    /// A stage's alarms: named under its prefix; its functions by the stack's `outputs` (none
+    /// for the local stack, which runs no Lambda function).
+    pub fn of_stage(
+        cloudwatch: aws_sdk_cloudwatch::Client,
+        stage: &donut_config::StageConfig,
+        outputs: Option<&Value>,
+        grace: Duration,
+    ) -> Self {
+        let functions = outputs.map(crate::function_names).unwrap_or_default();
+        AlarmMetrics {
+            cloudwatch,
+            stack: crate::alarm_metrics::StackAlarms {
+                prefix: stage.prefix(),
+                stage: stage.stage.clone(),
+            },
+            naming: crate::alarm_metrics::Naming {
+                ours: stage.metrics_namespace(),
+                functions: functions
+                    .into_iter()
+                    .map(|(kind, name)| (name, kind))
+                    .collect(),
+            },
+            grace,
+        }
+    }
+}
+
+/// The step `alarm metrics`: every alarm of the stack watches a metric that exists (an alarm on
+/// one that never exists shows OK for ever). After [`run`], whose traffic makes the metrics.
+pub async fn alarm_metrics(check: &AlarmMetrics, report: &mut Report) -> bool {
+    let started = Instant::now();
+    let result = crate::alarm_metrics::check(
+        &check.cloudwatch,
+        &check.stack,
+        &check.naming,
+        check.grace,
+        Duration::from_secs(5),
+    )
+    .await
+    .map_err(anyhow::Error::from)
+    .and_then(|(alarms, findings)| {
+        crate::alarm_metrics::verdict(&alarms, &findings).map_err(anyhow::Error::msg)
+    });
+    report.record("alarm metrics", started, result)
 }
 
 /// What the selling step learnt, for the steps after it.
