@@ -37,7 +37,7 @@ RESOURCES = {
     ],
     "iam": ["role", "role_policy"],
     "kms": ["key"],
-    "lambda_": ["event_source_mapping", "function", "function_url", "invocation", "permission"],
+    "lambda_": ["event_source_mapping", "function", "function_event_invoke_config", "function_url", "invocation", "permission"],
     "rds": ["instance", "parameter_group", "proxy", "proxy_default_target_group", "proxy_target", "subnet_group"],
     "secretsmanager": ["secret", "secret_version"],
     "sns": ["topic", "topic_subscription"],

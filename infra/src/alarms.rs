@@ -57,6 +57,8 @@ pub struct Alarm {
     /// M of N: in `datapoints` of the last `periods` periods.
     pub datapoints: u32,
     pub periods: u32,
+    /// The period's length in seconds (`None`: the stage's `alarmPeriodSeconds`).
+    pub period_seconds: Option<u32>,
 }
 
 impl Alarm {
@@ -76,8 +78,34 @@ impl Alarm {
             above: true,
             datapoints: 1,
             periods: 1,
+            period_seconds: None,
         }
     }
+
+    /// The same alarm, but only when breaching in each of `periods` periods running, each
+    /// `period_seconds` long.
+    fn sustained(self, periods: u32, period_seconds: u32) -> Alarm {
+        Alarm {
+            datapoints: periods,
+            periods,
+            period_seconds: Some(period_seconds),
+            ..self
+        }
+    }
+}
+
+/// How long an idempotency key may stay stored past its window before ops are told: the
+/// outbox-relay sweeps expired keys every run, so an hour means many runs failed in a row.
+pub const EXPIRED_KEY_ALARM_MINUTES: u32 = 60;
+
+/// Sweep periods in a row a scheduled function's alarm needs before it pages: one bad period
+/// is a run that was late, not a sweep that stopped.
+pub const SUSTAINED_SWEEP_PERIODS: u32 = 3;
+
+/// The period of an alarm on what the sweep schedule's runs report (one datapoint a run): the
+/// schedule's period, or the stage's alarm period if longer, so every period has a run in it.
+pub fn sweep_period_seconds(config: &donut_config::StageConfig) -> u32 {
+    (config.relay_schedule_minutes * 60).max(config.alarm_period_seconds)
 }
 
 fn dimension(name: &'static str, value: &Output<String>) -> Output<HashMap<String, String>> {
@@ -128,6 +156,21 @@ pub fn alarms(
             },
             f64::from(a.outbox_age_minutes) * 60_000.0,
         ),
+        Alarm::at_or_above(
+            "expired-keys-age",
+            "expired-idempotency-keys",
+            format!(
+                "Idempotency keys {EXPIRED_KEY_ALARM_MINUTES} minutes or more past their window are still stored, in {SUSTAINED_SWEEP_PERIODS} sweep periods running: the outbox-relay's sweep of expired keys keeps failing, or the relay is not running."
+            ),
+            Watched::Metric {
+                namespace: Namespace::Ours,
+                name: Metric::ExpiredKeyOldestAge.name(),
+                statistic: "Maximum",
+                dimensions: known(HashMap::new()),
+            },
+            f64::from(EXPIRED_KEY_ALARM_MINUTES) * 60_000.0,
+        )
+        .sustained(SUSTAINED_SWEEP_PERIODS, sweep_period_seconds(c)),
         Alarm::at_or_above(
             "queue-age",
             "queue-age",
@@ -242,20 +285,33 @@ pub fn alarms(
             },
             1.0,
         ));
-        alarms.push(Alarm::at_or_above(
-            format!("{key}-throttles"),
-            "function-throttles",
-            format!(
+        let throttles = |description: String| {
+            Alarm::at_or_above(
+                format!("{key}-throttles"),
+                "function-throttles",
+                description,
+                Watched::Metric {
+                    namespace: Namespace::Aws("AWS/Lambda"),
+                    name: "Throttles",
+                    statistic: "Sum",
+                    dimensions: dimension("FunctionName", function),
+                },
+                1.0,
+            )
+        };
+        // A scheduled sweep is invoked asynchronously: a throttled run waits in Lambda's event
+        // queue and is tried again, and the next run does the same work, so one throttled run
+        // loses nothing. Ops hear when its runs keep being refused.
+        alarms.push(if crate::compute::SCHEDULED.contains(kind) {
+            throttles(format!(
+                "Runs of the {key} function (the sweep schedule's) were throttled in each of the last {SUSTAINED_SWEEP_PERIODS} sweep periods: the sweep is not getting through (a single throttled run does not page; the next run does its work)."
+            ))
+            .sustained(SUSTAINED_SWEEP_PERIODS, sweep_period_seconds(c))
+        } else {
+            throttles(format!(
                 "Invocations of the {key} function were throttled: it hit its concurrency limit."
-            ),
-            Watched::Metric {
-                namespace: Namespace::Aws("AWS/Lambda"),
-                name: "Throttles",
-                statistic: "Sum",
-                dimensions: dimension("FunctionName", function),
-            },
-            1.0,
-        ));
+            ))
+        });
     }
     let db = || dimension("DBInstanceIdentifier", &data.db_identifier);
     alarms.push(Alarm::at_or_above(
@@ -344,9 +400,9 @@ pub fn declare(
             .endpoint(c.ops_email.clone())
             .build_struct(),
     );
-    let period = c.alarm_period_seconds as i32;
     let mut dlq_alarm_name = None;
     for alarm in alarms(stack, messaging, compute, api, data) {
+        let period = alarm.period_seconds.unwrap_or(c.alarm_period_seconds) as i32;
         let logical = stack.name(&alarm.key);
         let description = format!("{} Runbook: {RUNBOOKS}{}", alarm.description, alarm.runbook);
         let args = metric_alarm::MetricAlarmArgs::builder()

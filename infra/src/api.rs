@@ -76,6 +76,10 @@ pub fn declare_routes(stack: &Stack, api: HttpApi, compute: &Compute) -> Api {
             integration::IntegrationArgs::builder()
                 .api_id(api.id.clone())
                 .integration_type("AWS_PROXY")
+                // API Gateway calls Lambda's Invoke API by POST: the only method AWS accepts for
+                // AWS_PROXY ("HttpMethod must be POST for AWS_PROXY IntegrationType"), and the
+                // provider's docs ask for one on every integration that is not MOCK.
+                .integration_method("POST")
                 .integration_uri(crate::out::after(&function.arn, &compute.migrated))
                 .payload_format_version("2.0")
                 .timeout_milliseconds(29_000)

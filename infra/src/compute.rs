@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use anyhow::Context as _;
 use donut_config::Deployment;
 use donut_config::Function;
-use donut_config::settings::{self, Contract, Database, Rds};
+use donut_config::settings::{self, Contract, Database};
 
 use pulumi_gestalt_rust::Output;
 use serde_json::json;
@@ -21,7 +21,9 @@ use crate::messaging::Messaging;
 use crate::network::Network;
 use crate::out::{known, map};
 use donut_infra_aws::cloudwatch::{event_rule, event_target, log_group};
-use donut_infra_aws::lambda::{event_source_mapping, function, invocation, permission};
+use donut_infra_aws::lambda::{
+    event_source_mapping, function, function_event_invoke_config, invocation, permission,
+};
 use donut_infra_aws::types::lambda::{
     EventSourceMappingScalingConfig, FunctionEnvironment, FunctionLoggingConfig,
     FunctionTracingConfig, FunctionVpcConfig,
@@ -31,7 +33,18 @@ use donut_infra_aws::types::lambda::{
 pub const RDS_CA_IN_PACKAGE: &str = "/var/task/rds-ca.pem";
 
 /// The functions the sweep schedule invokes.
-const SCHEDULED: [Function; 2] = [Function::OutboxRelay, Function::FactoryWatchdog];
+pub const SCHEDULED: [Function; 2] = [Function::OutboxRelay, Function::FactoryWatchdog];
+
+/// What a scheduled run leaves of its period unused: the time EventBridge and Lambda's event
+/// queue may take to deliver the next run.
+const SCHEDULE_MARGIN_SECONDS: u32 = 10;
+
+/// The timeout of a scheduled function: its run ends before the next one is due (the period
+/// less [`SCHEDULE_MARGIN_SECONDS`]), so a long run does not take the instance the next run
+/// needs (each reserves one), and never more than a minute.
+pub fn sweep_timeout_seconds(config: &donut_config::StageConfig) -> u32 {
+    (config.relay_schedule_minutes * 60 - SCHEDULE_MARGIN_SECONDS).min(60)
+}
 
 /// Pulumi's wire form of a FileArchive (see infra/schema/gen_aws_schema.py on why a map).
 const ARCHIVE_SIG_KEY: &str = "4dabf18193072939515e22adb298388d";
@@ -88,9 +101,11 @@ fn package(stack: &Stack, name: &str) -> std::path::PathBuf {
 fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Deployed {
     let kind = spec.function;
     // Only the functions that call the factory may reach the internet beyond the AWS APIs.
-    let sg = match kind {
-        Function::FactoryRequester | Function::FactoryWatchdog => &network.factory_caller_sg_id,
-        _ => &network.lambda_sg_id,
+    let calls_factory = matches!(kind, Function::FactoryRequester | Function::FactoryWatchdog);
+    let sg = if calls_factory {
+        &network.factory_caller_sg_id
+    } else {
+        &network.lambda_sg_id
     };
     let vpc = pulumi_gestalt_rust::pulumi_combine!(network.private_subnet_ids.clone(), sg.clone())
         .map(|(subnets, sg)| {
@@ -108,6 +123,9 @@ fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Deployed {
             env: spec.env,
             statements: spec.statements,
             vpc: Some(vpc),
+            // Its calls leave the VPC by routes that must exist before it runs (a first `up`
+            // runs the migration as soon as migrate exists).
+            waits_for: network.routes_for(calls_factory),
             reserved: stack.config.declared_reservation(kind).map(|n| n as i32),
         },
     )
@@ -123,6 +141,9 @@ pub struct Lambda {
     pub statements: Vec<Statement>,
     /// In the stack's VPC (its subnets and security group), or on Lambda's own network.
     pub vpc: Option<Output<FunctionVpcConfig>>,
+    /// What the function must not be created before, besides its role's policy (ids): the
+    /// routes its calls take out of the VPC.
+    pub waits_for: Vec<Output<String>>,
     pub reserved: Option<i32>,
 }
 
@@ -156,7 +177,7 @@ pub fn declare_lambda(stack: &Stack, spec: Lambda) -> Deployed {
         function::FunctionArgs::builder()
             .tags(stack.tags())
             .description(spec.description)
-            .role(role.arn)
+            .role(crate::out::after_all(&role.arn, &spec.waits_for))
             .runtime("provided.al2023")
             .handler("bootstrap")
             .architectures(vec!["arm64"])
@@ -213,7 +234,7 @@ pub fn declare(
             Function::Migrate => (&data.db_secret_arn, &data.db_address),
             _ => (&data.app_db_secret_arn, &data.serving_address),
         };
-        Database::Rds(Rds {
+        Database {
             secret_arn: login.clone(),
             host: host.clone(),
             port: DB_PORT as u16,
@@ -222,7 +243,7 @@ pub fn declare(
             tls_ca: Some(RDS_CA_IN_PACKAGE.to_owned()),
             pool_size: c.db_connections_per_instance(function),
             idle_seconds: u64::from(c.capacity.db_idle_seconds),
-        })
+        }
     };
     let deployment = Deployment {
         database: &database,
@@ -324,14 +345,14 @@ pub fn declare(
         Spec {
             function: Function::OutboxRelay,
             description: "Publishes stock-out events the outbox still holds",
-            timeout_seconds: 60,
+            timeout_seconds: sweep_timeout_seconds(c) as i32,
             env: settings::OutboxRelay::to_env(&c.outbox_relay(&deployment), &plain),
             statements: vec![db_secret(), publish(), topic_key()],
         },
         Spec {
             function: Function::FactoryWatchdog,
             description: "Chases factory orders that stopped moving (asks again, republishes stalled stock-outs); then alerts ops",
-            timeout_seconds: 60,
+            timeout_seconds: sweep_timeout_seconds(c) as i32,
             env: settings::FactoryWatchdog::to_env(&c.factory_watchdog(&deployment), &plain),
             statements: vec![
                 db_secret(),
@@ -381,8 +402,16 @@ fn feed_requester_from_queue(stack: &Stack, messaging: &Messaging, requester: &D
 }
 
 /// The sweep: every `relayScheduleMinutes`, the outbox relay and the factory-order watchdog.
+///
+/// One run per period, each within it: the schedule invokes asynchronously, and Lambda would
+/// run a failed run again one and two minutes later (its default two retries), on top of the
+/// next scheduled runs, so that a sweep that fails by timing out would need three instances
+/// where it reserves one and throttle itself. A failed sweep is not retried — the next
+/// scheduled run is its retry — and an event older than the period is dropped (the next run
+/// does its work).
 fn sweep_on_schedule(stack: &Stack, functions: &BTreeMap<Function, Deployed>) {
     let ctx = stack.ctx;
+    let period_seconds = stack.config.relay_schedule_minutes as i32 * 60;
     let schedule = event_rule::create(
         ctx,
         &stack.name("sweep"),
@@ -407,13 +436,27 @@ fn sweep_on_schedule(stack: &Stack, functions: &BTreeMap<Function, Deployed>) {
                 .source_arn(schedule.arn.clone())
                 .build_struct(),
         );
+        let one_run_per_period = function_event_invoke_config::create(
+            ctx,
+            &stack.name(&format!("{key}-async")),
+            function_event_invoke_config::FunctionEventInvokeConfigArgs::builder()
+                .function_name(function.name.clone())
+                .maximum_retry_attempts(0)
+                // Lambda's least (60 s): the next run is at most a period away.
+                .maximum_event_age_in_seconds(period_seconds.max(60))
+                .build_struct(),
+        );
         event_target::create(
             ctx,
             &stack.name(&format!("{key}-schedule")),
             event_target::EventTargetArgs::builder()
                 .rule(schedule.name.clone())
                 .target_id(key)
-                .arn(crate::out::after(&function.arn, &allowed.id))
+                // Invoked once it may, and runs once per event.
+                .arn(crate::out::after_all(
+                    &function.arn,
+                    &[allowed.id, one_run_per_period.id],
+                ))
                 .build_struct(),
         );
     }

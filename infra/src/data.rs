@@ -109,15 +109,17 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
             .username("donut_admin")
             .manage_master_user_password(true)
             .multi_az(db.multi_az)
-            .deletion_protection(db.deletion_protection)
+            // Lifted only to take the stack down (`donut-states:teardown`, crate::TEARDOWN).
+            .deletion_protection(db.deletion_protection && !stack.teardown)
             .backup_retention_period(db.backup_retention_days as i32)
             .publicly_accessible(false)
             .db_subnet_group_name(subnets.name.clone())
             .vpc_security_group_ids(network.db_sg_id.map(|id| vec![id]))
             .skip_final_snapshot(!db.final_snapshot)
             .maybe_final_snapshot_identifier(final_snapshot)
-            // A protected database changes in its maintenance window, not mid-deploy.
-            .apply_immediately(!db.deletion_protection)
+            // A protected database changes in its maintenance window, not mid-deploy; one being
+            // taken down loses its protection now, so that the destroy that follows may delete it.
+            .apply_immediately(!db.deletion_protection || stack.teardown)
             .build_struct(),
     );
     // The functions' database login: the migrate function makes it (random password) and the

@@ -74,6 +74,7 @@ pub fn declare(stack: &Stack, api_url: &Output<String>) -> Factory {
             ],
             // The legacy factory stands outside the stack's network: so does its simulator.
             vpc: None,
+            waits_for: Vec::new(),
             reserved: stack
                 .config
                 .declared_simulator_reservation()

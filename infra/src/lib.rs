@@ -33,6 +33,8 @@ pub struct Stack<'a> {
     pub config: StageConfig,
     /// The repository root (PULUMI_ROOT_DIRECTORY): where the Lambda zips are.
     pub root: std::path::PathBuf,
+    /// The stack is being taken down (`donut-states:teardown`, see [`TEARDOWN`]).
+    pub teardown: bool,
 }
 
 impl Stack<'_> {
@@ -65,6 +67,7 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
     let config = StageConfig::from_pulumi_config_json(ctx.get_stack(), &config_json)
         .with_context(|| format!("stack {} is not configured correctly", ctx.get_stack()))?;
     check_placeholders(&config)?;
+    let teardown = teardown(&config_json)?;
     let callback_secret = ctx
         .require_config_secret(None, "callbackSecret")
         .context("set it with `pulumi config set --secret donut-states:callbackSecret <32+ random characters>`")?;
@@ -73,6 +76,7 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
         stack: ctx.get_stack().to_owned(),
         config,
         root: ctx.get_root_directory().into(),
+        teardown,
     };
 
     let network = network::declare(&stack)?;
@@ -131,6 +135,40 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
     ctx.add_export(outputs::FUNCTION_NAMES, &by_function(|f| f.name.clone()));
     ctx.add_export(outputs::LOG_GROUPS, &by_function(|f| f.log_group.clone()));
     Ok(())
+}
+
+/// The stack's config key that readies it for `pulumi destroy` (docs/deploy.md, "Destroy"):
+/// set to `true` for the one `pulumi up` before the destroy, it lifts the database's deletion
+/// protection — the only thing AWS refuses to delete — and nothing else; the final snapshot
+/// is still taken where the stage takes one. Any stage, so no `if prod`: the stage's own
+/// `dbDeletionProtection` stays what it is (prod's config requires it), and removing the key
+/// (or `false`) puts the protection back. Not in the committed stack files: it is an
+/// operation, not a setting of the stage.
+pub const TEARDOWN: &str = "donut-states:teardown";
+
+/// [`TEARDOWN`] from the engine's config (`PULUMI_CONFIG`): `true`, `false` or absent. While it
+/// is `true` every preview and update warns, so a stack is not left unprotected unnoticed.
+fn teardown(config_json: &str) -> anyhow::Result<bool> {
+    let config: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(config_json).context("PULUMI_CONFIG is not a JSON object")?;
+    let on = match config.get(TEARDOWN) {
+        None => false,
+        Some(value) => match value.as_str().map(str::trim) {
+            Some("true") => true,
+            Some("false") => false,
+            _ => anyhow::bail!(
+                "config key {TEARDOWN}: {value} must be true or false (`pulumi config rm {TEARDOWN}` when not taking the stack down)"
+            ),
+        },
+    };
+    if on {
+        diagnostics::warn(&format!(
+            "{TEARDOWN} is true: the database's deletion protection is off so that `pulumi destroy` \
+             can delete it (its final snapshot is kept where the stage takes one). Not taking the \
+             stack down? `pulumi config rm {TEARDOWN}` and `pulumi up` put the protection back."
+        ));
+    }
+    Ok(on)
 }
 
 /// Settings a deployment cannot run with as committed (`opsEmail`, `factoryUrl` on domains

@@ -1,13 +1,20 @@
 //! The network: a VPC with two private subnets (RDS needs two AZs) for the database and the
 //! functions; one NAT gateway in a public subnet, the way out to the legacy Factory API (and,
 //! without endpoints, to the AWS APIs); where the stage asks for them (`interfaceEndpoints`),
-//! interface endpoints through which the functions reach SNS, SQS and Secrets Manager without
+//! interface endpoints through which the functions reach SNS and Secrets Manager without
 //! leaving the VPC. Security groups for each.
+//!
+//! What the functions' calls travel on is in place before they run: a function in the VPC
+//! waits for the route to the AWS APIs (the endpoints, or the private subnets' route through
+//! the NAT) and, if it calls the factory, for the route to the internet
+//! ([`Network::routes_for`]); and a security group lets HTTPS reach the endpoints only once
+//! they exist, so switching `interfaceEndpoints` on never leaves the functions with neither
+//! way out.
 
 use pulumi_gestalt_rust::Output;
 
 use crate::Stack;
-use crate::out::all;
+use crate::out::{all, known};
 use donut_infra_aws::ec2::{
     eip, internet_gateway, nat_gateway, route_table, route_table_association, security_group,
     subnet, vpc, vpc_endpoint,
@@ -20,8 +27,15 @@ pub const VPC_CIDR: &str = "10.40.0.0/16";
 pub const VPC_MYSQL_HOSTS: &str = "10.40.0.0/255.255.0.0";
 const SUBNET_CIDRS: [&str; 2] = ["10.40.1.0/24", "10.40.2.0/24"];
 const PUBLIC_SUBNET_CIDR: &str = "10.40.0.0/24";
-/// AWS services the functions call, reached through interface endpoints.
-pub const ENDPOINT_SERVICES: [&str; 3] = ["sns", "sqs", "secretsmanager"];
+/// AWS services the functions in the VPC call, reached through interface endpoints where the
+/// stage has them: SNS (the sales-api and the outbox-relay publish stock-outs, the watchdog
+/// alerts ops) and Secrets Manager (every function reads its database login; the callback
+/// key; migrate keeps the functions' login). Not SQS: the requester's queue is polled by its
+/// event source mapping, which runs in the Lambda service outside the VPC, and no function in
+/// the VPC calls SQS itself (the factory simulator, which does, runs outside the VPC). Not
+/// KMS: SNS itself uses the topics' key. `infra/tests/least_privilege.rs` holds the calls
+/// each function was seen to make.
+pub const ENDPOINT_SERVICES: [&str; 2] = ["sns", "secretsmanager"];
 
 pub struct Network {
     /// The database proxy's security group, when the stage has a proxy.
@@ -35,6 +49,27 @@ pub struct Network {
     /// The functions that call the legacy factory (requester, watchdog): also out to it.
     pub factory_caller_sg_id: Output<String>,
     pub db_sg_id: Output<String>,
+    /// The interface endpoints (ids), where the stage has them.
+    pub endpoints: Vec<Output<String>>,
+    /// The private subnets' route to the internet through the NAT: their route table
+    /// associations (ids), known once the subnets use the route.
+    pub internet_route: Vec<Output<String>>,
+}
+
+impl Network {
+    /// What a function in the VPC must not run before: the way its calls reach the AWS APIs —
+    /// the interface endpoints where the stage has them, else the route through the NAT — and,
+    /// for a function that calls the legacy factory, the route to the internet.
+    pub fn routes_for(&self, calls_factory: bool) -> Vec<Output<String>> {
+        if self.endpoints.is_empty() {
+            return self.internet_route.clone();
+        }
+        let mut routes = self.endpoints.clone();
+        if calls_factory {
+            routes.extend(self.internet_route.iter().cloned());
+        }
+        routes
+    }
 }
 
 fn ingress(
@@ -94,6 +129,13 @@ pub fn declare(stack: &Stack) -> anyhow::Result<Network> {
         })
         .collect();
 
+    let private_subnet_ids = all(subnets.clone());
+    let endpoints = if stack.config.interface_endpoints {
+        interface_endpoints(stack, &vpc.id, &private_subnet_ids)
+    } else {
+        Vec::new()
+    };
+
     // Egress by need. Every function: MySQL in the VPC, and HTTPS to the AWS APIs — inside the
     // VPC where the stage has interface endpoints, else through the NAT (the APIs' public
     // addresses: any). The requester and the watchdog also reach the legacy factory, on the
@@ -102,22 +144,34 @@ pub fn declare(stack: &Stack) -> anyhow::Result<Network> {
         .config
         .factory_endpoint()
         .map_err(|problem| anyhow::anyhow!("donut-states:factoryUrl: {problem}"))?;
-    let aws_apis = if stack.config.interface_endpoints {
-        egress(443, VPC_CIDR, "HTTPS: the AWS APIs (interface endpoints)")
+    let (aws_apis_to, aws_apis_what) = if stack.config.interface_endpoints {
+        (VPC_CIDR, "HTTPS: the AWS APIs (interface endpoints)")
     } else {
-        egress(443, "0.0.0.0/0", "HTTPS: the AWS APIs (through the NAT)")
+        ("0.0.0.0/0", "HTTPS: the AWS APIs (through the NAT)")
     };
-    let base_rules = vec![egress(3306, VPC_CIDR, "MySQL (RDS)"), aws_apis];
-    let mut factory_rules = base_rules.clone();
+    // HTTPS to the endpoints only once they exist: when a stage switches `interfaceEndpoints`
+    // on, the groups give up the way through the NAT after the endpoints answer, not before.
+    let aws_apis = crate::out::after_all(&known(aws_apis_what.to_owned()), &endpoints)
+        .map(move |what| egress(443, aws_apis_to, &what));
+    let mysql = egress(3306, VPC_CIDR, "MySQL (RDS)");
     // Without endpoints, HTTPS anywhere is already open for the AWS APIs: AWS refuses a
     // duplicate rule (`InvalidPermission.Duplicate`), so a factory on 443 adds none.
-    if stack.config.interface_endpoints || factory_port != 443 {
-        factory_rules.push(egress(
+    let factory = (stack.config.interface_endpoints || factory_port != 443).then(|| {
+        egress(
             i32::from(factory_port),
             "0.0.0.0/0",
             &format!("{scheme}: the legacy factory"),
-        ));
-    }
+        )
+    });
+    let base_rules = {
+        let mysql = mysql.clone();
+        aws_apis.map(move |aws_apis| vec![mysql.clone(), aws_apis])
+    };
+    let factory_rules = aws_apis.map(move |aws_apis| {
+        let mut rules = vec![mysql.clone(), aws_apis];
+        rules.extend(factory.clone());
+        rules
+    });
     let lambda_sg = security_group::create(
         ctx,
         &stack.name("lambda-sg"),
@@ -195,20 +249,21 @@ pub fn declare(stack: &Stack) -> anyhow::Result<Network> {
             .build_struct(),
     );
     let egress_route_table = internet_egress(stack, &vpc.id);
-    for (i, id) in subnets.iter().enumerate() {
-        route_table_association::create(
-            ctx,
-            &stack.name(&format!("private-{}-routes", ["a", "b"][i])),
-            route_table_association::RouteTableAssociationArgs::builder()
-                .route_table_id(egress_route_table.clone())
-                .subnet_id(id.clone())
-                .build_struct(),
-        );
-    }
-    let private_subnet_ids = all(subnets);
-    if stack.config.interface_endpoints {
-        interface_endpoints(stack, &vpc.id, &private_subnet_ids);
-    }
+    let internet_route = subnets
+        .iter()
+        .zip(["a", "b"])
+        .map(|(id, az)| {
+            route_table_association::create(
+                ctx,
+                &stack.name(&format!("private-{az}-routes")),
+                route_table_association::RouteTableAssociationArgs::builder()
+                    .route_table_id(egress_route_table.clone())
+                    .subnet_id(id.clone())
+                    .build_struct(),
+            )
+            .id
+        })
+        .collect();
     Ok(Network {
         // The account, read off the VPC's ARN (`arn:aws:ec2:<region>:<account>:vpc/…`).
         account_id: vpc
@@ -220,11 +275,18 @@ pub fn declare(stack: &Stack) -> anyhow::Result<Network> {
         factory_caller_sg_id: factory_caller_sg.id,
         db_sg_id: db_sg.id,
         proxy_sg_id: proxy_sg,
+        endpoints,
+        internet_route,
     })
 }
 
-/// SNS, SQS and Secrets Manager inside the VPC, so their traffic skips the NAT.
-fn interface_endpoints(stack: &Stack, vpc_id: &Output<String>, subnet_ids: &Output<Vec<String>>) {
+/// SNS and Secrets Manager inside the VPC, so their traffic skips the NAT; returns the
+/// endpoints' ids.
+fn interface_endpoints(
+    stack: &Stack,
+    vpc_id: &Output<String>,
+    subnet_ids: &Output<Vec<String>>,
+) -> Vec<Output<String>> {
     let ctx = stack.ctx;
     let endpoint_sg = security_group::create(
         ctx,
@@ -241,21 +303,25 @@ fn interface_endpoints(stack: &Stack, vpc_id: &Output<String>, subnet_ids: &Outp
             )])
             .build_struct(),
     );
-    for service in ENDPOINT_SERVICES {
-        vpc_endpoint::create(
-            ctx,
-            &stack.name(&format!("{service}-endpoint")),
-            vpc_endpoint::VpcEndpointArgs::builder()
-                .tags(stack.tags())
-                .vpc_id(vpc_id.clone())
-                .service_name(format!("com.amazonaws.{}.{service}", stack.config.region))
-                .vpc_endpoint_type("Interface")
-                .private_dns_enabled(true)
-                .subnet_ids(subnet_ids.clone())
-                .security_group_ids(endpoint_sg.id.map(|id| vec![id]))
-                .build_struct(),
-        );
-    }
+    ENDPOINT_SERVICES
+        .iter()
+        .map(|service| {
+            vpc_endpoint::create(
+                ctx,
+                &stack.name(&format!("{service}-endpoint")),
+                vpc_endpoint::VpcEndpointArgs::builder()
+                    .tags(stack.tags())
+                    .vpc_id(vpc_id.clone())
+                    .service_name(format!("com.amazonaws.{}.{service}", stack.config.region))
+                    .vpc_endpoint_type("Interface")
+                    .private_dns_enabled(true)
+                    .subnet_ids(subnet_ids.clone())
+                    .security_group_ids(endpoint_sg.id.map(|id| vec![id]))
+                    .build_struct(),
+            )
+            .id
+        })
+        .collect()
 }
 
 /// A public subnet with an internet gateway and a NAT gateway; returns the route table that

@@ -87,7 +87,7 @@ pub fn dashboard_body(config: &StageConfig, watched: &Watched) -> String {
             region,
         ),
         widget(
-            "Factory call, restock, outbox and unfinished-order age (ms)",
+            "Factory call, restock, outbox, unfinished-order and expired-key age (ms)",
             vec![
                 m(Metric::FactoryCallLatency.name(), "p50"),
                 m(Metric::FactoryCallLatency.name(), "p99"),
@@ -95,6 +95,7 @@ pub fn dashboard_body(config: &StageConfig, watched: &Watched) -> String {
                 m(Metric::RestockLatency.name(), "p90"),
                 m(Metric::OutboxOldestAge.name(), "Maximum"),
                 m(Metric::UnfinishedOrderOldestAge.name(), "Maximum"),
+                m(Metric::ExpiredKeyOldestAge.name(), "Maximum"),
             ],
             12,
             6,

@@ -41,6 +41,13 @@ pub fn after(value: &Output<String>, after: &Output<String>) -> Output<String> {
     })
 }
 
+/// `value`, but only once every one of `dependencies` is known ([`after`] for each).
+pub fn after_all(value: &Output<String>, dependencies: &[Output<String>]) -> Output<String> {
+    dependencies
+        .iter()
+        .fold(value.clone(), |value, dependency| after(&value, dependency))
+}
+
 /// A constant.
 pub fn known<T: Clone + Send + Sync + 'static>(value: T) -> Output<T> {
     Output::new(value)

@@ -15,8 +15,8 @@ use support::*;
 /// function, the queue's mapping, the function URL), prod calls the real factory.
 fn resources(stage: &str) -> usize {
     match stage {
-        "dev" => 105,
-        "prod" => 102,
+        "dev" => 108,
+        "prod" => 104,
         other => panic!("no stage {other}"),
     }
 }
@@ -373,6 +373,204 @@ fn destroy_then_up_then_destroy_again() {
     );
     // Two secrets per life (callback key, functions' database login).
     assert_eq!(count("aws:secretsmanager/secret:Secret "), 4, "{left:?}");
+}
+
+/// Prod taken down as docs/deploy.md ("Destroy") says, with prod's committed settings: a plain
+/// `pulumi destroy` is refused as AWS refuses it (deletion protection) and leaves the database;
+/// `donut-states:teardown` lifts the protection in one `pulumi up` that changes the database
+/// and nothing else (a preview says so, and warns); the destroy then leaves nothing but the
+/// final snapshot, named as the runbook says and as the state's `jq` line prints it.
+#[test]
+fn prod_is_taken_down_as_the_runbook_says() {
+    let project = Project::new("prod");
+    project.ok(&["up", "--yes", "--skip-preview"]);
+
+    project.set("donut-states:teardown", "yes");
+    let bad = project.pulumi(&["preview"]);
+    assert!(
+        !bad.success && bad.text().contains("donut-states:teardown"),
+        "{}",
+        bad.text()
+    );
+    project.set("donut-states:teardown", "true");
+    let plan = steps_by_op(&project.ok(&["preview", "--json"]).json());
+    assert_eq!(
+        plan.get("update"),
+        Some(&names(&["donut-states-prod-db"])),
+        "{plan:?}"
+    );
+    assert_eq!(plan.len(), 1, "nothing else changes: {plan:?}");
+    let warned = project.ok(&["preview"]).text();
+    assert!(
+        warned.contains("donut-states:teardown is true") && warned.contains("deletion protection"),
+        "{warned}"
+    );
+
+    // Forgotten: AWS refuses to delete the protected database, so the destroy stops there.
+    project.rm("donut-states:teardown");
+    let refused = project.pulumi(&["destroy", "--yes", "--skip-preview"]);
+    assert!(!refused.success, "destroy passed:\n{}", refused.text());
+    assert!(
+        refused
+            .text()
+            .contains("Cannot delete protected DB Instance"),
+        "{}",
+        refused.text()
+    );
+    assert!(project.live_resources() > 0, "the database is still there");
+
+    project.set("donut-states:teardown", "true");
+    project.ok(&["up", "--yes", "--skip-preview"]);
+    let state = project.deployment();
+    let db = state.named("donut-states-prod-db");
+    assert_eq!(db.inputs["deletionProtection"], false);
+    let snapshot = db.inputs["finalSnapshotIdentifier"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let destroy = project.pulumi(&["destroy", "--yes", "--skip-preview"]);
+    assert!(destroy.success, "destroy failed:\n{}", destroy.text());
+    assert_eq!(project.live_resources(), 0);
+    let account: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(project.account_file()).unwrap()).unwrap();
+    let snapshots: Vec<&str> = account["left_behind"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter_map(|k| k.strip_prefix("db-snapshot "))
+        .collect();
+    assert_eq!(snapshots, [snapshot.as_str()]);
+
+    // The runbook names it as the program makes it: `<prefix><N hex digits>`.
+    let runbook = std::fs::read_to_string(root().join("docs/deploy.md")).unwrap();
+    let named = runbook
+        .split('`')
+        .find(|s| s.starts_with("donut-states-prod-db-final-"))
+        .expect("docs/deploy.md names prod's final snapshot");
+    let (prefix, placeholder) = named.split_once('<').expect("<N hex digits>");
+    let digits: usize = placeholder
+        .strip_suffix(" hex digits>")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("docs/deploy.md: {named}"));
+    let suffix = snapshot
+        .strip_prefix(prefix)
+        .unwrap_or_else(|| panic!("{snapshot} is not {named}"));
+    assert!(
+        suffix.len() == digits && suffix.chars().all(|c| c.is_ascii_hexdigit()),
+        "{snapshot} is not {named}"
+    );
+    assert!(
+        runbook.contains("donut-states:teardown true"),
+        "the runbook sets the key the program reads"
+    );
+}
+
+/// What a `pulumi up --json` (engine events, one JSON object a line) changed, in the order it
+/// finished them: (op, logical name), "same" left out.
+fn changes_in_order(up: &Outcome) -> Vec<(String, String)> {
+    up.stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|event| {
+            let done = &event["resOutputsEvent"]["metadata"];
+            let op = done["op"].as_str()?;
+            let urn = done["urn"].as_str()?;
+            let name = urn.rsplit("::").next()?;
+            // The stack and the default provider are no resource of the program.
+            (op != "same" && !urn.contains("::pulumi:")).then(|| (op.to_owned(), name.to_owned()))
+        })
+        .collect()
+}
+
+/// Switching `interfaceEndpoints` on a running stack and off again changes the network and
+/// nothing else, in an order that never leaves the functions without a way to the AWS APIs.
+/// On: the endpoints are created first, then the functions' two security groups narrow HTTPS
+/// to the VPC; no function is touched (a preview cannot tell: their ordering values are unknown
+/// until the endpoints exist), and in the state they now wait for the endpoints. Off: the
+/// groups open HTTPS through the NAT again, then the endpoints go.
+#[test]
+fn interface_endpoints_switch_on_and_off_in_an_order_that_keeps_the_functions_connected() {
+    let project = Project::new("dev");
+    project.ok(&["up", "--yes", "--skip-preview"]);
+    let modified = |project: &Project| -> BTreeMap<String, String> {
+        project.export()["deployment"]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["type"] == "aws:lambda/function:Function")
+            .map(|r| {
+                (
+                    r["urn"].as_str().unwrap().to_owned(),
+                    r["modified"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let functions_before = modified(&project);
+    let groups = [
+        "donut-states-dev-lambda-sg",
+        "donut-states-dev-factory-caller-sg",
+    ];
+    let endpoints = [
+        "donut-states-dev-endpoint-sg",
+        "donut-states-dev-secretsmanager-endpoint",
+        "donut-states-dev-sns-endpoint",
+    ];
+    let position = |changes: &[(String, String)], op: &str, name: &str| {
+        changes
+            .iter()
+            .position(|(o, n)| o == op && n == name)
+            .unwrap_or_else(|| panic!("no {op} of {name}: {changes:?}"))
+    };
+
+    project.set("donut-states:interfaceEndpoints", "true");
+    let on = changes_in_order(&project.ok(&["up", "--yes", "--skip-preview", "--json"]));
+    assert_eq!(
+        on.len(),
+        5,
+        "the endpoints and the two groups, nothing else: {on:?}"
+    );
+    for group in groups {
+        for endpoint in &endpoints[1..] {
+            assert!(
+                position(&on, "update", group) > position(&on, "create", endpoint),
+                "{group} narrowed before {endpoint} existed: {on:?}"
+            );
+        }
+    }
+    assert_eq!(modified(&project), functions_before, "no function changed");
+    let state = project.deployment();
+    for dependent in ["lambda-sg", "factory-caller-sg", "sales-api", "migrate"] {
+        let dependencies = &state
+            .named(&format!("donut-states-dev-{dependent}"))
+            .dependencies;
+        for endpoint in ["sns-endpoint", "secretsmanager-endpoint"] {
+            assert!(
+                dependencies.contains(&format!("donut-states-dev-{endpoint}")),
+                "{dependent} does not wait for {endpoint}: {dependencies:?}"
+            );
+        }
+    }
+
+    project.set("donut-states:interfaceEndpoints", "false");
+    let off = changes_in_order(&project.ok(&["up", "--yes", "--skip-preview", "--json"]));
+    assert_eq!(
+        off.len(),
+        5,
+        "the groups and the endpoints, nothing else: {off:?}"
+    );
+    for group in groups {
+        for endpoint in &endpoints[1..] {
+            assert!(
+                position(&off, "update", group) < position(&off, "delete", endpoint),
+                "{endpoint} deleted before {group} opened the way through the NAT: {off:?}"
+            );
+        }
+    }
+    assert_eq!(modified(&project), functions_before, "no function changed");
+    assert_eq!(project.live_resources(), resources("dev"));
+    project.ok(&["destroy", "--yes", "--skip-preview"]);
+    assert_eq!(project.live_resources(), 0);
 }
 
 /// Two developers' dev stacks (two backends) in one AWS account: nothing collides.

@@ -166,10 +166,10 @@ fn every_resource_of_the_architecture_is_declared() {
             ("aws:cloudwatch/logGroup:LogGroup", 7),
             ("aws:cloudwatch/dashboard:Dashboard", 1),
             ("aws:cloudwatch/queryDefinition:QueryDefinition", 1),
-            // 6 functions × (errors, throttles), DLQ depth and queue age, outbox age, factory
-            // failures, overdue orders, unfinished-order age, refused callbacks, restock
-            // latency, API 5xx rate, 3 database alarms.
-            ("aws:cloudwatch/metricAlarm:MetricAlarm", 24),
+            // 6 functions × (errors, throttles), DLQ depth and queue age, outbox age, expired
+            // idempotency keys, factory failures, overdue orders, unfinished-order age, refused
+            // callbacks, restock latency, API 5xx rate, 3 database alarms.
+            ("aws:cloudwatch/metricAlarm:MetricAlarm", 25),
             ("aws:ec2/securityGroup:SecurityGroup", 3),
             ("aws:ec2/subnet:Subnet", 3),
             ("aws:ec2/internetGateway:InternetGateway", 1),
@@ -183,6 +183,11 @@ fn every_resource_of_the_architecture_is_declared() {
             ("aws:kms/key:Key", 1),
             ("aws:lambda/eventSourceMapping:EventSourceMapping", 1),
             ("aws:lambda/function:Function", 6),
+            // The scheduled functions' asynchronous invocation: one run per period.
+            (
+                "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+                2,
+            ),
             ("aws:lambda/invocation:Invocation", 1),
             ("aws:lambda/permission:Permission", 4),
             ("aws:rds/instance:Instance", 1),
@@ -199,8 +204,8 @@ fn every_resource_of_the_architecture_is_declared() {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         if endpoints {
-            // Prod's functions reach SNS, SQS and Secrets Manager inside the VPC.
-            expected.insert("aws:ec2/vpcEndpoint:VpcEndpoint".into(), 3);
+            // Prod's functions reach SNS and Secrets Manager inside the VPC.
+            expected.insert("aws:ec2/vpcEndpoint:VpcEndpoint".into(), 2);
             expected.insert("aws:ec2/securityGroup:SecurityGroup".into(), 4);
         }
         if simulator {
@@ -255,15 +260,26 @@ fn private_subnets_reach_the_internet_only_through_the_nat() {
         public_routes["routes"][0]["gatewayId"],
         out(run, "donut-states-dev-igw")["id"]
     );
-    // Dev sends its AWS API calls through the NAT; prod through interface endpoints.
+    // Dev sends its AWS API calls through the NAT; prod through interface endpoints, one for
+    // each service a function in the VPC calls: SNS and Secrets Manager. None for SQS: the
+    // requester's queue is polled by its event source mapping, in the Lambda service outside
+    // the VPC, and no function in the VPC calls SQS (least_privilege.rs records the calls).
     assert!(run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint").is_empty());
-    for service in ["sns", "sqs", "secretsmanager"] {
+    let services: BTreeSet<String> = prod()
+        .of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+        .iter()
+        .map(|e| s(&e.inputs, "serviceName").to_owned())
+        .collect();
+    assert_eq!(
+        services,
+        ["secretsmanager", "sns"]
+            .map(|service| format!("com.amazonaws.eu-west-1.{service}"))
+            .into()
+    );
+    for service in ["sns", "secretsmanager"] {
         let endpoint = input(prod(), &format!("donut-states-prod-{service}-endpoint"));
-        assert_eq!(
-            s(endpoint, "serviceName"),
-            format!("com.amazonaws.eu-west-1.{service}")
-        );
         assert_eq!(endpoint["privateDnsEnabled"], true);
+        assert_eq!(s(endpoint, "vpcEndpointType"), "Interface");
     }
 }
 
@@ -439,6 +455,8 @@ fn routes_are_the_api_crates_routes_and_reach_their_functions() {
     }
     for i in run.of_type("aws:apigatewayv2/integration:Integration") {
         assert_eq!(i.inputs["integrationType"], "AWS_PROXY");
+        // API Gateway invokes Lambda by POST (the stand-in refuses another method as AWS does).
+        assert_eq!(i.inputs["integrationMethod"], "POST");
         assert_eq!(i.inputs["payloadFormatVersion"], "2.0");
     }
     let stage = input(run, "donut-states-dev-api-stage");
@@ -533,6 +551,42 @@ fn alarms_watch_the_dlq_functions_and_api_and_mail_ops() {
     assert_eq!(outbox["namespace"], "DonutStates/dev");
     assert_eq!(outbox["metricName"], "OutboxOldestAge");
     assert_eq!(outbox["threshold"], 5.0 * 60_000.0);
+    // The relay's sweep of expired idempotency keys: a key an hour past its window, in 3 sweep
+    // periods running, is a sweep that keeps failing; no data (no run) is not breaching, as
+    // for the outbox's age.
+    let keys = input(run, "donut-states-dev-expired-keys-age");
+    assert_eq!(keys["namespace"], "DonutStates/dev");
+    assert_eq!(keys["metricName"], "ExpiredKeyOldestAge");
+    assert_eq!(keys["statistic"], "Maximum");
+    assert_eq!(keys["threshold"], 60.0 * 60_000.0);
+    assert_eq!(keys["comparisonOperator"], "GreaterThanOrEqualToThreshold");
+    assert_eq!(
+        (
+            keys["datapointsToAlarm"].clone(),
+            keys["evaluationPeriods"].clone()
+        ),
+        (3.0.into(), 3.0.into())
+    );
+    assert_eq!(keys["period"], 60.0, "one sweep a minute");
+    assert_eq!(keys["treatMissingData"], outbox["treatMissingData"]);
+    assert_eq!(keys["okActions"], outbox["okActions"]);
+    // A scheduled function's throttled run is retried by Lambda and its work done by the next
+    // run: its throttles alarm wants 3 sweep periods running; the others' any throttle.
+    for function in donut_config::Function::ALL.map(donut_config::Function::name) {
+        let alarm = input(run, &format!("donut-states-dev-{function}-throttles"));
+        let scheduled = matches!(function, "outbox-relay" | "factory-watchdog");
+        let m_of_n = if scheduled { 3.0 } else { 1.0 };
+        assert_eq!(
+            (
+                alarm["datapointsToAlarm"].clone(),
+                alarm["evaluationPeriods"].clone()
+            ),
+            (m_of_n.into(), m_of_n.into()),
+            "{function}"
+        );
+        assert_eq!(alarm["threshold"], 1.0, "{function}");
+        assert_eq!(alarm["period"], 60.0, "{function}");
+    }
     // The identifier: the instance's `id` is its resource id (`db-…`), unknown to CloudWatch.
     let db_id = out(run, "donut-states-dev-db")["identifier"].clone();
     assert!(
@@ -713,7 +767,7 @@ fn functions_are_rust_on_arm64_with_the_settings_they_read() {
 #[test]
 fn every_function_reads_back_what_the_infra_wrote() {
     use donut_config::Function;
-    use donut_config::settings::{self, Contract, Database, EnvReader, Rds};
+    use donut_config::settings::{self, Contract, Database, EnvReader};
     for run in [dev(), prod()] {
         let stage = if std::ptr::eq(run, dev()) {
             "dev"
@@ -774,12 +828,9 @@ fn every_function_reads_back_what_the_infra_wrote() {
                     s.base.database
                 }
             };
-            let Database::Rds(Rds {
+            let Database {
                 pool_size, tls_ca, ..
-            }) = database
-            else {
-                panic!("{deployed}: a deployed function reaches RDS");
-            };
+            } = database;
             assert_eq!(
                 pool_size,
                 config.db_connections_per_instance(function),
@@ -1020,6 +1071,24 @@ fn the_factory_watchdog_runs_on_the_schedule_and_is_alarmed() {
         let permission = input(run, &format!("donut-states-dev-{function}-schedule-invoke"));
         assert_eq!(permission["principal"], "events.amazonaws.com");
         assert_eq!(permission["sourceArn"], rule["arn"]);
+        // One run per period, each within it: it reserves one instance, a run ends before the
+        // next is due, a failed run is not run again (the next one is its retry), and an event
+        // the period has overtaken is dropped — so a sweep cannot throttle its own next run.
+        let f = input(run, &format!("donut-states-dev-{function}"));
+        assert_eq!(f["reservedConcurrentExecutions"], 1.0, "{function}");
+        assert!(
+            f["timeout"].as_f64().unwrap() < 60.0,
+            "{function}: {} s",
+            f["timeout"]
+        );
+        let invoke = input(run, &format!("donut-states-dev-{function}-async"));
+        assert_eq!(
+            invoke["functionName"],
+            out(run, &format!("donut-states-dev-{function}"))["name"]
+        );
+        assert_eq!(invoke["maximumRetryAttempts"], 0.0);
+        assert_eq!(invoke["maximumEventAgeInSeconds"], 60.0);
+        assert!(invoke.get("qualifier").is_none(), "every version");
     }
     let env = &input(run, "donut-states-dev-factory-watchdog")["environment"]["variables"];
     assert_eq!(
@@ -1277,6 +1346,50 @@ fn the_graph_the_deploy_needs_is_in_the_state() {
         // The NAT is usable once its subnet routes to the internet gateway.
         depends("nat", "public-routes");
         edges += 2;
+        // A function in the VPC runs once its calls have a way out: to the AWS APIs (the
+        // endpoints where the stage has them, else the private subnets' route through the
+        // NAT) and, for the factory's callers, to the internet.
+        let endpoints = ["sns-endpoint", "secretsmanager-endpoint"];
+        let nat_route = ["private-a-routes", "private-b-routes"];
+        for function in donut_config::Function::ALL {
+            let calls_factory = matches!(
+                function,
+                donut_config::Function::FactoryRequester | donut_config::Function::FactoryWatchdog
+            );
+            let mut routes: Vec<&str> = Vec::new();
+            if stage == "prod" {
+                routes.extend(endpoints);
+            }
+            if stage == "dev" || calls_factory {
+                routes.extend(nat_route);
+            }
+            for route in routes {
+                depends(function.name(), route);
+                edges += 1;
+            }
+        }
+        if stage == "prod" {
+            // HTTPS to the endpoints only once they answer: switching `interfaceEndpoints` on
+            // never leaves the functions without a way to the AWS APIs.
+            for group in ["lambda-sg", "factory-caller-sg"] {
+                for endpoint in endpoints {
+                    depends(group, endpoint);
+                    edges += 1;
+                }
+            }
+        }
+        // The schedule invokes a sweep once it may, and once its runs are not retried.
+        for function in ["outbox-relay", "factory-watchdog"] {
+            depends(
+                &format!("{function}-schedule"),
+                &format!("{function}-schedule-invoke"),
+            );
+            depends(
+                &format!("{function}-schedule"),
+                &format!("{function}-async"),
+            );
+            edges += 2;
+        }
         // Every alarm after what it watches.
         for (alarm, subject) in [
             ("dlq-depth", "factory-orders-dlq"),

@@ -43,6 +43,17 @@ impl Live {
         )
     }
 
+    /// A function's own settings, known by the function's name (their id is its name, with a
+    /// qualifier): a string naming the function names the function, not them, and nothing
+    /// else refers to them (AWS deletes them with the function, and never refuses to).
+    fn is_known_by_its_function(&self) -> bool {
+        matches!(
+            self.type_token.as_str(),
+            "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
+                | "aws:lambda/functionUrl:FunctionUrl"
+        )
+    }
+
     fn physical_name(&self) -> Option<&str> {
         ["name", "identifier", "dashboardName"]
             .iter()
@@ -54,6 +65,9 @@ impl Live {
     /// name-like id as the whole value of a property named for `other`'s kind (`role`,
     /// `functionName`, `dbSubnetGroupName`…) — names alone are shared across kinds.
     fn refers_to(&self, other: &Live) -> bool {
+        if other.is_known_by_its_function() {
+            return false;
+        }
         let arn = other.arn();
         // An id AWS made up (`vpc-…`, a URL, an ARN) — not a name, nor one of the resource's
         // own inputs (a default target group's id is its proxy's name).
@@ -568,6 +582,31 @@ mod tests {
         assert!(policy.refers_to(&topic));
         assert!(!other.refers_to(&topic));
         assert!(logs.refers_to(&topic));
+    }
+
+    #[test]
+    fn a_functions_name_refers_to_the_function_not_its_settings() {
+        let function = live(
+            FUNCTION,
+            "relay",
+            json!({"name": "relay"}),
+            Some("arn:aws:lambda:r:1:function:relay"),
+        );
+        let settings = live(
+            "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+            "relay",
+            json!({"functionName": "relay", "maximumRetryAttempts": 0}),
+            None,
+        );
+        let alarm = live(
+            "aws:cloudwatch/metricAlarm:MetricAlarm",
+            "a",
+            json!({"dimensions": {"FunctionName": "relay"}}),
+            None,
+        );
+        assert!(settings.refers_to(&function));
+        assert!(alarm.refers_to(&function));
+        assert!(!alarm.refers_to(&settings));
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //!   message, as the API reference (botocore's models) and real responses quote them.
 //!
 //! Where no real response was found the text follows the service's generic validation message
-//! and says so (`UNCONFIRMED` below).
+//! and says so (`UNCONFIRMED` below). A few rules on values other than names live here too, in
+//! the same three kinds (a queue's delay, a function URL's enums, an integration's method).
 
 use serde_json::{Map, Value};
 
@@ -58,6 +59,12 @@ pub fn auto_name(type_token: &str, logical: &str, suffix: &str) -> Result<String
 
 fn text<'a>(inputs: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     inputs.get(key).and_then(Value::as_str)
+}
+
+/// A number input as a whole number: numbers arrive as doubles (protobuf `Struct`), which
+/// serde_json's `as_i64` does not read.
+fn whole(inputs: &Map<String, Value>, key: &str) -> Option<i64> {
+    inputs.get(key).and_then(Value::as_f64).map(|n| n as i64)
 }
 
 fn all(name: &str, allowed: impl Fn(char) -> bool) -> bool {
@@ -132,7 +139,7 @@ pub fn refusals(type_token: &str, inputs: &Map<String, Value>) -> Vec<Refusal> {
                 }
             }
             // upstream sqs/queue.go: delay_seconds validation.IntBetween(0, 900).
-            if let Some(delay) = inputs.get("delaySeconds").and_then(Value::as_i64)
+            if let Some(delay) = whole(inputs, "delaySeconds")
                 && !(0..=900).contains(&delay)
             {
                 refuse(
@@ -173,14 +180,59 @@ pub fn refusals(type_token: &str, inputs: &Map<String, Value>) -> Vec<Refusal> {
             }
             if let Some(age) = inputs
                 .get("cors")
-                .and_then(|c| c.get("maxAge"))
-                .and_then(Value::as_i64)
+                .and_then(|c| c.as_object())
+                .and_then(|c| whole(c, "maxAge"))
                 && age > 86_400
             {
                 refuse(
                     "cors",
                     When::Plan,
                     format!("expected cors.0.max_age to be at most (86400), got {age}"),
+                );
+            }
+        }
+        "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig" => {
+            // upstream lambda/function_event_invoke_config.go: IntBetween(0, 2) and
+            // IntBetween(60, 21600) (the wheel: "Valid values between 0 and 2", "between 60
+            // and 21600").
+            for (property, wire, range) in [
+                ("maximumRetryAttempts", "maximum_retry_attempts", 0..=2),
+                (
+                    "maximumEventAgeInSeconds",
+                    "maximum_event_age_in_seconds",
+                    60..=21_600,
+                ),
+            ] {
+                if let Some(n) = whole(inputs, property)
+                    && !range.contains(&n)
+                {
+                    refuse(
+                        property,
+                        When::Plan,
+                        format!(
+                            "expected {wire} to be in the range ({} - {}), got {n}",
+                            range.start(),
+                            range.end()
+                        ),
+                    );
+                }
+            }
+        }
+        "aws:apigatewayv2/integration:Integration" => {
+            // API Gateway invokes a Lambda proxy integration by POST and refuses any other
+            // method, as reported against an HTTP API (terraform-provider-aws issue #42391,
+            // CreateIntegration's answer quoted there). An AWS_PROXY integration without a
+            // method is accepted (same report: POST is taken), although the provider's docs
+            // say one "must be specified if integration_type is not MOCK"; the program sets it.
+            if text(inputs, "integrationType") == Some("AWS_PROXY")
+                && let Some(method) = text(inputs, "integrationMethod")
+                && method != "POST"
+            {
+                refuse(
+                    "integrationMethod",
+                    When::Aws,
+                    "BadRequestException: HttpMethod must be POST for AWS_PROXY IntegrationType"
+                        .into(),
                 );
             }
         }
@@ -465,6 +517,52 @@ mod tests {
         let mut m = Map::new();
         m.insert(key.into(), json!(name));
         m
+    }
+
+    #[test]
+    fn a_lambda_proxy_integration_is_invoked_by_post_only() {
+        let integration = |method: Option<&str>| {
+            let mut m = named("integrationType", "AWS_PROXY");
+            if let Some(method) = method {
+                m.insert("integrationMethod".into(), json!(method));
+            }
+            refusals("aws:apigatewayv2/integration:Integration", &m)
+        };
+        assert!(integration(Some("POST")).is_empty());
+        assert!(integration(None).is_empty(), "AWS takes POST");
+        let refused = integration(Some("GET"));
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(refused[0].when, When::Aws);
+        assert_eq!(
+            refused[0].message,
+            "BadRequestException: HttpMethod must be POST for AWS_PROXY IntegrationType"
+        );
+    }
+
+    #[test]
+    fn async_invocation_retries_and_event_age_stay_within_lambdas_ranges() {
+        let config = |retries: i64, age: i64| {
+            let mut m = Map::new();
+            // As the wire sends numbers: doubles.
+            m.insert("maximumRetryAttempts".into(), json!(retries as f64));
+            m.insert("maximumEventAgeInSeconds".into(), json!(age as f64));
+            refusals(
+                "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+                &m,
+            )
+        };
+        assert!(config(0, 60).is_empty());
+        let refused = config(3, 59);
+        assert_eq!(
+            refused
+                .iter()
+                .map(|r| r.message.as_str())
+                .collect::<Vec<_>>(),
+            [
+                "expected maximum_retry_attempts to be in the range (0 - 2), got 3",
+                "expected maximum_event_age_in_seconds to be in the range (60 - 21600), got 59"
+            ]
+        );
     }
 
     #[test]

@@ -118,6 +118,9 @@ fn forces_replacement(type_token: &str, key: &str) -> bool {
         ],
         "aws:lambda/eventSourceMapping:EventSourceMapping" => &["eventSourceArn"],
         "aws:lambda/invocation:Invocation" => &["functionName", "input", "triggers", "qualifier"],
+        "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig" => {
+            &["functionName", "qualifier"]
+        }
         "aws:iam/rolePolicy:RolePolicy" => &["role"],
         "aws:cloudwatch/eventTarget:EventTarget" => &["rule", "targetId"],
         "aws:cloudwatch/dashboard:Dashboard" => &["dashboardName"],

@@ -4,8 +4,10 @@
 //! - **refused**, as the service refuses: an event source mapping whose queue does not exist
 //!   (Lambda `CreateEventSourceMapping`), a subscription to a topic that does not exist (SNS
 //!   `Subscribe`: `NotFound`), a permission on a function that does not exist (Lambda
-//!   `AddPermission`: `ResourceNotFoundException`), a stage's route settings for a route the
-//!   API does not have (API Gateway: `BadRequestException`);
+//!   `AddPermission`: `ResourceNotFoundException`), an asynchronous invocation config of a
+//!   function that does not exist (Lambda `PutFunctionEventInvokeConfig`:
+//!   `ResourceNotFoundException`), a stage's route settings for a route the API does not have
+//!   (API Gateway: `BadRequestException`);
 //! - **findings**, accepted by AWS and doing nothing: an alarm whose dimensions name no live
 //!   queue, function, DB instance, API, stage or topic (CloudWatch accepts any dimension; the
 //!   alarm stays `INSUFFICIENT_DATA` or, with `notBreaching`, `OK` for ever); a policy naming an
@@ -160,6 +162,14 @@ pub fn refusal(live: &Live, all: &[&Live]) -> Option<String> {
                          RouteSettings"
                     )
                 })
+        }
+        "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig" => {
+            // PutFunctionEventInvokeConfig names the function; an unknown one is refused
+            // (404 ResourceNotFoundException, Lambda API reference).
+            let function = text(live, "functionName")?;
+            let exists = live_of(all, "aws:lambda/function:Function")
+                .any(|f| output(f, "name") == Some(function) || output(f, "arn") == Some(function));
+            (!exists).then(|| format!("ResourceNotFoundException: Function not found: {function}"))
         }
         "aws:lambda/permission:Permission" => {
             let function = text(live, "function")?;

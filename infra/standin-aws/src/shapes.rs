@@ -262,6 +262,13 @@ pub const ID_FORMS: &[IdForm] = &[
         holds: is_name,
     },
     IdForm {
+        type_token: "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+        id: "the functionName input as given (with a qualifier: <functionName>:<qualifier>)",
+        read: "id",
+        source: "wheel lambda_/function_event_invoke_config.py Import (name; name:qualifier); upstream lambda/function_event_invoke_config.go functionEventInvokeConfigCreateResourceID(functionName, qualifier)",
+        holds: |id, inputs| id == function_event_invoke_config_id(inputs),
+    },
+    IdForm {
         type_token: "aws:lambda/functionUrl:FunctionUrl",
         id: "the functionName input as given (with a qualifier: <functionName>/<qualifier>)",
         read: "functionUrl",
@@ -414,6 +421,16 @@ pub fn id_form(type_token: &str) -> Option<&'static IdForm> {
     ID_FORMS.iter().find(|f| f.type_token == type_token)
 }
 
+/// A function's asynchronous invocation config's id: its function as named, `:<qualifier>`
+/// when it has one.
+fn function_event_invoke_config_id(inputs: &Map<String, Value>) -> String {
+    let name = text(inputs, "functionName").unwrap_or_default();
+    match text(inputs, "qualifier") {
+        Some(q) => format!("{name}:{q}"),
+        None => name.to_owned(),
+    }
+}
+
 /// A function URL's id: its function as named, `/<qualifier>` when it has one.
 fn function_url_id(inputs: &Map<String, Value>) -> String {
     let name = text(inputs, "functionName").unwrap_or_default();
@@ -488,6 +505,9 @@ pub fn created(
                 out.insert("qualifiedArn".into(), json!(format!("{arn}:$LATEST")));
                 out.insert("version".into(), json!("$LATEST"));
                 (physical.clone(), Some(arn))
+            }
+            "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig" => {
+                (function_event_invoke_config_id(inputs), None)
             }
             "aws:lambda/functionUrl:FunctionUrl" => {
                 // wheel lambda_/function_url.py: function_url is
