@@ -412,7 +412,10 @@ mod tests {
                 matches!(refused, WeakSecret::NotRotation { .. }),
                 "{mistyped}: {refused}"
             );
-            assert!(!refused.to_string().contains(&k), "the value stays out of the error");
+            assert!(
+                !refused.to_string().contains(&k),
+                "the value stays out of the error"
+            );
         }
     }
 
