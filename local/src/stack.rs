@@ -334,11 +334,10 @@ async fn migrate(
     d: &Deployment<'_, String>,
     resources: &Resources,
 ) -> anyhow::Result<()> {
-    let mut settings = options.stage.migrate(
-        d,
-        resources.app_db_secret_arn.clone(),
-        LOCAL_APP_USER_HOSTS,
-    );
+    let mut settings =
+        options
+            .stage
+            .migrate(d, resources.app_db_secret_arn.clone(), LOCAL_APP_USER_HOSTS);
     settings.app_user = options.app_user.clone();
     let migrated = apps::migrate(aws, &settings)?
         .run(options.seed_products)

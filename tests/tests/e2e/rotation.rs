@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use donut_api::{Limits, SalesApi};
 use donut_apigw::{HttpCall, HttpReply, to_lambda_request};
-use donut_e2e::*;
 use donut_config::settings::APP_DB_USER;
+use donut_e2e::*;
 use donut_runtime::RdsSecret;
 use donut_testkit::{Shelf, TestDb};
 use donut_warehouse::{DbConfig, MySqlWarehouse};

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use donut_load::{Scenario, Settings, Summary};
 
-use donut_domain::ExpiredKeys;
 use crate::lambda_shape::{Instance, drive};
+use donut_domain::ExpiredKeys;
 use mysql_async::prelude::*;
 use serde_json::{Value, json};
 
