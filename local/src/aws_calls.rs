@@ -84,7 +84,9 @@ impl Intercept for Recorder {
         context: &BeforeSerializationInterceptorContextRef<'_>,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        use aws_sdk_secretsmanager::operation::get_random_password::GetRandomPasswordInput;
         use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueInput;
+        use aws_sdk_secretsmanager::operation::put_secret_value::PutSecretValueInput;
         use aws_sdk_sns::operation::publish::PublishInput;
         use aws_sdk_sqs::operation as sqs;
         let input = context.input();
@@ -114,6 +116,11 @@ impl Intercept for Recorder {
             ("sqs:GetQueueAttributes", i.queue_url())
         } else if let Some(i) = input.downcast_ref::<GetSecretValueInput>() {
             ("secretsmanager:GetSecretValue", i.secret_id())
+        } else if let Some(i) = input.downcast_ref::<PutSecretValueInput>() {
+            ("secretsmanager:PutSecretValue", i.secret_id())
+        } else if input.downcast_ref::<GetRandomPasswordInput>().is_some() {
+            // No resource: IAM grants it on `*`.
+            ("secretsmanager:GetRandomPassword", None)
         } else {
             ("unknown:operation", None)
         };
