@@ -20,6 +20,21 @@ pub enum InvalidInput {
     IdempotencyKey { max: usize },
     #[error("not a valid id: {0}")]
     Id(String),
+    /// A field of an operator's request, and what it must be.
+    #[error("{field}: {problem}")]
+    Field {
+        field: &'static str,
+        problem: String,
+    },
+}
+
+impl InvalidInput {
+    pub fn new(field: &'static str, problem: impl Into<String>) -> Self {
+        InvalidInput::Field {
+            field,
+            problem: problem.into(),
+        }
+    }
 }
 
 /// A product's id: non-empty, bounded, and made of characters that are safe in URLs and logs.

@@ -4,6 +4,7 @@
 //! the legacy Factory API, HTTP) implement the small traits in [`ports`] and call the
 //! services in [`services`].
 
+pub mod catalogue;
 pub mod events;
 pub mod factory;
 pub mod ids;
@@ -12,6 +13,10 @@ pub mod product;
 pub mod purchase;
 pub mod services;
 
+pub use catalogue::{
+    Adjustment, AuditAction, AuditEntry, CatalogueEntry, CatalogueOutcome, NewProduct, Operator,
+    ProductChange, StockChange,
+};
 pub use events::StockOutEvent;
 pub use factory::{
     FactoryOrder, FactoryOrderStatus, FactoryReceipt, FactoryRequest, NewFactoryOrder,
@@ -20,8 +25,8 @@ pub use ids::{
     CorrelationId, FactoryOrderId, IdempotencyKey, InvalidInput, OrderId, ProductId, Quantity,
 };
 pub use ports::{
-    Alerts, EventPublisher, ExpiredKeys, FactoryApi, FactoryError, FactoryOrderOps, FactoryOrders,
-    OpsOutcome, Outbox, OverdueOrders, PublishError, Restocks, Shelves, StoreError,
+    Alerts, Catalogue, EventPublisher, ExpiredKeys, FactoryApi, FactoryError, FactoryOrderOps,
+    FactoryOrders, OpsOutcome, Outbox, OverdueOrders, PublishError, Restocks, Shelves, StoreError,
 };
 pub use product::{Product, ReorderRule};
 pub use purchase::{

@@ -3,6 +3,9 @@
 use std::future::Future;
 
 use crate::{
+    AuditEntry, CatalogueEntry, CatalogueOutcome, NewProduct, Operator, ProductChange, StockChange,
+};
+use crate::{
     CorrelationId, FactoryOrder, FactoryOrderId, FactoryReceipt, FactoryRequest, OrderId, Product,
     ProductId, PurchaseOutcome, PurchaseRequest, SoldOrder, StockOutEvent,
 };
@@ -160,6 +163,59 @@ pub trait OverdueOrders: Send + Sync {
     fn oldest_unfinished(
         &self,
     ) -> impl Future<Output = Result<Option<std::time::Duration>, StoreError>> + Send;
+}
+
+/// The catalogue and its shelves as operators change them. Every change names its operator
+/// and writes its audit row in its own transaction; none races a sale (each holds the
+/// product's row lock, as a sale does).
+pub trait Catalogue: Send + Sync {
+    /// Every product, retired ones too, by id.
+    fn catalogue(&self) -> impl Future<Output = Result<Vec<CatalogueEntry>, StoreError>> + Send;
+
+    fn entry(
+        &self,
+        id: &ProductId,
+    ) -> impl Future<Output = Result<Option<CatalogueEntry>, StoreError>> + Send;
+
+    /// A new product on the shelf (`Exists` when the id is taken).
+    fn create(
+        &self,
+        operator: &Operator,
+        product: &NewProduct,
+    ) -> impl Future<Output = Result<CatalogueOutcome, StoreError>> + Send;
+
+    /// Name, price, reorder settings, factory id, retired or not (`Unchanged` when nothing
+    /// differs).
+    fn update(
+        &self,
+        operator: &Operator,
+        id: &ProductId,
+        change: &ProductChange,
+    ) -> impl Future<Output = Result<CatalogueOutcome, StoreError>> + Send;
+
+    /// The shelf's stock by a delta or to a count. One that leaves the shelf low opens its
+    /// factory order — with its stock-out in the outbox — in the same transaction, as a sale
+    /// does ([`crate::catalogue::plan_restock`]).
+    fn adjust_stock(
+        &self,
+        operator: &Operator,
+        id: &ProductId,
+        change: &StockChange,
+    ) -> impl Future<Output = Result<CatalogueOutcome, StoreError>> + Send;
+
+    /// The newest audit rows first (of one product, or all), at most `limit`.
+    fn audit_trail(
+        &self,
+        product: Option<&ProductId>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
+
+    /// Factory orders not finished (`open` or `requested`), oldest first, with how long each
+    /// has waited.
+    fn unfinished_factory_orders(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<(FactoryOrder, std::time::Duration)>, StoreError>> + Send;
 }
 
 /// Idempotency keys past their window, as the scheduled sweep removes them.

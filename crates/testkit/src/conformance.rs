@@ -13,6 +13,10 @@ use std::time::Duration;
 
 use donut_domain::ports::{Due, OpsOutcome, RestockOutcome, Settlement};
 use donut_domain::{
+    Adjustment, AuditAction, Catalogue, CatalogueOutcome, NewProduct, Operator, ProductChange,
+    StockChange,
+};
+use donut_domain::{
     CorrelationId, ExpiredKeys, FactoryOrderId, FactoryOrderOps, FactoryOrderStatus, FactoryOrders,
     FactoryReceipt, IdempotencyKey, Outbox, OverdueOrders, Product, ProductId, PurchaseOutcome,
     PurchaseRequest, Quantity, ReorderRule, Restocks, Shelves,
@@ -22,12 +26,26 @@ use crate::{MemWarehouse, Shelf, TestDb};
 
 /// Every port a warehouse implements.
 pub trait Warehouse:
-    Shelves + Restocks + FactoryOrders + OverdueOrders + FactoryOrderOps + Outbox + ExpiredKeys
+    Shelves
+    + Restocks
+    + FactoryOrders
+    + OverdueOrders
+    + FactoryOrderOps
+    + Outbox
+    + ExpiredKeys
+    + Catalogue
 {
 }
 
 impl<T> Warehouse for T where
-    T: Shelves + Restocks + FactoryOrders + OverdueOrders + FactoryOrderOps + Outbox + ExpiredKeys
+    T: Shelves
+        + Restocks
+        + FactoryOrders
+        + OverdueOrders
+        + FactoryOrderOps
+        + Outbox
+        + ExpiredKeys
+        + Catalogue
 {
 }
 
@@ -37,7 +55,10 @@ pub const KEY_WINDOW: Duration = Duration::from_secs(1);
 /// A warehouse under test, and its clock.
 pub trait Subject: Send + Sync {
     type W: Warehouse;
+    /// As the serving functions reach it.
     fn warehouse(&self) -> &Self::W;
+    /// As the operators' function reaches it (its own database user).
+    fn operator(&self) -> &Self::W;
     /// Lets `by` pass for the warehouse.
     fn pass(&self, by: Duration) -> impl Future<Output = ()> + Send;
 }
@@ -67,6 +88,9 @@ impl Subject for Mem {
     fn warehouse(&self) -> &MemWarehouse {
         &self.0
     }
+    fn operator(&self) -> &MemWarehouse {
+        &self.0
+    }
     async fn pass(&self, by: Duration) {
         self.0.advance(by);
     }
@@ -74,7 +98,7 @@ impl Subject for Mem {
 
 /// MariaDB, a database of the case's own, through the functions' user.
 pub struct MariaDb {
-    _db: TestDb,
+    db: TestDb,
     warehouse: donut_warehouse::MySqlWarehouse,
 }
 
@@ -82,7 +106,7 @@ impl MariaDb {
     pub async fn with(shelves: Vec<Shelf>) -> Self {
         let db = TestDb::with_shelves(&shelves).await;
         let warehouse = db.warehouse.clone().with_key_window(KEY_WINDOW);
-        Self { _db: db, warehouse }
+        Self { db, warehouse }
     }
 }
 
@@ -90,6 +114,9 @@ impl Subject for MariaDb {
     type W = donut_warehouse::MySqlWarehouse;
     fn warehouse(&self) -> &Self::W {
         &self.warehouse
+    }
+    fn operator(&self) -> &Self::W {
+        &self.db.operator
     }
     async fn pass(&self, by: Duration) {
         tokio::time::sleep(by).await;
@@ -115,6 +142,10 @@ macro_rules! warehouse_conformance {
             stalled_open_orders_are_chased_once,
             ops_re_request_and_cancel,
             outbox_rows_are_claimed_settled_and_released,
+            operators_create_change_retire_and_restore_audited,
+            an_adjustment_that_leaves_a_shelf_low_opens_its_factory_order,
+            an_adjustment_never_leaves_a_shelf_below_zero,
+            unfinished_factory_orders_are_listed_oldest_first,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -682,4 +713,248 @@ where
     let pending = w.pending().await.unwrap();
     assert_eq!(pending.rows, 1);
     assert!(pending.oldest.is_some());
+}
+
+fn operator() -> Operator {
+    Operator {
+        arn: "arn:aws:iam::123456789012:user/ops-alice".to_owned(),
+        correlation_id: CorrelationId::new(),
+    }
+}
+
+pub async fn operators_create_change_retire_and_restore_audited<S, F, Fut>(make: F)
+where
+    S: Subject,
+    F: Fn(Vec<Shelf>) -> Fut,
+    Fut: Future<Output = S>,
+{
+    let s = make(vec![Shelf::new("glazed", 5)]).await;
+    let (w, op) = (s.warehouse(), s.operator());
+    let alice = operator();
+    let cruller = NewProduct {
+        id: ProductId::parse("cruller").unwrap(),
+        name: "French Cruller".into(),
+        price_cents: 195,
+        stock: 12,
+        reorder: ReorderRule {
+            point: 2,
+            quantity: 24,
+        },
+        factory_product_id: "7".into(),
+    };
+    assert!(matches!(
+        op.create(&alice, &cruller).await.unwrap(),
+        CatalogueOutcome::Changed { before: None, .. }
+    ));
+    assert!(matches!(
+        op.create(&alice, &cruller).await.unwrap(),
+        CatalogueOutcome::Exists(e) if e.product.stock == 12
+    ));
+    assert_eq!(stock(&s, "cruller").await, 12, "on sale at once");
+    let id = cruller.id.clone();
+    let price = ProductChange {
+        price_cents: Some(210),
+        ..ProductChange::default()
+    };
+    assert!(matches!(
+        op.update(&alice, &id, &price).await.unwrap(),
+        CatalogueOutcome::Changed { after, .. } if after.product.price_cents == 210
+    ));
+    assert!(matches!(
+        op.update(&alice, &id, &price).await.unwrap(),
+        CatalogueOutcome::Unchanged(_)
+    ));
+    let retire = ProductChange {
+        retired: Some(true),
+        ..ProductChange::default()
+    };
+    op.update(&alice, &id, &retire).await.unwrap();
+    assert_eq!(
+        w.purchase(&buy("cruller", 1)).await.unwrap(),
+        PurchaseOutcome::UnknownProduct(id.clone()),
+        "a retired product sells nothing"
+    );
+    assert_eq!(w.product(&id).await.unwrap(), None, "nor is it listed");
+    assert!(
+        w.products()
+            .await
+            .unwrap()
+            .iter()
+            .all(|p| p.id.as_str() != "cruller")
+    );
+    let entry = op
+        .entry(&id)
+        .await
+        .unwrap()
+        .expect("operators still see it");
+    assert!(entry.retired);
+    assert_eq!(entry.product.stock, 12, "its stock kept");
+    let restore = ProductChange {
+        retired: Some(false),
+        ..ProductChange::default()
+    };
+    op.update(&alice, &id, &restore).await.unwrap();
+    assert!(matches!(
+        w.purchase(&buy("cruller", 1)).await.unwrap(),
+        PurchaseOutcome::Sold(sale) if sale.remaining == 11
+    ));
+    assert_eq!(
+        op.update(&alice, &ProductId::parse("nope").unwrap(), &price)
+            .await
+            .unwrap(),
+        CatalogueOutcome::UnknownProduct
+    );
+    let trail = op.audit_trail(Some(&id), 10).await.unwrap();
+    let actions: Vec<AuditAction> = trail.iter().map(|a| a.action).collect();
+    assert_eq!(
+        actions,
+        [
+            AuditAction::Restore,
+            AuditAction::Retire,
+            AuditAction::Update,
+            AuditAction::Create
+        ],
+        "newest first, one row per change"
+    );
+    assert!(
+        trail
+            .iter()
+            .all(|a| a.actor == alice.arn && a.correlation_id == alice.correlation_id.as_str())
+    );
+    assert_eq!(trail[3].before, None);
+    assert!(
+        trail[2]
+            .before
+            .as_deref()
+            .unwrap()
+            .contains("\"price_cents\":195")
+    );
+    assert!(trail[2].after.contains("\"price_cents\":210"));
+    assert_eq!(op.catalogue().await.unwrap().len(), 2);
+}
+
+pub async fn an_adjustment_that_leaves_a_shelf_low_opens_its_factory_order<S, F, Fut>(make: F)
+where
+    S: Subject,
+    F: Fn(Vec<Shelf>) -> Fut,
+    Fut: Future<Output = S>,
+{
+    let s = make(vec![Shelf::new("glazed", 10).reorder(3, 20)]).await;
+    let (w, op) = (s.warehouse(), s.operator());
+    let id = ProductId::parse("glazed").unwrap();
+    let broke = |n: i64| StockChange {
+        adjustment: Adjustment::By(-n),
+        reason: "dropped a tray".into(),
+    };
+    let alice = operator();
+    let CatalogueOutcome::Changed { after, restock, .. } =
+        op.adjust_stock(&alice, &id, &broke(5)).await.unwrap()
+    else {
+        panic!("adjusted")
+    };
+    assert_eq!((after.product.stock, restock), (5, None), "above its point");
+    let CatalogueOutcome::Changed { restock, .. } =
+        op.adjust_stock(&alice, &id, &broke(2)).await.unwrap()
+    else {
+        panic!("adjusted")
+    };
+    let opened = restock.expect("at its point: a factory order");
+    assert!(opened.opened_now && opened.stock_out_event.is_some());
+    let order = w
+        .factory_order(opened.factory_order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (order.quantity, order.correlation_id.as_str()),
+        (20, alice.correlation_id.as_str()),
+        "the operator's request is the order's correlation id"
+    );
+    assert_eq!(
+        w.pending().await.unwrap().rows,
+        1,
+        "its stock-out in the outbox"
+    );
+    let count = StockChange {
+        adjustment: Adjustment::To(1),
+        reason: "counted".into(),
+    };
+    let CatalogueOutcome::Changed { restock, .. } =
+        op.adjust_stock(&alice, &id, &count).await.unwrap()
+    else {
+        panic!("adjusted")
+    };
+    let same = restock.expect("still low");
+    assert_eq!(
+        (same.factory_order_id, same.opened_now),
+        (opened.factory_order_id, false),
+        "one factory order per stock-out, as for sales"
+    );
+    assert_eq!(w.pending().await.unwrap().rows, 1);
+    // A sale after the adjustment sells what the count says.
+    assert!(matches!(
+        w.purchase(&buy("glazed", 2)).await.unwrap(),
+        PurchaseOutcome::OutOfStock(o) if o.available == 1
+    ));
+    let trail = op.audit_trail(Some(&id), 10).await.unwrap();
+    assert_eq!(trail.len(), 3);
+    assert_eq!(trail[0].reason.as_deref(), Some("counted"));
+    assert!(trail[0].after.contains("\"stock\":1"));
+}
+
+pub async fn an_adjustment_never_leaves_a_shelf_below_zero<S, F, Fut>(make: F)
+where
+    S: Subject,
+    F: Fn(Vec<Shelf>) -> Fut,
+    Fut: Future<Output = S>,
+{
+    let s = make(vec![Shelf::new("glazed", 3)]).await;
+    let op = s.operator();
+    let alice = operator();
+    let id = ProductId::parse("glazed").unwrap();
+    let take = StockChange {
+        adjustment: Adjustment::By(-4),
+        reason: "stolen".into(),
+    };
+    assert!(matches!(
+        op.adjust_stock(&alice, &id, &take).await.unwrap(),
+        CatalogueOutcome::Refused(_)
+    ));
+    assert_eq!(
+        op.adjust_stock(&alice, &ProductId::parse("nope").unwrap(), &take)
+            .await
+            .unwrap(),
+        CatalogueOutcome::UnknownProduct
+    );
+    assert_eq!(stock(&s, "glazed").await, 3);
+    assert!(
+        op.audit_trail(None, 10).await.unwrap().is_empty(),
+        "nothing changed"
+    );
+}
+
+pub async fn unfinished_factory_orders_are_listed_oldest_first<S, F, Fut>(make: F)
+where
+    S: Subject,
+    F: Fn(Vec<Shelf>) -> Fut,
+    Fut: Future<Output = S>,
+{
+    let s = make(vec![
+        Shelf::new("glazed", 0).reorder(0, 5),
+        Shelf::new("cruller", 0).reorder(0, 5),
+    ])
+    .await;
+    let op = s.operator();
+    let first = open_order(&s, "glazed").await;
+    s.pass(Duration::from_millis(20)).await;
+    let second = open_order(&s, "cruller").await;
+    requested(&s, second).await;
+    let listed = op.unfinished_factory_orders(10).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|(o, _)| o.id).collect::<Vec<_>>(),
+        [first, second]
+    );
+    assert!(listed[0].1 >= listed[1].1, "the oldest has waited longest");
+    assert_eq!(listed[1].0.request_attempts, 1);
+    assert_eq!(op.unfinished_factory_orders(1).await.unwrap().len(), 1);
 }

@@ -65,6 +65,9 @@ pub struct TestDb {
     pub app_user: String,
     /// The warehouse as the functions reach it: the functions' user.
     pub warehouse: MySqlWarehouse,
+    /// The warehouse as the operators' function reaches it: a user of its own with its grants
+    /// (`donut_warehouse::OPERATOR`).
+    pub operator: MySqlWarehouse,
     /// The warehouse as the migrate function reaches it: the master user.
     pub master: MySqlWarehouse,
 }
@@ -110,9 +113,20 @@ impl TestDb {
             .await
             .expect("the functions' user (the test server's user needs GRANT OPTION)");
         let app_url = with_login(&url, &app_user, &password);
+        let operator_user = format!("op_{}", &name[2..14]);
+        master
+            .ensure_user(
+                &operator_user,
+                &password,
+                APP_USER_HOSTS,
+                &donut_warehouse::OPERATOR,
+            )
+            .await
+            .expect("the operators' function's user");
         Self {
             name,
             warehouse: pool(&app_url),
+            operator: pool(&with_login(&url, &operator_user, &password)),
             url,
             app_url,
             app_user,

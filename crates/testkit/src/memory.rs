@@ -14,6 +14,10 @@ use donut_domain::purchase::{
     PurchaseDraft, ShelfState, leaves_shelf_low, plan_reorder, restock_info,
 };
 use donut_domain::{
+    AuditAction, AuditEntry, Catalogue, CatalogueEntry, CatalogueOutcome, NewProduct, Operator,
+    ProductChange, StockChange,
+};
+use donut_domain::{
     ExpiredKeys, FactoryOrder, FactoryOrderId, FactoryOrderOps, FactoryOrderStatus, FactoryOrders,
     FactoryReceipt, OrderId, OutOfStock, Outbox, OverdueOrders, Product, ProductId,
     PurchaseOutcome, PurchaseRequest, Restocks, Sale, Shelves, SoldOrder, StockOutEvent,
@@ -60,6 +64,10 @@ struct State {
     keys: BTreeMap<String, (String, Sale, Duration)>,
     /// How long a key is kept (`None`: the MySQL adapter's default).
     key_window: Option<Duration>,
+    /// Retired products' ids.
+    retired: std::collections::BTreeSet<String>,
+    /// The catalogue's audit trail, oldest first.
+    audit: Vec<AuditEntry>,
     orders_sold: Vec<SoldOrder>,
 }
 
@@ -197,6 +205,9 @@ impl Shelves for MemWarehouse {
             .iter()
             .find(|o| o.order.product_id == request.product_id && o.order.status.unfinished())
             .map(|o| (o.order.id, o.order.status));
+        if s.retired.contains(request.product_id.as_str()) {
+            return Ok(PurchaseOutcome::UnknownProduct(request.product_id.clone()));
+        }
         let Some(product) = s.products.get_mut(request.product_id.as_str()) else {
             return Ok(PurchaseOutcome::UnknownProduct(request.product_id.clone()));
         };
@@ -284,11 +295,20 @@ impl Shelves for MemWarehouse {
     }
 
     async fn products(&self) -> Result<Vec<Product>, StoreError> {
-        Ok(self.state().products.values().cloned().collect())
+        let s = self.state();
+        Ok(s.products
+            .values()
+            .filter(|p| !s.retired.contains(p.id.as_str()))
+            .cloned()
+            .collect())
     }
 
     async fn product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
-        Ok(self.state().products.get(id.as_str()).cloned())
+        let s = self.state();
+        if s.retired.contains(id.as_str()) {
+            return Ok(None);
+        }
+        Ok(s.products.get(id.as_str()).cloned())
     }
 }
 
@@ -518,6 +538,209 @@ impl OverdueOrders for MemWarehouse {
             .filter(|o| o.order.status.unfinished())
             .map(|o| s.now.saturating_sub(o.created))
             .max())
+    }
+}
+
+impl State {
+    fn entry(&self, id: &str) -> Option<CatalogueEntry> {
+        self.products.get(id).map(|p| CatalogueEntry {
+            product: p.clone(),
+            retired: self.retired.contains(id),
+        })
+    }
+
+    fn audit(
+        &mut self,
+        operator: &Operator,
+        action: AuditAction,
+        before: Option<&CatalogueEntry>,
+        after: &CatalogueEntry,
+        reason: Option<&str>,
+    ) {
+        let json = |e: &CatalogueEntry| serde_json::to_string(e).unwrap_or_default();
+        let at = time::OffsetDateTime::UNIX_EPOCH + self.now;
+        self.audit.push(AuditEntry {
+            id: self.audit.len() as u64 + 1,
+            at: at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            actor: operator.arn.clone(),
+            action,
+            product_id: after.product.id.clone(),
+            before: before.map(json),
+            after: json(after),
+            reason: reason.map(str::to_owned),
+            correlation_id: operator.correlation_id.as_str().to_owned(),
+        });
+    }
+
+    /// Writes `entry` back (its product and whether it is retired).
+    fn store(&mut self, entry: &CatalogueEntry) {
+        let id = entry.product.id.as_str().to_owned();
+        if entry.retired {
+            self.retired.insert(id.clone());
+        } else {
+            self.retired.remove(&id);
+        }
+        self.products.insert(id, entry.product.clone());
+    }
+}
+
+impl Catalogue for MemWarehouse {
+    async fn catalogue(&self) -> Result<Vec<CatalogueEntry>, StoreError> {
+        let s = self.state();
+        Ok(s.products.keys().filter_map(|id| s.entry(id)).collect())
+    }
+
+    async fn entry(&self, id: &ProductId) -> Result<Option<CatalogueEntry>, StoreError> {
+        Ok(self.state().entry(id.as_str()))
+    }
+
+    async fn create(
+        &self,
+        operator: &Operator,
+        product: &NewProduct,
+    ) -> Result<CatalogueOutcome, StoreError> {
+        let mut s = self.state();
+        if let Some(existing) = s.entry(product.id.as_str()) {
+            return Ok(CatalogueOutcome::Exists(existing));
+        }
+        let after = CatalogueEntry {
+            product: product.clone().into_product(),
+            retired: false,
+        };
+        s.store(&after);
+        s.audit(operator, AuditAction::Create, None, &after, None);
+        Ok(CatalogueOutcome::Changed {
+            before: None,
+            after,
+            restock: None,
+        })
+    }
+
+    async fn update(
+        &self,
+        operator: &Operator,
+        id: &ProductId,
+        change: &ProductChange,
+    ) -> Result<CatalogueOutcome, StoreError> {
+        let mut s = self.state();
+        let Some(before) = s.entry(id.as_str()) else {
+            return Ok(CatalogueOutcome::UnknownProduct);
+        };
+        let after = change.apply(&before);
+        if after == before {
+            return Ok(CatalogueOutcome::Unchanged(before));
+        }
+        s.store(&after);
+        let action = AuditAction::of_update(&before, &after);
+        s.audit(operator, action, Some(&before), &after, None);
+        Ok(CatalogueOutcome::Changed {
+            before: Some(before),
+            after,
+            restock: None,
+        })
+    }
+
+    async fn adjust_stock(
+        &self,
+        operator: &Operator,
+        id: &ProductId,
+        change: &StockChange,
+    ) -> Result<CatalogueOutcome, StoreError> {
+        let mut s = self.state();
+        let Some(before) = s.entry(id.as_str()) else {
+            return Ok(CatalogueOutcome::UnknownProduct);
+        };
+        let stock = match change.adjustment.stock_after(before.product.stock) {
+            Ok(stock) => stock,
+            Err(refused) => return Ok(CatalogueOutcome::Refused(refused)),
+        };
+        let mut after = before.clone();
+        after.product.stock = stock;
+        s.store(&after);
+        s.audit(
+            operator,
+            AuditAction::Adjust,
+            Some(&before),
+            &after,
+            Some(&change.reason),
+        );
+        let open = s
+            .orders
+            .iter()
+            .find(|o| o.order.product_id == *id && o.order.status.unfinished())
+            .map(|o| (o.order.id, o.order.status));
+        let shelf = ShelfState {
+            stock,
+            reorder: after.product.reorder,
+            factory_product_id: after.product.factory_product_id.clone(),
+            open_order: open,
+        };
+        let draft = PurchaseDraft::new();
+        let opened =
+            donut_domain::catalogue::plan_restock(id, &shelf, after.retired, operator, &draft);
+        if let Some(new) = &opened {
+            let now = s.now;
+            s.orders.push(Order {
+                order: FactoryOrder {
+                    id: new.id,
+                    product_id: new.product_id.clone(),
+                    factory_product_id: new.factory_product_id.clone(),
+                    quantity: new.quantity,
+                    status: FactoryOrderStatus::Open,
+                    factory_request_id: None,
+                    correlation_id: new.correlation_id.clone(),
+                    request_attempts: 0,
+                    chases: 0,
+                },
+                created: now,
+                requested: None,
+                lease_until: None,
+                chased: None,
+                surfaced: false,
+            });
+            let event = new.stock_out_event(stock, draft.event_id, draft.at);
+            s.write_outbox(Some(event.event_id), event.to_json());
+        }
+        let low = after.product.reorder.needs_reorder(stock) && !after.retired;
+        let restock = low
+            .then(|| restock_info(&draft, open, opened.as_ref()))
+            .flatten();
+        Ok(CatalogueOutcome::Changed {
+            before: Some(before),
+            after,
+            restock,
+        })
+    }
+
+    async fn audit_trail(
+        &self,
+        product: Option<&ProductId>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        Ok(self
+            .state()
+            .audit
+            .iter()
+            .rev()
+            .filter(|a| product.is_none_or(|p| a.product_id == *p))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn unfinished_factory_orders(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(FactoryOrder, Duration)>, StoreError> {
+        let s = self.state();
+        Ok(s.orders
+            .iter()
+            .filter(|o| o.order.status.unfinished())
+            .take(limit)
+            .map(|o| (o.order.clone(), s.now.saturating_sub(o.created)))
+            .collect())
     }
 }
 

@@ -19,7 +19,7 @@ pub const APP_GRANTS: &[(&str, &str)] = &[
     // Read by the API and every purchase; the purchase's conditional UPDATE, the restock's
     // `qty + ?`, the shelf's open-order pointer (sell, open factory order, cancel).
     ("products", "SELECT, UPDATE"),
-    // A sale inserts its order (donut_sell_v3); GET /orders/{id} reads it. Orders are never
+    // A sale inserts its order (donut_sell_v4); GET /orders/{id} reads it. Orders are never
     // changed or removed.
     ("orders", "SELECT, INSERT"),
     // Opened by a purchase, moved on by the requester, the watchdog, ops and the restock.
@@ -27,7 +27,7 @@ pub const APP_GRANTS: &[(&str, &str)] = &[
     // Written with the stock-out; claimed, settled and released by the relays. Published rows
     // stay (the audit of what was sent).
     ("outbox", "SELECT, INSERT, UPDATE"),
-    // The one table with DELETE: a key whose purchase was refused records nothing (donut_sell_v3
+    // The one table with DELETE: a key whose purchase was refused records nothing (donut_sell_v4
     // deletes the row it wrote first), a key past its window is taken again (deleted, then
     // written), and the outbox-relay sweeps expired keys.
     ("idempotency_keys", "SELECT, INSERT, UPDATE, DELETE"),
@@ -36,6 +36,40 @@ pub const APP_GRANTS: &[(&str, &str)] = &[
 /// What the functions may run besides [`APP_GRANTS`]: the warehouse's procedures, all
 /// `SQL SECURITY INVOKER` (so EXECUTE adds no right beyond the tables' grants).
 pub const APP_ROUTINE_PRIVILEGES: &str = "EXECUTE";
+
+/// The operators' function (admin-api) has a user of its own: what its statements need.
+pub const OPERATOR_GRANTS: &[(&str, &str)] = &[
+    // The catalogue: products created, changed, retired; stock adjusted under the row lock.
+    ("products", "SELECT, INSERT, UPDATE"),
+    // Every change's audit row; the trail read back. Never changed or removed.
+    ("catalogue_audit", "SELECT, INSERT"),
+    // An adjustment that leaves a shelf low opens one (donut_open_factory_order_v2); ops
+    // re-request and cancel; the unfinished are listed.
+    ("factory_orders", "SELECT, INSERT, UPDATE"),
+    // The stock-out of an order opened or re-requested, published at once (claimed, settled).
+    ("outbox", "SELECT, INSERT, UPDATE"),
+    // Operators' idempotency keys: a key past its window is deleted when taken again.
+    ("operator_requests", "SELECT, INSERT, UPDATE, DELETE"),
+];
+
+/// A database user's rights: table by table, and on the procedures.
+#[derive(Debug, Clone, Copy)]
+pub struct Grants {
+    pub tables: &'static [(&'static str, &'static str)],
+    pub routines: &'static str,
+}
+
+/// The serving functions' user.
+pub const APP: Grants = Grants {
+    tables: APP_GRANTS,
+    routines: APP_ROUTINE_PRIVILEGES,
+};
+
+/// The operators' function's user.
+pub const OPERATOR: Grants = Grants {
+    tables: OPERATOR_GRANTS,
+    routines: APP_ROUTINE_PRIVILEGES,
+};
 
 fn checked<'a>(
     what: &str,
@@ -65,6 +99,18 @@ impl MySqlWarehouse {
         user: &str,
         password: &str,
         hosts: &str,
+    ) -> Result<(), StoreError> {
+        self.ensure_user(user, password, hosts, &APP).await
+    }
+
+    /// [`MySqlWarehouse::ensure_app_user`] with other grants (the operators' function's user:
+    /// [`OPERATOR`]).
+    pub async fn ensure_user(
+        &self,
+        user: &str,
+        password: &str,
+        hosts: &str,
+        grants: &Grants,
     ) -> Result<(), StoreError> {
         let user = checked(
             "user",
@@ -120,9 +166,9 @@ impl MySqlWarehouse {
         statements.extend([
             format!("CREATE USER IF NOT EXISTS {account} IDENTIFIED BY '{password}'"),
             format!("ALTER USER {account} IDENTIFIED BY '{password}'"),
-            format!("GRANT {APP_ROUTINE_PRIVILEGES} ON `{database}`.* TO {account}"),
+            format!("GRANT {} ON `{database}`.* TO {account}", grants.routines),
         ]);
-        for (table, privileges) in APP_GRANTS {
+        for (table, privileges) in grants.tables {
             statements.push(format!(
                 "GRANT {privileges} ON `{database}`.`{table}` TO {account}"
             ));
@@ -130,7 +176,7 @@ impl MySqlWarehouse {
         for statement in statements {
             conn.query_drop(statement).await.map_err(map_err)?;
         }
-        for statement in revocations(&mut conn, &account, database).await? {
+        for statement in revocations(&mut conn, &account, database, grants).await? {
             conn.query_drop(statement).await.map_err(map_err)?;
         }
         Ok(())
@@ -179,16 +225,17 @@ async fn held_privileges(
         .collect())
 }
 
-/// The REVOKE statements that take from `account` what it holds beyond [`APP_GRANTS`] and
-/// [`APP_ROUTINE_PRIVILEGES`] on `database`.
+/// The REVOKE statements that take from `account` what it holds beyond `grants` on `database`.
 async fn revocations(
     conn: &mut mysql_async::Conn,
     account: &str,
     database: &str,
+    grants: &Grants,
 ) -> Result<Vec<String>, StoreError> {
     let wanted = |table: Option<&str>, privilege: &str| match table {
-        None => privilege == APP_ROUTINE_PRIVILEGES,
-        Some(table) => APP_GRANTS
+        None => privilege == grants.routines,
+        Some(table) => grants
+            .tables
             .iter()
             .any(|(t, ps)| *t == table && ps.split(", ").any(|p| p == privilege)),
     };

@@ -6,11 +6,12 @@
 //! same transaction.
 
 mod app_user;
+mod catalogue;
 mod migrations;
 mod outbox;
 mod pool;
 mod store;
 
-pub use app_user::{APP_GRANTS, APP_ROUTINE_PRIVILEGES};
+pub use app_user::{APP, APP_GRANTS, APP_ROUTINE_PRIVILEGES, Grants, OPERATOR, OPERATOR_GRANTS};
 pub use migrations::{MIGRATIONS, Migration};
 pub use pool::{Credentials, DEFAULT_KEY_WINDOW, DbConfig, Login, MySqlWarehouse};

@@ -59,6 +59,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "idempotency keys first",
         sql: include_str!("../migrations/009_keys_first.sql"),
     },
+    Migration {
+        version: 10,
+        name: "operators",
+        sql: include_str!("../migrations/010_operators.sql"),
+    },
 ];
 
 /// "Duplicate column", "duplicate key name" and "can't drop, check that it exists": the

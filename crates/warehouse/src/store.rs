@@ -20,7 +20,7 @@ use crate::pool::{is_deadlock, map_err};
 const SELECT_PRODUCT: &str = "SELECT product_id, name, price_cents, qty, reorder_point, \
      reorder_qty, factory_product_id FROM products";
 
-const SELECT_FACTORY_ORDERS: &str = "SELECT factory_order_id, product_id, factory_product_id, \
+pub(crate) const SELECT_FACTORY_ORDERS: &str = "SELECT factory_order_id, product_id, factory_product_id, \
      quantity, status, factory_request_id, correlation_id, request_attempts, chases FROM factory_orders";
 
 /// How often a purchase that lost a deadlock is tried again before the buyer gets a 503.
@@ -44,7 +44,9 @@ impl Shelves for MySqlWarehouse {
     async fn products(&self) -> Result<Vec<Product>, StoreError> {
         let mut conn = self.conn().await?;
         let rows: Vec<Row> = conn
-            .query(format!("{SELECT_PRODUCT} ORDER BY product_id"))
+            .query(format!(
+                "{SELECT_PRODUCT} WHERE retired_at IS NULL ORDER BY product_id"
+            ))
             .await
             .map_err(map_err)?;
         rows.into_iter().map(product_from_row).collect()
@@ -54,7 +56,7 @@ impl Shelves for MySqlWarehouse {
         let mut conn = self.conn().await?;
         let row: Option<Row> = conn
             .exec_first(
-                format!("{SELECT_PRODUCT} WHERE product_id = ?"),
+                format!("{SELECT_PRODUCT} WHERE product_id = ? AND retired_at IS NULL"),
                 (id.as_str(),),
             )
             .await
@@ -482,7 +484,7 @@ impl Restocks for MySqlWarehouse {
     }
 }
 
-/// What `donut_sell_v3` (migration 009) answers.
+/// What `donut_sell_v4` (migration 010; `donut_sell_v3` of migration 009 with retired products refused) answers.
 #[derive(Debug)]
 struct SellRow {
     /// The product exists.
@@ -567,7 +569,7 @@ impl FromRow for SellRow {
     }
 }
 
-/// One purchase. `donut_sell_v3` sells or refuses (or, for a key that made a sale already,
+/// One purchase. `donut_sell_v4` sells or refuses (or, for a key that made a sale already,
 /// returns that sale's answer); a sale that leaves the shelf above its reorder
 /// point is committed in that one round trip. When the shelf is left low with no factory order
 /// open, the transaction stays open (the product's row locked) while the domain decides
@@ -582,7 +584,7 @@ async fn purchase_call(
     let key = request.idempotency_key.as_ref();
     let row: SellRow = conn
         .exec_first(
-            "CALL donut_sell_v3(?, ?, ?, ?, ?, ?, ?)",
+            "CALL donut_sell_v4(?, ?, ?, ?, ?, ?, ?)",
             (
                 request.product_id.as_str(),
                 request.quantity.get(),
@@ -594,7 +596,7 @@ async fn purchase_call(
             ),
         )
         .await?
-        .ok_or_else(|| corrupt("donut_sell_v3 answered no row"))?;
+        .ok_or_else(|| corrupt("donut_sell_v4 answered no row"))?;
     if let Some(key) = key {
         if row.busy {
             return Ok(PurchaseOutcome::KeyInFlight(key.clone()));
@@ -717,7 +719,7 @@ fn replayed(
     }))
 }
 
-fn open_order(
+pub(crate) fn open_order(
     id: Option<String>,
     status: Option<String>,
 ) -> Result<Option<(FactoryOrderId, FactoryOrderStatus)>, mysql_async::Error> {
@@ -770,8 +772,25 @@ fn product_from_row(row: Row) -> Result<Product, StoreError> {
     })
 }
 
-fn factory_order_from_row(row: Row) -> Result<FactoryOrder, StoreError> {
-    let (
+/// A row of [`SELECT_FACTORY_ORDERS`]'s columns.
+pub(crate) type FactoryOrderRow = (
+    String,
+    String,
+    String,
+    u32,
+    String,
+    Option<String>,
+    String,
+    u32,
+    u32,
+);
+
+pub(crate) fn factory_order_from_row(row: Row) -> Result<FactoryOrder, StoreError> {
+    factory_order_from(mysql_async::from_row_opt(row).map_err(internal)?)
+}
+
+pub(crate) fn factory_order_from(
+    (
         id,
         product_id,
         factory_product_id,
@@ -781,17 +800,8 @@ fn factory_order_from_row(row: Row) -> Result<FactoryOrder, StoreError> {
         correlation_id,
         attempts,
         chases,
-    ): (
-        String,
-        String,
-        String,
-        u32,
-        String,
-        Option<String>,
-        String,
-        u32,
-        u32,
-    ) = mysql_async::from_row_opt(row).map_err(internal)?;
+    ): FactoryOrderRow,
+) -> Result<FactoryOrder, StoreError> {
     Ok(FactoryOrder {
         id: FactoryOrderId::parse(&id).map_err(internal)?,
         product_id: parse_product_id(&product_id)?,
