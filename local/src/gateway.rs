@@ -1,15 +1,25 @@
 //! The API Gateway stand-in: HTTP in, an API Gateway v2 (payload 2.0) event into the same
 //! handler value the Lambda runs, the handler's response back out as HTTP.
+//!
+//! A route with IAM authorization ([`IamAuthorization`]) is let through only with a SigV4
+//! signature of a principal whose policy allows `execute-api:Invoke` on the request, checked as
+//! API Gateway checks it (`donut_apigw::sigv4`) before any function runs: refused, the caller
+//! gets API Gateway's 403; let through, the function's event carries the caller in
+//! `requestContext.authorizer.iam`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use axum::body::{Body as AxumBody, to_bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use donut_api::{Function, HttpHandler, route_for};
-use donut_apigw::{HttpCall, HttpReply, to_lambda_request};
+use donut_api::{Function, HttpHandler};
+use donut_apigw::sigv4::{self, Api, LocalIam, Principal, Refusal, SignedRequest};
+use donut_apigw::{
+    HttpCall, HttpReply, LOCAL_ACCOUNT_ID, LOCAL_API_ID, STAGE, to_lambda_request_with,
+};
 use futures::future::BoxFuture;
 
 /// API Gateway's payload limit.
@@ -36,6 +46,60 @@ pub struct Gateway {
     pub warehouse_restock: Invoke,
     /// Extra documents served as-is (e.g. `/openapi.json`).
     pub static_json: Arc<Vec<(&'static str, String)>>,
+    /// The routes with IAM authorization, and who may call them.
+    pub iam: Arc<IamAuthorization>,
+}
+
+/// Whether a route (its key, `ANY /admin/…`) has IAM authorization.
+///
+/// TODO(#31): `donut_contract::routes::requires_iam` once the admin routes are in `ROUTES`;
+/// until then the operator API's paths, `/admin/…`.
+pub fn requires_iam(route_key: &str) -> bool {
+    let pattern = route_key.split_once(' ').map_or(route_key, |(_, p)| p);
+    pattern == "/admin" || pattern.starts_with("/admin/")
+}
+
+/// The local operator's access key: LocalStack's (`test`/`test`, what `donut-cli` signs with
+/// against the local stack), so `donut-cli` against `make up` is the operator.
+pub const LOCAL_OPERATOR_KEY: (&str, &str) = ("test", "test");
+/// The local operator's ARN, as the admin API's handler sees it.
+pub const LOCAL_OPERATOR_ARN: &str = "arn:aws:iam::000000000000:user/operator";
+
+/// API Gateway's IAM authorization of the local API.
+#[derive(Debug, Clone)]
+pub struct IamAuthorization {
+    /// What signatures must be scoped to (the stage's Region, `execute-api`) and what a
+    /// request's resource ARN names (the local API's account, id and stage, as its events say).
+    pub api: Api,
+    /// The principals, their keys and policies.
+    pub principals: LocalIam,
+    /// Which routes have IAM authorization ([`requires_iam`]; tests may pick others).
+    pub requires: fn(&str) -> bool,
+}
+
+impl IamAuthorization {
+    /// The local stack's: the routes [`requires_iam`] names, and one principal, the operator
+    /// ([`LOCAL_OPERATOR_KEY`], [`LOCAL_OPERATOR_ARN`]), allowed `execute-api:Invoke` on the
+    /// whole local API (only the IAM routes ask; on AWS the operator role's policy names them).
+    pub fn local(region: &str) -> Self {
+        let api = Api::new(region, LOCAL_ACCOUNT_ID, LOCAL_API_ID, STAGE);
+        let operator = Principal::user(LOCAL_ACCOUNT_ID, "operator", "AIDALOCALOPERATOR")
+            .with_key(LOCAL_OPERATOR_KEY.0, LOCAL_OPERATOR_KEY.1)
+            .allowing(&format!(
+                "arn:aws:execute-api:{region}:{LOCAL_ACCOUNT_ID}:{LOCAL_API_ID}/*"
+            ));
+        Self {
+            api,
+            principals: LocalIam::default().with(operator),
+            requires: requires_iam,
+        }
+    }
+
+    /// One more principal (a test's: without the operator's policy, say).
+    pub fn with(mut self, principal: Principal) -> Self {
+        self.principals = self.principals.with(principal);
+        self
+    }
 }
 
 pub async fn serve(
@@ -68,9 +132,12 @@ async fn dispatch(
         )
             .into_response();
     }
-    let invoke = match route_for(&path) {
-        Some(Function::SalesApi) => gateway.sales_api.clone(),
-        Some(Function::WarehouseRestock) => gateway.warehouse_restock.clone(),
+    let Some(route) = donut_contract::routes::matching(&path) else {
+        return json_error(StatusCode::NOT_FOUND, "route_not_found", "no such route");
+    };
+    let invoke = match route.function {
+        Function::SalesApi => gateway.sales_api.clone(),
+        Function::WarehouseRestock => gateway.warehouse_restock.clone(),
         // No route leads to the others (they are fed by the queue and the schedule).
         _ => return json_error(StatusCode::NOT_FOUND, "route_not_found", "no such route"),
     };
@@ -101,7 +168,29 @@ async fn dispatch(
         body: &body,
         source_ip: &source_ip,
     };
-    let lambda_request = match to_lambda_request(&call) {
+    // IAM authorization, before any function runs.
+    let caller = if (gateway.iam.requires)(route.key) {
+        let signed = SignedRequest::from(&call);
+        match sigv4::verify(
+            &signed,
+            &gateway.iam.api,
+            &gateway.iam.principals,
+            SystemTime::now(),
+        ) {
+            Ok(caller) => Some(caller),
+            Err(refusal) => {
+                tracing::info!(
+                    route = route.key,
+                    reason = ?refusal.reason,
+                    "IAM authorization refused the request"
+                );
+                return refused(&refusal);
+            }
+        }
+    } else {
+        None
+    };
+    let lambda_request = match to_lambda_request_with(&call, caller.as_ref()) {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "could not frame the request as an API Gateway event");
@@ -123,6 +212,22 @@ async fn dispatch(
     response
 }
 
+/// API Gateway's 403: its error type in `x-amzn-ErrorType`, `{"message": …}`.
+fn refused(refusal: &Refusal) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        [
+            (axum::http::header::CONTENT_TYPE, "application/json"),
+            (
+                HeaderName::from_static("x-amzn-errortype"),
+                refusal.error_type,
+            ),
+        ],
+        refusal.body(),
+    )
+        .into_response()
+}
+
 fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
     (
@@ -131,4 +236,226 @@ fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
         body,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use aws_credential_types::Credentials;
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    use aws_sigv4::sign::v4;
+    use lambda_http::RequestExt;
+    use lambda_http::request::RequestContext;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    const REGION: &str = "eu-west-1";
+
+    /// A function that answers with the caller API Gateway's IAM authorization let through
+    /// (`requestContext.authorizer.iam.userArn`, null without one), counting its calls.
+    fn stub(calls: Arc<AtomicUsize>) -> Invoke {
+        Arc::new(move |request: lambda_http::Request| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            let arn = match request.request_context() {
+                RequestContext::ApiGatewayV2(context) => context
+                    .authorizer
+                    .and_then(|a| a.iam)
+                    .and_then(|iam| iam.user_arn),
+                _ => None,
+            };
+            Box::pin(async move {
+                lambda_http::Response::builder()
+                    .status(200)
+                    .header("content-type", "application/json")
+                    .body(lambda_http::Body::Text(
+                        json!({ "userArn": arn }).to_string(),
+                    ))
+                    .expect("a response")
+            })
+        })
+    }
+
+    struct Running {
+        base: String,
+        calls: Arc<AtomicUsize>,
+        _stop: tokio::sync::oneshot::Sender<()>,
+    }
+
+    async fn start(iam: IamAuthorization) -> Running {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let gateway = Gateway {
+            sales_api: stub(calls.clone()),
+            warehouse_restock: stub(calls.clone()),
+            static_json: Arc::new(Vec::new()),
+            iam: Arc::new(iam),
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(serve(listener, gateway, async move {
+            let _ = stopped.await;
+        }));
+        Running {
+            base,
+            calls,
+            _stop: stop,
+        }
+    }
+
+    /// The local stack's IAM authorization, with one product's route as the IAM route (the
+    /// admin routes' handler is not in `ROUTES` yet), and a clerk who signs but whose policy
+    /// allows only the product list.
+    fn iam() -> IamAuthorization {
+        IamAuthorization {
+            requires: |route| route == "ANY /products/{id}",
+            ..IamAuthorization::local(REGION)
+        }
+        .with(
+            Principal::user(LOCAL_ACCOUNT_ID, "clerk", "AIDACLERK")
+                .with_key("AKIACLERK", "clerk-secret")
+                .allowing("arn:aws:execute-api:*:*:local/*/GET/products"),
+        )
+    }
+
+    /// `GET url`, signed with `key` (SigV4, `execute-api`, the SDK's signer) when given.
+    async fn get(url: &str, key: Option<(&str, &str)>) -> (u16, Option<String>, Value) {
+        let http = reqwest::Client::new();
+        let mut request = http.get(url).build().unwrap();
+        if let Some((id, secret)) = key {
+            let u = request.url().clone();
+            let host = format!("{}:{}", u.host_str().unwrap(), u.port().unwrap());
+            request
+                .headers_mut()
+                .insert("host", HeaderValue::from_str(&host).unwrap());
+            let identity = Credentials::new(id, secret, None, None, "test").into();
+            let params = v4::SigningParams::builder()
+                .identity(&identity)
+                .region(REGION)
+                .name(sigv4::SERVICE)
+                .time(SystemTime::now())
+                .settings(SigningSettings::default())
+                .build()
+                .unwrap()
+                .into();
+            let headers: Vec<(String, String)> = request
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+                .collect();
+            let signable = SignableRequest::new(
+                "GET",
+                url,
+                headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+                SignableBody::Bytes(&[]),
+            )
+            .unwrap();
+            let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+            for (name, value) in instructions.headers() {
+                request.headers_mut().insert(
+                    HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    HeaderValue::from_str(value).unwrap(),
+                );
+            }
+        }
+        let response = http.execute(request).await.unwrap();
+        let status = response.status().as_u16();
+        let error_type = response
+            .headers()
+            .get("x-amzn-errortype")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (status, error_type, response.json().await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn an_iam_route_runs_only_for_a_caller_whose_policy_allows_it() {
+        let gw = start(iam()).await;
+        let product = format!("{}/products/glazed", gw.base);
+
+        let (status, error_type, body) = get(&product, None).await;
+        assert_eq!(
+            (status, error_type.as_deref(), body),
+            (
+                403,
+                Some("ForbiddenException"),
+                json!({ "message": "Forbidden" })
+            ),
+            "unsigned"
+        );
+
+        let (status, error_type, body) = get(&product, Some(("test", "not-test"))).await;
+        assert_eq!(status, 403, "wrongly signed");
+        assert_eq!(error_type.as_deref(), Some("InvalidSignatureException"));
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("The request signature we calculated does not match"),
+            "{body}"
+        );
+
+        let (status, error_type, body) = get(&product, Some(("AKIANOBODY", "x"))).await;
+        assert_eq!(
+            (status, error_type.as_deref(), body),
+            (
+                403,
+                Some("AccessDeniedException"),
+                json!({ "message": "The security token included in the request is invalid." })
+            ),
+            "unknown key"
+        );
+
+        let (status, error_type, body) = get(&product, Some(("AKIACLERK", "clerk-secret"))).await;
+        assert_eq!(
+            (status, error_type.as_deref(), body),
+            (
+                403,
+                Some("AccessDeniedException"),
+                json!({ "message": "User: arn:aws:iam::000000000000:user/clerk is not authorized \
+                    to perform: execute-api:Invoke on resource: \
+                    arn:aws:execute-api:eu-west-1:000000000000:local/$default/GET/products/glazed \
+                    because no identity-based policy allows the execute-api:Invoke action" })
+            ),
+            "signed, without the policy"
+        );
+        assert_eq!(gw.calls.load(Ordering::SeqCst), 0, "no function ran");
+
+        let (status, _, body) = get(&product, Some(LOCAL_OPERATOR_KEY)).await;
+        assert_eq!(
+            (status, body),
+            (200, json!({ "userArn": LOCAL_OPERATOR_ARN })),
+            "the operator"
+        );
+        assert_eq!(gw.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn other_routes_are_as_before() {
+        let gw = start(iam()).await;
+        // Unsigned, or signed by anyone: no authorizer in the event.
+        let (status, _, body) = get(&format!("{}/products", gw.base), None).await;
+        assert_eq!((status, body), (200, json!({ "userArn": null })));
+        let (status, _, body) =
+            get(&format!("{}/products", gw.base), Some(("AKIANOBODY", "x"))).await;
+        assert_eq!((status, body), (200, json!({ "userArn": null })));
+        let (status, _, _) = get(&format!("{}/nowhere", gw.base), None).await;
+        assert_eq!(status, 404);
+        assert_eq!(gw.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn the_operator_api_has_iam_authorization() {
+        assert!(requires_iam("ANY /admin/orders/{id}"));
+        assert!(requires_iam("ANY /admin"));
+        assert!(!requires_iam("ANY /administrator"));
+        assert!(!requires_iam("ANY /products/{id}"));
+        let local = IamAuthorization::local(REGION);
+        for (key, _) in donut_contract::routes::ROUTES {
+            assert_eq!((local.requires)(key), requires_iam(key), "{key}");
+            assert_eq!(requires_iam(key), key.contains(" /admin"), "{key}");
+        }
+    }
 }

@@ -275,6 +275,7 @@ impl Parts<'_> {
                 "/openapi.json",
                 donut_api::contract::openapi_json(stage.max_quantity),
             )]),
+            iam: Arc::new(gateway::IamAuthorization::local(&stage.region)),
         };
         let stop = self.stopped();
         self.tasks.push(tokio::spawn(async move {

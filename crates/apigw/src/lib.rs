@@ -2,7 +2,11 @@
 //!
 //! [`to_lambda_request`] builds the very JSON event API Gateway sends and parses it with
 //! `lambda_http`'s own deserializer, so a handler sees the same `Request` it sees in AWS.
-//! [`HttpReply`] is what API Gateway makes of the handler's response.
+//! [`HttpReply`] is what API Gateway makes of the handler's response. [`sigv4`] is API Gateway's
+//! IAM authorization: a route that requires it is verified before any function runs, and the
+//! caller reaches the event ([`to_lambda_request_with`]).
+
+pub mod sigv4;
 
 use base64::Engine;
 use lambda_http::{Body, Request, Response};
@@ -21,8 +25,20 @@ pub struct HttpCall<'a> {
     pub source_ip: &'a str,
 }
 
+/// The account, API id and stage the local gateway's events name (and its IAM authorization
+/// checks policies against).
+pub const LOCAL_ACCOUNT_ID: &str = "000000000000";
+pub const LOCAL_API_ID: &str = "local";
+pub const STAGE: &str = "$default";
+
 /// The payload 2.0 event for `call`.
 pub fn event_json(call: &HttpCall<'_>) -> Value {
+    event_json_with(call, None)
+}
+
+/// The payload 2.0 event for `call`, with `requestContext.authorizer.iam` when IAM authorization
+/// let `caller` through (none otherwise, as for a route without authorization).
+pub fn event_json_with(call: &HttpCall<'_>, caller: Option<&sigv4::Caller>) -> Value {
     let headers: Map<String, Value> = call
         .headers
         .iter()
@@ -65,7 +81,7 @@ pub fn event_json(call: &HttpCall<'_>) -> Value {
         .get("user-agent")
         .cloned()
         .unwrap_or(Value::String(String::new()));
-    json!({
+    let mut event = json!({
         "version": "2.0",
         "routeKey": route_key,
         "rawPath": call.path,
@@ -74,8 +90,8 @@ pub fn event_json(call: &HttpCall<'_>) -> Value {
         "queryStringParameters": if query.is_empty() { Value::Null } else { Value::Object(query) },
         "pathParameters": if path_parameters.is_empty() { Value::Null } else { Value::Object(path_parameters) },
         "requestContext": {
-            "accountId": "000000000000",
-            "apiId": "local",
+            "accountId": LOCAL_ACCOUNT_ID,
+            "apiId": LOCAL_API_ID,
             "domainName": "127.0.0.1",
             "domainPrefix": "local",
             "http": {
@@ -87,18 +103,31 @@ pub fn event_json(call: &HttpCall<'_>) -> Value {
             },
             "requestId": uuid::Uuid::new_v4().to_string(),
             "routeKey": route_key,
-            "stage": "$default",
+            "stage": STAGE,
             "time": now.format(&time::format_description::well_known::Rfc2822).unwrap_or_default(),
             "timeEpoch": (now.unix_timestamp_nanos() / 1_000_000) as i64,
         },
         "body": body,
         "isBase64Encoded": base64,
-    })
+    });
+    if let Some(caller) = caller {
+        event["requestContext"]["authorizer"] = json!({ "iam": caller.iam_json() });
+    }
+    event
 }
 
 /// The `lambda_http::Request` a Lambda behind API Gateway receives for `call`.
 pub fn to_lambda_request(call: &HttpCall<'_>) -> Result<Request, String> {
-    lambda_http::request::from_str(&event_json(call).to_string()).map_err(|e| e.to_string())
+    to_lambda_request_with(call, None)
+}
+
+/// The `lambda_http::Request` for `call` on a route IAM authorization let `caller` through.
+pub fn to_lambda_request_with(
+    call: &HttpCall<'_>,
+    caller: Option<&sigv4::Caller>,
+) -> Result<Request, String> {
+    lambda_http::request::from_str(&event_json_with(call, caller).to_string())
+        .map_err(|e| e.to_string())
 }
 
 /// What API Gateway sends back to the client for a handler's response.
@@ -205,6 +234,42 @@ mod tests {
         };
         let req = to_lambda_request(&call).unwrap();
         assert!(matches!(req.body(), Body::Binary(b) if b == &[0xff, 0xfe, 0x00]));
+    }
+
+    #[test]
+    fn the_iam_caller_reaches_the_request_context() {
+        use lambda_http::request::RequestContext;
+
+        let call = HttpCall {
+            method: "GET",
+            path: "/admin/orders",
+            raw_query: "",
+            headers: vec![],
+            body: b"",
+            source_ip: "127.0.0.1",
+        };
+        let caller = sigv4::Caller {
+            access_key: "AKIAOPERATOR".into(),
+            account_id: "123456789012".into(),
+            caller_id: "AIDAOPERATOR".into(),
+            user_arn: "arn:aws:iam::123456789012:user/operator".into(),
+            user_id: "AIDAOPERATOR".into(),
+        };
+        let iam = |request: Request| match request.request_context() {
+            RequestContext::ApiGatewayV2(context) => context.authorizer.and_then(|a| a.iam),
+            _ => panic!("not a payload 2.0 event"),
+        };
+        let seen = iam(to_lambda_request_with(&call, Some(&caller)).unwrap()).unwrap();
+        assert_eq!(seen.user_arn.as_deref(), Some(caller.user_arn.as_str()));
+        assert_eq!(seen.access_key.as_deref(), Some("AKIAOPERATOR"));
+        assert_eq!(seen.account_id.as_deref(), Some("123456789012"));
+        assert_eq!(seen.caller_id.as_deref(), Some("AIDAOPERATOR"));
+        assert_eq!(seen.user_id.as_deref(), Some("AIDAOPERATOR"));
+        assert_eq!(seen.principal_org_id, None);
+        assert_eq!(seen.cognito_identity, None);
+        // Other routes: no authorizer at all, as before.
+        assert_eq!(event_json(&call)["requestContext"].get("authorizer"), None);
+        assert!(iam(to_lambda_request(&call).unwrap()).is_none());
     }
 
     #[test]

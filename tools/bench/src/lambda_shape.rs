@@ -518,6 +518,8 @@ pub async fn http(
             // The bench never calls the callback route; the sales handler answers it with 404.
             warehouse_restock: donut_local::gateway::invoker(api),
             static_json: Arc::new(Vec::new()),
+            // No IAM route is called.
+            iam: Arc::new(donut_local::gateway::IamAuthorization::local("us-east-1")),
         };
         tokio::spawn(donut_local::gateway::serve(listener, gateway, async move {
             let _ = stopped.await;

@@ -1,7 +1,7 @@
 //! The ops toolbox behind `donut-cli`: the dead-letter queue (list, replay, purge), the
 //! factory orders the watchdog gave up on (show, re-request, cancel), the local ops inbox, the
-//! deploy preflight ([`preflight`]) and `make smoke` ([`smoke`], [`alarm_metrics`]). The binary
-//! prints what these return.
+//! deploy preflight ([`preflight`]), `make smoke` ([`smoke`], [`alarm_metrics`]) and the operator
+//! API's signed calls ([`signed`]). The binary prints what these return.
 
 use anyhow::Context;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
@@ -9,6 +9,7 @@ use aws_sdk_sqs::types::MessageSystemAttributeName;
 pub mod alarm_metrics;
 pub mod preflight;
 pub mod region;
+pub mod signed;
 pub mod smoke;
 
 pub use preflight::{LambdaQuota, lambda_quota, preflight};
