@@ -14,7 +14,7 @@ if [ -z "${RDS_CA_BUNDLE:-}" ]; then
   mkdir -p "$ROOT/.local"
   scripts/rds-ca.sh "$RDS_CA_BUNDLE"
 fi
-FUNCTIONS=(sales-api factory-requester warehouse-restock outbox-relay migrate factory-watchdog factory-simulator)
+FUNCTIONS=(sales-api admin-api factory-requester warehouse-restock outbox-relay migrate factory-watchdog factory-simulator)
 
 if [ ! -x "$VENV/bin/cargo-lambda" ]; then
   echo "installing cargo-lambda and zig into $VENV"

@@ -44,19 +44,20 @@ pub fn invoker<H: HttpHandler>(handler: Arc<H>) -> Invoke {
 pub struct Gateway {
     pub sales_api: Invoke,
     pub warehouse_restock: Invoke,
+    pub admin_api: Invoke,
     /// Extra documents served as-is (e.g. `/openapi.json`).
     pub static_json: Arc<Vec<(&'static str, String)>>,
     /// The routes with IAM authorization, and who may call them.
     pub iam: Arc<IamAuthorization>,
 }
 
-/// Whether a route (its key, `ANY /admin/…`) has IAM authorization.
-///
-/// TODO(#31): `donut_contract::routes::requires_iam` once the admin routes are in `ROUTES`;
-/// until then the operator API's paths, `/admin/…`.
+/// Whether a route (its key, `ANY /admin/…`) has IAM authorization: the routes of a function
+/// `donut_contract::routes::requires_iam` names (the operators').
 pub fn requires_iam(route_key: &str) -> bool {
-    let pattern = route_key.split_once(' ').map_or(route_key, |(_, p)| p);
-    pattern == "/admin" || pattern.starts_with("/admin/")
+    donut_contract::routes::ROUTES
+        .iter()
+        .find(|(key, _)| *key == route_key)
+        .is_some_and(|(_, function)| donut_contract::routes::requires_iam(*function))
 }
 
 /// The local operator's access key: LocalStack's (`test`/`test`, what `donut-cli` signs with
@@ -138,6 +139,7 @@ async fn dispatch(
     let invoke = match route.function {
         Function::SalesApi => gateway.sales_api.clone(),
         Function::WarehouseRestock => gateway.warehouse_restock.clone(),
+        Function::AdminApi => gateway.admin_api.clone(),
         // No route leads to the others (they are fed by the queue and the schedule).
         _ => return json_error(StatusCode::NOT_FOUND, "route_not_found", "no such route"),
     };
@@ -292,6 +294,7 @@ mod tests {
         let gateway = Gateway {
             sales_api: stub(calls.clone()),
             warehouse_restock: stub(calls.clone()),
+            admin_api: stub(calls.clone()),
             static_json: Arc::new(Vec::new()),
             iam: Arc::new(iam),
         };
@@ -306,8 +309,8 @@ mod tests {
         }
     }
 
-    /// The local stack's IAM authorization, with one product's route as the IAM route (the
-    /// admin routes' handler is not in `ROUTES` yet), and a clerk who signs but whose policy
+    /// The local stack's IAM authorization, with one product's route as the IAM route (so the
+    /// stub's public and IAM routes sit side by side), and a clerk who signs but whose policy
     /// allows only the product list.
     fn iam() -> IamAuthorization {
         IamAuthorization {
@@ -448,9 +451,9 @@ mod tests {
 
     #[test]
     fn the_operator_api_has_iam_authorization() {
-        assert!(requires_iam("ANY /admin/orders/{id}"));
-        assert!(requires_iam("ANY /admin"));
-        assert!(!requires_iam("ANY /administrator"));
+        assert!(requires_iam("ANY /admin/products/{id}"));
+        assert!(requires_iam("ANY /admin/factory-orders"));
+        assert!(!requires_iam("ANY /admin"), "no such route");
         assert!(!requires_iam("ANY /products/{id}"));
         let local = IamAuthorization::local(REGION);
         for (key, _) in donut_contract::routes::ROUTES {

@@ -62,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
         prefix: stage.prefix(),
         database_url,
         app_user: donut_config::settings::APP_DB_USER.to_owned(),
+        operator_user: donut_config::settings::OPERATOR_DB_USER.to_owned(),
         aws_endpoint: format!(
             "http://127.0.0.1:{}",
             env_or::<u16>("DONUT_LOCALSTACK_PORT", 4566)?

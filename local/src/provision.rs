@@ -39,6 +39,8 @@ pub struct Resources {
     pub db_master_secret_arn: String,
     /// The functions' login, which the migrate function makes.
     pub app_db_secret_arn: String,
+    /// The operators' function's login, which the migrate function makes.
+    pub operator_db_secret_arn: String,
 }
 
 pub async fn provision(aws: &aws_config::SdkConfig, plan: &Plan) -> anyhow::Result<Resources> {
@@ -153,6 +155,7 @@ pub async fn provision(aws: &aws_config::SdkConfig, plan: &Plan) -> anyhow::Resu
     let master = serde_json::json!({ "username": user, "password": password }).to_string();
     let db_master_secret_arn = login_secret(aws, &name("db-master-login"), Some(master)).await?;
     let app_db_secret_arn = login_secret(aws, &name("app-db-login"), None).await?;
+    let operator_db_secret_arn = login_secret(aws, &name("operator-db-login"), None).await?;
 
     Ok(Resources {
         stock_out_topic_arn,
@@ -166,6 +169,7 @@ pub async fn provision(aws: &aws_config::SdkConfig, plan: &Plan) -> anyhow::Resu
         callback_secret_arn,
         db_master_secret_arn,
         app_db_secret_arn,
+        operator_db_secret_arn,
     })
 }
 

@@ -38,6 +38,8 @@ pub struct SystemOptions {
     /// The functions' database user, which the migrate function creates (on AWS
     /// `settings::APP_DB_USER`; tests sharing one server take one each).
     pub app_user: String,
+    /// The operators' function's database user (on AWS `settings::OPERATOR_DB_USER`).
+    pub operator_user: String,
     pub aws_endpoint: String,
     pub api_addr: SocketAddr,
     pub factory_addr: SocketAddr,
@@ -107,6 +109,7 @@ fn kinds(resources: &Resources) -> Vec<(String, String)> {
         (&r.callback_secret_arn, "callback-secret"),
         (&r.db_master_secret_arn, "db-master-login"),
         (&r.app_db_secret_arn, "app-db-login"),
+        (&r.operator_db_secret_arn, "operator-db-login"),
     ]
     .into_iter()
     .map(|(arn, kind)| (arn.clone(), kind.to_owned()))
@@ -256,7 +259,8 @@ impl Parts<'_> {
         Ok(())
     }
 
-    /// The API Gateway stand-in in front of sales-api and warehouse-restock.
+    /// The API Gateway stand-in in front of sales-api, warehouse-restock and admin-api (its
+    /// routes IAM-authorized: SigV4, the local operator's key).
     fn serve_api(
         &mut self,
         listener: tokio::net::TcpListener,
@@ -268,9 +272,11 @@ impl Parts<'_> {
             &self.aws_for(Function::WarehouseRestock),
             &stage.warehouse_restock(d),
         )?;
+        let admin = apps::admin_api(&self.aws_for(Function::AdminApi), &stage.admin_api(d))?;
         let gw = Gateway {
             sales_api: invoker(Arc::new(sales)),
             warehouse_restock: invoker(Arc::new(restock)),
+            admin_api: invoker(Arc::new(admin)),
             static_json: Arc::new(vec![(
                 "/openapi.json",
                 donut_api::contract::openapi_json(stage.max_quantity),
@@ -291,8 +297,8 @@ impl Parts<'_> {
 const LOCAL_APP_USER_HOSTS: &str = "127.0.0.0/255.0.0.0";
 
 /// The database as each function reaches it, as on AWS: the endpoint, the login in (LocalStack's)
-/// Secrets Manager — the master user's for migrate, the functions' own for every other — and no
-/// TLS. A local function serves many requests at once (a Lambda instance one), so its pool is
+/// Secrets Manager — the master user's for migrate, the operators' user's for admin-api, the
+/// functions' own for every other — and no TLS. A local function serves many requests at once (a Lambda instance one), so its pool is
 /// the adapter's default rather than the per-instance share of the connection budget.
 fn database_for(
     options: &SystemOptions,
@@ -305,14 +311,16 @@ fn database_for(
         .context("the database URL names no database")?
         .to_owned();
     let (host, port) = (opts.ip_or_hostname().to_owned(), opts.tcp_port());
-    let (master, app) = (
+    let (master, app, operator) = (
         resources.db_master_secret_arn.clone(),
         resources.app_db_secret_arn.clone(),
+        resources.operator_db_secret_arn.clone(),
     );
     let idle_seconds = u64::from(options.stage.capacity.db_idle_seconds);
     Ok(move |function: Function| Database {
         secret_arn: match function {
             Function::Migrate => master.clone(),
+            Function::AdminApi => operator.clone(),
             _ => app.clone(),
         },
         host: host.clone(),
@@ -335,15 +343,23 @@ async fn migrate(
     d: &Deployment<'_, String>,
     resources: &Resources,
 ) -> anyhow::Result<()> {
-    let mut settings =
-        options
-            .stage
-            .migrate(d, resources.app_db_secret_arn.clone(), LOCAL_APP_USER_HOSTS);
+    let mut settings = options.stage.migrate(
+        d,
+        resources.app_db_secret_arn.clone(),
+        resources.operator_db_secret_arn.clone(),
+        LOCAL_APP_USER_HOSTS,
+    );
     settings.app_user = options.app_user.clone();
+    settings.operator_user = options.operator_user.clone();
     let migrated = apps::migrate(aws, &settings)?
         .run(options.seed_products)
         .await?;
-    tracing::info!(applied = ?migrated.applied, app_user = %migrated.app_user, "migrated");
+    tracing::info!(
+        applied = ?migrated.applied,
+        app_user = %migrated.app_user,
+        operator_user = %migrated.operator_user,
+        "migrated"
+    );
     Ok(())
 }
 

@@ -301,6 +301,7 @@ async fn start(
         database_url: db.url.clone(),
         // The stack's migrate makes its own functions' user (tests share the server).
         app_user: app_user.clone(),
+        operator_user: format!("op_{}", &id[..12]),
         aws_endpoint,
         api_addr: any_port,
         factory_addr: any_port,

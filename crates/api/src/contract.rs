@@ -263,12 +263,300 @@ fn get_product() {}
 #[allow(dead_code)]
 fn factory_callback() {}
 
+// ---- The operators' API (`/admin/…`): IAM-authorized by API Gateway (SigV4). ----
+
+/// A product as operators see it: retired ones too.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct AdminProduct {
+    pub product_id: String,
+    pub name: String,
+    pub price_cents: i64,
+    pub stock: u32,
+    pub reorder_point: u32,
+    pub reorder_quantity: u32,
+    /// The product's id in the legacy factory's catalogue.
+    pub factory_product_id: String,
+    /// A retired product is not listed to buyers and sells nothing (404); its stock is kept.
+    pub retired: bool,
+}
+
+/// 200 to `GET /admin/products`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AdminProductList {
+    pub products: Vec<AdminProduct>,
+}
+
+/// `POST /admin/products`: a new product.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({ "product_id": "french-cruller", "name": "French Cruller", "price_cents": 195,
+    "stock": 24, "reorder_point": 4, "reorder_quantity": 24, "factory_product_id": "7" }))]
+pub struct NewProductRequest {
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    pub product_id: String,
+    #[schema(min_length = 1, max_length = 128)]
+    pub name: String,
+    #[schema(minimum = 0, maximum = 100000000)]
+    pub price_cents: i64,
+    #[schema(minimum = 0, maximum = 1000000)]
+    pub stock: u32,
+    #[schema(minimum = 0, maximum = 1000000)]
+    pub reorder_point: u32,
+    #[schema(minimum = 0, maximum = 1000000)]
+    pub reorder_quantity: u32,
+    #[schema(min_length = 1, max_length = 64)]
+    pub factory_product_id: String,
+}
+
+/// `PATCH /admin/products/{id}`: what changes; a field left out stays. Stock changes through
+/// `POST /admin/products/{id}/stock`, with a reason.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({ "price_cents": 210 }))]
+pub struct ProductPatch {
+    #[schema(min_length = 1, max_length = 128)]
+    pub name: Option<String>,
+    #[schema(minimum = 0, maximum = 100000000)]
+    pub price_cents: Option<i64>,
+    #[schema(minimum = 0, maximum = 1000000)]
+    pub reorder_point: Option<u32>,
+    #[schema(minimum = 0, maximum = 1000000)]
+    pub reorder_quantity: Option<u32>,
+    #[schema(min_length = 1, max_length = 64)]
+    pub factory_product_id: Option<String>,
+    /// `true` retires the product, `false` brings it back.
+    pub retired: Option<bool>,
+}
+
+/// `POST /admin/products/{id}/stock`: exactly one of `delta` and `count`, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({ "delta": -3, "reason": "a tray dropped" }))]
+pub struct StockRequest {
+    /// Units added (positive) or taken away (negative).
+    #[schema(minimum = -1000000, maximum = 1000000)]
+    pub delta: Option<i64>,
+    /// The shelf was counted: it holds this many.
+    #[schema(minimum = 0, maximum = 1000000)]
+    pub count: Option<u32>,
+    #[schema(min_length = 1, max_length = 512)]
+    pub reason: String,
+}
+
+/// The answer to a catalogue or stock change.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CatalogueChange {
+    pub product: AdminProduct,
+    /// False when the product already was as asked (nothing audited).
+    pub changed: bool,
+    /// An adjustment that left the shelf at or below its reorder point: the factory order it
+    /// opened (`opened_now`) or found open.
+    pub restock: Option<Restock>,
+}
+
+/// One audited change.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditView {
+    pub id: u64,
+    /// RFC 3339, UTC.
+    pub at: String,
+    /// The caller's IAM ARN.
+    pub actor: String,
+    /// create, update, retire, restore or adjust.
+    pub action: String,
+    pub product_id: String,
+    /// The product before (none for a creation).
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<serde_json::Value>,
+    #[schema(value_type = Object)]
+    pub after: serde_json::Value,
+    pub reason: Option<String>,
+    pub correlation_id: String,
+}
+
+/// 200 to `GET /admin/audit`, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditList {
+    pub entries: Vec<AuditView>,
+}
+
+/// `?product_id=&limit=` of `GET /admin/audit`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Only this product's changes.
+    #[param(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    pub product_id: Option<String>,
+    /// At most this many (1–500; 100).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+}
+
+/// A factory order as operators see it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FactoryOrderView {
+    #[schema(format = "uuid")]
+    pub factory_order_id: String,
+    pub product_id: String,
+    pub factory_product_id: String,
+    pub quantity: u32,
+    /// open, requested, fulfilled or cancelled.
+    pub status: String,
+    pub factory_request_id: Option<String>,
+    pub correlation_id: String,
+    pub request_attempts: u32,
+    pub chases: u32,
+    /// Seconds since it was opened (in the list of unfinished orders).
+    pub age_seconds: Option<u64>,
+}
+
+/// 200 to `GET /admin/factory-orders`: the unfinished, oldest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FactoryOrderList {
+    pub factory_orders: Vec<FactoryOrderView>,
+}
+
+/// A factory order id in a path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct FactoryOrderPath {
+    #[param(format = "uuid")]
+    pub factory_order_id: String,
+}
+
+/// What a re-request or a cancel did.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FactoryOrderAction {
+    #[schema(format = "uuid")]
+    pub factory_order_id: String,
+    /// `done` (changed; `was` says from what), `unchanged` (already final: `was` is its state),
+    /// `in_flight` (asked for `asked_seconds_ago`: still on its way, nothing done).
+    pub outcome: String,
+    pub was: Option<String>,
+    pub asked_seconds_ago: Option<u64>,
+}
+
+#[utoipa::path(get, path = "/admin/products", tag = "operators", summary = "The catalogue, retired products too",
+    description = "Operators only (IAM, SigV4).",
+    responses((status = 200, description = "Every product", body = AdminProductList),
+        (status = 403, description = "Not signed, or not allowed (API Gateway)", body = IamRefusal),
+        (status = 503, description = "The warehouse cannot be reached; retry", body = ErrorBody)))]
+#[allow(dead_code)]
+fn admin_list_products() {}
+
+#[utoipa::path(post, path = "/admin/products", tag = "operators", summary = "Put a new product on the shelf",
+    description = "Operators only (IAM, SigV4). Audited with the caller's IAM ARN.",
+    request_body(content = NewProductRequest, content_type = "application/json"),
+    responses((status = 201, description = "Created", body = CatalogueChange),
+        (status = 400, description = "A field out of its range, an unknown field, malformed JSON", body = ErrorBody),
+        (status = 403, description = "Not signed, or not allowed (API Gateway)", body = IamRefusal),
+        (status = 409, description = "A product with this id exists", body = ErrorBody),
+        (status = 415, description = "Body not sent as application/json", body = ErrorBody),
+        (status = 503, description = "The warehouse cannot be reached; retry", body = ErrorBody)))]
+#[allow(dead_code)]
+fn admin_create_product() {}
+
+#[utoipa::path(get, path = "/admin/products/{id}", tag = "operators", summary = "One product, retired or not",
+    description = "Operators only (IAM, SigV4).", params(ProductPath),
+    responses((status = 200, description = "The product", body = AdminProduct),
+        (status = 400, description = "Not a valid product id", body = ErrorBody),
+        (status = 403, description = "Not signed, or not allowed (API Gateway)", body = IamRefusal),
+        (status = 404, description = "Unknown product", body = ErrorBody),
+        (status = 503, description = "The warehouse cannot be reached; retry", body = ErrorBody)))]
+#[allow(dead_code)]
+fn admin_get_product() {}
+
+#[utoipa::path(patch, path = "/admin/products/{id}", tag = "operators", summary = "Change a product: name, price, reorder settings, retire or bring back",
+    description = "Operators only (IAM, SigV4). Audited (`update`, `retire`, `restore`) with the caller's IAM ARN; nothing is audited when nothing changes.",
+    params(ProductPath), request_body(content = ProductPatch, content_type = "application/json"),
+    responses((status = 200, description = "Changed, or already so", body = CatalogueChange),
+        (status = 400, description = "A field out of its range, an unknown field, malformed JSON", body = ErrorBody),
+        (status = 403, description = "Not signed, or not allowed (API Gateway)", body = IamRefusal),
+        (status = 404, description = "Unknown product", body = ErrorBody),
+        (status = 415, description = "Body not sent as application/json", body = ErrorBody),
+        (status = 503, description = "The warehouse cannot be reached; retry", body = ErrorBody)))]
+#[allow(dead_code)]
+fn admin_patch_product() {}
+
+#[utoipa::path(post, path = "/admin/products/{id}/stock", tag = "operators", summary = "Adjust a shelf's stock, with a reason",
+    description = "Operators only (IAM, SigV4). By a `delta` or to a `count`, under the product's row lock (no sale in between). A shelf left at or below its reorder point opens its factory order as a sale does. Audited (`adjust`, with the reason).",
+    params(ProductPath), request_body(content = StockRequest, content_type = "application/json"),
+    responses((status = 200, description = "Adjusted", body = CatalogueChange),
+        (status = 400, description = "Not exactly one of delta and count, no reason, malformed JSON", body = ErrorBody),
+        (status = 403, description = "Not signed, or not allowed (API Gateway)", body = IamRefusal),
+        (status = 404, description = "Unknown product", body = ErrorBody),
+        (status = 409, description = "The adjustment would leave the shelf below zero or above its limit", body = ErrorBody),
+        (status = 415, description = "Body not sent as application/json", body = ErrorBody),
+        (status = 503, description = "The warehouse cannot be reached; retry", body = ErrorBody)))]
+#[allow(dead_code)]
+fn admin_adjust_stock() {}
+
+#[utoipa::path(get, path = "/admin/audit", tag = "operators", summary = "The catalogue's audit trail, newest first",
+    description = "Operators only (IAM, SigV4).", params(AuditQuery),
+    responses((status = 200, description = "Audited changes", body = AuditList),
+        (status = 400, description = "A bad product id or limit", body = ErrorBody),
+        (status = 403, description = "Not signed, or not allowed (API Gateway)", body = IamRefusal),
+        (status = 503, description = "The warehouse cannot be reached; retry", body = ErrorBody)))]
+#[allow(dead_code)]
+fn admin_audit() {}
+
+#[utoipa::path(get, path = "/admin/factory-orders", tag = "operators", summary = "Unfinished factory orders, oldest first",
+    description = "Operators only (IAM, SigV4). At most 500.",
+    responses((status = 200, description = "Open and requested orders, with their age", body = FactoryOrderList),
+        (status = 403, description = "Not signed, or not allowed (API Gateway)", body = IamRefusal),
+        (status = 503, description = "The warehouse cannot be reached; retry", body = ErrorBody)))]
+#[allow(dead_code)]
+fn admin_factory_orders() {}
+
+#[utoipa::path(get, path = "/admin/factory-orders/{factory_order_id}", tag = "operators", summary = "One factory order",
+    description = "Operators only (IAM, SigV4).", params(FactoryOrderPath),
+    responses((status = 200, description = "The order", body = FactoryOrderView),
+        (status = 400, description = "Not a factory order id", body = ErrorBody),
+        (status = 403, description = "Not signed, or not allowed (API Gateway)", body = IamRefusal),
+        (status = 404, description = "Unknown factory order", body = ErrorBody),
+        (status = 503, description = "The warehouse cannot be reached; retry", body = ErrorBody)))]
+#[allow(dead_code)]
+fn admin_factory_order() {}
+
+#[utoipa::path(post, path = "/admin/factory-orders/{factory_order_id}/re-request", tag = "operators", summary = "Ask the factory again",
+    description = "Operators only (IAM, SigV4). Back to `open`, its stock-out published again; an order asked for within the queue's visibility timeout is left alone (`in_flight`).",
+    params(FactoryOrderPath),
+    responses((status = 200, description = "What was done", body = FactoryOrderAction),
+        (status = 400, description = "Not a factory order id", body = ErrorBody),
+        (status = 403, description = "Not signed, or not allowed (API Gateway)", body = IamRefusal),
+        (status = 404, description = "Unknown factory order", body = ErrorBody),
+        (status = 503, description = "The warehouse cannot be reached; retry", body = ErrorBody)))]
+#[allow(dead_code)]
+fn admin_re_request() {}
+
+#[utoipa::path(post, path = "/admin/factory-orders/{factory_order_id}/cancel", tag = "operators", summary = "Give up on a factory order",
+    description = "Operators only (IAM, SigV4). `cancelled`: the product's next stock-out opens a new order; a callback that still comes adds its stock.",
+    params(FactoryOrderPath),
+    responses((status = 200, description = "What was done", body = FactoryOrderAction),
+        (status = 400, description = "Not a factory order id", body = ErrorBody),
+        (status = 403, description = "Not signed, or not allowed (API Gateway)", body = IamRefusal),
+        (status = 404, description = "Unknown factory order", body = ErrorBody),
+        (status = 503, description = "The warehouse cannot be reached; retry", body = ErrorBody)))]
+#[allow(dead_code)]
+fn admin_cancel() {}
+
+/// API Gateway's own 403 to an IAM route (no function ran).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct IamRefusal {
+    /// `Forbidden`, or why the signature or the caller was refused.
+    pub message: String,
+}
+
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Donut-States API", description = "Sales API and the legacy factory's callback.", version = "1.0.0"),
-    paths(post_order, get_order, list_products, get_product, factory_callback),
-    components(schemas(OrderRequest, Sold, Restock, RestockStatus, ErrorBody, ErrorDetail, OutOfStockBody, InFlightBody, OrderConflict, OrderView, ProductView, ProductList, CallbackAccepted, ManufactureRequest)),
-    tags((name = "sales", description = "Buying donuts"), (name = "factory", description = "The legacy factory's callback")),
+    info(title = "Donut-States API", description = "Sales API, the legacy factory's callback, and the operators' API (IAM).", version = "1.0.0"),
+    paths(post_order, get_order, list_products, get_product, factory_callback,
+        admin_list_products, admin_create_product, admin_get_product, admin_patch_product,
+        admin_adjust_stock, admin_audit, admin_factory_orders, admin_factory_order,
+        admin_re_request, admin_cancel),
+    components(schemas(OrderRequest, Sold, Restock, RestockStatus, ErrorBody, ErrorDetail, OutOfStockBody, InFlightBody, OrderConflict, OrderView, ProductView, ProductList, CallbackAccepted, ManufactureRequest,
+        AdminProduct, AdminProductList, NewProductRequest, ProductPatch, StockRequest, CatalogueChange, AuditView, AuditList, FactoryOrderView, FactoryOrderList, FactoryOrderAction, IamRefusal)),
+    tags((name = "sales", description = "Buying donuts"), (name = "factory", description = "The legacy factory's callback"), (name = "operators", description = "Running the shop: IAM-authorized (SigV4)")),
 )]
 pub struct ApiDoc;
 

@@ -36,6 +36,12 @@ pub enum ErrorCode {
     UnknownOrder,
     /// The keys that verify callback URLs could not be read (Secrets Manager).
     CallbackKeysUnavailable,
+    /// A product with the id exists (an operator's create).
+    ProductExists,
+    /// A stock adjustment that would leave the shelf below zero or above its limit.
+    AdjustmentRefused,
+    InvalidFactoryOrderId,
+    InvalidQuery,
     Internal,
 }
 
@@ -63,6 +69,10 @@ impl ErrorCode {
             ErrorCode::InvalidOrderId => "invalid_order_id",
             ErrorCode::UnknownOrder => "unknown_order",
             ErrorCode::CallbackKeysUnavailable => "callback_keys_unavailable",
+            ErrorCode::ProductExists => "product_exists",
+            ErrorCode::AdjustmentRefused => "adjustment_refused",
+            ErrorCode::InvalidFactoryOrderId => "invalid_factory_order_id",
+            ErrorCode::InvalidQuery => "invalid_query",
             ErrorCode::Internal => "internal",
         }
     }
@@ -76,7 +86,10 @@ impl ErrorCode {
             | ErrorCode::InvalidBody
             | ErrorCode::InvalidJson
             | ErrorCode::InvalidIdempotencyKey
-            | ErrorCode::InvalidOrderId => StatusCode::BAD_REQUEST,
+            | ErrorCode::InvalidOrderId
+            | ErrorCode::InvalidFactoryOrderId
+            | ErrorCode::InvalidQuery => StatusCode::BAD_REQUEST,
+            ErrorCode::ProductExists | ErrorCode::AdjustmentRefused => StatusCode::CONFLICT,
             ErrorCode::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::IdempotencyKeyInFlight => StatusCode::CONFLICT,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,

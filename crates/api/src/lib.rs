@@ -4,12 +4,14 @@
 //! local gateway (which turns HTTP requests into API Gateway v2 events), so what is tested
 //! locally is what runs in Lambda.
 
+mod admin;
 pub mod contract;
 mod error;
 mod json;
 mod restock;
 mod sales;
 
+pub use admin::AdminApi;
 pub use error::{ApiError, ErrorCode};
 pub use restock::RestockApi;
 pub use sales::{AfterStockOut, Limits, SalesApi};

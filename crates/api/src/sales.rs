@@ -288,7 +288,7 @@ fn unknown_product(id: &ProductId) -> ApiError {
     ApiError::new(ErrorCode::UnknownProduct, format!("no product {id}"))
 }
 
-fn correlation_id(request: &Request) -> CorrelationId {
+pub(crate) fn correlation_id(request: &Request) -> CorrelationId {
     request
         .headers()
         .get(CORRELATION_HEADER)
@@ -297,7 +297,7 @@ fn correlation_id(request: &Request) -> CorrelationId {
         .unwrap_or_default()
 }
 
-fn restock_view(r: &RestockInfo) -> Restock {
+pub(crate) fn restock_view(r: &RestockInfo) -> Restock {
     Restock {
         factory_order_id: r.factory_order_id.to_string(),
         status: match r.status {

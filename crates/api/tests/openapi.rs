@@ -45,11 +45,21 @@ fn the_spec_documents_exactly_the_served_routes() {
             "{path} is routed"
         );
     }
-    // Every operation documents its JSON error body.
+    // Every operation documents its success and its JSON error body; an operators' route, the
+    // 403 API Gateway's IAM authorization answers before any function runs.
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             let responses = op["responses"].as_object().unwrap();
-            assert!(responses.contains_key("200"), "{method} {path}");
+            assert!(
+                responses.contains_key("200") || responses.contains_key("201"),
+                "{method} {path}"
+            );
+            let function = donut_api::route_for(&path.replace('{', "x").replace('}', "")).unwrap();
+            assert_eq!(
+                responses.contains_key("403") && op["tags"][0] == "operators",
+                donut_contract::routes::requires_iam(function),
+                "{method} {path}: the operators' routes, and only they, answer 403 unsigned"
+            );
             assert!(
                 responses
                     .keys()

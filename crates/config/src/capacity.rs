@@ -38,6 +38,10 @@ pub struct Budget {
 /// mapping's `maximumConcurrency`, whose least is 2).
 pub const SIMULATOR_CALLBACK_CONCURRENCY: u32 = 2;
 
+/// The operators' function's instances: operators are few and their tools call one request
+/// at a time (`donut-cli catalogue apply` too); a second instance serves a second operator.
+pub const ADMIN_API_CONCURRENCY: u32 = 2;
+
 /// What Lambda keeps unreserved in an account: 100, or the whole quota when it is lower
 /// ("as long as you leave at least 100 simultaneous executions unreserved",
 /// PutFunctionConcurrency; accounts with a lower quota are refused any reservation).
@@ -58,6 +62,7 @@ impl StageConfig {
             Function::WarehouseRestock => c.restock_concurrency,
             Function::FactoryRequester => self.queue.max_concurrency + 1,
             Function::OutboxRelay | Function::Migrate | Function::FactoryWatchdog => 1,
+            Function::AdminApi => ADMIN_API_CONCURRENCY,
         }
     }
 

@@ -5,7 +5,7 @@
 
 use donut_contract::Function;
 use donut_contract::settings::{
-    self, Base, Callback, Database, Factory, FactoryRequester, FactoryWatchdog, Migrate,
+    self, AdminApi, Base, Callback, Database, Factory, FactoryRequester, FactoryWatchdog, Migrate,
     OutboxRelay, SalesApi, WarehouseRestock,
 };
 
@@ -86,6 +86,17 @@ impl StageConfig {
         }
     }
 
+    /// The operators' function; the deployment's `database` gives it its own login.
+    pub fn admin_api<V: Clone>(&self, d: &Deployment<'_, V>) -> AdminApi<V> {
+        AdminApi {
+            base: d.base(self, Function::AdminApi),
+            max_body_bytes: self.max_body_bytes,
+            stock_out_topic_arn: d.stock_out_topic_arn.clone(),
+            key_hours: self.idempotency_key_hours,
+            re_request_not_within_seconds: u64::from(self.queue.visibility_timeout_seconds),
+        }
+    }
+
     pub fn factory_watchdog<V: Clone>(&self, d: &Deployment<'_, V>) -> FactoryWatchdog<V> {
         FactoryWatchdog {
             base: d.base(self, Function::FactoryWatchdog),
@@ -99,17 +110,21 @@ impl StageConfig {
     }
 
     /// `app_db_secret_arn`: the functions' own database login, which `migrate` keeps (its
-    /// user [`settings::APP_DB_USER`]); `app_user_hosts`: where that user may connect from.
+    /// user [`settings::APP_DB_USER`]); `operator_db_secret_arn`: the operators' function's
+    /// ([`settings::OPERATOR_DB_USER`]); `app_user_hosts`: where both may connect from.
     pub fn migrate<V: Clone>(
         &self,
         d: &Deployment<'_, V>,
         app_db_secret_arn: V,
+        operator_db_secret_arn: V,
         app_user_hosts: &str,
     ) -> Migrate<V> {
         Migrate {
             base: d.base(self, Function::Migrate),
             app_db_secret_arn,
             app_user: settings::APP_DB_USER.to_owned(),
+            operator_db_secret_arn,
+            operator_user: settings::OPERATOR_DB_USER.to_owned(),
             app_user_hosts: app_user_hosts.to_owned(),
         }
     }

@@ -79,6 +79,10 @@ pub struct CapacityConfig {
     /// The factory's callback route's own throttle (its own lane: buyers cannot use it up).
     pub callback_throttle_rate: u32,
     pub callback_throttle_burst: u32,
+    /// The operators' routes' own throttle (`/admin/…`): a few operators, one request at a
+    /// time each; a leaked key cannot flood the database through them.
+    pub admin_throttle_rate: u32,
+    pub admin_throttle_burst: u32,
     /// The server closes a connection idle this long (`wait_timeout`): a frozen Lambda's
     /// connections do not linger for hours.
     pub db_wait_timeout_seconds: u32,
@@ -335,6 +339,8 @@ impl StageConfig {
                 api_throttle_burst: v.number("apiThrottleBurst", 1..=5_000)?,
                 callback_throttle_rate: v.number("callbackThrottleRate", 1..=10_000)?,
                 callback_throttle_burst: v.number("callbackThrottleBurst", 1..=5_000)?,
+                admin_throttle_rate: v.number("adminThrottleRate", 1..=10_000)?,
+                admin_throttle_burst: v.number("adminThrottleBurst", 1..=5_000)?,
                 db_wait_timeout_seconds: v.number("dbWaitTimeoutSeconds", 60..=28_800)?,
                 db_idle_seconds: v.number("dbIdleSeconds", 1..=900)?,
                 lambda_concurrency_quota: v.number("lambdaConcurrencyQuota", 1..=1_000_000)?,
@@ -802,6 +808,16 @@ mod tests {
                 "donut-states:visibilityTimeoutSeconds",
             ),
             ("donut-states:opsEmail", "nobody", "donut-states:opsEmail"),
+            (
+                "donut-states:adminThrottleRate",
+                "0",
+                "donut-states:adminThrottleRate",
+            ),
+            (
+                "donut-states:adminThrottleBurst",
+                "5001",
+                "donut-states:adminThrottleBurst",
+            ),
             (
                 "donut-states:factoryTimeoutMs",
                 "20000",

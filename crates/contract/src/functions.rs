@@ -10,16 +10,19 @@ pub enum Function {
     OutboxRelay,
     Migrate,
     FactoryWatchdog,
+    /// The operators' API (`/admin/…`, IAM-authorized): the catalogue, stock, factory orders.
+    AdminApi,
 }
 
 impl Function {
-    pub const ALL: [Function; 6] = [
+    pub const ALL: [Function; 7] = [
         Function::SalesApi,
         Function::WarehouseRestock,
         Function::FactoryRequester,
         Function::OutboxRelay,
         Function::Migrate,
         Function::FactoryWatchdog,
+        Function::AdminApi,
     ];
 
     /// The crate (and the resource names) of the function.
@@ -31,6 +34,7 @@ impl Function {
             Function::OutboxRelay => "outbox-relay",
             Function::Migrate => "migrate",
             Function::FactoryWatchdog => "factory-watchdog",
+            Function::AdminApi => "admin-api",
         }
     }
 }

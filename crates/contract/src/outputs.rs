@@ -25,3 +25,6 @@ pub const DASHBOARD_URL: &str = "dashboardUrl";
 pub const FUNCTION_NAMES: &str = "functionNames";
 /// Each function's log group, by its kind.
 pub const LOG_GROUPS: &str = "logGroups";
+/// The managed policy allowing `execute-api:Invoke` on the operators' routes (`/admin/…`)
+/// and nothing else: ops attach it to the role they sign `donut-cli` calls with.
+pub const OPERATOR_POLICY_ARN: &str = "operatorPolicyArn";

@@ -30,6 +30,29 @@ routes! {
     PRODUCT = "/products/{id}" => SalesApi,
     /// `POST`: the factory's signed callback.
     FACTORY_CALLBACK = "/factory/callback/{factory_order_id}" => WarehouseRestock,
+    /// Operators (IAM): `GET` the whole catalogue, retired products too; `POST` a new product.
+    ADMIN_PRODUCTS = "/admin/products" => AdminApi,
+    /// Operators (IAM): `GET` one product; `PATCH` its name, price, reorder settings, retired.
+    ADMIN_PRODUCT = "/admin/products/{id}" => AdminApi,
+    /// Operators (IAM): `POST` a stock adjustment (by a delta or to a count, with a reason).
+    ADMIN_STOCK = "/admin/products/{id}/stock" => AdminApi,
+    /// Operators (IAM): `GET` the catalogue's audit trail, newest first.
+    ADMIN_AUDIT = "/admin/audit" => AdminApi,
+    /// Operators (IAM): `GET` the unfinished factory orders, oldest first.
+    ADMIN_FACTORY_ORDERS = "/admin/factory-orders" => AdminApi,
+    /// Operators (IAM): `GET` one factory order.
+    ADMIN_FACTORY_ORDER = "/admin/factory-orders/{factory_order_id}" => AdminApi,
+    /// Operators (IAM): `POST` ask the factory again for the order.
+    ADMIN_RE_REQUEST = "/admin/factory-orders/{factory_order_id}/re-request" => AdminApi,
+    /// Operators (IAM): `POST` give up on the order (the product's slot is freed).
+    ADMIN_CANCEL = "/admin/factory-orders/{factory_order_id}/cancel" => AdminApi,
+}
+
+/// Whether a route is for operators only: API Gateway's IAM authorization (SigV4) refuses
+/// an unsigned or unauthorised call with 403 before any function runs. Every route of the
+/// operators' function is; no other is.
+pub fn requires_iam(function: Function) -> bool {
+    function == Function::AdminApi
 }
 
 /// A request's path matched to a route, as API Gateway matches route keys.

@@ -327,6 +327,43 @@ impl Contract for OutboxRelay<String> {
     }
 }
 
+/// λ admin-api: the operators' door. Its database login is its own (the operators' user).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminApi<V> {
+    pub base: Base<V>,
+    pub max_body_bytes: u32,
+    /// An adjustment's or a re-request's stock-out is published at once, as a sale's is.
+    pub stock_out_topic_arn: V,
+    /// How long an operator's `Idempotency-Key` is kept (`OPERATOR_KEY_HOURS`).
+    pub key_hours: u32,
+    /// A factory order asked for less than this long ago is not re-requested (it is on its
+    /// way: the queue's visibility timeout).
+    pub re_request_not_within_seconds: u64,
+}
+
+impl Contract for AdminApi<String> {
+    type Of<V: Clone> = AdminApi<V>;
+    fn write<V: Clone>(s: &AdminApi<V>, env: &mut EnvWriter<'_, V>) {
+        s.base.write(env);
+        env.plain("MAX_BODY_BYTES", s.max_body_bytes);
+        env.value("STOCK_OUT_TOPIC_ARN", &s.stock_out_topic_arn);
+        env.plain("OPERATOR_KEY_HOURS", s.key_hours);
+        env.plain(
+            "RE_REQUEST_NOT_WITHIN_SECONDS",
+            s.re_request_not_within_seconds,
+        );
+    }
+    fn read(env: &EnvReader<'_>) -> Result<AdminApi<String>, EnvError> {
+        Ok(AdminApi {
+            base: Base::read(env)?,
+            max_body_bytes: env.number("MAX_BODY_BYTES")?,
+            stock_out_topic_arn: env.text("STOCK_OUT_TOPIC_ARN")?,
+            key_hours: env.number("OPERATOR_KEY_HOURS")?,
+            re_request_not_within_seconds: env.number("RE_REQUEST_NOT_WITHIN_SECONDS")?,
+        })
+    }
+}
+
 /// λ factory-watchdog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FactoryWatchdog<V> {
@@ -375,6 +412,9 @@ pub struct Migrate<V> {
     /// The functions' database user, which migrate creates the first time (`APP_DB_USER`);
     /// once the secret holds a login, its user is the one kept.
     pub app_user: String,
+    /// The operators' function's login (its own user, its own grants), kept the same way.
+    pub operator_db_secret_arn: V,
+    pub operator_user: String,
     /// Where the functions' user may connect from (a MySQL host pattern: the VPC's range).
     pub app_user_hosts: String,
 }
@@ -382,12 +422,17 @@ pub struct Migrate<V> {
 /// The functions' database user on a deployed stack.
 pub const APP_DB_USER: &str = "donut_app";
 
+/// The operators' function's database user on a deployed stack.
+pub const OPERATOR_DB_USER: &str = "donut_operator";
+
 impl Contract for Migrate<String> {
     type Of<V: Clone> = Migrate<V>;
     fn write<V: Clone>(s: &Migrate<V>, env: &mut EnvWriter<'_, V>) {
         s.base.write(env);
         env.value("APP_DB_SECRET_ARN", &s.app_db_secret_arn);
         env.plain("APP_DB_USER", &s.app_user);
+        env.value("OPERATOR_DB_SECRET_ARN", &s.operator_db_secret_arn);
+        env.plain("OPERATOR_DB_USER", &s.operator_user);
         env.plain("APP_USER_HOSTS", &s.app_user_hosts);
     }
     fn read(env: &EnvReader<'_>) -> Result<Migrate<String>, EnvError> {
@@ -395,6 +440,8 @@ impl Contract for Migrate<String> {
             base: Base::read(env)?,
             app_db_secret_arn: env.text("APP_DB_SECRET_ARN")?,
             app_user: env.text("APP_DB_USER")?,
+            operator_db_secret_arn: env.text("OPERATOR_DB_SECRET_ARN")?,
+            operator_user: env.text("OPERATOR_DB_USER")?,
             app_user_hosts: env.text("APP_USER_HOSTS")?,
         })
     }
@@ -594,8 +641,19 @@ mod tests {
             base: base(),
             app_db_secret_arn: "arn:app".to_owned(),
             app_user: APP_DB_USER.to_owned(),
+            operator_db_secret_arn: "arn:operator".to_owned(),
+            operator_user: OPERATOR_DB_USER.to_owned(),
             app_user_hosts: "10.40.0.0/255.255.0.0".to_owned(),
         };
+        assert_eq!(round_trip::<Migrate<String>>(&migrate), migrate);
+        let admin = AdminApi {
+            base: base(),
+            max_body_bytes: 16384,
+            stock_out_topic_arn: "arn:t".to_owned(),
+            key_hours: 24,
+            re_request_not_within_seconds: 300,
+        };
+        assert_eq!(round_trip::<AdminApi<String>>(&admin), admin);
         assert_eq!(round_trip::<Migrate<String>>(&migrate), migrate);
     }
 }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use donut_api::{Limits, RestockApi, SalesApi};
+use donut_api::{AdminApi, Limits, RestockApi, SalesApi};
 use donut_contract::settings;
 use donut_domain::StoreError;
 use donut_domain::ports::RelayReport;
@@ -14,7 +14,7 @@ use donut_domain::services::{WatchdogPolicy, WatchdogReport};
 use donut_factory::FactoryClient;
 use donut_messaging::FactoryRequester;
 use donut_messaging::sweep::{expired_keys_pass, relay_pass, watchdog_pass};
-use donut_warehouse::MySqlWarehouse;
+use donut_warehouse::{MySqlWarehouse, OPERATOR};
 
 use donut_messaging::{SnsAlerts, SnsPublisher};
 
@@ -43,6 +43,24 @@ pub fn sales_api(aws: &Aws, s: &settings::SalesApi<String>) -> Result<SalesHandl
         budget: RELAY_AFTER_STOCK_OUT,
     };
     Ok(SalesApi::new(warehouse, limits).with_after_stock_out(relay))
+}
+
+pub type AdminHandler = AdminApi<MySqlWarehouse, RelayNow<SnsPublisher>>;
+
+/// λ admin-api: the operators' door, logged in as the operators' own database user.
+pub fn admin_api(aws: &Aws, s: &settings::AdminApi<String>) -> Result<AdminHandler, SettingsError> {
+    let warehouse = warehouse(aws, &s.base.database)?;
+    let relay = RelayNow {
+        warehouse: warehouse.clone(),
+        publisher: SnsPublisher::new(aws.sns_client(), &s.stock_out_topic_arn),
+        budget: RELAY_AFTER_STOCK_OUT,
+    };
+    Ok(AdminApi::new(
+        warehouse,
+        s.max_body_bytes as usize,
+        Duration::from_secs(s.re_request_not_within_seconds),
+    )
+    .with_after_stock_out(relay))
 }
 
 /// λ warehouse-restock: the factory's signed callback.
@@ -138,11 +156,14 @@ impl FactoryWatchdog {
     }
 }
 
-/// λ migrate: the schema, the functions' own database user, and the seed when asked.
+/// λ migrate: the schema, the functions' own database user, the operators' function's user,
+/// and the seed when asked.
 pub struct Migrate {
     warehouse: MySqlWarehouse,
     app_login: RdsSecret,
     app_user: String,
+    operator_login: RdsSecret,
+    operator_user: String,
     app_user_hosts: String,
 }
 
@@ -151,6 +172,7 @@ pub struct Migrate {
 pub struct Migrated {
     pub applied: Vec<u32>,
     pub app_user: String,
+    pub operator_user: String,
     pub seeded: bool,
 }
 
@@ -159,6 +181,8 @@ pub fn migrate(aws: &Aws, s: &settings::Migrate<String>) -> Result<Migrate, Sett
         warehouse: warehouse(aws, &s.base.database)?,
         app_login: RdsSecret::new(aws, &s.app_db_secret_arn),
         app_user: s.app_user.clone(),
+        operator_login: RdsSecret::new(aws, &s.operator_db_secret_arn),
+        operator_user: s.operator_user.clone(),
         app_user_hosts: s.app_user_hosts.clone(),
     })
 }
@@ -170,12 +194,17 @@ impl Migrate {
         self.warehouse
             .ensure_app_user(&user, &password, &self.app_user_hosts)
             .await?;
+        let (operator, password) = self.operator_login.app_login(&self.operator_user).await?;
+        self.warehouse
+            .ensure_user(&operator, &password, &self.app_user_hosts, &OPERATOR)
+            .await?;
         if seed {
             self.warehouse.seed().await?;
         }
         Ok(Migrated {
             applied,
             app_user: user,
+            operator_user: operator,
             seeded: seed,
         })
     }

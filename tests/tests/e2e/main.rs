@@ -1,6 +1,7 @@
 //! The end-to-end tests, one binary: each module drives the local system (`donut_e2e`) its
 //! own way — the pipeline, bad input, injected faults, password rotation, the load tool.
 
+mod admin;
 mod bad_input;
 mod faults;
 mod load_smoke;

@@ -516,7 +516,9 @@ pub async fn http(
         let gateway = donut_local::gateway::Gateway {
             sales_api: donut_local::gateway::invoker(api.clone()),
             // The bench never calls the callback route; the sales handler answers it with 404.
-            warehouse_restock: donut_local::gateway::invoker(api),
+            warehouse_restock: donut_local::gateway::invoker(api.clone()),
+            // Nor the operators' routes (the sales handler answers them with 404).
+            admin_api: donut_local::gateway::invoker(api),
             static_json: Arc::new(Vec::new()),
             // No IAM route is called.
             iam: Arc::new(donut_local::gateway::IamAuthorization::local("us-east-1")),

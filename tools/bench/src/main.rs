@@ -60,6 +60,7 @@ async fn main() -> anyhow::Result<()> {
             prefix: format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
             database_url: database_url.clone(),
             app_user: format!("bench_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+            operator_user: format!("bop_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
             aws_endpoint: aws,
             api_addr: any,
             factory_addr: any,

@@ -359,13 +359,10 @@ mod tests {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let gateway = Gateway {
             sales_api: echo.clone(),
-            warehouse_restock: echo,
+            warehouse_restock: echo.clone(),
+            admin_api: echo,
             static_json: std::sync::Arc::new(Vec::new()),
-            // The admin routes are not in `ROUTES` yet: one product's route stands in.
-            iam: std::sync::Arc::new(IamAuthorization {
-                requires: |route| route == "ANY /products/{id}",
-                ..IamAuthorization::local(REGION)
-            }),
+            iam: std::sync::Arc::new(IamAuthorization::local(REGION)),
         };
         let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(serve(listener, gateway, async move {
@@ -375,7 +372,7 @@ mod tests {
         let local = donut_local::localstack_config("http://127.0.0.1:4566", REGION).await;
         let client = AdminClient::new(&local, &base).unwrap();
         let response = client
-            .send(reqwest::Method::GET, "/products/glazed?x=1", None)
+            .send(reqwest::Method::GET, "/admin/products/glazed?x=1", None)
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
@@ -388,7 +385,7 @@ mod tests {
         )
         .unwrap();
         let response = stranger
-            .send(reqwest::Method::GET, "/products/glazed", None)
+            .send(reqwest::Method::GET, "/admin/products/glazed", None)
             .await
             .unwrap();
         assert_eq!(response.status(), 403);
@@ -396,7 +393,7 @@ mod tests {
             response.text().await.unwrap(),
             r#"{"message":"The security token included in the request is invalid."}"#
         );
-        let unsigned = reqwest::get(format!("{base}/products/glazed"))
+        let unsigned = reqwest::get(format!("{base}/admin/products/glazed"))
             .await
             .unwrap();
         assert_eq!(unsigned.status(), 403);
