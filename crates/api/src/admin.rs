@@ -243,23 +243,25 @@ where
         operator: &Operator,
         id: &ProductId,
     ) -> Result<Response<Body>, ApiError> {
-        let body: StockRequest = json::read(request, self.max_body_bytes)?;
-        let adjustment = match (body.delta, body.count) {
-            (Some(delta), None) => Adjustment::By(delta),
-            (None, Some(count)) => Adjustment::To(count),
-            _ => {
-                return Err(ApiError::new(
+        let body: StockRequest = json::read(request, self.max_body_bytes).map_err(|e| {
+            // An untagged body's serde error says only that no form matched: say which exist.
+            if e.code == ErrorCode::InvalidBody {
+                ApiError::new(
                     ErrorCode::InvalidBody,
-                    "give exactly one of delta (units added or taken) and count (the shelf counted)",
-                ));
+                    "give {\"delta\": N, \"reason\": …} (units added or taken) or \
+                     {\"count\": N, \"reason\": …} (the shelf counted), nothing else",
+                )
+            } else {
+                e
             }
+        })?;
+        let (adjustment, reason) = match body {
+            StockRequest::By(b) => (Adjustment::By(b.delta), b.reason),
+            StockRequest::To(t) => (Adjustment::To(t.count), t.reason),
         };
-        let change = StockChange {
-            adjustment,
-            reason: body.reason,
-        }
-        .checked()
-        .map_err(invalid)?;
+        let change = StockChange { adjustment, reason }
+            .checked()
+            .map_err(invalid)?;
         let outcome = self.warehouse.adjust_stock(operator, id, &change).await?;
         self.answer(StatusCode::OK, outcome, id).await
     }

@@ -35,6 +35,26 @@ fn integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     }
 }
 
+/// [`integral`] for a field of another integer type (`u32`): out of its range is an error.
+fn whole<'de, D: serde::Deserializer<'de>, T: TryFrom<i64>>(d: D) -> Result<T, D::Error> {
+    let n = integral(d)?;
+    T::try_from(n).map_err(|_| serde::de::Error::custom(format!("{n} is out of range")))
+}
+
+/// [`whole`] for an optional field (absent or `null`: none).
+fn whole_opt<'de, D: serde::Deserializer<'de>, T: TryFrom<i64>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    #[derive(Deserialize)]
+    struct Whole(#[serde(deserialize_with = "integral")] i64);
+    match Option::<Whole>::deserialize(d)? {
+        None => Ok(None),
+        Some(Whole(n)) => T::try_from(n)
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("{n} is out of range"))),
+    }
+}
+
 /// A product id in a path.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -294,17 +314,27 @@ pub struct AdminProductList {
 pub struct NewProductRequest {
     #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub product_id: String,
-    #[schema(min_length = 1, max_length = 128)]
+    /// 1 to 128 characters, not all spaces, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
     #[schema(minimum = 0, maximum = 100000000)]
+    #[serde(deserialize_with = "integral")]
     pub price_cents: i64,
     #[schema(minimum = 0, maximum = 1000000)]
+    #[serde(deserialize_with = "whole")]
     pub stock: u32,
     #[schema(minimum = 0, maximum = 1000000)]
+    #[serde(deserialize_with = "whole")]
     pub reorder_point: u32,
     #[schema(minimum = 0, maximum = 1000000)]
+    #[serde(deserialize_with = "whole")]
     pub reorder_quantity: u32,
-    #[schema(min_length = 1, max_length = 64)]
+    /// 1 to 64 printable ASCII characters.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$")]
     pub factory_product_id: String,
 }
 
@@ -314,32 +344,65 @@ pub struct NewProductRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({ "price_cents": 210 }))]
 pub struct ProductPatch {
-    #[schema(min_length = 1, max_length = 128)]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: Option<String>,
     #[schema(minimum = 0, maximum = 100000000)]
+    #[serde(default, deserialize_with = "whole_opt")]
     pub price_cents: Option<i64>,
     #[schema(minimum = 0, maximum = 1000000)]
+    #[serde(default, deserialize_with = "whole_opt")]
     pub reorder_point: Option<u32>,
     #[schema(minimum = 0, maximum = 1000000)]
+    #[serde(default, deserialize_with = "whole_opt")]
     pub reorder_quantity: Option<u32>,
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}$")]
     pub factory_product_id: Option<String>,
     /// `true` retires the product, `false` brings it back.
     pub retired: Option<bool>,
 }
 
-/// `POST /admin/products/{id}/stock`: exactly one of `delta` and `count`, and why.
+/// `POST /admin/products/{id}/stock`: by a delta or to a count, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum StockRequest {
+    By(StockDelta),
+    To(StockCount),
+}
+
+/// Units added (positive) or taken away (negative): a delivery, breakage.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({ "delta": -3, "reason": "a tray dropped" }))]
-pub struct StockRequest {
-    /// Units added (positive) or taken away (negative).
+pub struct StockDelta {
     #[schema(minimum = -1000000, maximum = 1000000)]
-    pub delta: Option<i64>,
-    /// The shelf was counted: it holds this many.
+    #[serde(deserialize_with = "integral")]
+    pub delta: i64,
+    /// 1 to 512 characters, not all spaces, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
+    pub reason: String,
+}
+
+/// The shelf was counted: it holds `count`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({ "count": 40, "reason": "counted at closing" }))]
+pub struct StockCount {
     #[schema(minimum = 0, maximum = 1000000)]
-    pub count: Option<u32>,
-    #[schema(min_length = 1, max_length = 512)]
+    #[serde(deserialize_with = "whole")]
+    pub count: u32,
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub reason: String,
 }
 
@@ -555,7 +618,7 @@ pub struct IamRefusal {
         admin_adjust_stock, admin_audit, admin_factory_orders, admin_factory_order,
         admin_re_request, admin_cancel),
     components(schemas(OrderRequest, Sold, Restock, RestockStatus, ErrorBody, ErrorDetail, OutOfStockBody, InFlightBody, OrderConflict, OrderView, ProductView, ProductList, CallbackAccepted, ManufactureRequest,
-        AdminProduct, AdminProductList, NewProductRequest, ProductPatch, StockRequest, CatalogueChange, AuditView, AuditList, FactoryOrderView, FactoryOrderList, FactoryOrderAction, IamRefusal)),
+        AdminProduct, AdminProductList, NewProductRequest, ProductPatch, StockRequest, StockDelta, StockCount, CatalogueChange, AuditView, AuditList, FactoryOrderView, FactoryOrderList, FactoryOrderAction, IamRefusal)),
     tags((name = "sales", description = "Buying donuts"), (name = "factory", description = "The legacy factory's callback"), (name = "operators", description = "Running the shop: IAM-authorized (SigV4)")),
 )]
 pub struct ApiDoc;
