@@ -35,7 +35,7 @@ RESOURCES = {
         "vpc",
         "vpc_endpoint",
     ],
-    "iam": ["role", "role_policy"],
+    "iam": ["policy", "role", "role_policy"],
     "kms": ["key"],
     "lambda_": ["event_source_mapping", "function", "function_event_invoke_config", "function_url", "invocation", "permission"],
     "rds": ["instance", "parameter_group", "proxy", "proxy_default_target_group", "proxy_target", "subnet_group"],

@@ -1,6 +1,9 @@
 //! The HTTP API: API Gateway (HTTP API, payload 2.0) with the routes of `donut_config::routes::ROUTES`
 //! — the list the local gateway dispatches by, so what is deployed is what is tested — each
-//! integrated with its function, plus access logs.
+//! integrated with its function, plus access logs. The operators' routes (`/admin/…`,
+//! `routes::requires_iam`) take API Gateway's IAM authorization and a throttle of their own;
+//! the managed policy ops attach to their role allows `execute-api:Invoke` on them and on
+//! nothing else.
 
 use std::collections::HashMap;
 
@@ -9,9 +12,12 @@ use serde_json::json;
 
 use crate::Stack;
 use crate::compute::Compute;
+use crate::iam::{Statement, document};
 use donut_config::Function;
+use donut_config::routes::requires_iam;
 use donut_infra_aws::apigatewayv2::{api, integration, route, stage};
 use donut_infra_aws::cloudwatch::log_group;
+use donut_infra_aws::iam::policy;
 use donut_infra_aws::lambda::permission;
 use donut_infra_aws::types::apigatewayv2::{
     StageAccessLogSettings, StageDefaultRouteSettings, StageRouteSetting,
@@ -32,6 +38,39 @@ pub struct Api {
     pub endpoint: Output<String>,
     /// The stage's name (`$default`), once the stage exists: what the API's metrics name.
     pub stage: Output<String>,
+    /// The managed policy allowing `execute-api:Invoke` on the operators' routes only.
+    pub operator_policy_arn: Output<String>,
+}
+
+/// API Gateway's authorization of a route: IAM (SigV4, the caller's policy must allow
+/// `execute-api:Invoke` on it) for the operators' function, none for the others (the buyers'
+/// routes are public; the factory's callback carries its own capability token).
+pub fn authorization_type(function: Function) -> &'static str {
+    if requires_iam(function) {
+        "AWS_IAM"
+    } else {
+        "NONE"
+    }
+}
+
+/// The requests a route key serves, as an `execute-api:Invoke` resource names them after
+/// `<execution ARN>/<stage>/<method>/`: `ANY` any method, a `{parameter}` any segment
+/// (`ANY /admin/products/{id}` → `*/admin/products/*`).
+pub fn invoke_resource(route_key: &str) -> String {
+    let (method, path) = route_key.split_once(' ').unwrap_or(("ANY", route_key));
+    let method = if method == "ANY" { "*" } else { method };
+    let path: Vec<&str> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(|segment| {
+            if segment.starts_with('{') {
+                "*"
+            } else {
+                segment
+            }
+        })
+        .collect();
+    format!("{method}/{}", path.join("/"))
 }
 
 pub fn declare_api(stack: &Stack) -> HttpApi {
@@ -68,7 +107,14 @@ pub fn declare_routes(stack: &Stack, api: HttpApi, compute: &Compute) -> Api {
     let ctx = stack.ctx;
     let mut integrations: HashMap<&str, Output<String>> = HashMap::new();
     let mut routes = Vec::new();
-    for served in [Function::SalesApi, Function::WarehouseRestock] {
+    // Every function a route names, once, in the routes' order.
+    let mut served_functions: Vec<Function> = Vec::new();
+    for (_, function) in donut_config::routes::ROUTES {
+        if !served_functions.contains(function) {
+            served_functions.push(*function);
+        }
+    }
+    for served in served_functions {
         let (function_key, function) = (served.name(), &compute.functions[&served]);
         let created = integration::create(
             ctx,
@@ -108,21 +154,64 @@ pub fn declare_routes(stack: &Stack, api: HttpApi, compute: &Compute) -> Api {
             route::RouteArgs::builder()
                 .api_id(api.id.clone())
                 .route_key(*route_key)
+                .authorization_type(authorization_type(*target))
                 .target(integrations[function_key].map(|id| format!("integrations/{id}")))
                 .build_struct(),
         );
         routes.push((*route_key, *target, created.id));
     }
     let stage = declare_stage(stack, &api, &routes);
+    let operator_policy_arn = declare_operator_policy(stack, &api, &routes, &stage);
     Api {
         id: api.id,
         endpoint: api.endpoint,
         stage,
+        operator_policy_arn,
     }
 }
 
-/// The `$default` stage: access logs, a stage-wide throttle for the buyers' routes, and a
-/// lane of its own for the factory's callback that no buyer can use up.
+/// The managed policy ops attach to the role they sign their calls with: `execute-api:Invoke`
+/// on each operators' route of this API (any stage, any method the route serves) and nothing
+/// else — IAM is asked about no other route. Declared once the routes and the stage that
+/// serves them exist, so it never names a request AWS could not take yet.
+fn declare_operator_policy(
+    stack: &Stack,
+    api: &HttpApi,
+    routes: &[(&'static str, Function, Output<String>)],
+    stage: &Output<String>,
+) -> Output<String> {
+    let resources: Vec<Output<String>> = routes
+        .iter()
+        .filter(|(_, function, _)| requires_iam(*function))
+        .map(|(key, _, id)| {
+            let resource = invoke_resource(key);
+            let arn = api
+                .execution_arn
+                .map(move |arn| format!("{arn}/*/{resource}"));
+            crate::out::after_all(&arn, &[id.clone(), stage.clone()])
+        })
+        .collect();
+    let created = policy::create(
+        stack.ctx,
+        &stack.name("operator-policy"),
+        policy::PolicyArgs::builder()
+            .tags(stack.tags())
+            .description(format!(
+                "Lets an operator call the admin routes of donut-states ({}): attach it to the operators' role",
+                stack.stack
+            ))
+            .policy(document(vec![Statement::new(
+                &["execute-api:Invoke"],
+                resources,
+            )]))
+            .build_struct(),
+    );
+    created.arn
+}
+
+/// The `$default` stage: access logs, a stage-wide throttle for the buyers' routes, a lane of
+/// its own for the factory's callback that no buyer can use up, and a small one for the
+/// operators' routes (a leaked operator key cannot take the buyers' share).
 fn declare_stage(
     stack: &Stack,
     api: &HttpApi,
@@ -137,22 +226,28 @@ fn declare_stage(
         "integrationLatency": "$context.integrationLatency", "error": "$context.integrationErrorMessage"
     })
     .to_string();
-    // The callback's own lane, declared once its route exists.
-    let (rate, burst) = (
-        capacity.callback_throttle_rate,
-        capacity.callback_throttle_burst,
-    );
-    let callback_routes: Vec<Output<StageRouteSetting>> = routes
+    // The callback's own lane and the operators', each route's declared once the route exists.
+    let lane = |function: Function| match function {
+        Function::WarehouseRestock => Some((
+            capacity.callback_throttle_rate,
+            capacity.callback_throttle_burst,
+        )),
+        f if requires_iam(f) => Some((capacity.admin_throttle_rate, capacity.admin_throttle_burst)),
+        _ => None,
+    };
+    let own_lanes: Vec<Output<StageRouteSetting>> = routes
         .iter()
-        .filter(|(_, function, _)| *function == Function::WarehouseRestock)
-        .map(|(key, _, id)| {
-            crate::out::after(&crate::out::known((*key).to_owned()), id).map(move |key| {
-                StageRouteSetting::builder()
-                    .route_key(key)
-                    .throttling_rate_limit(f64::from(rate))
-                    .throttling_burst_limit(burst as i32)
-                    .build_struct()
-            })
+        .filter_map(|(key, function, id)| {
+            let (rate, burst) = lane(*function)?;
+            Some(
+                crate::out::after(&crate::out::known((*key).to_owned()), id).map(move |key| {
+                    StageRouteSetting::builder()
+                        .route_key(key)
+                        .throttling_rate_limit(f64::from(rate))
+                        .throttling_burst_limit(burst as i32)
+                        .build_struct()
+                }),
+            )
         })
         .collect();
     let stage = stage::create(
@@ -170,7 +265,7 @@ fn declare_stage(
                     .throttling_burst_limit(capacity.api_throttle_burst as i32)
                     .build_struct(),
             )
-            .route_settings(crate::out::all(callback_routes))
+            .route_settings(crate::out::all(own_lanes))
             .access_log_settings(api.access_logs_arn.map(move |arn| {
                 StageAccessLogSettings::builder()
                     .destination_arn(arn)

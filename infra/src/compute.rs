@@ -232,6 +232,8 @@ pub fn declare(
     let database = |function: Function| {
         let (login, host) = match function {
             Function::Migrate => (&data.db_secret_arn, &data.db_address),
+            // The operators' function logs in as its own user (its own grants), by the same way.
+            Function::AdminApi => (&data.operator_db_secret_arn, &data.serving_address),
             _ => (&data.app_db_secret_arn, &data.serving_address),
         };
         Database {
@@ -281,12 +283,13 @@ pub fn declare(
         network,
         Spec {
             function: Function::Migrate,
-            description: "Applies the warehouse schema migrations, keeps the functions' database user (and the dev seed)",
+            description: "Applies the warehouse schema migrations, keeps the functions' and the operators' database users (and the dev seed)",
             timeout_seconds: 120,
             env: settings::Migrate::to_env(
                 &c.migrate(
                     &deployment,
                     data.app_db_secret_arn.clone(),
+                    data.operator_db_secret_arn.clone(),
                     crate::network::VPC_MYSQL_HOSTS,
                 ),
                 &plain,
@@ -296,13 +299,17 @@ pub fn declare(
                     &["secretsmanager:GetSecretValue"],
                     vec![data.db_secret_arn.clone()],
                 ),
-                // The functions' login: made once, kept in its own secret.
+                // The functions' login and the operators' function's: each made once, kept in its
+                // own secret.
                 Statement::new(
                     &[
                         "secretsmanager:GetSecretValue",
                         "secretsmanager:PutSecretValue",
                     ],
-                    vec![data.app_db_secret_arn.clone()],
+                    vec![
+                        data.app_db_secret_arn.clone(),
+                        data.operator_db_secret_arn.clone(),
+                    ],
                 ),
                 // GetRandomPassword has no resource to name.
                 Statement::new(
@@ -321,6 +328,22 @@ pub fn declare(
             timeout_seconds: 10,
             env: settings::SalesApi::to_env(&c.sales_api(&deployment), &plain),
             statements: vec![db_secret(), publish(), topic_key()],
+        },
+        Spec {
+            function: Function::AdminApi,
+            description: "The operators' API (/admin/…, IAM-authorized): the catalogue, stock adjustments, factory orders",
+            timeout_seconds: 10,
+            env: settings::AdminApi::to_env(&c.admin_api(&deployment), &plain),
+            // Its own login only (never the functions'); an adjustment's stock-out is published
+            // at once, as a sale's is.
+            statements: vec![
+                Statement::new(
+                    &["secretsmanager:GetSecretValue"],
+                    vec![data.operator_db_secret_arn.clone()],
+                ),
+                publish(),
+                topic_key(),
+            ],
         },
         Spec {
             function: Function::WarehouseRestock,

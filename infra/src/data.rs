@@ -1,7 +1,8 @@
 //! The warehouse: RDS MySQL in the private subnets, encrypted, its master password made by
 //! RDS and kept in Secrets Manager; Multi-AZ, deletion protection and backups per stage.
-//! Plus the callback secret, from the stack's encrypted config, the functions' own login, and
-//! where the stage asks for one (`dbProxy`) an RDS Proxy in front of the instance.
+//! Plus the callback secret, from the stack's encrypted config, the functions' own login, the
+//! operators' function's own login, and where the stage asks for one (`dbProxy`) an RDS Proxy
+//! in front of the instance.
 
 use pulumi_gestalt_rust::Output;
 
@@ -34,6 +35,8 @@ pub struct Data {
     pub db_secret_arn: Output<String>,
     /// The functions' own login (`{"username", "password"}`), written by migrate.
     pub app_db_secret_arn: Output<String>,
+    /// The operators' function's own login (its user, its grants), written by migrate.
+    pub operator_db_secret_arn: Output<String>,
     pub callback_secret_arn: Output<String>,
     /// Changes with every new callback key value: the functions that hold the key get it in
     /// their environment, so a rotation replaces their running instances.
@@ -133,6 +136,20 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
             .recovery_window_in_days(stack.config.secret_recovery_days as i32)
             .build_struct(),
     );
+    // The operators' function's login, made the same way: a user of its own, with the grants
+    // the catalogue's changes need and no more (the local stack names this secret's kind the
+    // same, `operator-db-login`).
+    let operator_login = secret::create(
+        ctx,
+        &stack.name("operator-db-login"),
+        secret::SecretArgs::builder()
+            .tags(stack.tags())
+            .description(
+                "The operators' function's database login (written by the migrate function)",
+            )
+            .recovery_window_in_days(stack.config.secret_recovery_days as i32)
+            .build_struct(),
+    );
     let callback = secret::create(
         ctx,
         &stack.name("callback-secret"),
@@ -156,7 +173,7 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
             network,
             proxy_sg,
             &instance.identifier,
-            &app_login.arn,
+            &[app_login.arn.clone(), operator_login.arn.clone()],
         ),
         None => instance.address.clone(),
     };
@@ -176,18 +193,21 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
         callback_secret_arn: callback.arn,
         callback_key_version: callback_version.version_id,
         app_db_secret_arn: app_login.arn,
+        operator_db_secret_arn: operator_login.arn,
     }
 }
 
-/// RDS Proxy in front of the instance: it logs in with the functions' login (its secret, read
-/// through a role of its own), keeps at most `dbProxyMaxConnectionsPercent` % of the database's
-/// connections, and speaks TLS only. Returns its endpoint.
+/// RDS Proxy in front of the instance: it logs in with the logins of the functions that serve
+/// through it (the functions' and the operators' function's: a proxy connects a client only as
+/// a user one of its secrets names; read through a role of its own), keeps at most
+/// `dbProxyMaxConnectionsPercent` % of the database's connections, and speaks TLS only.
+/// Returns its endpoint.
 fn proxy(
     stack: &Stack,
     network: &Network,
     proxy_sg: &Output<String>,
     instance_identifier: &Output<String>,
-    login_secret: &Output<String>,
+    login_secrets: &[Output<String>],
 ) -> Output<String> {
     let ctx = stack.ctx;
     let role = role::create(
@@ -207,7 +227,7 @@ fn proxy(
             .role(role.id.clone())
             .policy(document(vec![Statement::new(
                 &["secretsmanager:GetSecretValue"],
-                vec![login_secret.clone()],
+                login_secrets.to_vec(),
             )]))
             .build_struct(),
     );
@@ -221,14 +241,16 @@ fn proxy(
             .vpc_subnet_ids(network.private_subnet_ids.clone())
             .vpc_security_group_ids(proxy_sg.map(|sg| vec![sg]))
             .require_tls(true)
-            .auths(login_secret.map(|arn| {
-                vec![
-                    ProxyAuth::builder()
-                        .auth_scheme("SECRETS".to_owned())
-                        .iam_auth("DISABLED".to_owned())
-                        .secret_arn(arn)
-                        .build_struct(),
-                ]
+            .auths(crate::out::all(login_secrets.to_vec()).map(|arns| {
+                arns.into_iter()
+                    .map(|arn| {
+                        ProxyAuth::builder()
+                            .auth_scheme("SECRETS".to_owned())
+                            .iam_auth("DISABLED".to_owned())
+                            .secret_arn(arn)
+                            .build_struct()
+                    })
+                    .collect::<Vec<_>>()
             }))
             .build_struct(),
     );

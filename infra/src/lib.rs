@@ -116,6 +116,8 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
     export(ctx, outputs::DLQ_ALARM_NAME, &alarms.dlq_alarm_name);
     export(ctx, outputs::FACTORY_URL, &factory.url);
     export(ctx, outputs::DASHBOARD_URL, &dashboard_url);
+    // For ops: the policy to attach to the role operators sign their calls with.
+    export(ctx, outputs::OPERATOR_POLICY_ARN, &api.operator_policy_arn);
     // The factory simulator (a stage that deploys it) is listed with the functions.
     let simulator = factory
         .simulator

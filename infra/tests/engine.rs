@@ -15,14 +15,14 @@ use support::*;
 /// function, the queue's mapping, the function URL), prod calls the real factory.
 fn resources(stage: &str) -> usize {
     match stage {
-        "dev" => 108,
-        "prod" => 104,
+        "dev" => 126,
+        "prod" => 122,
         other => panic!("no stage {other}"),
     }
 }
 
 /// The outputs docs/architecture.md documents.
-const OUTPUTS: [&str; 9] = [
+const OUTPUTS: [&str; 10] = [
     "apiUrl",
     "stockOutTopicArn",
     "factoryOrdersQueueUrl",
@@ -32,6 +32,7 @@ const OUTPUTS: [&str; 9] = [
     "dlqAlarmName",
     "factoryUrl",
     "dashboardUrl",
+    "operatorPolicyArn",
 ];
 
 fn names(list: &[&str]) -> Vec<String> {
@@ -371,8 +372,8 @@ fn destroy_then_up_then_destroy_again() {
         2,
         "a final snapshot per life, each its own name: {left:?}"
     );
-    // Two secrets per life (callback key, functions' database login).
-    assert_eq!(count("aws:secretsmanager/secret:Secret "), 4, "{left:?}");
+    // Three secrets per life (callback key, the functions' and the operators' database logins).
+    assert_eq!(count("aws:secretsmanager/secret:Secret "), 6, "{left:?}");
 }
 
 /// Prod taken down as docs/deploy.md ("Destroy") says, with prod's committed settings: a plain
@@ -657,8 +658,9 @@ fn a_stack_with_a_forty_character_name_deploys_within_aws_naming_rules() {
 }
 
 /// With `dbProxy`, the functions reach the database through an RDS Proxy that logs in with
-/// their login (read through its own role), speaks TLS only and targets the instance; the
-/// migration still connects to the instance itself.
+/// their logins (the functions' and the operators' function's, read through its own role),
+/// speaks TLS only and targets the instance; the migration still connects to the instance
+/// itself.
 #[test]
 fn a_stage_with_a_proxy_points_its_functions_at_it() {
     let project = Project::new("dev");
@@ -668,7 +670,10 @@ fn a_stage_with_a_proxy_points_its_functions_at_it() {
     let proxy = run.named("donut-states-dev-db-proxy");
     let instance = run.named("donut-states-dev-db");
     let login = run.named("donut-states-dev-app-db-login").outputs["arn"].clone();
+    let operator_login = run.named("donut-states-dev-operator-db-login").outputs["arn"].clone();
     assert_eq!(proxy.inputs["auths"][0]["secretArn"], login);
+    assert_eq!(proxy.inputs["auths"][1]["secretArn"], operator_login);
+    assert_eq!(proxy.inputs["auths"].as_array().unwrap().len(), 2);
     assert_eq!(proxy.inputs["requireTls"], true);
     let policy: serde_json::Value = serde_json::from_str(
         run.named("donut-states-dev-db-proxy-policy").inputs["policy"]
@@ -677,6 +682,7 @@ fn a_stage_with_a_proxy_points_its_functions_at_it() {
     )
     .unwrap();
     assert_eq!(policy["Statement"][0]["Resource"][0], login);
+    assert_eq!(policy["Statement"][0]["Resource"][1], operator_login);
     assert_eq!(
         run.named("donut-states-dev-db-proxy-target").inputs["dbInstanceIdentifier"],
         instance.outputs["identifier"]

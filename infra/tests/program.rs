@@ -158,18 +158,18 @@ fn every_resource_of_the_architecture_is_declared() {
         let counts = run.count_by_type();
         let mut expected: BTreeMap<String, usize> = [
             ("aws:apigatewayv2/api:Api", 1),
-            ("aws:apigatewayv2/integration:Integration", 2),
-            ("aws:apigatewayv2/route:Route", 5),
+            ("aws:apigatewayv2/integration:Integration", 3),
+            ("aws:apigatewayv2/route:Route", 13),
             ("aws:apigatewayv2/stage:Stage", 1),
             ("aws:cloudwatch/eventRule:EventRule", 1),
             ("aws:cloudwatch/eventTarget:EventTarget", 2),
-            ("aws:cloudwatch/logGroup:LogGroup", 7),
+            ("aws:cloudwatch/logGroup:LogGroup", 8),
             ("aws:cloudwatch/dashboard:Dashboard", 1),
             ("aws:cloudwatch/queryDefinition:QueryDefinition", 1),
-            // 6 functions × (errors, throttles), DLQ depth and queue age, outbox age, expired
+            // 7 functions × (errors, throttles), DLQ depth and queue age, outbox age, expired
             // idempotency keys, factory failures, overdue orders, unfinished-order age, refused
             // callbacks, restock latency, API 5xx rate, 3 database alarms.
-            ("aws:cloudwatch/metricAlarm:MetricAlarm", 25),
+            ("aws:cloudwatch/metricAlarm:MetricAlarm", 27),
             ("aws:ec2/securityGroup:SecurityGroup", 3),
             ("aws:ec2/subnet:Subnet", 3),
             ("aws:ec2/internetGateway:InternetGateway", 1),
@@ -178,22 +178,25 @@ fn every_resource_of_the_architecture_is_declared() {
             ("aws:ec2/routeTable:RouteTable", 2),
             ("aws:ec2/routeTableAssociation:RouteTableAssociation", 3),
             ("aws:ec2/vpc:Vpc", 1),
-            ("aws:iam/role:Role", 6),
-            ("aws:iam/rolePolicy:RolePolicy", 6),
+            // The operators' managed policy (ops attach it to their own role).
+            ("aws:iam/policy:Policy", 1),
+            ("aws:iam/role:Role", 7),
+            ("aws:iam/rolePolicy:RolePolicy", 7),
             ("aws:kms/key:Key", 1),
             ("aws:lambda/eventSourceMapping:EventSourceMapping", 1),
-            ("aws:lambda/function:Function", 6),
+            ("aws:lambda/function:Function", 7),
             // The scheduled functions' asynchronous invocation: one run per period.
             (
                 "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
                 2,
             ),
             ("aws:lambda/invocation:Invocation", 1),
-            ("aws:lambda/permission:Permission", 4),
+            ("aws:lambda/permission:Permission", 5),
             ("aws:rds/instance:Instance", 1),
             ("aws:rds/parameterGroup:ParameterGroup", 1),
             ("aws:rds/subnetGroup:SubnetGroup", 1),
-            ("aws:secretsmanager/secret:Secret", 2),
+            // The callback key, the functions' login, the operators' function's login.
+            ("aws:secretsmanager/secret:Secret", 3),
             ("aws:secretsmanager/secretVersion:SecretVersion", 1),
             ("aws:sns/topic:Topic", 2),
             ("aws:sns/topicSubscription:TopicSubscription", 2),
@@ -443,14 +446,18 @@ fn routes_are_the_api_crates_routes_and_reach_their_functions() {
         let target = s(&route.inputs, "target")
             .strip_prefix("integrations/")
             .unwrap();
-        let function = if s(&route.inputs, "routeKey").contains("/factory/callback") {
+        let key = s(&route.inputs, "routeKey");
+        let function = if key.contains("/factory/callback") {
             "warehouse-restock"
+        } else if key.starts_with("ANY /admin/") {
+            "admin-api"
         } else {
             "sales-api"
         };
         assert_eq!(
             integrations[target],
-            s(out(run, &format!("donut-states-dev-{function}")), "arn")
+            s(out(run, &format!("donut-states-dev-{function}")), "arn"),
+            "{key}"
         );
     }
     for i in run.of_type("aws:apigatewayv2/integration:Integration") {
@@ -465,7 +472,7 @@ fn routes_are_the_api_crates_routes_and_reach_their_functions() {
         stage["accessLogSettings"]["destinationArn"],
         out(run, "donut-states-dev-api-access-logs")["arn"]
     );
-    for function in ["sales-api", "warehouse-restock"] {
+    for function in ["sales-api", "warehouse-restock", "admin-api"] {
         let permission = input(run, &format!("donut-states-dev-{function}-api-invoke"));
         assert_eq!(permission["principal"], "apigateway.amazonaws.com");
         assert_eq!(
@@ -476,6 +483,84 @@ fn routes_are_the_api_crates_routes_and_reach_their_functions() {
             s(permission, "sourceArn"),
             format!("{}/*/*", s(api, "executionArn"))
         );
+    }
+}
+
+/// The operators' door: every `/admin/…` route takes API Gateway's IAM authorization and every
+/// other route none, as deployed (inputs and what the stand-in answered); the managed policy
+/// ops attach allows `execute-api:Invoke`, and only that, on exactly the admin routes of this
+/// API; it is tagged, named by the provider, and a stack output.
+#[test]
+fn the_admin_routes_take_iam_and_the_operators_policy_allows_only_them() {
+    for (run, stage) in [(dev(), "dev"), (prod(), "prod")] {
+        let routes = run.of_type("aws:apigatewayv2/route:Route");
+        let mut iam = BTreeSet::new();
+        for route in &routes {
+            let key = s(&route.inputs, "routeKey");
+            let expected = if key.starts_with("ANY /admin/") {
+                iam.insert(key.to_owned());
+                "AWS_IAM"
+            } else {
+                "NONE"
+            };
+            assert_eq!(route.inputs["authorizationType"], expected, "{stage} {key}");
+            assert_eq!(
+                route.outputs["authorizationType"], expected,
+                "{stage} {key}"
+            );
+            assert!(route.inputs.get("authorizerId").is_none(), "{stage} {key}");
+        }
+        let admin_routes: BTreeSet<String> = donut_config::routes::ROUTES
+            .iter()
+            .filter(|(_, f)| *f == donut_config::Function::AdminApi)
+            .map(|(k, _)| (*k).to_owned())
+            .collect();
+        assert_eq!(iam, admin_routes, "{stage}");
+        assert_eq!(iam.len(), 8, "{stage}");
+
+        let policy = run.named(&format!("donut-states-{stage}-operator-policy"));
+        assert_eq!(run.exports["operatorPolicyArn"], policy.outputs["arn"]);
+        assert!(
+            s(&policy.outputs, "arn").starts_with("arn:aws:iam::123456789012:policy/donut-states-"),
+            "{}",
+            policy.outputs["arn"]
+        );
+        let doc = json_of(&policy.inputs, "policy");
+        let statements = doc["Statement"].as_array().unwrap();
+        assert_eq!(statements.len(), 1, "{doc}");
+        assert_eq!(statements[0]["Effect"], "Allow");
+        assert_eq!(strings(&statements[0]["Action"]), ["execute-api:Invoke"]);
+        let execution_arn = s(
+            out(run, &format!("donut-states-{stage}-http-api")),
+            "executionArn",
+        );
+        let resources: BTreeSet<String> = strings(&statements[0]["Resource"]).into_iter().collect();
+        let expected: BTreeSet<String> = [
+            "admin/products",
+            "admin/products/*",
+            "admin/products/*/stock",
+            "admin/audit",
+            "admin/factory-orders",
+            "admin/factory-orders/*",
+            "admin/factory-orders/*/re-request",
+            "admin/factory-orders/*/cancel",
+        ]
+        .iter()
+        .map(|path| format!("{execution_arn}/*/*/{path}"))
+        .collect();
+        assert_eq!(resources, expected, "{stage}");
+        println!("{stage}: {}", statements[0]);
+        // Declared after the routes it names and their stage (the stand-in judges its
+        // resources against the requests they serve).
+        for route in &routes {
+            if s(&route.inputs, "routeKey").starts_with("ANY /admin/") {
+                assert!(
+                    policy.dependencies.contains(&route.name),
+                    "{stage}: the policy does not wait for {}",
+                    route.name
+                );
+            }
+        }
     }
 }
 
@@ -511,14 +596,7 @@ fn alarms_watch_the_dlq_functions_and_api_and_mail_ops() {
             alarm.name
         );
     }
-    for function in [
-        "sales-api",
-        "warehouse-restock",
-        "factory-requester",
-        "outbox-relay",
-        "migrate",
-        "factory-watchdog",
-    ] {
+    for function in donut_config::Function::ALL.map(donut_config::Function::name) {
         let alarm = input(run, &format!("donut-states-dev-{function}-errors"));
         assert_eq!(
             alarm["dimensions"]["FunctionName"],
@@ -684,6 +762,7 @@ fn functions_are_rust_on_arm64_with_the_settings_they_read() {
     let db = out(run, "donut-states-dev-db");
     let db_secret = db["masterUserSecrets"][0]["secretArn"].as_str().unwrap();
     let app_secret = s(out(run, "donut-states-dev-app-db-login"), "arn");
+    let operator_secret = s(out(run, "donut-states-dev-operator-db-login"), "arn");
     let callback_secret = s(out(run, "donut-states-dev-callback-secret"), "arn");
     let api_url = s(out(run, "donut-states-dev-http-api"), "apiEndpoint");
     let subnets: Vec<&str> = ["a", "b"]
@@ -707,16 +786,17 @@ fn functions_are_rust_on_arm64_with_the_settings_they_read() {
         );
         assert_eq!(strings(&i["vpcConfig"]["subnetIds"]), subnets);
         let env = i["environment"]["variables"].as_object().unwrap();
-        // Only migrate logs in as the master user; the others as the application user.
-        let login = if short == "migrate" {
-            db_secret
-        } else {
-            app_secret
+        // Only migrate logs in as the master user; the operators' function as its own user;
+        // the others as the application user.
+        let login = match short {
+            "migrate" => db_secret,
+            "admin-api" => operator_secret,
+            _ => app_secret,
         };
         assert_eq!(s(env, "DB_SECRET_ARN"), login, "{}", f.name);
         assert_eq!(s(env, "DB_HOST"), s(db, "address"));
         assert_eq!(s(env, "DB_NAME"), "donut");
-        let wants_topic = matches!(short, "sales-api" | "outbox-relay");
+        let wants_topic = matches!(short, "sales-api" | "outbox-relay" | "admin-api");
         assert_eq!(
             env.get("STOCK_OUT_TOPIC_ARN").and_then(Value::as_str),
             wants_topic.then_some(topic_arn),
@@ -780,6 +860,8 @@ fn every_function_reads_back_what_the_infra_wrote() {
                 .join(format!("../Pulumi.{stage}.yaml")),
         )
         .unwrap();
+        let arn_of =
+            |what: &str| s(out(run, &format!("donut-states-{stage}-{what}")), "arn").to_owned();
         for function in Function::ALL {
             let deployed = format!("donut-states-{stage}-{}", function.name());
             let vars = input(run, &deployed)["environment"]["variables"]
@@ -813,10 +895,24 @@ fn every_function_reads_back_what_the_infra_wrote() {
                         .database
                 }
                 Function::Migrate => {
-                    settings::Migrate::read(&env)
-                        .expect("migrate")
-                        .base
-                        .database
+                    let s = settings::Migrate::read(&env).expect("migrate");
+                    assert_eq!(s.app_user, settings::APP_DB_USER);
+                    assert_eq!(s.app_db_secret_arn, arn_of("app-db-login"));
+                    assert_eq!(s.operator_user, settings::OPERATOR_DB_USER);
+                    assert_eq!(s.operator_db_secret_arn, arn_of("operator-db-login"));
+                    s.base.database
+                }
+                Function::AdminApi => {
+                    let s = settings::AdminApi::read(&env).expect("admin-api");
+                    assert_eq!(s.max_body_bytes, config.max_body_bytes);
+                    assert_eq!(s.key_hours, config.idempotency_key_hours);
+                    assert_eq!(
+                        s.re_request_not_within_seconds,
+                        u64::from(config.queue.visibility_timeout_seconds)
+                    );
+                    assert_eq!(s.stock_out_topic_arn, arn_of("stock-out"));
+                    assert_eq!(s.base.database.secret_arn, arn_of("operator-db-login"));
+                    s.base.database
                 }
                 Function::FactoryWatchdog => {
                     let s = settings::FactoryWatchdog::read(&env).expect("watchdog");
@@ -856,6 +952,8 @@ fn every_role_is_least_privilege() {
         .to_owned();
     // The functions read the application user's login, never the master's.
     let db_secret = arn("donut-states-dev-app-db-login");
+    // The operators' function reads its own login, and nothing else does.
+    let operator_secret = arn("donut-states-dev-operator-db-login");
     let topic = arn("donut-states-dev-stock-out");
     let queue = arn("donut-states-dev-factory-orders");
     let callback = arn("donut-states-dev-callback-secret");
@@ -897,7 +995,18 @@ fn every_role_is_least_privilege() {
                 ("secretsmanager:GetSecretValue", master_secret.as_str()),
                 ("secretsmanager:GetSecretValue", db_secret.as_str()),
                 ("secretsmanager:PutSecretValue", db_secret.as_str()),
+                ("secretsmanager:GetSecretValue", operator_secret.as_str()),
+                ("secretsmanager:PutSecretValue", operator_secret.as_str()),
                 ("secretsmanager:GetRandomPassword", "*"),
+            ],
+        ),
+        (
+            "admin-api",
+            vec![
+                ("secretsmanager:GetSecretValue", operator_secret.as_str()),
+                ("sns:Publish", topic.as_str()),
+                ("kms:GenerateDataKey", key.as_str()),
+                ("kms:Decrypt", key.as_str()),
             ],
         ),
         (
@@ -928,6 +1037,14 @@ fn every_role_is_least_privilege() {
             ],
         ),
     ]);
+    assert_eq!(
+        expected.keys().copied().collect::<BTreeSet<_>>(),
+        donut_config::Function::ALL
+            .map(donut_config::Function::name)
+            .into_iter()
+            .collect(),
+        "every function's role is in the table"
+    );
     for (function, grants) in expected {
         let policy_resource = input(run, &format!("donut-states-dev-{function}-policy"));
         assert_eq!(
@@ -1128,14 +1245,7 @@ fn the_dashboard_alarms_and_saved_query_cover_the_pipeline() {
         text.contains(s(out(run, "donut-states-dev-http-api"), "id")),
         "API widgets name the API"
     );
-    for f in [
-        "sales-api",
-        "factory-requester",
-        "warehouse-restock",
-        "outbox-relay",
-        "migrate",
-        "factory-watchdog",
-    ] {
+    for f in donut_config::Function::ALL.map(donut_config::Function::name) {
         let name = s(out(run, &format!("donut-states-dev-{f}")), "name");
         assert!(
             text.contains(&format!("\"{name}\"")),
@@ -1144,7 +1254,10 @@ fn the_dashboard_alarms_and_saved_query_cover_the_pipeline() {
     }
     let query = input(run, "donut-states-dev-cold-vs-warm");
     assert!(s(query, "queryString").contains("@initDuration"));
-    assert_eq!(query["logGroupNames"].as_array().unwrap().len(), 6);
+    assert_eq!(
+        query["logGroupNames"].as_array().unwrap().len(),
+        donut_config::Function::ALL.len()
+    );
     let groups: BTreeSet<String> = strings(&query["logGroupNames"]).into_iter().collect();
     let functions_logs: BTreeSet<String> = donut_config::Function::ALL
         .iter()
@@ -1336,11 +1449,31 @@ fn the_graph_the_deploy_needs_is_in_the_state() {
             depends(function, &format!("{function}-policy"));
             edges += 1;
         }
-        for served in ["sales-api", "warehouse-restock"] {
+        for served in ["sales-api", "warehouse-restock", "admin-api"] {
             // The API routes to a function only once the schema is migrated.
             depends(&format!("{served}-integration"), "migrate-on-deploy");
             edges += 1;
         }
+        // The operators' policy names the admin routes once they and the stage exist.
+        depends("operator-policy", "http-api");
+        depends("operator-policy", "api-stage");
+        edges += 2;
+        for (key, function) in donut_config::routes::ROUTES {
+            if *function == donut_config::Function::AdminApi {
+                let route = key
+                    .to_lowercase()
+                    .replace(|c: char| !c.is_ascii_alphanumeric(), "-");
+                depends(
+                    "operator-policy",
+                    &format!("route-{}", route.trim_matches('-')),
+                );
+                edges += 1;
+            }
+        }
+        // The admin function logs in with its own secret; migrate keeps that login.
+        depends("admin-api", "operator-db-login");
+        depends("migrate", "operator-db-login");
+        edges += 2;
         // The topic delivers to the queue once the queue lets it in.
         depends("stock-out-to-factory-orders", "factory-orders-policy");
         // The NAT is usable once its subnet routes to the internet gateway.
@@ -1413,23 +1546,39 @@ fn the_graph_the_deploy_needs_is_in_the_state() {
 }
 
 /// The factory's callback has a lane of its own: its route's throttle, per stage, apart from
-/// the stage-wide one every buyer shares; and its refusals are counted and alarmed.
+/// the stage-wide one every buyer shares; and its refusals are counted and alarmed. The
+/// operators' routes have a small lane of their own too (`adminThrottleRate`/`Burst`).
 #[test]
 fn the_callback_route_has_its_own_throttle_and_its_refusals_an_alarm() {
     for (run, stage, rate, burst) in [(dev(), "dev", 5.0, 10.0), (prod(), "prod", 20.0, 40.0)] {
         let api_stage = input(run, &format!("donut-states-{stage}-api-stage"));
         let settings = api_stage["routeSettings"].as_array().unwrap();
-        assert_eq!(settings.len(), 1, "{stage}: {settings:?}");
-        assert_eq!(
-            settings[0]["routeKey"],
-            "ANY /factory/callback/{factory_order_id}"
-        );
-        assert_eq!(settings[0]["throttlingRateLimit"], rate);
-        assert_eq!(settings[0]["throttlingBurstLimit"], burst);
+        let by_key: BTreeMap<&str, &Value> = settings
+            .iter()
+            .map(|setting| (setting["routeKey"].as_str().unwrap(), setting))
+            .collect();
+        assert_eq!(by_key.len(), settings.len(), "{stage}: one setting a route");
+        let callback = by_key["ANY /factory/callback/{factory_order_id}"];
+        assert_eq!(callback["throttlingRateLimit"], rate);
+        assert_eq!(callback["throttlingBurstLimit"], burst);
         assert_ne!(
             api_stage["defaultRouteSettings"]["throttlingRateLimit"], rate,
             "{stage}: not the buyers' throttle"
         );
+        // The operators' lane: every admin route, 5/s with bursts of 10 in both stages.
+        let admin: Vec<&str> = donut_config::routes::ROUTES
+            .iter()
+            .filter(|(_, f)| *f == donut_config::Function::AdminApi)
+            .map(|(k, _)| *k)
+            .collect();
+        assert_eq!(settings.len(), 1 + admin.len(), "{stage}: {settings:?}");
+        for key in admin {
+            let setting = by_key
+                .get(key)
+                .unwrap_or_else(|| panic!("{stage}: no throttle for {key}"));
+            assert_eq!(setting["throttlingRateLimit"], 5.0, "{stage} {key}");
+            assert_eq!(setting["throttlingBurstLimit"], 10.0, "{stage} {key}");
+        }
         let alarm = input(run, &format!("donut-states-{stage}-callbacks-refused"));
         assert_eq!(alarm["metricName"], "CallbacksRefused");
         assert_eq!(alarm["threshold"], 5.0);

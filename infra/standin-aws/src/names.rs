@@ -291,6 +291,62 @@ pub fn refusals(type_token: &str, inputs: &Map<String, Value>) -> Vec<Refusal> {
                 }
             }
         }
+        "aws:iam/policy:Policy" => {
+            // upstream iam/policy.go: name ValidateFunc validResourceName(policyNameMaxLen = 128).
+            if let Some(name) = text(inputs, "name") {
+                if name.is_empty() || name.len() > 128 {
+                    refuse(
+                        "name",
+                        When::Plan,
+                        format!("expected length of name to be in the range (1 - 128), got {name}"),
+                    );
+                }
+                if !all(name, |c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)) {
+                    refuse("name", When::Plan, r"must match [\w+=,.@-]".into());
+                }
+            }
+        }
+        "aws:apigatewayv2/route:Route" => {
+            // upstream apigatewayv2/route.go: authorization_type is
+            // enum.Validate[awstypes.AuthorizationType]() (NONE, AWS_IAM, CUSTOM, JWT: the
+            // SDK's enum, as the API reference lists them for HTTP APIs), default NONE.
+            const TYPES: [&str; 4] = ["NONE", "AWS_IAM", "CUSTOM", "JWT"];
+            let authorization = text(inputs, "authorizationType");
+            if let Some(value) = authorization
+                && !TYPES.contains(&value)
+            {
+                let quoted: Vec<String> = TYPES.iter().map(|a| format!("{a:?}")).collect();
+                refuse(
+                    "authorizationType",
+                    When::Plan,
+                    format!(
+                        "expected authorization_type to be one of [{}], got {value}",
+                        quoted.join(" ")
+                    ),
+                );
+            }
+            // CreateRoute refuses a JWT or CUSTOM route without an authorizer (answers quoted in
+            // sst issue #4097 and terraform-provider-aws issue #17497).
+            let no_authorizer = text(inputs, "authorizerId").is_none_or(str::is_empty);
+            match authorization {
+                Some("JWT") if no_authorizer => refuse(
+                    "authorizerId",
+                    When::Aws,
+                    "BadRequestException: Invalid authorizer ID specified. Setting the \
+                     authorization type to JWT requires a valid JWT authorizer."
+                        .into(),
+                ),
+                Some("CUSTOM") if no_authorizer => refuse(
+                    "authorizerId",
+                    When::Aws,
+                    "BadRequestException: Invalid authorizer ID specified. Setting the \
+                     authorization type to CUSTOM or COGNITO_USER_POOLS requires a valid \
+                     authorizer."
+                        .into(),
+                ),
+                _ => {}
+            }
+        }
         "aws:iam/rolePolicy:RolePolicy" => {
             if let Some(name) = text(inputs, "name").filter(|n| n.len() > 128) {
                 refuse(
@@ -537,6 +593,54 @@ mod tests {
             refused[0].message,
             "BadRequestException: HttpMethod must be POST for AWS_PROXY IntegrationType"
         );
+    }
+
+    #[test]
+    fn a_routes_authorization_is_one_aws_has_and_an_authorizer_backs_jwt_and_custom() {
+        let route = |authorization: Option<&str>, authorizer: Option<&str>| {
+            let mut m = named("routeKey", "ANY /admin/products");
+            if let Some(a) = authorization {
+                m.insert("authorizationType".into(), json!(a));
+            }
+            if let Some(id) = authorizer {
+                m.insert("authorizerId".into(), json!(id));
+            }
+            refusals("aws:apigatewayv2/route:Route", &m)
+        };
+        assert!(route(None, None).is_empty(), "NONE by default");
+        assert!(route(Some("NONE"), None).is_empty());
+        assert!(
+            route(Some("AWS_IAM"), None).is_empty(),
+            "IAM needs no authorizer"
+        );
+        assert!(route(Some("JWT"), Some("abc123")).is_empty());
+        assert!(route(Some("CUSTOM"), Some("abc123")).is_empty());
+        let refused = route(Some("IAM"), None);
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(refused[0].when, When::Plan);
+        assert_eq!(
+            refused[0].message,
+            r#"expected authorization_type to be one of ["NONE" "AWS_IAM" "CUSTOM" "JWT"], got IAM"#
+        );
+        let jwt = route(Some("JWT"), None);
+        assert_eq!(jwt[0].when, When::Aws);
+        assert!(
+            jwt[0].message.ends_with(
+                "Setting the authorization type to JWT requires a valid JWT authorizer."
+            ),
+            "{jwt:?}"
+        );
+        let custom = route(Some("CUSTOM"), Some(""));
+        assert_eq!(custom[0].when, When::Aws);
+        assert!(custom[0].message.contains("CUSTOM or COGNITO_USER_POOLS"));
+    }
+
+    #[test]
+    fn managed_policy_names_follow_iams_rules() {
+        let policy = |name: &str| refusals("aws:iam/policy:Policy", &named("name", name));
+        assert!(policy("donut-states-dev-operator-policy-1a2b3c4").is_empty());
+        assert_eq!(policy(&"p".repeat(129))[0].when, When::Plan);
+        assert_eq!(policy("two words")[0].message, r"must match [\w+=,.@-]");
     }
 
     #[test]

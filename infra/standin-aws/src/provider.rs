@@ -122,6 +122,8 @@ fn forces_replacement(type_token: &str, key: &str) -> bool {
             &["functionName", "qualifier"]
         }
         "aws:iam/rolePolicy:RolePolicy" => &["role"],
+        // upstream iam/policy.go: description and path are ForceNew (the name too).
+        "aws:iam/policy:Policy" => &["description", "path"],
         "aws:cloudwatch/eventTarget:EventTarget" => &["rule", "targetId"],
         "aws:cloudwatch/dashboard:Dashboard" => &["dashboardName"],
         "aws:sns/topic:Topic" => &["fifoTopic"],

