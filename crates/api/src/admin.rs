@@ -3,7 +3,7 @@
 //! (SigV4: unsigned or unauthorised calls get 403 there); the caller's IAM ARN, from the
 //! event's `requestContext.authorizer.iam`, is who the audit names.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use donut_domain::ports::OpsOutcome;
 use donut_domain::services::re_request_order;
@@ -15,7 +15,6 @@ use donut_domain::{
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use tracing::Instrument;
 
 use crate::contract::{
     AdminProduct, AdminProductList, AuditList, AuditView, CatalogueChange, FactoryOrderAction,
@@ -23,7 +22,7 @@ use crate::contract::{
 };
 use crate::error::json_response;
 use crate::sales::{AfterStockOut, correlation_id, restock_view};
-use crate::{ApiError, CORRELATION_HEADER, ErrorCode, HttpHandler, json, path_parameter, route_of};
+use crate::{ApiError, ErrorCode, HttpHandler, json, path_parameter, route_of, served};
 use donut_contract::routes::paths::{
     ADMIN_AUDIT, ADMIN_CANCEL, ADMIN_FACTORY_ORDER, ADMIN_FACTORY_ORDERS, ADMIN_PRODUCT,
     ADMIN_PRODUCTS, ADMIN_RE_REQUEST, ADMIN_STOCK,
@@ -88,27 +87,15 @@ where
             method = %request.method(),
             path = %request.uri().path(),
         );
-        async {
-            let started = Instant::now();
-            let operator = caller.map(|arn| Operator {
-                arn,
-                correlation_id: correlation_id.clone(),
-            });
-            let mut response = self
-                .route(&request, operator.as_ref())
-                .await
-                .unwrap_or_else(ApiError::into_response);
-            tracing::info!(
-                status = response.status().as_u16(),
-                latency_us = started.elapsed().as_micros() as u64,
-                "request served"
-            );
-            if let Ok(v) = correlation_id.as_str().parse() {
-                response.headers_mut().insert(CORRELATION_HEADER, v);
-            }
-            response
-        }
-        .instrument(span)
+        let operator = caller.map(|arn| Operator {
+            arn,
+            correlation_id: correlation_id.clone(),
+        });
+        served(
+            span,
+            &correlation_id,
+            self.route(&request, operator.as_ref()),
+        )
         .await
     }
 

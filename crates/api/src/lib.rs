@@ -29,6 +29,31 @@ pub trait HttpHandler: Send + Sync + 'static {
     fn handle(&self, request: Request) -> impl std::future::Future<Output = Response<Body>> + Send;
 }
 
+/// One request answered inside `span`: `answer`'s response (an error as its JSON body), its
+/// status and latency logged, the correlation id echoed back.
+pub(crate) async fn served(
+    span: tracing::Span,
+    correlation_id: &donut_domain::CorrelationId,
+    answer: impl std::future::Future<Output = Result<Response<Body>, ApiError>>,
+) -> Response<Body> {
+    use tracing::Instrument;
+    async {
+        let started = std::time::Instant::now();
+        let mut response = answer.await.unwrap_or_else(ApiError::into_response);
+        tracing::info!(
+            status = response.status().as_u16(),
+            latency_us = started.elapsed().as_micros() as u64,
+            "request served"
+        );
+        if let Ok(v) = correlation_id.as_str().parse() {
+            response.headers_mut().insert(CORRELATION_HEADER, v);
+        }
+        response
+    }
+    .instrument(span)
+    .await
+}
+
 /// The route API Gateway matched for `request` — its path pattern, one of
 /// `donut_contract::routes::paths` — read from the event's route key; `None` for a route this
 /// project does not declare.

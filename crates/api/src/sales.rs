@@ -1,21 +1,20 @@
 //! The Sales API: `POST /orders` (with an optional `Idempotency-Key`), `GET /orders/{order_id}`,
 //! `GET /products`, `GET /products/{id}`.
 
-use std::time::Instant;
-
 use donut_domain::{
     CorrelationId, FactoryOrderStatus, IdempotencyKey, InvalidInput, OrderId, Product, ProductId,
     PurchaseOutcome, PurchaseRequest, Quantity, RestockInfo, Sale, Shelves,
 };
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use tracing::Instrument;
 
 use crate::contract::{
     OrderRequest, OrderView, ProductList, ProductView, Restock, RestockStatus, Sold,
 };
 use crate::error::json_response;
-use crate::{ApiError, CORRELATION_HEADER, ErrorCode, HttpHandler, json, path_parameter, route_of};
+use crate::{
+    ApiError, CORRELATION_HEADER, ErrorCode, HttpHandler, json, path_parameter, route_of, served,
+};
 use donut_contract::routes::paths::{ORDER, ORDERS, PRODUCT, PRODUCTS};
 
 /// What a buyer may ask for.
@@ -89,24 +88,7 @@ impl<W: Shelves, N: AfterStockOut> SalesApi<W, N> {
             method = %request.method(),
             path = %request.uri().path(),
         );
-        async {
-            let started = Instant::now();
-            let mut response = self
-                .route(&request, &correlation_id)
-                .await
-                .unwrap_or_else(ApiError::into_response);
-            tracing::info!(
-                status = response.status().as_u16(),
-                latency_us = started.elapsed().as_micros() as u64,
-                "request served"
-            );
-            if let Ok(v) = correlation_id.as_str().parse() {
-                response.headers_mut().insert(CORRELATION_HEADER, v);
-            }
-            response
-        }
-        .instrument(span)
-        .await
+        served(span, &correlation_id, self.route(&request, &correlation_id)).await
     }
 
     async fn route(

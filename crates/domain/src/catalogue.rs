@@ -292,6 +292,44 @@ pub fn plan_restock(
     })
 }
 
+/// An update's effect on `before`: the entry after and how it is audited; `None` when nothing
+/// differs (nothing is written, nothing audited).
+pub fn plan_update(
+    before: &CatalogueEntry,
+    change: &ProductChange,
+) -> Option<(CatalogueEntry, AuditAction)> {
+    let after = change.apply(before);
+    (after != *before).then(|| {
+        let action = AuditAction::of_update(before, &after);
+        (after, action)
+    })
+}
+
+/// An adjustment's effect on `before`: the entry after, or why the shelf cannot take it.
+pub fn plan_adjustment(
+    before: &CatalogueEntry,
+    change: &StockChange,
+) -> Result<CatalogueEntry, AdjustmentRefused> {
+    let stock = change.adjustment.stock_after(before.product.stock)?;
+    let mut after = before.clone();
+    after.product.stock = stock;
+    Ok(after)
+}
+
+/// The restock an operator is told about after an adjustment, as a buyer after a sale that
+/// leaves the shelf low: the factory order it opened, else the one open; none for a shelf above
+/// its point or a retired product.
+pub fn adjustment_restock(
+    after: &CatalogueEntry,
+    draft: &PurchaseDraft,
+    open_order: Option<(crate::FactoryOrderId, crate::FactoryOrderStatus)>,
+    opened: Option<&NewFactoryOrder>,
+) -> Option<crate::RestockInfo> {
+    let low = after.product.reorder.needs_reorder(after.product.stock) && !after.retired;
+    low.then(|| crate::purchase::restock_info(draft, open_order, opened))
+        .flatten()
+}
+
 fn name(name: &str) -> Result<(), InvalidInput> {
     let chars = name.trim().chars().count();
     if chars == 0 || chars > MAX_NAME_CHARS || name.chars().any(char::is_control) {

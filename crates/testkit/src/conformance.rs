@@ -152,7 +152,7 @@ macro_rules! warehouse_conformance {
         $(
             #[tokio::test]
             async fn $case() {
-                $crate::conformance::$case(|shelves| $make(shelves)).await;
+                $crate::conformance::$case(async |shelves| $make(shelves).await).await;
             }
         )*
     };
@@ -214,12 +214,7 @@ async fn requested<S: Subject>(s: &S, id: FactoryOrderId) {
     assert!(w.record_factory_request(id, &receipt).await.unwrap());
 }
 
-pub async fn a_sale_takes_stock_and_is_recorded<S, F, Fut>(make: F)
-where
-    S: Subject,
-    F: Fn(Vec<Shelf>) -> Fut,
-    Fut: Future<Output = S>,
-{
+pub async fn a_sale_takes_stock_and_is_recorded<S: Subject>(make: impl AsyncFn(Vec<Shelf>) -> S) {
     let s = make(vec![Shelf::new("b-cruller", 1), Shelf::new("a-glazed", 5)]).await;
     let w = s.warehouse();
     let PurchaseOutcome::Sold(sale) = w.purchase(&buy("a-glazed", 2)).await.unwrap() else {
@@ -244,12 +239,9 @@ where
     assert_eq!(w.order(donut_domain::OrderId::new()).await.unwrap(), None);
 }
 
-pub async fn an_empty_shelf_refuses_and_an_unknown_product_is_named<S, F, Fut>(make: F)
-where
-    S: Subject,
-    F: Fn(Vec<Shelf>) -> Fut,
-    Fut: Future<Output = S>,
-{
+pub async fn an_empty_shelf_refuses_and_an_unknown_product_is_named<S: Subject>(
+    make: impl AsyncFn(Vec<Shelf>) -> S,
+) {
     let s = make(vec![Shelf::new("glazed", 2)]).await;
     let w = s.warehouse();
     let PurchaseOutcome::OutOfStock(refused) = w.purchase(&buy("glazed", 3)).await.unwrap() else {
@@ -270,12 +262,9 @@ where
     assert_eq!(stock(&s, "glazed").await, 2);
 }
 
-pub async fn the_reorder_point_opens_one_factory_order<S, F, Fut>(make: F)
-where
-    S: Subject,
-    F: Fn(Vec<Shelf>) -> Fut,
-    Fut: Future<Output = S>,
-{
+pub async fn the_reorder_point_opens_one_factory_order<S: Subject>(
+    make: impl AsyncFn(Vec<Shelf>) -> S,
+) {
     let s = make(vec![Shelf::new("glazed", 3).reorder(1, 5)]).await;
     let w = s.warehouse();
     let PurchaseOutcome::Sold(low) = w.purchase(&buy("glazed", 2)).await.unwrap() else {
@@ -308,12 +297,7 @@ where
     assert!(w.oldest_unfinished().await.unwrap().is_some());
 }
 
-pub async fn a_key_replays_its_sale<S, F, Fut>(make: F)
-where
-    S: Subject,
-    F: Fn(Vec<Shelf>) -> Fut,
-    Fut: Future<Output = S>,
-{
+pub async fn a_key_replays_its_sale<S: Subject>(make: impl AsyncFn(Vec<Shelf>) -> S) {
     let s = make(vec![Shelf::new("glazed", 10)]).await;
     let w = s.warehouse();
     let key = new_key();
@@ -333,12 +317,9 @@ where
     );
 }
 
-pub async fn a_key_with_another_request_is_refused<S, F, Fut>(make: F)
-where
-    S: Subject,
-    F: Fn(Vec<Shelf>) -> Fut,
-    Fut: Future<Output = S>,
-{
+pub async fn a_key_with_another_request_is_refused<S: Subject>(
+    make: impl AsyncFn(Vec<Shelf>) -> S,
+) {
     let s = make(vec![Shelf::new("glazed", 10)]).await;
     let w = s.warehouse();
     let key = new_key();
@@ -355,12 +336,9 @@ where
 
 /// What the first deploy's smoke test does: a keyed purchase refused (no stock, no such
 /// product) keeps nothing under its key, so its retry is a purchase like any other.
-pub async fn a_refused_keyed_purchase_records_nothing<S, F, Fut>(make: F)
-where
-    S: Subject,
-    F: Fn(Vec<Shelf>) -> Fut,
-    Fut: Future<Output = S>,
-{
+pub async fn a_refused_keyed_purchase_records_nothing<S: Subject>(
+    make: impl AsyncFn(Vec<Shelf>) -> S,
+) {
     let s = make(vec![Shelf::new("glazed", 1)]).await;
     let w = s.warehouse();
     let key = new_key();
@@ -387,12 +365,7 @@ where
     assert_eq!(w.oldest_expired_key().await.unwrap(), None);
 }
 
-pub async fn a_key_past_its_window_is_free_again<S, F, Fut>(make: F)
-where
-    S: Subject,
-    F: Fn(Vec<Shelf>) -> Fut,
-    Fut: Future<Output = S>,
-{
+pub async fn a_key_past_its_window_is_free_again<S: Subject>(make: impl AsyncFn(Vec<Shelf>) -> S) {
     let s = make(vec![Shelf::new("glazed", 10)]).await;
     let w = s.warehouse();
     let key = new_key();
@@ -411,12 +384,7 @@ where
     ));
 }
 
-pub async fn the_sweep_removes_expired_keys_only<S, F, Fut>(make: F)
-where
-    S: Subject,
-    F: Fn(Vec<Shelf>) -> Fut,
-    Fut: Future<Output = S>,
-{
+pub async fn the_sweep_removes_expired_keys_only<S: Subject>(make: impl AsyncFn(Vec<Shelf>) -> S) {
     let s = make(vec![Shelf::new("glazed", 10)]).await;
     let w = s.warehouse();
     let (old, fresh) = (new_key(), new_key());
@@ -455,12 +423,9 @@ where
     ));
 }
 
-pub async fn a_factory_order_is_claimed_once_at_a_time<S, F, Fut>(make: F)
-where
-    S: Subject,
-    F: Fn(Vec<Shelf>) -> Fut,
-    Fut: Future<Output = S>,
-{
+pub async fn a_factory_order_is_claimed_once_at_a_time<S: Subject>(
+    make: impl AsyncFn(Vec<Shelf>) -> S,
+) {
     let s = make(vec![Shelf::new("glazed", 0).reorder(0, 5)]).await;
     let w = s.warehouse();
     let id = open_order(&s, "glazed").await;
@@ -495,12 +460,9 @@ where
     );
 }
 
-pub async fn a_restock_adds_the_ordered_quantity_once<S, F, Fut>(make: F)
-where
-    S: Subject,
-    F: Fn(Vec<Shelf>) -> Fut,
-    Fut: Future<Output = S>,
-{
+pub async fn a_restock_adds_the_ordered_quantity_once<S: Subject>(
+    make: impl AsyncFn(Vec<Shelf>) -> S,
+) {
     let s = make(vec![Shelf::new("glazed", 0).reorder(0, 5)]).await;
     let w = s.warehouse();
     let id = open_order(&s, "glazed").await;
@@ -539,12 +501,9 @@ where
     assert_eq!(w.oldest_unfinished().await.unwrap(), None);
 }
 
-pub async fn overdue_orders_are_claimed_once_then_surfaced<S, F, Fut>(make: F)
-where
-    S: Subject,
-    F: Fn(Vec<Shelf>) -> Fut,
-    Fut: Future<Output = S>,
-{
+pub async fn overdue_orders_are_claimed_once_then_surfaced<S: Subject>(
+    make: impl AsyncFn(Vec<Shelf>) -> S,
+) {
     let s = make(vec![Shelf::new("glazed", 0).reorder(0, 5)]).await;
     let w = s.warehouse();
     let id = open_order(&s, "glazed").await;
@@ -575,12 +534,7 @@ where
     );
 }
 
-pub async fn stalled_open_orders_are_chased_once<S, F, Fut>(make: F)
-where
-    S: Subject,
-    F: Fn(Vec<Shelf>) -> Fut,
-    Fut: Future<Output = S>,
-{
+pub async fn stalled_open_orders_are_chased_once<S: Subject>(make: impl AsyncFn(Vec<Shelf>) -> S) {
     let s = make(vec![Shelf::new("glazed", 0).reorder(0, 5)]).await;
     let w = s.warehouse();
     let id = open_order(&s, "glazed").await;
@@ -619,12 +573,7 @@ where
     );
 }
 
-pub async fn ops_re_request_and_cancel<S, F, Fut>(make: F)
-where
-    S: Subject,
-    F: Fn(Vec<Shelf>) -> Fut,
-    Fut: Future<Output = S>,
-{
+pub async fn ops_re_request_and_cancel<S: Subject>(make: impl AsyncFn(Vec<Shelf>) -> S) {
     let s = make(vec![Shelf::new("glazed", 0).reorder(0, 5)]).await;
     let w = s.warehouse();
     let id = open_order(&s, "glazed").await;
@@ -665,12 +614,9 @@ where
     assert_ne!(again, id, "the slot was freed");
 }
 
-pub async fn outbox_rows_are_claimed_settled_and_released<S, F, Fut>(make: F)
-where
-    S: Subject,
-    F: Fn(Vec<Shelf>) -> Fut,
-    Fut: Future<Output = S>,
-{
+pub async fn outbox_rows_are_claimed_settled_and_released<S: Subject>(
+    make: impl AsyncFn(Vec<Shelf>) -> S,
+) {
     let s = make(vec![
         Shelf::new("glazed", 0).reorder(0, 5),
         Shelf::new("cruller", 0).reorder(0, 5),
@@ -722,12 +668,9 @@ fn operator() -> Operator {
     }
 }
 
-pub async fn operators_create_change_retire_and_restore_audited<S, F, Fut>(make: F)
-where
-    S: Subject,
-    F: Fn(Vec<Shelf>) -> Fut,
-    Fut: Future<Output = S>,
-{
+pub async fn operators_create_change_retire_and_restore_audited<S: Subject>(
+    make: impl AsyncFn(Vec<Shelf>) -> S,
+) {
     let s = make(vec![Shelf::new("glazed", 5)]).await;
     let (w, op) = (s.warehouse(), s.operator());
     let alice = operator();
@@ -833,12 +776,9 @@ where
     assert_eq!(op.catalogue().await.unwrap().len(), 2);
 }
 
-pub async fn an_adjustment_that_leaves_a_shelf_low_opens_its_factory_order<S, F, Fut>(make: F)
-where
-    S: Subject,
-    F: Fn(Vec<Shelf>) -> Fut,
-    Fut: Future<Output = S>,
-{
+pub async fn an_adjustment_that_leaves_a_shelf_low_opens_its_factory_order<S: Subject>(
+    make: impl AsyncFn(Vec<Shelf>) -> S,
+) {
     let s = make(vec![Shelf::new("glazed", 10).reorder(3, 20)]).await;
     let (w, op) = (s.warehouse(), s.operator());
     let id = ProductId::parse("glazed").unwrap();
@@ -902,12 +842,9 @@ where
     assert!(trail[0].after.contains("\"stock\":1"));
 }
 
-pub async fn an_adjustment_never_leaves_a_shelf_below_zero<S, F, Fut>(make: F)
-where
-    S: Subject,
-    F: Fn(Vec<Shelf>) -> Fut,
-    Fut: Future<Output = S>,
-{
+pub async fn an_adjustment_never_leaves_a_shelf_below_zero<S: Subject>(
+    make: impl AsyncFn(Vec<Shelf>) -> S,
+) {
     let s = make(vec![Shelf::new("glazed", 3)]).await;
     let op = s.operator();
     let alice = operator();
@@ -933,12 +870,9 @@ where
     );
 }
 
-pub async fn unfinished_factory_orders_are_listed_oldest_first<S, F, Fut>(make: F)
-where
-    S: Subject,
-    F: Fn(Vec<Shelf>) -> Fut,
-    Fut: Future<Output = S>,
-{
+pub async fn unfinished_factory_orders_are_listed_oldest_first<S: Subject>(
+    make: impl AsyncFn(Vec<Shelf>) -> S,
+) {
     let s = make(vec![
         Shelf::new("glazed", 0).reorder(0, 5),
         Shelf::new("cruller", 0).reorder(0, 5),

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use donut_domain::NewFactoryOrder;
+use donut_domain::catalogue::{adjustment_restock, plan_adjustment, plan_restock, plan_update};
 use donut_domain::ports::{
     Due, OUTBOX_CLAIM_LEASE, OpsOutcome, OutboxRow, Pending, RestockOutcome, Settlement,
 };
@@ -87,6 +89,31 @@ struct OutboxEntry {
 }
 
 impl State {
+    /// A new factory order, `open`, and its stock-out in the outbox (`stock` left on the shelf).
+    fn open_factory_order(&mut self, new: &NewFactoryOrder, stock: u32, draft: &PurchaseDraft) {
+        let now = self.now;
+        self.orders.push(Order {
+            order: FactoryOrder {
+                id: new.id,
+                product_id: new.product_id.clone(),
+                factory_product_id: new.factory_product_id.clone(),
+                quantity: new.quantity,
+                status: FactoryOrderStatus::Open,
+                factory_request_id: None,
+                correlation_id: new.correlation_id.clone(),
+                request_attempts: 0,
+                chases: 0,
+            },
+            created: now,
+            requested: None,
+            lease_until: None,
+            chased: None,
+            surfaced: false,
+        });
+        let event = new.stock_out_event(stock, draft.event_id, draft.at);
+        self.write_outbox(Some(event.event_id), event.to_json());
+    }
+
     /// Writes a row to the outbox, due at once.
     fn write_outbox(&mut self, event_id: Option<uuid::Uuid>, payload: String) {
         let id = self.outbox.len() as u64 + 1;
@@ -226,26 +253,7 @@ impl Shelves for MemWarehouse {
         let draft = PurchaseDraft::new();
         let reorder = plan_reorder(request, &shelf, sold, &draft);
         if let Some(new) = &reorder {
-            s.orders.push(Order {
-                order: FactoryOrder {
-                    id: new.id,
-                    product_id: new.product_id.clone(),
-                    factory_product_id: new.factory_product_id.clone(),
-                    quantity: new.quantity,
-                    status: FactoryOrderStatus::Open,
-                    factory_request_id: None,
-                    correlation_id: new.correlation_id.clone(),
-                    request_attempts: 0,
-                    chases: 0,
-                },
-                created: now,
-                requested: None,
-                lease_until: None,
-                chased: None,
-                surfaced: false,
-            });
-            let event = new.stock_out_event(shelf.stock, draft.event_id, draft.at);
-            s.write_outbox(Some(event.event_id), event.to_json());
+            s.open_factory_order(new, shelf.stock, &draft);
         }
         let restock = leaves_shelf_low(sold, shelf.stock, shelf.reorder)
             .then(|| restock_info(&draft, shelf.open_order, reorder.as_ref()))
@@ -628,12 +636,10 @@ impl Catalogue for MemWarehouse {
         let Some(before) = s.entry(id.as_str()) else {
             return Ok(CatalogueOutcome::UnknownProduct);
         };
-        let after = change.apply(&before);
-        if after == before {
+        let Some((after, action)) = plan_update(&before, change) else {
             return Ok(CatalogueOutcome::Unchanged(before));
-        }
+        };
         s.store(&after);
-        let action = AuditAction::of_update(&before, &after);
         s.audit(operator, action, Some(&before), &after, None);
         Ok(CatalogueOutcome::Changed {
             before: Some(before),
@@ -652,12 +658,11 @@ impl Catalogue for MemWarehouse {
         let Some(before) = s.entry(id.as_str()) else {
             return Ok(CatalogueOutcome::UnknownProduct);
         };
-        let stock = match change.adjustment.stock_after(before.product.stock) {
-            Ok(stock) => stock,
+        let after = match plan_adjustment(&before, change) {
+            Ok(after) => after,
             Err(refused) => return Ok(CatalogueOutcome::Refused(refused)),
         };
-        let mut after = before.clone();
-        after.product.stock = stock;
+        let stock = after.product.stock;
         s.store(&after);
         s.audit(
             operator,
@@ -678,35 +683,11 @@ impl Catalogue for MemWarehouse {
             open_order: open,
         };
         let draft = PurchaseDraft::new();
-        let opened =
-            donut_domain::catalogue::plan_restock(id, &shelf, after.retired, operator, &draft);
+        let opened = plan_restock(id, &shelf, after.retired, operator, &draft);
         if let Some(new) = &opened {
-            let now = s.now;
-            s.orders.push(Order {
-                order: FactoryOrder {
-                    id: new.id,
-                    product_id: new.product_id.clone(),
-                    factory_product_id: new.factory_product_id.clone(),
-                    quantity: new.quantity,
-                    status: FactoryOrderStatus::Open,
-                    factory_request_id: None,
-                    correlation_id: new.correlation_id.clone(),
-                    request_attempts: 0,
-                    chases: 0,
-                },
-                created: now,
-                requested: None,
-                lease_until: None,
-                chased: None,
-                surfaced: false,
-            });
-            let event = new.stock_out_event(stock, draft.event_id, draft.at);
-            s.write_outbox(Some(event.event_id), event.to_json());
+            s.open_factory_order(new, stock, &draft);
         }
-        let low = after.product.reorder.needs_reorder(stock) && !after.retired;
-        let restock = low
-            .then(|| restock_info(&draft, open, opened.as_ref()))
-            .flatten();
+        let restock = adjustment_restock(&after, &draft, open, opened.as_ref());
         Ok(CatalogueOutcome::Changed {
             before: Some(before),
             after,

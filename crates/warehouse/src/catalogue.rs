@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use donut_domain::catalogue::plan_restock;
-use donut_domain::purchase::{PurchaseDraft, ShelfState, restock_info};
+use donut_domain::catalogue::{adjustment_restock, plan_adjustment, plan_restock, plan_update};
+use donut_domain::purchase::{PurchaseDraft, ShelfState};
 use donut_domain::{
     AuditAction, AuditEntry, Catalogue, CatalogueEntry, CatalogueOutcome, FactoryOrder, NewProduct,
     Operator, Product, ProductChange, ProductId, ReorderRule, StockChange, StoreError,
@@ -200,11 +200,10 @@ impl Catalogue for MySqlWarehouse {
             tx.rollback().await.map_err(map_err)?;
             return Ok(CatalogueOutcome::UnknownProduct);
         };
-        let after = change.apply(&before);
-        if after == before {
+        let Some((after, action)) = plan_update(&before, change) else {
             tx.rollback().await.map_err(map_err)?;
             return Ok(CatalogueOutcome::Unchanged(before));
-        }
+        };
         let p = &after.product;
         tx.exec_drop(
             "UPDATE products SET name = ?, price_cents = ?, reorder_point = ?, reorder_qty = ?, \
@@ -223,7 +222,6 @@ impl Catalogue for MySqlWarehouse {
         )
         .await
         .map_err(map_err)?;
-        let action = AuditAction::of_update(&before, &after);
         audit(&mut tx, operator, action, Some(&before), &after, None)
             .await
             .map_err(map_err)?;
@@ -250,15 +248,14 @@ impl Catalogue for MySqlWarehouse {
             tx.rollback().await.map_err(map_err)?;
             return Ok(CatalogueOutcome::UnknownProduct);
         };
-        let stock = match change.adjustment.stock_after(before.product.stock) {
-            Ok(stock) => stock,
+        let after = match plan_adjustment(&before, change) {
+            Ok(after) => after,
             Err(refused) => {
                 tx.rollback().await.map_err(map_err)?;
                 return Ok(CatalogueOutcome::Refused(refused));
             }
         };
-        let mut after = before.clone();
-        after.product.stock = stock;
+        let stock = after.product.stock;
         tx.exec_drop(
             "UPDATE products SET qty = ? WHERE product_id = ?",
             (stock, id.as_str()),
@@ -318,10 +315,7 @@ impl Catalogue for MySqlWarehouse {
             }
             None => tx.commit().await.map_err(map_err)?,
         }
-        let low = after.product.reorder.needs_reorder(stock) && !after.retired;
-        let restock = low
-            .then(|| restock_info(&draft, shelf.open_order, opened.as_ref()))
-            .flatten();
+        let restock = adjustment_restock(&after, &draft, shelf.open_order, opened.as_ref());
         Ok(CatalogueOutcome::Changed {
             before: Some(before),
             after,

@@ -1,12 +1,15 @@
-//! The ops toolbox behind `donut-cli`: the dead-letter queue (list, replay, purge), the
-//! factory orders the watchdog gave up on (show, re-request, cancel), the local ops inbox, the
-//! deploy preflight ([`preflight`]), `make smoke` ([`smoke`], [`alarm_metrics`]) and the operator
-//! API's signed calls ([`signed`]). The binary prints what these return.
+//! The ops toolbox behind `donut-cli`: the operators' API, signed ([`signed`], [`operators`]:
+//! products, stock adjustments, the audit trail, factory orders; [`catalogue`]: a committed
+//! catalogue file applied), the dead-letter queue (list, replay, purge), the local ops inbox,
+//! the deploy preflight ([`preflight`]) and `make smoke` ([`smoke`], [`alarm_metrics`]). The
+//! binary prints what these return.
 
 use anyhow::Context;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 
 pub mod alarm_metrics;
+pub mod catalogue;
+pub mod operators;
 pub mod preflight;
 pub mod region;
 pub mod signed;

@@ -1,11 +1,15 @@
-//! `donut-cli`: what ops need when the alarm e-mail arrives.
+//! `donut-cli`: what ops need to run the shop, and when the alarm e-mail arrives.
 //!
-//! Against the local stack by default (LocalStack on 127.0.0.1:4566); `--aws` uses the
-//! ordinary AWS credential chain instead, in the stack's Region (`aws:region` of
-//! `Pulumi.<stage>.yaml`; `--region` overrides).
+//! Against the local stack by default (LocalStack on 127.0.0.1:4566, the local API on
+//! 127.0.0.1:8080, signed with LocalStack's `test`/`test`, the local operator's key); `--aws`
+//! uses the ordinary AWS credential chain instead, in the stack's Region (`aws:region` of
+//! `Pulumi.<stage>.yaml`; `--region` overrides), and the stack's outputs (`apiUrl`, the queues).
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{ArgGroup, Parser, Subcommand};
+use donut_api::contract::{NewProductRequest, ProductPatch, StockCount, StockDelta, StockRequest};
+use donut_cli::operators::{self, Operators};
+use donut_cli::signed::AdminClient;
 use donut_cli::{Chasing, Queues, after_purge, inbox, list, purge, replay, stack_outputs};
 use donut_config::StageConfig;
 
@@ -35,29 +39,71 @@ struct Cli {
     /// Without either, the local stack's queues are found by name.
     #[arg(long, global = true, env = "DONUT_STACK_OUTPUTS")]
     outputs: Option<std::path::PathBuf>,
+    /// The API (the operators' commands and the smoke test): else the stack output `apiUrl`
+    /// (with `--aws` or `--outputs`), else the local stack's (http://127.0.0.1:8080).
+    #[arg(long, global = true, env = "DONUT_API_URL")]
+    api_url: Option<String>,
+    /// The operators' commands send it as `x-correlation-id`: the audit records it with each
+    /// change (an incident's or a ticket's id). Without it the API makes one per request
+    /// (`catalogue apply`: one for the whole apply).
+    #[arg(long, global = true)]
+    correlation_id: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// The catalogue, through the operators' API (signed; every change audited with the
+    /// caller's IAM identity): list (retired ones too), show, create, set, retire, restore.
+    Products {
+        #[command(subcommand)]
+        action: ProductsAction,
+        /// Print the API's answer as it came (JSON).
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// A shelf's stock, through the operators' API: adjusted by a delta or to a count, with a
+    /// reason (audited). An adjustment that leaves it at or below the reorder point opens its
+    /// factory order, as a sale does.
+    Stock {
+        #[command(subcommand)]
+        action: StockAction,
+        /// Print the API's answer as it came (JSON).
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// The audit trail of catalogue and stock changes, newest first: who, when, what, why.
+    Audit {
+        /// Only this product's changes.
+        #[arg(long)]
+        product: Option<String>,
+        /// At most this many (1–500; the API's default 100).
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Print the API's answer as it came (JSON).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Factory orders, through the operators' API: the unfinished ones; one order; ask the
+    /// factory again; give up on it.
+    Orders {
+        #[command(subcommand)]
+        action: OrdersAction,
+        /// Print the API's answer as it came (JSON).
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// The catalogue as a committed file (TOML `[[product]]` tables; see
+    /// docs/catalogue.example.toml).
+    Catalogue {
+        #[command(subcommand)]
+        action: CatalogueAction,
+    },
     /// The dead-letter queue of factory orders.
     Dlq {
         #[command(subcommand)]
         action: DlqAction,
-    },
-    /// Factory orders that stopped moving: show one, ask the factory again, or give up on it.
-    /// Talks to the warehouse itself (`--database-url`; on AWS from inside the VPC).
-    Orders {
-        #[command(subcommand)]
-        action: OrdersAction,
-        /// The warehouse (the local stack's by default).
-        #[arg(
-            long,
-            env = "DONUT_DATABASE_URL",
-            default_value = "mysql://donut:donut@127.0.0.1:3307/donut"
-        )]
-        database_url: String,
     },
     /// Before a deploy: reads the account's Lambda concurrency (quota, what is unreserved, what
     /// the stage's deployed functions reserve) and checks the stage against it: its reservations
@@ -71,10 +117,10 @@ enum Command {
     /// After a deploy (`make smoke`): buys a product until it is out of stock, sees the 409 and
     /// its factory order, looks an order up, times the restock, checks the dead-letter queue;
     /// one line per step, a non-zero exit on any failure. The API is `--api-url`, else the
-    /// stack output `apiUrl` (with `--aws` or `--outputs`), else the local stack's.
+    /// stack output `apiUrl` (with `--aws` or `--outputs`), else the local stack's. At the end
+    /// it puts back, through the operators' API (signed: operator's credentials), exactly the
+    /// units it sold.
     Smoke {
-        #[arg(long)]
-        api_url: Option<String>,
         /// The product to sell out (default: the one with the least stock).
         #[arg(long)]
         product: Option<String>,
@@ -139,7 +185,75 @@ enum DlqAction {
 }
 
 #[derive(Subcommand)]
+enum ProductsAction {
+    /// Every product, retired ones too.
+    List,
+    /// One product.
+    Show { product_id: String },
+    /// A new product, on sale at once.
+    Create {
+        product_id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        price_cents: i64,
+        /// The shelf's stock to start with.
+        #[arg(long)]
+        stock: u32,
+        /// At or below this stock, a factory order is opened.
+        #[arg(long)]
+        reorder_point: u32,
+        /// How many one factory order asks for.
+        #[arg(long)]
+        reorder_quantity: u32,
+        /// The product's id in the legacy factory's catalogue.
+        #[arg(long)]
+        factory_product_id: String,
+    },
+    /// Changes a product's fields (those given; the others stay). Stock is not one of them:
+    /// `stock adjust`.
+    Set {
+        product_id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        price_cents: Option<i64>,
+        #[arg(long)]
+        reorder_point: Option<u32>,
+        #[arg(long)]
+        reorder_quantity: Option<u32>,
+        #[arg(long)]
+        factory_product_id: Option<String>,
+    },
+    /// Takes a product off sale: buyers no longer see it nor buy it (404); its stock is kept.
+    Retire { product_id: String },
+    /// Brings a retired product back on sale.
+    Restore { product_id: String },
+}
+
+#[derive(Subcommand)]
+enum StockAction {
+    /// Adds or takes units (`--delta`, e.g. `--delta -3` for breakage, `--delta 24` for a
+    /// delivery) or sets the counted stock (`--count`), with a reason the audit keeps.
+    #[command(group(ArgGroup::new("change").required(true).args(["delta", "count"])))]
+    Adjust {
+        product_id: String,
+        /// Units added (positive) or taken away (negative).
+        #[arg(long, allow_negative_numbers = true)]
+        delta: Option<i64>,
+        /// The shelf was counted: it holds this many.
+        #[arg(long)]
+        count: Option<u32>,
+        /// Why (1–512 characters; the audit keeps it).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum OrdersAction {
+    /// The factory orders neither fulfilled nor cancelled, oldest first.
+    List,
     /// A factory order: state, attempts, chases.
     Show { factory_order_id: String },
     /// Back to `open` with its stock-out published again (same id: restocked once). A repeat
@@ -147,6 +261,23 @@ enum OrdersAction {
     ReRequest { factory_order_id: String },
     /// Give up on it: the product's next stock-out opens a new order.
     Cancel { factory_order_id: String },
+}
+
+#[derive(Subcommand)]
+enum CatalogueAction {
+    /// Makes the live catalogue match FILE: prints the plan (create, change, restore, retire),
+    /// then applies it. Never sets an existing product's stock (`stock adjust` does, with a
+    /// reason); a file's `stock` is a new product's only.
+    Apply {
+        /// The catalogue (TOML; JSON of the same shape when it ends in .json).
+        file: std::path::PathBuf,
+        /// Also retire the products on sale that the file does not list.
+        #[arg(long)]
+        retire_missing: bool,
+        /// Print the plan, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -196,6 +327,36 @@ fn deployed_outputs(cli: &Cli) -> anyhow::Result<Option<serde_json::Value>> {
     } else {
         Ok(None)
     }
+}
+
+/// The API: `--api-url`, else the stack output `apiUrl` (a deployed stack), else the local one.
+fn api_url(cli: &Cli, outputs: Option<&serde_json::Value>) -> anyhow::Result<String> {
+    Ok(match (&cli.api_url, outputs) {
+        (Some(url), _) => url.clone(),
+        (None, Some(o)) => o[donut_config::outputs::API_URL]
+            .as_str()
+            .context("the stack outputs name no apiUrl")?
+            .to_owned(),
+        (None, None) => format!("http://127.0.0.1:{}", donut_local::API_PORT),
+    })
+}
+
+/// The operators' API, signed: LocalStack's key against the local stack, the SDK's credential
+/// chain in the stack's Region with `--aws`.
+async fn operators(cli: &Cli, default_correlation_id: Option<String>) -> anyhow::Result<Operators> {
+    let stage = stage(cli)?;
+    let aws = aws(cli, &stage).await;
+    let url = match &cli.api_url {
+        Some(url) => url.clone(),
+        None => api_url(cli, deployed_outputs(cli)?.as_ref())?,
+    };
+    let mut client = AdminClient::new(&aws, &url)?;
+    if let Some(id) = cli.correlation_id.clone().or(default_correlation_id) {
+        donut_domain::CorrelationId::parse(&id)
+            .map_err(|e| anyhow::anyhow!("--correlation-id {id:?}: {e}"))?;
+        client = client.with_correlation_id(id);
+    }
+    Ok(Operators::new(client))
 }
 
 async fn queues(cli: &Cli) -> anyhow::Result<Queues> {
@@ -253,9 +414,20 @@ fn print_inbox(messages: &[serde_json::Value]) {
     println!("{} e-mail(s)", messages.len());
 }
 
+/// A failure (an API's refusal among them) is one line on stderr, its causes after colons, and
+/// exit code 1.
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+async fn main() -> std::process::ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("donut-cli: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Ops {
             action: OpsAction::Inbox,
@@ -280,12 +452,50 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Orders {
-            action,
-            database_url,
-        } => orders(&cli, action, database_url).await?,
+        Command::Products { action, json } => {
+            let api = operators(&cli, None).await?;
+            print!("{}", products(&api, action, *json).await?);
+        }
+        Command::Stock { action, json } => {
+            let api = operators(&cli, None).await?;
+            print!("{}", stock(&api, action, *json).await?);
+        }
+        Command::Audit {
+            product,
+            limit,
+            json,
+        } => {
+            let api = operators(&cli, None).await?;
+            let answer = api.audit(product.as_deref(), *limit).await?;
+            print!(
+                "{}",
+                if *json {
+                    operators::json(&answer.raw)
+                } else {
+                    operators::render_audit(&answer.value.entries)
+                }
+            );
+        }
+        Command::Orders { action, json } => {
+            let api = operators(&cli, None).await?;
+            print!("{}", orders(&api, action, *json).await?);
+        }
+        Command::Catalogue {
+            action:
+                CatalogueAction::Apply {
+                    file,
+                    retire_missing,
+                    dry_run,
+                },
+        } => {
+            let run = uuid::Uuid::new_v4().simple().to_string();
+            let api = operators(&cli, Some(format!("catalogue-apply-{run}"))).await?;
+            donut_cli::catalogue::apply_file(&api, file, *retire_missing, *dry_run, &mut |line| {
+                println!("{line}")
+            })
+            .await?;
+        }
         Command::Smoke {
-            api_url,
             product,
             max_units,
             restock_timeout_seconds,
@@ -297,14 +507,7 @@ async fn main() -> anyhow::Result<()> {
             let stage = stage(&cli)?;
             let aws = aws(&cli, &stage).await;
             let outputs = deployed_outputs(&cli)?;
-            let api_url = match (api_url, &outputs) {
-                (Some(url), _) => url.clone(),
-                (None, Some(o)) => o[donut_config::outputs::API_URL]
-                    .as_str()
-                    .context("the stack outputs name no apiUrl")?
-                    .to_owned(),
-                (None, None) => format!("http://127.0.0.1:{}", donut_local::API_PORT),
-            };
+            let api_url = api_url(&cli, outputs.as_ref())?;
             // Without the queues (no AWS access from here), the other steps still run.
             let queues = match queues_of(&aws, &stage, outputs.as_ref()).await {
                 Ok(q) => Some(q),
@@ -314,7 +517,7 @@ async fn main() -> anyhow::Result<()> {
                 }
             };
             let target = donut_cli::smoke::Target {
-                api_url,
+                api_url: api_url.clone(),
                 product: product.clone(),
                 max_quantity: stage.max_quantity,
                 restock_timeout: std::time::Duration::from_secs(*restock_timeout_seconds),
@@ -358,6 +561,9 @@ async fn main() -> anyhow::Result<()> {
                 ),
             );
             let mut report = donut_cli::smoke::run(&target, queues.as_ref(), ops.as_ref()).await;
+            // The shop as the smoke found it (but for the factory's restocks), before the
+            // alarm-metrics step's wait.
+            donut_cli::smoke::put_back(&aws, &api_url, &mut report).await;
             donut_cli::smoke::alarm_metrics(&alarm_metrics, &mut report).await;
             print!("{}", report.render());
             if !report.passed() {
@@ -463,68 +669,159 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn orders(cli: &Cli, action: &OrdersAction, database_url: &str) -> anyhow::Result<()> {
-    use donut_domain::{FactoryOrderId, FactoryOrderOps, FactoryOrders, OpsOutcome};
-    let parse = |raw: &str| {
-        FactoryOrderId::parse(raw).map_err(|e| anyhow::anyhow!("factory order id {raw:?}: {e}"))
+/// `products …`: what to print.
+async fn products(api: &Operators, action: &ProductsAction, json: bool) -> anyhow::Result<String> {
+    let change = |done: &'static str, answer: operators::Answer<_>| {
+        if json {
+            operators::json(&answer.raw)
+        } else {
+            operators::render_change(done, &answer.value)
+        }
     };
-    let config = donut_warehouse::DbConfig::from_url(database_url)
-        .map_err(|e| anyhow::anyhow!("--database-url: {e}"))?;
-    let warehouse = donut_warehouse::MySqlWarehouse::new(&config);
-    let outcome = match action {
-        OrdersAction::Show { factory_order_id } => {
-            let id = parse(factory_order_id)?;
-            match warehouse.factory_order(id).await? {
-                Some(o) => println!(
-                    "factory order {}: {} × {} (factory product {}), {}; factory request {}, \
-                     {} request(s), {} chase(s); correlation id {}",
-                    o.id,
-                    o.quantity,
-                    o.product_id,
-                    o.factory_product_id,
-                    o.status,
-                    o.factory_request_id.as_deref().unwrap_or("(none)"),
-                    o.request_attempts,
-                    o.chases,
-                    o.correlation_id
-                ),
-                None => anyhow::bail!("no factory order {id}"),
+    Ok(match action {
+        ProductsAction::List => {
+            let answer = api.products().await?;
+            if json {
+                operators::json(&answer.raw)
+            } else {
+                operators::render_products(&answer.value.products)
             }
-            return Ok(());
         }
-        OrdersAction::ReRequest { factory_order_id } => {
-            let id = parse(factory_order_id)?;
-            let stage = stage(cli)?;
-            let not_within =
-                std::time::Duration::from_secs(stage.queue.visibility_timeout_seconds.into());
-            let outcome =
-                donut_domain::services::re_request_order(&warehouse, id, not_within).await?;
-            (
-                id,
-                outcome,
-                "re-requested: open again, its stock-out published again",
+        ProductsAction::Show { product_id } => {
+            let answer = api.product(product_id).await?;
+            if json {
+                operators::json(&answer.raw)
+            } else {
+                operators::render_product(&answer.value)
+            }
+        }
+        ProductsAction::Create {
+            product_id,
+            name,
+            price_cents,
+            stock,
+            reorder_point,
+            reorder_quantity,
+            factory_product_id,
+        } => {
+            let request = NewProductRequest {
+                product_id: product_id.clone(),
+                name: name.clone(),
+                price_cents: *price_cents,
+                stock: *stock,
+                reorder_point: *reorder_point,
+                reorder_quantity: *reorder_quantity,
+                factory_product_id: factory_product_id.clone(),
+            };
+            change("created", api.create(&request).await?)
+        }
+        ProductsAction::Set {
+            product_id,
+            name,
+            price_cents,
+            reorder_point,
+            reorder_quantity,
+            factory_product_id,
+        } => {
+            let patch = ProductPatch {
+                name: name.clone(),
+                price_cents: *price_cents,
+                reorder_point: *reorder_point,
+                reorder_quantity: *reorder_quantity,
+                factory_product_id: factory_product_id.clone(),
+                retired: None,
+            };
+            anyhow::ensure!(
+                patch.name.is_some()
+                    || patch.price_cents.is_some()
+                    || patch.reorder_point.is_some()
+                    || patch.reorder_quantity.is_some()
+                    || patch.factory_product_id.is_some(),
+                "nothing to set: give at least one of --name, --price-cents, --reorder-point, \
+                 --reorder-quantity, --factory-product-id (stock: `stock adjust`)"
+            );
+            change("changed", api.update(product_id, &patch).await?)
+        }
+        ProductsAction::Retire { product_id } => {
+            let patch = ProductPatch {
+                retired: Some(true),
+                ..ProductPatch::default()
+            };
+            change(
+                "retired (off sale; its stock kept)",
+                api.update(product_id, &patch).await?,
             )
         }
-        OrdersAction::Cancel { factory_order_id } => {
-            let id = parse(factory_order_id)?;
-            let outcome = warehouse.cancel(id).await?;
-            (
-                id,
-                outcome,
-                "cancelled: the product's next stock-out opens a new order",
-            )
+        ProductsAction::Restore { product_id } => {
+            let patch = ProductPatch {
+                retired: Some(false),
+                ..ProductPatch::default()
+            };
+            change("restored (on sale)", api.update(product_id, &patch).await?)
+        }
+    })
+}
+
+/// `stock adjust`: what to print.
+async fn stock(api: &Operators, action: &StockAction, json: bool) -> anyhow::Result<String> {
+    let StockAction::Adjust {
+        product_id,
+        delta,
+        count,
+        reason,
+    } = action;
+    let request = match (delta, count) {
+        (Some(delta), None) => StockRequest::By(StockDelta {
+            delta: *delta,
+            reason: reason.clone(),
+        }),
+        (None, Some(count)) => StockRequest::To(StockCount {
+            count: *count,
+            reason: reason.clone(),
+        }),
+        _ => anyhow::bail!("give one of --delta and --count"),
+    };
+    let answer = api.adjust(product_id, &request).await?;
+    Ok(if json {
+        operators::json(&answer.raw)
+    } else {
+        operators::render_change("adjusted", &answer.value)
+    })
+}
+
+/// `orders …`: what to print.
+async fn orders(api: &Operators, action: &OrdersAction, json: bool) -> anyhow::Result<String> {
+    let action_text = |answer: operators::Answer<_>, done: &str| {
+        if json {
+            operators::json(&answer.raw)
+        } else {
+            operators::render_action(&answer.value, done)
         }
     };
-    let (id, outcome, done) = outcome;
-    match outcome {
-        OpsOutcome::Done { was } => println!("factory order {id} (was {was}) {done}"),
-        OpsOutcome::Unchanged(status) => println!("factory order {id} is {status}: nothing to do"),
-        OpsOutcome::InFlight(since) => println!(
-            "factory order {id} was asked for {} s ago and is still on its way: nothing done",
-            since.as_secs()
+    Ok(match action {
+        OrdersAction::List => {
+            let answer = api.factory_orders().await?;
+            if json {
+                operators::json(&answer.raw)
+            } else {
+                operators::render_factory_orders(&answer.value.factory_orders)
+            }
+        }
+        OrdersAction::Show { factory_order_id } => {
+            let answer = api.factory_order(factory_order_id).await?;
+            if json {
+                operators::json(&answer.raw)
+            } else {
+                operators::render_factory_order(&answer.value)
+            }
+        }
+        OrdersAction::ReRequest { factory_order_id } => action_text(
+            api.re_request(factory_order_id).await?,
+            "re-requested: open again, its stock-out published again",
         ),
-        OpsOutcome::UnknownOrder => anyhow::bail!("no factory order {id}"),
-    }
-    warehouse.close().await;
-    Ok(())
+        OrdersAction::Cancel { factory_order_id } => action_text(
+            api.cancel(factory_order_id).await?,
+            "cancelled: the product's next stock-out opens a new order",
+        ),
+    })
 }

@@ -22,6 +22,9 @@ use reqwest::header::{HeaderName, HeaderValue};
 /// The service an API Gateway API is signed for.
 pub const SERVICE: &str = "execute-api";
 
+/// The header the API takes a caller's correlation id from (and echoes).
+pub const CORRELATION_HEADER: &str = "x-correlation-id";
+
 /// A client of the operator API whose every request is signed.
 pub struct AdminClient {
     http: reqwest::Client,
@@ -33,6 +36,9 @@ pub struct AdminClient {
     /// The last credentials, reused while they have more than a minute to live (a role's or an
     /// SSO profile's would otherwise cost an STS call per request).
     cached: Mutex<Option<Credentials>>,
+    /// Sent (and signed) as `x-correlation-id` with every request: the audit records it with
+    /// each change. Without it the API makes one per request.
+    correlation_id: Option<String>,
 }
 
 impl AdminClient {
@@ -55,11 +61,28 @@ impl AdminClient {
             region,
             credentials,
             cached: Mutex::new(None),
+            correlation_id: None,
         })
+    }
+
+    /// The same client, sending `correlation_id` as `x-correlation-id` with every request (a
+    /// whole `catalogue apply`, or a smoke test's put-back, under one id in the audit).
+    pub fn with_correlation_id(mut self, correlation_id: impl Into<String>) -> Self {
+        self.correlation_id = Some(correlation_id.into());
+        self
+    }
+
+    pub fn correlation_id(&self) -> Option<&str> {
+        self.correlation_id.as_deref()
     }
 
     pub fn region(&self) -> &str {
         &self.region
+    }
+
+    /// The API's base URL, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
     }
 
     /// `method path_and_query` (`/admin/…?…`), with `body` as JSON, signed and sent.
@@ -86,6 +109,9 @@ impl AdminClient {
     ) -> anyhow::Result<reqwest::Request> {
         let url = format!("{}{}", self.base_url, path_and_query);
         let mut builder = self.http.request(method, &url);
+        if let Some(id) = &self.correlation_id {
+            builder = builder.header(CORRELATION_HEADER, id);
+        }
         if let Some(body) = body {
             builder = builder.json(body);
         }
@@ -284,6 +310,37 @@ mod tests {
             .unwrap_err()
             .reason,
             Reason::Expired
+        );
+    }
+
+    #[tokio::test]
+    async fn the_correlation_id_is_sent_and_signed() {
+        let client = AdminClient::new(
+            &config(Credentials::new("test", "test", None, None, "localstack")),
+            "http://127.0.0.1:8080",
+        )
+        .unwrap()
+        .with_correlation_id("incident-42");
+        let request = client
+            .signed_request(reqwest::Method::GET, "/admin/audit", None)
+            .await
+            .unwrap();
+        assert_eq!(request.headers()[CORRELATION_HEADER], "incident-42");
+        let authorization = request.headers()["authorization"].to_str().unwrap();
+        assert!(
+            authorization.contains(CORRELATION_HEADER),
+            "{authorization}"
+        );
+        verify_request(&request, &iam(), SystemTime::now()).unwrap();
+        let mut tampered = request.try_clone().unwrap();
+        tampered
+            .headers_mut()
+            .insert(CORRELATION_HEADER, HeaderValue::from_static("someone-else"));
+        assert_eq!(
+            verify_request(&tampered, &iam(), SystemTime::now())
+                .unwrap_err()
+                .reason,
+            Reason::Mismatch
         );
     }
 

@@ -8,6 +8,13 @@
 //! order's message reaches the DLQ and the DLQ-depth alarm goes to ALARM; once the simulator
 //! takes orders again, the message is replayed and the alarm clears. Each step passes or fails
 //! on its own; the report is one screen.
+//!
+//! The smoke test leaves the shop as it found it: [`put_back`] adds back, through the operators'
+//! API (signed; a stock adjustment with its reason, under the smoke's correlation id), exactly
+//! the units its purchases took — not what the factory's restocks added meanwhile, which stay
+//! on the shelf as any restock would.
+
+use std::collections::BTreeMap;
 
 use std::time::{Duration, Instant};
 
@@ -48,11 +55,20 @@ pub struct Step {
     pub detail: String,
 }
 
-/// Every step, in order.
+/// Every step, in order, and what the smoke test sold.
 #[derive(Debug, Default)]
 pub struct Report {
     pub steps: Vec<Step>,
+    /// Units the smoke test's purchases took (answered 200; an idempotent retry takes none),
+    /// by product: what [`put_back`] adds back.
+    pub sold: BTreeMap<String, u64>,
+    /// The smoke test's correlation id (`smoke-<run>`): its purchases carry it (the ops path's
+    /// `refuse-until-…-<run>`), and so does the put-back, so the logs and the audit tie them.
+    pub correlation_id: String,
 }
+
+/// The reason the put-back's stock adjustment gives (the audit keeps it).
+pub const PUT_BACK_REASON: &str = "smoke test: putting back what it sold";
 
 impl Report {
     pub fn passed(&self) -> bool {
@@ -177,7 +193,11 @@ pub async fn run(target: &Target, queues: Option<&Queues>, ops: Option<&Ops>) ->
         .build()
         .expect("an HTTP client");
     let api = target.api_url.trim_end_matches('/');
-    let mut report = Report::default();
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let mut report = Report {
+        correlation_id: format!("smoke-{run}"),
+        ..Report::default()
+    };
 
     let started = Instant::now();
     let product = pick_product(&http, api, target.product.as_deref(), target.max_units).await;
@@ -195,7 +215,19 @@ pub async fn run(target: &Target, queues: Option<&Queues>, ops: Option<&Ops>) ->
     let mut sold_out = None;
     if let Some((product, stock)) = product {
         let started = Instant::now();
-        match sell_out(&http, api, &product, stock, target.max_quantity, None).await {
+        let mut sold = 0;
+        let outcome = sell_out(
+            &http,
+            api,
+            &product,
+            stock,
+            target.max_quantity,
+            Some(&report.correlation_id),
+            &mut sold,
+        )
+        .await;
+        *report.sold.entry(product.clone()).or_default() += sold;
+        match outcome {
             Ok((detail, s)) => {
                 report.record("sell out, 409", started, Ok(detail));
                 sold_out = Some(s);
@@ -221,7 +253,9 @@ pub async fn run(target: &Target, queues: Option<&Queues>, ops: Option<&Ops>) ->
         let empty = report.record("dead-letter queue", started, depth);
         if let (true, Some(ops), Some(s)) = (empty, ops, &sold_out) {
             let started = Instant::now();
-            let path = ops_path(&http, api, target, queues, ops, &s.product).await;
+            let mut sold = 0;
+            let path = ops_path(&http, api, target, queues, ops, &s.product, &run, &mut sold).await;
+            *report.sold.entry(s.product.clone()).or_default() += sold;
             report.record("DLQ → ALARM → OK", started, path);
         }
     }
@@ -233,6 +267,7 @@ pub async fn run(target: &Target, queues: Option<&Queues>, ops: Option<&Ops>) ->
 /// `maxReceiveCount` times and dead-lettered (half as long again, and 20 s, to spare). The
 /// alarm goes to ALARM; once the simulator takes orders again (and any message received before
 /// then has come round once more), what the DLQ holds is replayed until the alarm clears.
+#[allow(clippy::too_many_arguments)]
 async fn ops_path(
     http: &reqwest::Client,
     api: &str,
@@ -240,6 +275,8 @@ async fn ops_path(
     queues: &Queues,
     ops: &Ops,
     product: &str,
+    run: &str,
+    sold: &mut u64,
 ) -> anyhow::Result<String> {
     let (visibility, receives) = crate::redrive(queues).await?;
     let refuse_for = visibility * receives * 3 / 2 + Duration::from_secs(20);
@@ -249,8 +286,7 @@ async fn ops_path(
         .duration_since(std::time::UNIX_EPOCH)
         .context("the clock is before 1970")?
         .as_secs();
-    let run = uuid::Uuid::new_v4().simple().to_string();
-    let correlation_id = factory_sim::refuse_until(until_unix, &run);
+    let correlation_id = factory_sim::refuse_until(until_unix, run);
     let (_, stock) = pick_product(http, api, Some(product), target.max_units).await?;
     sell_out(
         http,
@@ -259,6 +295,7 @@ async fn ops_path(
         stock,
         target.max_quantity,
         Some(&correlation_id),
+        sold,
     )
     .await?;
     let dead = until_true(refuse_for, "the refused order in the DLQ", || async {
@@ -414,7 +451,8 @@ async fn buy(
 
 /// Buys `product` empty, `max_quantity` at a time, then once more: the 409 names the factory
 /// order the stock-out opened. The first sale is sent twice with its key. Every purchase
-/// carries `correlation_id` when given (the factory order they open carries it on).
+/// carries `correlation_id` when given (the factory order they open carries it on). `sold`
+/// counts the units sold as they are, whatever happens later.
 async fn sell_out(
     http: &reqwest::Client,
     api: &str,
@@ -422,6 +460,7 @@ async fn sell_out(
     stock: u64,
     max_quantity: u32,
     correlation_id: Option<&str>,
+    sold: &mut u64,
 ) -> anyhow::Result<(String, SoldOut)> {
     let run = uuid::Uuid::new_v4().simple().to_string();
     let mut left = stock;
@@ -435,6 +474,7 @@ async fn sell_out(
         match status {
             200 => {
                 sales += 1;
+                *sold += quantity;
                 left = body["remaining"]
                     .as_u64()
                     .context("a sale without `remaining`")?;
@@ -522,4 +562,59 @@ async fn dead_letters(queues: &Queues) -> anyhow::Result<String> {
         letters.len()
     );
     Ok("empty".to_owned())
+}
+
+/// The step `put back`: adds back, through the operators' API at `api_url` (signed with
+/// `aws`'s credentials, in its Region), exactly the units the smoke test sold, product by
+/// product — a stock adjustment `+N` with [`PUT_BACK_REASON`] under the smoke's correlation id.
+/// The factory's restocks stay on the shelf: they are what a stock-out brings, the smoke only
+/// undoes its own purchases (putting the shelf back to a count would also undo a real buyer's
+/// purchase made meanwhile). Nothing sold, nothing to do.
+pub async fn put_back(aws: &aws_config::SdkConfig, api_url: &str, report: &mut Report) -> bool {
+    let started = Instant::now();
+    let sold: Vec<(String, u64)> = report
+        .sold
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(p, n)| (p.clone(), *n))
+        .collect();
+    let result = async {
+        if sold.is_empty() {
+            return Ok("nothing sold: nothing to put back".to_owned());
+        }
+        let client = crate::signed::AdminClient::new(aws, api_url)?
+            .with_correlation_id(report.correlation_id.clone());
+        let api = crate::operators::Operators::new(client);
+        let mut done = Vec::new();
+        for (product, units) in &sold {
+            let delta = i64::try_from(*units)?;
+            let answer = api
+                .adjust(
+                    product,
+                    &donut_api::contract::StockRequest::By(donut_api::contract::StockDelta {
+                        delta,
+                        reason: PUT_BACK_REASON.to_owned(),
+                    }),
+                )
+                .await
+                .with_context(|| {
+                    format!(
+                        "{product}: {units} unit(s) sold not put back (`donut-cli stock adjust \
+                         {product} --delta {units} --reason \"{PUT_BACK_REASON}\"`)"
+                    )
+                })?;
+            done.push(format!(
+                "{product} +{units} (now {})",
+                answer.value.product.stock
+            ));
+        }
+        Ok(format!(
+            "{}: exactly the units it sold (the factory's restocks stay on the shelf), \
+             \"{PUT_BACK_REASON}\", correlation id {}",
+            done.join(", "),
+            report.correlation_id
+        ))
+    }
+    .await;
+    report.record("put back", started, result)
 }

@@ -28,13 +28,14 @@ fn account(quota: u32, unreserved: u32, own: &[(&str, u32)]) -> Account {
     }
 }
 
-/// dev's functions reserving what dev reserves (36 in all).
+/// dev's functions reserving what dev reserves (38 in all).
 fn dev_reserving() -> Vec<(&'static str, u32)> {
     stage("dev").reservations()
 }
 
-const DEV_RESERVES: &str = "36 (sales-api 20, warehouse-restock 5, factory-requester 3, \
-                            outbox-relay 1, migrate 1, factory-watchdog 1, factory-simulator 5)";
+const DEV_RESERVES: &str = "38 (sales-api 20, warehouse-restock 5, factory-requester 3, \
+                            outbox-relay 1, migrate 1, factory-watchdog 1, admin-api 2, \
+                            factory-simulator 5)";
 
 #[test]
 fn a_fresh_standard_account_holds_the_reservations() {
@@ -47,7 +48,7 @@ fn a_fresh_standard_account_holds_the_reservations() {
              functions reserve 0, dev's own: none deployed yet"
                 .to_owned(),
             format!(
-                "reserved concurrency: {DEV_RESERVES}, leaving 964 unreserved (Lambda keeps at \
+                "reserved concurrency: {DEV_RESERVES}, leaving 962 unreserved (Lambda keeps at \
                  least 100)"
             ),
             budget_line(&cleared.stage),
@@ -66,34 +67,34 @@ fn budget_line(stage: &StageConfig) -> String {
 
 #[test]
 fn reservations_other_functions_hold_are_counted_and_the_quota_to_request_adds_them() {
-    // Another function reserves 880 of 1 000: dev's 36 would leave 84.
+    // Another function reserves 880 of 1 000: dev's 38 would leave 82.
     let refused = preflight(&stage("dev"), &account(1000, 120, &[])).unwrap_err();
-    assert_eq!(refused.reason, Reason::Reservations { left: 84 });
-    assert_eq!(refused.quota_needed, Some(1016));
+    assert_eq!(refused.reason, Reason::Reservations { left: 82 });
+    assert_eq!(refused.quota_needed, Some(1018));
     assert_eq!(
         refused.to_string(),
         format!(
             "Lambda in eu-west-1: a quota of 1000 concurrent executions, 120 unreserved; other \
              functions reserve 880, dev's own: none deployed yet\n\
-             dev reserves {DEV_RESERVES}, which would leave 84 unreserved: Lambda refuses any \
+             dev reserves {DEV_RESERVES}, which would leave 82 unreserved: Lambda refuses any \
              reservation that leaves fewer than 100, so `pulumi up` would fail half way.\n\
-             Request a quota of at least 1016 (880 reserved by other functions + 36 + 100 \
+             Request a quota of at least 1018 (880 reserved by other functions + 38 + 100 \
              unreserved): Service Quotas → AWS Lambda → \"Concurrent executions\" (L-B99A9384),\n  \
              aws service-quotas request-service-quota-increase --region eu-west-1 --service-code \
-             lambda --quota-code L-B99A9384 --desired-value 1016\n\
-             or have the other functions release 16 of the 880 they reserve.\n"
+             lambda --quota-code L-B99A9384 --desired-value 1018\n\
+             or have the other functions release 18 of the 880 they reserve.\n"
         )
     );
     // 900 of 1 000 reserved elsewhere.
     let refused = preflight(&stage("dev"), &account(1000, 100, &[])).unwrap_err();
     assert_eq!(
         (refused.reason, refused.quota_needed),
-        (Reason::Reservations { left: 64 }, Some(1036))
+        (Reason::Reservations { left: 62 }, Some(1038))
     );
-    // prod beside a deployed dev (36) in the same account: 964 unreserved, prod's 89 fit.
-    let cleared = preflight(&stage("prod"), &account(1000, 964, &[])).unwrap();
+    // prod beside a deployed dev (38) in the same account: 962 unreserved, prod's 91 fit.
+    let cleared = preflight(&stage("prod"), &account(1000, 962, &[])).unwrap();
     assert!(
-        cleared.lines[1].ends_with("leaving 875 unreserved (Lambda keeps at least 100)"),
+        cleared.lines[1].ends_with("leaving 871 unreserved (Lambda keeps at least 100)"),
         "{:?}",
         cleared.lines
     );
@@ -101,25 +102,25 @@ fn reservations_other_functions_hold_are_counted_and_the_quota_to_request_adds_t
 
 #[test]
 fn a_redeploy_counts_its_own_reservations_as_its_own() {
-    // dev deployed and reserving its 36: 964 unreserved; redeploying replaces them.
-    let cleared = preflight(&stage("dev"), &account(1000, 964, &dev_reserving())).unwrap();
+    // dev deployed and reserving its 38: 962 unreserved; redeploying replaces them.
+    let cleared = preflight(&stage("dev"), &account(1000, 962, &dev_reserving())).unwrap();
     assert_eq!(
         cleared.lines[0],
-        "Lambda in eu-west-1: a quota of 1000 concurrent executions, 964 unreserved; other \
-         functions reserve 0, dev's own: 36 now (sales-api 20, warehouse-restock 5, \
-         factory-requester 3, outbox-relay 1, migrate 1, factory-watchdog 1, factory-simulator \
-         5), which the deploy replaces"
+        "Lambda in eu-west-1: a quota of 1000 concurrent executions, 962 unreserved; other \
+         functions reserve 0, dev's own: 38 now (sales-api 20, warehouse-restock 5, \
+         factory-requester 3, outbox-relay 1, migrate 1, factory-watchdog 1, admin-api 2, \
+         factory-simulator 5), which the deploy replaces"
     );
     assert!(
-        cleared.lines[1].ends_with("leaving 964 unreserved (Lambda keeps at least 100)"),
+        cleared.lines[1].ends_with("leaving 962 unreserved (Lambda keeps at least 100)"),
         "{:?}",
         cleared.lines
     );
-    // The same with another function's 880 beside it: 84 unreserved, 84 after: refused.
-    let refused = preflight(&stage("dev"), &account(1000, 84, &dev_reserving())).unwrap_err();
+    // The same with another function's 880 beside it: 82 unreserved, 82 after: refused.
+    let refused = preflight(&stage("dev"), &account(1000, 82, &dev_reserving())).unwrap_err();
     assert_eq!(
         (refused.reason, refused.quota_needed),
-        (Reason::Reservations { left: 84 }, Some(1016))
+        (Reason::Reservations { left: 82 }, Some(1018))
     );
 }
 
@@ -133,13 +134,13 @@ fn a_new_accounts_quota_of_10_deploys_without_reservations_and_says_what_to_requ
             format!(
                 "reserved concurrency: none. dev would reserve {DEV_RESERVES}, and Lambda refuses \
                  any reservation that leaves fewer than 100 unreserved: that takes a quota of at \
-                 least 136. With 10, the functions share the account's unreserved executions \
+                 least 138. With 10, the functions share the account's unreserved executions \
                  with every other function, and the quota bounds how many instances run."
             ),
-            "to reserve, request a quota of at least 136: Service Quotas → AWS Lambda → \
+            "to reserve, request a quota of at least 138: Service Quotas → AWS Lambda → \
              \"Concurrent executions\" (L-B99A9384): aws service-quotas \
              request-service-quota-increase --region eu-west-1 --service-code lambda \
-             --quota-code L-B99A9384 --desired-value 136"
+             --quota-code L-B99A9384 --desired-value 138"
                 .to_owned(),
             budget_line(&cleared.stage),
         ]
@@ -149,7 +150,7 @@ fn a_new_accounts_quota_of_10_deploys_without_reservations_and_says_what_to_requ
 #[test]
 fn a_quota_of_50_is_refused_with_the_quota_to_request_and_why() {
     let refused = preflight(&stage("dev"), &account(50, 50, &[])).unwrap_err();
-    assert_eq!(refused.quota_needed, Some(136));
+    assert_eq!(refused.quota_needed, Some(138));
     let Reason::Unreserved { problem } = &refused.reason else {
         panic!("{refused:?}")
     };
@@ -164,15 +165,15 @@ fn a_quota_of_50_is_refused_with_the_quota_to_request_and_why() {
         "{text}"
     );
     assert!(
-        text.contains("--quota-code L-B99A9384 --desired-value 136"),
+        text.contains("--quota-code L-B99A9384 --desired-value 138"),
         "{text}"
     );
     // Between the two (120): the same answer.
     let refused = preflight(&stage("dev"), &account(120, 120, &[])).unwrap_err();
-    assert_eq!(refused.quota_needed, Some(136));
+    assert_eq!(refused.quota_needed, Some(138));
     // What other functions reserve counts in the quota to request (30 of 120 here).
     let refused = preflight(&stage("dev"), &account(120, 90, &[])).unwrap_err();
-    assert_eq!(refused.quota_needed, Some(166));
+    assert_eq!(refused.quota_needed, Some(168));
 }
 
 #[test]
@@ -305,7 +306,7 @@ async fn the_account_is_read_as_it_is() {
     let none: Vec<(String, u32)> = functions.iter().map(|(k, _)| (k.clone(), 0)).collect();
     assert_eq!(read.own, OwnFunctions::Deployed(none));
 
-    if quota < 136 {
+    if quota < 138 {
         // A new account: Lambda (LocalStack alike) refuses any reservation; dev deploys without.
         let refused = reserve(&lambda, &functions[0].1, 1).await.unwrap_err();
         assert!(
@@ -317,14 +318,14 @@ async fn the_account_is_read_as_it_is() {
             Ok(cleared) => {
                 assert!(!cleared.stage.reserves_concurrency(), "{:?}", cleared.lines);
                 assert!(
-                    cleared.lines[2].contains("--desired-value 136"),
+                    cleared.lines[2].contains("--desired-value 138"),
                     "{:?}",
                     cleared.lines
                 );
                 println!("{}", cleared.lines.join("\n"));
             }
             Err(refused) => {
-                assert_eq!(refused.quota_needed, Some(136), "{refused}");
+                assert_eq!(refused.quota_needed, Some(138), "{refused}");
                 println!("{refused}");
             }
         }
@@ -339,12 +340,12 @@ async fn the_account_is_read_as_it_is() {
     let redeploy = donut_cli::preflight::read_account(&lambda, "eu-west-1", Ok(functions.clone()))
         .await
         .unwrap();
-    assert_eq!(redeploy.quota.unreserved, quota - 36);
-    assert_eq!(redeploy.own_reserved(), 36);
+    assert_eq!(redeploy.quota.unreserved, quota - 38);
+    assert_eq!(redeploy.own_reserved(), 38);
     let cleared = preflight(&stage("dev"), &redeploy).unwrap();
     println!("{}", cleared.lines.join("\n"));
 
-    // Another account: another function reserves all but 120; dev's 36 would leave 84.
+    // Another account: another function reserves all but 120; dev's 38 would leave 82.
     let id = fresh_account();
     let lambda = lambda_in(&id, "eu-west-1").await;
     create_function(&lambda, &id, "someone-elses").await;
@@ -357,8 +358,8 @@ async fn the_account_is_read_as_it_is() {
         .unwrap();
     assert_eq!(crowded.quota.unreserved, 120);
     let refused = preflight(&stage("dev"), &crowded).unwrap_err();
-    assert_eq!(refused.reason, Reason::Reservations { left: 84 });
-    assert_eq!(refused.quota_needed, Some(quota + 16));
+    assert_eq!(refused.reason, Reason::Reservations { left: 82 });
+    assert_eq!(refused.quota_needed, Some(quota + 18));
     println!("{refused}");
     // What `pulumi up` would meet: Lambda refuses part way through dev's reservations.
     let mut refusals = Vec::new();
@@ -444,7 +445,7 @@ async fn aws_commands_call_the_stacks_region_whatever_the_environment_says() {
     );
     // Its own functions were found where the stack lives: eu-west-1.
     assert!(
-        stderr.contains("dev's own: 7 deployed, none reserving"),
+        stderr.contains("dev's own: 8 deployed, none reserving"),
         "{stderr}"
     );
     println!("{stderr}");
@@ -461,7 +462,7 @@ async fn aws_commands_call_the_stacks_region_whatever_the_environment_says() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("dev's own: 7 deployed, none reserving"),
+        stderr.contains("dev's own: 8 deployed, none reserving"),
         "{stderr}"
     );
 
