@@ -68,7 +68,11 @@ start_mariadb() {
   fi
   # 600 connections: `make bench`'s Lambda-shaped run keeps 6 paths × 64 one-connection
   # instances open at once, beside the stack's own pools.
+  # Its own tmpdir: a mariadbd that starts deletes every `#sql*` file in its tmpdir, which in a
+  # shared /tmp are another server's live temporary tables (the tests start private servers).
+  mkdir -p "$DB_DIR/tmp"
   nohup mariadbd --no-defaults --datadir="$DB_DIR/data" --socket="$DB_DIR/mariadb.sock" \
+    --tmpdir="$DB_DIR/tmp" \
     --pid-file="$DB_DIR/mariadbd.pid" --port="$DB_PORT" --bind-address=127.0.0.1 \
     --skip-name-resolve --user="$(id -un)" --max-connections=600 \
     --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \

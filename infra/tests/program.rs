@@ -905,7 +905,6 @@ fn every_function_reads_back_what_the_infra_wrote() {
                 Function::AdminApi => {
                     let s = settings::AdminApi::read(&env).expect("admin-api");
                     assert_eq!(s.max_body_bytes, config.max_body_bytes);
-                    assert_eq!(s.key_hours, config.idempotency_key_hours);
                     assert_eq!(
                         s.re_request_not_within_seconds,
                         u64::from(config.queue.visibility_timeout_seconds)

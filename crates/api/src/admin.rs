@@ -67,7 +67,8 @@ where
     W: Catalogue + FactoryOrders + FactoryOrderOps,
     N: AfterStockOut,
 {
-    /// Publishes the stock-out of an order an adjustment opened (or a re-request) at once.
+    /// Publishes the stock-out of an order an adjustment opened at once (a re-request's is
+    /// published by the relay's next sweep).
     pub fn with_after_stock_out<M: AfterStockOut>(self, after_stock_out: M) -> AdminApi<W, M> {
         AdminApi {
             warehouse: self.warehouse,

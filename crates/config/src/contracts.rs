@@ -92,7 +92,6 @@ impl StageConfig {
             base: d.base(self, Function::AdminApi),
             max_body_bytes: self.max_body_bytes,
             stock_out_topic_arn: d.stock_out_topic_arn.clone(),
-            key_hours: self.idempotency_key_hours,
             re_request_not_within_seconds: u64::from(self.queue.visibility_timeout_seconds),
         }
     }

@@ -334,8 +334,6 @@ pub struct AdminApi<V> {
     pub max_body_bytes: u32,
     /// An adjustment's or a re-request's stock-out is published at once, as a sale's is.
     pub stock_out_topic_arn: V,
-    /// How long an operator's `Idempotency-Key` is kept (`OPERATOR_KEY_HOURS`).
-    pub key_hours: u32,
     /// A factory order asked for less than this long ago is not re-requested (it is on its
     /// way: the queue's visibility timeout).
     pub re_request_not_within_seconds: u64,
@@ -347,7 +345,6 @@ impl Contract for AdminApi<String> {
         s.base.write(env);
         env.plain("MAX_BODY_BYTES", s.max_body_bytes);
         env.value("STOCK_OUT_TOPIC_ARN", &s.stock_out_topic_arn);
-        env.plain("OPERATOR_KEY_HOURS", s.key_hours);
         env.plain(
             "RE_REQUEST_NOT_WITHIN_SECONDS",
             s.re_request_not_within_seconds,
@@ -358,7 +355,6 @@ impl Contract for AdminApi<String> {
             base: Base::read(env)?,
             max_body_bytes: env.number("MAX_BODY_BYTES")?,
             stock_out_topic_arn: env.text("STOCK_OUT_TOPIC_ARN")?,
-            key_hours: env.number("OPERATOR_KEY_HOURS")?,
             re_request_not_within_seconds: env.number("RE_REQUEST_NOT_WITHIN_SECONDS")?,
         })
     }
@@ -650,7 +646,6 @@ mod tests {
             base: base(),
             max_body_bytes: 16384,
             stock_out_topic_arn: "arn:t".to_owned(),
-            key_hours: 24,
             re_request_not_within_seconds: 300,
         };
         assert_eq!(round_trip::<AdminApi<String>>(&admin), admin);

@@ -141,7 +141,8 @@ impl Adjustment {
     pub fn stock_after(self, stock: u32) -> Result<u32, AdjustmentRefused> {
         let after = match self {
             Adjustment::To(count) => i64::from(count),
-            Adjustment::By(delta) => i64::from(stock) + delta,
+            // Bounded by `StockChange::checked`; saturating all the same (never a panic).
+            Adjustment::By(delta) => i64::from(stock).saturating_add(delta),
         };
         if after < 0 {
             return Err(AdjustmentRefused::BelowZero { stock, after });
@@ -180,8 +181,15 @@ impl StockChange {
                 ),
             ));
         }
-        if let Adjustment::To(count) = self.adjustment {
-            units("count", count)?;
+        match self.adjustment {
+            Adjustment::To(count) => units("count", count)?,
+            Adjustment::By(delta) if delta.unsigned_abs() > u64::from(MAX_UNITS) => {
+                return Err(InvalidInput::new(
+                    "delta",
+                    format!("at most {MAX_UNITS} units either way"),
+                ));
+            }
+            Adjustment::By(_) => {}
         }
         Ok(self)
     }
@@ -305,15 +313,19 @@ pub fn plan_update(
     })
 }
 
-/// An adjustment's effect on `before`: the entry after, or why the shelf cannot take it.
+/// An adjustment's effect on `before`: the entry after (`None` when the stock stays as it is:
+/// nothing is written, nothing audited), or why the shelf cannot take it.
 pub fn plan_adjustment(
     before: &CatalogueEntry,
     change: &StockChange,
-) -> Result<CatalogueEntry, AdjustmentRefused> {
+) -> Result<Option<CatalogueEntry>, AdjustmentRefused> {
     let stock = change.adjustment.stock_after(before.product.stock)?;
+    if stock == before.product.stock {
+        return Ok(None);
+    }
     let mut after = before.clone();
     after.product.stock = stock;
-    Ok(after)
+    Ok(Some(after))
 }
 
 /// The restock an operator is told about after an adjustment, as a buyer after a sale that
@@ -392,6 +404,15 @@ mod tests {
             })
         );
         assert!(Adjustment::By(i64::from(MAX_UNITS)).stock_after(1).is_err());
+        assert!(
+            Adjustment::By(i64::MAX).stock_after(1).is_err(),
+            "no overflow"
+        );
+        let huge = StockChange {
+            adjustment: Adjustment::By(i64::MIN),
+            reason: "typo".into(),
+        };
+        assert!(huge.checked().is_err());
     }
 
     #[test]

@@ -242,6 +242,12 @@ impl PrivateMariaDb {
         db
     }
 
+    fn tmp_dir(&self) -> std::path::PathBuf {
+        let dir = self.dir.join("tmp");
+        std::fs::create_dir_all(&dir).expect("the server's temp folder");
+        dir
+    }
+
     fn socket(&self) -> String {
         self.dir.join("mariadb.sock").display().to_string()
     }
@@ -277,6 +283,11 @@ impl PrivateMariaDb {
                 "--pid-file={}",
                 self.dir.join("mariadbd.pid").display()
             ))
+            // A temp folder of its own: mariadbd deletes every `#sql*` file in its tmpdir when it
+            // starts, and in the shared /tmp those are other servers' live temporary tables (the
+            // test server's information_schema queries failed with "Error on delete of
+            // '/tmp/#sql-temptable-…'" when a private server started beside them).
+            .arg(format!("--tmpdir={}", self.tmp_dir().display()))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

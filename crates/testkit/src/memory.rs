@@ -659,7 +659,8 @@ impl Catalogue for MemWarehouse {
             return Ok(CatalogueOutcome::UnknownProduct);
         };
         let after = match plan_adjustment(&before, change) {
-            Ok(after) => after,
+            Ok(Some(after)) => after,
+            Ok(None) => return Ok(CatalogueOutcome::Unchanged(before)),
             Err(refused) => return Ok(CatalogueOutcome::Refused(refused)),
         };
         let stock = after.product.stock;

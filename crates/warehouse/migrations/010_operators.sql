@@ -6,9 +6,7 @@
 --     (404) and opens no factory order;
 --   * every change to the catalogue or a shelf is a row of `catalogue_audit`, written in the
 --     change's own transaction: who (the caller's IAM ARN), what, the product before and after
---     (JSON), why (an adjustment's reason), when, and the request's correlation id;
---   * an operator's write may carry an `Idempotency-Key`: `operator_requests` keeps its answer
---     (the caller, what was asked, the status and body) until `expires_at`.
+--     (JSON), why (an adjustment's reason), when, and the request's correlation id.
 -- Functions still calling `donut_sell_v3` during a deploy keep working (they sell a product
 -- retired meanwhile: retiring is an operator's act, rare, and the window is the update's).
 
@@ -26,19 +24,6 @@ CREATE TABLE IF NOT EXISTS catalogue_audit (
     correlation_id VARCHAR(128)  NOT NULL,
     PRIMARY KEY (id),
     KEY catalogue_audit_by_product (product_id, id)
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
-
-CREATE TABLE IF NOT EXISTS operator_requests (
-    idem_key    VARCHAR(255)  CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-    actor       VARCHAR(2048) NOT NULL,
-    -- What was asked, "<METHOD> <path> <sha256 of the body>": a repeat must ask the same.
-    fingerprint VARCHAR(512)  CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-    status      SMALLINT UNSIGNED NOT NULL,
-    response    TEXT          NOT NULL,
-    created_at  DATETIME(6)   NOT NULL,
-    expires_at  DATETIME(6)   NOT NULL,
-    PRIMARY KEY (idem_key),
-    KEY operator_requests_expiry (expires_at)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
 
 DROP PROCEDURE IF EXISTS donut_sell_v4;

@@ -16,10 +16,10 @@ use crate::MySqlWarehouse;
 use crate::pool::map_err;
 use crate::store::{factory_order_from, open_order};
 
-const SELECT_ENTRY: &str = "SELECT product_id, name, price_cents, qty, reorder_point, \
-     reorder_qty, factory_product_id, retired_at IS NOT NULL FROM products";
+const SELECT_ENTRY_COLUMNS: &str = "SELECT product_id, name, price_cents, qty, reorder_point, \
+     reorder_qty, factory_product_id, retired_at IS NOT NULL";
 
-/// A row of [`SELECT_ENTRY`]'s columns.
+/// A row of [`SELECT_ENTRY_COLUMNS`].
 type EntryRow = (String, String, i64, u32, u32, u32, String, bool);
 
 fn entry_from_row(row: Row) -> Result<CatalogueEntry, StoreError> {
@@ -75,48 +75,59 @@ async fn audit(
     .await
 }
 
-/// The product's row, locked for the rest of the transaction, with the factory order open for
-/// it (if any).
+/// The product's row, locked for the rest of the transaction (as a sale locks it), and the
+/// factory order open for it, read without a lock: the restock locks the order first and the
+/// product second, so locking both here, in the other order, could deadlock with it.
 async fn locked(
     tx: &mut mysql_async::Transaction<'_>,
     id: &ProductId,
 ) -> Result<Option<(CatalogueEntry, Option<(String, String)>)>, StoreError> {
-    let row: Option<Row> = tx
+    let row: Option<(EntryRow, Option<String>)> = tx
         .exec_first(
-            "SELECT p.product_id, p.name, p.price_cents, p.qty, p.reorder_point, p.reorder_qty, \
-             p.factory_product_id, p.retired_at IS NOT NULL, f.factory_order_id, f.status \
-             FROM products p LEFT JOIN factory_orders f \
-               ON f.factory_order_id = p.open_factory_order_id AND f.status IN ('open', 'requested') \
-             WHERE p.product_id = ? FOR UPDATE",
+            format!("{SELECT_ENTRY_COLUMNS}, open_factory_order_id FROM products WHERE product_id = ? FOR UPDATE"),
             (id.as_str(),),
         )
         .await
-        .map_err(map_err)?;
-    let Some(row) = row else {
+        .map_err(map_err)?
+        .map(|row: Row| {
+            let (a, b, c, d, e, f, g, h, open): (
+                String,
+                String,
+                i64,
+                u32,
+                u32,
+                u32,
+                String,
+                bool,
+                Option<String>,
+            ) = mysql_async::from_row_opt(row).map_err(internal)?;
+            Ok::<_, StoreError>(((a, b, c, d, e, f, g, h), open))
+        })
+        .transpose()?;
+    let Some((entry, open_id)) = row else {
         return Ok(None);
     };
-    #[allow(clippy::type_complexity)]
-    let (id, name, price, stock, point, quantity, factory_id, retired, open_id, open_status): (
-        String,
-        String,
-        i64,
-        u32,
-        u32,
-        u32,
-        String,
-        bool,
-        Option<String>,
-        Option<String>,
-    ) = mysql_async::from_row_opt(row).map_err(internal)?;
-    let entry = entry_from((id, name, price, stock, point, quantity, factory_id, retired))?;
-    Ok(Some((entry, open_id.zip(open_status))))
+    let open = match open_id {
+        Some(open_id) => tx
+            .exec_first(
+                "SELECT factory_order_id, status FROM factory_orders \
+                 WHERE factory_order_id = ? AND status IN ('open', 'requested')",
+                (open_id,),
+            )
+            .await
+            .map_err(map_err)?,
+        None => None,
+    };
+    Ok(Some((entry_from(entry)?, open)))
 }
 
 impl Catalogue for MySqlWarehouse {
     async fn catalogue(&self) -> Result<Vec<CatalogueEntry>, StoreError> {
         let mut conn = self.conn().await?;
         let rows: Vec<Row> = conn
-            .query(format!("{SELECT_ENTRY} ORDER BY product_id"))
+            .query(format!(
+                "{SELECT_ENTRY_COLUMNS} FROM products ORDER BY product_id"
+            ))
             .await
             .map_err(map_err)?;
         rows.into_iter().map(entry_from_row).collect()
@@ -126,7 +137,7 @@ impl Catalogue for MySqlWarehouse {
         let mut conn = self.conn().await?;
         let row: Option<Row> = conn
             .exec_first(
-                format!("{SELECT_ENTRY} WHERE product_id = ?"),
+                format!("{SELECT_ENTRY_COLUMNS} FROM products WHERE product_id = ?"),
                 (id.as_str(),),
             )
             .await
@@ -249,7 +260,11 @@ impl Catalogue for MySqlWarehouse {
             return Ok(CatalogueOutcome::UnknownProduct);
         };
         let after = match plan_adjustment(&before, change) {
-            Ok(after) => after,
+            Ok(Some(after)) => after,
+            Ok(None) => {
+                tx.rollback().await.map_err(map_err)?;
+                return Ok(CatalogueOutcome::Unchanged(before));
+            }
             Err(refused) => {
                 tx.rollback().await.map_err(map_err)?;
                 return Ok(CatalogueOutcome::Refused(refused));

@@ -69,6 +69,11 @@ async fn operators_run_the_shop_signed_and_audited() {
         .await
         .unwrap();
     assert_eq!(public.status(), 403);
+    assert_eq!(
+        public.json::<Value>().await.unwrap(),
+        json!({"message": "Forbidden"}),
+        "API Gateway's refusal, not the function's"
+    );
     assert_eq!(audit().await, 0, "nothing reached the operators' function");
 
     // Signed: the shop changes, each change audited.

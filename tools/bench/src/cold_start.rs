@@ -109,7 +109,6 @@ fn settings_env(name: &str) -> Vec<(&'static str, String)> {
                 base,
                 max_body_bytes: 16384,
                 stock_out_topic_arn: arn("stock-out"),
-                key_hours: 24,
                 re_request_not_within_seconds: 300,
             },
             &plain,
