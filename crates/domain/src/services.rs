@@ -194,6 +194,46 @@ pub async fn re_request_order<W: FactoryOrders + FactoryOrderOps>(
     warehouse.re_request(id, not_within, &event).await
 }
 
+/// A factory order as its callback finds it (locked, in the restock's transaction).
+#[derive(Debug, Clone, Copy)]
+pub struct CallbackTarget<'a> {
+    pub product_id: &'a crate::ProductId,
+    pub correlation_id: &'a crate::CorrelationId,
+    pub status: crate::FactoryOrderStatus,
+    pub quantity: u32,
+    pub request_attempts: u32,
+    pub factory_request_id: Option<&'a str>,
+}
+
+/// Why the factory's callback for `order`, for `asked` units, adds nothing — or `None`: it
+/// restocks the quantity *we ordered*, once. Every warehouse decides by this.
+pub fn restock_refusal(
+    order: &CallbackTarget<'_>,
+    asked: u32,
+) -> Option<crate::ports::RestockOutcome> {
+    use crate::ports::RestockOutcome;
+    if !order.status.accepts_restock() {
+        Some(RestockOutcome::AlreadyFulfilled {
+            product_id: order.product_id.clone(),
+            correlation_id: order.correlation_id.clone(),
+        })
+    } else if !order
+        .status
+        .was_sent(order.request_attempts, order.factory_request_id)
+    {
+        Some(RestockOutcome::NotRequested {
+            correlation_id: order.correlation_id.clone(),
+        })
+    } else if asked != order.quantity {
+        Some(RestockOutcome::QuantityMismatch {
+            ordered: order.quantity,
+            correlation_id: order.correlation_id.clone(),
+        })
+    } else {
+        None
+    }
+}
+
 /// How long the outbox waits before publishing a row again after `attempts` failures:
 /// 1 s, 2 s, 4 s … capped at 5 minutes.
 pub fn publish_retry_delay(attempts: u32) -> Duration {

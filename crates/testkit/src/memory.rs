@@ -15,6 +15,7 @@ use donut_domain::ports::{
 use donut_domain::purchase::{
     PurchaseDraft, ShelfState, leaves_shelf_low, plan_reorder, restock_info,
 };
+use donut_domain::services::{CallbackTarget, restock_refusal};
 use donut_domain::{
     AuditAction, AuditEntry, Catalogue, CatalogueEntry, CatalogueOutcome, NewProduct, Operator,
     ProductChange, StockChange,
@@ -357,26 +358,19 @@ impl Restocks for MemWarehouse {
         let Some(o) = s.orders.iter_mut().find(|o| o.order.id == id) else {
             return Ok(RestockOutcome::UnknownOrder);
         };
+        let target = CallbackTarget {
+            product_id: &o.order.product_id,
+            correlation_id: &o.order.correlation_id,
+            status: o.order.status,
+            quantity: o.order.quantity,
+            request_attempts: o.order.request_attempts,
+            factory_request_id: o.order.factory_request_id.as_deref(),
+        };
+        if let Some(refused) = restock_refusal(&target, asked) {
+            return Ok(refused);
+        }
         let (product_id, correlation_id) =
             (o.order.product_id.clone(), o.order.correlation_id.clone());
-        if !o.order.status.accepts_restock() {
-            return Ok(RestockOutcome::AlreadyFulfilled {
-                product_id,
-                correlation_id,
-            });
-        }
-        if !o.order.status.was_sent(
-            o.order.request_attempts,
-            o.order.factory_request_id.as_deref(),
-        ) {
-            return Ok(RestockOutcome::NotRequested { correlation_id });
-        }
-        if asked != o.order.quantity {
-            return Ok(RestockOutcome::QuantityMismatch {
-                ordered: o.order.quantity,
-                correlation_id,
-            });
-        }
         o.order.status = FactoryOrderStatus::Fulfilled;
         let (added, waited) = (o.order.quantity, now.saturating_sub(o.created));
         let product = s

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use donut_domain::ports::{OpsOutcome, RestockOutcome};
 use donut_domain::purchase::{PurchaseDraft, ShelfState, plan_reorder, restock_info};
+use donut_domain::services::{CallbackTarget, restock_refusal};
 use donut_domain::{
     CorrelationId, FactoryOrder, FactoryOrderId, FactoryOrderStatus, FactoryReceipt,
     IdempotencyKey, NewFactoryOrder, OrderId, OutOfStock, Product, ProductId, PurchaseOutcome,
@@ -431,25 +432,15 @@ impl Restocks for MySqlWarehouse {
         ) = mysql_async::from_row_opt(order).map_err(internal)?;
         let product_id = parse_product_id(&product_id)?;
         let correlation_id = parse_correlation_id(&correlation_id)?;
-        let status = parse_status(&status)?;
-        let refused = if !status.accepts_restock() {
-            Some(RestockOutcome::AlreadyFulfilled {
-                product_id: product_id.clone(),
-                correlation_id: correlation_id.clone(),
-            })
-        } else if !status.was_sent(attempts, request_id.as_deref()) {
-            Some(RestockOutcome::NotRequested {
-                correlation_id: correlation_id.clone(),
-            })
-        } else if asked != quantity {
-            Some(RestockOutcome::QuantityMismatch {
-                ordered: quantity,
-                correlation_id: correlation_id.clone(),
-            })
-        } else {
-            None
+        let target = CallbackTarget {
+            product_id: &product_id,
+            correlation_id: &correlation_id,
+            status: parse_status(&status)?,
+            quantity,
+            request_attempts: attempts,
+            factory_request_id: request_id.as_deref(),
         };
-        if let Some(outcome) = refused {
+        if let Some(outcome) = restock_refusal(&target, asked) {
             tx.rollback().await.map_err(map_err)?;
             return Ok(outcome);
         }
