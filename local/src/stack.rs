@@ -15,7 +15,6 @@ use donut_config::{Deployment, Function, StageConfig};
 use donut_domain::services::WatchdogPolicy;
 use donut_messaging::sweep::every;
 use donut_runtime::{Aws, apps};
-use donut_warehouse::DbConfig;
 use factory_sim::{FactorySim, Knobs};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -304,10 +303,9 @@ fn database_for(
     options: &SystemOptions,
     resources: &Resources,
 ) -> anyhow::Result<impl Fn(Function) -> Database<String> + use<>> {
-    let config = DbConfig::from_url(&options.database_url)?;
     let opts = mysql_async::Opts::from_url(&options.database_url)?;
-    let name = config
-        .database()
+    let name = opts
+        .db_name()
         .context("the database URL names no database")?
         .to_owned();
     let (host, port) = (opts.ip_or_hostname().to_owned(), opts.tcp_port());

@@ -110,11 +110,11 @@ impl RdsSecret {
         Ok(Some((login.username, login.password)))
     }
 
-    /// The functions' login, made on first use: `user` with a random password from Secrets
-    /// Manager, stored in this secret, which the other functions read. Later calls return it
-    /// as stored; any other failure to read it stops here (a password is never replaced by
-    /// accident).
-    pub async fn app_login(&self, user: &str) -> Result<(String, String), SettingsError> {
+    /// A database login (the functions', the operators'), made on first use: `user` with a
+    /// random password from Secrets Manager, stored in this secret, which the functions read.
+    /// Later calls return it as stored; any other failure to read it stops here (a password is
+    /// never replaced by accident).
+    pub async fn login_made_once(&self, user: &str) -> Result<(String, String), SettingsError> {
         if let Some(login) = self.stored().await? {
             return Ok(login);
         }

@@ -37,12 +37,17 @@ pub fn sales_api(aws: &Aws, s: &settings::SalesApi<String>) -> Result<SalesHandl
         max_quantity: s.max_quantity,
         max_body_bytes: s.max_body_bytes as usize,
     };
-    let relay = RelayNow {
-        warehouse: warehouse.clone(),
-        publisher: SnsPublisher::new(aws.sns_client(), &s.stock_out_topic_arn),
-        budget: RELAY_AFTER_STOCK_OUT,
-    };
+    let relay = relay_now(aws, &warehouse, &s.stock_out_topic_arn);
     Ok(SalesApi::new(warehouse, limits).with_after_stock_out(relay))
+}
+
+/// Publishes a stock-out its handler's transaction wrote, right after it commits.
+fn relay_now(aws: &Aws, warehouse: &MySqlWarehouse, topic_arn: &str) -> RelayNow<SnsPublisher> {
+    RelayNow {
+        warehouse: warehouse.clone(),
+        publisher: SnsPublisher::new(aws.sns_client(), topic_arn),
+        budget: RELAY_AFTER_STOCK_OUT,
+    }
 }
 
 pub type AdminHandler = AdminApi<MySqlWarehouse, RelayNow<SnsPublisher>>;
@@ -50,11 +55,7 @@ pub type AdminHandler = AdminApi<MySqlWarehouse, RelayNow<SnsPublisher>>;
 /// λ admin-api: the operators' door, logged in as the operators' own database user.
 pub fn admin_api(aws: &Aws, s: &settings::AdminApi<String>) -> Result<AdminHandler, SettingsError> {
     let warehouse = warehouse(aws, &s.base.database)?;
-    let relay = RelayNow {
-        warehouse: warehouse.clone(),
-        publisher: SnsPublisher::new(aws.sns_client(), &s.stock_out_topic_arn),
-        budget: RELAY_AFTER_STOCK_OUT,
-    };
+    let relay = relay_now(aws, &warehouse, &s.stock_out_topic_arn);
     Ok(AdminApi::new(
         warehouse,
         s.max_body_bytes as usize,
@@ -190,11 +191,14 @@ pub fn migrate(aws: &Aws, s: &settings::Migrate<String>) -> Result<Migrate, Sett
 impl Migrate {
     pub async fn run(&self, seed: bool) -> Result<Migrated, MigrateError> {
         let applied = self.warehouse.migrate().await?;
-        let (user, password) = self.app_login.app_login(&self.app_user).await?;
+        let (user, password) = self.app_login.login_made_once(&self.app_user).await?;
         self.warehouse
             .ensure_app_user(&user, &password, &self.app_user_hosts)
             .await?;
-        let (operator, password) = self.operator_login.app_login(&self.operator_user).await?;
+        let (operator, password) = self
+            .operator_login
+            .login_made_once(&self.operator_user)
+            .await?;
         self.warehouse
             .ensure_user(&operator, &password, &self.app_user_hosts, &OPERATOR)
             .await?;

@@ -209,11 +209,11 @@ async fn the_application_login_is_made_once_then_kept() {
         secret.read().await.is_err(),
         "a new secret has no login yet"
     );
-    let (user, password) = secret.app_login(APP_DB_USER).await.unwrap();
+    let (user, password) = secret.login_made_once(APP_DB_USER).await.unwrap();
     assert_eq!(user, APP_DB_USER);
     assert!(password.len() >= 32 && password.chars().all(|c| c.is_ascii_alphanumeric()));
     assert_eq!(
-        secret.app_login(APP_DB_USER).await.unwrap(),
+        secret.login_made_once(APP_DB_USER).await.unwrap(),
         (user.clone(), password.clone()),
         "kept"
     );
