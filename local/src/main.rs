@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use donut_config::StageConfig;
-use donut_domain::services::WatchdogPolicy;
+use donut_domain::usecases::WatchdogPolicy;
 use donut_local::{LocalSystem, SystemOptions};
 use factory_sim::Knobs;
 

@@ -12,7 +12,7 @@ use anyhow::Context;
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region, SharedInterceptor};
 use donut_config::settings::Database;
 use donut_config::{Deployment, Function, StageConfig};
-use donut_domain::services::WatchdogPolicy;
+use donut_domain::usecases::WatchdogPolicy;
 use donut_messaging::sweep::every;
 use donut_runtime::{Aws, apps};
 use factory_sim::{FactorySim, Knobs};

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use donut_config::StageConfig;
-use donut_domain::services::WatchdogPolicy;
+use donut_domain::usecases::WatchdogPolicy;
 use donut_local::{LocalSystem, SystemOptions};
 pub use donut_testkit::{Shelf, TestDb};
 use factory_sim::{Knobs, Stats};

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use donut_domain::ports::OpsOutcome;
-use donut_domain::services::re_request_order;
+use donut_domain::usecases;
 use donut_domain::{
     Adjustment, AuditEntry, Catalogue, CatalogueEntry, CatalogueOutcome, FactoryOrder,
     FactoryOrderId, FactoryOrderOps, FactoryOrders, NewProduct, Operator, ProductChange, ProductId,
@@ -21,7 +21,7 @@ use crate::contract::{
     FactoryOrderList, FactoryOrderView, NewProductRequest, ProductPatch, StockRequest,
 };
 use crate::error::json_response;
-use crate::sales::{AfterStockOut, correlation_id, restock_view};
+use crate::sales::{AfterStockOut, correlation_id, idempotency_key, replayed, restock_view};
 use crate::{ApiError, ErrorCode, HttpHandler, json, path_parameter, route_of, served};
 use donut_contract::routes::paths::{
     ADMIN_AUDIT, ADMIN_CANCEL, ADMIN_FACTORY_ORDER, ADMIN_FACTORY_ORDERS, ADMIN_PRODUCT,
@@ -88,14 +88,10 @@ where
             method = %request.method(),
             path = %request.uri().path(),
         );
-        let operator = caller.map(|arn| Operator {
-            arn,
-            correlation_id: correlation_id.clone(),
-        });
         served(
             span,
             &correlation_id,
-            self.route(&request, operator.as_ref()),
+            self.route(&request, caller, &correlation_id),
         )
         .await
     }
@@ -103,16 +99,22 @@ where
     async fn route(
         &self,
         request: &Request,
-        operator: Option<&Operator>,
+        caller: Option<String>,
+        correlation_id: &donut_domain::CorrelationId,
     ) -> Result<Response<Body>, ApiError> {
         // API Gateway lets no unsigned call through; an event without a caller did not come
         // through it (or its route lost its authorization): refuse rather than audit "nobody".
-        let operator = operator.ok_or_else(|| {
+        let arn = caller.ok_or_else(|| {
             ApiError::new(
                 ErrorCode::Forbidden,
                 "operators' routes need API Gateway's IAM authorization: no caller in the request",
             )
         })?;
+        let operator = &Operator {
+            arn,
+            correlation_id: correlation_id.clone(),
+            idempotency_key: idempotency_key(request)?,
+        };
         let route = route_of(request);
         let method = request.method();
         match (method, route) {
@@ -155,7 +157,11 @@ where
     }
 
     async fn list(&self) -> Result<Response<Body>, ApiError> {
-        let products = self.warehouse.catalogue().await?.iter().map(view).collect();
+        let products = usecases::catalogue(&self.warehouse)
+            .await?
+            .iter()
+            .map(view)
+            .collect();
         Ok(json_response(
             StatusCode::OK,
             &AdminProductList { products },
@@ -163,7 +169,7 @@ where
     }
 
     async fn one(&self, id: ProductId) -> Result<Response<Body>, ApiError> {
-        match self.warehouse.entry(&id).await? {
+        match usecases::catalogue_entry(&self.warehouse, &id).await? {
             Some(entry) => Ok(json_response(StatusCode::OK, &view(&entry))),
             None => Err(unknown_product(&id)),
         }
@@ -189,7 +195,7 @@ where
         }
         .checked()
         .map_err(invalid)?;
-        match self.warehouse.create(operator, &product).await? {
+        match usecases::create_product(&self.warehouse, operator, &product).await? {
             CatalogueOutcome::Exists(existing) => Err(ApiError::new(
                 ErrorCode::ProductExists,
                 format!(
@@ -221,7 +227,7 @@ where
         }
         .checked()
         .map_err(invalid)?;
-        let outcome = self.warehouse.update(operator, id, &change).await?;
+        let outcome = usecases::update_product(&self.warehouse, operator, id, &change).await?;
         self.answer(StatusCode::OK, outcome, id).await
     }
 
@@ -250,7 +256,7 @@ where
         let change = StockChange { adjustment, reason }
             .checked()
             .map_err(invalid)?;
-        let outcome = self.warehouse.adjust_stock(operator, id, &change).await?;
+        let outcome = usecases::adjust_stock(&self.warehouse, operator, id, &change).await?;
         self.answer(StatusCode::OK, outcome, id).await
     }
 
@@ -261,10 +267,12 @@ where
         outcome: CatalogueOutcome,
         id: &ProductId,
     ) -> Result<Response<Body>, ApiError> {
-        let (entry, changed, restock) = match outcome {
-            CatalogueOutcome::Changed { after, restock, .. } => (after, true, restock),
+        let (entry, changed, restock, repeat) = match outcome {
+            CatalogueOutcome::Changed { after, restock, .. } => (after, true, restock, false),
+            // The first request's answer again: its stock-out was published when it was made.
+            CatalogueOutcome::Replayed { after, restock, .. } => (after, true, restock, true),
             CatalogueOutcome::Unchanged(entry) | CatalogueOutcome::Exists(entry) => {
-                (entry, false, None)
+                (entry, false, None, false)
             }
             CatalogueOutcome::UnknownProduct => return Err(unknown_product(id)),
             CatalogueOutcome::Refused(refused) => {
@@ -273,20 +281,35 @@ where
                     refused.to_string(),
                 ));
             }
+            CatalogueOutcome::KeyReused(key) => {
+                return Err(ApiError::new(
+                    ErrorCode::IdempotencyKeyReused,
+                    format!("Idempotency-Key \"{key}\" was used by you for another request"),
+                ));
+            }
+            CatalogueOutcome::KeyInFlight(key) => {
+                return Err(ApiError::new(
+                    ErrorCode::IdempotencyKeyInFlight,
+                    format!(
+                        "a change with Idempotency-Key {key:?} is still in flight; retry shortly"
+                    ),
+                ));
+            }
         };
-        if let Some(event_id) = restock.as_ref().and_then(|r| r.stock_out_event) {
+        if !repeat && let Some(event_id) = restock.as_ref().and_then(|r| r.stock_out_event) {
             donut_metrics::count(donut_metrics::Metric::StockOuts, 1);
             self.after_stock_out.after_stock_out(event_id).await;
         }
         let status = if changed { status } else { StatusCode::OK };
-        Ok(json_response(
+        let response = json_response(
             status,
             &CatalogueChange {
                 product: view(&entry),
                 changed,
                 restock: restock.as_ref().map(restock_view),
             },
-        ))
+        );
+        Ok(if repeat { replayed(response) } else { response })
     }
 
     async fn audit(&self, request: &Request) -> Result<Response<Body>, ApiError> {
@@ -311,9 +334,7 @@ where
                     )
                 })?,
         };
-        let entries = self
-            .warehouse
-            .audit_trail(product.as_ref(), limit)
+        let entries = usecases::audit_trail(&self.warehouse, product.as_ref(), limit)
             .await?
             .into_iter()
             .map(audit_view)
@@ -322,9 +343,7 @@ where
     }
 
     async fn factory_orders(&self) -> Result<Response<Body>, ApiError> {
-        let factory_orders = self
-            .warehouse
-            .unfinished_factory_orders(MAX_LIST)
+        let factory_orders = usecases::unfinished_factory_orders(&self.warehouse, MAX_LIST)
             .await?
             .into_iter()
             .map(|(order, age)| order_view(&order, Some(age)))
@@ -336,7 +355,7 @@ where
     }
 
     async fn factory_order(&self, id: FactoryOrderId) -> Result<Response<Body>, ApiError> {
-        match self.warehouse.factory_order(id).await? {
+        match usecases::factory_order(&self.warehouse, id).await? {
             Some(order) => Ok(json_response(StatusCode::OK, &order_view(&order, None))),
             None => Err(unknown_factory_order(id)),
         }
@@ -347,7 +366,9 @@ where
         operator: &Operator,
         id: FactoryOrderId,
     ) -> Result<Response<Body>, ApiError> {
-        let outcome = re_request_order(&self.warehouse, id, self.re_request_not_within).await?;
+        let outcome =
+            usecases::re_request_order(&self.warehouse, operator, id, self.re_request_not_within)
+                .await?;
         tracing::info!(factory_order_id = %id, operator = %operator.arn, ?outcome, "re-request");
         self.ops_answer(id, outcome)
     }
@@ -357,7 +378,7 @@ where
         operator: &Operator,
         id: FactoryOrderId,
     ) -> Result<Response<Body>, ApiError> {
-        let outcome = self.warehouse.cancel(id).await?;
+        let outcome = usecases::cancel_order(&self.warehouse, operator, id).await?;
         tracing::info!(factory_order_id = %id, operator = %operator.arn, ?outcome, "cancel");
         self.ops_answer(id, outcome)
     }
@@ -447,6 +468,7 @@ fn audit_view(a: AuditEntry) -> AuditView {
         actor: a.actor,
         action: a.action.as_str().to_owned(),
         product_id: a.product_id.to_string(),
+        factory_order_id: a.factory_order_id.map(|id| id.to_string()),
         before: a.before.as_deref().map(parse),
         after: parse(&a.after),
         reason: a.reason,

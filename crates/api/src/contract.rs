@@ -425,10 +425,14 @@ pub struct AuditView {
     pub at: String,
     /// The caller's IAM ARN.
     pub actor: String,
-    /// create, update, retire, restore or adjust.
+    /// create, update, retire, restore or adjust (the catalogue); re_request or cancel (a
+    /// factory order of the product).
     pub action: String,
     pub product_id: String,
-    /// The product before (none for a creation).
+    /// The factory order a re_request or cancel acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factory_order_id: Option<String>,
+    /// The product (or factory order) before (none for a creation).
     #[schema(value_type = Option<Object>)]
     pub before: Option<serde_json::Value>,
     #[schema(value_type = Object)]
@@ -508,12 +512,14 @@ pub struct FactoryOrderAction {
 fn admin_list_products() {}
 
 #[utoipa::path(post, path = "/admin/products", tag = "operators", summary = "Put a new product on the shelf",
-    description = "Operators only (IAM, SigV4). Audited with the caller's IAM ARN.",
+    description = "Operators only (IAM, SigV4). Audited with the caller's IAM ARN. With an `Idempotency-Key`, a retry of a change answers what the change answered (`Idempotent-Replayed: true`) and changes nothing; a change that changed nothing or was refused is not recorded. A key is the caller's own: another operator's same key is another change.",
+    params(("Idempotency-Key" = Option<String>, Header, pattern = r#"^([ !#-\[\]-~]{1,255}|"([ !#-\[\]-~]|\\["\\]){1,255}")$"#, description = "One key per change, the same on every retry, the caller's own: 1–255 printable ASCII characters, bare or as a quoted string; kept for the stage's `idempotencyKeyHours` (24 h)")),
     request_body(content = NewProductRequest, content_type = "application/json"),
     responses((status = 201, description = "Created", body = CatalogueChange),
-        (status = 400, description = "A field out of its range, an unknown field, malformed JSON", body = ErrorBody),
+        (status = 400, description = "A field out of its range, an unknown field, malformed JSON, a malformed Idempotency-Key", body = ErrorBody),
         (status = 403, description = "Not signed, or not allowed (API Gateway)", body = IamRefusal),
-        (status = 409, description = "A product with this id exists", body = ErrorBody),
+        (status = 409, description = "A product with this id exists; or a change with the same Idempotency-Key is in flight (retry after Retry-After)", body = ErrorBody),
+        (status = 422, description = "The Idempotency-Key was used by the caller for another request", body = ErrorBody),
         (status = 415, description = "Body not sent as application/json", body = ErrorBody),
         (status = 503, description = "The warehouse cannot be reached; retry", body = ErrorBody)))]
 #[allow(dead_code)]
@@ -530,25 +536,28 @@ fn admin_create_product() {}
 fn admin_get_product() {}
 
 #[utoipa::path(patch, path = "/admin/products/{id}", tag = "operators", summary = "Change a product: name, price, reorder settings, retire or bring back",
-    description = "Operators only (IAM, SigV4). Audited (`update`, `retire`, `restore`) with the caller's IAM ARN; nothing is audited when nothing changes.",
-    params(ProductPath), request_body(content = ProductPatch, content_type = "application/json"),
+    description = "Operators only (IAM, SigV4). Audited (`update`, `retire`, `restore`) with the caller's IAM ARN; nothing is audited when nothing changes. With an `Idempotency-Key`, a retry of a change answers what the change answered (`Idempotent-Replayed: true`) and changes nothing; a change that changed nothing or was refused is not recorded. A key is the caller's own: another operator's same key is another change.",
+    params(ProductPath, ("Idempotency-Key" = Option<String>, Header, pattern = r#"^([ !#-\[\]-~]{1,255}|"([ !#-\[\]-~]|\\["\\]){1,255}")$"#, description = "One key per change, the same on every retry, the caller's own: 1–255 printable ASCII characters, bare or as a quoted string; kept for the stage's `idempotencyKeyHours` (24 h)")), request_body(content = ProductPatch, content_type = "application/json"),
     responses((status = 200, description = "Changed, or already so", body = CatalogueChange),
-        (status = 400, description = "A field out of its range, an unknown field, malformed JSON", body = ErrorBody),
+        (status = 400, description = "A field out of its range, an unknown field, malformed JSON, a malformed Idempotency-Key", body = ErrorBody),
         (status = 403, description = "Not signed, or not allowed (API Gateway)", body = IamRefusal),
         (status = 404, description = "Unknown product", body = ErrorBody),
+        (status = 409, description = "A change with the same Idempotency-Key is in flight (retry after Retry-After)", body = ErrorBody),
+        (status = 422, description = "The Idempotency-Key was used by the caller for another request", body = ErrorBody),
         (status = 415, description = "Body not sent as application/json", body = ErrorBody),
         (status = 503, description = "The warehouse cannot be reached; retry", body = ErrorBody)))]
 #[allow(dead_code)]
 fn admin_patch_product() {}
 
 #[utoipa::path(post, path = "/admin/products/{id}/stock", tag = "operators", summary = "Adjust a shelf's stock, with a reason",
-    description = "Operators only (IAM, SigV4). By a `delta` or to a `count`, under the product's row lock (no sale in between). A shelf left at or below its reorder point opens its factory order as a sale does. Audited (`adjust`, with the reason).",
-    params(ProductPath), request_body(content = StockRequest, content_type = "application/json"),
+    description = "Operators only (IAM, SigV4). By a `delta` or to a `count`, under the product's row lock (no sale in between). A shelf left at or below its reorder point opens its factory order as a sale does. Audited (`adjust`, with the reason). With an `Idempotency-Key`, a retry of a change answers what the change answered (`Idempotent-Replayed: true`) and changes nothing; a change that changed nothing or was refused is not recorded. A key is the caller's own: another operator's same key is another change.",
+    params(ProductPath, ("Idempotency-Key" = Option<String>, Header, pattern = r#"^([ !#-\[\]-~]{1,255}|"([ !#-\[\]-~]|\\["\\]){1,255}")$"#, description = "One key per change, the same on every retry, the caller's own: 1–255 printable ASCII characters, bare or as a quoted string; kept for the stage's `idempotencyKeyHours` (24 h)")), request_body(content = StockRequest, content_type = "application/json"),
     responses((status = 200, description = "Adjusted", body = CatalogueChange),
-        (status = 400, description = "Not exactly one of delta and count, no reason, malformed JSON", body = ErrorBody),
+        (status = 400, description = "Not exactly one of delta and count, no reason, malformed JSON, a malformed Idempotency-Key", body = ErrorBody),
         (status = 403, description = "Not signed, or not allowed (API Gateway)", body = IamRefusal),
         (status = 404, description = "Unknown product", body = ErrorBody),
-        (status = 409, description = "The adjustment would leave the shelf below zero or above its limit", body = ErrorBody),
+        (status = 409, description = "The adjustment would leave the shelf below zero or above its limit; or a change with the same Idempotency-Key is in flight (retry after Retry-After)", body = ErrorBody),
+        (status = 422, description = "The Idempotency-Key was used by the caller for another request", body = ErrorBody),
         (status = 415, description = "Body not sent as application/json", body = ErrorBody),
         (status = 503, description = "The warehouse cannot be reached; retry", body = ErrorBody)))]
 #[allow(dead_code)]
@@ -582,7 +591,7 @@ fn admin_factory_orders() {}
 fn admin_factory_order() {}
 
 #[utoipa::path(post, path = "/admin/factory-orders/{factory_order_id}/re-request", tag = "operators", summary = "Ask the factory again",
-    description = "Operators only (IAM, SigV4). Back to `open`, its stock-out published again; an order asked for within the queue's visibility timeout is left alone (`in_flight`).",
+    description = "Operators only (IAM, SigV4). Back to `open`, its stock-out published again; an order asked for within the queue's visibility timeout is left alone (`in_flight`), so a retry changes nothing. Audited (`re_request`).",
     params(FactoryOrderPath),
     responses((status = 200, description = "What was done", body = FactoryOrderAction),
         (status = 400, description = "Not a factory order id", body = ErrorBody),
@@ -593,7 +602,7 @@ fn admin_factory_order() {}
 fn admin_re_request() {}
 
 #[utoipa::path(post, path = "/admin/factory-orders/{factory_order_id}/cancel", tag = "operators", summary = "Give up on a factory order",
-    description = "Operators only (IAM, SigV4). `cancelled`: the product's next stock-out opens a new order; a callback that still comes adds its stock.",
+    description = "Operators only (IAM, SigV4). `cancelled`: the product's next stock-out opens a new order; a callback that still comes adds its stock. A retry answers `unchanged`. Audited (`cancel`).",
     params(FactoryOrderPath),
     responses((status = 200, description = "What was done", body = FactoryOrderAction),
         (status = 400, description = "Not a factory order id", body = ErrorBody),

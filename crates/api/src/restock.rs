@@ -9,6 +9,7 @@
 use std::time::Instant;
 
 use donut_domain::ports::RestockOutcome;
+use donut_domain::usecases;
 use donut_domain::{FactoryOrderId, ProductId, Restocks};
 use donut_factory::{CallbackKeys, CallbackQuery, ManufactureRequest};
 use lambda_http::http::{Method, StatusCode};
@@ -115,7 +116,7 @@ impl<W: Restocks> RestockApi<W> {
             ));
         }
 
-        match self.warehouse.restock(id, quantity).await? {
+        match usecases::restock(&self.warehouse, id, quantity).await? {
             RestockOutcome::Restocked {
                 product_id,
                 added,

@@ -1,6 +1,7 @@
 //! The Sales API: `POST /orders` (with an optional `Idempotency-Key`), `GET /orders/{order_id}`,
 //! `GET /products`, `GET /products/{id}`.
 
+use donut_domain::usecases;
 use donut_domain::{
     CorrelationId, FactoryOrderStatus, IdempotencyKey, InvalidInput, OrderId, Product, ProductId,
     PurchaseOutcome, PurchaseRequest, Quantity, RestockInfo, Sale, Shelves,
@@ -113,19 +114,7 @@ impl<W: Shelves, N: AfterStockOut> SalesApi<W, N> {
         request: &Request,
         correlation_id: &CorrelationId,
     ) -> Result<Response<Body>, ApiError> {
-        let idempotency_key = request
-            .headers()
-            .get(IDEMPOTENCY_KEY_HEADER)
-            .map(|value| {
-                value
-                    .to_str()
-                    .map_err(|_| InvalidInput::IdempotencyKey {
-                        max: IdempotencyKey::MAX_LEN,
-                    })
-                    .and_then(IdempotencyKey::parse)
-                    .map_err(|e| ApiError::new(ErrorCode::InvalidIdempotencyKey, e.to_string()))
-            })
-            .transpose()?;
+        let idempotency_key = idempotency_key(request)?;
         let body: OrderRequest = json::read(request, self.limits.max_body_bytes)?;
         let purchase = PurchaseRequest {
             product_id: ProductId::parse(&body.product_id)
@@ -135,7 +124,7 @@ impl<W: Shelves, N: AfterStockOut> SalesApi<W, N> {
             correlation_id: correlation_id.clone(),
             idempotency_key,
         };
-        let outcome = self.warehouse.purchase(&purchase).await?;
+        let outcome = usecases::purchase(&self.warehouse, &purchase).await?;
         let stock_out = match &outcome {
             PurchaseOutcome::Sold(s) => s.restock.as_ref(),
             PurchaseOutcome::OutOfStock(o) => o.restock.as_ref(),
@@ -189,12 +178,7 @@ impl<W: Shelves, N: AfterStockOut> SalesApi<W, N> {
             PurchaseOutcome::UnknownProduct(id) => Err(unknown_product(&id)),
             PurchaseOutcome::Replayed(sale) => {
                 tracing::info!(order_id = %sale.order_id, "idempotent retry: the sale's answer again");
-                let mut response = json_response(StatusCode::OK, &sold(&sale));
-                response.headers_mut().insert(
-                    REPLAYED_HEADER,
-                    lambda_http::http::HeaderValue::from_static("true"),
-                );
-                Ok(response)
+                Ok(replayed(json_response(StatusCode::OK, &sold(&sale))))
             }
             PurchaseOutcome::KeyReused(key) => Err(ApiError::new(
                 ErrorCode::IdempotencyKeyReused,
@@ -212,9 +196,7 @@ impl<W: Shelves, N: AfterStockOut> SalesApi<W, N> {
     async fn order(&self, raw_id: &str) -> Result<Response<Body>, ApiError> {
         let id = OrderId::parse(raw_id)
             .map_err(|e| ApiError::new(ErrorCode::InvalidOrderId, e.to_string()))?;
-        let order = self
-            .warehouse
-            .order(id)
+        let order = usecases::order(&self.warehouse, id)
             .await?
             .ok_or_else(|| ApiError::new(ErrorCode::UnknownOrder, format!("no order {id}")))?;
         Ok(json_response(
@@ -235,7 +217,7 @@ impl<W: Shelves, N: AfterStockOut> SalesApi<W, N> {
     }
 
     async fn list(&self) -> Result<Response<Body>, ApiError> {
-        let products = self.warehouse.products().await?;
+        let products = usecases::products(&self.warehouse).await?;
         let products = products.iter().map(product_view).collect();
         Ok(json_response(StatusCode::OK, &ProductList { products }))
     }
@@ -243,7 +225,7 @@ impl<W: Shelves, N: AfterStockOut> SalesApi<W, N> {
     async fn one(&self, raw_id: &str) -> Result<Response<Body>, ApiError> {
         let id = ProductId::parse(raw_id)
             .map_err(|e| ApiError::new(ErrorCode::InvalidProductId, e.to_string()))?;
-        match self.warehouse.product(&id).await? {
+        match usecases::product(&self.warehouse, &id).await? {
             Some(p) => Ok(json_response(StatusCode::OK, &product_view(&p))),
             None => Err(unknown_product(&id)),
         }
@@ -252,6 +234,32 @@ impl<W: Shelves, N: AfterStockOut> SalesApi<W, N> {
 
 /// The header a buyer sends its key for one logical purchase in.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+
+/// The request's `Idempotency-Key`, if it has one (400 when it is malformed).
+pub(crate) fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>, ApiError> {
+    request
+        .headers()
+        .get(IDEMPOTENCY_KEY_HEADER)
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| InvalidInput::IdempotencyKey {
+                    max: IdempotencyKey::MAX_LEN,
+                })
+                .and_then(IdempotencyKey::parse)
+                .map_err(|e| ApiError::new(ErrorCode::InvalidIdempotencyKey, e.to_string()))
+        })
+        .transpose()
+}
+
+/// Marks an answer as a repeat's: the first request's answer, given again.
+pub(crate) fn replayed(mut response: Response<Body>) -> Response<Body> {
+    response.headers_mut().insert(
+        REPLAYED_HEADER,
+        lambda_http::http::HeaderValue::from_static("true"),
+    );
+    response
+}
 
 /// Set on a 200 that answers a retry with the answer of the sale its key made.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";

@@ -93,6 +93,7 @@ impl StageConfig {
             max_body_bytes: self.max_body_bytes,
             stock_out_topic_arn: d.stock_out_topic_arn.clone(),
             re_request_not_within_seconds: u64::from(self.queue.visibility_timeout_seconds),
+            idempotency_key_hours: self.idempotency_key_hours,
         }
     }
 

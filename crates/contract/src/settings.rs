@@ -337,6 +337,8 @@ pub struct AdminApi<V> {
     /// A factory order asked for less than this long ago is not re-requested (it is on its
     /// way: the queue's visibility timeout).
     pub re_request_not_within_seconds: u64,
+    /// How long an operator's `Idempotency-Key` is kept (`IDEMPOTENCY_KEY_HOURS`, as buyers').
+    pub idempotency_key_hours: u32,
 }
 
 impl Contract for AdminApi<String> {
@@ -349,6 +351,7 @@ impl Contract for AdminApi<String> {
             "RE_REQUEST_NOT_WITHIN_SECONDS",
             s.re_request_not_within_seconds,
         );
+        env.plain("IDEMPOTENCY_KEY_HOURS", s.idempotency_key_hours);
     }
     fn read(env: &EnvReader<'_>) -> Result<AdminApi<String>, EnvError> {
         Ok(AdminApi {
@@ -356,6 +359,7 @@ impl Contract for AdminApi<String> {
             max_body_bytes: env.number("MAX_BODY_BYTES")?,
             stock_out_topic_arn: env.text("STOCK_OUT_TOPIC_ARN")?,
             re_request_not_within_seconds: env.number("RE_REQUEST_NOT_WITHIN_SECONDS")?,
+            idempotency_key_hours: env.number("IDEMPOTENCY_KEY_HOURS")?,
         })
     }
 }
@@ -647,6 +651,7 @@ mod tests {
             max_body_bytes: 16384,
             stock_out_topic_arn: "arn:t".to_owned(),
             re_request_not_within_seconds: 300,
+            idempotency_key_hours: 24,
         };
         assert_eq!(round_trip::<AdminApi<String>>(&admin), admin);
         assert_eq!(round_trip::<Migrate<String>>(&migrate), migrate);

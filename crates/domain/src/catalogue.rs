@@ -2,12 +2,17 @@
 //! brought back) and the shelves (stock adjusted by a count or a delta, with a reason). Every
 //! change names who made it — the caller's IAM identity — and is audited in its own
 //! transaction; an adjustment that leaves a shelf low opens its factory order exactly as a
-//! sale does ([`plan_restock`]).
+//! sale does ([`plan_restock`]). A write under an `Idempotency-Key` is made once: its key is
+//! kept with its answer in the write's own transaction ([`Write::fingerprint`],
+//! [`CatalogueOutcome::kept`]), so a retry answers the same and changes nothing.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::purchase::{PurchaseDraft, ShelfState};
-use crate::{CorrelationId, InvalidInput, NewFactoryOrder, Product, ProductId, ReorderRule};
+use crate::{
+    CorrelationId, FactoryOrderId, FactoryOrderStatus, IdempotencyKey, InvalidInput,
+    NewFactoryOrder, Product, ProductId, ReorderRule, RestockInfo,
+};
 
 /// Who changes the shop, and under which request: what the audit records.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +20,52 @@ pub struct Operator {
     /// The caller's IAM ARN (API Gateway's IAM authorization: `requestContext.authorizer.iam`).
     pub arn: String,
     pub correlation_id: CorrelationId,
+    /// The request's `Idempotency-Key`. It is this operator's own: the same key from another
+    /// operator is another write.
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
+/// An operator's write to the catalogue, as its `Idempotency-Key` remembers what was asked.
+#[derive(Debug, Clone, Copy)]
+pub enum Write<'a> {
+    Create(&'a NewProduct),
+    Update(&'a ProductId, &'a ProductChange),
+    Adjust(&'a ProductId, &'a StockChange),
+}
+
+impl Write<'_> {
+    /// What was asked, as text: a repeat of the key must ask exactly this (else it is refused
+    /// as the key reused for another request).
+    pub fn fingerprint(&self) -> String {
+        use serde_json::json;
+        match self {
+            Write::Create(p) => json!([
+                "create",
+                p.id,
+                p.name,
+                p.price_cents,
+                p.stock,
+                p.reorder.point,
+                p.reorder.quantity,
+                p.factory_product_id
+            ]),
+            Write::Update(id, c) => json!([
+                "update",
+                id,
+                c.name,
+                c.price_cents,
+                c.reorder_point,
+                c.reorder_qty,
+                c.factory_product_id,
+                c.retired
+            ]),
+            Write::Adjust(id, c) => match c.adjustment {
+                Adjustment::By(delta) => json!(["adjust", id, "by", delta, c.reason]),
+                Adjustment::To(count) => json!(["adjust", id, "to", count, c.reason]),
+            },
+        }
+        .to_string()
+    }
 }
 
 /// Longest product name.
@@ -27,7 +78,7 @@ pub const MAX_UNITS: u32 = 1_000_000;
 pub const MAX_REASON_CHARS: usize = 512;
 
 /// A product as the catalogue holds it: what the shop sells, and whether it is retired.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogueEntry {
     #[serde(flatten)]
     pub product: Product,
@@ -211,6 +262,59 @@ pub enum CatalogueOutcome {
     Exists(CatalogueEntry),
     UnknownProduct,
     Refused(AdjustmentRefused),
+    /// A repeat of a keyed write that was made: its answer as first given; nothing changed
+    /// now (and no stock-out is published again).
+    Replayed {
+        before: Option<CatalogueEntry>,
+        after: CatalogueEntry,
+        restock: Option<RestockInfo>,
+    },
+    /// The key was used by this operator for another request: nothing changed.
+    KeyReused(IdempotencyKey),
+    /// A write with the key is still in flight: nothing changed, retry shortly.
+    KeyInFlight(IdempotencyKey),
+}
+
+/// A keyed write's answer as its key keeps it.
+#[derive(Serialize, Deserialize)]
+struct Kept {
+    before: Option<CatalogueEntry>,
+    after: CatalogueEntry,
+    restock: Option<RestockInfo>,
+}
+
+impl CatalogueOutcome {
+    /// What a key keeps of this outcome. Only a change is kept: a write that changed nothing
+    /// or was refused keeps nothing, so its repeat is decided anew (as a refused purchase's).
+    pub fn kept(&self) -> Option<String> {
+        match self {
+            CatalogueOutcome::Changed {
+                before,
+                after,
+                restock,
+            } => serde_json::to_string(&Kept {
+                before: before.clone(),
+                after: after.clone(),
+                restock: restock.clone(),
+            })
+            .ok(),
+            _ => None,
+        }
+    }
+
+    /// A kept answer, given again.
+    pub fn replay(kept: &str) -> Result<Self, serde_json::Error> {
+        let Kept {
+            before,
+            after,
+            restock,
+        } = serde_json::from_str(kept)?;
+        Ok(CatalogueOutcome::Replayed {
+            before,
+            after,
+            restock,
+        })
+    }
 }
 
 /// One row of the catalogue's audit trail.
@@ -222,7 +326,9 @@ pub struct AuditEntry {
     pub actor: String,
     pub action: AuditAction,
     pub product_id: ProductId,
-    /// The entry before, as JSON (none for a creation).
+    /// The factory order a re-request or cancel acted on.
+    pub factory_order_id: Option<FactoryOrderId>,
+    /// The entry (or factory order) before, as JSON (none for a creation).
     pub before: Option<String>,
     pub after: String,
     pub reason: Option<String>,
@@ -238,6 +344,10 @@ pub enum AuditAction {
     Retire,
     Restore,
     Adjust,
+    /// A factory order asked of the factory again.
+    ReRequest,
+    /// A factory order given up.
+    Cancel,
 }
 
 impl AuditAction {
@@ -248,6 +358,8 @@ impl AuditAction {
             AuditAction::Retire => "retire",
             AuditAction::Restore => "restore",
             AuditAction::Adjust => "adjust",
+            AuditAction::ReRequest => "re_request",
+            AuditAction::Cancel => "cancel",
         }
     }
 
@@ -258,6 +370,8 @@ impl AuditAction {
             AuditAction::Retire,
             AuditAction::Restore,
             AuditAction::Adjust,
+            AuditAction::ReRequest,
+            AuditAction::Cancel,
         ]
         .into_iter()
         .find(|a| a.as_str() == raw)
@@ -271,6 +385,12 @@ impl AuditAction {
             _ => AuditAction::Update,
         }
     }
+}
+
+/// A factory order's state as its audit rows show it (before and after a re-request or a
+/// cancel).
+pub fn order_state(id: FactoryOrderId, status: FactoryOrderStatus) -> String {
+    serde_json::json!({ "factory_order_id": id, "status": status }).to_string()
 }
 
 /// Whether an adjustment that left the shelf at `shelf.stock` opens a factory order: exactly

@@ -2,7 +2,7 @@
 //!
 //! Everything here is plain Rust: no AWS, Lambda or SQL types. The edges (MySQL, SNS, SQS,
 //! the legacy Factory API, HTTP) implement the small traits in [`ports`] and call the
-//! services in [`services`].
+//! use cases in [`usecases`], the one layer every handler and builder calls.
 
 pub mod catalogue;
 pub mod events;
@@ -11,7 +11,7 @@ pub mod ids;
 pub mod ports;
 pub mod product;
 pub mod purchase;
-pub mod services;
+pub mod usecases;
 
 pub use catalogue::{
     Adjustment, AuditAction, AuditEntry, CatalogueEntry, CatalogueOutcome, NewProduct, Operator,

@@ -167,7 +167,11 @@ pub trait OverdueOrders: Send + Sync {
 
 /// The catalogue and its shelves as operators change them. Every change names its operator
 /// and writes its audit row in its own transaction; none races a sale (each holds the
-/// product's row lock, as a sale does).
+/// product's row lock, as a sale does). A write whose operator brings an `Idempotency-Key`
+/// keeps the key, this write's [`crate::catalogue::Write::fingerprint`] and its answer
+/// ([`CatalogueOutcome::kept`]) in the same transaction, for the warehouse's key window: a
+/// repeat answers `Replayed` and changes nothing, another request under the key is
+/// `KeyReused`, a repeat while the first is in flight `KeyInFlight`.
 pub trait Catalogue: Send + Sync {
     /// Every product, retired ones too, by id.
     fn catalogue(&self) -> impl Future<Output = Result<Vec<CatalogueEntry>, StoreError>> + Send;
@@ -249,13 +253,15 @@ pub enum OpsOutcome {
     UnknownOrder,
 }
 
-/// What ops may do to a factory order the system gave up on (or that they want moving).
+/// What ops may do to a factory order the system gave up on (or that they want moving). Each
+/// change is an audit row naming its operator, in its own transaction.
 pub trait FactoryOrderOps: Send + Sync {
     /// Back to `open`, counters and the ops flag cleared, its stock-out (`event`) in the outbox:
     /// the requester asks the factory again with the same factory order id. An order asked
     /// for (created, chased or re-requested) less than `not_within` ago is left alone.
     fn re_request(
         &self,
+        operator: &Operator,
         id: FactoryOrderId,
         not_within: std::time::Duration,
         event: &StockOutEvent,
@@ -264,6 +270,7 @@ pub trait FactoryOrderOps: Send + Sync {
     /// `cancelled`: the product's one open slot is freed, so its next stock-out opens a new order.
     fn cancel(
         &self,
+        operator: &Operator,
         id: FactoryOrderId,
     ) -> impl Future<Output = Result<OpsOutcome, StoreError>> + Send;
 }

@@ -1,12 +1,12 @@
 //! Products on the warehouse shelf and when to ask the factory for more.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ProductId;
 
 /// When to reorder and how much: reorder once stock is at or below `point`, asking for
 /// `quantity` units. `quantity` is per product, from configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReorderRule {
     pub point: u32,
     pub quantity: u32,
@@ -21,7 +21,7 @@ impl ReorderRule {
 }
 
 /// A product as the warehouse knows it. Prices are integer cents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Product {
     pub id: ProductId,
     pub name: String,

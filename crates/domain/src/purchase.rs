@@ -53,7 +53,7 @@ impl Default for PurchaseDraft {
 }
 
 /// The state of the restock that covers a product, as a buyer sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RestockInfo {
     pub factory_order_id: FactoryOrderId,
     pub status: FactoryOrderStatus,

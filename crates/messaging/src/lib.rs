@@ -1,12 +1,10 @@
 //! Messaging edges: stock-out events out to SNS, and in from SQS to the factory.
 
 pub mod alerts;
-pub mod relay;
 pub mod requester;
 pub mod sns;
 pub mod sweep;
 
 pub use alerts::SnsAlerts;
-pub use relay::{relay_once, relay_until_drained};
 pub use requester::FactoryRequester;
 pub use sns::{SnsClient, SnsPublisher};

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use donut_domain::events::EventError;
-use donut_domain::services::{RequestError, RequestOutcome, request_from_factory};
+use donut_domain::usecases::{RequestError, RequestOutcome, request_from_factory};
 use donut_domain::{FactoryApi, FactoryOrders, StockOutEvent};
 use tracing::Instrument;
 

@@ -5,12 +5,13 @@ use std::future::Future;
 use std::time::Duration;
 
 use donut_domain::ports::RelayReport;
-use donut_domain::services::{WatchdogPolicy, WatchdogReport, watchdog_sweep};
+use donut_domain::usecases::{
+    WatchdogPolicy, WatchdogReport, oldest_expired_key, relay_until_drained, sweep_expired_keys,
+    watchdog_sweep,
+};
 use donut_domain::{
     Alerts, EventPublisher, ExpiredKeys, FactoryApi, Outbox, OverdueOrders, StoreError,
 };
-
-use crate::relay::relay_until_drained;
 
 /// Runs `pass` every `interval` until `shutdown` resolves.
 pub async fn every<F, Fut>(interval: Duration, shutdown: impl Future<Output = ()>, mut pass: F)
@@ -55,25 +56,19 @@ pub async fn relay_pass<S: Outbox, P: EventPublisher>(
     result
 }
 
-/// Expired idempotency keys deleted per statement, and statements per pass.
-pub const KEY_SWEEP_BATCH: u32 = 1000;
-pub const KEY_SWEEP_BATCHES: u32 = 50;
-
 /// One sweep of idempotency keys past their window, logged: the scheduled outbox-relay runs it
 /// after its relay pass. It ends with how long the oldest key still stored has been past its
 /// window, the `ExpiredKeyOldestAge` metric the expired-keys alarm watches (0 when none): a
 /// sweep that keeps failing — the database refusing the DELETE, say — is seen there, not only
 /// in a warning. Returns the keys deleted.
 pub async fn expired_keys_pass<K: ExpiredKeys>(keys: &K) -> Result<u64, StoreError> {
-    let result = keys
-        .sweep_expired_keys(KEY_SWEEP_BATCH, KEY_SWEEP_BATCHES)
-        .await;
+    let result = sweep_expired_keys(keys).await;
     match &result {
         Ok(0) => {}
         Ok(swept) => tracing::info!(swept, "idempotency keys past their window deleted"),
         Err(e) => tracing::error!(error = %e, "idempotency key sweep failed; next run"),
     }
-    match keys.oldest_expired_key().await {
+    match oldest_expired_key(keys).await {
         Ok(oldest) => donut_metrics::millis(
             donut_metrics::Metric::ExpiredKeyOldestAge,
             oldest.unwrap_or_default(),

@@ -5,8 +5,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use donut_domain::ports::{Due, OUTBOX_CLAIM_LEASE};
+use donut_domain::usecases::{CORRUPT_ROW_DELAY, relay_once, relay_until_drained};
 use donut_domain::*;
-use donut_messaging::relay::{CORRUPT_ROW_DELAY, relay_once, relay_until_drained};
 use donut_testkit::MemWarehouse;
 
 /// Records what it publishes; fails while `fail` is set; never answers when `hang` is.

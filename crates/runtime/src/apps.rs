@@ -10,7 +10,7 @@ use donut_api::{AdminApi, Limits, RestockApi, SalesApi};
 use donut_contract::settings;
 use donut_domain::StoreError;
 use donut_domain::ports::RelayReport;
-use donut_domain::services::{WatchdogPolicy, WatchdogReport};
+use donut_domain::usecases::{WatchdogPolicy, WatchdogReport};
 use donut_factory::FactoryClient;
 use donut_messaging::FactoryRequester;
 use donut_messaging::sweep::{expired_keys_pass, relay_pass, watchdog_pass};
@@ -30,15 +30,19 @@ pub type SalesHandler = SalesApi<MySqlWarehouse, RelayNow<SnsPublisher>>;
 
 /// λ sales-api: orders and stock levels; a stock-out's event published right after the sale.
 pub fn sales_api(aws: &Aws, s: &settings::SalesApi<String>) -> Result<SalesHandler, SettingsError> {
-    let warehouse = warehouse(aws, &s.base.database)?.with_key_window(Duration::from_secs(
-        3600 * u64::from(s.idempotency_key_hours),
-    ));
+    let warehouse =
+        warehouse(aws, &s.base.database)?.with_key_window(key_window(s.idempotency_key_hours));
     let limits = Limits {
         max_quantity: s.max_quantity,
         max_body_bytes: s.max_body_bytes as usize,
     };
     let relay = relay_now(aws, &warehouse, &s.stock_out_topic_arn);
     Ok(SalesApi::new(warehouse, limits).with_after_stock_out(relay))
+}
+
+/// How long a stage keeps an `Idempotency-Key`.
+fn key_window(hours: u32) -> Duration {
+    Duration::from_secs(3600 * u64::from(hours))
 }
 
 /// Publishes a stock-out its handler's transaction wrote, right after it commits.
@@ -54,7 +58,8 @@ pub type AdminHandler = AdminApi<MySqlWarehouse, RelayNow<SnsPublisher>>;
 
 /// λ admin-api: the operators' door, logged in as the operators' own database user.
 pub fn admin_api(aws: &Aws, s: &settings::AdminApi<String>) -> Result<AdminHandler, SettingsError> {
-    let warehouse = warehouse(aws, &s.base.database)?;
+    let warehouse =
+        warehouse(aws, &s.base.database)?.with_key_window(key_window(s.idempotency_key_hours));
     let relay = relay_now(aws, &warehouse, &s.stock_out_topic_arn);
     Ok(AdminApi::new(
         warehouse,

@@ -15,7 +15,8 @@ pub use aws::Aws;
 use donut_api::AfterStockOut;
 use donut_domain::EventPublisher;
 use donut_domain::ports::Due;
-use donut_messaging::{SnsPublisher, relay_once};
+use donut_domain::usecases::relay_once;
+use donut_messaging::SnsPublisher;
 use donut_warehouse::MySqlWarehouse;
 
 /// Publishes a purchase's own stock-out event right after it commits, bounded in time; the

@@ -98,15 +98,22 @@ impl Subject for Mem {
 
 /// MariaDB, a database of the case's own, through the functions' user.
 pub struct MariaDb {
-    db: TestDb,
+    // Kept for its database's life.
+    _db: TestDb,
     warehouse: donut_warehouse::MySqlWarehouse,
+    operator: donut_warehouse::MySqlWarehouse,
 }
 
 impl MariaDb {
     pub async fn with(shelves: Vec<Shelf>) -> Self {
         let db = TestDb::with_shelves(&shelves).await;
         let warehouse = db.warehouse.clone().with_key_window(KEY_WINDOW);
-        Self { db, warehouse }
+        let operator = db.operator.clone().with_key_window(KEY_WINDOW);
+        Self {
+            _db: db,
+            warehouse,
+            operator,
+        }
     }
 }
 
@@ -116,7 +123,7 @@ impl Subject for MariaDb {
         &self.warehouse
     }
     fn operator(&self) -> &Self::W {
-        &self.db.operator
+        &self.operator
     }
     async fn pass(&self, by: Duration) {
         tokio::time::sleep(by).await;
@@ -141,6 +148,8 @@ macro_rules! warehouse_conformance {
             overdue_orders_are_claimed_once_then_surfaced,
             stalled_open_orders_are_chased_once,
             ops_re_request_and_cancel,
+            a_keyed_change_is_made_once,
+            an_operator_key_is_the_operators_own,
             outbox_rows_are_claimed_settled_and_released,
             operators_create_change_retire_and_restore_audited,
             an_adjustment_that_leaves_a_shelf_low_opens_its_factory_order,
@@ -582,13 +591,14 @@ pub async fn ops_re_request_and_cancel<S: Subject>(make: impl AsyncFn(Vec<Shelf>
     let order = w.factory_order(id).await.unwrap().unwrap();
     let event = order.stock_out_again(uuid::Uuid::new_v4(), time::OffsetDateTime::now_utc());
     let not_within = Duration::from_secs(1);
+    let alice = operator();
     assert!(matches!(
-        w.re_request(id, not_within, &event).await.unwrap(),
+        w.re_request(&alice, id, not_within, &event).await.unwrap(),
         OpsOutcome::InFlight(_)
     ));
     s.pass(Duration::from_millis(1500)).await;
     assert_eq!(
-        w.re_request(id, not_within, &event).await.unwrap(),
+        w.re_request(&alice, id, not_within, &event).await.unwrap(),
         OpsOutcome::Done {
             was: FactoryOrderStatus::Requested
         }
@@ -598,19 +608,46 @@ pub async fn ops_re_request_and_cancel<S: Subject>(make: impl AsyncFn(Vec<Shelf>
         FactoryOrderStatus::Open
     );
     assert_eq!(
-        w.cancel(id).await.unwrap(),
+        w.cancel(&alice, id).await.unwrap(),
         OpsOutcome::Done {
             was: FactoryOrderStatus::Open
         }
     );
     assert_eq!(
-        w.cancel(id).await.unwrap(),
+        w.cancel(&alice, id).await.unwrap(),
         OpsOutcome::Unchanged(FactoryOrderStatus::Cancelled)
     );
     assert_eq!(
-        w.cancel(FactoryOrderId::new()).await.unwrap(),
+        w.cancel(&alice, FactoryOrderId::new()).await.unwrap(),
         OpsOutcome::UnknownOrder
     );
+    // Each action that changed the order is audited, by whom, on which order; the refusals
+    // (in flight, already cancelled) are not.
+    let trail = w
+        .audit_trail(Some(&ProductId::parse("glazed").unwrap()), 10)
+        .await
+        .unwrap();
+    let rows: Vec<_> = trail
+        .iter()
+        .map(|a| (a.action, a.factory_order_id, a.actor.as_str()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (AuditAction::Cancel, Some(id), alice.arn.as_str()),
+            (AuditAction::ReRequest, Some(id), alice.arn.as_str())
+        ]
+    );
+    assert!(
+        trail[1]
+            .before
+            .as_deref()
+            .unwrap()
+            .contains("\"requested\"")
+    );
+    assert!(trail[1].after.contains("\"open\""));
+    assert!(trail[0].after.contains("\"cancelled\""));
+    assert_eq!(trail[0].correlation_id, alice.correlation_id.as_str());
     let again = open_order(&s, "glazed").await;
     assert_ne!(again, id, "the slot was freed");
 }
@@ -666,7 +703,151 @@ fn operator() -> Operator {
     Operator {
         arn: "arn:aws:iam::123456789012:user/ops-alice".to_owned(),
         correlation_id: CorrelationId::new(),
+        idempotency_key: None,
     }
+}
+
+/// `who`, under `key`.
+fn under_key(who: &Operator, key: &str) -> Operator {
+    Operator {
+        correlation_id: CorrelationId::new(),
+        idempotency_key: Some(IdempotencyKey::parse(key).unwrap()),
+        ..who.clone()
+    }
+}
+
+pub async fn a_keyed_change_is_made_once<S: Subject>(make: impl AsyncFn(Vec<Shelf>) -> S) {
+    let s = make(vec![Shelf::new("glazed", 10).reorder(3, 20)]).await;
+    let op = s.operator();
+    let id = ProductId::parse("glazed").unwrap();
+    let alice = under_key(&operator(), "delivery-17");
+    let delivery = StockChange {
+        adjustment: Adjustment::By(-7),
+        reason: "a tray dropped".into(),
+    };
+    let first = op.adjust_stock(&alice, &id, &delivery).await.unwrap();
+    let CatalogueOutcome::Changed {
+        before,
+        after,
+        restock,
+    } = first
+    else {
+        panic!("adjusted: {first:?}")
+    };
+    assert!(
+        restock.as_ref().is_some_and(|r| r.opened_now),
+        "low: reordered"
+    );
+    // The retry (another request, the same key and body) answers the same, changes nothing.
+    let retry = under_key(&alice, "delivery-17");
+    assert_eq!(
+        op.adjust_stock(&retry, &id, &delivery).await.unwrap(),
+        CatalogueOutcome::Replayed {
+            before,
+            after,
+            restock
+        }
+    );
+    assert_eq!(stock(&s, "glazed").await, 3, "taken once");
+    assert_eq!(op.audit_trail(None, 10).await.unwrap().len(), 1);
+    assert_eq!(op.unfinished_factory_orders(10).await.unwrap().len(), 1);
+    // The key for another request: refused, nothing changed.
+    let other = StockChange {
+        adjustment: Adjustment::By(-1),
+        ..delivery.clone()
+    };
+    assert!(matches!(
+        op.adjust_stock(&retry, &id, &other).await.unwrap(),
+        CatalogueOutcome::KeyReused(_)
+    ));
+    assert_eq!(stock(&s, "glazed").await, 3);
+    // A keyed create replays its creation, not "exists".
+    let cruller = NewProduct {
+        id: ProductId::parse("cruller").unwrap(),
+        name: "French Cruller".into(),
+        price_cents: 195,
+        stock: 12,
+        reorder: ReorderRule {
+            point: 2,
+            quantity: 24,
+        },
+        factory_product_id: "7".into(),
+    };
+    let create = under_key(&alice, "new-cruller");
+    assert!(matches!(
+        op.create(&create, &cruller).await.unwrap(),
+        CatalogueOutcome::Changed { before: None, .. }
+    ));
+    assert!(matches!(
+        op.create(&create, &cruller).await.unwrap(),
+        CatalogueOutcome::Replayed { before: None, after, .. } if after.product.stock == 12
+    ));
+    // A keyed change that changed nothing keeps nothing: the key is free for what comes next.
+    let same_price = ProductChange {
+        price_cents: Some(195),
+        ..ProductChange::default()
+    };
+    let price = under_key(&alice, "price-1");
+    let cruller_id = cruller.id.clone();
+    assert!(matches!(
+        op.update(&price, &cruller_id, &same_price).await.unwrap(),
+        CatalogueOutcome::Unchanged(_)
+    ));
+    let dearer = ProductChange {
+        price_cents: Some(210),
+        ..ProductChange::default()
+    };
+    assert!(matches!(
+        op.update(&price, &cruller_id, &dearer).await.unwrap(),
+        CatalogueOutcome::Changed { .. }
+    ));
+    assert!(matches!(
+        op.update(&price, &cruller_id, &dearer).await.unwrap(),
+        CatalogueOutcome::Replayed { after, .. } if after.product.price_cents == 210
+    ));
+    // Past its window the key is free again: the same body is a new change.
+    s.pass(KEY_WINDOW + Duration::from_millis(1100)).await;
+    assert!(matches!(
+        op.adjust_stock(&retry, &id, &other).await.unwrap(),
+        CatalogueOutcome::Changed { after, .. } if after.product.stock == 2
+    ));
+}
+
+pub async fn an_operator_key_is_the_operators_own<S: Subject>(make: impl AsyncFn(Vec<Shelf>) -> S) {
+    let s = make(vec![Shelf::new("glazed", 10)]).await;
+    let op = s.operator();
+    let id = ProductId::parse("glazed").unwrap();
+    let alice = under_key(&operator(), "morning-count");
+    let bob = under_key(
+        &Operator {
+            arn: "arn:aws:sts::123456789012:assumed-role/ops/bob".to_owned(),
+            ..operator()
+        },
+        "morning-count",
+    );
+    let delivery = StockChange {
+        adjustment: Adjustment::By(5),
+        reason: "delivery".into(),
+    };
+    assert!(matches!(
+        op.adjust_stock(&alice, &id, &delivery).await.unwrap(),
+        CatalogueOutcome::Changed { .. }
+    ));
+    assert!(
+        matches!(
+            op.adjust_stock(&bob, &id, &delivery).await.unwrap(),
+            CatalogueOutcome::Changed { after, .. } if after.product.stock == 20
+        ),
+        "bob's key is not alice's: his change is made"
+    );
+    let actors: Vec<String> = op
+        .audit_trail(None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.actor)
+        .collect();
+    assert_eq!(actors, [bob.arn.clone(), alice.arn.clone()]);
 }
 
 pub async fn operators_create_change_retire_and_restore_audited<S: Subject>(

@@ -8,14 +8,16 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use donut_domain::NewFactoryOrder;
-use donut_domain::catalogue::{adjustment_restock, plan_adjustment, plan_restock, plan_update};
+use donut_domain::catalogue::{
+    Write, adjustment_restock, order_state, plan_adjustment, plan_restock, plan_update,
+};
 use donut_domain::ports::{
     Due, OUTBOX_CLAIM_LEASE, OpsOutcome, OutboxRow, Pending, RestockOutcome, Settlement,
 };
 use donut_domain::purchase::{
     PurchaseDraft, ShelfState, leaves_shelf_low, plan_reorder, restock_info,
 };
-use donut_domain::services::{CallbackTarget, restock_refusal};
+use donut_domain::usecases::{CallbackTarget, restock_refusal};
 use donut_domain::{
     AuditAction, AuditEntry, Catalogue, CatalogueEntry, CatalogueOutcome, NewProduct, Operator,
     ProductChange, StockChange,
@@ -71,6 +73,9 @@ struct State {
     retired: std::collections::BTreeSet<String>,
     /// The catalogue's audit trail, oldest first.
     audit: Vec<AuditEntry>,
+    /// Operators' keys, by (IAM ARN, key): what the change asked, its kept answer, when its
+    /// window ends.
+    operator_keys: BTreeMap<(String, String), (String, String, Duration)>,
     orders_sold: Vec<SoldOrder>,
 }
 
@@ -560,20 +565,88 @@ impl State {
         reason: Option<&str>,
     ) {
         let json = |e: &CatalogueEntry| serde_json::to_string(e).unwrap_or_default();
-        let at = time::OffsetDateTime::UNIX_EPOCH + self.now;
+        let entry = self.audit_entry(operator, action, after.product.id.clone());
         self.audit.push(AuditEntry {
+            before: before.map(json),
+            after: json(after),
+            reason: reason.map(str::to_owned),
+            ..entry
+        });
+    }
+
+    /// The audit row of an ops action on a factory order.
+    fn audit_order(
+        &mut self,
+        operator: &Operator,
+        action: AuditAction,
+        order: &FactoryOrder,
+        was: FactoryOrderStatus,
+    ) {
+        let entry = self.audit_entry(operator, action, order.product_id.clone());
+        self.audit.push(AuditEntry {
+            factory_order_id: Some(order.id),
+            before: Some(order_state(order.id, was)),
+            after: order_state(order.id, order.status),
+            ..entry
+        });
+    }
+
+    fn audit_entry(
+        &self,
+        operator: &Operator,
+        action: AuditAction,
+        product_id: ProductId,
+    ) -> AuditEntry {
+        let at = time::OffsetDateTime::UNIX_EPOCH + self.now;
+        AuditEntry {
             id: self.audit.len() as u64 + 1,
             at: at
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
             actor: operator.arn.clone(),
             action,
-            product_id: after.product.id.clone(),
-            before: before.map(json),
-            after: json(after),
-            reason: reason.map(str::to_owned),
+            product_id,
+            factory_order_id: None,
+            before: None,
+            after: String::new(),
+            reason: None,
             correlation_id: operator.correlation_id.as_str().to_owned(),
-        });
+        }
+    }
+
+    /// The answer a keyed change gives without being made, as the MySQL adapter decides it
+    /// (a change in flight cannot be met here: the state's lock serialises changes).
+    fn claim_key(&mut self, operator: &Operator, write: Write<'_>) -> Option<CatalogueOutcome> {
+        let key = operator.idempotency_key.as_ref()?;
+        let slot = (operator.arn.clone(), key.as_str().to_owned());
+        match self.operator_keys.get(&slot) {
+            Some((_, _, expires)) if *expires < self.now => {
+                self.operator_keys.remove(&slot);
+                None
+            }
+            Some((asked, _, _)) if *asked != write.fingerprint() => {
+                Some(CatalogueOutcome::KeyReused(key.clone()))
+            }
+            Some((_, answer, _)) => Some(
+                CatalogueOutcome::replay(answer)
+                    .unwrap_or_else(|_| CatalogueOutcome::KeyInFlight(key.clone())),
+            ),
+            None => None,
+        }
+    }
+
+    /// Keeps a keyed change's answer with its key.
+    fn keep_answer(&mut self, operator: &Operator, write: Write<'_>, outcome: &CatalogueOutcome) {
+        if let (Some(key), Some(answer)) = (&operator.idempotency_key, outcome.kept()) {
+            let expires = self.now
+                + self
+                    .key_window
+                    .unwrap_or(donut_warehouse::DEFAULT_KEY_WINDOW);
+            self.operator_keys.insert(
+                (operator.arn.clone(), key.as_str().to_owned()),
+                (write.fingerprint(), answer, expires),
+            );
+        }
     }
 
     /// Writes `entry` back (its product and whether it is retired).
@@ -604,6 +677,10 @@ impl Catalogue for MemWarehouse {
         product: &NewProduct,
     ) -> Result<CatalogueOutcome, StoreError> {
         let mut s = self.state();
+        let write = Write::Create(product);
+        if let Some(answer) = s.claim_key(operator, write) {
+            return Ok(answer);
+        }
         if let Some(existing) = s.entry(product.id.as_str()) {
             return Ok(CatalogueOutcome::Exists(existing));
         }
@@ -613,11 +690,13 @@ impl Catalogue for MemWarehouse {
         };
         s.store(&after);
         s.audit(operator, AuditAction::Create, None, &after, None);
-        Ok(CatalogueOutcome::Changed {
+        let outcome = CatalogueOutcome::Changed {
             before: None,
             after,
             restock: None,
-        })
+        };
+        s.keep_answer(operator, write, &outcome);
+        Ok(outcome)
     }
 
     async fn update(
@@ -627,6 +706,10 @@ impl Catalogue for MemWarehouse {
         change: &ProductChange,
     ) -> Result<CatalogueOutcome, StoreError> {
         let mut s = self.state();
+        let write = Write::Update(id, change);
+        if let Some(answer) = s.claim_key(operator, write) {
+            return Ok(answer);
+        }
         let Some(before) = s.entry(id.as_str()) else {
             return Ok(CatalogueOutcome::UnknownProduct);
         };
@@ -635,11 +718,13 @@ impl Catalogue for MemWarehouse {
         };
         s.store(&after);
         s.audit(operator, action, Some(&before), &after, None);
-        Ok(CatalogueOutcome::Changed {
+        let outcome = CatalogueOutcome::Changed {
             before: Some(before),
             after,
             restock: None,
-        })
+        };
+        s.keep_answer(operator, write, &outcome);
+        Ok(outcome)
     }
 
     async fn adjust_stock(
@@ -649,6 +734,10 @@ impl Catalogue for MemWarehouse {
         change: &StockChange,
     ) -> Result<CatalogueOutcome, StoreError> {
         let mut s = self.state();
+        let write = Write::Adjust(id, change);
+        if let Some(answer) = s.claim_key(operator, write) {
+            return Ok(answer);
+        }
         let Some(before) = s.entry(id.as_str()) else {
             return Ok(CatalogueOutcome::UnknownProduct);
         };
@@ -683,11 +772,13 @@ impl Catalogue for MemWarehouse {
             s.open_factory_order(new, stock, &draft);
         }
         let restock = adjustment_restock(&after, &draft, open, opened.as_ref());
-        Ok(CatalogueOutcome::Changed {
+        let outcome = CatalogueOutcome::Changed {
             before: Some(before),
             after,
             restock,
-        })
+        };
+        s.keep_answer(operator, write, &outcome);
+        Ok(outcome)
     }
 
     async fn audit_trail(
@@ -723,6 +814,7 @@ impl Catalogue for MemWarehouse {
 impl FactoryOrderOps for MemWarehouse {
     async fn re_request(
         &self,
+        operator: &Operator,
         id: FactoryOrderId,
         not_within: Duration,
         event: &StockOutEvent,
@@ -748,12 +840,18 @@ impl FactoryOrderOps for MemWarehouse {
         o.lease_until = None;
         o.requested = None;
         o.chased = Some(now);
+        let order = o.order.clone();
         s.republished.push(event.clone());
         s.write_outbox(Some(event.event_id), event.to_json());
+        s.audit_order(operator, AuditAction::ReRequest, &order, was);
         Ok(OpsOutcome::Done { was })
     }
 
-    async fn cancel(&self, id: FactoryOrderId) -> Result<OpsOutcome, StoreError> {
+    async fn cancel(
+        &self,
+        operator: &Operator,
+        id: FactoryOrderId,
+    ) -> Result<OpsOutcome, StoreError> {
         let mut s = self.state();
         let Some(o) = s.orders.iter_mut().find(|o| o.order.id == id) else {
             return Ok(OpsOutcome::UnknownOrder);
@@ -764,6 +862,8 @@ impl FactoryOrderOps for MemWarehouse {
         }
         o.order.status = FactoryOrderStatus::Cancelled;
         o.lease_until = None;
+        let order = o.order.clone();
+        s.audit_order(operator, AuditAction::Cancel, &order, was);
         Ok(OpsOutcome::Done { was })
     }
 }

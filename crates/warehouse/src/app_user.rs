@@ -48,6 +48,8 @@ pub const OPERATOR_GRANTS: &[(&str, &str)] = &[
     ("factory_orders", "SELECT, INSERT, UPDATE"),
     // The stock-out of an order opened or re-requested, published at once (claimed, settled).
     ("outbox", "SELECT, INSERT, UPDATE"),
+    // A keyed change's key and answer, in its transaction; an expired key deleted when met.
+    ("operator_keys", "SELECT, INSERT, UPDATE, DELETE"),
 ];
 
 /// A database user's rights: table by table, and on the procedures.
@@ -271,15 +273,21 @@ mod tests {
 
     #[test]
     fn only_idempotency_keys_may_be_deleted_from() {
+        // Keys past their window: buyers' (the relay's sweep, as the app user) and operators'
+        // (the operators' function, as its user). Nothing else is ever deleted.
         let deletable: Vec<&str> = APP_GRANTS
             .iter()
             .chain(OPERATOR_GRANTS)
             .filter(|(_, ps)| ps.contains("DELETE"))
             .map(|(t, _)| *t)
             .collect();
-        assert_eq!(deletable, ["idempotency_keys"], "the functions' keys alone");
+        assert_eq!(
+            deletable,
+            ["idempotency_keys", "operator_keys"],
+            "the functions' keys alone"
+        );
         assert!(
-            APP_GRANTS.iter().all(|(_, ps)| ps
+            APP_GRANTS.iter().chain(OPERATOR_GRANTS).all(|(_, ps)| ps
                 .split(", ")
                 .all(|p| ["SELECT", "INSERT", "UPDATE", "DELETE"].contains(&p))),
             "table privileges are DML only"

@@ -1,19 +1,23 @@
 //! The catalogue port on MySQL: operators' changes, each in one transaction with its audit row
-//! (`catalogue_audit`, migration 010), each holding the product's row lock as a sale does.
+//! (`catalogue_audit`, migration 010), each holding the product's row lock as a sale does; a
+//! keyed change's key and answer (`operator_keys`, migration 011) in the same transaction.
 
 use std::time::Duration;
 
-use donut_domain::catalogue::{adjustment_restock, plan_adjustment, plan_restock, plan_update};
+use donut_domain::catalogue::{
+    Write, adjustment_restock, plan_adjustment, plan_restock, plan_update,
+};
 use donut_domain::purchase::{PurchaseDraft, ShelfState};
 use donut_domain::{
-    AuditAction, AuditEntry, Catalogue, CatalogueEntry, CatalogueOutcome, FactoryOrder, NewProduct,
-    Operator, Product, ProductChange, ProductId, ReorderRule, StockChange, StoreError,
+    AuditAction, AuditEntry, Catalogue, CatalogueEntry, CatalogueOutcome, FactoryOrder,
+    FactoryOrderId, NewProduct, Operator, Product, ProductChange, ProductId, ReorderRule,
+    StockChange, StoreError,
 };
 use mysql_async::prelude::*;
 use mysql_async::{Row, TxOpts};
 
 use crate::MySqlWarehouse;
-use crate::pool::map_err;
+use crate::pool::{LOCK_WAIT_TIMEOUT, map_err};
 use crate::store::{factory_order_from, open_order};
 
 const SELECT_ENTRY_COLUMNS: &str = "SELECT product_id, name, price_cents, qty, reorder_point, \
@@ -50,7 +54,7 @@ fn json(entry: &CatalogueEntry) -> String {
     serde_json::to_string(entry).unwrap_or_default()
 }
 
-/// Writes the audit row of a change, inside its transaction.
+/// Writes the audit row of a change to the catalogue, inside its transaction.
 async fn audit(
     tx: &mut mysql_async::Transaction<'_>,
     operator: &Operator,
@@ -59,20 +63,154 @@ async fn audit(
     after: &CatalogueEntry,
     reason: Option<&str>,
 ) -> Result<(), mysql_async::Error> {
+    let row = AuditRow {
+        action,
+        product_id: after.product.id.as_str(),
+        factory_order_id: None,
+        before: before.map(json),
+        after: json(after),
+        reason,
+    };
+    audit_row(tx, operator, &row).await
+}
+
+/// One row of `catalogue_audit`, as a change writes it.
+pub(crate) struct AuditRow<'a> {
+    pub action: AuditAction,
+    pub product_id: &'a str,
+    pub factory_order_id: Option<String>,
+    pub before: Option<String>,
+    pub after: String,
+    pub reason: Option<&'a str>,
+}
+
+/// Writes an audit row inside its change's transaction.
+pub(crate) async fn audit_row(
+    tx: &mut mysql_async::Transaction<'_>,
+    operator: &Operator,
+    row: &AuditRow<'_>,
+) -> Result<(), mysql_async::Error> {
     tx.exec_drop(
-        "INSERT INTO catalogue_audit (at, actor, action, product_id, before_state, after_state, \
-         reason, correlation_id) VALUES (UTC_TIMESTAMP(6), ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO catalogue_audit (at, actor, action, product_id, factory_order_id, \
+         before_state, after_state, reason, correlation_id) \
+         VALUES (UTC_TIMESTAMP(6), ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             operator.arn.as_str(),
-            action.as_str(),
-            after.product.id.as_str(),
-            before.map(json),
-            json(after),
-            reason,
+            row.action.as_str(),
+            row.product_id,
+            row.factory_order_id.as_deref(),
+            row.before.as_deref(),
+            row.after.as_str(),
+            row.reason,
             operator.correlation_id.as_str(),
         ),
     )
     .await
+}
+
+/// Expired operators' keys one keyed change deletes before it begins: operators' changes are
+/// few, so this keeps the table at about the keys of one window.
+const KEY_SWEEP_PER_CHANGE: u32 = 10;
+
+/// Deletes a few of the operators' keys past their window (best effort: a failure leaves them
+/// to the next change).
+async fn sweep_operator_keys(conn: &mut mysql_async::Conn, operator: &Operator) {
+    if operator.idempotency_key.is_none() {
+        return;
+    }
+    if let Err(e) = conn
+        .exec_drop(
+            "DELETE FROM operator_keys WHERE expires_at < UTC_TIMESTAMP(6) LIMIT ?",
+            (KEY_SWEEP_PER_CHANGE,),
+        )
+        .await
+    {
+        tracing::warn!(error = %e, "expired operators' keys not swept; the next change tries");
+    }
+}
+
+/// Claims the operator's key for `write` as the first statement of the change's transaction:
+/// `None` when it is claimed (or the change has no key) and the change goes on; else the
+/// answer the change gives without being made — the first answer again, the key reused for
+/// another request, or the first still in flight (its uncommitted row held this insert
+/// longer than the session's lock wait).
+async fn claim_key(
+    tx: &mut mysql_async::Transaction<'_>,
+    operator: &Operator,
+    write: Write<'_>,
+    window: Duration,
+) -> Result<Option<CatalogueOutcome>, StoreError> {
+    let Some(key) = &operator.idempotency_key else {
+        return Ok(None);
+    };
+    let fingerprint = write.fingerprint();
+    let insert = "INSERT INTO operator_keys (actor_sha, idem_key, fingerprint, answer, created_at, \
+         expires_at) VALUES (SHA2(?, 256), ?, ?, NULL, UTC_TIMESTAMP(6), \
+         UTC_TIMESTAMP(6) + INTERVAL ? SECOND)";
+    let params = (
+        operator.arn.as_str(),
+        key.as_str(),
+        fingerprint.as_str(),
+        window.as_secs(),
+    );
+    match tx.exec_drop(insert, params.clone()).await {
+        Ok(()) => return Ok(None),
+        Err(mysql_async::Error::Server(e)) if e.code == LOCK_WAIT_TIMEOUT => {
+            return Ok(Some(CatalogueOutcome::KeyInFlight(key.clone())));
+        }
+        Err(mysql_async::Error::Server(e)) if e.code == 1062 => {}
+        Err(e) => return Err(map_err(e)),
+    }
+    // Taken, and committed (a duplicate is reported only once the holder committed). The
+    // failed insert holds a shared lock on the row; a plain read (this transaction's first, so
+    // its snapshot is taken now) sees the committed row without asking for more: retries
+    // racing each other each hold a shared lock, and none waits on another.
+    let kept: Option<(String, Option<String>, bool)> = tx
+        .exec_first(
+            "SELECT fingerprint, answer, expires_at < UTC_TIMESTAMP(6) FROM operator_keys \
+             WHERE actor_sha = SHA2(?, 256) AND idem_key = ?",
+            (operator.arn.as_str(), key.as_str()),
+        )
+        .await
+        .map_err(map_err)?;
+    match kept {
+        // Past its window: free again. (Two requests reusing one expired key at the same
+        // instant may deadlock here; the loser answers 503, and its retry finds the key.)
+        Some((_, _, true)) | None => {
+            tx.exec_drop(
+                "DELETE FROM operator_keys WHERE actor_sha = SHA2(?, 256) AND idem_key = ?",
+                (operator.arn.as_str(), key.as_str()),
+            )
+            .await
+            .map_err(map_err)?;
+            tx.exec_drop(insert, params).await.map_err(map_err)?;
+            Ok(None)
+        }
+        Some((asked, _, false)) if asked != fingerprint => {
+            Ok(Some(CatalogueOutcome::KeyReused(key.clone())))
+        }
+        Some((_, Some(answer), false)) => CatalogueOutcome::replay(&answer)
+            .map(Some)
+            .map_err(|e| internal(format!("a kept answer: {e}"))),
+        Some((_, None, false)) => Ok(Some(CatalogueOutcome::KeyInFlight(key.clone()))),
+    }
+}
+
+/// Keeps a keyed change's answer with its key, before the change commits.
+async fn keep_answer(
+    tx: &mut mysql_async::Transaction<'_>,
+    operator: &Operator,
+    outcome: &CatalogueOutcome,
+) -> Result<(), StoreError> {
+    let (Some(key), Some(answer)) = (&operator.idempotency_key, outcome.kept()) else {
+        return Ok(());
+    };
+    tx.exec_drop(
+        "UPDATE operator_keys SET answer = ? WHERE actor_sha = SHA2(?, 256) AND idem_key = ?",
+        (answer, operator.arn.as_str(), key.as_str()),
+    )
+    .await
+    .map_err(map_err)
 }
 
 /// The product's row, locked for the rest of the transaction (as a sale locks it), and the
@@ -151,10 +289,17 @@ impl Catalogue for MySqlWarehouse {
         product: &NewProduct,
     ) -> Result<CatalogueOutcome, StoreError> {
         let mut conn = self.conn().await?;
+        sweep_operator_keys(&mut conn, operator).await;
         let mut tx = conn
             .start_transaction(TxOpts::default())
             .await
             .map_err(map_err)?;
+        if let Some(answer) =
+            claim_key(&mut tx, operator, Write::Create(product), self.key_window()).await?
+        {
+            tx.rollback().await.map_err(map_err)?;
+            return Ok(answer);
+        }
         let inserted = tx
             .exec_drop(
                 "INSERT INTO products (product_id, name, price_cents, qty, reorder_point, \
@@ -188,12 +333,14 @@ impl Catalogue for MySqlWarehouse {
         audit(&mut tx, operator, AuditAction::Create, None, &after, None)
             .await
             .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(CatalogueOutcome::Changed {
+        let outcome = CatalogueOutcome::Changed {
             before: None,
             after,
             restock: None,
-        })
+        };
+        keep_answer(&mut tx, operator, &outcome).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(outcome)
     }
 
     async fn update(
@@ -203,10 +350,22 @@ impl Catalogue for MySqlWarehouse {
         change: &ProductChange,
     ) -> Result<CatalogueOutcome, StoreError> {
         let mut conn = self.conn().await?;
+        sweep_operator_keys(&mut conn, operator).await;
         let mut tx = conn
             .start_transaction(TxOpts::default())
             .await
             .map_err(map_err)?;
+        if let Some(answer) = claim_key(
+            &mut tx,
+            operator,
+            Write::Update(id, change),
+            self.key_window(),
+        )
+        .await?
+        {
+            tx.rollback().await.map_err(map_err)?;
+            return Ok(answer);
+        }
         let Some((before, _)) = locked(&mut tx, id).await? else {
             tx.rollback().await.map_err(map_err)?;
             return Ok(CatalogueOutcome::UnknownProduct);
@@ -236,12 +395,14 @@ impl Catalogue for MySqlWarehouse {
         audit(&mut tx, operator, action, Some(&before), &after, None)
             .await
             .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(CatalogueOutcome::Changed {
+        let outcome = CatalogueOutcome::Changed {
             before: Some(before),
             after,
             restock: None,
-        })
+        };
+        keep_answer(&mut tx, operator, &outcome).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(outcome)
     }
 
     async fn adjust_stock(
@@ -251,10 +412,22 @@ impl Catalogue for MySqlWarehouse {
         change: &StockChange,
     ) -> Result<CatalogueOutcome, StoreError> {
         let mut conn = self.conn().await?;
+        sweep_operator_keys(&mut conn, operator).await;
         let mut tx = conn
             .start_transaction(TxOpts::default())
             .await
             .map_err(map_err)?;
+        if let Some(answer) = claim_key(
+            &mut tx,
+            operator,
+            Write::Adjust(id, change),
+            self.key_window(),
+        )
+        .await?
+        {
+            tx.rollback().await.map_err(map_err)?;
+            return Ok(answer);
+        }
         let Some((before, open)) = locked(&mut tx, id).await? else {
             tx.rollback().await.map_err(map_err)?;
             return Ok(CatalogueOutcome::UnknownProduct);
@@ -299,6 +472,14 @@ impl Catalogue for MySqlWarehouse {
         };
         let draft = PurchaseDraft::new();
         let opened = plan_restock(id, &shelf, after.retired, operator, &draft);
+        let restock = adjustment_restock(&after, &draft, shelf.open_order, opened.as_ref());
+        let outcome = CatalogueOutcome::Changed {
+            before: Some(before),
+            after,
+            restock,
+        };
+        // Kept before the factory order's procedure, which commits.
+        keep_answer(&mut tx, operator, &outcome).await?;
         match &opened {
             // As a sale that leaves the shelf low: the factory order, the shelf's pointer and
             // the stock-out's outbox row, and the commit of it all (the procedure commits).
@@ -330,12 +511,7 @@ impl Catalogue for MySqlWarehouse {
             }
             None => tx.commit().await.map_err(map_err)?,
         }
-        let restock = adjustment_restock(&after, &draft, shelf.open_order, opened.as_ref());
-        Ok(CatalogueOutcome::Changed {
-            before: Some(before),
-            after,
-            restock,
-        })
+        Ok(outcome)
     }
 
     async fn audit_trail(
@@ -347,7 +523,8 @@ impl Catalogue for MySqlWarehouse {
         let rows: Vec<Row> = conn
             .exec(
                 "SELECT id, DATE_FORMAT(at, '%Y-%m-%dT%H:%i:%s.%fZ'), actor, action, product_id, \
-                 before_state, after_state, reason, correlation_id FROM catalogue_audit \
+                 factory_order_id, before_state, after_state, reason, correlation_id \
+                 FROM catalogue_audit \
                  WHERE (? IS NULL OR product_id = ?) ORDER BY id DESC LIMIT ?",
                 (
                     product.map(ProductId::as_str),
@@ -359,12 +536,24 @@ impl Catalogue for MySqlWarehouse {
             .map_err(map_err)?;
         rows.into_iter()
             .map(|row| {
-                let (id, at, actor, action, product_id, before, after, reason, correlation_id): (
+                let (
+                    id,
+                    at,
+                    actor,
+                    action,
+                    product_id,
+                    order,
+                    before,
+                    after,
+                    reason,
+                    correlation_id,
+                ): (
                     u64,
                     String,
                     String,
                     String,
                     String,
+                    Option<String>,
                     Option<String>,
                     String,
                     Option<String>,
@@ -376,6 +565,9 @@ impl Catalogue for MySqlWarehouse {
                     actor,
                     action: AuditAction::parse(&action).ok_or_else(|| internal(&action))?,
                     product_id: ProductId::parse(&product_id).map_err(internal)?,
+                    factory_order_id: order
+                        .map(|o| FactoryOrderId::parse(&o).map_err(internal))
+                        .transpose()?,
                     before,
                     after,
                     reason,

@@ -64,6 +64,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "operators",
         sql: include_str!("../migrations/010_operators.sql"),
     },
+    Migration {
+        version: 11,
+        name: "operator keys",
+        sql: include_str!("../migrations/011_operator_keys.sql"),
+    },
 ];
 
 /// "Duplicate column", "duplicate key name" and "can't drop, check that it exists": the

@@ -354,7 +354,7 @@ const TRANSIENT_SERVER_ERRORS: &[u16] = &[
 ];
 
 pub(crate) const DEADLOCK: u16 = 1213;
-const LOCK_WAIT_TIMEOUT: u16 = 1205;
+pub(crate) const LOCK_WAIT_TIMEOUT: u16 = 1205;
 
 pub(crate) fn map_err(e: mysql_async::Error) -> StoreError {
     use mysql_async::Error;

@@ -2,20 +2,22 @@
 
 use std::time::Duration;
 
+use donut_domain::catalogue::order_state;
 use donut_domain::ports::{OpsOutcome, RestockOutcome};
 use donut_domain::purchase::{PurchaseDraft, ShelfState, plan_reorder, restock_info};
-use donut_domain::services::{CallbackTarget, restock_refusal};
+use donut_domain::usecases::{CallbackTarget, restock_refusal};
 use donut_domain::{
-    CorrelationId, FactoryOrder, FactoryOrderId, FactoryOrderStatus, FactoryReceipt,
-    IdempotencyKey, NewFactoryOrder, OrderId, OutOfStock, Product, ProductId, PurchaseOutcome,
-    PurchaseRequest, Quantity, ReorderRule, RestockInfo, Sale, SoldOrder, StockOutEvent,
-    StoreError,
+    AuditAction, CorrelationId, FactoryOrder, FactoryOrderId, FactoryOrderStatus, FactoryReceipt,
+    IdempotencyKey, NewFactoryOrder, Operator, OrderId, OutOfStock, Product, ProductId,
+    PurchaseOutcome, PurchaseRequest, Quantity, ReorderRule, RestockInfo, Sale, SoldOrder,
+    StockOutEvent, StoreError,
 };
 use donut_domain::{ExpiredKeys, FactoryOrderOps, FactoryOrders, OverdueOrders, Restocks, Shelves};
 use mysql_async::prelude::*;
 use mysql_async::{Row, TxOpts};
 
 use crate::MySqlWarehouse;
+use crate::catalogue::{AuditRow, audit_row};
 use crate::pool::{is_deadlock, map_err};
 
 const SELECT_PRODUCT: &str = "SELECT product_id, name, price_cents, qty, reorder_point, \
@@ -312,6 +314,7 @@ async fn insert_outbox_row(
 impl FactoryOrderOps for MySqlWarehouse {
     async fn re_request(
         &self,
+        operator: &Operator,
         id: FactoryOrderId,
         not_within: Duration,
         event: &StockOutEvent,
@@ -351,8 +354,18 @@ impl FactoryOrderOps for MySqlWarehouse {
         .await
         .map_err(map_err)?;
         insert_outbox_row(&mut tx, event).await?;
+        let row = AuditRow {
+            action: AuditAction::ReRequest,
+            product_id: event.product_id.as_str(),
+            factory_order_id: Some(id.to_string()),
+            before: Some(order_state(id, was)),
+            after: order_state(id, FactoryOrderStatus::Open),
+            reason: None,
+        };
+        audit_row(&mut tx, operator, &row).await.map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
         tracing::warn!(
+            operator = %operator.arn,
             correlation_id = %event.correlation_id,
             factory_order_id = %id,
             product_id = %event.product_id,
@@ -362,7 +375,11 @@ impl FactoryOrderOps for MySqlWarehouse {
         Ok(OpsOutcome::Done { was })
     }
 
-    async fn cancel(&self, id: FactoryOrderId) -> Result<OpsOutcome, StoreError> {
+    async fn cancel(
+        &self,
+        operator: &Operator,
+        id: FactoryOrderId,
+    ) -> Result<OpsOutcome, StoreError> {
         let mut conn = self.conn().await?;
         let mut tx = conn
             .start_transaction(TxOpts::default())
@@ -390,8 +407,18 @@ impl FactoryOrderOps for MySqlWarehouse {
         )
         .await
         .map_err(map_err)?;
+        let row = AuditRow {
+            action: AuditAction::Cancel,
+            product_id: product_id.as_str(),
+            factory_order_id: Some(id.to_string()),
+            before: Some(order_state(id, was)),
+            after: order_state(id, FactoryOrderStatus::Cancelled),
+            reason: None,
+        };
+        audit_row(&mut tx, operator, &row).await.map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
         tracing::warn!(
+            operator = %operator.arn,
             correlation_id = %correlation_id,
             factory_order_id = %id,
             product_id = %product_id,

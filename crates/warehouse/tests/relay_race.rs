@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use donut_domain::ports::Due;
+use donut_domain::usecases::relay_once;
 use donut_domain::*;
-use donut_messaging::relay_once;
 use donut_testkit::TestDb;
 
 /// Relays racing in each round, and the batch each claims.

@@ -4,8 +4,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use donut_domain::ports::{Due, RelayReport, RestockOutcome};
+use donut_domain::usecases::relay_once;
 use donut_domain::*;
-use donut_messaging::relay_once;
 use donut_testkit::{Shelf, TestDb};
 use donut_warehouse::{DbConfig, MySqlWarehouse};
 
@@ -686,7 +686,7 @@ async fn stalled_open_orders_are_chased_once_per_deadline() {
     assert!(oldest >= Duration::from_secs(7200), "{oldest:?}");
 }
 
-/// Ops' commands on the real warehouse: re-request (idempotent while on its way), cancel (frees
+/// Ops' actions on the real warehouse, as the operators' user: re-request (idempotent while on its way), cancel (frees
 /// the product's slot: the next stock-out opens a new order), both no-ops on finished orders.
 #[tokio::test]
 async fn ops_commands_move_orders_in_the_database() {
@@ -695,9 +695,15 @@ async fn ops_commands_move_orders_in_the_database() {
     let order = db.warehouse.factory_order(id).await.unwrap().unwrap();
     let event = order.stock_out_again(uuid::Uuid::new_v4(), time::OffsetDateTime::now_utc());
     let not_within = Duration::from_secs(60);
+    // As the operators' function runs them: its own database user.
+    let ops = &db.operator;
+    let alice = Operator {
+        arn: "arn:aws:iam::123456789012:user/ops-alice".to_owned(),
+        correlation_id: CorrelationId::new(),
+        idempotency_key: None,
+    };
     assert!(matches!(
-        db.warehouse
-            .re_request(id, not_within, &event)
+        ops.re_request(&alice, id, not_within, &event)
             .await
             .unwrap(),
         OpsOutcome::InFlight(_)
@@ -710,8 +716,7 @@ async fn ops_commands_move_orders_in_the_database() {
     )
     .await;
     assert_eq!(
-        db.warehouse
-            .re_request(id, not_within, &event)
+        ops.re_request(&alice, id, not_within, &event)
             .await
             .unwrap(),
         OpsOutcome::Done {
@@ -738,8 +743,7 @@ async fn ops_commands_move_orders_in_the_database() {
     );
     assert!(
         matches!(
-            db.warehouse
-                .re_request(id, not_within, &event)
+            ops.re_request(&alice, id, not_within, &event)
                 .await
                 .unwrap(),
             OpsOutcome::InFlight(_)
@@ -748,24 +752,23 @@ async fn ops_commands_move_orders_in_the_database() {
     );
 
     assert_eq!(
-        db.warehouse.cancel(id).await.unwrap(),
+        ops.cancel(&alice, id).await.unwrap(),
         OpsOutcome::Done {
             was: FactoryOrderStatus::Open
         }
     );
     assert_eq!(
-        db.warehouse.cancel(id).await.unwrap(),
+        ops.cancel(&alice, id).await.unwrap(),
         OpsOutcome::Unchanged(FactoryOrderStatus::Cancelled)
     );
     assert_eq!(
-        db.warehouse
-            .re_request(id, not_within, &event)
+        ops.re_request(&alice, id, not_within, &event)
             .await
             .unwrap(),
         OpsOutcome::Unchanged(FactoryOrderStatus::Cancelled)
     );
     assert_eq!(
-        db.warehouse.cancel(FactoryOrderId::new()).await.unwrap(),
+        ops.cancel(&alice, FactoryOrderId::new()).await.unwrap(),
         OpsOutcome::UnknownOrder
     );
     let next = refused_with_new_order(&db, "glazed").await;
@@ -1141,4 +1144,88 @@ async fn a_relay_pass_cut_short_gives_its_rows_back() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(published, 2, "due again at once, not after the lease");
+}
+
+fn keyed_operator(key: &str) -> Operator {
+    Operator {
+        arn: "arn:aws:sts::123456789012:assumed-role/ops/alice".to_owned(),
+        correlation_id: CorrelationId::new(),
+        idempotency_key: Some(IdempotencyKey::parse(key).unwrap()),
+    }
+}
+
+/// A keyed adjustment and its retries all at once (a client that gave up waiting and asked
+/// again): the change is made once, and every request gets its answer.
+#[tokio::test]
+async fn a_keyed_change_racing_its_retries_is_made_once() {
+    let db = TestDb::with_shelves(&[Shelf::new("glazed", 100)]).await;
+    let ops = db.operator.clone();
+    let id = ProductId::parse("glazed").unwrap();
+    let change = StockChange {
+        adjustment: Adjustment::By(-1),
+        reason: "one eaten".into(),
+    };
+    let outcomes = futures::future::join_all((0..8).map(|_| {
+        let (ops, id, change) = (ops.clone(), id.clone(), change.clone());
+        async move {
+            ops.adjust_stock(&keyed_operator("race-1"), &id, &change)
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    let made: Vec<_> = outcomes
+        .iter()
+        .filter(|o| matches!(o, CatalogueOutcome::Changed { .. }))
+        .collect();
+    assert_eq!(made.len(), 1, "{outcomes:?}");
+    let CatalogueOutcome::Changed { after, .. } = made[0] else {
+        unreachable!()
+    };
+    assert!(
+        outcomes.iter().all(|o| match o {
+            CatalogueOutcome::Changed { .. } => true,
+            CatalogueOutcome::Replayed { after: a, .. } => a == after,
+            _ => false,
+        }),
+        "every retry answers the change: {outcomes:?}"
+    );
+    assert_eq!(
+        db.count("SELECT qty FROM products WHERE product_id = 'glazed'", ())
+            .await,
+        99
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM catalogue_audit", ()).await,
+        1
+    );
+}
+
+/// Operators' keys past their window go as keyed changes come: each deletes a few.
+#[tokio::test]
+async fn expired_operator_keys_are_swept_by_the_next_keyed_change() {
+    let db = TestDb::with_shelves(&[Shelf::new("glazed", 100)]).await;
+    for n in 0..3 {
+        db.exec(
+            "INSERT INTO operator_keys (actor_sha, idem_key, fingerprint, answer, created_at, \
+             expires_at) VALUES (SHA2('someone', 256), ?, '[]', '{}', \
+             UTC_TIMESTAMP(6) - INTERVAL 2 DAY, UTC_TIMESTAMP(6) - INTERVAL 1 DAY)",
+            (format!("old-{n}"),),
+        )
+        .await;
+    }
+    let change = StockChange {
+        adjustment: Adjustment::To(50),
+        reason: "counted".into(),
+    };
+    let id = ProductId::parse("glazed").unwrap();
+    db.operator
+        .adjust_stock(&keyed_operator("count-1"), &id, &change)
+        .await
+        .unwrap();
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM operator_keys", ()).await,
+        1,
+        "the expired gone, the new one kept"
+    );
 }

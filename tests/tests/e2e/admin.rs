@@ -25,9 +25,22 @@ async fn client(t: &TestStack, key: (&str, &str)) -> AdminClient {
 }
 
 async fn call(c: &AdminClient, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let r = c.send(method, path, body.as_ref()).await.unwrap();
+    let (status, body, _) = keyed(c, method, path, body, None).await;
+    (status, body)
+}
+
+/// A call under an `Idempotency-Key`: its status, body and whether it was a replay.
+async fn keyed(
+    c: &AdminClient,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    key: Option<&str>,
+) -> (u16, Value, bool) {
+    let r = c.send(method, path, body.as_ref(), key).await.unwrap();
     let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    let replayed = r.headers().get("idempotent-replayed").is_some();
+    (status, r.json().await.unwrap_or(Value::Null), replayed)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,14 +121,35 @@ async fn operators_run_the_shop_signed_and_audited() {
         (200, &json!(210))
     );
 
-    let (status, adjusted) = call(
+    // Under a key, as donut-cli sends it: the retry of a change whose answer was lost answers
+    // the same and changes nothing; the key for another change is refused.
+    let tray = json!({"delta": -4, "reason": "a tray dropped"});
+    let stock = "/admin/products/admin-cruller/stock";
+    let (status, adjusted, replayed) = keyed(
         &ops,
         Method::POST,
-        "/admin/products/admin-cruller/stock",
-        Some(json!({"delta": -4, "reason": "a tray dropped"})),
+        stock,
+        Some(tray.clone()),
+        Some("tray-1"),
     )
     .await;
-    assert_eq!(status, 200, "{adjusted}");
+    assert_eq!((status, replayed), (200, false), "{adjusted}");
+    let (status, again, replayed) =
+        keyed(&ops, Method::POST, stock, Some(tray), Some("tray-1")).await;
+    assert_eq!((status, replayed), (200, true), "{again}");
+    assert_eq!(again, adjusted, "the first answer again");
+    let (status, body, _) = keyed(
+        &ops,
+        Method::POST,
+        stock,
+        Some(json!({"delta": -1, "reason": "a tray dropped"})),
+        Some("tray-1"),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (422, &json!("idempotency_key_reused"))
+    );
     assert_eq!(adjusted["product"]["stock"], 2);
     let restock = &adjusted["restock"];
     assert_eq!(

@@ -396,7 +396,7 @@ async fn a_dead_lettered_order_is_replayed_by_the_ops_toolbox_and_restocked() {
 /// and the product is restocked anyway.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_purged_dead_letter_is_chased_and_the_product_restocked_anyway() {
-    let policy = donut_domain::services::WatchdogPolicy {
+    let policy = donut_domain::usecases::WatchdogPolicy {
         open_deadline: Duration::from_secs(20),
         ..WATCHDOG
     };

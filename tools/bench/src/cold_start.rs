@@ -110,6 +110,7 @@ fn settings_env(name: &str) -> Vec<(&'static str, String)> {
                 max_body_bytes: 16384,
                 stock_out_topic_arn: arn("stock-out"),
                 re_request_not_within_seconds: 300,
+                idempotency_key_hours: 24,
             },
             &plain,
         ),

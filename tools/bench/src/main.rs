@@ -72,7 +72,7 @@ async fn main() -> anyhow::Result<()> {
             visibility_timeout_seconds: 5,
             alarm_period_seconds: 10,
             relay_interval: Duration::from_millis(250),
-            watchdog: donut_domain::services::WatchdogPolicy {
+            watchdog: donut_domain::usecases::WatchdogPolicy {
                 deadline: Duration::from_secs(60),
                 open_deadline: Duration::from_secs(60),
                 max_attempts: stage.factory_max_attempts,

@@ -6,6 +6,7 @@
 //! binary prints its message and exits non-zero.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use anyhow::Context;
 use donut_api::contract::{
@@ -60,6 +61,18 @@ pub struct Operators {
     client: AdminClient,
 }
 
+/// How many times [`Operators::call`] asks before it gives up.
+const CALL_ATTEMPTS: u64 = 3;
+
+/// An answer that says the request may be sent again: the gateway or the warehouse did not
+/// finish it (429, 502, 503, 504), or a change with its key is still in flight (409 with
+/// `Retry-After`; an adjustment the shelf refuses is a 409 without it).
+fn worth_asking_again(reply: &reqwest::Response) -> bool {
+    let status = reply.status().as_u16();
+    matches!(status, 429 | 502 | 503 | 504)
+        || (status == 409 && reply.headers().contains_key(reqwest::header::RETRY_AFTER))
+}
+
 /// `pattern` (a route of `donut_contract::routes::paths`) with its one `{…}` parameter
 /// replaced by `value`.
 fn path(pattern: &str, value: &str) -> String {
@@ -89,7 +102,10 @@ impl Operators {
         &self.client
     }
 
-    /// `method path` with `body`: the answer's JSON, or the refusal.
+    /// `method path` with `body`: the answer's JSON, or the refusal. A change is sent under an
+    /// `Idempotency-Key` of its own, so an answer that did not come (the connection dropped,
+    /// the gateway timed out, the warehouse was busy) is asked again safely, with the same
+    /// key: the change is made once, and the retry gets its answer.
     pub async fn call(
         &self,
         method: Method,
@@ -97,7 +113,24 @@ impl Operators {
         body: Option<&Value>,
     ) -> anyhow::Result<Value> {
         let what = format!("{method} {path_and_query}");
-        let reply = self.client.send(method, path_and_query, body).await?;
+        let key = (method != Method::GET).then(|| uuid::Uuid::new_v4().to_string());
+        let mut attempt = 1;
+        let reply = loop {
+            let sent = self
+                .client
+                .send(method.clone(), path_and_query, body, key.as_deref())
+                .await;
+            let again = match &sent {
+                Err(_) => true,
+                Ok(reply) => worth_asking_again(reply),
+            };
+            if !again || attempt == CALL_ATTEMPTS {
+                break sent?;
+            }
+            eprintln!("{what}: no answer (attempt {attempt}); asking again with the same key");
+            tokio::time::sleep(Duration::from_secs(attempt)).await;
+            attempt += 1;
+        };
         let status = reply.status().as_u16();
         let text = reply
             .text()
@@ -518,6 +551,7 @@ mod tests {
             actor: "arn:aws:iam::000000000000:user/operator".into(),
             action: "adjust".into(),
             product_id: "maple-bar".into(),
+            factory_order_id: None,
             before: Some(serde_json::json!({"stock": 6, "name": "Maple Bar"})),
             after: serde_json::json!({"stock": 2, "name": "Maple Bar"}),
             reason: Some("a tray dropped".into()),

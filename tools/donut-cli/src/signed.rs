@@ -85,14 +85,18 @@ impl AdminClient {
         &self.base_url
     }
 
-    /// `method path_and_query` (`/admin/…?…`), with `body` as JSON, signed and sent.
+    /// `method path_and_query` (`/admin/…?…`), with `body` as JSON and an `Idempotency-Key`
+    /// if given, signed and sent.
     pub async fn send(
         &self,
         method: reqwest::Method,
         path_and_query: &str,
         body: Option<&serde_json::Value>,
+        idempotency_key: Option<&str>,
     ) -> anyhow::Result<reqwest::Response> {
-        let request = self.signed_request(method, path_and_query, body).await?;
+        let request = self
+            .signed_request(method, path_and_query, body, idempotency_key)
+            .await?;
         let url = request.url().clone();
         self.http
             .execute(request)
@@ -106,11 +110,15 @@ impl AdminClient {
         method: reqwest::Method,
         path_and_query: &str,
         body: Option<&serde_json::Value>,
+        idempotency_key: Option<&str>,
     ) -> anyhow::Result<reqwest::Request> {
         let url = format!("{}{}", self.base_url, path_and_query);
         let mut builder = self.http.request(method, &url);
         if let Some(id) = &self.correlation_id {
             builder = builder.header(CORRELATION_HEADER, id);
+        }
+        if let Some(key) = idempotency_key {
+            builder = builder.header("idempotency-key", key);
         }
         if let Some(body) = body {
             builder = builder.json(body);
@@ -268,6 +276,7 @@ mod tests {
                 reqwest::Method::POST,
                 "/admin/orders/o-1/cancel?dry_run=true&b=a%20b",
                 Some(&body),
+                None,
             )
             .await
             .unwrap();
@@ -322,7 +331,7 @@ mod tests {
         .unwrap()
         .with_correlation_id("incident-42");
         let request = client
-            .signed_request(reqwest::Method::GET, "/admin/audit", None)
+            .signed_request(reqwest::Method::GET, "/admin/audit", None, None)
             .await
             .unwrap();
         assert_eq!(request.headers()[CORRELATION_HEADER], "incident-42");
@@ -358,7 +367,7 @@ mod tests {
         )
         .unwrap();
         let request = client
-            .signed_request(reqwest::Method::GET, "/admin/orders", None)
+            .signed_request(reqwest::Method::GET, "/admin/orders", None, None)
             .await
             .unwrap();
         assert_eq!(
@@ -377,7 +386,7 @@ mod tests {
         )
         .unwrap();
         let request = client
-            .signed_request(reqwest::Method::GET, "/admin/orders", None)
+            .signed_request(reqwest::Method::GET, "/admin/orders", None, None)
             .await
             .unwrap();
         assert_eq!(
@@ -429,7 +438,12 @@ mod tests {
         let local = donut_local::localstack_config("http://127.0.0.1:4566", REGION).await;
         let client = AdminClient::new(&local, &base).unwrap();
         let response = client
-            .send(reqwest::Method::GET, "/admin/products/glazed?x=1", None)
+            .send(
+                reqwest::Method::GET,
+                "/admin/products/glazed?x=1",
+                None,
+                None,
+            )
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
@@ -442,7 +456,7 @@ mod tests {
         )
         .unwrap();
         let response = stranger
-            .send(reqwest::Method::GET, "/admin/products/glazed", None)
+            .send(reqwest::Method::GET, "/admin/products/glazed", None, None)
             .await
             .unwrap();
         assert_eq!(response.status(), 403);

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use donut_cli::operators::{ApiRefusal, Operators};
 use donut_cli::signed::AdminClient;
 use donut_config::StageConfig;
-use donut_domain::services::WatchdogPolicy;
+use donut_domain::usecases::WatchdogPolicy;
 use donut_local::gateway::LOCAL_OPERATOR_ARN;
 use donut_local::{LocalSystem, SystemOptions};
 use donut_testkit::{Shelf, TestDb};

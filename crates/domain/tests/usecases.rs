@@ -1,4 +1,4 @@
-//! The services that span ports (requesting from the factory, the watchdog) on the in-memory
+//! The use cases that span ports (requesting from the factory, the watchdog) on the in-memory
 //! warehouse, with a factory and alerts that count what they are asked.
 
 use std::sync::Mutex;
@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use donut_domain::ports::RestockOutcome;
-use donut_domain::services::{
+use donut_domain::usecases::{
     RequestError, RequestOutcome, WatchdogPolicy, re_request_order, request_from_factory,
     watchdog_sweep,
 };
@@ -14,6 +14,14 @@ use donut_domain::*;
 use donut_testkit::MemWarehouse;
 
 const LEASE: Duration = Duration::from_secs(30);
+
+fn ops() -> Operator {
+    Operator {
+        arn: "arn:aws:iam::123456789012:user/ops".to_owned(),
+        correlation_id: CorrelationId::new(),
+        idempotency_key: None,
+    }
+}
 
 struct CountingFactory {
     calls: AtomicUsize,
@@ -247,7 +255,7 @@ fn ops_re_request_reopens_a_surfaced_order_once() {
     assert_eq!(*alerts.0.lock().unwrap(), vec![id], "surfaced");
     let not_within = Duration::from_secs(60);
     assert_eq!(
-        block_on(re_request_order(&w, id, not_within)).unwrap(),
+        block_on(re_request_order(&w, &ops(), id, not_within)).unwrap(),
         OpsOutcome::Done {
             was: FactoryOrderStatus::Requested
         }
@@ -259,7 +267,7 @@ fn ops_re_request_reopens_a_surfaced_order_once() {
     );
     assert_eq!(w.republished().len(), 1);
     assert_eq!(
-        block_on(re_request_order(&w, id, not_within)).unwrap(),
+        block_on(re_request_order(&w, &ops(), id, not_within)).unwrap(),
         OpsOutcome::InFlight(Duration::ZERO),
         "idempotent while on its way"
     );
@@ -269,11 +277,17 @@ fn ops_re_request_reopens_a_surfaced_order_once() {
     assert_eq!(f.calls(), 4);
     block_on(w.restock(id, 10)).unwrap();
     assert_eq!(
-        block_on(re_request_order(&w, id, not_within)).unwrap(),
+        block_on(re_request_order(&w, &ops(), id, not_within)).unwrap(),
         OpsOutcome::Unchanged(FactoryOrderStatus::Fulfilled)
     );
     assert_eq!(
-        block_on(re_request_order(&w, FactoryOrderId::new(), not_within)).unwrap(),
+        block_on(re_request_order(
+            &w,
+            &ops(),
+            FactoryOrderId::new(),
+            not_within
+        ))
+        .unwrap(),
         OpsOutcome::UnknownOrder
     );
 }
@@ -287,13 +301,13 @@ fn ops_cancel_lets_the_shelf_order_again() {
     // The requester began sending it to the factory.
     assert!(block_on(w.claim_factory_request(id, LEASE)).unwrap());
     assert_eq!(
-        block_on(w.cancel(id)).unwrap(),
+        block_on(w.cancel(&ops(), id)).unwrap(),
         OpsOutcome::Done {
             was: FactoryOrderStatus::Open
         }
     );
     assert_eq!(
-        block_on(w.cancel(id)).unwrap(),
+        block_on(w.cancel(&ops(), id)).unwrap(),
         OpsOutcome::Unchanged(FactoryOrderStatus::Cancelled),
         "idempotent"
     );

@@ -13,16 +13,22 @@
 
 use std::time::Duration;
 
-use donut_domain::ports::{Due, Outbox, RelayReport, Settlement};
-use donut_domain::services::publish_retry_delay;
-use donut_domain::{EventPublisher, StockOutEvent, StoreError};
 use tokio::time::Instant;
+
+use crate::ports::{Due, Outbox, RelayReport, Settlement};
+use crate::{EventPublisher, StockOutEvent, StoreError};
 
 /// Rows claimed per pass of the sweeper.
 pub const BATCH: usize = 25;
 
 /// A row whose payload cannot be read is retried no sooner than this.
 pub const CORRUPT_ROW_DELAY: Duration = Duration::from_secs(3600);
+
+/// How long the outbox waits before publishing a row again after `attempts` failures:
+/// 1 s, 2 s, 4 s … capped at 5 minutes.
+pub fn publish_retry_delay(attempts: u32) -> Duration {
+    Duration::from_secs(1u64 << attempts.saturating_sub(1).min(8)).min(Duration::from_secs(300))
+}
 
 /// What one claimed row became.
 enum Outcome {
@@ -139,4 +145,17 @@ pub async fn relay_until_drained<S: Outbox, P: EventPublisher>(
         }
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_backoff_grows_and_caps() {
+        assert_eq!(publish_retry_delay(1), Duration::from_secs(1));
+        assert_eq!(publish_retry_delay(2), Duration::from_secs(2));
+        assert_eq!(publish_retry_delay(4), Duration::from_secs(8));
+        assert_eq!(publish_retry_delay(50), Duration::from_secs(256));
+    }
 }
