@@ -59,6 +59,8 @@ pub struct TestStack {
 pub struct Reply {
     pub status: u16,
     pub body: Value,
+    /// The correlation id the API made for the request (`x-correlation-id` of the answer).
+    pub correlation_id: String,
 }
 
 /// The watchdog in tests: a callback overdue after 2 s, three requests, then ops hear of it.
@@ -94,17 +96,25 @@ impl TestStack {
         format!("{}{path}", self.stack.api_url)
     }
 
-    pub async fn buy(&self, product: &str, quantity: i64, correlation_id: &str) -> Reply {
+    /// Buys, sending `reference` as the buyer's own `x-correlation-id`.
+    pub async fn buy(&self, product: &str, quantity: i64, reference: &str) -> Reply {
         let r = self
             .http
             .post(self.url("/orders"))
-            .header("x-correlation-id", correlation_id)
+            .header("x-correlation-id", reference)
             .json(&json!({ "product_id": product, "quantity": quantity }))
             .send()
             .await
             .expect("the API answers");
+        let correlation_id = r
+            .headers()
+            .get("x-correlation-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
         Reply {
             status: r.status().as_u16(),
+            correlation_id,
             body: r.json().await.unwrap_or(Value::Null),
         }
     }

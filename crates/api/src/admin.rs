@@ -21,7 +21,7 @@ use crate::contract::{
     FactoryOrderList, FactoryOrderView, NewProductRequest, ProductPatch, StockRequest,
 };
 use crate::error::json_response;
-use crate::sales::{AfterStockOut, correlation_id, idempotency_key, replayed, restock_view};
+use crate::sales::{AfterStockOut, client_reference, idempotency_key, replayed, restock_view};
 use crate::{ApiError, ErrorCode, HttpHandler, json, path_parameter, route_of, served};
 use donut_contract::routes::paths::{
     ADMIN_AUDIT, ADMIN_CANCEL, ADMIN_FACTORY_ORDER, ADMIN_FACTORY_ORDERS, ADMIN_PRODUCT,
@@ -79,11 +79,12 @@ where
     }
 
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        let correlation_id = correlation_id(&request);
+        let correlation_id = donut_domain::CorrelationId::new();
         let caller = caller_arn(&request);
         let span = tracing::info_span!(
             "admin_api",
             correlation_id = %correlation_id,
+            client_reference = client_reference(&request).as_ref().map(|r| r.as_str()),
             caller = caller.as_deref().unwrap_or("-"),
             method = %request.method(),
             path = %request.uri().path(),
@@ -113,6 +114,7 @@ where
         let operator = &Operator {
             arn,
             correlation_id: correlation_id.clone(),
+            reference: client_reference(request),
             idempotency_key: idempotency_key(request)?,
         };
         let route = route_of(request);
@@ -473,6 +475,7 @@ fn audit_view(a: AuditEntry) -> AuditView {
         after: parse(&a.after),
         reason: a.reason,
         correlation_id: a.correlation_id,
+        reference: a.reference,
     }
 }
 

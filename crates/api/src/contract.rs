@@ -438,7 +438,11 @@ pub struct AuditView {
     #[schema(value_type = Object)]
     pub after: serde_json::Value,
     pub reason: Option<String>,
+    /// The request's correlation id (the server's).
     pub correlation_id: String,
+    /// What the caller sent as `x-correlation-id` (an incident's or a ticket's id), cleaned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 /// 200 to `GET /admin/audit`, newest first.

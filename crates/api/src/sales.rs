@@ -3,8 +3,8 @@
 
 use donut_domain::usecases;
 use donut_domain::{
-    CorrelationId, FactoryOrderStatus, IdempotencyKey, InvalidInput, OrderId, Product, ProductId,
-    PurchaseOutcome, PurchaseRequest, Quantity, RestockInfo, Sale, Shelves,
+    ClientReference, CorrelationId, FactoryOrderStatus, IdempotencyKey, InvalidInput, OrderId,
+    Product, ProductId, PurchaseOutcome, PurchaseRequest, Quantity, RestockInfo, Sale, Shelves,
 };
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -82,10 +82,11 @@ impl<W: Shelves, N: AfterStockOut> SalesApi<W, N> {
     }
 
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        let correlation_id = correlation_id(&request);
+        let correlation_id = CorrelationId::new();
         let span = tracing::info_span!(
             "sales_api",
             correlation_id = %correlation_id,
+            client_reference = client_reference(&request).as_ref().map(ClientReference::as_str),
             method = %request.method(),
             path = %request.uri().path(),
         );
@@ -278,13 +279,14 @@ fn unknown_product(id: &ProductId) -> ApiError {
     ApiError::new(ErrorCode::UnknownProduct, format!("no product {id}"))
 }
 
-pub(crate) fn correlation_id(request: &Request) -> CorrelationId {
+/// The caller's own correlation id (`x-correlation-id`), cleaned: kept beside ours, never as
+/// ours (every correlation id is the server's: it reaches ops' logs and e-mails).
+pub(crate) fn client_reference(request: &Request) -> Option<ClientReference> {
     request
         .headers()
         .get(CORRELATION_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| CorrelationId::parse(v).ok())
-        .unwrap_or_default()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .and_then(|v| ClientReference::clean(&v))
 }
 
 pub(crate) fn restock_view(r: &RestockInfo) -> Restock {

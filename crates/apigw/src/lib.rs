@@ -3,9 +3,11 @@
 //! [`to_lambda_request`] builds the very JSON event API Gateway sends and parses it with
 //! `lambda_http`'s own deserializer, so a handler sees the same `Request` it sees in AWS.
 //! [`HttpReply`] is what API Gateway makes of the handler's response. [`sigv4`] is API Gateway's
-//! IAM authorization: a route that requires it is verified before any function runs, and the
-//! caller reaches the event ([`to_lambda_request_with`]).
+//! IAM authorization and [`jwt`] its JWT authorizer: a route that requires one is checked before
+//! any function runs, and the caller reaches the event ([`to_lambda_request_with`],
+//! [`to_lambda_request_authorized`]).
 
+pub mod jwt;
 pub mod sigv4;
 
 use base64::Engine;
@@ -39,6 +41,21 @@ pub fn event_json(call: &HttpCall<'_>) -> Value {
 /// The payload 2.0 event for `call`, with `requestContext.authorizer.iam` when IAM authorization
 /// let `caller` through (none otherwise, as for a route without authorization).
 pub fn event_json_with(call: &HttpCall<'_>, caller: Option<&sigv4::Caller>) -> Value {
+    event_json_authorized(call, caller.map(Authorized::Iam))
+}
+
+/// Who an authorizer let through, as `requestContext.authorizer` says it.
+#[derive(Debug, Clone, Copy)]
+pub enum Authorized<'a> {
+    /// IAM authorization: `requestContext.authorizer.iam`.
+    Iam(&'a sigv4::Caller),
+    /// A JWT authorizer: `requestContext.authorizer.jwt` (`claims`, `scopes`).
+    Jwt(&'a jwt::JwtCaller),
+}
+
+/// The payload 2.0 event for `call`, with `requestContext.authorizer` saying who `authorized`
+/// is (none for a route without authorization).
+pub fn event_json_authorized(call: &HttpCall<'_>, authorized: Option<Authorized<'_>>) -> Value {
     let headers: Map<String, Value> = call
         .headers
         .iter()
@@ -110,8 +127,14 @@ pub fn event_json_with(call: &HttpCall<'_>, caller: Option<&sigv4::Caller>) -> V
         "body": body,
         "isBase64Encoded": base64,
     });
-    if let Some(caller) = caller {
-        event["requestContext"]["authorizer"] = json!({ "iam": caller.iam_json() });
+    match authorized {
+        Some(Authorized::Iam(caller)) => {
+            event["requestContext"]["authorizer"] = json!({ "iam": caller.iam_json() });
+        }
+        Some(Authorized::Jwt(caller)) => {
+            event["requestContext"]["authorizer"] = json!({ "jwt": caller.jwt_json() });
+        }
+        None => {}
     }
     event
 }
@@ -126,7 +149,15 @@ pub fn to_lambda_request_with(
     call: &HttpCall<'_>,
     caller: Option<&sigv4::Caller>,
 ) -> Result<Request, String> {
-    lambda_http::request::from_str(&event_json_with(call, caller).to_string())
+    to_lambda_request_authorized(call, caller.map(Authorized::Iam))
+}
+
+/// The `lambda_http::Request` for `call` on a route whose authorizer let `authorized` through.
+pub fn to_lambda_request_authorized(
+    call: &HttpCall<'_>,
+    authorized: Option<Authorized<'_>>,
+) -> Result<Request, String> {
+    lambda_http::request::from_str(&event_json_authorized(call, authorized).to_string())
         .map_err(|e| e.to_string())
 }
 
@@ -270,6 +301,61 @@ mod tests {
         // Other routes: no authorizer at all, as before.
         assert_eq!(event_json(&call)["requestContext"].get("authorizer"), None);
         assert!(iam(to_lambda_request(&call).unwrap()).is_none());
+    }
+
+    #[test]
+    fn the_jwt_caller_reaches_the_request_context() {
+        use std::collections::BTreeMap;
+
+        use lambda_http::request::RequestContext;
+
+        let call = HttpCall {
+            method: "GET",
+            path: "/orders",
+            raw_query: "",
+            headers: vec![],
+            body: b"",
+            source_ip: "127.0.0.1",
+        };
+        let jwt = |request: Request| match request.request_context() {
+            RequestContext::ApiGatewayV2(context) => context.authorizer.and_then(|a| a.jwt),
+            _ => panic!("not a payload 2.0 event"),
+        };
+        let caller = jwt::JwtCaller {
+            claims: BTreeMap::from([
+                ("sub".to_owned(), "customer-1".to_owned()),
+                ("exp".to_owned(), "1714644300".to_owned()),
+                ("cognito:groups".to_owned(), "[admin ops]".to_owned()),
+            ]),
+            scopes: None,
+        };
+        let seen =
+            jwt(to_lambda_request_authorized(&call, Some(Authorized::Jwt(&caller))).unwrap())
+                .unwrap();
+        assert_eq!(
+            seen.claims.get("sub").map(String::as_str),
+            Some("customer-1")
+        );
+        assert_eq!(
+            seen.claims.get("exp").map(String::as_str),
+            Some("1714644300")
+        );
+        assert_eq!(seen.claims.len(), 3);
+        assert_eq!(seen.scopes, None);
+        let event = event_json_authorized(&call, Some(Authorized::Jwt(&caller)));
+        assert_eq!(
+            event["requestContext"]["authorizer"]["jwt"]["scopes"],
+            Value::Null
+        );
+        assert_eq!(event["requestContext"]["authorizer"].get("iam"), None);
+        let scoped = jwt::JwtCaller {
+            scopes: Some(vec!["orders:read".to_owned()]),
+            ..caller
+        };
+        let seen =
+            jwt(to_lambda_request_authorized(&call, Some(Authorized::Jwt(&scoped))).unwrap())
+                .unwrap();
+        assert_eq!(seen.scopes, Some(vec!["orders:read".to_owned()]));
     }
 
     #[test]

@@ -19,7 +19,11 @@ use crate::{
 pub struct Operator {
     /// The caller's IAM ARN (API Gateway's IAM authorization: `requestContext.authorizer.iam`).
     pub arn: String,
+    /// The request's correlation id (the server makes every one).
     pub correlation_id: CorrelationId,
+    /// What the operator sent as `x-correlation-id` (an incident's, a ticket's id), cleaned:
+    /// the audit keeps it beside the correlation id.
+    pub reference: Option<crate::ClientReference>,
     /// The request's `Idempotency-Key`. It is this operator's own: the same key from another
     /// operator is another write.
     pub idempotency_key: Option<IdempotencyKey>,
@@ -333,6 +337,8 @@ pub struct AuditEntry {
     pub after: String,
     pub reason: Option<String>,
     pub correlation_id: String,
+    /// The operator's own reference for the request (`x-correlation-id` as sent, cleaned).
+    pub reference: Option<String>,
 }
 
 /// What an audited change did.

@@ -238,6 +238,39 @@ impl CorrelationId {
     }
 }
 
+/// What a caller sent as its own correlation id (`x-correlation-id`): never our correlation id
+/// (the server makes every one), kept beside it — in the request's log lines, an operator's in
+/// the audit — cleaned and capped: letters, digits and `- _ . : / @ #` only (anything else
+/// dropped), at most [`ClientReference::MAX_LEN`] characters. What a buyer writes cannot put a
+/// quote, a newline or markup into a log or an e-mail.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct ClientReference(String);
+
+impl ClientReference {
+    pub const MAX_LEN: usize = 64;
+
+    /// The cleaned reference; `None` when nothing is left.
+    pub fn clean(raw: &str) -> Option<Self> {
+        let kept: String = raw
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "-_.:/@#".contains(*c))
+            .take(Self::MAX_LEN)
+            .collect();
+        (!kept.is_empty()).then_some(Self(kept))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClientReference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 impl Default for CorrelationId {
     fn default() -> Self {
         Self::new()

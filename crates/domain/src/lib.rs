@@ -22,7 +22,8 @@ pub use factory::{
     FactoryOrder, FactoryOrderStatus, FactoryReceipt, FactoryRequest, NewFactoryOrder,
 };
 pub use ids::{
-    CorrelationId, FactoryOrderId, IdempotencyKey, InvalidInput, OrderId, ProductId, Quantity,
+    ClientReference, CorrelationId, FactoryOrderId, IdempotencyKey, InvalidInput, OrderId,
+    ProductId, Quantity,
 };
 pub use ports::{
     Alerts, Catalogue, EventPublisher, ExpiredKeys, FactoryApi, FactoryError, FactoryOrderOps,

@@ -19,6 +19,7 @@ fn ops() -> Operator {
     Operator {
         arn: "arn:aws:iam::123456789012:user/ops".to_owned(),
         correlation_id: CorrelationId::new(),
+        reference: None,
         idempotency_key: None,
     }
 }

@@ -703,6 +703,7 @@ fn operator() -> Operator {
     Operator {
         arn: "arn:aws:iam::123456789012:user/ops-alice".to_owned(),
         correlation_id: CorrelationId::new(),
+        reference: None,
         idempotency_key: None,
     }
 }

@@ -611,6 +611,7 @@ impl State {
             after: String::new(),
             reason: None,
             correlation_id: operator.correlation_id.as_str().to_owned(),
+            reference: operator.reference.as_ref().map(|r| r.as_str().to_owned()),
         }
     }
 

@@ -5,7 +5,9 @@
 --     `expires_at` (the stage's `idempotencyKeyHours`) is deleted by the next keyed change
 --     that meets it (the operators' function sweeps its own keys: the app user, which sweeps
 --     buyers' keys, has no right on this table).
---   * `catalogue_audit.factory_order_id`: the factory order a re-request or cancel acted on.
+--   * `catalogue_audit.factory_order_id`: the factory order a re-request or cancel acted on;
+--     `catalogue_audit.reference`: what the operator sent as `x-correlation-id` (an incident's
+--     or a ticket's id, cleaned: `ClientReference`), kept beside the server's correlation id.
 -- Both are additions: the functions of the previous release run unchanged against them.
 CREATE TABLE IF NOT EXISTS operator_keys (
     actor_sha   CHAR(64)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
@@ -21,3 +23,5 @@ CREATE TABLE IF NOT EXISTS operator_keys (
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
 
 ALTER TABLE catalogue_audit ADD COLUMN factory_order_id CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NULL;
+
+ALTER TABLE catalogue_audit ADD COLUMN reference VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL;

@@ -92,8 +92,8 @@ pub(crate) async fn audit_row(
 ) -> Result<(), mysql_async::Error> {
     tx.exec_drop(
         "INSERT INTO catalogue_audit (at, actor, action, product_id, factory_order_id, \
-         before_state, after_state, reason, correlation_id) \
-         VALUES (UTC_TIMESTAMP(6), ?, ?, ?, ?, ?, ?, ?, ?)",
+         before_state, after_state, reason, correlation_id, reference) \
+         VALUES (UTC_TIMESTAMP(6), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             operator.arn.as_str(),
             row.action.as_str(),
@@ -103,6 +103,7 @@ pub(crate) async fn audit_row(
             row.after.as_str(),
             row.reason,
             operator.correlation_id.as_str(),
+            operator.reference.as_ref().map(|r| r.as_str()),
         ),
     )
     .await
@@ -523,8 +524,8 @@ impl Catalogue for MySqlWarehouse {
         let rows: Vec<Row> = conn
             .exec(
                 "SELECT id, DATE_FORMAT(at, '%Y-%m-%dT%H:%i:%s.%fZ'), actor, action, product_id, \
-                 factory_order_id, before_state, after_state, reason, correlation_id \
-                 FROM catalogue_audit \
+                 factory_order_id, before_state, after_state, reason, correlation_id, \
+                 reference FROM catalogue_audit \
                  WHERE (? IS NULL OR product_id = ?) ORDER BY id DESC LIMIT ?",
                 (
                     product.map(ProductId::as_str),
@@ -547,6 +548,7 @@ impl Catalogue for MySqlWarehouse {
                     after,
                     reason,
                     correlation_id,
+                    reference,
                 ): (
                     u64,
                     String,
@@ -558,6 +560,7 @@ impl Catalogue for MySqlWarehouse {
                     String,
                     Option<String>,
                     String,
+                    Option<String>,
                 ) = mysql_async::from_row_opt(row).map_err(internal)?;
                 Ok(AuditEntry {
                     id,
@@ -572,6 +575,7 @@ impl Catalogue for MySqlWarehouse {
                     after,
                     reason,
                     correlation_id,
+                    reference,
                 })
             })
             .collect()

@@ -700,6 +700,7 @@ async fn ops_commands_move_orders_in_the_database() {
     let alice = Operator {
         arn: "arn:aws:iam::123456789012:user/ops-alice".to_owned(),
         correlation_id: CorrelationId::new(),
+        reference: None,
         idempotency_key: None,
     };
     assert!(matches!(
@@ -1150,6 +1151,7 @@ fn keyed_operator(key: &str) -> Operator {
     Operator {
         arn: "arn:aws:sts::123456789012:assumed-role/ops/alice".to_owned(),
         correlation_id: CorrelationId::new(),
+        reference: None,
         idempotency_key: Some(IdempotencyKey::parse(key).unwrap()),
     }
 }

@@ -18,10 +18,23 @@ fn quick(delay_ms: u64) -> Knobs {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn buy_until_stock_out_then_restock_then_buy_again() {
     let t = spawn_stack(&[Shelf::new("e2e-glazed", 3).reorder(0, 6)], quick(1000)).await;
-    let cid = format!("e2e-{}", uuid::Uuid::new_v4());
-
-    let sold = t.buy("e2e-glazed", 3, &cid).await;
+    // The buyer's own correlation id is a reference kept beside ours, never ours.
+    let reference = format!("e2e-{}", uuid::Uuid::new_v4());
+    let sold = t.buy("e2e-glazed", 3, &format!("{reference}\"<b> ;")).await;
     assert_eq!(sold.status, 200, "{}", sold.body);
+    let cid = sold.correlation_id.clone();
+    assert!(uuid::Uuid::parse_str(&cid).is_ok(), "the server's: {cid}");
+    let kept = log_lines_with(&reference);
+    assert!(
+        kept.iter()
+            .any(|l| l["span"]["client_reference"] == format!("{reference}b").as_str()),
+        "the buyer's reference, cleaned, beside the correlation id: {kept:?}"
+    );
+    assert!(
+        kept.iter()
+            .all(|l| l["span"]["correlation_id"] == cid.as_str()),
+        "{kept:?}"
+    );
     assert_eq!(sold.body["remaining"], 0);
     assert_eq!(sold.body["restock"]["opened_now"], true);
     let factory_order_id = sold.body["restock"]["factory_order_id"]
@@ -48,7 +61,7 @@ async fn buy_until_stock_out_then_restock_then_buy_again() {
         restock_latency.as_millis()
     );
 
-    let again = t.buy("e2e-glazed", 2, &cid).await;
+    let again = t.buy("e2e-glazed", 2, &reference).await;
     assert_eq!(again.status, 200);
     assert_eq!(again.body["remaining"], 4);
     assert_eq!(

@@ -32,6 +32,8 @@ async fn the_smoke_test_passes_on_a_healthy_stack_and_says_what_failed_on_a_brok
     };
     let ops = donut_cli::smoke::Ops {
         alarm_name: t.stack.resources.dlq_alarm_name.clone(),
+        // LocalStack's key: the local gateway's operator.
+        aws: t.stack.aws.clone(),
         cloudwatch: aws_sdk_cloudwatch::Client::new(&t.stack.aws),
         timeout: std::time::Duration::from_secs(120),
     };

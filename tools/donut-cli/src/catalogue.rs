@@ -9,7 +9,7 @@
 //! retired products in the file to restore, and — only with `--retire-missing` — products
 //! missing from the file to retire. Stock is the shelf's: an existing product's stock is never
 //! set here (adjustments only, with a reason: `donut-cli stock adjust`). Applying is one call
-//! per product, under one correlation id (the audit's); the plan is then computed again, so a
+//! per product, under one reference (the audit keeps it); the plan is then computed again, so a
 //! second apply says "nothing to do". An apply stopped half-way is finished by running it again.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -399,8 +399,8 @@ pub async fn apply_file(
         "applied {} change(s){}; the catalogue matches the file",
         applied.lines.len(),
         api.client()
-            .correlation_id()
-            .map(|id| format!(" under correlation id {id} (`donut-cli audit` lists them)"))
+            .reference()
+            .map(|id| format!(" under reference {id} (`donut-cli audit` lists them)"))
             .unwrap_or_default()
     ));
     Ok(planned)

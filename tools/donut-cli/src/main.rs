@@ -43,11 +43,12 @@ struct Cli {
     /// (with `--aws` or `--outputs`), else the local stack's (http://127.0.0.1:8080).
     #[arg(long, global = true, env = "DONUT_API_URL")]
     api_url: Option<String>,
-    /// The operators' commands send it as `x-correlation-id`: the audit records it with each
-    /// change (an incident's or a ticket's id). Without it the API makes one per request
-    /// (`catalogue apply`: one for the whole apply).
-    #[arg(long, global = true)]
-    correlation_id: Option<String>,
+    /// Your reference for the operators' commands' changes (an incident's or a ticket's id:
+    /// letters, digits and `- _ . : / @ #`, at most 64), sent as `x-correlation-id`: the audit
+    /// keeps it beside the correlation id the API makes (`catalogue apply`: one for the whole
+    /// apply unless given).
+    #[arg(long, global = true, alias = "correlation-id")]
+    reference: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -343,7 +344,7 @@ fn api_url(cli: &Cli, outputs: Option<&serde_json::Value>) -> anyhow::Result<Str
 
 /// The operators' API, signed: LocalStack's key against the local stack, the SDK's credential
 /// chain in the stack's Region with `--aws`.
-async fn operators(cli: &Cli, default_correlation_id: Option<String>) -> anyhow::Result<Operators> {
+async fn operators(cli: &Cli, default_reference: Option<String>) -> anyhow::Result<Operators> {
     let stage = stage(cli)?;
     let aws = aws(cli, &stage).await;
     let url = match &cli.api_url {
@@ -351,10 +352,16 @@ async fn operators(cli: &Cli, default_correlation_id: Option<String>) -> anyhow:
         None => api_url(cli, deployed_outputs(cli)?.as_ref())?,
     };
     let mut client = AdminClient::new(&aws, &url)?;
-    if let Some(id) = cli.correlation_id.clone().or(default_correlation_id) {
-        donut_domain::CorrelationId::parse(&id)
-            .map_err(|e| anyhow::anyhow!("--correlation-id {id:?}: {e}"))?;
-        client = client.with_correlation_id(id);
+    if let Some(reference) = cli.reference.clone().or(default_reference) {
+        if donut_domain::ClientReference::clean(&reference)
+            .is_none_or(|kept| kept.as_str() != reference)
+        {
+            anyhow::bail!(
+                "--reference {reference:?}: letters, digits and - _ . : / @ # only, at most {}",
+                donut_domain::ClientReference::MAX_LEN
+            );
+        }
+        client = client.with_reference(reference);
     }
     Ok(Operators::new(client))
 }
@@ -539,6 +546,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let ops = match alarm_name {
                 Some(alarm_name) if simulated && !*skip_ops => Some(donut_cli::smoke::Ops {
                     alarm_name,
+                    aws: aws.clone(),
                     cloudwatch: aws_sdk_cloudwatch::Client::new(&aws),
                     timeout: std::time::Duration::from_secs(
                         ops_timeout_seconds.unwrap_or(if outputs.is_some() { 1200 } else { 120 }),

@@ -433,8 +433,13 @@ pub fn render_audit(entries: &[AuditView]) -> String {
         );
         let _ = writeln!(
             out,
-            "    by {} (correlation id {})",
-            e.actor, e.correlation_id
+            "    by {} (correlation id {}{})",
+            e.actor,
+            e.correlation_id,
+            e.reference
+                .as_deref()
+                .map(|r| format!(", reference {r}"))
+                .unwrap_or_default()
         );
     }
     let _ = writeln!(out, "{} change(s)", entries.len());
@@ -556,6 +561,7 @@ mod tests {
             after: serde_json::json!({"stock": 2, "name": "Maple Bar"}),
             reason: Some("a tray dropped".into()),
             correlation_id: "c-1".into(),
+            reference: Some("INC-7".into()),
         };
         let text = render_audit(&[entry]);
         assert!(
@@ -564,7 +570,9 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(text.contains("by arn:aws:iam::000000000000:user/operator (correlation id c-1)"));
+        assert!(text.contains(
+            "by arn:aws:iam::000000000000:user/operator (correlation id c-1, reference INC-7)"
+        ));
         assert_eq!(
             differences(
                 Some(&serde_json::json!({"reorder": {"point": 2, "quantity": 12}})),

@@ -22,7 +22,8 @@ use reqwest::header::{HeaderName, HeaderValue};
 /// The service an API Gateway API is signed for.
 pub const SERVICE: &str = "execute-api";
 
-/// The header the API takes a caller's correlation id from (and echoes).
+/// The header the API takes a caller's own reference from (kept beside the correlation id the
+/// API makes; an operator's in the audit).
 pub const CORRELATION_HEADER: &str = "x-correlation-id";
 
 /// A client of the operator API whose every request is signed.
@@ -36,9 +37,9 @@ pub struct AdminClient {
     /// The last credentials, reused while they have more than a minute to live (a role's or an
     /// SSO profile's would otherwise cost an STS call per request).
     cached: Mutex<Option<Credentials>>,
-    /// Sent (and signed) as `x-correlation-id` with every request: the audit records it with
-    /// each change. Without it the API makes one per request.
-    correlation_id: Option<String>,
+    /// Sent (and signed) as `x-correlation-id` with every request: the audit records it as
+    /// each change's `reference` (an incident's or a ticket's id).
+    reference: Option<String>,
 }
 
 impl AdminClient {
@@ -61,19 +62,19 @@ impl AdminClient {
             region,
             credentials,
             cached: Mutex::new(None),
-            correlation_id: None,
+            reference: None,
         })
     }
 
-    /// The same client, sending `correlation_id` as `x-correlation-id` with every request (a
-    /// whole `catalogue apply`, or a smoke test's put-back, under one id in the audit).
-    pub fn with_correlation_id(mut self, correlation_id: impl Into<String>) -> Self {
-        self.correlation_id = Some(correlation_id.into());
+    /// The same client, sending `reference` as `x-correlation-id` with every request (a
+    /// whole `catalogue apply`, or a smoke test's put-back, under one reference in the audit).
+    pub fn with_reference(mut self, reference: impl Into<String>) -> Self {
+        self.reference = Some(reference.into());
         self
     }
 
-    pub fn correlation_id(&self) -> Option<&str> {
-        self.correlation_id.as_deref()
+    pub fn reference(&self) -> Option<&str> {
+        self.reference.as_deref()
     }
 
     pub fn region(&self) -> &str {
@@ -114,8 +115,8 @@ impl AdminClient {
     ) -> anyhow::Result<reqwest::Request> {
         let url = format!("{}{}", self.base_url, path_and_query);
         let mut builder = self.http.request(method, &url);
-        if let Some(id) = &self.correlation_id {
-            builder = builder.header(CORRELATION_HEADER, id);
+        if let Some(reference) = &self.reference {
+            builder = builder.header(CORRELATION_HEADER, reference);
         }
         if let Some(key) = idempotency_key {
             builder = builder.header("idempotency-key", key);
@@ -323,13 +324,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_correlation_id_is_sent_and_signed() {
+    async fn the_reference_is_sent_and_signed() {
         let client = AdminClient::new(
             &config(Credentials::new("test", "test", None, None, "localstack")),
             "http://127.0.0.1:8080",
         )
         .unwrap()
-        .with_correlation_id("incident-42");
+        .with_reference("incident-42");
         let request = client
             .signed_request(reqwest::Method::GET, "/admin/audit", None, None)
             .await

@@ -3,14 +3,15 @@
 //! one retried to see the same order), sees the 409 naming the open factory order, looks an
 //! order up, waits for the factory's restock and times it from the stock-out, and checks that
 //! nothing sits in the dead-letter queue. Where the stage has the factory simulator (the local
-//! stack's, or dev's deployed one), the ops path too: the product sold out again by purchases
-//! whose correlation id tells the simulator to refuse their factory order for a while, so that
-//! order's message reaches the DLQ and the DLQ-depth alarm goes to ALARM; once the simulator
-//! takes orders again, the message is replayed and the alarm clears. Each step passes or fails
-//! on its own; the report is one screen.
+//! stack's, or dev's deployed one), the ops path too: the product given, through the operators'
+//! API, a factory id that tells the simulator to refuse its orders for a while
+//! (`refuse-until-…`: an operator's act, capped by the simulator), sold out again, so that
+//! order's message reaches the DLQ and the DLQ-depth alarm goes to ALARM; its factory id is put
+//! back at once, and once the simulator takes orders again the message is replayed and the
+//! alarm clears. Each step passes or fails on its own; the report is one screen.
 //!
 //! The smoke test leaves the shop as it found it: [`put_back`] adds back, through the operators'
-//! API (signed; a stock adjustment with its reason, under the smoke's correlation id), exactly
+//! API (signed; a stock adjustment with its reason, under the smoke's reference), exactly
 //! the units its purchases took — not what the factory's restocks added meanwhile, which stay
 //! on the shelf as any restock would.
 
@@ -38,9 +39,11 @@ pub struct Target {
 }
 
 /// The ops path's handles: the DLQ-depth alarm (the factory must be the simulator, which
-/// honours the refusal its orders' correlation id asks for).
+/// honours the refusal a product's factory id asks for), and the credentials that sign the
+/// operators' calls setting that id.
 pub struct Ops {
     pub alarm_name: String,
+    pub aws: aws_config::SdkConfig,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// How long the alarm may take to reach ALARM, and to clear.
     pub timeout: Duration,
@@ -62,9 +65,9 @@ pub struct Report {
     /// Units the smoke test's purchases took (answered 200; an idempotent retry takes none),
     /// by product: what [`put_back`] adds back.
     pub sold: BTreeMap<String, u64>,
-    /// The smoke test's correlation id (`smoke-<run>`): its purchases carry it (the ops path's
-    /// `refuse-until-…-<run>`), and so does the put-back, so the logs and the audit tie them.
-    pub correlation_id: String,
+    /// The smoke test's reference (`smoke-<run>`), sent as `x-correlation-id` with its
+    /// purchases (their log lines keep it) and its operators' calls (the audit keeps it).
+    pub reference: String,
 }
 
 /// The reason the put-back's stock adjustment gives (the audit keeps it).
@@ -195,7 +198,7 @@ pub async fn run(target: &Target, queues: Option<&Queues>, ops: Option<&Ops>) ->
     let api = target.api_url.trim_end_matches('/');
     let run = uuid::Uuid::new_v4().simple().to_string();
     let mut report = Report {
-        correlation_id: format!("smoke-{run}"),
+        reference: format!("smoke-{run}"),
         ..Report::default()
     };
 
@@ -222,7 +225,7 @@ pub async fn run(target: &Target, queues: Option<&Queues>, ops: Option<&Ops>) ->
             &product,
             stock,
             target.max_quantity,
-            Some(&report.correlation_id),
+            Some(&report.reference),
             &mut sold,
         )
         .await;
@@ -262,11 +265,12 @@ pub async fn run(target: &Target, queues: Option<&Queues>, ops: Option<&Ops>) ->
     report
 }
 
-/// The product sold out again by purchases whose correlation id tells the simulator to refuse
-/// their factory order until a time: long enough for the order's message to be received
-/// `maxReceiveCount` times and dead-lettered (half as long again, and 20 s, to spare). The
-/// alarm goes to ALARM; once the simulator takes orders again (and any message received before
-/// then has come round once more), what the DLQ holds is replayed until the alarm clears.
+/// The product given a factory id that tells the simulator to refuse its orders until a time
+/// — long enough for the order's message to be received `maxReceiveCount` times and
+/// dead-lettered (half as long again, and 20 s, to spare) — and sold out again; its factory id
+/// is put back at once (the open order keeps the one it was opened with). The alarm goes to
+/// ALARM; once the simulator takes orders again (and any message received before then has come
+/// round once more), what the DLQ holds is replayed until the alarm clears.
 #[allow(clippy::too_many_arguments)]
 async fn ops_path(
     http: &reqwest::Client,
@@ -286,18 +290,35 @@ async fn ops_path(
         .duration_since(std::time::UNIX_EPOCH)
         .context("the clock is before 1970")?
         .as_secs();
-    let correlation_id = factory_sim::refuse_until(until_unix, run);
+    let refusing = factory_sim::refuse_until(until_unix, &run[..8]);
+    let client =
+        crate::signed::AdminClient::new(&ops.aws, api)?.with_reference(format!("smoke-{run}"));
+    let operators = crate::operators::Operators::new(client);
+    let factory_id = |id: &str| donut_api::contract::ProductPatch {
+        factory_product_id: Some(id.to_owned()),
+        ..Default::default()
+    };
+    let original = operators.product(product).await?.value.factory_product_id;
+    operators.update(product, &factory_id(&refusing)).await?;
     let (_, stock) = pick_product(http, api, Some(product), target.max_units).await?;
-    sell_out(
+    let sold_out = sell_out(
         http,
         api,
         product,
         stock,
         target.max_quantity,
-        Some(&correlation_id),
+        Some(&format!("smoke-{run}")),
         sold,
     )
-    .await?;
+    .await;
+    let restored = operators.update(product, &factory_id(&original)).await;
+    sold_out?;
+    restored.with_context(|| {
+        format!(
+            "{product}'s factory id not put back to {original:?} (`donut-cli products set \
+             {product} --factory-product-id {original}`)"
+        )
+    })?;
     let dead = until_true(refuse_for, "the refused order in the DLQ", || async {
         Ok(!crate::list(queues, 10).await?.is_empty())
     })
@@ -566,7 +587,7 @@ async fn dead_letters(queues: &Queues) -> anyhow::Result<String> {
 
 /// The step `put back`: adds back, through the operators' API at `api_url` (signed with
 /// `aws`'s credentials, in its Region), exactly the units the smoke test sold, product by
-/// product — a stock adjustment `+N` with [`PUT_BACK_REASON`] under the smoke's correlation id.
+/// product — a stock adjustment `+N` with [`PUT_BACK_REASON`] under the smoke's reference.
 /// The factory's restocks stay on the shelf: they are what a stock-out brings, the smoke only
 /// undoes its own purchases (putting the shelf back to a count would also undo a real buyer's
 /// purchase made meanwhile). Nothing sold, nothing to do.
@@ -582,8 +603,8 @@ pub async fn put_back(aws: &aws_config::SdkConfig, api_url: &str, report: &mut R
         if sold.is_empty() {
             return Ok("nothing sold: nothing to put back".to_owned());
         }
-        let client = crate::signed::AdminClient::new(aws, api_url)?
-            .with_correlation_id(report.correlation_id.clone());
+        let client =
+            crate::signed::AdminClient::new(aws, api_url)?.with_reference(report.reference.clone());
         let api = crate::operators::Operators::new(client);
         let mut done = Vec::new();
         for (product, units) in &sold {
@@ -610,9 +631,9 @@ pub async fn put_back(aws: &aws_config::SdkConfig, api_url: &str, report: &mut R
         }
         Ok(format!(
             "{}: exactly the units it sold (the factory's restocks stay on the shelf), \
-             \"{PUT_BACK_REASON}\", correlation id {}",
+             \"{PUT_BACK_REASON}\", reference {}",
             done.join(", "),
-            report.correlation_id
+            report.reference
         ))
     }
     .await;

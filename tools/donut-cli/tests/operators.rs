@@ -337,7 +337,7 @@ async fn operators_run_the_shop_from_the_command_line() {
     );
     let tagged = t
         .ok(&[
-            "--correlation-id",
+            "--reference",
             "incident-42",
             "stock",
             "adjust",
@@ -354,7 +354,11 @@ async fn operators_run_the_shop_from_the_command_line() {
         .audit(Some("cli-cruller"), Some(1))
         .await
         .unwrap();
-    assert_eq!(last.value.entries[0].correlation_id, "incident-42");
+    assert_eq!(
+        last.value.entries[0].reference.as_deref(),
+        Some("incident-42"),
+        "kept beside the correlation id the API made"
+    );
 
     // The catalogue as a file: the dev seed's donuts, applied twice.
     let example = "docs/catalogue.example.toml";
@@ -364,7 +368,7 @@ async fn operators_run_the_shop_from_the_command_line() {
     assert!(first.contains("  create  original-glazed"), "{first}");
     assert!(first.contains("  leave   cli-cruller"), "{first}");
     assert!(
-        first.contains("applied 5 change(s) under correlation id catalogue-apply-"),
+        first.contains("applied 5 change(s) under reference catalogue-apply-"),
         "{first}"
     );
     let second = t.ok(&["catalogue", "apply", example]).await;
@@ -389,8 +393,9 @@ async fn operators_run_the_shop_from_the_command_line() {
     );
     assert!(
         created.value.entries[0]
-            .correlation_id
-            .starts_with("catalogue-apply-")
+            .reference
+            .as_deref()
+            .is_some_and(|r| r.starts_with("catalogue-apply-"))
     );
 
     // A changed file: repriced, one product dropped, one new; retired only when asked.
@@ -598,7 +603,7 @@ async fn the_smoke_test_puts_back_exactly_what_it_sold() {
         entry.reason.as_deref(),
         Some(donut_cli::smoke::PUT_BACK_REASON)
     );
-    assert_eq!(entry.correlation_id, report.correlation_id);
+    assert_eq!(entry.reference.as_deref(), Some(report.reference.as_str()));
     assert_eq!(entry.actor, LOCAL_OPERATOR_ARN);
     assert_eq!(
         (
@@ -620,7 +625,7 @@ async fn the_smoke_test_puts_back_exactly_what_it_sold() {
         .build();
     let mut refused = donut_cli::smoke::Report {
         sold: [("cli-smoke".to_owned(), 3)].into(),
-        correlation_id: "smoke-refused".into(),
+        reference: "smoke-refused".into(),
         ..Default::default()
     };
     assert!(!donut_cli::smoke::put_back(&stranger, &t.system.api_url, &mut refused).await);

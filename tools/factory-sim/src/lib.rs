@@ -113,21 +113,29 @@ pub struct Stats {
     pub duplicates_sent: u64,
 }
 
-/// An order's correlation id (`x-correlation-id`, which the requester sends) that starts with
-/// this, followed by a Unix time in seconds (`refuse-until-1767225600-…`), tells the simulator to
-/// refuse that order (500) until then, whatever the knobs say: one request refused on purpose,
-/// on a deployed simulator too, whose knobs are the stage's (`make smoke`'s ops path).
+/// An order whose factory product id (`MessageAttributeProductId`) starts with this, followed
+/// by a Unix time in seconds (`refuse-until-1767225600-…`), is refused (500) until then,
+/// whatever the knobs say: orders refused on purpose, on a deployed simulator too, whose knobs
+/// are the stage's (`make smoke`'s ops path). Only an operator can ask for it — a product's
+/// factory id is set through the operators' API (IAM-signed) and nothing a buyer sends reaches
+/// the factory request — and only for a while: a time more than [`MAX_REFUSAL`] ahead is not
+/// honoured.
 pub const REFUSE_UNTIL_PREFIX: &str = "refuse-until-";
 
-/// The correlation id that asks for refusals until `until_unix_seconds` (and names `run`).
+/// The longest refusal honoured: what the smoke test's ops path needs (its orders' message
+/// received `maxReceiveCount` times, one visibility timeout each, and half as long again).
+pub const MAX_REFUSAL: std::time::Duration = std::time::Duration::from_secs(20 * 60);
+
+/// The factory product id that asks for refusals until `until_unix_seconds` (and names `run`).
 pub fn refuse_until(until_unix_seconds: u64, run: &str) -> String {
     format!("{REFUSE_UNTIL_PREFIX}{until_unix_seconds}-{run}")
 }
 
-fn refused_until(correlation_id: Option<&str>) -> Option<u64> {
-    let rest = correlation_id?.strip_prefix(REFUSE_UNTIL_PREFIX)?;
-    let digits = rest.split('-').next()?;
-    digits.parse().ok()
+/// Until when an order for `factory_product_id` is to be refused, at `now` (Unix seconds).
+fn refused_until(factory_product_id: &str, now: u64) -> Option<u64> {
+    let rest = factory_product_id.strip_prefix(REFUSE_UNTIL_PREFIX)?;
+    let until: u64 = rest.split('-').next()?.parse().ok()?;
+    (now < until && until <= now + MAX_REFUSAL.as_secs()).then_some(until)
 }
 
 fn now_unix() -> u64 {
@@ -220,11 +228,11 @@ impl Simulator {
             .with_state(self.clone())
     }
 
-    fn judge(&self, correlation_id: Option<&str>) -> Verdict {
+    fn judge(&self, factory_product_id: &str) -> Verdict {
         let mut inner = self.inner.lock().expect("simulator state");
         let Inner { knobs, rng, stats } = &mut *inner;
         stats.received += 1;
-        let told_to_refuse = refused_until(correlation_id).is_some_and(|until| now_unix() < until);
+        let told_to_refuse = refused_until(factory_product_id, now_unix()).is_some();
         if told_to_refuse || stats.received <= knobs.fail_first || rng.random_bool(knobs.fail_rate)
         {
             stats.failed += 1;
@@ -367,7 +375,7 @@ async fn manufacture(
     let correlation_id = headers
         .get("x-correlation-id")
         .and_then(|v| v.to_str().ok());
-    match sim.judge(correlation_id) {
+    match sim.judge(&order.message_attribute_product_id) {
         Verdict::Fail => {
             tracing::info!(product = %order.message_attribute_product_id, correlation_id, "answering 500");
             error(StatusCode::INTERNAL_SERVER_ERROR, "factory overloaded")
@@ -430,8 +438,9 @@ async fn knobs_fixed() -> (StatusCode, Json<serde_json::Value>) {
     error(
         StatusCode::METHOD_NOT_ALLOWED,
         "a deployed simulator's knobs are its stage's config (donut-states:factorySim* keys): \
-         change them with `pulumi config set` and `pulumi up`; to refuse one order, send it with \
-         the correlation id refuse-until-<unix seconds>-<anything>",
+         change them with `pulumi config set` and `pulumi up`; to refuse a product's orders for a \
+         while, give it (operators' API) the factory product id \
+         refuse-until-<unix seconds, at most 20 minutes ahead>-<anything>",
     )
 }
 

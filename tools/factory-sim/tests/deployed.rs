@@ -209,35 +209,46 @@ async fn orders_come_back_through_the_delay_queue_and_only_to_the_stack() {
         assert_eq!(status, 400, "{elsewhere}: {body}");
     }
 
-    // Told to refuse until a time to come: 500; once it has passed, accepted.
+    // A product whose factory id says refuse until a time to come: 500; once it has passed,
+    // or when it is further ahead than the simulator honours, accepted. What a buyer sends (a
+    // correlation id) asks for nothing.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let refusing = factory_sim::refuse_until(now + 600, "smoke");
+    let refused = |product: &str| {
+        let mut order = order(&callback);
+        order["MessageAttributeProductId"] = product.into();
+        order
+    };
+    let cases = [
+        (factory_sim::refuse_until(now + 600, "smoke"), 500),
+        (factory_sim::refuse_until(now - 1, "smoke"), 200),
+        (
+            factory_sim::refuse_until(now + factory_sim::MAX_REFUSAL.as_secs() + 60, "far"),
+            200,
+        ),
+    ];
+    for (product, expected) in cases {
+        let (status, _) = answer(
+            &sim,
+            url_event("POST", "/api/manufactures", None, Some(&refused(&product))),
+        )
+        .await;
+        assert_eq!(status, expected, "{product}");
+    }
+    let buyer_says = factory_sim::refuse_until(now + 600, "stranger");
     let (status, _) = answer(
         &sim,
         url_event(
             "POST",
             "/api/manufactures",
-            Some(&refusing),
+            Some(&buyer_says),
             Some(&order(&callback)),
         ),
     )
     .await;
-    assert_eq!(status, 500);
-    let expired = factory_sim::refuse_until(now - 1, "smoke");
-    let (status, _) = answer(
-        &sim,
-        url_event(
-            "POST",
-            "/api/manufactures",
-            Some(&expired),
-            Some(&order(&callback)),
-        ),
-    )
-    .await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 200, "a correlation id asks for nothing");
 
     // The knobs are the stage's: readable, not writable.
     let (status, knobs) = answer(&sim, url_event("GET", "/knobs", None, None)).await;
@@ -268,7 +279,8 @@ async fn orders_come_back_through_the_delay_queue_and_only_to_the_stack() {
             stats["failed"].as_u64(),
             stats["callbacks_sent"].as_u64()
         ),
-        (Some(4), Some(1), Some(1)),
+        // The first order, the three refusal cases, the buyer's, the base64 one.
+        (Some(6), Some(1), Some(1)),
         "{stats}"
     );
 

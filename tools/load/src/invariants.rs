@@ -64,7 +64,7 @@ impl Window {
         let pattern = format!("load-{run_id}-%");
         let recorded: i64 = conn
             .exec_first(
-                "SELECT COALESCE(SUM(quantity), 0) FROM orders WHERE correlation_id LIKE ?",
+                "SELECT COALESCE(SUM(quantity), 0) FROM orders WHERE idempotency_key LIKE ?",
                 (&pattern,),
             )
             .await?
