@@ -24,6 +24,7 @@ echo "test services:"
 scripts/services.sh start
 scripts/engine.sh
 scripts/schema.sh --check
+scripts/checkov.sh install
 status=0
 # Every AWS call the functions make in the end-to-end tests is recorded here, then held to the
 # roles the program deploys (infra/tests/least_privilege.rs).
