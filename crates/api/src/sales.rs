@@ -3,11 +3,13 @@
 
 use donut_domain::usecases;
 use donut_domain::{
-    ClientReference, CorrelationId, FactoryOrderStatus, IdempotencyKey, InvalidInput, OrderId,
-    Product, ProductId, PurchaseOutcome, PurchaseRequest, Quantity, RestockInfo, Sale, Shelves,
+    Buyer, ClientReference, CorrelationId, FactoryOrderStatus, IdempotencyKey, InvalidInput,
+    OrderId, Product, ProductId, PurchaseOutcome, PurchaseRequest, Quantity, RestockInfo, Sale,
+    Shelves,
 };
 use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
 
 use crate::contract::{
     OrderRequest, OrderView, ProductList, ProductView, Restock, RestockStatus, Sold,
@@ -101,7 +103,9 @@ impl<W: Shelves, N: AfterStockOut> SalesApi<W, N> {
         match (request.method(), route_of(request)) {
             (&Method::POST, Some(ORDERS)) => self.purchase(request, correlation_id).await,
             (_, Some(ORDERS)) => Err(ApiError::method_not_allowed("POST")),
-            (&Method::GET, Some(ORDER)) => self.order(path_parameter(request, ORDER)).await,
+            (&Method::GET, Some(ORDER)) => {
+                self.order(request, path_parameter(request, ORDER)).await
+            }
             (_, Some(ORDER)) => Err(ApiError::method_not_allowed("GET")),
             (&Method::GET, Some(PRODUCTS)) => self.list().await,
             (&Method::GET, Some(PRODUCT)) => self.one(path_parameter(request, PRODUCT)).await,
@@ -116,6 +120,7 @@ impl<W: Shelves, N: AfterStockOut> SalesApi<W, N> {
         correlation_id: &CorrelationId,
     ) -> Result<Response<Body>, ApiError> {
         let idempotency_key = idempotency_key(request)?;
+        let buyer = buyer(request)?;
         let body: OrderRequest = json::read(request, self.limits.max_body_bytes)?;
         let purchase = PurchaseRequest {
             product_id: ProductId::parse(&body.product_id)
@@ -124,6 +129,7 @@ impl<W: Shelves, N: AfterStockOut> SalesApi<W, N> {
                 .map_err(|e| ApiError::new(ErrorCode::InvalidQuantity, e.to_string()))?,
             correlation_id: correlation_id.clone(),
             idempotency_key,
+            buyer,
         };
         let outcome = usecases::purchase(&self.warehouse, &purchase).await?;
         let stock_out = match &outcome {
@@ -194,10 +200,11 @@ impl<W: Shelves, N: AfterStockOut> SalesApi<W, N> {
         }
     }
 
-    async fn order(&self, raw_id: &str) -> Result<Response<Body>, ApiError> {
+    async fn order(&self, request: &Request, raw_id: &str) -> Result<Response<Body>, ApiError> {
         let id = OrderId::parse(raw_id)
             .map_err(|e| ApiError::new(ErrorCode::InvalidOrderId, e.to_string()))?;
-        let order = usecases::order(&self.warehouse, id)
+        let caller = buyer(request)?;
+        let order = usecases::order(&self.warehouse, id, caller.as_ref())
             .await?
             .ok_or_else(|| ApiError::new(ErrorCode::UnknownOrder, format!("no order {id}")))?;
         Ok(json_response(
@@ -212,7 +219,9 @@ impl<W: Shelves, N: AfterStockOut> SalesApi<W, N> {
                     .created_at
                     .format(&time::format_description::well_known::Rfc3339)
                     .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?,
-                idempotency_key: order.idempotency_key.map(|k| k.as_str().to_owned()),
+                idempotency_key: order
+                    .key_for(caller.as_ref())
+                    .map(|k| k.as_str().to_owned()),
             },
         ))
     }
@@ -277,6 +286,29 @@ fn sold(sale: &Sale) -> Sold {
 
 fn unknown_product(id: &ProductId) -> ApiError {
     ApiError::new(ErrorCode::UnknownProduct, format!("no product {id}"))
+}
+
+/// The buyer API Gateway's JWT authorizer let through (the token's `sub`), on a stage whose
+/// buyers' routes have one; `None` on a stage without (its buyers are anonymous). A verified
+/// token without a usable `sub` names nobody: refused rather than taken as anonymous.
+pub(crate) fn buyer(request: &Request) -> Result<Option<Buyer>, ApiError> {
+    let Some(RequestContext::ApiGatewayV2(context)) = request.request_context_ref() else {
+        return Ok(None);
+    };
+    let Some(jwt) = context.authorizer.as_ref().and_then(|a| a.jwt.as_ref()) else {
+        return Ok(None);
+    };
+    let sub = jwt
+        .claims
+        .get("sub")
+        .map(String::as_str)
+        .unwrap_or_default();
+    Buyer::parse(sub).map(Some).map_err(|_| {
+        ApiError::new(
+            ErrorCode::Forbidden,
+            "the token names no buyer: its sub claim must be 1 to 255 printable characters",
+        )
+    })
 }
 
 /// The caller's own correlation id (`x-correlation-id`), cleaned: kept beside ours, never as

@@ -201,6 +201,68 @@ impl IdempotencyKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The key as a warehouse stores it: a buyer's key is the buyer's own (the same key from two
+    /// buyers is two purchases), so it is kept under a scope made of the buyer —
+    /// `<32 hex of SHA-256(buyer)>:<key>`, at most [`Self::MAX_STORED_LEN`] characters; an
+    /// anonymous buyer's as it is.
+    pub fn stored(&self, buyer: Option<&Buyer>) -> String {
+        match buyer {
+            Some(buyer) => format!("{}:{}", buyer.scope(), self.0),
+            None => self.0.clone(),
+        }
+    }
+
+    /// The longest stored key: a scope (32 + 1) and the key.
+    pub const MAX_STORED_LEN: usize = 33 + Self::MAX_LEN;
+
+    /// The key a buyer sent, from its stored form ([`Self::stored`]).
+    pub fn from_stored(stored: &str, buyer: Option<&Buyer>) -> Result<Self, InvalidInput> {
+        let key = match buyer {
+            Some(buyer) => stored
+                .strip_prefix(buyer.scope().as_str())
+                .and_then(|rest| rest.strip_prefix(':'))
+                .ok_or(InvalidInput::IdempotencyKey { max: Self::MAX_LEN })?,
+            None => stored,
+        };
+        Self::unquoted(key)
+    }
+}
+
+/// A buyer, as the stage's identity provider names them: the `sub` claim of the token API
+/// Gateway's JWT authorizer verified. At most 255 characters, none of them a control character.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Buyer(String);
+
+impl Buyer {
+    pub const MAX_LEN: usize = 255;
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+        let chars = raw.chars().count();
+        if (1..=Self::MAX_LEN).contains(&chars) && !raw.chars().any(char::is_control) {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(InvalidInput::new(
+                "sub",
+                format!(
+                    "a buyer's id is 1 to {} printable characters",
+                    Self::MAX_LEN
+                ),
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// 32 hex characters of the SHA-256 of the buyer's id: what their keys are stored under.
+    fn scope(&self) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(self.0.as_bytes());
+        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
 }
 
 impl fmt::Display for IdempotencyKey {

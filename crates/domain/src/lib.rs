@@ -22,7 +22,7 @@ pub use factory::{
     FactoryOrder, FactoryOrderStatus, FactoryReceipt, FactoryRequest, NewFactoryOrder,
 };
 pub use ids::{
-    ClientReference, CorrelationId, FactoryOrderId, IdempotencyKey, InvalidInput, OrderId,
+    Buyer, ClientReference, CorrelationId, FactoryOrderId, IdempotencyKey, InvalidInput, OrderId,
     ProductId, Quantity,
 };
 pub use ports::{

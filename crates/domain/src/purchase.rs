@@ -13,12 +13,21 @@ pub struct PurchaseRequest {
     /// The buyer's key for this logical purchase: a retry with it answers what the sale
     /// answered and sells nothing again.
     pub idempotency_key: Option<IdempotencyKey>,
+    /// Who buys, where the stage knows its buyers (a JWT authorizer); `None`: anonymous.
+    pub buyer: Option<crate::Buyer>,
 }
 
 impl PurchaseRequest {
     /// What the request asks for, to tell a retry from another request under the same key.
     pub fn fingerprint(&self) -> String {
         format!("{} {}", self.product_id, self.quantity.get())
+    }
+
+    /// The key as the warehouse stores it: the buyer's own ([`IdempotencyKey::stored`]).
+    pub fn stored_key(&self) -> Option<String> {
+        self.idempotency_key
+            .as_ref()
+            .map(|key| key.stored(self.buyer.as_ref()))
     }
 }
 
@@ -84,9 +93,26 @@ pub struct SoldOrder {
     /// When it was sold (UTC).
     pub created_at: time::OffsetDateTime,
     pub idempotency_key: Option<IdempotencyKey>,
+    /// Who bought it, where the stage knows its buyers.
+    pub buyer: Option<crate::Buyer>,
 }
 
 impl SoldOrder {
+    /// Whether `caller` may see this order: its buyer only; an anonymous order, anyone (a stage
+    /// without buyers' identities), but never a buyer's order anonymously.
+    pub fn visible_to(&self, caller: Option<&crate::Buyer>) -> bool {
+        self.buyer.as_ref() == caller || self.buyer.is_none()
+    }
+
+    /// The key it was bought with, to the one who may be told it: its buyer (none to anyone
+    /// else, nor on a stage without buyers' identities: a key there is anybody's).
+    pub fn key_for(&self, caller: Option<&crate::Buyer>) -> Option<&IdempotencyKey> {
+        match (&self.buyer, caller) {
+            (Some(buyer), Some(caller)) if buyer == caller => self.idempotency_key.as_ref(),
+            _ => None,
+        }
+    }
+
     pub fn total_cents(&self) -> i64 {
         self.unit_price_cents * i64::from(self.quantity.get())
     }
@@ -187,6 +213,7 @@ mod tests {
             quantity: Quantity::parse(1, 10).unwrap(),
             correlation_id: CorrelationId::new(),
             idempotency_key: None,
+            buyer: None,
         }
     }
 

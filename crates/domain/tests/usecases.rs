@@ -82,6 +82,7 @@ fn setup() -> (MemWarehouse, StockOutEvent) {
         quantity: Quantity::parse(1, 10).unwrap(),
         correlation_id: CorrelationId::new(),
         idempotency_key: None,
+        buyer: None,
     };
     let PurchaseOutcome::OutOfStock(refused) = block_on(w.purchase(&request)).unwrap() else {
         panic!("an empty shelf refuses")
@@ -317,6 +318,7 @@ fn ops_cancel_lets_the_shelf_order_again() {
         quantity: Quantity::parse(1, 10).unwrap(),
         correlation_id: CorrelationId::new(),
         idempotency_key: None,
+        buyer: None,
     };
     let PurchaseOutcome::OutOfStock(refused) = block_on(w.purchase(&request)).unwrap() else {
         panic!("still empty")

@@ -81,6 +81,7 @@ async fn stock_outs(n: usize) -> (MemWarehouse, Vec<uuid::Uuid>) {
                 quantity: Quantity::parse(1, 10).unwrap(),
                 correlation_id: CorrelationId::new(),
                 idempotency_key: None,
+                buyer: None,
             })
             .await
             .unwrap();

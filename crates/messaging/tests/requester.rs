@@ -51,6 +51,7 @@ async fn stock_out(db: &TestDb, id: &'static str) -> StockOutEvent {
         quantity: Quantity::parse(1, 10).unwrap(),
         correlation_id: CorrelationId::new(),
         idempotency_key: None,
+        buyer: None,
     };
     let PurchaseOutcome::OutOfStock(o) = db.warehouse.purchase(&req).await.unwrap() else {
         panic!()

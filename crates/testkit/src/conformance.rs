@@ -12,14 +12,15 @@ use std::future::Future;
 use std::time::Duration;
 
 use donut_domain::ports::{Due, OpsOutcome, RestockOutcome, Settlement};
+use donut_domain::usecases;
 use donut_domain::{
     Adjustment, AuditAction, Catalogue, CatalogueOutcome, NewProduct, Operator, ProductChange,
     StockChange,
 };
 use donut_domain::{
-    CorrelationId, ExpiredKeys, FactoryOrderId, FactoryOrderOps, FactoryOrderStatus, FactoryOrders,
-    FactoryReceipt, IdempotencyKey, Outbox, OverdueOrders, Product, ProductId, PurchaseOutcome,
-    PurchaseRequest, Quantity, ReorderRule, Restocks, Shelves,
+    Buyer, CorrelationId, ExpiredKeys, FactoryOrderId, FactoryOrderOps, FactoryOrderStatus,
+    FactoryOrders, FactoryReceipt, IdempotencyKey, Outbox, OverdueOrders, Product, ProductId,
+    PurchaseOutcome, PurchaseRequest, Quantity, ReorderRule, Restocks, Shelves,
 };
 
 use crate::{MemWarehouse, Shelf, TestDb};
@@ -139,6 +140,7 @@ macro_rules! warehouse_conformance {
             an_empty_shelf_refuses_and_an_unknown_product_is_named,
             the_reorder_point_opens_one_factory_order,
             a_key_replays_its_sale,
+            keys_and_orders_are_each_buyers_own,
             a_key_with_another_request_is_refused,
             a_refused_keyed_purchase_records_nothing,
             a_key_past_its_window_is_free_again,
@@ -173,6 +175,7 @@ fn buy(product: &str, quantity: i64) -> PurchaseRequest {
         quantity: Quantity::parse(quantity, 1000).unwrap(),
         correlation_id: CorrelationId::new(),
         idempotency_key: None,
+        buyer: None,
     }
 }
 
@@ -181,6 +184,59 @@ fn keyed(product: &str, quantity: i64, key: &str) -> PurchaseRequest {
         idempotency_key: Some(IdempotencyKey::parse(key).unwrap()),
         ..buy(product, quantity)
     }
+}
+
+pub async fn keys_and_orders_are_each_buyers_own<S: Subject>(make: impl AsyncFn(Vec<Shelf>) -> S) {
+    let s = make(vec![Shelf::new("glazed", 10)]).await;
+    let w = s.warehouse();
+    let ann = Buyer::parse("ann").unwrap();
+    let bob = Buyer::parse("auth0|5f1b-bob").unwrap();
+    let by = |buyer: &Buyer| PurchaseRequest {
+        buyer: Some(buyer.clone()),
+        ..keyed("glazed", 2, "cart-1")
+    };
+    let PurchaseOutcome::Sold(anns) = w.purchase(&by(&ann)).await.unwrap() else {
+        panic!("sold to ann")
+    };
+    let PurchaseOutcome::Sold(bobs) = w.purchase(&by(&bob)).await.unwrap() else {
+        panic!("the same key from bob is bob's own purchase")
+    };
+    assert_ne!(anns.order_id, bobs.order_id);
+    assert!(matches!(
+        w.purchase(&by(&ann)).await.unwrap(),
+        PurchaseOutcome::Replayed(sale) if sale.order_id == anns.order_id
+    ));
+    assert_eq!(stock(&s, "glazed").await, 6, "two sales, one retry");
+    // An order is its buyer's: nobody else sees it, nor its key.
+    let seen = usecases::order(w, anns.order_id, Some(&ann))
+        .await
+        .unwrap()
+        .expect("ann sees her order");
+    assert_eq!(seen.buyer.as_ref(), Some(&ann));
+    assert_eq!(
+        seen.key_for(Some(&ann)).map(IdempotencyKey::as_str),
+        Some("cart-1"),
+        "as ann sent it"
+    );
+    assert_eq!(seen.key_for(Some(&bob)), None);
+    for stranger in [Some(&bob), None] {
+        assert_eq!(
+            usecases::order(w, anns.order_id, stranger).await.unwrap(),
+            None,
+            "{stranger:?}"
+        );
+    }
+    // An anonymous buyer's order (a stage without identities): anyone's to see, its key
+    // nobody's.
+    let PurchaseOutcome::Sold(anon) = w.purchase(&keyed("glazed", 1, "cart-1")).await.unwrap()
+    else {
+        panic!("sold anonymously: the key is not ann's nor bob's")
+    };
+    let seen = usecases::order(w, anon.order_id, Some(&bob))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((seen.buyer.as_ref(), seen.key_for(None)), (None, None));
 }
 
 /// A key of the case's own (keys are global: the database is the case's, the key need not be).

@@ -220,7 +220,8 @@ impl Shelves for MemWarehouse {
         let now = s.now;
         // A key is taken until its window has passed (the procedure's `expires_at < now`).
         if let Some(key) = &request.idempotency_key
-            && let Some((fingerprint, sale, expires)) = s.keys.get(key.as_str())
+            && let Some(stored) = request.stored_key()
+            && let Some((fingerprint, sale, expires)) = s.keys.get(&stored)
             && now <= *expires
         {
             return Ok(if *fingerprint == request.fingerprint() {
@@ -273,6 +274,7 @@ impl Shelves for MemWarehouse {
                 unit_price_cents,
                 created_at: draft.at,
                 idempotency_key: request.idempotency_key.clone(),
+                buyer: request.buyer.clone(),
             });
             let sale = Sale {
                 order_id: draft.order_id,
@@ -281,12 +283,10 @@ impl Shelves for MemWarehouse {
                 remaining: shelf.stock,
                 restock,
             };
-            if let Some(key) = &request.idempotency_key {
+            if let Some(stored) = request.stored_key() {
                 let expires = now + s.key_window.unwrap_or(donut_warehouse::DEFAULT_KEY_WINDOW);
-                s.keys.insert(
-                    key.as_str().to_owned(),
-                    (request.fingerprint(), sale.clone(), expires),
-                );
+                s.keys
+                    .insert(stored, (request.fingerprint(), sale.clone(), expires));
             }
             PurchaseOutcome::Sold(sale)
         } else {

@@ -19,7 +19,7 @@ pub const APP_GRANTS: &[(&str, &str)] = &[
     // Read by the API and every purchase; the purchase's conditional UPDATE, the restock's
     // `qty + ?`, the shelf's open-order pointer (sell, open factory order, cancel).
     ("products", "SELECT, UPDATE"),
-    // A sale inserts its order (donut_sell_v4); GET /orders/{id} reads it. Orders are never
+    // A sale inserts its order (donut_sell_v5); GET /orders/{id} reads it. Orders are never
     // changed or removed.
     ("orders", "SELECT, INSERT"),
     // Opened by a purchase, moved on by the requester, the watchdog, ops and the restock.
@@ -27,7 +27,7 @@ pub const APP_GRANTS: &[(&str, &str)] = &[
     // Written with the stock-out; claimed, settled and released by the relays. Published rows
     // stay (the audit of what was sent).
     ("outbox", "SELECT, INSERT, UPDATE"),
-    // The one table with DELETE: a key whose purchase was refused records nothing (donut_sell_v4
+    // The one table with DELETE: a key whose purchase was refused records nothing (donut_sell_v5
     // deletes the row it wrote first), a key past its window is taken again (deleted, then
     // written), and the outbox-relay sweeps expired keys.
     ("idempotency_keys", "SELECT, INSERT, UPDATE, DELETE"),
@@ -43,7 +43,7 @@ pub const OPERATOR_GRANTS: &[(&str, &str)] = &[
     ("products", "SELECT, INSERT, UPDATE"),
     // Every change's audit row; the trail read back. Never changed or removed.
     ("catalogue_audit", "SELECT, INSERT"),
-    // An adjustment that leaves a shelf low opens one (donut_open_factory_order_v2); ops
+    // An adjustment that leaves a shelf low opens one (donut_open_factory_order_v3); ops
     // re-request and cancel; the unfinished are listed.
     ("factory_orders", "SELECT, INSERT, UPDATE"),
     // The stock-out of an order opened or re-requested, published at once (claimed, settled).

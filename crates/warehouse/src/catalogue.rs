@@ -487,7 +487,7 @@ impl Catalogue for MySqlWarehouse {
             Some(order) => {
                 let event = order.stock_out_event(stock, draft.event_id, draft.at);
                 tx.exec_drop(
-                    "CALL donut_open_factory_order_v2(?, ?, ?, ?, ?, ?, ?, NULL)",
+                    "CALL donut_open_factory_order_v3(?, ?, ?, ?, ?, ?, ?, NULL)",
                     (
                         order.id.to_string(),
                         order.product_id.as_str(),

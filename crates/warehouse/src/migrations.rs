@@ -69,6 +69,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "operator keys",
         sql: include_str!("../migrations/011_operator_keys.sql"),
     },
+    Migration {
+        version: 12,
+        name: "buyers",
+        sql: include_str!("../migrations/012_buyers.sql"),
+    },
 ];
 
 /// "Duplicate column", "duplicate key name" and "can't drop, check that it exists": the

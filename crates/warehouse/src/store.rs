@@ -7,10 +7,10 @@ use donut_domain::ports::{OpsOutcome, RestockOutcome};
 use donut_domain::purchase::{PurchaseDraft, ShelfState, plan_reorder, restock_info};
 use donut_domain::usecases::{CallbackTarget, restock_refusal};
 use donut_domain::{
-    AuditAction, CorrelationId, FactoryOrder, FactoryOrderId, FactoryOrderStatus, FactoryReceipt,
-    IdempotencyKey, NewFactoryOrder, Operator, OrderId, OutOfStock, Product, ProductId,
-    PurchaseOutcome, PurchaseRequest, Quantity, ReorderRule, RestockInfo, Sale, SoldOrder,
-    StockOutEvent, StoreError,
+    AuditAction, Buyer, CorrelationId, FactoryOrder, FactoryOrderId, FactoryOrderStatus,
+    FactoryReceipt, IdempotencyKey, NewFactoryOrder, Operator, OrderId, OutOfStock, Product,
+    ProductId, PurchaseOutcome, PurchaseRequest, Quantity, ReorderRule, RestockInfo, Sale,
+    SoldOrder, StockOutEvent, StoreError,
 };
 use donut_domain::{ExpiredKeys, FactoryOrderOps, FactoryOrders, OverdueOrders, Restocks, Shelves};
 use mysql_async::prelude::*;
@@ -71,19 +71,23 @@ impl Shelves for MySqlWarehouse {
         let mut conn = self.conn().await?;
         // Orders sold during a deploy by the previous release have no unit price yet: their
         // product's price stands in.
-        let row: Option<(String, u32, i64, String, Option<String>)> = conn
+        let row: Option<(String, u32, i64, String, Option<String>, Option<String>)> = conn
             .exec_first(
                 "SELECT o.product_id, o.quantity, COALESCE(o.unit_price_cents, p.price_cents), \
-                 DATE_FORMAT(o.created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), o.idempotency_key \
+                 DATE_FORMAT(o.created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), o.idempotency_key, o.buyer \
                  FROM orders o JOIN products p ON p.product_id = o.product_id \
                  WHERE o.order_id = ?",
                 (id.to_string(),),
             )
             .await
             .map_err(map_err)?;
-        let Some((product_id, quantity, unit_price_cents, created_at, key)) = row else {
+        let Some((product_id, quantity, unit_price_cents, created_at, key, buyer)) = row else {
             return Ok(None);
         };
+        let buyer = buyer
+            .map(|b| Buyer::parse(&b))
+            .transpose()
+            .map_err(internal)?;
         Ok(Some(SoldOrder {
             order_id: id,
             product_id: parse_product_id(&product_id)?,
@@ -95,9 +99,10 @@ impl Shelves for MySqlWarehouse {
             )
             .map_err(internal)?,
             idempotency_key: key
-                .map(|k| IdempotencyKey::unquoted(&k))
+                .map(|k| IdempotencyKey::from_stored(&k, buyer.as_ref()))
                 .transpose()
                 .map_err(internal)?,
+            buyer,
         }))
     }
 }
@@ -502,7 +507,7 @@ impl Restocks for MySqlWarehouse {
     }
 }
 
-/// What `donut_sell_v4` (migration 010; `donut_sell_v3` of migration 009 with retired products refused) answers.
+/// What `donut_sell_v5` (migration 012: `donut_sell_v4` of migration 010 — `donut_sell_v3` with retired products refused — with the buyer) answers.
 #[derive(Debug)]
 struct SellRow {
     /// The product exists.
@@ -587,12 +592,12 @@ impl FromRow for SellRow {
     }
 }
 
-/// One purchase. `donut_sell_v4` sells or refuses (or, for a key that made a sale already,
+/// One purchase. `donut_sell_v5` sells or refuses (or, for a key that made a sale already,
 /// returns that sale's answer); a sale that leaves the shelf above its reorder
 /// point is committed in that one round trip. When the shelf is left low with no factory order
 /// open, the transaction stays open (the product's row locked) while the domain decides
 /// ([`plan_reorder`]); a second round trip then opens the factory order with its stock-out
-/// event (`donut_open_factory_order_v2`), or ends the transaction. Every id comes from the draft.
+/// event (`donut_open_factory_order_v3`), or ends the transaction. Every id comes from the draft.
 async fn purchase_call(
     conn: &mut mysql_async::Conn,
     request: &PurchaseRequest,
@@ -602,19 +607,20 @@ async fn purchase_call(
     let key = request.idempotency_key.as_ref();
     let row: SellRow = conn
         .exec_first(
-            "CALL donut_sell_v4(?, ?, ?, ?, ?, ?, ?)",
+            "CALL donut_sell_v5(?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 request.product_id.as_str(),
                 request.quantity.get(),
                 draft.order_id.to_string(),
                 request.correlation_id.as_str(),
-                key.map(|k| k.as_str()),
+                request.stored_key(),
                 request.fingerprint(),
                 key_window.as_secs(),
+                request.buyer.as_ref().map(Buyer::as_str),
             ),
         )
         .await?
-        .ok_or_else(|| corrupt("donut_sell_v4 answered no row"))?;
+        .ok_or_else(|| corrupt("donut_sell_v5 answered no row"))?;
     if let Some(key) = key {
         if row.busy {
             return Ok(PurchaseOutcome::KeyInFlight(key.clone()));
@@ -683,7 +689,7 @@ async fn decide(
     };
     let event = order.stock_out_event(shelf.stock, draft.event_id, draft.at);
     conn.exec_drop(
-        "CALL donut_open_factory_order_v2(?, ?, ?, ?, ?, ?, ?, ?)",
+        "CALL donut_open_factory_order_v3(?, ?, ?, ?, ?, ?, ?, ?)",
         (
             order.id.to_string(),
             order.product_id.as_str(),
@@ -692,7 +698,7 @@ async fn decide(
             order.correlation_id.as_str(),
             event.event_id.to_string(),
             event.to_json(),
-            request.idempotency_key.as_ref().map(|k| k.as_str()),
+            request.stored_key(),
         ),
     )
     .await?;

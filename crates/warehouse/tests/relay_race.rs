@@ -78,6 +78,7 @@ async fn one_round(db: &TestDb, round: usize) -> RoundFigures {
                         quantity: Quantity::parse(1, 10).unwrap(),
                         correlation_id: CorrelationId::new(),
                         idempotency_key: None,
+                        buyer: None,
                     };
                     w.purchase(&request).await
                 }

@@ -24,6 +24,7 @@ fn buy(product: &str, quantity: i64) -> PurchaseRequest {
         quantity: Quantity::parse(quantity, 1000).unwrap(),
         correlation_id: CorrelationId::new(),
         idempotency_key: None,
+        buyer: None,
     }
 }
 

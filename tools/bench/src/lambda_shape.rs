@@ -366,6 +366,7 @@ impl Instance for Store {
                 IdempotencyKey::unquoted(&uuid::Uuid::new_v4().to_string())
                     .expect("a UUID is a key")
             }),
+            buyer: None,
         };
         match self.warehouse.purchase(&request).await {
             Ok(PurchaseOutcome::Sold(_)) => 200,

@@ -26,10 +26,15 @@ pub async fn product<W: Shelves>(
     warehouse.product(id).await
 }
 
-/// An order as it was sold.
+/// An order as it was sold, if `caller` may see it ([`SoldOrder::visible_to`]): to anyone
+/// else it does not exist.
 pub async fn order<W: Shelves>(
     warehouse: &W,
     id: OrderId,
+    caller: Option<&crate::Buyer>,
 ) -> Result<Option<SoldOrder>, StoreError> {
-    warehouse.order(id).await
+    Ok(warehouse
+        .order(id)
+        .await?
+        .filter(|order| order.visible_to(caller)))
 }
