@@ -153,7 +153,8 @@ pub struct OrderView {
     /// When it was sold (UTC, RFC 3339).
     #[schema(format = "date-time")]
     pub created_at: String,
-    /// The `Idempotency-Key` it was bought with, if any.
+    /// The `Idempotency-Key` it was bought with: told only to its buyer, on a stage whose
+    /// buyers sign in (`buyerAuth`); null otherwise.
     pub idempotency_key: Option<String>,
 }
 
@@ -212,9 +213,11 @@ pub struct CallbackAccepted {
     responses(
         (status = 200, description = "Sold (or, for a retry under the same key, sold before)", body = Sold),
         (status = 400, description = "Malformed body, bad product id or quantity, body over the size limit, or a malformed Idempotency-Key", body = ErrorBody),
+        (status = 401, description = "No token, or one API Gateway's JWT authorizer refuses (a stage with `buyerAuth`)", body = IamRefusal),
+        (status = 403, description = "A token that names no buyer (no `sub`)", body = ErrorBody),
         (status = 404, description = "Unknown product", body = ErrorBody),
         (status = 409, description = "Not enough stock; or a purchase with the same Idempotency-Key is still in flight (retry after Retry-After)", body = OrderConflict),
-        (status = 422, description = "The Idempotency-Key was used for another request", body = ErrorBody),
+        (status = 422, description = "The Idempotency-Key was used for another request (by this buyer, on a stage whose buyers sign in)", body = ErrorBody),
         (status = 415, description = "Body not sent as application/json", body = ErrorBody),
         (status = 503, description = "The warehouse cannot be reached; retry", body = ErrorBody),
     )
@@ -234,11 +237,14 @@ fn list_products() {}
 
 #[utoipa::path(
     get, path = "/orders/{order_id}", tag = "sales", summary = "One order, as it was sold",
+    description = "On a stage whose buyers sign in (`buyerAuth`: API Gateway's JWT authorizer, a bearer token in `Authorization`), an order is its buyer's: to anyone else it is unknown (404). Without it, anyone with the order id sees the order, never its key.",
     params(OrderPath),
     responses(
         (status = 200, description = "The order", body = OrderView),
         (status = 400, description = "Not an order id", body = ErrorBody),
-        (status = 404, description = "Unknown order", body = ErrorBody),
+        (status = 401, description = "No token, or one API Gateway's JWT authorizer refuses (a stage with `buyerAuth`)", body = IamRefusal),
+        (status = 403, description = "A token that names no buyer (no `sub`)", body = ErrorBody),
+        (status = 404, description = "Unknown order, or another buyer's", body = ErrorBody),
         (status = 503, description = "The warehouse cannot be reached; retry", body = ErrorBody),
     )
 )]

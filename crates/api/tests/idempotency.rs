@@ -263,7 +263,11 @@ async fn an_order_can_be_looked_up() {
     assert_eq!(body["quantity"], 3);
     assert_eq!(body["unit_price_cents"], 150);
     assert_eq!(body["total_cents"], 450);
-    assert_eq!(body["idempotency_key"], "k-look");
+    assert_eq!(
+        body["idempotency_key"],
+        Value::Null,
+        "an anonymous buyer's key is nobody's to be told"
+    );
     assert!(body["created_at"].as_str().unwrap().ends_with('Z'));
     let unknown = uuid::Uuid::new_v4();
     let missing = send(
@@ -527,3 +531,76 @@ async fn check_storm(
     }
     Ok(())
 }
+
+/// `call`, as API Gateway's JWT authorizer lets it through for the token of `sub`.
+async fn as_buyer(
+    api: &SalesApi<MySqlWarehouse>,
+    sub: &str,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: &Value,
+) -> HttpReply {
+    let bytes = if body.is_null() {
+        Vec::new()
+    } else {
+        body.to_string().into_bytes()
+    };
+    let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+    if let Some(key) = key {
+        headers.push(("idempotency-key".to_owned(), key.to_owned()));
+    }
+    let call = HttpCall {
+        method,
+        path,
+        raw_query: "",
+        headers,
+        body: &bytes,
+        source_ip: "127.0.0.1",
+    };
+    let caller = donut_apigw::jwt::JwtCaller {
+        claims: [("sub".to_owned(), sub.to_owned())].into(),
+        scopes: None,
+    };
+    let request = donut_apigw::to_lambda_request_authorized(
+        &call,
+        Some(donut_apigw::Authorized::Jwt(&caller)),
+    )
+    .unwrap();
+    api.handle(request).await.into()
+}
+
+/// On a stage with buyers' identities: the same key from two buyers is two purchases, and an
+/// order (with its key) is shown to its buyer only.
+#[tokio::test]
+async fn two_buyers_with_the_same_key_make_two_purchases_each_their_own() {
+    let db = TestDb::with_shelves(&[Shelf::new("glazed", 10).reorder(0, 10)]).await;
+    let api = sales(&db);
+    let order = json!({"product_id": "glazed", "quantity": 2});
+    let ann = as_buyer(&api, "ann", "POST", "/orders", Some("cart-1"), &order).await;
+    let bob = as_buyer(&api, "bob", "POST", "/orders", Some("cart-1"), &order).await;
+    assert_eq!((ann.status, bob.status), (200, 200));
+    assert_eq!(bob.header("idempotent-replayed"), None, "bob's own purchase");
+    let id = ann.json()["order_id"].as_str().unwrap().to_owned();
+    assert_ne!(id, bob.json()["order_id"].as_str().unwrap());
+    let retry = as_buyer(&api, "ann", "POST", "/orders", Some("cart-1"), &order).await;
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    assert_eq!(retry.json()["order_id"], id.as_str());
+    assert_eq!(db.count("SELECT COUNT(*) FROM orders", ()).await, 2);
+
+    let path = format!("/orders/{id}");
+    let mine = as_buyer(&api, "ann", "GET", &path, None, &Value::Null).await;
+    assert_eq!(mine.status, 200);
+    assert_eq!(mine.json()["idempotency_key"], "cart-1");
+    let theirs = as_buyer(&api, "bob", "GET", &path, None, &Value::Null).await;
+    assert_eq!(
+        (theirs.status, theirs.json()["error"]["code"].clone()),
+        (404, json!("unknown_order")),
+        "another buyer's order does not exist for bob"
+    );
+    let anonymous = send(&api, "GET", &path, None, &Value::Null).await;
+    assert_eq!(anonymous.status, 404);
+    let nobody = as_buyer(&api, "", "GET", &path, None, &Value::Null).await;
+    assert_eq!(nobody.status, 403, "a token without a sub names nobody");
+}
+
