@@ -6,6 +6,13 @@
 //! API Gateway checks it (`donut_apigw::sigv4`) before any function runs: refused, the caller
 //! gets API Gateway's 403; let through, the function's event carries the caller in
 //! `requestContext.authorizer.iam`.
+//!
+//! On a stage whose buyers sign in (`buyerAuth`), the buyers' order routes take API Gateway's
+//! JWT authorizer ([`JwtAuthorization`], `donut_apigw::jwt`): a bearer token of the stage's
+//! issuer and audience, signed by a key of the issuer's JWKS, unexpired — refused, the caller
+//! gets API Gateway's 401 and no function runs; let through, the event carries the token's
+//! claims in `requestContext.authorizer.jwt`. Locally the issuer's keys are the local issuer's
+//! (`donut_apigw::jwt::local_issuer`, a test-only key: `donut-cli buyer token` mints with it).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,9 +23,11 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use donut_api::{Function, HttpHandler};
+use donut_apigw::jwt::{JwtAuthorizer, JwtRefusal};
 use donut_apigw::sigv4::{self, Api, LocalIam, Principal, Refusal, SignedRequest};
 use donut_apigw::{
-    HttpCall, HttpReply, LOCAL_ACCOUNT_ID, LOCAL_API_ID, STAGE, to_lambda_request_with,
+    Authorized, HttpCall, HttpReply, LOCAL_ACCOUNT_ID, LOCAL_API_ID, STAGE,
+    to_lambda_request_authorized,
 };
 use futures::future::BoxFuture;
 
@@ -49,6 +58,15 @@ pub struct Gateway {
     pub static_json: Arc<Vec<(&'static str, String)>>,
     /// The routes with IAM authorization, and who may call them.
     pub iam: Arc<IamAuthorization>,
+    /// The buyers' JWT authorizer, on a stage whose buyers sign in.
+    pub jwt: Option<Arc<JwtAuthorization>>,
+}
+
+/// API Gateway's JWT authorizer on the routes that take it.
+pub struct JwtAuthorization {
+    pub authorizer: JwtAuthorizer,
+    /// Which routes (their keys) take it.
+    pub requires: fn(&str) -> bool,
 }
 
 /// Whether a route (its key, `ANY /admin/…`) has IAM authorization: the routes of a function
@@ -170,6 +188,26 @@ async fn dispatch(
         body: &body,
         source_ip: &source_ip,
     };
+    // JWT authorization (the buyers' routes, where the stage has it), before any function runs.
+    let buyer = match &gateway.jwt {
+        Some(jwt) if (jwt.requires)(route.key) => {
+            match jwt
+                .authorizer
+                .authorize_route::<&str>(&call.headers, &[], SystemTime::now())
+            {
+                Ok(caller) => Some(caller),
+                Err(refusal) => {
+                    tracing::info!(
+                        route = route.key,
+                        reason = ?refusal.reason,
+                        "the JWT authorizer refused the request"
+                    );
+                    return unauthorized(&refusal);
+                }
+            }
+        }
+        _ => None,
+    };
     // IAM authorization, before any function runs.
     let caller = if (gateway.iam.requires)(route.key) {
         let signed = SignedRequest::from(&call);
@@ -192,7 +230,12 @@ async fn dispatch(
     } else {
         None
     };
-    let lambda_request = match to_lambda_request_with(&call, caller.as_ref()) {
+    let authorized = match (&caller, &buyer) {
+        (Some(iam), _) => Some(Authorized::Iam(iam)),
+        (None, Some(jwt)) => Some(Authorized::Jwt(jwt)),
+        (None, None) => None,
+    };
+    let lambda_request = match to_lambda_request_authorized(&call, authorized) {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "could not frame the request as an API Gateway event");
@@ -228,6 +271,19 @@ fn refused(refusal: &Refusal) -> Response {
         refusal.body(),
     )
         .into_response()
+}
+
+/// API Gateway's answer to a token its JWT authorizer refuses (401, or 403 for a missing scope).
+fn unauthorized(refusal: &JwtRefusal) -> Response {
+    let mut response = Response::new(AxumBody::from(refusal.body()));
+    *response.status_mut() =
+        StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::UNAUTHORIZED);
+    for (name, value) in refusal.headers() {
+        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            response.headers_mut().append(n, v);
+        }
+    }
+    response
 }
 
 fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -297,6 +353,7 @@ mod tests {
             admin_api: stub(calls.clone()),
             static_json: Arc::new(Vec::new()),
             iam: Arc::new(iam),
+            jwt: None,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(serve(listener, gateway, async move {

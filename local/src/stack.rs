@@ -281,6 +281,7 @@ impl Parts<'_> {
                 donut_api::contract::openapi_json(stage.max_quantity),
             )]),
             iam: Arc::new(gateway::IamAuthorization::local(&stage.region)),
+            jwt: None,
         };
         let stop = self.stopped();
         self.tasks.push(tokio::spawn(async move {

@@ -13,7 +13,7 @@ mod sales;
 
 pub use admin::AdminApi;
 pub use error::{ApiError, ErrorCode};
-pub use restock::RestockApi;
+pub use restock::{CALLBACK_REFUSED, RestockApi};
 pub use sales::{AfterStockOut, Limits, SalesApi};
 
 use lambda_http::request::RequestContext;

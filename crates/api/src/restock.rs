@@ -95,12 +95,10 @@ impl<W: Restocks> RestockApi<W> {
         let quantity = match vouched {
             Ok(quantity) => quantity,
             Err(refusal) => {
+                // Which check failed is for the log: a forger learns nothing from the answer.
                 tracing::warn!(reason = %refusal, "callback refused: bad, expired or missing token");
                 donut_metrics::count(donut_metrics::Metric::CallbacksRefused, 1);
-                return Err(ApiError::new(
-                    ErrorCode::Unauthorized,
-                    format!("{refusal}; the callback token is not valid for this order"),
-                ));
+                return Err(ApiError::new(ErrorCode::Unauthorized, CALLBACK_REFUSED));
             }
         };
         let id = FactoryOrderId::parse(raw_id)
@@ -162,6 +160,10 @@ impl<W: Restocks> RestockApi<W> {
         }
     }
 }
+
+/// Every 401 to a callback: one text whatever failed (signature, expiry, key id, quantity in
+/// the URL), so a forger cannot tell which check stopped it; the reason is logged.
+pub const CALLBACK_REFUSED: &str = "the callback token is not valid for this order";
 
 /// A callback with a valid URL that still may not restock: logged, counted, 403.
 fn forbidden(id: FactoryOrderId, why: String) -> ApiError {

@@ -509,10 +509,18 @@ async fn forged_missing_and_cross_order_tokens_are_401_and_change_nothing() {
     ] {
         let reply = send_restock(&api, &id.to_string(), &bad, &notice(12)).await;
         assert_eq!(reply.status, 401, "{bad}");
-        assert_eq!(reply.json()["error"]["code"], "unauthorized");
+        assert_eq!(
+            reply.json(),
+            json!({"error": {"code": "unauthorized", "message": donut_api::CALLBACK_REFUSED}}),
+            "one answer whatever failed: {bad}"
+        );
     }
     let reply = send_restock(&api, "not-a-uuid", &good, &notice(12)).await;
     assert_eq!(reply.status, 401);
+    assert_eq!(
+        reply.json()["error"]["message"],
+        donut_api::CALLBACK_REFUSED
+    );
     assert_eq!(db.stock("jelly").await, 0);
 }
 

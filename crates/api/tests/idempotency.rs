@@ -580,7 +580,11 @@ async fn two_buyers_with_the_same_key_make_two_purchases_each_their_own() {
     let ann = as_buyer(&api, "ann", "POST", "/orders", Some("cart-1"), &order).await;
     let bob = as_buyer(&api, "bob", "POST", "/orders", Some("cart-1"), &order).await;
     assert_eq!((ann.status, bob.status), (200, 200));
-    assert_eq!(bob.header("idempotent-replayed"), None, "bob's own purchase");
+    assert_eq!(
+        bob.header("idempotent-replayed"),
+        None,
+        "bob's own purchase"
+    );
     let id = ann.json()["order_id"].as_str().unwrap().to_owned();
     assert_ne!(id, bob.json()["order_id"].as_str().unwrap());
     let retry = as_buyer(&api, "ann", "POST", "/orders", Some("cart-1"), &order).await;
@@ -603,4 +607,3 @@ async fn two_buyers_with_the_same_key_make_two_purchases_each_their_own() {
     let nobody = as_buyer(&api, "", "GET", &path, None, &Value::Null).await;
     assert_eq!(nobody.status, 403, "a token without a sub names nobody");
 }
-
