@@ -523,6 +523,8 @@ pub async fn http(
             static_json: Arc::new(Vec::new()),
             // No IAM route is called.
             iam: Arc::new(donut_local::gateway::IamAuthorization::local("us-east-1")),
+            // The stages' buyers are anonymous by default: no token is checked.
+            jwt: None,
         };
         tokio::spawn(donut_local::gateway::serve(listener, gateway, async move {
             let _ = stopped.await;
