@@ -430,6 +430,7 @@ mod tests {
             admin_api: echo,
             static_json: std::sync::Arc::new(Vec::new()),
             iam: std::sync::Arc::new(IamAuthorization::local(REGION)),
+            jwt: None,
         };
         let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(serve(listener, gateway, async move {
