@@ -60,6 +60,77 @@ pub struct Gateway {
     pub iam: Arc<IamAuthorization>,
     /// The buyers' JWT authorizer, on a stage whose buyers sign in.
     pub jwt: Option<Arc<JwtAuthorization>>,
+    /// The stage's throttles (none: unthrottled, as the tests that do not measure them run).
+    pub throttles: Option<Arc<Throttles>>,
+    /// Which functions' routes this API has: the public API all but the factory's callback,
+    /// the factory's lane the callback alone ([`public_routes`], [`factory_lane`]).
+    pub serves: fn(Function) -> bool,
+}
+
+/// The public API's routes: the buyers', the operators'; not the factory's callback, which
+/// has an API of its own whose address only the factory is given.
+pub fn public_routes(function: Function) -> bool {
+    function != Function::WarehouseRestock
+}
+
+/// The factory's lane: its callback route alone.
+pub fn factory_lane(function: Function) -> bool {
+    function == Function::WarehouseRestock
+}
+
+/// Every route (one API for all, as in tests of the gateway itself).
+pub fn all_routes(_: Function) -> bool {
+    true
+}
+
+/// A throttle as API Gateway's stage and route settings give it: `rate` requests a second on
+/// average, `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limit {
+    pub rate: f64,
+    pub burst: f64,
+}
+
+/// API Gateway's throttling of an HTTP API stage: a token bucket per route — the stage's
+/// default route settings for each route, a route's own settings where it has them — refusing
+/// what is over with 429 `{"message":"Too Many Requests"}` before anything else runs
+/// (<https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html>:
+/// "API Gateway throttles requests to your API using the token bucket algorithm… Route-level
+/// throttling overrides stage-level throttling").
+pub struct Throttles {
+    default: Limit,
+    routes: Vec<(&'static str, Limit)>,
+    buckets: std::sync::Mutex<std::collections::HashMap<&'static str, (f64, std::time::Instant)>>,
+}
+
+impl Throttles {
+    pub fn new(default: Limit, routes: Vec<(&'static str, Limit)>) -> Self {
+        Self {
+            default,
+            routes,
+            buckets: Default::default(),
+        }
+    }
+
+    /// Takes a token from the route's bucket; false when it is empty.
+    pub fn admit(&self, route_key: &'static str) -> bool {
+        let limit = self
+            .routes
+            .iter()
+            .find(|(key, _)| *key == route_key)
+            .map_or(self.default, |(_, limit)| *limit);
+        let now = std::time::Instant::now();
+        let mut buckets = self.buckets.lock().expect("throttle buckets");
+        let (tokens, at) = buckets.entry(route_key).or_insert((limit.burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * limit.rate).min(limit.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// API Gateway's JWT authorizer on the routes that take it.
@@ -151,8 +222,16 @@ async fn dispatch(
         )
             .into_response();
     }
-    let Some(route) = donut_contract::routes::matching(&path) else {
-        return json_error(StatusCode::NOT_FOUND, "route_not_found", "no such route");
+    let Some(route) =
+        donut_contract::routes::matching(&path).filter(|route| (gateway.serves)(route.function))
+    else {
+        // API Gateway's own answer to a path no route of the API matches (no function runs).
+        return (
+            StatusCode::NOT_FOUND,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            r#"{"message":"Not Found"}"#,
+        )
+            .into_response();
     };
     let invoke = match route.function {
         Function::SalesApi => gateway.sales_api.clone(),
@@ -188,6 +267,16 @@ async fn dispatch(
         body: &body,
         source_ip: &source_ip,
     };
+    if let Some(throttles) = &gateway.throttles
+        && !throttles.admit(route.key)
+    {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            r#"{"message":"Too Many Requests"}"#,
+        )
+            .into_response();
+    }
     // JWT authorization (the buyers' routes, where the stage has it), before any function runs.
     let buyer = match &gateway.jwt {
         Some(jwt) if (jwt.requires)(route.key) => {
@@ -354,6 +443,8 @@ mod tests {
             static_json: Arc::new(Vec::new()),
             iam: Arc::new(iam),
             jwt: None,
+            serves: all_routes,
+            throttles: None,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(serve(listener, gateway, async move {

@@ -15,7 +15,9 @@ pub mod telemetry;
 
 pub use stack::{LocalSystem, SystemOptions, localstack_config};
 
-/// Where `make up` serves the sales API and the factory simulator on 127.0.0.1 (each can be
-/// moved: `DONUT_API_PORT`, `DONUT_FACTORY_PORT`).
+/// Where `make up` serves the sales API, the factory's lane (its callback route) and the factory
+/// simulator on 127.0.0.1 (each can be moved: `DONUT_API_PORT`, `DONUT_FACTORY_LANE_PORT`,
+/// `DONUT_FACTORY_PORT`).
 pub const API_PORT: u16 = 8080;
+pub const FACTORY_LANE_PORT: u16 = 8081;
 pub const FACTORY_PORT: u16 = 8090;

@@ -68,6 +68,13 @@ async fn main() -> anyhow::Result<()> {
             env_or::<u16>("DONUT_LOCALSTACK_PORT", 4566)?
         ),
         api_addr: loopback(api_port),
+        factory_lane_addr: loopback(env_or(
+            "DONUT_FACTORY_LANE_PORT",
+            donut_local::FACTORY_LANE_PORT,
+        )?),
+        // The stage's API Gateway throttles, with DONUT_THROTTLE=1 (off by default: `make load`
+        // pushes above dev's).
+        throttled: std::env::var("DONUT_THROTTLE").is_ok_and(|v| v == "1"),
         factory_addr: loopback(env_or("DONUT_FACTORY_PORT", donut_local::FACTORY_PORT)?),
         factory_knobs: knobs,
         factory_seed: std::env::var("FACTORY_SEED")
@@ -138,7 +145,7 @@ fn print_ready(stack: &LocalSystem, took: Duration, log_file: &std::path::Path) 
 Donut-States is ready ({} ms).
 
   Sales API          {api}            (GET /products, GET /products/{{id}}, POST /orders)
-  Factory callback   {api}/factory/callback/{{factory_order_id}}?q=…&exp=…&kid=…&sig=…
+  Factory's lane     {lane}/factory/callback/{{factory_order_id}}?q=…&exp=…&kid=…&sig=…
   Legacy factory     {factory}        (GET /stats, PUT /knobs)
   Stock-out topic    {topic}
   Factory queue      {queue}
@@ -155,6 +162,7 @@ Ops: `make inbox` (alarm e-mails), `make dlq` (dead letters). Ctrl-C stops every
 "#,
         took.as_millis(),
         factory = stack.factory_url,
+        lane = stack.factory_lane_url,
         topic = r.stock_out_topic_arn,
         queue = r.queue_url,
         dlq = r.dlq_url,

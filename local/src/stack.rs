@@ -41,6 +41,12 @@ pub struct SystemOptions {
     pub operator_user: String,
     pub aws_endpoint: String,
     pub api_addr: SocketAddr,
+    /// The factory's lane: an API of its own for the factory's callback, whose address only the
+    /// factory is given (its callback URLs); the public API has no callback route.
+    pub factory_lane_addr: SocketAddr,
+    /// Whether the gateways throttle as the stage's API Gateway stages do (the tests that
+    /// measure it; off for `make up`'s load runs above dev's throttle).
+    pub throttled: bool,
     pub factory_addr: SocketAddr,
     pub factory_knobs: Knobs,
     pub factory_seed: Option<u64>,
@@ -65,6 +71,8 @@ pub struct LocalSystem {
     /// Prefix of the system's LocalStack resource names.
     pub prefix: String,
     pub api_url: String,
+    /// The factory's lane (its callback route alone): what callback URLs start with.
+    pub factory_lane_url: String,
     pub factory_url: String,
     pub resources: Resources,
     pub aws: aws_config::SdkConfig,
@@ -180,14 +188,14 @@ impl Parts<'_> {
     fn deployment<'d>(
         &self,
         database: &'d dyn Fn(Function) -> Database<String>,
-        api_url: &str,
+        callback_base_url: &str,
         factory_url: &str,
     ) -> Deployment<'d, String> {
         Deployment {
             database,
             stock_out_topic_arn: self.resources.stock_out_topic_arn.clone(),
             ops_topic_arn: self.resources.ops_topic_arn.clone(),
-            callback_base_url: api_url.to_owned(),
+            callback_base_url: callback_base_url.to_owned(),
             callback_secret_arn: self.resources.callback_secret_arn.clone(),
             callback_key_version: "local".to_owned(),
             factory_url: factory_url.to_owned(),
@@ -260,9 +268,14 @@ impl Parts<'_> {
 
     /// The API Gateway stand-in in front of sales-api, warehouse-restock and admin-api (its
     /// routes IAM-authorized: SigV4, the local operator's key).
+    /// The public API (buyers, operators) and the factory's lane (its callback alone), each
+    /// throttled as its API Gateway stage is where the options ask: the public API by the
+    /// stage's `apiThrottle*` per route and `adminThrottle*` on the operators' routes, the
+    /// lane by `callbackThrottle*`.
     fn serve_api(
         &mut self,
         listener: tokio::net::TcpListener,
+        lane: tokio::net::TcpListener,
         d: &Deployment<'_, String>,
     ) -> anyhow::Result<()> {
         let stage = self.stage();
@@ -272,7 +285,30 @@ impl Parts<'_> {
             &stage.warehouse_restock(d),
         )?;
         let admin = apps::admin_api(&self.aws_for(Function::AdminApi), &stage.admin_api(d))?;
-        let gw = Gateway {
+        let c = &stage.capacity;
+        let limit = |rate: u32, burst: u32| gateway::Limit {
+            rate: f64::from(rate),
+            burst: f64::from(burst),
+        };
+        let throttled = self.options.throttled;
+        let public_throttles = throttled.then(|| {
+            let admin = donut_contract::routes::ROUTES
+                .iter()
+                .filter(|(_, f)| donut_contract::routes::requires_iam(*f))
+                .map(|(key, _)| (*key, limit(c.admin_throttle_rate, c.admin_throttle_burst)))
+                .collect();
+            Arc::new(gateway::Throttles::new(
+                limit(c.api_throttle_rate, c.api_throttle_burst),
+                admin,
+            ))
+        });
+        let lane_throttles = throttled.then(|| {
+            Arc::new(gateway::Throttles::new(
+                limit(c.callback_throttle_rate, c.callback_throttle_burst),
+                Vec::new(),
+            ))
+        });
+        let public = Gateway {
             sales_api: invoker(Arc::new(sales)),
             warehouse_restock: invoker(Arc::new(restock)),
             admin_api: invoker(Arc::new(admin)),
@@ -282,13 +318,26 @@ impl Parts<'_> {
             )]),
             iam: Arc::new(gateway::IamAuthorization::local(&stage.region)),
             jwt: None,
+            throttles: public_throttles,
+            serves: gateway::public_routes,
         };
-        let stop = self.stopped();
-        self.tasks.push(tokio::spawn(async move {
-            if let Err(e) = gateway::serve(listener, gw, stop).await {
-                tracing::error!(error = %e, "the API gateway stopped");
-            }
-        }));
+        let factory_lane = Gateway {
+            static_json: Arc::new(Vec::new()),
+            throttles: lane_throttles,
+            serves: gateway::factory_lane,
+            ..public.clone()
+        };
+        for (name, listener, gw) in [
+            ("the API gateway", listener, public),
+            ("the factory's lane", lane, factory_lane),
+        ] {
+            let stop = self.stopped();
+            self.tasks.push(tokio::spawn(async move {
+                if let Err(e) = gateway::serve(listener, gw, stop).await {
+                    tracing::error!(error = %e, "{name} stopped");
+                }
+            }));
+        }
         Ok(())
     }
 }
@@ -417,6 +466,15 @@ impl LocalSystem {
                 )
             })?;
         let api_url = format!("http://{}", listener.local_addr()?);
+        let lane = tokio::net::TcpListener::bind(options.factory_lane_addr)
+            .await
+            .with_context(|| {
+                format!(
+                    "the factory lane's port {} is taken: is another `make up` running?",
+                    options.factory_lane_addr
+                )
+            })?;
+        let factory_lane_url = format!("http://{}", lane.local_addr()?);
 
         let (shutdown, _) = watch::channel(false);
         let mut parts = Parts {
@@ -429,7 +487,7 @@ impl LocalSystem {
         // Every function's settings made from the stage config, as the infra program makes
         // them; migrate logs in as the master user, every other function as the user it makes.
         let factory_url = factory.url();
-        let deployment = parts.deployment(&database, &api_url, &factory_url);
+        let deployment = parts.deployment(&database, &factory_lane_url, &factory_url);
         timed(
             progress,
             "database: migrate (schema, the functions' user, seed)",
@@ -451,14 +509,15 @@ impl LocalSystem {
             },
         )
         .await?;
-        timed(progress, "API gateway", async {
-            parts.serve_api(listener, &deployment)
+        timed(progress, "API gateway, the factory's lane", async {
+            parts.serve_api(listener, lane, &deployment)
         })
         .await?;
 
         Ok(Self {
             prefix: options.prefix.clone(),
             api_url,
+            factory_lane_url,
             factory_url: factory.url(),
             resources: parts.resources,
             aws: parts.aws,

@@ -86,7 +86,40 @@ pub async fn spawn_stack_watched(
         TestDb::with_shelves(shelves).await,
         aws_endpoint(),
         knobs,
-        policy,
+        Setup {
+            watchdog: policy,
+            ..Setup::default()
+        },
+    )
+    .await
+}
+
+/// How a test's stack differs from the default one.
+pub struct Setup {
+    pub watchdog: WatchdogPolicy,
+    /// The gateways throttle as the stage's API Gateway stages do.
+    pub throttled: bool,
+    /// Changes to the dev stage's config.
+    pub stage: fn(&mut StageConfig),
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            watchdog: WATCHDOG,
+            throttled: false,
+            stage: |_| {},
+        }
+    }
+}
+
+/// A stack set up as `setup` says.
+pub async fn spawn_stack_set_up(shelves: &[Shelf], knobs: Knobs, setup: Setup) -> TestStack {
+    start(
+        TestDb::with_shelves(shelves).await,
+        aws_endpoint(),
+        knobs,
+        setup,
     )
     .await
 }
@@ -94,6 +127,11 @@ pub async fn spawn_stack_watched(
 impl TestStack {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.stack.api_url)
+    }
+
+    /// A path on the factory's lane (the API of its callback alone).
+    pub fn lane_url(&self, path: &str) -> String {
+        format!("{}{path}", self.stack.factory_lane_url)
     }
 
     /// Buys, sending `reference` as the buyer's own `x-correlation-id`.
@@ -288,20 +326,16 @@ impl Drop for Proxy {
 
 /// Like [`spawn_stack`], with the database and the AWS endpoint given.
 pub async fn spawn_stack_with(db: TestDb, aws_endpoint: String, knobs: Knobs) -> TestStack {
-    start(db, aws_endpoint, knobs, WATCHDOG).await
+    start(db, aws_endpoint, knobs, Setup::default()).await
 }
 
-async fn start(
-    db: TestDb,
-    aws_endpoint: String,
-    knobs: Knobs,
-    watchdog: WatchdogPolicy,
-) -> TestStack {
+async fn start(db: TestDb, aws_endpoint: String, knobs: Knobs, setup: Setup) -> TestStack {
     log_file();
     let mut stage = StageConfig::from_stack_file("dev", &root().join("Pulumi.dev.yaml"))
         .expect("Pulumi.dev.yaml");
     // A hanging factory costs the request timeout per try: keep it short in tests.
     stage.factory_timeout_ms = 1000;
+    (setup.stage)(&mut stage);
     let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
     let id = uuid::Uuid::new_v4().simple().to_string();
     let app_user = format!("fn_{}", &id[..12]);
@@ -314,13 +348,15 @@ async fn start(
         operator_user: format!("op_{}", &id[..12]),
         aws_endpoint,
         api_addr: any_port,
+        factory_lane_addr: any_port,
+        throttled: setup.throttled,
         factory_addr: any_port,
         factory_knobs: knobs,
         factory_seed: Some(42),
         visibility_timeout_seconds: 2,
         alarm_period_seconds: 10,
         relay_interval: Duration::from_millis(250),
-        watchdog,
+        watchdog: setup.watchdog,
         seed_products: false,
     };
     let stack = LocalSystem::start(options, &mut |_, _| {})

@@ -342,7 +342,7 @@ async fn forged_callbacks_are_refused_at_the_gateway_and_change_nothing() {
     ] {
         let r = t
             .http
-            .post(t.url(&format!("/factory/callback/{id}{query}")))
+            .post(t.lane_url(&format!("/factory/callback/{id}{query}")))
             .json(&notice)
             .send()
             .await

@@ -525,6 +525,8 @@ pub async fn http(
             iam: Arc::new(donut_local::gateway::IamAuthorization::local("us-east-1")),
             // The stages' buyers are anonymous by default: no token is checked.
             jwt: None,
+            throttles: None,
+            serves: donut_local::gateway::all_routes,
         };
         tokio::spawn(donut_local::gateway::serve(listener, gateway, async move {
             let _ = stopped.await;

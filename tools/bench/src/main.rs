@@ -63,6 +63,8 @@ async fn main() -> anyhow::Result<()> {
             operator_user: format!("bop_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
             aws_endpoint: aws,
             api_addr: any,
+            factory_lane_addr: any,
+            throttled: false,
             factory_addr: any,
             factory_knobs: Knobs {
                 delay_ms: FACTORY_DELAY.as_millis() as u64,

@@ -431,6 +431,8 @@ mod tests {
             static_json: std::sync::Arc::new(Vec::new()),
             iam: std::sync::Arc::new(IamAuthorization::local(REGION)),
             jwt: None,
+            throttles: None,
+            serves: donut_local::gateway::all_routes,
         };
         let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(serve(listener, gateway, async move {

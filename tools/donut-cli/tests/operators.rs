@@ -53,6 +53,8 @@ impl Stack {
             operator_user: format!("op_{}", &id[..12]),
             aws_endpoint: aws_endpoint(),
             api_addr: any_port,
+            factory_lane_addr: any_port,
+            throttled: false,
             factory_addr: any_port,
             factory_knobs: Knobs {
                 delay_ms: 300,
