@@ -4,6 +4,7 @@
 mod admin;
 mod bad_input;
 mod faults;
+mod lane;
 mod load_smoke;
 mod pipeline;
 mod rotation;
