@@ -419,15 +419,32 @@ async fn get_knobs(State(sim): State<Simulator>) -> Json<Knobs> {
     Json(sim.inner.lock().expect("simulator state").knobs.clone())
 }
 
+/// Changes the knobs the body names and only those (`{"fail_rate": 1}` leaves the delay as it
+/// is); a name that is not a knob, or a value out of range, changes nothing (400).
 async fn put_knobs(
     State(sim): State<Simulator>,
-    Json(knobs): Json<Knobs>,
+    Json(change): Json<serde_json::Value>,
 ) -> (StatusCode, Json<serde_json::Value>) {
+    let mut inner = sim.inner.lock().expect("simulator state");
+    let mut merged = serde_json::to_value(&inner.knobs).expect("serialisable");
+    let Some(change) = change.as_object() else {
+        return error(StatusCode::BAD_REQUEST, "a JSON object of knobs to change");
+    };
+    for (name, value) in change {
+        match merged.get_mut(name) {
+            Some(knob) => *knob = value.clone(),
+            None => return error(StatusCode::BAD_REQUEST, format!("no knob {name:?}")),
+        }
+    }
+    let knobs: Knobs = match serde_json::from_value(merged) {
+        Ok(knobs) => knobs,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+    };
     if let Err(e) = knobs.validate() {
         return error(StatusCode::BAD_REQUEST, e.to_string());
     }
     tracing::info!(?knobs, "knobs changed");
-    sim.inner.lock().expect("simulator state").knobs = knobs.clone();
+    inner.knobs = knobs.clone();
     (
         StatusCode::OK,
         Json(serde_json::to_value(knobs).expect("serialisable")),
