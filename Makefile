@@ -25,8 +25,8 @@ engine: ## the Pulumi CLI from Go modules + the test stand-ins (language host, A
 deploy: ## zips + program, then `pulumi up` of STAGE (default dev) with the Pulumi CLI on your PATH
 	@scripts/deploy.sh $(or $(STAGE),dev)
 
-smoke: ## after a deploy, STAGE=dev|prod (its stack outputs); without STAGE, a running `make up`
-	@cargo run -q -p donut-cli -- $(if $(STAGE),--aws --stage $(STAGE)) smoke
+smoke: ## after a deploy, STAGE=dev|prod (its stack outputs; prod: SMOKE_FLAGS=--real-shop); without STAGE, a running `make up`
+	@cargo run -q -p donut-cli -- $(if $(STAGE),--aws --stage $(STAGE)) smoke $(SMOKE_FLAGS)
 
 bench: ## benchmarks beside their baselines → bench/results/<date>.md (+ latency SVG)
 	@scripts/bench.sh

@@ -149,6 +149,11 @@ enum Command {
         /// lists a new metric within 15 minutes).
         #[arg(long)]
         alarm_metrics_grace_seconds: Option<u64>,
+        /// A deployed stage whose factory is the real one (no simulator: a shop selling to real
+        /// buyers) is refused unless this is given: the smoke test buys real units there (up to
+        /// `--max-units`, put back afterwards) and the real factory makes real donuts.
+        #[arg(long)]
+        real_shop: bool,
     },
     /// Ops' side of things.
     Ops {
@@ -510,10 +515,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             skip_ops,
             ops_timeout_seconds,
             alarm_metrics_grace_seconds,
+            real_shop,
         } => {
             let stage = stage(&cli)?;
             let aws = aws(&cli, &stage).await;
             let outputs = deployed_outputs(&cli)?;
+            let real_factory = !matches!(stage.factory, donut_config::LegacyFactory::Simulator(_));
+            if outputs.is_some() && real_factory && !*real_shop {
+                anyhow::bail!(
+                    "stage {} calls the real factory: the smoke test would buy up to {max_units} \
+                     real units from its shop (put back afterwards) and have the factory make \
+                     real donuts. Run it there on purpose: `make smoke STAGE={} \
+                     SMOKE_FLAGS=--real-shop` (and `--max-units` to bound it)",
+                    stage.stage,
+                    stage.stage
+                );
+            }
             let api_url = api_url(&cli, outputs.as_ref())?;
             // Without the queues (no AWS access from here), the other steps still run.
             let queues = match queues_of(&aws, &stage, outputs.as_ref()).await {
