@@ -4,7 +4,9 @@
 # server errors, undocumented status codes and response-schema conformance.
 #
 # Expects MariaDB and LocalStack up (scripts/services.sh start, with the same DONUT_* ports);
-# starts donut-local on DONUT_API_PORT (18080 here), runs, stops it.
+# starts donut-local on DONUT_API_PORT (18080 here), runs, stops it. Its stack is its own —
+# database `donut_contract`, LocalStack prefix `donut-contract`, database users of its own — so
+# it runs beside `make up` and changes nothing of it.
 #
 # Excluded: POST /factory/callback/{id} — every request needs an HMAC token made with the
 # stack's secret, which a schema-driven fuzzer cannot make; that route is covered by the
@@ -16,6 +18,9 @@ LOCAL=${DONUT_LOCAL_DIR:-$ROOT/.local}
 VENV=$LOCAL/venv-schemathesis
 API_PORT=${DONUT_API_PORT:-18080}
 export DONUT_API_PORT=$API_PORT DONUT_FACTORY_PORT=${DONUT_FACTORY_PORT:-18090} DONUT_QUIET=1 FACTORY_DELAY_MS=200
+export DONUT_FACTORY_LANE_PORT=${DONUT_FACTORY_LANE_PORT:-18081}
+export DONUT_PREFIX=donut-contract DONUT_APP_USER=contract_app DONUT_OPERATOR_USER=contract_op
+export DATABASE_URL=mysql://donut:donut@127.0.0.1:${DONUT_DB_PORT:-3307}/donut_contract
 
 stamp=$VENV/.requirements.sha256
 want=$(sha256sum tests/contract/requirements.txt | cut -d' ' -f1)

@@ -58,11 +58,19 @@ async fn main() -> anyhow::Result<()> {
     let visibility_timeout_seconds: u32 = env_or("DONUT_VISIBILITY_TIMEOUT", 5)?;
     let relay_interval = Duration::from_secs(1);
     let deadline = Duration::from_secs(env_or("DONUT_FACTORY_DEADLINE", 30)?);
+    // A second stack beside `make up` (the contract run) takes a prefix, a database and users of
+    // its own, so it changes nothing of the first.
     let options = SystemOptions {
-        prefix: stage.prefix(),
+        prefix: env_or("DONUT_PREFIX", stage.prefix())?,
         database_url,
-        app_user: donut_config::settings::APP_DB_USER.to_owned(),
-        operator_user: donut_config::settings::OPERATOR_DB_USER.to_owned(),
+        app_user: env_or(
+            "DONUT_APP_USER",
+            donut_config::settings::APP_DB_USER.to_owned(),
+        )?,
+        operator_user: env_or(
+            "DONUT_OPERATOR_USER",
+            donut_config::settings::OPERATOR_DB_USER.to_owned(),
+        )?,
         aws_endpoint: format!(
             "http://127.0.0.1:{}",
             env_or::<u16>("DONUT_LOCALSTACK_PORT", 4566)?
