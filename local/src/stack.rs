@@ -317,7 +317,18 @@ impl Parts<'_> {
                 donut_api::contract::openapi_json(stage.max_quantity),
             )]),
             iam: Arc::new(gateway::IamAuthorization::local(&stage.region)),
-            jwt: None,
+            // The stage's issuer and audience, the local issuer's keys (its test-only key signs
+            // the tokens `donut-cli buyer token` makes): API Gateway's checks, local keys.
+            jwt: stage.buyer_auth.as_ref().map(|auth| {
+                let audiences: Vec<&str> = auth.audience.iter().map(String::as_str).collect();
+                Arc::new(gateway::JwtAuthorization {
+                    authorizer: donut_apigw::jwt::local_issuer::authorizer(
+                        &auth.issuer,
+                        &audiences,
+                    ),
+                    requires: donut_config::routes::takes_buyer_authorizer,
+                })
+            }),
             throttles: public_throttles,
             serves: gateway::public_routes,
         };

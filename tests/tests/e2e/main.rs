@@ -3,6 +3,7 @@
 
 mod admin;
 mod bad_input;
+mod buyers;
 mod faults;
 mod lane;
 mod load_smoke;
