@@ -155,6 +155,18 @@ enum Command {
         #[arg(long)]
         real_shop: bool,
     },
+    /// A buyer's token for the local stack of a stage with `buyerAuth`: signed by the local
+    /// issuer (a test-only key the local gateway trusts, nothing on AWS does), the stage's issuer
+    /// and first audience. Print it, then `curl -H "Authorization: Bearer $(donut-cli buyer-token
+    /// --sub ann)" …`.
+    BuyerToken {
+        /// The buyer (the token's `sub`).
+        #[arg(long)]
+        sub: String,
+        /// How long it is good for.
+        #[arg(long, default_value_t = 3600)]
+        ttl_seconds: u64,
+    },
     /// Ops' side of things.
     Ops {
         #[command(subcommand)]
@@ -441,6 +453,33 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
+        Command::BuyerToken { sub, ttl_seconds } => {
+            let stage = stage(&cli)?;
+            anyhow::ensure!(
+                !cli.aws && cli.outputs.is_none(),
+                "buyer-token mints for the local stack only: on AWS a buyer's token is the \
+                 identity provider's"
+            );
+            let auth = stage.buyer_auth.as_ref().with_context(|| {
+                format!(
+                    "stage {} has no buyerAuth: its buyers are anonymous",
+                    stage.stage
+                )
+            })?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_secs();
+            println!(
+                "{}",
+                donut_apigw::jwt::local_issuer::mint(&serde_json::json!({
+                    "iss": auth.issuer,
+                    "aud": auth.audience.first(),
+                    "sub": sub,
+                    "iat": now,
+                    "exp": now + ttl_seconds,
+                }))
+            );
+        }
         Command::Ops {
             action: OpsAction::Inbox,
         } => print_inbox(&inbox(&cli.endpoint).await?),
