@@ -53,6 +53,7 @@ SENSITIVE = "(sensitive: only its ciphertext is in the Pulumi state)"
 # module's (aws_db_...). A type missing here stops the script: add it from that table.
 TF_TYPES = {
     "aws:apigatewayv2/api:Api": "aws_apigatewayv2_api",
+    "aws:apigatewayv2/authorizer:Authorizer": "aws_apigatewayv2_authorizer",
     "aws:apigatewayv2/integration:Integration": "aws_apigatewayv2_integration",
     "aws:apigatewayv2/route:Route": "aws_apigatewayv2_route",
     "aws:apigatewayv2/stage:Stage": "aws_apigatewayv2_stage",
@@ -62,7 +63,9 @@ TF_TYPES = {
     "aws:cloudwatch/logGroup:LogGroup": "aws_cloudwatch_log_group",
     "aws:cloudwatch/metricAlarm:MetricAlarm": "aws_cloudwatch_metric_alarm",
     "aws:cloudwatch/queryDefinition:QueryDefinition": "aws_cloudwatch_query_definition",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "aws_default_security_group",
     "aws:ec2/eip:Eip": "aws_eip",
+    "aws:ec2/flowLog:FlowLog": "aws_flow_log",
     "aws:ec2/internetGateway:InternetGateway": "aws_internet_gateway",
     "aws:ec2/natGateway:NatGateway": "aws_nat_gateway",
     "aws:ec2/routeTable:RouteTable": "aws_route_table",
@@ -74,6 +77,7 @@ TF_TYPES = {
     "aws:iam/policy:Policy": "aws_iam_policy",
     "aws:iam/role:Role": "aws_iam_role",
     "aws:iam/rolePolicy:RolePolicy": "aws_iam_role_policy",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "aws_iam_role_policy_attachment",
     "aws:kms/key:Key": "aws_kms_key",
     "aws:lambda/eventSourceMapping:EventSourceMapping": "aws_lambda_event_source_mapping",
     "aws:lambda/function:Function": "aws_lambda_function",
@@ -88,6 +92,7 @@ TF_TYPES = {
     "aws:rds/proxyTarget:ProxyTarget": "aws_db_proxy_target",
     "aws:rds/subnetGroup:SubnetGroup": "aws_db_subnet_group",
     "aws:secretsmanager/secret:Secret": "aws_secretsmanager_secret",
+    "aws:secretsmanager/secretPolicy:SecretPolicy": "aws_secretsmanager_secret_policy",
     "aws:secretsmanager/secretVersion:SecretVersion": "aws_secretsmanager_secret_version",
     "aws:sns/topic:Topic": "aws_sns_topic",
     "aws:sns/topicSubscription:TopicSubscription": "aws_sns_topic_subscription",

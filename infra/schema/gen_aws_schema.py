@@ -22,10 +22,12 @@ import zipfile
 
 # Python module directory -> resource files used by the infra program.
 RESOURCES = {
-    "apigatewayv2": ["api", "integration", "route", "stage"],
+    "apigatewayv2": ["api", "authorizer", "integration", "route", "stage"],
     "cloudwatch": ["dashboard", "event_rule", "event_target", "log_group", "metric_alarm", "query_definition"],
     "ec2": [
+        "default_security_group",
         "eip",
+        "flow_log",
         "internet_gateway",
         "nat_gateway",
         "route_table",
@@ -35,11 +37,11 @@ RESOURCES = {
         "vpc",
         "vpc_endpoint",
     ],
-    "iam": ["policy", "role", "role_policy"],
+    "iam": ["policy", "role", "role_policy", "role_policy_attachment"],
     "kms": ["key"],
     "lambda_": ["event_source_mapping", "function", "function_event_invoke_config", "function_url", "invocation", "permission"],
     "rds": ["instance", "parameter_group", "proxy", "proxy_default_target_group", "proxy_target", "subnet_group"],
-    "secretsmanager": ["secret", "secret_version"],
+    "secretsmanager": ["secret", "secret_policy", "secret_version"],
     "sns": ["topic", "topic_subscription"],
     "sqs": ["queue", "queue_policy"],
 }

@@ -3,7 +3,8 @@
 //! integrated with its function, plus access logs. The operators' routes (`/admin/…`,
 //! `routes::requires_iam`) take API Gateway's IAM authorization and a throttle of their own;
 //! the managed policy ops attach to their role allows `execute-api:Invoke` on them and on
-//! nothing else.
+//! nothing else. Where the stage configures one (`buyerAuth`), a JWT authorizer guards the
+//! buyers' order routes (`routes::takes_buyer_authorizer`).
 
 use std::collections::HashMap;
 
@@ -13,15 +14,20 @@ use serde_json::json;
 use crate::Stack;
 use crate::compute::Compute;
 use crate::iam::{Statement, document};
-use donut_config::Function;
-use donut_config::routes::requires_iam;
-use donut_infra_aws::apigatewayv2::{api, integration, route, stage};
+use donut_config::routes::{requires_iam, takes_buyer_authorizer};
+use donut_config::{BuyerAuth, Function};
+use donut_infra_aws::apigatewayv2::{api, authorizer, integration, route, stage};
 use donut_infra_aws::cloudwatch::log_group;
 use donut_infra_aws::iam::policy;
 use donut_infra_aws::lambda::permission;
 use donut_infra_aws::types::apigatewayv2::{
-    StageAccessLogSettings, StageDefaultRouteSettings, StageRouteSetting,
+    AuthorizerJwtConfiguration, StageAccessLogSettings, StageDefaultRouteSettings,
+    StageRouteSetting,
 };
+
+/// Where a buyer's token is: the `Authorization` header, the token alone or after `Bearer `
+/// (API Gateway's JWT authorizers take either).
+pub const BUYER_TOKEN_SOURCE: &str = "$request.header.Authorization";
 
 /// The API before its routes: what the functions need to know of it (its URL).
 pub struct HttpApi {
@@ -43,14 +49,46 @@ pub struct Api {
 }
 
 /// API Gateway's authorization of a route: IAM (SigV4, the caller's policy must allow
-/// `execute-api:Invoke` on it) for the operators' function, none for the others (the buyers'
-/// routes are public; the factory's callback carries its own capability token).
-pub fn authorization_type(function: Function) -> &'static str {
+/// `execute-api:Invoke` on it) for the operators' function; a JWT for the buyers' order routes
+/// where the stage has a buyer authorizer (`buyer_authorizer`); none for the others (the
+/// catalogue is public; the factory's callback carries its own capability token).
+pub fn authorization_type(
+    route_key: &str,
+    function: Function,
+    buyer_authorizer: bool,
+) -> &'static str {
     if requires_iam(function) {
         "AWS_IAM"
+    } else if buyer_authorizer && takes_buyer_authorizer(route_key) {
+        "JWT"
     } else {
         "NONE"
     }
+}
+
+/// The buyers' JWT authorizer of the API (`buyerAuth`): the token in the `Authorization`
+/// header, issued by the stage's issuer for one of its audiences. Returns its id.
+fn declare_buyer_authorizer(
+    stack: &Stack,
+    api_id: &Output<String>,
+    auth: &BuyerAuth,
+) -> Output<String> {
+    authorizer::create(
+        stack.ctx,
+        &stack.name("buyer-authorizer"),
+        authorizer::AuthorizerArgs::builder()
+            .api_id(api_id.clone())
+            .authorizer_type("JWT")
+            .identity_sources(vec![BUYER_TOKEN_SOURCE.to_owned()])
+            .jwt_configuration(
+                AuthorizerJwtConfiguration::builder()
+                    .issuer(auth.issuer.clone())
+                    .audiences(auth.audience.clone())
+                    .build_struct(),
+            )
+            .build_struct(),
+    )
+    .id
 }
 
 /// The requests a route key serves, as an `execute-api:Invoke` resource names them after
@@ -84,12 +122,14 @@ pub fn declare_api(stack: &Stack) -> HttpApi {
             .description("Donut-States Sales API and factory callback")
             .build_struct(),
     );
+    // The record of who called what (source IP, route, status): kept as long as the stage
+    // keeps such records (`accessLogRetentionDays`), not as long as the functions' logs.
     let logs = log_group::create(
         ctx,
         &stack.name("api-access-logs"),
         log_group::LogGroupArgs::builder()
             .tags(stack.tags())
-            .retention_in_days(stack.config.log_retention_days as i32)
+            .retention_in_days(stack.config.access_log_retention_days as i32)
             .build_struct(),
     );
     HttpApi {
@@ -143,18 +183,29 @@ pub fn declare_routes(stack: &Stack, api: HttpApi, compute: &Compute) -> Api {
         );
         integrations.insert(function_key, created.id);
     }
+    let buyer_authorizer = stack
+        .config
+        .buyer_auth
+        .as_ref()
+        .map(|auth| declare_buyer_authorizer(stack, &api.id, auth));
     for (route_key, target) in donut_config::routes::ROUTES {
         let function_key = target.name();
         let resource_name = route_key
             .to_lowercase()
             .replace(|c: char| !c.is_ascii_alphanumeric(), "-");
+        let authorization = authorization_type(route_key, *target, buyer_authorizer.is_some());
         let created = route::create(
             ctx,
             &stack.name(&format!("route-{}", resource_name.trim_matches('-'))),
             route::RouteArgs::builder()
                 .api_id(api.id.clone())
                 .route_key(*route_key)
-                .authorization_type(authorization_type(*target))
+                .authorization_type(authorization)
+                .maybe_authorizer_id(
+                    (authorization == "JWT")
+                        .then(|| buyer_authorizer.clone())
+                        .flatten(),
+                )
                 .target(integrations[function_key].map(|id| format!("integrations/{id}")))
                 .build_struct(),
         );

@@ -15,7 +15,7 @@ use pulumi_gestalt_rust::Output;
 use serde_json::json;
 
 use crate::Stack;
-use crate::data::{DB_NAME, DB_PORT, Data};
+use crate::data::{DB_NAME, DB_PORT, Data, Secret};
 use crate::iam::{self, Statement, function_role};
 use crate::messaging::Messaging;
 use crate::network::Network;
@@ -35,6 +35,20 @@ pub const RDS_CA_IN_PACKAGE: &str = "/var/task/rds-ca.pem";
 /// The functions the sweep schedule invokes.
 pub const SCHEDULED: [Function; 2] = [Function::OutboxRelay, Function::FactoryWatchdog];
 
+/// The stack's secrets each function reads: its role may read them, and each secret's
+/// resource policy lets in the roles of exactly these functions (`crate::secrets`). Migrate
+/// also keeps both logins and reads the RDS-managed master secret.
+pub fn secrets_read_by(function: Function) -> &'static [Secret] {
+    match function {
+        Function::SalesApi | Function::OutboxRelay => &[Secret::AppLogin],
+        Function::AdminApi => &[Secret::OperatorLogin],
+        Function::WarehouseRestock | Function::FactoryRequester | Function::FactoryWatchdog => {
+            &[Secret::AppLogin, Secret::CallbackKey]
+        }
+        Function::Migrate => &[Secret::AppLogin, Secret::OperatorLogin],
+    }
+}
+
 /// What a scheduled run leaves of its period unused: the time EventBridge and Lambda's event
 /// queue may take to deliver the next run.
 const SCHEDULE_MARGIN_SECONDS: u32 = 10;
@@ -53,6 +67,8 @@ const FILE_ARCHIVE_SIG: &str = "0def7320c3a5731c473e5ecbe6d01bc7";
 pub struct Deployed {
     pub name: Output<String>,
     pub arn: Output<String>,
+    /// Its role's ARN (what `aws:PrincipalArn` names its calls by), once its policy exists.
+    pub role_arn: Output<String>,
     /// The function's log group, once it exists.
     pub log_group: Output<String>,
 }
@@ -102,11 +118,22 @@ fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Deployed {
     let kind = spec.function;
     // Only the functions that call the factory may reach the internet beyond the AWS APIs.
     let calls_factory = matches!(kind, Function::FactoryRequester | Function::FactoryWatchdog);
-    let sg = if calls_factory {
-        &network.factory_caller_sg_id
+    let (sg, sg_arn) = if calls_factory {
+        (
+            &network.factory_caller_sg_id,
+            &network.factory_caller_sg_arn,
+        )
     } else {
-        &network.lambda_sg_id
+        (&network.lambda_sg_id, &network.lambda_sg_arn)
     };
+    // Lambda makes the function's network interfaces in its subnets with its security group.
+    let mut statements = spec.statements;
+    statements.extend(iam::vpc_access(
+        &stack.config.region,
+        &network.account_id,
+        &network.private_subnet_arns,
+        sg_arn,
+    ));
     let vpc = pulumi_gestalt_rust::pulumi_combine!(network.private_subnet_ids.clone(), sg.clone())
         .map(|(subnets, sg)| {
             FunctionVpcConfig::builder()
@@ -121,7 +148,7 @@ fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Deployed {
             description: spec.description,
             timeout_seconds: spec.timeout_seconds,
             env: spec.env,
-            statements: spec.statements,
+            statements,
             vpc: Some(vpc),
             // Its calls leave the VPC by routes that must exist before it runs (a first `up`
             // runs the migration as soon as migrate exists).
@@ -138,6 +165,7 @@ pub struct Lambda {
     pub description: &'static str,
     pub timeout_seconds: i32,
     pub env: Vec<(&'static str, Output<String>)>,
+    /// What its role allows (a function in the VPC: with [`iam::vpc_access`]'s statements).
     pub statements: Vec<Statement>,
     /// In the stack's VPC (its subnets and security group), or on Lambda's own network.
     pub vpc: Option<Output<FunctionVpcConfig>>,
@@ -165,9 +193,6 @@ pub fn declare_lambda(stack: &Stack, spec: Lambda) -> Deployed {
         &["logs:CreateLogStream", "logs:PutLogEvents"],
         vec![logs.arn.map(|arn| format!("{arn}:*"))],
     ));
-    if spec.vpc.is_some() {
-        statements.push(iam::vpc_access());
-    }
     statements.push(iam::tracing());
     let role = function_role(stack, name, statements);
     let zip = package(stack, name);
@@ -207,6 +232,7 @@ pub fn declare_lambda(stack: &Stack, spec: Lambda) -> Deployed {
     Deployed {
         name: created.name,
         arn: created.arn,
+        role_arn: role.arn,
         log_group: logs.name,
     }
 }
@@ -257,10 +283,14 @@ pub fn declare(
         factory_url: factory_url.clone(),
     };
     let plain = |value: String| known(value);
-    let db_secret = || {
+    // The secrets a serving function reads (`secrets_read_by`).
+    let its_secrets = |function: Function| {
         Statement::new(
             &["secretsmanager:GetSecretValue"],
-            vec![data.app_db_secret_arn.clone()],
+            secrets_read_by(function)
+                .iter()
+                .map(|secret| data.arn_of(*secret))
+                .collect(),
         )
     };
     let publish = || Statement::new(&["sns:Publish"], vec![messaging.topic_arn.clone()]);
@@ -269,12 +299,6 @@ pub fn declare(
         Statement::new(
             &["kms:GenerateDataKey", "kms:Decrypt"],
             vec![messaging.topic_key_arn.clone()],
-        )
-    };
-    let callback_secret = || {
-        Statement::new(
-            &["secretsmanager:GetSecretValue"],
-            vec![data.callback_secret_arn.clone()],
         )
     };
 
@@ -306,10 +330,10 @@ pub fn declare(
                         "secretsmanager:GetSecretValue",
                         "secretsmanager:PutSecretValue",
                     ],
-                    vec![
-                        data.app_db_secret_arn.clone(),
-                        data.operator_db_secret_arn.clone(),
-                    ],
+                    secrets_read_by(Function::Migrate)
+                        .iter()
+                        .map(|secret| data.arn_of(*secret))
+                        .collect(),
                 ),
                 // GetRandomPassword has no resource to name.
                 Statement::new(
@@ -327,7 +351,7 @@ pub fn declare(
             description: "Sales API: orders and stock levels",
             timeout_seconds: 10,
             env: settings::SalesApi::to_env(&c.sales_api(&deployment), &plain),
-            statements: vec![db_secret(), publish(), topic_key()],
+            statements: vec![its_secrets(Function::SalesApi), publish(), topic_key()],
         },
         Spec {
             function: Function::AdminApi,
@@ -336,21 +360,14 @@ pub fn declare(
             env: settings::AdminApi::to_env(&c.admin_api(&deployment), &plain),
             // Its own login only (never the functions'); an adjustment's stock-out is published
             // at once, as a sale's is.
-            statements: vec![
-                Statement::new(
-                    &["secretsmanager:GetSecretValue"],
-                    vec![data.operator_db_secret_arn.clone()],
-                ),
-                publish(),
-                topic_key(),
-            ],
+            statements: vec![its_secrets(Function::AdminApi), publish(), topic_key()],
         },
         Spec {
             function: Function::WarehouseRestock,
             description: "The legacy factory's signed callback: restocks once per factory order",
             timeout_seconds: 10,
             env: settings::WarehouseRestock::to_env(&c.warehouse_restock(&deployment), &plain),
-            statements: vec![db_secret(), callback_secret()],
+            statements: vec![its_secrets(Function::WarehouseRestock)],
         },
         Spec {
             function: Function::FactoryRequester,
@@ -358,8 +375,7 @@ pub fn declare(
             timeout_seconds: c.queue.requester_timeout_seconds as i32,
             env: settings::FactoryRequester::to_env(&c.factory_requester(&deployment), &plain),
             statements: vec![
-                db_secret(),
-                callback_secret(),
+                its_secrets(Function::FactoryRequester),
                 // A failed message's visibility runs out by itself. `infra/tests/least_privilege.rs`
                 // holds the calls seen to these.
                 iam::queue_consumer(&messaging.queue_arn),
@@ -370,7 +386,7 @@ pub fn declare(
             description: "Publishes stock-out events the outbox still holds",
             timeout_seconds: sweep_timeout_seconds(c) as i32,
             env: settings::OutboxRelay::to_env(&c.outbox_relay(&deployment), &plain),
-            statements: vec![db_secret(), publish(), topic_key()],
+            statements: vec![its_secrets(Function::OutboxRelay), publish(), topic_key()],
         },
         Spec {
             function: Function::FactoryWatchdog,
@@ -378,8 +394,7 @@ pub fn declare(
             timeout_seconds: sweep_timeout_seconds(c) as i32,
             env: settings::FactoryWatchdog::to_env(&c.factory_watchdog(&deployment), &plain),
             statements: vec![
-                db_secret(),
-                callback_secret(),
+                its_secrets(Function::FactoryWatchdog),
                 Statement::new(&["sns:Publish"], vec![messaging.ops_topic_arn.clone()]),
                 topic_key(),
             ],

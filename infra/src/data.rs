@@ -1,5 +1,8 @@
 //! The warehouse: RDS MySQL in the private subnets, encrypted, its master password made by
-//! RDS and kept in Secrets Manager; Multi-AZ, deletion protection and backups per stage.
+//! RDS and kept in Secrets Manager; Multi-AZ, deletion protection and backups per stage; its
+//! tags copied to its snapshots, minor versions applied in the maintenance window; where the
+//! stage asks, Enhanced Monitoring (`dbMonitoringIntervalSeconds`, with a monitoring role) and
+//! its logs in CloudWatch Logs (`dbLogExports`).
 //! Plus the callback secret, from the stack's encrypted config, the functions' own login, the
 //! operators' function's own login, and where the stage asks for one (`dbProxy`) an RDS Proxy
 //! in front of the instance.
@@ -7,9 +10,9 @@
 use pulumi_gestalt_rust::Output;
 
 use crate::Stack;
-use crate::iam::{Statement, document, trust};
+use crate::iam::{Statement, document, trust, trust_from};
 use crate::network::Network;
-use donut_infra_aws::iam::{role, role_policy};
+use donut_infra_aws::iam::{role, role_policy, role_policy_attachment};
 use donut_infra_aws::rds::proxy as db_proxy;
 use donut_infra_aws::rds::{
     instance, parameter_group, proxy_default_target_group, proxy_target, subnet_group,
@@ -23,6 +26,38 @@ pub const DB_NAME: &str = "donut";
 pub const DB_PORT: i32 = 3306;
 pub const DB_ENGINE_VERSION: &str = "8.4";
 const DB_FAMILY: &str = "mysql8.4";
+/// What a query must take to be in the slow query log (`long_query_time`, seconds), where the
+/// stage exports it: a purchase is a few milliseconds, and the functions wait 10 s at most.
+pub const SLOW_QUERY_SECONDS: &str = "1";
+/// The AWS managed policy of Enhanced Monitoring's role: RDS writes the OS metrics to the
+/// `RDSOSMetrics` log group with it (AWS Managed Policy reference, AmazonRDSEnhancedMonitoringRole).
+pub const ENHANCED_MONITORING_POLICY: &str =
+    "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole";
+
+/// The stack's own secrets (the RDS-managed master secret aside: RDS's, and read by migrate
+/// alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secret {
+    /// The functions' database login (`app-db-login`).
+    AppLogin,
+    /// The operators' function's database login (`operator-db-login`).
+    OperatorLogin,
+    /// The key of the factory's callback tokens (`callback-secret`).
+    CallbackKey,
+}
+
+impl Secret {
+    pub const ALL: [Secret; 3] = [Secret::AppLogin, Secret::OperatorLogin, Secret::CallbackKey];
+
+    /// Its logical name after the stack's prefix.
+    pub fn name(self) -> &'static str {
+        match self {
+            Secret::AppLogin => "app-db-login",
+            Secret::OperatorLogin => "operator-db-login",
+            Secret::CallbackKey => "callback-secret",
+        }
+    }
+}
 
 pub struct Data {
     /// Where the functions connect: the proxy when the stage has one, else the instance.
@@ -38,6 +73,9 @@ pub struct Data {
     /// The operators' function's own login (its user, its grants), written by migrate.
     pub operator_db_secret_arn: Output<String>,
     pub callback_secret_arn: Output<String>,
+    /// The database proxy's role, which reads the logins it connects with, when the stage has
+    /// a proxy.
+    pub proxy_role_arn: Option<Output<String>>,
     /// Changes with every new callback key value: the functions that hold the key get it in
     /// their environment, so a rotation replaces their running instances.
     pub callback_key_version: Output<String>,
@@ -65,7 +103,6 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
     });
     // MySQL 8.4 (8.0 left standard support on 2026-07-31), its settings for Lambda: a frozen
     // instance's connections are closed after minutes, not the default 8 hours.
-    let wait_timeout = stack.config.capacity.db_wait_timeout_seconds.to_string();
     let parameters = parameter_group::create(
         ctx,
         &stack.name("db-parameters"),
@@ -74,25 +111,21 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
             .family(DB_FAMILY)
             .description("donut-states: connection timeouts for Lambda")
             .parameters(
-                [
-                    ("wait_timeout", wait_timeout.clone()),
-                    ("interactive_timeout", wait_timeout),
-                    // Plain connections refused where the stage says so (prod).
-                    (
-                        "require_secure_transport",
-                        if db.require_tls { "1" } else { "0" }.to_owned(),
-                    ),
-                ]
-                .map(|(name, value)| {
-                    ParameterGroupParameter::builder()
-                        .name(name.to_owned())
-                        .value(value)
-                        .build_struct()
-                })
-                .to_vec(),
+                db_parameters(&stack.config)
+                    .into_iter()
+                    .map(|(name, value)| {
+                        ParameterGroupParameter::builder()
+                            .name(name.to_owned())
+                            .value(value)
+                            .build_struct()
+                    })
+                    .collect::<Vec<_>>(),
             )
             .build_struct(),
     );
+    let monitoring_role =
+        (db.monitoring_interval_seconds > 0).then(|| monitoring_role(stack, &network.account_id));
+    let log_exports = (!db.log_exports.is_empty()).then(|| db.log_exports.clone());
     let instance = instance::create(
         ctx,
         &stack.name("db"),
@@ -123,13 +156,23 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
             // A protected database changes in its maintenance window, not mid-deploy; one being
             // taken down loses its protection now, so that the destroy that follows may delete it.
             .apply_immediately(!db.deletion_protection || stack.teardown)
+            // Backups and the final snapshot carry the stack's tags (cost reports, clean-up).
+            .copy_tags_to_snapshot(true)
+            // RDS's default, stated so the state shows it: minor versions (security fixes)
+            // in the maintenance window.
+            .auto_minor_version_upgrade(true)
+            .monitoring_interval(db.monitoring_interval_seconds as i32)
+            .maybe_monitoring_role_arn(monitoring_role)
+            // RDS makes the groups (`/aws/rds/instance/<identifier>/<log>`) itself, with no
+            // expiry: docs/deploy.md says how their retention is set.
+            .maybe_enabled_cloudwatch_logs_exports(log_exports)
             .build_struct(),
     );
     // The functions' database login: the migrate function makes it (random password) and the
     // user it names, with only the statements the functions run.
     let app_login = secret::create(
         ctx,
-        &stack.name("app-db-login"),
+        &stack.name(Secret::AppLogin.name()),
         secret::SecretArgs::builder()
             .tags(stack.tags())
             .description("The functions' database login (written by the migrate function)")
@@ -141,7 +184,7 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
     // same, `operator-db-login`).
     let operator_login = secret::create(
         ctx,
-        &stack.name("operator-db-login"),
+        &stack.name(Secret::OperatorLogin.name()),
         secret::SecretArgs::builder()
             .tags(stack.tags())
             .description(
@@ -152,7 +195,7 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
     );
     let callback = secret::create(
         ctx,
-        &stack.name("callback-secret"),
+        &stack.name(Secret::CallbackKey.name()),
         secret::SecretArgs::builder()
             .tags(stack.tags())
             .description("Key of the factory callback capability tokens")
@@ -167,15 +210,18 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
             .secret_string(callback_secret)
             .build_struct(),
     );
-    let serving_address = match &network.proxy_sg_id {
-        Some(proxy_sg) => proxy(
-            stack,
-            network,
-            proxy_sg,
-            &instance.identifier,
-            &[app_login.arn.clone(), operator_login.arn.clone()],
-        ),
-        None => instance.address.clone(),
+    let (serving_address, proxy_role_arn) = match &network.proxy_sg_id {
+        Some(proxy_sg) => {
+            let (endpoint, role) = proxy(
+                stack,
+                network,
+                proxy_sg,
+                &instance.identifier,
+                &[app_login.arn.clone(), operator_login.arn.clone()],
+            );
+            (endpoint, Some(role))
+        }
+        None => (instance.address.clone(), None),
     };
     Data {
         serving_address,
@@ -191,24 +237,98 @@ pub fn declare(stack: &Stack, network: &Network, callback_secret: Output<String>
                 .unwrap_or_default()
         }),
         callback_secret_arn: callback.arn,
+        proxy_role_arn,
         callback_key_version: callback_version.version_id,
         app_db_secret_arn: app_login.arn,
         operator_db_secret_arn: operator_login.arn,
     }
 }
 
+impl Data {
+    /// A secret's ARN.
+    pub fn arn_of(&self, secret: Secret) -> Output<String> {
+        match secret {
+            Secret::AppLogin => self.app_db_secret_arn.clone(),
+            Secret::OperatorLogin => self.operator_db_secret_arn.clone(),
+            Secret::CallbackKey => self.callback_secret_arn.clone(),
+        }
+    }
+}
+
+/// The parameter group's settings: connection timeouts for Lambda; plain connections refused
+/// where the stage requires TLS; the slow query log where the stage exports it, written to a
+/// file (what RDS publishes to CloudWatch Logs: "Publishing MySQL logs to Amazon CloudWatch
+/// Logs" asks for `slow_query_log = 1` and `log_output = FILE`).
+pub fn db_parameters(config: &donut_config::StageConfig) -> Vec<(&'static str, String)> {
+    let db = &config.database;
+    let wait_timeout = config.capacity.db_wait_timeout_seconds.to_string();
+    let mut parameters = vec![
+        ("wait_timeout", wait_timeout.clone()),
+        ("interactive_timeout", wait_timeout),
+        (
+            "require_secure_transport",
+            if db.require_tls { "1" } else { "0" }.to_owned(),
+        ),
+    ];
+    if db.log_exports.iter().any(|log| log == "slowquery") {
+        parameters.push(("slow_query_log", "1".to_owned()));
+        parameters.push(("long_query_time", SLOW_QUERY_SECONDS.to_owned()));
+    }
+    if !db.log_exports.is_empty() {
+        parameters.push(("log_output", "FILE".to_owned()));
+    }
+    parameters
+}
+
+/// Enhanced Monitoring's role: RDS (`monitoring.rds.amazonaws.com`) may assume it for this
+/// account's instances of this stack only (the confused-deputy conditions of the RDS user
+/// guide's "Setting up and enabling Enhanced Monitoring"), with AWS's managed policy for it.
+/// Returns its ARN once the policy is attached.
+fn monitoring_role(stack: &Stack, account_id: &Output<String>) -> Output<String> {
+    let ctx = stack.ctx;
+    let region = stack.config.region.clone();
+    let instances = format!("{}-*", stack.name("db"));
+    let role = role::create(
+        ctx,
+        &stack.name("db-monitoring-role"),
+        role::RoleArgs::builder()
+            .tags(stack.tags())
+            .description(format!(
+                "Lets RDS Enhanced Monitoring write the OS metrics of the donut-states database ({})",
+                stack.config.stage
+            ))
+            .assume_role_policy(account_id.map(move |account| {
+                trust_from(
+                    "monitoring.rds.amazonaws.com",
+                    &account,
+                    &format!("arn:aws:rds:{region}:{account}:db:{instances}"),
+                )
+            }))
+            .build_struct(),
+    );
+    let attached = role_policy_attachment::create(
+        ctx,
+        &stack.name("db-monitoring-policy"),
+        role_policy_attachment::RolePolicyAttachmentArgs::builder()
+            .role(role.id.clone())
+            .policy_arn(ENHANCED_MONITORING_POLICY)
+            .build_struct(),
+    );
+    crate::out::after(&role.arn, &attached.id)
+}
+
 /// RDS Proxy in front of the instance: it logs in with the logins of the functions that serve
 /// through it (the functions' and the operators' function's: a proxy connects a client only as
 /// a user one of its secrets names; read through a role of its own), keeps at most
 /// `dbProxyMaxConnectionsPercent` % of the database's connections, and speaks TLS only.
-/// Returns its endpoint.
+/// Returns its endpoint and its role's ARN.
 fn proxy(
     stack: &Stack,
     network: &Network,
     proxy_sg: &Output<String>,
     instance_identifier: &Output<String>,
     login_secrets: &[Output<String>],
-) -> Output<String> {
+) -> (Output<String>, Output<String>) {
     let ctx = stack.ctx;
     let role = role::create(
         ctx,
@@ -278,5 +398,5 @@ fn proxy(
             .build_struct(),
     );
     // Usable once the instance is its target.
-    crate::out::after(&proxy.endpoint, &target.id)
+    (crate::out::after(&proxy.endpoint, &target.id), role.arn)
 }

@@ -42,6 +42,26 @@ pub fn trust(service: &str) -> String {
     .to_string()
 }
 
+/// A role's trust policy for a service that assumes it on behalf of resources of this account
+/// only (the confused-deputy guard AWS documents for service roles): `service` may assume it
+/// when the request comes from `account` (`aws:SourceAccount`) and from a resource whose ARN
+/// matches `source_arn` (`aws:SourceArn`, IAM wildcards).
+pub fn trust_from(service: &str, account: &str, source_arn: &str) -> String {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Service": service },
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": { "aws:SourceAccount": account },
+                "ArnLike": { "aws:SourceArn": source_arn }
+            }
+        }]
+    })
+    .to_string()
+}
+
 /// A function's role. `arn` is known only once the policy is attached, so whatever uses
 /// the role (the function) is created after its permissions exist.
 pub struct FunctionRole {
@@ -78,19 +98,52 @@ pub fn function_role(stack: &Stack, function: &str, statements: Vec<Statement>) 
     }
 }
 
-/// A function in the VPC manages its network interfaces (AWS allows no narrower resource
-/// than `*` for these actions).
-pub fn vpc_access() -> Statement {
-    Statement::new(
-        &[
-            "ec2:CreateNetworkInterface",
-            "ec2:DescribeNetworkInterfaces",
-            "ec2:DeleteNetworkInterface",
-            "ec2:AssignPrivateIpAddresses",
-            "ec2:UnassignPrivateIpAddresses",
-        ],
-        vec![known("*".to_owned())],
-    )
+/// What Lambda does with a VPC function's role: it creates, describes and deletes the
+/// function's network interfaces in its subnets with its security group ("Lambda uses your
+/// function's permissions to create and manage network interfaces", the Lambda developer guide,
+/// "Giving Lambda functions access to resources in an Amazon VPC"). Scoped as far as IAM allows
+/// (the Service Authorization Reference for EC2):
+///
+/// - `ec2:DescribeNetworkInterfaces` has no resource type: `*` only (the Lambda guide: "This
+///   action only works if it's allowed on all resources");
+/// - `ec2:CreateNetworkInterface` needs the new `network-interface` and the `subnet` (both
+///   required resource types) and checks the `security-group` the request names: the account's
+///   network interfaces in the stack's Region, the stack's private subnets, the function's
+///   security group;
+/// - `ec2:DeleteNetworkInterface`, `ec2:AssignPrivateIpAddresses`,
+///   `ec2:UnassignPrivateIpAddresses` act on a `network-interface` alone: the account's network
+///   interfaces in the Region (the Lambda guide: "Either specify a unique resource ID, or include
+///   all resource IDs"; Lambda makes the interfaces, so their ids are not known beforehand).
+pub fn vpc_access(
+    region: &str,
+    account_id: &Output<String>,
+    subnet_arns: &Output<Vec<String>>,
+    security_group_arn: &Output<String>,
+) -> Vec<Statement> {
+    let region = region.to_owned();
+    let interfaces = account_id
+        .map(move |account| format!("arn:aws:ec2:{region}:{account}:network-interface/*"));
+    let subnets: Vec<Output<String>> = (0..crate::network::PRIVATE_SUBNETS)
+        .map(|i| subnet_arns.map(move |arns| arns.get(i).cloned().unwrap_or_default()))
+        .collect();
+    let mut create = vec![interfaces.clone()];
+    create.extend(subnets);
+    create.push(security_group_arn.clone());
+    vec![
+        Statement::new(
+            &["ec2:DescribeNetworkInterfaces"],
+            vec![known("*".to_owned())],
+        ),
+        Statement::new(&["ec2:CreateNetworkInterface"], create),
+        Statement::new(
+            &[
+                "ec2:DeleteNetworkInterface",
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:UnassignPrivateIpAddresses",
+            ],
+            vec![interfaces],
+        ),
+    ]
 }
 
 /// What an SQS event source mapping polls a queue with, on the function's role (the managed

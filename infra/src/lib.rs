@@ -3,7 +3,8 @@
 //! One module per concern, in the order the architecture diagram reads: [`network`] →
 //! [`data`] → [`messaging`] → the [`api`]'s gateway (its URL is the factory's callback base) →
 //! the legacy [`factory`] (the stage's, or its simulator deployed with the stack) →
-//! [`compute`] → the [`api`]'s routes to the functions → [`alarms`] → [`observability`].
+//! [`compute`] → who may touch the [`secrets`] → the [`api`]'s routes to the functions →
+//! [`alarms`] → [`observability`].
 //! Per-stage values come from `Pulumi.<stage>.yaml` through `donut_config` (the same
 //! validation the local stack uses); the one secret, `donut-states:callbackSecret`, from
 //! the stack's encrypted config.
@@ -20,6 +21,7 @@ pub mod messaging;
 pub mod network;
 pub mod observability;
 pub mod out;
+pub mod secrets;
 
 use anyhow::Context as _;
 use donut_config::{StageConfig, outputs};
@@ -102,6 +104,7 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
         &http_api.endpoint,
         &factory.url,
     )?;
+    let break_glass_role_arn = secrets::declare(&stack, &network.account_id, &data, &compute);
     let api = api::declare_routes(&stack, http_api, &compute);
     let alarms = alarms::declare(&stack, &messaging, &compute, &api, &data)?;
     let dashboard_url = observability::declare(&stack, &network, &messaging, &api, &compute);
@@ -118,6 +121,8 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
     export(ctx, outputs::DASHBOARD_URL, &dashboard_url);
     // For ops: the policy to attach to the role operators sign their calls with.
     export(ctx, outputs::OPERATOR_POLICY_ARN, &api.operator_policy_arn);
+    // For the on-call engineer who must reach a secret its policy keeps everyone else from.
+    export(ctx, BREAK_GLASS_ROLE_ARN, &break_glass_role_arn);
     // The factory simulator (a stage that deploys it) is listed with the functions.
     let simulator = factory
         .simulator
@@ -138,6 +143,9 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
     ctx.add_export(outputs::LOG_GROUPS, &by_function(|f| f.log_group.clone()));
     Ok(())
 }
+
+/// The stack output naming the break-glass role (docs/deploy.md, "Who can read the secrets").
+pub const BREAK_GLASS_ROLE_ARN: &str = "breakGlassRoleArn";
 
 /// The stack's config key that readies it for `pulumi destroy` (docs/deploy.md, "Destroy"):
 /// set to `true` for the one `pulumi up` before the destroy, it lifts the database's deletion

@@ -25,9 +25,14 @@ pub struct Messaging {
 }
 
 /// The topics' key: the account administers it (IAM decides who may use it, as for the
-/// default key policy); CloudWatch (alarm actions) may use it. Functions get their use of it
-/// through their roles.
-fn topic_key_policy(account_id: &str) -> String {
+/// default key policy); CloudWatch may use it for this stack's alarms only (alarm actions
+/// publishing to the ops topic): the service acts on behalf of an alarm of this account
+/// (`aws:SourceAccount`) whose ARN is one of the stack's (`aws:SourceArn`, its alarms' names
+/// start with the stack's prefix) — the confused-deputy guard for AWS services that use an
+/// encrypted topic's key (SNS developer guide, "Enable compatibility between event sources from
+/// AWS services and encrypted topics"; AWS's own MDAA constructs grant CloudWatch alarms a
+/// topic's key with both keys). Functions get their use of it through their roles.
+pub fn topic_key_policy(account_id: &str, region: &str, prefix: &str) -> String {
     serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [
@@ -43,7 +48,13 @@ fn topic_key_policy(account_id: &str) -> String {
                 "Effect": "Allow",
                 "Principal": { "Service": "cloudwatch.amazonaws.com" },
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                "Resource": "*"
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": { "aws:SourceAccount": account_id },
+                    "ArnLike": {
+                        "aws:SourceArn": format!("arn:aws:cloudwatch:{region}:{account_id}:alarm:{prefix}-*")
+                    }
+                }
             }
         ]
     })
@@ -63,7 +74,10 @@ pub fn declare(stack: &Stack, account_id: &Output<String>) -> Messaging {
             // The shortest wait KMS allows: a destroyed stack can be deployed again at once
             // (a new key; the old one is deleted after this window).
             .deletion_window_in_days(7)
-            .policy(account_id.map(|account| topic_key_policy(&account)))
+            .policy({
+                let (region, prefix) = (stack.config.region.clone(), stack.config.prefix());
+                account_id.map(move |account| topic_key_policy(&account, &region, &prefix))
+            })
             .build_struct(),
     );
     let topic = topic::create(

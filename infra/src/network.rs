@@ -10,22 +10,32 @@
 //! ([`Network::routes_for`]); and a security group lets HTTPS reach the endpoints only once
 //! they exist, so switching `interfaceEndpoints` on never leaves the functions with neither
 //! way out.
+//!
+//! The VPC's default security group, which AWS makes allowing all traffic between its members,
+//! is adopted and closed (no rule in, none out): nothing uses it, and nothing put in it by
+//! mistake can talk. Where the stage asks for them (`vpcFlowLogs`), the VPC's flow logs (all
+//! traffic) go to a log group kept `accessLogRetentionDays`.
 
 use pulumi_gestalt_rust::Output;
 
 use crate::Stack;
+use crate::iam::{Statement, document, trust_from};
 use crate::out::{all, known};
+use donut_infra_aws::cloudwatch::log_group;
 use donut_infra_aws::ec2::{
-    eip, internet_gateway, nat_gateway, route_table, route_table_association, security_group,
-    subnet, vpc, vpc_endpoint,
+    default_security_group, eip, flow_log, internet_gateway, nat_gateway, route_table,
+    route_table_association, security_group, subnet, vpc, vpc_endpoint,
 };
+use donut_infra_aws::iam::{role, role_policy};
 use donut_infra_aws::types::ec2::{RouteTableRoute, SecurityGroupEgress, SecurityGroupIngress};
 
 pub const VPC_CIDR: &str = "10.40.0.0/16";
 /// [`VPC_CIDR`] as a MySQL host pattern (address/netmask, which MySQL 8.4 and MariaDB both
 /// read): where the functions' database user may connect from.
 pub const VPC_MYSQL_HOSTS: &str = "10.40.0.0/255.255.0.0";
-const SUBNET_CIDRS: [&str; 2] = ["10.40.1.0/24", "10.40.2.0/24"];
+const SUBNET_CIDRS: [&str; PRIVATE_SUBNETS] = ["10.40.1.0/24", "10.40.2.0/24"];
+/// The private subnets (RDS needs two AZs), where the database and the functions are.
+pub const PRIVATE_SUBNETS: usize = 2;
 const PUBLIC_SUBNET_CIDR: &str = "10.40.0.0/24";
 /// AWS services the functions in the VPC call, reached through interface endpoints where the
 /// stage has them: SNS (the sales-api and the outbox-relay publish stock-outs, the watchdog
@@ -44,10 +54,14 @@ pub struct Network {
     pub account_id: Output<String>,
     pub vpc_id: Output<String>,
     pub private_subnet_ids: Output<Vec<String>>,
+    /// The private subnets' ARNs (what a function's role may create network interfaces in).
+    pub private_subnet_arns: Output<Vec<String>>,
     /// The functions': out to MySQL and the AWS APIs only.
     pub lambda_sg_id: Output<String>,
+    pub lambda_sg_arn: Output<String>,
     /// The functions that call the legacy factory (requester, watchdog): also out to it.
     pub factory_caller_sg_id: Output<String>,
+    pub factory_caller_sg_arn: Output<String>,
     pub db_sg_id: Output<String>,
     /// The interface endpoints (ids), where the stage has them.
     pub endpoints: Vec<Output<String>>,
@@ -110,11 +124,28 @@ pub fn declare(stack: &Stack) -> anyhow::Result<Network> {
             .enable_dns_hostnames(true)
             .build_struct(),
     );
-    let subnets: Vec<Output<String>> = SUBNET_CIDRS
+    // AWS makes every VPC a default security group that lets its members talk to each other
+    // and out anywhere; adopted with no rules, it allows nothing. The provider removes its rules
+    // when it adopts it, and leaves the group (which only goes with the VPC) on destroy.
+    default_security_group::create(
+        ctx,
+        &stack.name("default-sg"),
+        default_security_group::DefaultSecurityGroupArgs::builder()
+            .tags(stack.tags())
+            .vpc_id(vpc.id.clone())
+            .build_struct(),
+    );
+    let account_id = vpc
+        .arn
+        .map(|arn| arn.split(':').nth(4).unwrap_or_default().to_owned());
+    if stack.config.vpc_flow_logs {
+        flow_logs(stack, &vpc.id, &account_id);
+    }
+    let (subnets, subnet_arns): (Vec<Output<String>>, Vec<Output<String>>) = SUBNET_CIDRS
         .iter()
         .zip(["a", "b"])
         .map(|(cidr, az)| {
-            subnet::create(
+            let created = subnet::create(
                 ctx,
                 &stack.name(&format!("private-{az}")),
                 subnet::SubnetArgs::builder()
@@ -124,10 +155,10 @@ pub fn declare(stack: &Stack) -> anyhow::Result<Network> {
                     .availability_zone(format!("{}{az}", stack.config.region))
                     .map_public_ip_on_launch(false)
                     .build_struct(),
-            )
-            .id
+            );
+            (created.id, created.arn)
         })
-        .collect();
+        .unzip();
 
     let private_subnet_ids = all(subnets.clone());
     let endpoints = if stack.config.interface_endpoints {
@@ -266,18 +297,90 @@ pub fn declare(stack: &Stack) -> anyhow::Result<Network> {
         .collect();
     Ok(Network {
         // The account, read off the VPC's ARN (`arn:aws:ec2:<region>:<account>:vpc/…`).
-        account_id: vpc
-            .arn
-            .map(|arn| arn.split(':').nth(4).unwrap_or_default().to_owned()),
+        account_id,
         vpc_id: vpc.id,
         private_subnet_ids,
+        private_subnet_arns: all(subnet_arns),
         lambda_sg_id: lambda_sg.id,
+        lambda_sg_arn: lambda_sg.arn,
         factory_caller_sg_id: factory_caller_sg.id,
+        factory_caller_sg_arn: factory_caller_sg.arn,
         db_sg_id: db_sg.id,
         proxy_sg_id: proxy_sg,
         endpoints,
         internet_route,
     })
+}
+
+/// The VPC's flow logs: every packet's accept or reject (`ALL`) of the stack's VPC, to a log
+/// group of their own kept `accessLogRetentionDays`, delivered by a role only the VPC Flow Logs
+/// service may assume, for this account's flow logs (the confused-deputy conditions of the VPC
+/// user guide's "IAM role for publishing flow logs to CloudWatch Logs"), and that may write to
+/// that log group alone.
+fn flow_logs(stack: &Stack, vpc_id: &Output<String>, account_id: &Output<String>) {
+    let ctx = stack.ctx;
+    let logs = log_group::create(
+        ctx,
+        &stack.name("vpc-flow-logs"),
+        log_group::LogGroupArgs::builder()
+            .tags(stack.tags())
+            .retention_in_days(stack.config.access_log_retention_days as i32)
+            .build_struct(),
+    );
+    let region = stack.config.region.clone();
+    let role = role::create(
+        ctx,
+        &stack.name("vpc-flow-logs-role"),
+        role::RoleArgs::builder()
+            .tags(stack.tags())
+            .description(format!(
+                "Lets VPC Flow Logs write the flow logs of the donut-states VPC ({})",
+                stack.config.stage
+            ))
+            .assume_role_policy(account_id.map(move |account| {
+                trust_from(
+                    "vpc-flow-logs.amazonaws.com",
+                    &account,
+                    &format!("arn:aws:ec2:{region}:{account}:vpc-flow-log/*"),
+                )
+            }))
+            .build_struct(),
+    );
+    // The streams of the group (`<group ARN>:*`, as the functions' own log groups); describing
+    // log groups has no resource to name (Service Authorization Reference: no resource type).
+    let streams = logs.arn.map(|arn| format!("{arn}:*"));
+    let allowed = role_policy::create(
+        ctx,
+        &stack.name("vpc-flow-logs-policy"),
+        role_policy::RolePolicyArgs::builder()
+            .name("write-the-flow-logs")
+            .role(role.id.clone())
+            .policy(document(vec![
+                Statement::new(
+                    &[
+                        "logs:CreateLogStream",
+                        "logs:PutLogEvents",
+                        "logs:DescribeLogStreams",
+                    ],
+                    vec![streams],
+                ),
+                Statement::new(&["logs:DescribeLogGroups"], vec![known("*".to_owned())]),
+            ]))
+            .build_struct(),
+    );
+    flow_log::create(
+        ctx,
+        &stack.name("vpc-flow-log"),
+        flow_log::FlowLogArgs::builder()
+            .tags(stack.tags())
+            .vpc_id(vpc_id.clone())
+            .traffic_type("ALL")
+            .log_destination_type("cloud-watch-logs")
+            .log_destination(logs.arn.clone())
+            // Delivered once the role may write.
+            .iam_role_arn(crate::out::after(&role.arn, &allowed.id))
+            .build_struct(),
+    );
 }
 
 /// SNS and Secrets Manager inside the VPC, so their traffic skips the NAT; returns the

@@ -10,19 +10,21 @@ use std::collections::BTreeMap;
 use support::*;
 
 /// Resources per stack besides the stack itself and the default provider
-/// (`program.rs` checks them type by type). Prod has the interface endpoints dev does without;
-/// dev deploys the factory simulator (7: its delay queue, log group, role and policy,
-/// function, the queue's mapping, the function URL), prod calls the real factory.
+/// (`program.rs` checks them type by type). Prod has the interface endpoints dev does without,
+/// its VPC flow logs (4: the flow log, its log group, role and policy) and Enhanced Monitoring
+/// (2: the role and its managed policy's attachment); dev deploys the factory simulator (7: its
+/// delay queue, log group, role and policy, function, the queue's mapping, the function URL),
+/// prod calls the real factory.
 fn resources(stage: &str) -> usize {
     match stage {
-        "dev" => 126,
-        "prod" => 122,
+        "dev" => 132,
+        "prod" => 134,
         other => panic!("no stage {other}"),
     }
 }
 
 /// The outputs docs/architecture.md documents.
-const OUTPUTS: [&str; 10] = [
+const OUTPUTS: [&str; 11] = [
     "apiUrl",
     "stockOutTopicArn",
     "factoryOrdersQueueUrl",
@@ -33,6 +35,7 @@ const OUTPUTS: [&str; 10] = [
     "factoryUrl",
     "dashboardUrl",
     "operatorPolicyArn",
+    "breakGlassRoleArn",
 ];
 
 fn names(list: &[&str]) -> Vec<String> {
@@ -302,14 +305,17 @@ fn a_misspelt_argument_fails_preview_naming_it() {
     );
 }
 
-/// The committed ops mailbox and (prod's) factory address are placeholders: a preview warns
-/// of each, `up` refuses naming the command that sets it, and with one set it refuses the
-/// other. Dev deploys its own factory: only its mailbox is a placeholder.
+/// The committed ops mailbox and (prod's) factory address are placeholders, and who deploys
+/// (`deployerArns`) is not committed: a preview warns of each, `up` refuses naming the command
+/// that sets it, and with one set it refuses the others. Dev deploys its own factory: only its
+/// mailbox is a placeholder.
 #[test]
 fn placeholder_mailbox_and_factory_warn_in_preview_and_stop_up() {
     let dev = Project::as_committed("dev").ok(&["preview"]).text();
     assert!(
-        dev.contains("donut-states:opsEmail") && !dev.contains("donut-states:factoryUrl"),
+        dev.contains("donut-states:opsEmail")
+            && dev.contains("donut-states:deployerArns is not set")
+            && !dev.contains("donut-states:factoryUrl"),
         "{dev}"
     );
     let project = Project::as_committed("prod");
@@ -336,10 +342,32 @@ fn placeholder_mailbox_and_factory_warn_in_preview_and_stop_up() {
     assert!(!up.success, "up passed:\n{}", up.text());
     assert!(
         up.text()
-            .contains("pulumi config set donut-states:factoryUrl"),
+            .contains("pulumi config set donut-states:factoryUrl")
+            && up
+                .text()
+                .contains("pulumi config set --path 'donut-states:deployerArns[0]'"),
         "{}",
         up.text()
     );
+    project.set("donut-states:factoryUrl", FACTORY_URL);
+    // A role session's ARN is not what `aws:PrincipalArn` holds: refused, naming the role's.
+    project.set_path(
+        "donut-states:deployerArns[0]",
+        "arn:aws:sts::123456789012:assumed-role/deployer/ci-run-42",
+    );
+    let refused = project.pulumi(&["preview"]);
+    assert!(
+        !refused.success
+            && refused.text().contains("donut-states:deployerArns")
+            && refused
+                .text()
+                .contains("arn:aws:iam::<account>:role/deployer"),
+        "{}",
+        refused.text()
+    );
+    project.set_path("donut-states:deployerArns[0]", DEPLOYER);
+    let ready = project.ok(&["preview"]).text();
+    assert!(!ready.contains("donut-states:deployerArns"), "{ready}");
     assert_eq!(project.live_resources(), 0, "nothing deployed");
 }
 
@@ -683,6 +711,27 @@ fn a_stage_with_a_proxy_points_its_functions_at_it() {
     .unwrap();
     assert_eq!(policy["Statement"][0]["Resource"][0], login);
     assert_eq!(policy["Statement"][0]["Resource"][1], operator_login);
+    // The logins' resource policies let the proxy's role in; the callback key's does not.
+    let proxy_role = run.named("donut-states-dev-db-proxy-role").outputs["arn"].clone();
+    for (secret, lets_in) in [
+        ("app-db-login", true),
+        ("operator-db-login", true),
+        ("callback-secret", false),
+    ] {
+        let doc: serde_json::Value = serde_json::from_str(
+            run.named(&format!("donut-states-dev-{secret}-policy"))
+                .inputs["policy"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        let allowed = &doc["Statement"][0]["Condition"]["StringNotEquals"]["aws:PrincipalArn"];
+        assert_eq!(
+            allowed.as_array().unwrap().contains(&proxy_role),
+            lets_in,
+            "{secret}: {allowed}"
+        );
+    }
     assert_eq!(
         run.named("donut-states-dev-db-proxy-target").inputs["dbInstanceIdentifier"],
         instance.outputs["identifier"]

@@ -154,7 +154,10 @@ fn strings(v: &Value) -> Vec<String> {
 
 #[test]
 fn every_resource_of_the_architecture_is_declared() {
-    for (run, endpoints, simulator) in [(dev(), false, true), (prod(), true, false)] {
+    for (run, endpoints, simulator, flow_logs, monitoring) in [
+        (dev(), false, true, false, false),
+        (prod(), true, false, true, true),
+    ] {
         let counts = run.count_by_type();
         let mut expected: BTreeMap<String, usize> = [
             ("aws:apigatewayv2/api:Api", 1),
@@ -171,6 +174,8 @@ fn every_resource_of_the_architecture_is_declared() {
             // callbacks, restock latency, API 5xx rate, 3 database alarms.
             ("aws:cloudwatch/metricAlarm:MetricAlarm", 27),
             ("aws:ec2/securityGroup:SecurityGroup", 3),
+            // The VPC's own default group, adopted and closed.
+            ("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", 1),
             ("aws:ec2/subnet:Subnet", 3),
             ("aws:ec2/internetGateway:InternetGateway", 1),
             ("aws:ec2/eip:Eip", 1),
@@ -180,8 +185,9 @@ fn every_resource_of_the_architecture_is_declared() {
             ("aws:ec2/vpc:Vpc", 1),
             // The operators' managed policy (ops attach it to their own role).
             ("aws:iam/policy:Policy", 1),
-            ("aws:iam/role:Role", 7),
-            ("aws:iam/rolePolicy:RolePolicy", 7),
+            // The functions' and the break-glass role, each with its inline policy.
+            ("aws:iam/role:Role", 8),
+            ("aws:iam/rolePolicy:RolePolicy", 8),
             ("aws:kms/key:Key", 1),
             ("aws:lambda/eventSourceMapping:EventSourceMapping", 1),
             ("aws:lambda/function:Function", 7),
@@ -195,8 +201,10 @@ fn every_resource_of_the_architecture_is_declared() {
             ("aws:rds/instance:Instance", 1),
             ("aws:rds/parameterGroup:ParameterGroup", 1),
             ("aws:rds/subnetGroup:SubnetGroup", 1),
-            // The callback key, the functions' login, the operators' function's login.
+            // The callback key, the functions' login, the operators' function's login, each
+            // with its resource policy.
             ("aws:secretsmanager/secret:Secret", 3),
+            ("aws:secretsmanager/secretPolicy:SecretPolicy", 3),
             ("aws:secretsmanager/secretVersion:SecretVersion", 1),
             ("aws:sns/topic:Topic", 2),
             ("aws:sns/topicSubscription:TopicSubscription", 2),
@@ -210,6 +218,27 @@ fn every_resource_of_the_architecture_is_declared() {
             // Prod's functions reach SNS and Secrets Manager inside the VPC.
             expected.insert("aws:ec2/vpcEndpoint:VpcEndpoint".into(), 2);
             expected.insert("aws:ec2/securityGroup:SecurityGroup".into(), 4);
+        }
+        if flow_logs {
+            // Prod's VPC flow logs: the flow log, its log group, the role that delivers them and
+            // its policy.
+            for (type_, more) in [
+                ("aws:ec2/flowLog:FlowLog", 1),
+                ("aws:cloudwatch/logGroup:LogGroup", 1),
+                ("aws:iam/role:Role", 1),
+                ("aws:iam/rolePolicy:RolePolicy", 1),
+            ] {
+                *expected.entry(type_.to_owned()).or_default() += more;
+            }
+        }
+        if monitoring {
+            // Prod's Enhanced Monitoring: its role, with AWS's managed policy attached.
+            for (type_, more) in [
+                ("aws:iam/role:Role", 1),
+                ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", 1),
+            ] {
+                *expected.entry(type_.to_owned()).or_default() += more;
+            }
         }
         if simulator {
             // Dev's factory simulator: its function (log group, role, policy), the function
@@ -958,14 +987,40 @@ fn every_role_is_least_privilege() {
     let callback = arn("donut-states-dev-callback-secret");
     let ops = arn("donut-states-dev-ops");
     let key = arn("donut-states-dev-topics-key");
+    // Lambda manages a VPC function's network interfaces with its role: creating one in the
+    // stack's subnets with the function's security group; deleting and (un)assigning addresses
+    // on the account's network interfaces in the Region; only describing them on `*` (the one
+    // action with no resource type).
+    let interfaces = "arn:aws:ec2:eu-west-1:123456789012:network-interface/*".to_owned();
+    let subnet_arns: Vec<String> = ["a", "b"]
+        .iter()
+        .map(|az| arn(&format!("donut-states-dev-private-{az}")))
+        .collect();
+    let vpc_grants = |function: &str| -> Vec<(String, String)> {
+        let group = match function {
+            "factory-requester" | "factory-watchdog" => "factory-caller-sg",
+            _ => "lambda-sg",
+        };
+        let mut grants = vec![("ec2:DescribeNetworkInterfaces".to_owned(), "*".to_owned())];
+        for resource in [interfaces.clone()]
+            .into_iter()
+            .chain(subnet_arns.iter().cloned())
+            .chain([arn(&format!("donut-states-dev-{group}"))])
+        {
+            grants.push(("ec2:CreateNetworkInterface".to_owned(), resource));
+        }
+        for action in [
+            "ec2:DeleteNetworkInterface",
+            "ec2:AssignPrivateIpAddresses",
+            "ec2:UnassignPrivateIpAddresses",
+        ] {
+            grants.push((action.to_owned(), interfaces.clone()));
+        }
+        grants
+    };
     let common = [
         "logs:CreateLogStream",
         "logs:PutLogEvents",
-        "ec2:CreateNetworkInterface",
-        "ec2:DescribeNetworkInterfaces",
-        "ec2:DeleteNetworkInterface",
-        "ec2:AssignPrivateIpAddresses",
-        "ec2:UnassignPrivateIpAddresses",
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
     ];
@@ -1077,6 +1132,7 @@ fn every_role_is_least_privilege() {
             };
             want.insert((action.to_owned(), resource));
         }
+        want.extend(vpc_grants(function));
         assert_eq!(allowed, want, "{function}");
         let role = input(run, &format!("donut-states-dev-{function}-role"));
         let trust = json_of(role, "assumeRolePolicy");
@@ -1414,9 +1470,22 @@ fn the_connection_budget_is_what_is_deployed() {
         let wait = config.capacity.db_wait_timeout_seconds.to_string();
         assert_eq!(values["wait_timeout"], wait);
         assert_eq!(values["interactive_timeout"], wait);
-        // TLS: the functions always verify the server; prod refuses plain connections.
-        let required = if stage == "prod" { "1" } else { "0" };
-        assert_eq!(values["require_secure_transport"], required);
+        // TLS: the functions always verify the server, and the server refuses plain
+        // connections (`dbRequireTls`, both stages).
+        assert_eq!(values["require_secure_transport"], "1");
+        // The slow query log, written to a file RDS publishes, where the stage exports it.
+        let exported = !config.database.log_exports.is_empty();
+        assert_eq!(exported, stage == "prod");
+        assert_eq!(
+            values.get("slow_query_log").map(String::as_str),
+            exported.then_some("1"),
+            "{stage}"
+        );
+        assert_eq!(
+            values.get("log_output").map(String::as_str),
+            exported.then_some("FILE"),
+            "{stage}"
+        );
         for function in donut_config::Function::ALL {
             let f = input(run, &format!("donut-states-{stage}-{}", function.name()));
             assert_eq!(
@@ -1473,6 +1542,46 @@ fn the_graph_the_deploy_needs_is_in_the_state() {
         depends("admin-api", "operator-db-login");
         depends("migrate", "operator-db-login");
         edges += 2;
+        // The default security group is the VPC's.
+        depends("default-sg", "vpc");
+        edges += 1;
+        // Each secret's policy names its secret and the roles it lets in: it goes before them.
+        for (secret, readers) in [
+            (
+                "app-db-login",
+                &[
+                    "sales-api",
+                    "warehouse-restock",
+                    "factory-requester",
+                    "outbox-relay",
+                    "factory-watchdog",
+                    "migrate",
+                ][..],
+            ),
+            ("operator-db-login", &["admin-api", "migrate"][..]),
+            (
+                "callback-secret",
+                &["warehouse-restock", "factory-requester", "factory-watchdog"][..],
+            ),
+        ] {
+            let policy = format!("{secret}-policy");
+            depends(&policy, secret);
+            depends(&policy, "break-glass");
+            edges += 2;
+            for reader in readers {
+                depends(&policy, &format!("{reader}-role"));
+                edges += 1;
+            }
+        }
+        if stage == "prod" {
+            // The flow logs are delivered once their role may write; the database is monitored
+            // once the monitoring role has its policy.
+            depends("vpc-flow-log", "vpc-flow-logs-policy");
+            depends("vpc-flow-log", "vpc-flow-logs");
+            depends("vpc-flow-log", "vpc");
+            depends("db", "db-monitoring-policy");
+            edges += 4;
+        }
         // The topic delivers to the queue once the queue lets it in.
         depends("stock-out-to-factory-orders", "factory-orders-policy");
         // The NAT is usable once its subnet routes to the internet gateway.
@@ -1582,4 +1691,337 @@ fn the_callback_route_has_its_own_throttle_and_its_refusals_an_alarm() {
         assert_eq!(alarm["metricName"], "CallbacksRefused");
         assert_eq!(alarm["threshold"], 5.0);
     }
+}
+
+/// The VPC's default security group, which AWS makes allowing all traffic between its members,
+/// is adopted and closed in both stages: no rule in, none out. Prod logs its VPC's flows (all
+/// traffic) to a log group kept a year, delivered by a role only VPC Flow Logs may assume, for
+/// this account's flow logs, that may write to that group alone; dev has none (`vpcFlowLogs`).
+#[test]
+fn the_default_security_group_is_closed_and_prod_logs_its_flows() {
+    for (run, stage) in [(dev(), "dev"), (prod(), "prod")] {
+        let n = |what: &str| format!("donut-states-{stage}-{what}");
+        let vpc = out(run, &n("vpc"));
+        let default = run.named(&n("default-sg"));
+        assert_eq!(default.inputs["vpcId"], vpc["id"], "{stage}");
+        assert!(
+            default.inputs.get("ingress").is_none() && default.inputs.get("egress").is_none(),
+            "{stage}: no rules given: {:?}",
+            default.inputs
+        );
+        assert_eq!(default.outputs["ingress"], json!([]), "{stage}");
+        assert_eq!(default.outputs["egress"], json!([]), "{stage}");
+        assert_eq!(default.outputs["name"], "default", "{stage}");
+        let flow_logs = run.of_type("aws:ec2/flowLog:FlowLog");
+        if stage == "dev" {
+            assert!(flow_logs.is_empty(), "dev: vpcFlowLogs is false");
+            continue;
+        }
+        assert_eq!(flow_logs.len(), 1);
+        let flow = &flow_logs[0].inputs;
+        let group = run.named(&n("vpc-flow-logs"));
+        let role = out(run, &n("vpc-flow-logs-role"));
+        assert_eq!(flow["vpcId"], vpc["id"]);
+        assert_eq!(flow["trafficType"], "ALL");
+        assert_eq!(flow["logDestinationType"], "cloud-watch-logs");
+        assert_eq!(flow["logDestination"], group.outputs["arn"]);
+        assert_eq!(flow["iamRoleArn"], role["arn"]);
+        assert_eq!(group.inputs["retentionInDays"], 365.0);
+        let trust = json_of(input(run, &n("vpc-flow-logs-role")), "assumeRolePolicy");
+        let statement = &trust["Statement"][0];
+        assert_eq!(
+            statement["Principal"]["Service"],
+            "vpc-flow-logs.amazonaws.com"
+        );
+        assert_eq!(
+            statement["Condition"]["StringEquals"]["aws:SourceAccount"],
+            "123456789012"
+        );
+        assert_eq!(
+            statement["Condition"]["ArnLike"]["aws:SourceArn"],
+            "arn:aws:ec2:eu-west-1:123456789012:vpc-flow-log/*"
+        );
+        let policy = json_of(input(run, &n("vpc-flow-logs-policy")), "policy");
+        let streams = format!("{}:*", s(&group.outputs, "arn"));
+        assert_eq!(
+            policy["Statement"][0]["Resource"],
+            json!([streams]),
+            "{policy}"
+        );
+        assert_eq!(
+            strings(&policy["Statement"][1]["Action"]),
+            ["logs:DescribeLogGroups"]
+        );
+    }
+}
+
+/// The database, per stage: tags copied to its snapshots and minor versions applied, stated in
+/// both; prod's Enhanced Monitoring (every 60 s, by a role only RDS may assume for this stack's
+/// instances, with AWS's managed policy) and its error and slow query logs in CloudWatch Logs;
+/// dev has neither. The API's access log is kept `accessLogRetentionDays` (prod: a year).
+#[test]
+fn the_database_is_monitored_and_logs_where_the_stage_says() {
+    for (run, stage) in [(dev(), "dev"), (prod(), "prod")] {
+        let n = |what: &str| format!("donut-states-{stage}-{what}");
+        let db = input(run, &n("db"));
+        assert_eq!(db["copyTagsToSnapshot"], true, "{stage}");
+        assert_eq!(db["autoMinorVersionUpgrade"], true, "{stage}");
+        let access_logs = input(run, &n("api-access-logs"));
+        if stage == "dev" {
+            assert_eq!(db["monitoringInterval"], 0.0);
+            assert!(db.get("monitoringRoleArn").is_none());
+            assert!(db.get("enabledCloudwatchLogsExports").is_none());
+            assert_eq!(access_logs["retentionInDays"], 14.0);
+            continue;
+        }
+        assert_eq!(access_logs["retentionInDays"], 365.0);
+        assert_eq!(db["monitoringInterval"], 60.0);
+        let role = out(run, &n("db-monitoring-role"));
+        assert_eq!(db["monitoringRoleArn"], role["arn"]);
+        let attached = input(run, &n("db-monitoring-policy"));
+        assert_eq!(attached["role"], role["name"]);
+        assert_eq!(
+            attached["policyArn"],
+            "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+        );
+        let trust = json_of(input(run, &n("db-monitoring-role")), "assumeRolePolicy");
+        let statement = &trust["Statement"][0];
+        assert_eq!(
+            statement["Principal"]["Service"],
+            "monitoring.rds.amazonaws.com"
+        );
+        assert_eq!(
+            statement["Condition"]["StringEquals"]["aws:SourceAccount"],
+            "123456789012"
+        );
+        let instances = s(
+            statement["Condition"]["ArnLike"].as_object().unwrap(),
+            "aws:SourceArn",
+        );
+        let identifier = s(out(run, &n("db")), "identifier");
+        let pattern = instances
+            .strip_prefix("arn:aws:rds:eu-west-1:123456789012:db:")
+            .and_then(|p| p.strip_suffix('*'))
+            .unwrap_or_else(|| panic!("{instances}"));
+        assert!(identifier.starts_with(pattern), "{identifier} {instances}");
+        assert_eq!(
+            strings(&db["enabledCloudwatchLogsExports"]),
+            ["error", "slowquery"]
+        );
+    }
+}
+
+/// Each of the stack's secrets is readable only by the roles of the functions that read it: its
+/// resource policy denies every action to every principal but those roles (exactly the roles
+/// whose own policy reads it), the break-glass role and the deployers (`deployerArns`), with
+/// AWS services acting as themselves left to IAM; public policies are blocked. The break-glass
+/// role is assumable by the account's principals with MFA only, for an hour, and may read, write
+/// and repair the three secrets and nothing else; it is a stack output.
+#[test]
+fn each_secret_lets_in_only_its_readers_the_break_glass_role_and_the_deployers() {
+    for (run, stage) in [(dev(), "dev"), (prod(), "prod")] {
+        let n = |what: &str| format!("donut-states-{stage}-{what}");
+        let glass = out(run, &n("break-glass"));
+        assert_eq!(run.exports["breakGlassRoleArn"], glass["arn"], "{stage}");
+        let trust = json_of(input(run, &n("break-glass")), "assumeRolePolicy");
+        let statement = &trust["Statement"][0];
+        assert_eq!(
+            statement["Principal"]["AWS"],
+            "arn:aws:iam::123456789012:root"
+        );
+        assert_eq!(
+            statement["Condition"]["Bool"]["aws:MultiFactorAuthPresent"],
+            "true"
+        );
+        assert_eq!(
+            statement["Condition"]["NumericLessThan"]["aws:MultiFactorAuthAge"],
+            "3600"
+        );
+        assert_eq!(input(run, &n("break-glass"))["maxSessionDuration"], 3600.0);
+        let secrets: BTreeSet<String> = ["app-db-login", "operator-db-login", "callback-secret"]
+            .iter()
+            .map(|secret| s(out(run, &n(secret)), "arn").to_owned())
+            .collect();
+        let glass_policy = json_of(input(run, &n("break-glass-policy")), "policy");
+        assert_eq!(
+            strings(&glass_policy["Statement"][0]["Resource"])
+                .into_iter()
+                .collect::<BTreeSet<_>>(),
+            secrets
+        );
+        assert_eq!(glass_policy["Statement"].as_array().unwrap().len(), 1);
+        for secret in ["app-db-login", "operator-db-login", "callback-secret"] {
+            let arn = s(out(run, &n(secret)), "arn").to_owned();
+            let policy = input(run, &n(&format!("{secret}-policy")));
+            assert_eq!(s(policy, "secretArn"), arn);
+            assert_eq!(policy["blockPublicPolicy"], true);
+            let doc = json_of(policy, "policy");
+            let statements = doc["Statement"].as_array().unwrap();
+            assert_eq!(statements.len(), 1, "{stage} {secret}: {doc}");
+            let deny = &statements[0];
+            assert_eq!(deny["Effect"], "Deny");
+            assert_eq!(deny["Principal"]["AWS"], "*");
+            assert_eq!(deny["Action"], "secretsmanager:*");
+            assert_eq!(
+                deny["Condition"]["BoolIfExists"]["aws:PrincipalIsAWSService"],
+                "false"
+            );
+            let let_in: BTreeSet<String> =
+                strings(&deny["Condition"]["StringNotEquals"]["aws:PrincipalArn"])
+                    .into_iter()
+                    .collect();
+            // The roles whose own policy names the secret: its readers.
+            let mut readers: BTreeSet<String> = run
+                .of_type("aws:iam/rolePolicy:RolePolicy")
+                .into_iter()
+                .filter(|p| !p.name.ends_with("break-glass-policy"))
+                .filter(|p| {
+                    let doc = json_of(&p.inputs, "policy");
+                    doc["Statement"].as_array().unwrap().iter().any(|st| {
+                        strings(&st["Action"])
+                            .iter()
+                            .any(|a| a.starts_with("secretsmanager:"))
+                            && st["Resource"] != "*"
+                            && strings(&st["Resource"]).contains(&arn)
+                    })
+                })
+                .map(|p| {
+                    let role = s(&p.inputs, "role");
+                    run.of_type("aws:iam/role:Role")
+                        .into_iter()
+                        .find(|r| r.outputs["name"] == role)
+                        .map(|r| s(&r.outputs, "arn").to_owned())
+                        .unwrap()
+                })
+                .collect();
+            assert!(!readers.is_empty(), "{stage} {secret}");
+            readers.insert(s(glass, "arn").to_owned());
+            readers.insert(DEPLOYER.to_owned());
+            assert_eq!(let_in, readers, "{stage} {secret}");
+        }
+    }
+}
+
+/// CloudWatch may use the topics' key only for this stack's alarms in this account: the key
+/// policy's statement for the service carries `aws:SourceAccount` and `aws:SourceArn` (the
+/// stack's alarms, whose names start with its prefix).
+#[test]
+fn cloudwatch_uses_the_topics_key_only_for_the_stacks_alarms() {
+    for (run, stage) in [(dev(), "dev"), (prod(), "prod")] {
+        let policy = json_of(
+            input(run, &format!("donut-states-{stage}-topics-key")),
+            "policy",
+        );
+        let cloudwatch = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|st| st["Principal"]["Service"] == "cloudwatch.amazonaws.com")
+            .unwrap();
+        assert_eq!(
+            cloudwatch["Condition"]["StringEquals"]["aws:SourceAccount"],
+            "123456789012"
+        );
+        let alarms =
+            format!("arn:aws:cloudwatch:eu-west-1:123456789012:alarm:donut-states-{stage}-*");
+        assert_eq!(
+            cloudwatch["Condition"]["ArnLike"]["aws:SourceArn"],
+            alarms.as_str()
+        );
+        for alarm in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") {
+            let arn = s(&alarm.outputs, "arn");
+            assert!(
+                arn.starts_with(alarms.trim_end_matches('*')),
+                "{stage}: {arn} is not {alarms}"
+            );
+        }
+    }
+}
+
+/// A stage with a buyer authorizer (`donut-states:buyerAuth`, absent from both committed
+/// stages): the API gets a JWT authorizer (the `Authorization` header, the stage's issuer and
+/// audiences), and exactly the routes `takes_buyer_authorizer` names — the buyers' order routes,
+/// `ANY /orders` and `ANY /orders/{order_id}` — take JWT authorization with it; the catalogue
+/// and the callback stay open, the operators' routes IAM. Printed as the engine's state holds
+/// it for AWS.
+#[test]
+fn a_stage_with_a_buyer_authorizer_guards_the_order_routes_with_it() {
+    let project = Project::new("dev");
+    project.set_path(
+        "donut-states:buyerAuth.issuer",
+        "https://auth.donut-states.com/realms/buyers",
+    );
+    project.set_path("donut-states:buyerAuth.audience[0]", "donut-checkout");
+    project.set_path("donut-states:buyerAuth.audience[1]", "donut-app");
+    project.ok(&["preview"]);
+    project.ok(&["up", "--yes", "--skip-preview"]);
+    let findings = project.findings();
+    assert!(findings.is_empty(), "{}", findings.join("\n"));
+    let run = project.deployment();
+    let api = out(&run, "donut-states-dev-http-api");
+    let authorizers = run.of_type("aws:apigatewayv2/authorizer:Authorizer");
+    assert_eq!(authorizers.len(), 1);
+    let authorizer = authorizers[0];
+    assert_eq!(authorizer.name, "donut-states-dev-buyer-authorizer");
+    assert_eq!(authorizer.inputs["apiId"], api["id"]);
+    assert_eq!(authorizer.inputs["authorizerType"], "JWT");
+    assert_eq!(
+        strings(&authorizer.inputs["identitySources"]),
+        ["$request.header.Authorization"]
+    );
+    assert_eq!(
+        authorizer.inputs["jwtConfiguration"],
+        json!({
+            "issuer": "https://auth.donut-states.com/realms/buyers",
+            "audiences": ["donut-checkout", "donut-app"]
+        })
+    );
+    let authorizer_id = s(&authorizer.outputs, "id").to_owned();
+    let mut state = Vec::new();
+    for route in run.of_type("aws:apigatewayv2/route:Route") {
+        let key = s(&route.inputs, "routeKey");
+        let expected = if key.starts_with("ANY /admin/") {
+            "AWS_IAM"
+        } else if donut_config::routes::takes_buyer_authorizer(key) {
+            "JWT"
+        } else {
+            "NONE"
+        };
+        assert_eq!(route.inputs["authorizationType"], expected, "{key}");
+        assert_eq!(route.outputs["authorizationType"], expected, "{key}");
+        if expected == "JWT" {
+            assert_eq!(s(&route.inputs, "authorizerId"), authorizer_id, "{key}");
+            assert!(
+                route.dependencies.contains(&authorizer.name),
+                "{key} does not wait for the authorizer: {:?}",
+                route.dependencies
+            );
+            state.push(json!({
+                "type": route.type_, "logicalName": route.name, "id": route.outputs["id"],
+                "routeKey": key,
+                "authorizationType": route.outputs["authorizationType"],
+                "authorizerId": route.outputs["authorizerId"],
+            }));
+        } else {
+            assert!(route.inputs.get("authorizerId").is_none(), "{key}");
+        }
+    }
+    assert_eq!(state.len(), 2, "POST /orders and GET /orders/{{order_id}}");
+    state.insert(
+        0,
+        json!({
+            "type": authorizer.type_, "logicalName": authorizer.name,
+            "name": authorizer.outputs["name"], "id": authorizer_id,
+            "apiId": authorizer.outputs["apiId"],
+            "authorizerType": authorizer.outputs["authorizerType"],
+            "identitySources": authorizer.outputs["identitySources"],
+            "jwtConfiguration": authorizer.outputs["jwtConfiguration"],
+        }),
+    );
+    println!(
+        "the buyer authorizer and the routes it guards, as the engine's state holds them:\n{}",
+        serde_json::to_string_pretty(&state).unwrap()
+    );
+    project.ok(&["destroy", "--yes", "--skip-preview"]);
+    assert_eq!(project.live_resources(), 0);
 }

@@ -62,7 +62,24 @@ pub struct DatabaseConfig {
     /// most `proxy_max_connections_percent` % of the database's connections.
     pub proxy: bool,
     pub proxy_max_connections_percent: u32,
+    /// Seconds between the OS metrics of RDS Enhanced Monitoring (0: off), one of
+    /// [`MONITORING_INTERVALS`]; on, the instance gets a monitoring role.
+    pub monitoring_interval_seconds: u32,
+    /// The database logs exported to CloudWatch Logs, some of [`DB_LOG_EXPORTS`] (`dbLogExports`,
+    /// comma-separated; empty: none). `slowquery` turns the slow query log on in the parameter
+    /// group.
+    pub log_exports: Vec<String>,
 }
+
+/// The intervals RDS Enhanced Monitoring takes (`MonitoringInterval`, CreateDBInstance: 0, 1, 5,
+/// 10, 15, 30, 60 seconds; 0 turns it off).
+pub const MONITORING_INTERVALS: [u32; 7] = [0, 1, 5, 10, 15, 30, 60];
+
+/// The MySQL logs a stage may export (`EnableCloudwatchLogsExports`): the error log (always
+/// written) and the slow query log (the program turns it on). RDS for MySQL also has `general`,
+/// `audit` (an option group) and `iam-db-auth-error` (IAM database authentication), which the
+/// program does not set up.
+pub const DB_LOG_EXPORTS: [&str; 2] = ["error", "slowquery"];
 
 /// How much runs at once, and what each instance may hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,8 +184,24 @@ pub struct StageConfig {
     /// login) recoverable (0: deleted at once).
     pub secret_recovery_days: u32,
     pub lambda_memory_mb: u32,
-    /// Days the functions' and the API's logs are kept.
+    /// Days the functions' logs are kept.
     pub log_retention_days: u32,
+    /// Days the records of who reached what are kept: the API's access log and, where the stage
+    /// has them, the VPC's flow logs (an investigation asks for them long after the fact).
+    pub access_log_retention_days: u32,
+    /// VPC flow logs (all traffic of the stack's VPC) to a log group of their own.
+    pub vpc_flow_logs: bool,
+    /// API Gateway's JWT authorizer for the buyers' routes (`buyerAuth`), when the stage has
+    /// one: the routes [`routes::takes_buyer_authorizer`] names then answer 401 without a valid
+    /// token of the issuer for one of the audiences. Absent: those routes are open (the shop's
+    /// checkout, not this service, knows the buyer).
+    pub buyer_auth: Option<BuyerAuth>,
+    /// The IAM principals that deploy the stack (`deployerArns`: a role's or a user's ARN, as
+    /// `aws:PrincipalArn` names them — a role, never its session). Each secret of the stack
+    /// denies every principal but the functions that read it, the break-glass role and these,
+    /// so whoever runs `pulumi up` must be here. Not in the committed stack files: an account's,
+    /// not a stage's; a deployment refuses without it ([`StageConfig::deployment_placeholders`]).
+    pub deployers: Vec<String>,
     pub seed_products: bool,
 }
 
@@ -207,6 +240,22 @@ impl Values<'_> {
             ));
         }
         Ok(n)
+    }
+
+    /// A comma-separated list (`"error,slowquery"`); empty or blank: none.
+    fn list(&self, key: &str) -> Result<Vec<String>, ConfigError> {
+        let raw = self.raw(key)?;
+        let items: Vec<String> = raw
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(twice) = items.iter().find(|item| !seen.insert(item.as_str())) {
+            return Err(invalid(key, raw, &format!("names {twice:?} twice")));
+        }
+        Ok(items)
     }
 
     fn flag(&self, key: &str) -> Result<bool, ConfigError> {
@@ -248,6 +297,161 @@ pub fn open_order_deadline(
     relay_every: std::time::Duration,
 ) -> std::time::Duration {
     (visibility_timeout * max_receive_count + relay_every).max(deadline)
+}
+
+/// A JWT authorizer's settings (`donut-states:buyerAuth`, an object):
+///
+/// ```yaml
+/// donut-states:buyerAuth:
+///   issuer: https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123
+///   audience:
+///     - 1example23456789
+/// ```
+///
+/// or `pulumi config set --path 'donut-states:buyerAuth.issuer' https://…` and
+/// `pulumi config set --path 'donut-states:buyerAuth.audience[0]' <client id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuyerAuth {
+    /// The identity provider that issues the buyers' tokens: API Gateway fetches
+    /// `{issuer}/.well-known/openid-configuration` and its keys, and a token's `iss` must be
+    /// exactly this. An https URL (OpenID Connect Discovery 1.0, §3: "a case-sensitive URL using
+    /// the https scheme that contains scheme, host, and optionally, port number and path
+    /// components and no query or fragment components"), at most 2048 characters (API Gateway's
+    /// `UriWithLengthBetween1And2048`).
+    pub issuer: String,
+    /// The token's `aud` (or, without one, `client_id`) must be one of these: at least one,
+    /// none empty.
+    pub audience: Vec<String>,
+}
+
+/// `buyerAuth`: absent, or `{issuer, audience}` (other members refused, so a misspelt one is
+/// not silently ignored).
+fn buyer_auth(v: &Values<'_>) -> Result<Option<BuyerAuth>, ConfigError> {
+    const KEY: &str = "buyerAuth";
+    let Ok(raw) = v.raw(KEY) else {
+        return Ok(None);
+    };
+    let shape = "must be an object {issuer: https://…, audience: [<audience>, …]} (`pulumi \
+                 config set --path 'donut-states:buyerAuth.issuer' https://…`, \
+                 `pulumi config set --path 'donut-states:buyerAuth.audience[0]' <audience>`)";
+    let value: serde_json::Value =
+        serde_json::from_str(raw).map_err(|_| invalid(KEY, raw, shape))?;
+    let object = value.as_object().ok_or_else(|| invalid(KEY, raw, shape))?;
+    if let Some(other) = object
+        .keys()
+        .find(|member| !["issuer", "audience"].contains(&member.as_str()))
+    {
+        return Err(invalid(
+            KEY,
+            raw,
+            &format!("has a member {other:?}: it takes issuer and audience only"),
+        ));
+    }
+    let issuer = object
+        .get("issuer")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| invalid(KEY, raw, "has no issuer (an https URL)"))?;
+    issuer_url(issuer).map_err(|problem| invalid(KEY, raw, &format!("issuer {problem}")))?;
+    let audience: Vec<String> = match object.get("audience") {
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned))
+            .collect::<Option<_>>()
+            .ok_or_else(|| invalid(KEY, raw, "audience must be a list of strings"))?,
+        _ => return Err(invalid(KEY, raw, "has no audience (a list of strings)")),
+    };
+    if audience.is_empty() || audience.iter().any(|a| a.trim().is_empty()) {
+        return Err(invalid(
+            KEY,
+            raw,
+            "audience must name at least one audience, none empty: a token's aud must match one",
+        ));
+    }
+    Ok(Some(BuyerAuth {
+        issuer: issuer.to_owned(),
+        audience,
+    }))
+}
+
+/// Whether `issuer` is an OpenID Connect issuer URL API Gateway can take: https, a host, no
+/// query or fragment, at most 2048 characters.
+fn issuer_url(issuer: &str) -> Result<(), String> {
+    let Some(rest) = issuer.strip_prefix("https://") else {
+        return Err(format!("{issuer:?} is not an https URL"));
+    };
+    if issuer.len() > 2048 {
+        return Err("is longer than 2048 characters".into());
+    }
+    if issuer.contains(['?', '#']) {
+        return Err(format!("{issuer:?} has a query or fragment"));
+    }
+    let host = rest.split(['/', ':']).next().unwrap_or_default();
+    if host.is_empty() || issuer.chars().any(char::is_whitespace) {
+        return Err(format!("{issuer:?} names no host"));
+    }
+    Ok(())
+}
+
+/// `deployerArns`: a list of IAM principal ARNs (absent: none yet). A stack file holds it as a
+/// YAML list (`pulumi config set --path 'donut-states:deployerArns[0]' <ARN>`), the engine hands
+/// it over as its JSON text.
+fn deployers(v: &Values<'_>) -> Result<Vec<String>, ConfigError> {
+    const KEY: &str = "deployerArns";
+    let Ok(raw) = v.raw(KEY) else {
+        return Ok(Vec::new());
+    };
+    let arns: Vec<String> = serde_json::from_str(raw).map_err(|_| {
+        invalid(
+            KEY,
+            raw,
+            "must be a list of IAM principal ARNs (`pulumi config set --path \
+             'donut-states:deployerArns[0]' arn:aws:iam::<account>:role/<name>`)",
+        )
+    })?;
+    for arn in &arns {
+        principal_arn(arn).map_err(|problem| invalid(KEY, arn, &problem))?;
+    }
+    Ok(arns)
+}
+
+/// Whether `arn` is what `aws:PrincipalArn` holds for an IAM principal of an account: a role
+/// (`arn:aws:iam::<12 digits>:role/<path/>name`), a user (`…:user/…`) or the account's root
+/// user (`…:root`). A role session's ARN (`arn:aws:sts::…:assumed-role/<role>/<session>`) is
+/// not: the key holds the role's ARN for a session.
+pub fn principal_arn(arn: &str) -> Result<(), String> {
+    if let Some(rest) = arn.strip_prefix("arn:aws:sts::") {
+        let role = rest
+            .split_once(":assumed-role/")
+            .and_then(|(_, r)| r.split('/').next())
+            .unwrap_or("<role>");
+        return Err(format!(
+            "a role session's ARN: aws:PrincipalArn holds the role's, \
+             arn:aws:iam::<account>:role/{role} (with the role's path, if it has one)"
+        ));
+    }
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [arn_, partition, service, region, account, resource] = parts.as_slice() else {
+        return Err("is not an ARN (arn:aws:iam::<account>:role/<name>)".into());
+    };
+    let iam =
+        *arn_ == "arn" && partition.starts_with("aws") && *service == "iam" && region.is_empty();
+    if !iam {
+        return Err("is not an IAM ARN (arn:aws:iam::<account>:role/<name>)".into());
+    }
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{account:?} is not an account id (12 digits)"));
+    }
+    let named = |kind: &str| {
+        resource
+            .strip_prefix(kind)
+            .and_then(|r| r.rsplit('/').next())
+            .is_some_and(|name| !name.is_empty())
+    };
+    if *resource == "root" || named("role/") || named("user/") {
+        Ok(())
+    } else {
+        Err("names no role, user or root (…:role/<name>, …:user/<name>, …:root)".into())
+    }
 }
 
 /// `factoryUrl`, or `factorySimulator: "true"` with the simulator's knobs: one or the other.
@@ -355,11 +559,17 @@ impl StageConfig {
                 require_tls: v.flag("dbRequireTls")?,
                 proxy: v.flag("dbProxy")?,
                 proxy_max_connections_percent: v.number("dbProxyMaxConnectionsPercent", 1..=100)?,
+                monitoring_interval_seconds: v.number("dbMonitoringIntervalSeconds", 0..=60)?,
+                log_exports: v.list("dbLogExports")?,
             },
             interface_endpoints: v.flag("interfaceEndpoints")?,
             secret_recovery_days: v.number("secretRecoveryDays", 0..=30)?,
             lambda_memory_mb: v.number("lambdaMemoryMb", 128..=10_240)?,
             log_retention_days: v.number("logRetentionDays", 1..=3_653)?,
+            access_log_retention_days: v.number("accessLogRetentionDays", 1..=3_653)?,
+            vpc_flow_logs: v.flag("vpcFlowLogs")?,
+            deployers: deployers(&v)?,
+            buyer_auth: buyer_auth(&v)?,
             seed_products: v.flag("seedProducts")?,
         };
         config.check_rules()?;
@@ -464,10 +674,38 @@ impl StageConfig {
             1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
             2922, 3288, 3653,
         ];
-        if !RETENTION_DAYS.contains(&self.log_retention_days) {
+        for (key, days) in [
+            ("logRetentionDays", self.log_retention_days),
+            ("accessLogRetentionDays", self.access_log_retention_days),
+        ] {
+            if !RETENTION_DAYS.contains(&days) {
+                return Err(rule(
+                    key,
+                    format!("CloudWatch Logs keeps logs for one of {RETENTION_DAYS:?} days"),
+                ));
+            }
+        }
+        if !MONITORING_INTERVALS.contains(&self.database.monitoring_interval_seconds) {
             return Err(rule(
-                "logRetentionDays",
-                format!("CloudWatch Logs keeps logs for one of {RETENTION_DAYS:?} days"),
+                "dbMonitoringIntervalSeconds",
+                format!(
+                    "RDS Enhanced Monitoring takes one of {MONITORING_INTERVALS:?} seconds (0: off), is {}",
+                    self.database.monitoring_interval_seconds
+                ),
+            ));
+        }
+        if let Some(other) = self
+            .database
+            .log_exports
+            .iter()
+            .find(|log| !DB_LOG_EXPORTS.contains(&log.as_str()))
+        {
+            return Err(rule(
+                "dbLogExports",
+                format!(
+                    "{other:?} is not one of {DB_LOG_EXPORTS:?} (the MySQL logs the program sets up; \
+                     audit needs an option group, general and iam-db-auth-error are not written)"
+                ),
             ));
         }
         if self.capacity.db_idle_seconds >= self.capacity.db_wait_timeout_seconds {
@@ -583,6 +821,18 @@ impl StageConfig {
                      sends it).",
                     self.ops_email
                 ),
+            ));
+        }
+        if self.deployers.is_empty() {
+            out.push((
+                "deployerArns",
+                "donut-states:deployerArns is not set: every secret of the stack denies all \
+                 principals but its functions' roles, the break-glass role and the deployers, so \
+                 the identity that runs `pulumi up` must be named or it cannot update or delete \
+                 the secrets after the first update. Set it with `pulumi config set --path \
+                 'donut-states:deployerArns[0]' arn:aws:iam::<account>:role/<the role you deploy \
+                 with>` (docs/deploy.md, step 4)."
+                    .to_owned(),
             ));
         }
         if self.factory_url_is_placeholder() {
@@ -720,11 +970,18 @@ pub fn stack_file_values(path: &Path) -> Result<BTreeMap<String, String>, Config
     Ok(values)
 }
 
+/// A value as the engine hands it to the program (`PULUMI_CONFIG`): a scalar as its text, a
+/// structured value (a list, an object: `pulumi config set --path`) as its JSON text.
 fn scalar(v: &serde_norway::Value) -> Option<String> {
     match v {
         serde_norway::Value::String(s) => Some(s.clone()),
         serde_norway::Value::Bool(b) => Some(b.to_string()),
         serde_norway::Value::Number(n) => Some(n.to_string()),
+        // A secure value (`secure: v1:…`) is the CLI's ciphertext: left out.
+        serde_norway::Value::Mapping(m) if m.contains_key("secure") => None,
+        serde_norway::Value::Sequence(_) | serde_norway::Value::Mapping(_) => {
+            serde_json::to_string(v).ok()
+        }
         _ => None,
     }
 }
@@ -877,6 +1134,7 @@ mod tests {
             assert_eq!(config.factory_url_is_placeholder(), placeholder, "{url}");
         }
         config.factory = LegacyFactory::At("https://factory.dev.donut-states.example".into());
+        config.deployers = vec!["arn:aws:iam::123456789012:role/deployer".into()];
         assert_eq!(
             config
                 .deployment_placeholders()
@@ -1090,6 +1348,176 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("dbInstanceClass"), "{err}");
+    }
+
+    /// Who deploys (`deployerArns`): absent from the committed files, so a deployment is
+    /// refused until it is set; a list of IAM principals as `aws:PrincipalArn` names them, read
+    /// from the stack file's YAML list and from the engine's JSON text alike.
+    #[test]
+    fn deployers_are_iam_principals_and_a_deployment_needs_them() {
+        let dev = StageConfig::from_values("dev", &dev_values()).unwrap();
+        assert!(dev.deployers.is_empty());
+        assert!(
+            dev.deployment_placeholders()
+                .iter()
+                .any(|(key, problem)| *key == "deployerArns"
+                    && problem.contains("pulumi config set --path 'donut-states:deployerArns[0]'"))
+        );
+        let with = |value: &str| {
+            let mut values = dev_values();
+            values.insert("donut-states:deployerArns".into(), value.into());
+            StageConfig::from_values("dev", &values)
+        };
+        let ok = with(r#"["arn:aws:iam::123456789012:role/ci/deployer","arn:aws:iam::123456789012:user/alice","arn:aws:iam::123456789012:root"]"#)
+            .unwrap();
+        assert_eq!(ok.deployers.len(), 3);
+        assert!(
+            ok.deployment_placeholders()
+                .iter()
+                .all(|(key, _)| *key != "deployerArns")
+        );
+        for (value, says) in [
+            (
+                r#"["arn:aws:sts::123456789012:assumed-role/deployer/run-1"]"#,
+                "arn:aws:iam::<account>:role/deployer",
+            ),
+            (r#"["arn:aws:iam::1234:role/x"]"#, "12 digits"),
+            (r#"["arn:aws:s3:::bucket"]"#, "not an IAM ARN"),
+            (r#"["arn:aws:iam::123456789012:policy/x"]"#, "names no role"),
+            ("arn:aws:iam::123456789012:role/x", "must be a list"),
+        ] {
+            let err = with(value).unwrap_err().to_string();
+            assert!(
+                err.contains("donut-states:deployerArns") && err.contains(says),
+                "{value}: {err}"
+            );
+        }
+        // A YAML list in a stack file is read as the engine hands it over: JSON text.
+        let dir = std::env::temp_dir().join(format!("donut-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("Pulumi.dev.yaml");
+        let committed = std::fs::read_to_string(root().join("Pulumi.dev.yaml")).unwrap();
+        std::fs::write(
+            &file,
+            format!(
+                "{committed}  donut-states:deployerArns:\n    - arn:aws:iam::123456789012:role/deployer\n  donut-states:callbackSecret:\n    secure: v1:abc\n"
+            ),
+        )
+        .unwrap();
+        let values = stack_file_values(&file).unwrap();
+        assert_eq!(
+            values["donut-states:deployerArns"],
+            r#"["arn:aws:iam::123456789012:role/deployer"]"#
+        );
+        assert!(
+            !values.contains_key("donut-states:callbackSecret"),
+            "secure values stay out"
+        );
+        let from_file = StageConfig::from_stack_file("dev", &file).unwrap();
+        assert_eq!(
+            from_file.deployers,
+            ["arn:aws:iam::123456789012:role/deployer"]
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// `buyerAuth`: absent in both committed stages; an object of an https issuer and at least
+    /// one audience, as the stack file's YAML or the engine's JSON text; anything else refused,
+    /// naming the key and what is wrong.
+    #[test]
+    fn a_buyer_authorizer_is_an_https_issuer_and_its_audiences() {
+        let dev = StageConfig::from_values("dev", &dev_values()).unwrap();
+        let prod = StageConfig::from_stack_file("prod", &root().join("Pulumi.prod.yaml")).unwrap();
+        assert_eq!(dev.buyer_auth, None);
+        assert_eq!(prod.buyer_auth, None);
+        let with = |value: &str| {
+            let mut values = dev_values();
+            values.insert("donut-states:buyerAuth".into(), value.into());
+            StageConfig::from_values("dev", &values)
+        };
+        let ok = with(
+            r#"{"issuer":"https://auth.shop.example/realms/buyers","audience":["checkout","app"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            ok.buyer_auth,
+            Some(BuyerAuth {
+                issuer: "https://auth.shop.example/realms/buyers".into(),
+                audience: vec!["checkout".into(), "app".into()],
+            })
+        );
+        for (value, says) in [
+            (
+                r#"{"issuer":"http://auth.shop.example","audience":["a"]}"#,
+                "not an https URL",
+            ),
+            (r#"{"issuer":"https://","audience":["a"]}"#, "names no host"),
+            (
+                r#"{"issuer":"https://a.example/?x=1","audience":["a"]}"#,
+                "query or fragment",
+            ),
+            (
+                r#"{"issuer":"https://a.example","audience":[]}"#,
+                "at least one audience",
+            ),
+            (
+                r#"{"issuer":"https://a.example","audience":[""]}"#,
+                "none empty",
+            ),
+            (r#"{"issuer":"https://a.example"}"#, "has no audience"),
+            (r#"{"audience":["a"]}"#, "has no issuer"),
+            (
+                r#"{"issuer":"https://a.example","audiences":["a"]}"#,
+                "member \"audiences\"",
+            ),
+            ("https://a.example", "must be an object"),
+        ] {
+            let err = with(value).unwrap_err().to_string();
+            assert!(
+                err.contains("donut-states:buyerAuth") && err.contains(says),
+                "{value}: {err}"
+            );
+        }
+    }
+
+    /// The database's monitoring and log exports, the access logs' retention: per stage, from
+    /// the stage's keys, checked against what AWS takes.
+    #[test]
+    fn monitoring_log_exports_and_access_log_retention_are_checked() {
+        let dev = StageConfig::from_values("dev", &dev_values()).unwrap();
+        let prod = StageConfig::from_stack_file("prod", &root().join("Pulumi.prod.yaml")).unwrap();
+        assert_eq!(dev.database.monitoring_interval_seconds, 0);
+        assert!(dev.database.log_exports.is_empty());
+        assert!(dev.database.require_tls && prod.database.require_tls);
+        assert!(!dev.vpc_flow_logs && prod.vpc_flow_logs);
+        assert_eq!(prod.database.monitoring_interval_seconds, 60);
+        assert_eq!(prod.database.log_exports, ["error", "slowquery"]);
+        assert_eq!(prod.access_log_retention_days, 365);
+        for (key, value, says) in [
+            (
+                "dbMonitoringIntervalSeconds",
+                "20",
+                "one of [0, 1, 5, 10, 15, 30, 60]",
+            ),
+            ("dbLogExports", "error,audit", "\"audit\" is not one of"),
+            ("dbLogExports", "error,error", "twice"),
+            (
+                "accessLogRetentionDays",
+                "100",
+                "CloudWatch Logs keeps logs",
+            ),
+            ("vpcFlowLogs", "yes", "true or false"),
+        ] {
+            let mut values = dev_values();
+            values.insert(format!("donut-states:{key}"), value.into());
+            let err = StageConfig::from_values("dev", &values)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(key) && err.contains(says),
+                "{key}={value}: {err}"
+            );
+        }
     }
 
     #[test]

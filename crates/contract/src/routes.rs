@@ -55,6 +55,18 @@ pub fn requires_iam(function: Function) -> bool {
     function == Function::AdminApi
 }
 
+/// Whether a route is a buyer's own — a purchase (`POST /orders`) and reading one's order
+/// (`GET /orders/{order_id}`): the routes that take API Gateway's JWT authorization where the
+/// stage configures a buyer authorizer (`donut-states:buyerAuth`), so that only a holder of the
+/// issuer's token for one of its audiences gets through (401 otherwise, before any function
+/// runs). The catalogue (`/products…`) stays public, the factory's callback carries its own
+/// capability, the operators' routes take IAM ([`requires_iam`]). By route key, as API Gateway
+/// and [`ROUTES`] name routes (`ANY /orders`; a method other than `ANY` names the same path);
+/// the infra program and the local gateway both ask this.
+pub fn takes_buyer_authorizer(route_key: &str) -> bool {
+    matches!(pattern_of(route_key), Some(paths::ORDERS | paths::ORDER))
+}
+
 /// A request's path matched to a route, as API Gateway matches route keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Matched {
@@ -147,5 +159,24 @@ mod tests {
         );
         assert_eq!(pattern_of("GET /products/{id}"), Some(paths::PRODUCT));
         assert_eq!(pattern_of("$default"), None);
+    }
+
+    #[test]
+    fn only_the_buyers_order_routes_take_the_buyer_authorizer() {
+        let taking: Vec<&str> = ROUTES
+            .iter()
+            .map(|(key, _)| *key)
+            .filter(|key| takes_buyer_authorizer(key))
+            .collect();
+        assert_eq!(taking, ["ANY /orders", "ANY /orders/{order_id}"]);
+        assert!(
+            ROUTES
+                .iter()
+                .filter(|(key, _)| takes_buyer_authorizer(key))
+                .all(|(_, function)| *function == Function::SalesApi && !requires_iam(*function))
+        );
+        assert!(takes_buyer_authorizer("POST /orders"));
+        assert!(!takes_buyer_authorizer("ANY /products"));
+        assert!(!takes_buyer_authorizer("ANY /orders/{order_id}/items"));
     }
 }

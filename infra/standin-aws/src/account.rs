@@ -43,14 +43,16 @@ impl Live {
         )
     }
 
-    /// A function's own settings, known by the function's name (their id is its name, with a
-    /// qualifier): a string naming the function names the function, not them, and nothing
-    /// else refers to them (AWS deletes them with the function, and never refuses to).
+    /// A resource's own settings, known by that resource's name or ARN (their id is it, with a
+    /// qualifier): a string naming the resource names the resource, not them, and nothing else
+    /// refers to them (AWS deletes them with it, and never refuses to) — a function's
+    /// asynchronous invocation config and URL, a secret's resource policy.
     fn is_known_by_its_function(&self) -> bool {
         matches!(
             self.type_token.as_str(),
             "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
                 | "aws:lambda/functionUrl:FunctionUrl"
+                | "aws:secretsmanager/secretPolicy:SecretPolicy"
         )
     }
 
@@ -607,6 +609,22 @@ mod tests {
         assert!(settings.refers_to(&function));
         assert!(alarm.refers_to(&function));
         assert!(!alarm.refers_to(&settings));
+        // A secret's resource policy is known by the secret's ARN: what names the secret (a
+        // function's environment) names the secret, not its policy.
+        let secret_arn = "arn:aws:secretsmanager:r:1:secret:login-AbCdEf";
+        let policy = live(
+            "aws:secretsmanager/secretPolicy:SecretPolicy",
+            secret_arn,
+            json!({"secretArn": secret_arn, "policy": "{}"}),
+            None,
+        );
+        let reader = live(
+            FUNCTION,
+            "reader",
+            json!({"environment": {"variables": {"DB_SECRET_ARN": secret_arn}}}),
+            None,
+        );
+        assert!(!reader.refers_to(&policy));
     }
 
     #[test]

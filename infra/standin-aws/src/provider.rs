@@ -93,6 +93,29 @@ fn forces_replacement(type_token: &str, key: &str) -> bool {
         "aws:ec2/routeTable:RouteTable" => &["vpcId"],
         "aws:ec2/routeTableAssociation:RouteTableAssociation" => &["subnetId", "gatewayId"],
         "aws:ec2/vpcEndpoint:VpcEndpoint" => &["vpcId", "serviceName", "vpcEndpointType"],
+        // upstream ec2/vpc_default_security_group.go: vpc_id ForceNew.
+        "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup" => &["vpcId"],
+        // upstream ec2/vpc_flow_log.go: every argument but tags is ForceNew (a flow log cannot
+        // be changed, only replaced).
+        "aws:ec2/flowLog:FlowLog" => &[
+            "vpcId",
+            "subnetId",
+            "eniId",
+            "regionalNatGatewayId",
+            "transitGatewayId",
+            "transitGatewayAttachmentId",
+            "trafficType",
+            "logDestination",
+            "logDestinationType",
+            "iamRoleArn",
+            "deliverCrossAccountRole",
+            "logFormat",
+            "maxAggregationInterval",
+            "destinationOptions",
+        ],
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment" => &["role", "policyArn"],
+        "aws:secretsmanager/secretPolicy:SecretPolicy" => &["secretArn"],
+        "aws:apigatewayv2/authorizer:Authorizer" => &["apiId", "authorizerType"],
         "aws:rds/instance:Instance" => &[
             "identifier",
             "dbName",

@@ -33,6 +33,9 @@ fn ec2_prefix(type_token: &str) -> Option<(&'static str, &'static str)> {
             ("rtbassoc-", "route-table-association/")
         }
         "aws:ec2/vpcEndpoint:VpcEndpoint" => ("vpce-", "vpc-endpoint/"),
+        // The VPC's own group, adopted: its id is the group's.
+        "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup" => ("sg-", "security-group/"),
+        "aws:ec2/flowLog:FlowLog" => ("fl-", "vpc-flow-log/"),
         _ => return None,
     })
 }
@@ -87,6 +90,13 @@ pub const ID_FORMS: &[IdForm] = &[
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         },
+    },
+    IdForm {
+        type_token: "aws:apigatewayv2/authorizer:Authorizer",
+        id: "the authorizer id alone (7 characters), not api/authorizer",
+        read: "id (a route's authorizerId)",
+        source: "wheel apigatewayv2/authorizer.py Import (aabbccddee/1122334: api id / authorizer id); upstream apigatewayv2/authorizer.go d.SetId(output.AuthorizerId)",
+        holds: |id, _| id.len() == 7 && !id.contains('/'),
     },
     IdForm {
         type_token: "aws:apigatewayv2/integration:Integration",
@@ -158,11 +168,25 @@ pub const ID_FORMS: &[IdForm] = &[
         holds: |id, _| is_uuid(id),
     },
     IdForm {
+        type_token: "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+        id: "the VPC's default security group's id, sg- + 17 hex",
+        read: "id",
+        source: "wheel ec2/default_security_group.py Import (the security group id, sg-903004f8)",
+        holds: |id, _| hex_after(id, "sg-", 17),
+    },
+    IdForm {
         type_token: "aws:ec2/eip:Eip",
         id: "the allocation id, eipalloc- + 17 hex",
         read: "id (allocationId), publicIp",
         source: "upstream ec2/ec2_eip.go d.SetId(output.AllocationId)",
         holds: |id, _| hex_after(id, "eipalloc-", 17),
+    },
+    IdForm {
+        type_token: "aws:ec2/flowLog:FlowLog",
+        id: "the flow log id, fl- + 17 hex",
+        read: "id, arn",
+        source: "wheel ec2/flow_log.py Import (id, fl-1a2b3c4d); upstream ec2/vpc_flow_log.go d.SetId(output.FlowLogIds[0])",
+        holds: |id, _| hex_after(id, "fl-", 17),
     },
     IdForm {
         type_token: "aws:ec2/internetGateway:InternetGateway",
@@ -250,6 +274,19 @@ pub const ID_FORMS: &[IdForm] = &[
                 "{}:{}",
                 text(inputs, "role").unwrap_or_default(),
                 text(inputs, "name").unwrap_or_default()
+            )
+        },
+    },
+    IdForm {
+        type_token: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        id: "<role name>/<policy ARN>",
+        read: "role, policyArn",
+        source: "wheel iam/role_policy_attachment.py Import (test-role/arn:…:policy/test-policy); upstream iam/role_policy_attachment.go @IdAttrFormat(\"{role}/{policy_arn}\"), d.SetId(createRolePolicyAttachmentImportID(d))",
+        holds: |id, inputs| {
+            id == format!(
+                "{}/{}",
+                text(inputs, "role").unwrap_or_default(),
+                text(inputs, "policyArn").unwrap_or_default()
             )
         },
     },
@@ -379,6 +416,13 @@ pub const ID_FORMS: &[IdForm] = &[
         },
     },
     IdForm {
+        type_token: "aws:secretsmanager/secretPolicy:SecretPolicy",
+        id: "the secret's ARN",
+        read: "secretArn",
+        source: "wheel secretsmanager/secret_policy.py Import (the secret ARN); upstream secretsmanager/secret_policy.go d.SetId(aws.ToString(output.ARN))",
+        holds: |id, inputs| text(inputs, "secretArn") == Some(id),
+    },
+    IdForm {
         type_token: "aws:secretsmanager/secretVersion:SecretVersion",
         id: "<secret id>|<version id>",
         read: "versionId",
@@ -481,6 +525,19 @@ pub fn created(
     let (id, arn) = if let Some((prefix, kind)) = ec2_prefix(type_token) {
         let id = format!("{prefix}{}", &token[..token.len().min(17)]);
         let arn = format!("arn:aws:ec2:{region}:{ACCOUNT}:{kind}{id}");
+        if type_token == "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup" {
+            // What AWS made with the VPC (wheel ec2/default_security_group.py: name, description,
+            // owner_id), its rules those of the program: none when it gives none (the provider
+            // removes the rules AWS made when it adopts the group).
+            out.insert("name".into(), json!("default"));
+            out.insert("description".into(), json!("default VPC security group"));
+            out.insert("ownerId".into(), json!(ACCOUNT));
+            for rules in ["ingress", "egress"] {
+                if !inputs.contains_key(rules) {
+                    out.insert(rules.into(), json!([]));
+                }
+            }
+        }
         (id, Some(arn))
     } else {
         match type_token {
@@ -597,6 +654,19 @@ pub fn created(
                 let arn = format!("arn:aws:iam::{ACCOUNT}:policy{path}{physical}");
                 (arn.clone(), Some(arn))
             }
+            "aws:iam/rolePolicyAttachment:RolePolicyAttachment" => (
+                format!(
+                    "{}/{}",
+                    text(inputs, "role").unwrap_or_default(),
+                    text(inputs, "policyArn").unwrap_or_default()
+                ),
+                None,
+            ),
+            "aws:secretsmanager/secretPolicy:SecretPolicy" => (
+                text(inputs, "secretArn").unwrap_or_default().to_owned(),
+                None,
+            ),
+            "aws:apigatewayv2/authorizer:Authorizer" => (token[..7].to_owned(), None),
             "aws:iam/rolePolicy:RolePolicy" => (
                 format!("{}:{physical}", text(inputs, "role").unwrap_or_default()),
                 None,
@@ -816,6 +886,14 @@ mod tests {
             ("rule", "donut-states-dev-sweep-1a2b3c4"),
             ("targetId", "donut-states-dev-sweep-target-1a2b3c4"),
             ("role", "donut-states-dev-sales-api-role-1a2b3c4"),
+            (
+                "policyArn",
+                "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+            ),
+            (
+                "secretArn",
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbCdEf",
+            ),
             ("functionName", "donut-states-dev-migrate-1a2b3c4"),
             ("input", "{\"reason\":\"deploy\"}"),
             ("statementId", "AllowApiGateway"),

@@ -31,6 +31,9 @@ pub const SECRET: &str = "a-callback-secret-of-forty-characters-x";
 pub const OPS_EMAIL: &str = "oncall@donut-states.com";
 /// A factory address that is not a placeholder (the stand-in calls nothing).
 pub const FACTORY_URL: &str = "https://factory.legacy-bakery.net";
+/// The role a deploy runs as (`donut-states:deployerArns`, which every deploy must set): a role
+/// of the stand-in account.
+pub const DEPLOYER: &str = "arn:aws:iam::123456789012:role/donut-states-deployer";
 const PASSPHRASE: &str = "donut-states engine tests";
 
 pub fn root() -> PathBuf {
@@ -124,10 +127,11 @@ impl Project {
         project
     }
 
-    /// The settings a deploy must set (the ops mailbox; the factory's address, in a stage
-    /// that calls the real one).
+    /// The settings a deploy must set (the ops mailbox; who deploys; the factory's address, in
+    /// a stage that calls the real one).
     fn deployable(&self, stage: &str) {
         self.set("donut-states:opsEmail", OPS_EMAIL);
+        self.set_path("donut-states:deployerArns[0]", DEPLOYER);
         let committed = donut_config::StageConfig::from_stack_file(
             stage,
             &root().join(format!("Pulumi.{stage}.yaml")),
@@ -319,6 +323,12 @@ impl Project {
     /// Sets one config value of the stack.
     pub fn set(&self, key: &str, value: &str) {
         self.ok(&["config", "set", key, value]);
+    }
+
+    /// Sets one value inside a structured config value (`pulumi config set --path`): a list's
+    /// item (`key[0]`), an object's member (`key.member`).
+    pub fn set_path(&self, path: &str, value: &str) {
+        self.ok(&["config", "set", "--path", path, value]);
     }
 
     pub fn rm(&self, key: &str) {
