@@ -244,7 +244,7 @@ pub fn alarms(
             "callbacks-refused",
             "callbacks-refused",
             format!(
-                "{} or more factory callbacks were refused (bad or missing token) in one period: someone other than the factory is calling the callback URL, or the factory holds URLs signed with a key no longer accepted.",
+                "{} or more factory callbacks were refused (bad or missing token, or a valid URL for an order not sent or another quantity) in one period, on the factory's lane, whose address only the factory is given: the address is in someone else's hands, or the factory holds URLs signed with a key no longer accepted.",
                 a.callbacks_refused
             ),
             Watched::Metric {

@@ -111,22 +111,50 @@ pub fn invoke_resource(route_key: &str) -> String {
     format!("{method}/{}", path.join("/"))
 }
 
+/// Which API a function's routes are on: the factory's callback has an API of its own, the
+/// factory's lane, whose address only the factory is given (in each order's callback URL); the
+/// public API has every other route and no callback route, so strangers flooding what they
+/// know meet API Gateway's 404 and take nothing from the lane's throttle.
+pub fn on_factory_lane(function: Function) -> bool {
+    function == Function::WarehouseRestock
+}
+
+/// The public API (buyers, operators).
 pub fn declare_api(stack: &Stack) -> HttpApi {
+    declare_http_api(
+        stack,
+        "http-api",
+        "api-access-logs",
+        "Donut-States: the Sales API and the operators' API",
+    )
+}
+
+/// The factory's lane: the factory's callback alone, throttled by `callbackThrottle*`.
+pub fn declare_factory_lane(stack: &Stack) -> HttpApi {
+    declare_http_api(
+        stack,
+        "factory-lane",
+        "factory-lane-access-logs",
+        "Donut-States: the legacy factory's callback (its address is the factory's alone)",
+    )
+}
+
+fn declare_http_api(stack: &Stack, name: &str, logs: &str, description: &str) -> HttpApi {
     let ctx = stack.ctx;
     let created = api::create(
         ctx,
-        &stack.name("http-api"),
+        &stack.name(name),
         api::ApiArgs::builder()
             .tags(stack.tags())
             .protocol_type("HTTP")
-            .description("Donut-States Sales API and factory callback")
+            .description(description)
             .build_struct(),
     );
     // The record of who called what (source IP, route, status): kept as long as the stage
     // keeps such records (`accessLogRetentionDays`), not as long as the functions' logs.
     let logs = log_group::create(
         ctx,
-        &stack.name("api-access-logs"),
+        &stack.name(logs),
         log_group::LogGroupArgs::builder()
             .tags(stack.tags())
             .retention_in_days(stack.config.access_log_retention_days as i32)
@@ -141,12 +169,14 @@ pub fn declare_api(stack: &Stack) -> HttpApi {
 }
 
 /// Integrations, routes and invoke permissions, once the functions exist and migrated; then
-/// the stage, whose per-route throttling names the routes (API Gateway refuses settings for a
-/// route that does not exist yet).
-pub fn declare_routes(stack: &Stack, api: HttpApi, compute: &Compute) -> Api {
+/// each API's stage, whose per-route throttling names the routes (API Gateway refuses
+/// settings for a route that does not exist yet). The factory's callback goes on the lane,
+/// everything else on the public API ([`on_factory_lane`]).
+pub fn declare_routes(stack: &Stack, api: HttpApi, lane: HttpApi, compute: &Compute) -> Api {
     let ctx = stack.ctx;
     let mut integrations: HashMap<&str, Output<String>> = HashMap::new();
     let mut routes = Vec::new();
+    let mut lane_routes = Vec::new();
     // Every function a route names, once, in the routes' order.
     let mut served_functions: Vec<Function> = Vec::new();
     for (_, function) in donut_config::routes::ROUTES {
@@ -154,8 +184,16 @@ pub fn declare_routes(stack: &Stack, api: HttpApi, compute: &Compute) -> Api {
             served_functions.push(*function);
         }
     }
+    let api_of = |function: Function| {
+        if on_factory_lane(function) {
+            &lane
+        } else {
+            &api
+        }
+    };
     for served in served_functions {
         let (function_key, function) = (served.name(), &compute.functions[&served]);
+        let api = api_of(served);
         let created = integration::create(
             ctx,
             &stack.name(&format!("{function_key}-integration")),
@@ -183,6 +221,13 @@ pub fn declare_routes(stack: &Stack, api: HttpApi, compute: &Compute) -> Api {
         );
         integrations.insert(function_key, created.id);
     }
+    let api_of = |function: Function| {
+        if on_factory_lane(function) {
+            &lane
+        } else {
+            &api
+        }
+    };
     let buyer_authorizer = stack
         .config
         .buyer_auth
@@ -198,7 +243,7 @@ pub fn declare_routes(stack: &Stack, api: HttpApi, compute: &Compute) -> Api {
             ctx,
             &stack.name(&format!("route-{}", resource_name.trim_matches('-'))),
             route::RouteArgs::builder()
-                .api_id(api.id.clone())
+                .api_id(api_of(*target).id.clone())
                 .route_key(*route_key)
                 .authorization_type(authorization)
                 .maybe_authorizer_id(
@@ -209,9 +254,14 @@ pub fn declare_routes(stack: &Stack, api: HttpApi, compute: &Compute) -> Api {
                 .target(integrations[function_key].map(|id| format!("integrations/{id}")))
                 .build_struct(),
         );
-        routes.push((*route_key, *target, created.id));
+        if on_factory_lane(*target) {
+            lane_routes.push((*route_key, *target, created.id));
+        } else {
+            routes.push((*route_key, *target, created.id));
+        }
     }
     let stage = declare_stage(stack, &api, &routes);
+    declare_lane_stage(stack, &lane, &lane_routes);
     let operator_policy_arn = declare_operator_policy(stack, &api, &routes, &stage);
     Api {
         id: api.id,
@@ -260,9 +310,54 @@ fn declare_operator_policy(
     created.arn
 }
 
-/// The `$default` stage: access logs, a stage-wide throttle for the buyers' routes, a lane of
-/// its own for the factory's callback that no buyer can use up, and a small one for the
-/// operators' routes (a leaked operator key cannot take the buyers' share).
+/// The lane's `$default` stage: access logs, and the factory's throttle (`callbackThrottle*`)
+/// for its one route — declared once the route exists.
+fn declare_lane_stage(
+    stack: &Stack,
+    lane: &HttpApi,
+    routes: &[(&'static str, Function, Output<String>)],
+) -> Output<String> {
+    let capacity = &stack.config.capacity;
+    let ids: Vec<Output<String>> = routes.iter().map(|(_, _, id)| id.clone()).collect();
+    let stage = stage::create(
+        stack.ctx,
+        &stack.name("factory-lane-stage"),
+        stage::StageArgs::builder()
+            .tags(stack.tags())
+            .api_id(crate::out::after_all(&lane.id, &ids))
+            .name("$default")
+            .auto_deploy(true)
+            .default_route_settings(
+                StageDefaultRouteSettings::builder()
+                    .throttling_rate_limit(f64::from(capacity.callback_throttle_rate))
+                    .throttling_burst_limit(capacity.callback_throttle_burst as i32)
+                    .build_struct(),
+            )
+            .access_log_settings(lane.access_logs_arn.map(|arn| {
+                StageAccessLogSettings::builder()
+                    .destination_arn(arn)
+                    .format(access_log_format())
+                    .build_struct()
+            }))
+            .build_struct(),
+    );
+    stage.name
+}
+
+/// What each API call's access log line holds.
+fn access_log_format() -> String {
+    json!({
+        "requestId": "$context.requestId", "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime", "routeKey": "$context.routeKey",
+        "status": "$context.status", "latency": "$context.responseLatency",
+        "integrationLatency": "$context.integrationLatency", "error": "$context.integrationErrorMessage"
+    })
+    .to_string()
+}
+
+/// The public API's `$default` stage: access logs, a throttle per route for the buyers'
+/// routes, and a small one for the operators' routes (a leaked operator key cannot take the
+/// buyers' share).
 fn declare_stage(
     stack: &Stack,
     api: &HttpApi,
@@ -270,21 +365,11 @@ fn declare_stage(
 ) -> Output<String> {
     let ctx = stack.ctx;
     let capacity = &stack.config.capacity;
-    let format = json!({
-        "requestId": "$context.requestId", "ip": "$context.identity.sourceIp",
-        "requestTime": "$context.requestTime", "routeKey": "$context.routeKey",
-        "status": "$context.status", "latency": "$context.responseLatency",
-        "integrationLatency": "$context.integrationLatency", "error": "$context.integrationErrorMessage"
-    })
-    .to_string();
-    // The callback's own lane and the operators', each route's declared once the route exists.
-    let lane = |function: Function| match function {
-        Function::WarehouseRestock => Some((
-            capacity.callback_throttle_rate,
-            capacity.callback_throttle_burst,
-        )),
-        f if requires_iam(f) => Some((capacity.admin_throttle_rate, capacity.admin_throttle_burst)),
-        _ => None,
+    let format = access_log_format();
+    // The operators' own throttle, each route's declared once the route exists.
+    let lane = |function: Function| {
+        requires_iam(function)
+            .then_some((capacity.admin_throttle_rate, capacity.admin_throttle_burst))
     };
     let own_lanes: Vec<Output<StageRouteSetting>> = routes
         .iter()

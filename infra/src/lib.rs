@@ -95,17 +95,19 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
     let data = data::declare(&stack, &network, callback_key);
     let messaging = messaging::declare(&stack, &network.account_id);
     let http_api = api::declare_api(&stack);
-    let factory = factory::declare(&stack, &http_api.endpoint);
+    let factory_lane = api::declare_factory_lane(&stack);
+    // Callback URLs start with the lane's address: the factory's alone.
+    let factory = factory::declare(&stack, &factory_lane.endpoint);
     let compute = compute::declare(
         &stack,
         &network,
         &data,
         &messaging,
-        &http_api.endpoint,
+        &factory_lane.endpoint,
         &factory.url,
     )?;
     let break_glass_role_arn = secrets::declare(&stack, &network.account_id, &data, &compute);
-    let api = api::declare_routes(&stack, http_api, &compute);
+    let api = api::declare_routes(&stack, http_api, factory_lane, &compute);
     let alarms = alarms::declare(&stack, &messaging, &compute, &api, &data)?;
     let dashboard_url = observability::declare(&stack, &network, &messaging, &api, &compute);
 

@@ -61,7 +61,7 @@ fn the_factory_simulator_stands_outside_the_stack() {
     assert_eq!(s(env, "SIM_DELAY_QUEUE_URL"), s(queue, "url"));
     assert_eq!(
         s(env, "CALLBACK_BASE_URL"),
-        s(out(run, "donut-states-dev-http-api"), "apiEndpoint")
+        s(out(run, "donut-states-dev-factory-lane"), "apiEndpoint")
     );
     assert_eq!(s(env, "SIM_DELAY_SECONDS"), "5");
     for knob in ["FAIL", "HANG", "DUPLICATE", "DROP"] {
@@ -160,13 +160,14 @@ fn every_resource_of_the_architecture_is_declared() {
     ] {
         let counts = run.count_by_type();
         let mut expected: BTreeMap<String, usize> = [
-            ("aws:apigatewayv2/api:Api", 1),
+            // The public API and the factory's lane.
+            ("aws:apigatewayv2/api:Api", 2),
             ("aws:apigatewayv2/integration:Integration", 3),
             ("aws:apigatewayv2/route:Route", 13),
-            ("aws:apigatewayv2/stage:Stage", 1),
+            ("aws:apigatewayv2/stage:Stage", 2),
             ("aws:cloudwatch/eventRule:EventRule", 1),
             ("aws:cloudwatch/eventTarget:EventTarget", 2),
-            ("aws:cloudwatch/logGroup:LogGroup", 8),
+            ("aws:cloudwatch/logGroup:LogGroup", 9),
             ("aws:cloudwatch/dashboard:Dashboard", 1),
             ("aws:cloudwatch/queryDefinition:QueryDefinition", 1),
             // 7 functions × (errors, throttles), DLQ depth and queue age, outbox age, expired
@@ -463,6 +464,7 @@ fn routes_are_the_api_crates_routes_and_reach_their_functions() {
             )
         })
         .collect();
+    let lane = out(run, "donut-states-dev-factory-lane");
     let routes = run.of_type("aws:apigatewayv2/route:Route");
     let keys: BTreeSet<&str> = routes.iter().map(|r| s(&r.inputs, "routeKey")).collect();
     let declared: BTreeSet<&str> = donut_config::routes::ROUTES
@@ -471,7 +473,10 @@ fn routes_are_the_api_crates_routes_and_reach_their_functions() {
         .collect();
     assert_eq!(keys, declared);
     for route in routes {
-        assert_eq!(route.inputs["apiId"], api["id"]);
+        // The factory's callback on its lane alone; every other route on the public API.
+        let on_lane = s(&route.inputs, "routeKey").contains("/factory/callback");
+        let expected = if on_lane { lane } else { api };
+        assert_eq!(route.inputs["apiId"], expected["id"], "{}", route.name);
         let target = s(&route.inputs, "target")
             .strip_prefix("integrations/")
             .unwrap();
@@ -501,7 +506,12 @@ fn routes_are_the_api_crates_routes_and_reach_their_functions() {
         stage["accessLogSettings"]["destinationArn"],
         out(run, "donut-states-dev-api-access-logs")["arn"]
     );
-    for function in ["sales-api", "warehouse-restock", "admin-api"] {
+    // Each function may be invoked by its own API only: the restock by the factory's lane.
+    for (function, by) in [
+        ("sales-api", api),
+        ("warehouse-restock", lane),
+        ("admin-api", api),
+    ] {
         let permission = input(run, &format!("donut-states-dev-{function}-api-invoke"));
         assert_eq!(permission["principal"], "apigateway.amazonaws.com");
         assert_eq!(
@@ -510,7 +520,7 @@ fn routes_are_the_api_crates_routes_and_reach_their_functions() {
         );
         assert_eq!(
             s(permission, "sourceArn"),
-            format!("{}/*/*", s(api, "executionArn"))
+            format!("{}/*/*", s(by, "executionArn"))
         );
     }
 }
@@ -794,6 +804,7 @@ fn functions_are_rust_on_arm64_with_the_settings_they_read() {
     let operator_secret = s(out(run, "donut-states-dev-operator-db-login"), "arn");
     let callback_secret = s(out(run, "donut-states-dev-callback-secret"), "arn");
     let api_url = s(out(run, "donut-states-dev-http-api"), "apiEndpoint");
+    let lane_url = s(out(run, "donut-states-dev-factory-lane"), "apiEndpoint");
     let subnets: Vec<&str> = ["a", "b"]
         .iter()
         .map(|az| s(out(run, &format!("donut-states-dev-private-{az}")), "id"))
@@ -840,11 +851,13 @@ fn functions_are_rust_on_arm64_with_the_settings_they_read() {
             wants_callback.then_some(callback_secret),
             "{short}"
         );
+        // Callback URLs start with the factory's lane's address, not the public API's.
         assert_eq!(
             env.get("CALLBACK_BASE_URL").and_then(Value::as_str),
-            wants_callback.then_some(api_url),
+            wants_callback.then_some(lane_url),
             "{short}"
         );
+        assert_ne!(lane_url, api_url);
         assert!(
             !env.values().any(|v| v.as_str() == Some(SECRET)),
             "no secret in plain env"
@@ -1653,12 +1666,30 @@ fn the_graph_the_deploy_needs_is_in_the_state() {
     }
 }
 
-/// The factory's callback has a lane of its own: its route's throttle, per stage, apart from
-/// the stage-wide one every buyer shares; and its refusals are counted and alarmed. The
-/// operators' routes have a small lane of their own too (`adminThrottleRate`/`Burst`).
+/// The factory's callback has a lane of its own: an API whose one route is the callback, its
+/// stage throttled per stage (`callbackThrottle*`), apart from the public API every stranger
+/// knows; its refusals are counted and alarmed. The operators' routes have a small throttle of
+/// their own (`adminThrottleRate`/`Burst`).
 #[test]
 fn the_callback_route_has_its_own_throttle_and_its_refusals_an_alarm() {
     for (run, stage, rate, burst) in [(dev(), "dev", 5.0, 10.0), (prod(), "prod", 20.0, 40.0)] {
+        let lane_stage = input(run, &format!("donut-states-{stage}-factory-lane-stage"));
+        assert_eq!(
+            lane_stage["apiId"],
+            out(run, &format!("donut-states-{stage}-factory-lane"))["id"]
+        );
+        assert_eq!(
+            lane_stage["defaultRouteSettings"]["throttlingRateLimit"],
+            rate
+        );
+        assert_eq!(
+            lane_stage["defaultRouteSettings"]["throttlingBurstLimit"],
+            burst
+        );
+        assert!(
+            lane_stage["accessLogSettings"]["destinationArn"].is_string(),
+            "{stage}: the lane's access log"
+        );
         let api_stage = input(run, &format!("donut-states-{stage}-api-stage"));
         let settings = api_stage["routeSettings"].as_array().unwrap();
         let by_key: BTreeMap<&str, &Value> = settings
@@ -1666,9 +1697,10 @@ fn the_callback_route_has_its_own_throttle_and_its_refusals_an_alarm() {
             .map(|setting| (setting["routeKey"].as_str().unwrap(), setting))
             .collect();
         assert_eq!(by_key.len(), settings.len(), "{stage}: one setting a route");
-        let callback = by_key["ANY /factory/callback/{factory_order_id}"];
-        assert_eq!(callback["throttlingRateLimit"], rate);
-        assert_eq!(callback["throttlingBurstLimit"], burst);
+        assert!(
+            !by_key.contains_key("ANY /factory/callback/{factory_order_id}"),
+            "{stage}: no callback route on the public API"
+        );
         assert_ne!(
             api_stage["defaultRouteSettings"]["throttlingRateLimit"], rate,
             "{stage}: not the buyers' throttle"
@@ -1679,7 +1711,7 @@ fn the_callback_route_has_its_own_throttle_and_its_refusals_an_alarm() {
             .filter(|(_, f)| *f == donut_config::Function::AdminApi)
             .map(|(k, _)| *k)
             .collect();
-        assert_eq!(settings.len(), 1 + admin.len(), "{stage}: {settings:?}");
+        assert_eq!(settings.len(), admin.len(), "{stage}: {settings:?}");
         for key in admin {
             let setting = by_key
                 .get(key)
