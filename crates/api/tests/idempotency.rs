@@ -2,7 +2,7 @@
 //! events, on a real MariaDB.
 
 use donut_api::{Limits, SalesApi};
-use donut_apigw::{HttpCall, HttpReply, to_lambda_request};
+use donut_apigw::{HttpCall, HttpReply};
 use donut_testkit::{Shelf, TestDb};
 use donut_warehouse::MySqlWarehouse;
 use serde_json::{Value, json};
@@ -19,6 +19,18 @@ fn sales(db: &TestDb) -> SalesApi<MySqlWarehouse> {
 
 async fn send(
     api: &SalesApi<MySqlWarehouse>,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: &Value,
+) -> HttpReply {
+    send_by(api, None, method, path, key, body).await
+}
+
+/// `send`, as API Gateway's JWT authorizer lets it through for the token of `sub` (if any).
+async fn send_by(
+    api: &SalesApi<MySqlWarehouse>,
+    sub: Option<&str>,
     method: &str,
     path: &str,
     key: Option<&str>,
@@ -41,7 +53,16 @@ async fn send(
         body: &bytes,
         source_ip: "127.0.0.1",
     };
-    api.handle(to_lambda_request(&call).unwrap()).await.into()
+    let caller = sub.map(|sub| donut_apigw::jwt::JwtCaller {
+        claims: [("sub".to_owned(), sub.to_owned())].into(),
+        scopes: None,
+    });
+    let request = donut_apigw::to_lambda_request_authorized(
+        &call,
+        caller.as_ref().map(donut_apigw::Authorized::Jwt),
+    )
+    .unwrap();
+    api.handle(request).await.into()
 }
 
 async fn buy(
@@ -532,44 +553,6 @@ async fn check_storm(
     Ok(())
 }
 
-/// `call`, as API Gateway's JWT authorizer lets it through for the token of `sub`.
-async fn as_buyer(
-    api: &SalesApi<MySqlWarehouse>,
-    sub: &str,
-    method: &str,
-    path: &str,
-    key: Option<&str>,
-    body: &Value,
-) -> HttpReply {
-    let bytes = if body.is_null() {
-        Vec::new()
-    } else {
-        body.to_string().into_bytes()
-    };
-    let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
-    if let Some(key) = key {
-        headers.push(("idempotency-key".to_owned(), key.to_owned()));
-    }
-    let call = HttpCall {
-        method,
-        path,
-        raw_query: "",
-        headers,
-        body: &bytes,
-        source_ip: "127.0.0.1",
-    };
-    let caller = donut_apigw::jwt::JwtCaller {
-        claims: [("sub".to_owned(), sub.to_owned())].into(),
-        scopes: None,
-    };
-    let request = donut_apigw::to_lambda_request_authorized(
-        &call,
-        Some(donut_apigw::Authorized::Jwt(&caller)),
-    )
-    .unwrap();
-    api.handle(request).await.into()
-}
-
 /// On a stage with buyers' identities: the same key from two buyers is two purchases, and an
 /// order (with its key) is shown to its buyer only.
 #[tokio::test]
@@ -577,8 +560,8 @@ async fn two_buyers_with_the_same_key_make_two_purchases_each_their_own() {
     let db = TestDb::with_shelves(&[Shelf::new("glazed", 10).reorder(0, 10)]).await;
     let api = sales(&db);
     let order = json!({"product_id": "glazed", "quantity": 2});
-    let ann = as_buyer(&api, "ann", "POST", "/orders", Some("cart-1"), &order).await;
-    let bob = as_buyer(&api, "bob", "POST", "/orders", Some("cart-1"), &order).await;
+    let ann = send_by(&api, Some("ann"), "POST", "/orders", Some("cart-1"), &order).await;
+    let bob = send_by(&api, Some("bob"), "POST", "/orders", Some("cart-1"), &order).await;
     assert_eq!((ann.status, bob.status), (200, 200));
     assert_eq!(
         bob.header("idempotent-replayed"),
@@ -587,16 +570,16 @@ async fn two_buyers_with_the_same_key_make_two_purchases_each_their_own() {
     );
     let id = ann.json()["order_id"].as_str().unwrap().to_owned();
     assert_ne!(id, bob.json()["order_id"].as_str().unwrap());
-    let retry = as_buyer(&api, "ann", "POST", "/orders", Some("cart-1"), &order).await;
+    let retry = send_by(&api, Some("ann"), "POST", "/orders", Some("cart-1"), &order).await;
     assert_eq!(retry.header("idempotent-replayed"), Some("true"));
     assert_eq!(retry.json()["order_id"], id.as_str());
     assert_eq!(db.count("SELECT COUNT(*) FROM orders", ()).await, 2);
 
     let path = format!("/orders/{id}");
-    let mine = as_buyer(&api, "ann", "GET", &path, None, &Value::Null).await;
+    let mine = send_by(&api, Some("ann"), "GET", &path, None, &Value::Null).await;
     assert_eq!(mine.status, 200);
     assert_eq!(mine.json()["idempotency_key"], "cart-1");
-    let theirs = as_buyer(&api, "bob", "GET", &path, None, &Value::Null).await;
+    let theirs = send_by(&api, Some("bob"), "GET", &path, None, &Value::Null).await;
     assert_eq!(
         (theirs.status, theirs.json()["error"]["code"].clone()),
         (404, json!("unknown_order")),
@@ -604,6 +587,6 @@ async fn two_buyers_with_the_same_key_make_two_purchases_each_their_own() {
     );
     let anonymous = send(&api, "GET", &path, None, &Value::Null).await;
     assert_eq!(anonymous.status, 404);
-    let nobody = as_buyer(&api, "", "GET", &path, None, &Value::Null).await;
+    let nobody = send_by(&api, Some(""), "GET", &path, None, &Value::Null).await;
     assert_eq!(nobody.status, 403, "a token without a sub names nobody");
 }

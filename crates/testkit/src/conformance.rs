@@ -764,6 +764,21 @@ fn operator() -> Operator {
     }
 }
 
+/// A new product, as an operator puts it on the shelf.
+fn cruller() -> NewProduct {
+    NewProduct {
+        id: ProductId::parse("cruller").unwrap(),
+        name: "French Cruller".into(),
+        price_cents: 195,
+        stock: 12,
+        reorder: ReorderRule {
+            point: 2,
+            quantity: 24,
+        },
+        factory_product_id: "7".into(),
+    }
+}
+
 /// `who`, under `key`.
 fn under_key(who: &Operator, key: &str) -> Operator {
     Operator {
@@ -819,17 +834,7 @@ pub async fn a_keyed_change_is_made_once<S: Subject>(make: impl AsyncFn(Vec<Shel
     ));
     assert_eq!(stock(&s, "glazed").await, 3);
     // A keyed create replays its creation, not "exists".
-    let cruller = NewProduct {
-        id: ProductId::parse("cruller").unwrap(),
-        name: "French Cruller".into(),
-        price_cents: 195,
-        stock: 12,
-        reorder: ReorderRule {
-            point: 2,
-            quantity: 24,
-        },
-        factory_product_id: "7".into(),
-    };
+    let cruller = cruller();
     let create = under_key(&alice, "new-cruller");
     assert!(matches!(
         op.create(&create, &cruller).await.unwrap(),
@@ -913,17 +918,7 @@ pub async fn operators_create_change_retire_and_restore_audited<S: Subject>(
     let s = make(vec![Shelf::new("glazed", 5)]).await;
     let (w, op) = (s.warehouse(), s.operator());
     let alice = operator();
-    let cruller = NewProduct {
-        id: ProductId::parse("cruller").unwrap(),
-        name: "French Cruller".into(),
-        price_cents: 195,
-        stock: 12,
-        reorder: ReorderRule {
-            point: 2,
-            quantity: 24,
-        },
-        factory_product_id: "7".into(),
-    };
+    let cruller = cruller();
     assert!(matches!(
         op.create(&alice, &cruller).await.unwrap(),
         CatalogueOutcome::Changed { before: None, .. }
