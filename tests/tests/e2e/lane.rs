@@ -121,7 +121,10 @@ async fn strangers_flooding_the_callback_cannot_jam_the_factorys_lane() {
             format!("yes, after {:.1} s", before.elapsed().as_secs_f64())
         }
     );
-    assert!(throttled > sent / 2, "the flood was throttled: {throttled} of {sent}");
+    assert!(
+        throttled > sent / 2,
+        "the flood was throttled: {throttled} of {sent}"
+    );
 
     // After: the same flood on the public API, the only address strangers know.
     let flood = Flood::start(t.http.clone(), junk(&t.stack.api_url));
@@ -152,10 +155,17 @@ async fn strangers_flooding_the_callback_cannot_jam_the_factorys_lane() {
         .send()
         .await
         .unwrap();
-    assert_eq!(junk_status.status(), 404, "no callback route on the public API");
     assert_eq!(
-        t.db.count("SELECT COUNT(*) FROM factory_orders WHERE status = 'fulfilled'", ())
-            .await,
+        junk_status.status(),
+        404,
+        "no callback route on the public API"
+    );
+    assert_eq!(
+        t.db.count(
+            "SELECT COUNT(*) FROM factory_orders WHERE status = 'fulfilled'",
+            ()
+        )
+        .await,
         1,
         "the one the lane carried"
     );

@@ -16,12 +16,13 @@ async fn a_put_changes_only_the_knobs_it_names() {
     .await
     .unwrap();
     let http = reqwest::Client::new();
-    let put = |body: Value| {
-        http.put(format!("{}/knobs", sim.url()))
-            .json(&body)
-            .send()
-    };
-    let changed: Value = put(json!({"fail_rate": 1.0})).await.unwrap().json().await.unwrap();
+    let put = |body: Value| http.put(format!("{}/knobs", sim.url())).json(&body).send();
+    let changed: Value = put(json!({"fail_rate": 1.0}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(changed["fail_rate"], 1.0);
     assert_eq!(changed["delay_ms"], 2000, "left as it was");
     for bad in [
