@@ -160,14 +160,16 @@ async fn strangers_flooding_the_callback_cannot_jam_the_factorys_lane() {
         404,
         "no callback route on the public API"
     );
+    // The lane carried the after phase's callback (the before phase's fate depends on whether
+    // a token was free the instant it came: printed above, not asserted).
     assert_eq!(
         t.db.count(
-            "SELECT COUNT(*) FROM factory_orders WHERE status = 'fulfilled'",
+            "SELECT COUNT(*) FROM factory_orders \
+             WHERE product_id = 'lane-after' AND status = 'fulfilled'",
             ()
         )
         .await,
-        1,
-        "the one the lane carried"
+        1
     );
     t.stop().await;
 }

@@ -385,7 +385,7 @@ async fn a_dead_lettered_order_is_replayed_by_the_ops_toolbox_and_restocked() {
     assert_eq!(t.queue_depth(&dlq).await, 1, "a dry run moves nothing");
 
     // The factory is fixed; replay.
-    let fixed = serde_json::json!({ "delay_ms": 100 });
+    let fixed = serde_json::json!({ "delay_ms": 100, "fail_rate": 0.0 });
     t.http
         .put(format!("{}/knobs", t.stack.factory_url))
         .json(&fixed)
@@ -453,7 +453,7 @@ async fn a_purged_dead_letter_is_chased_and_the_product_restocked_anyway() {
     // The factory is fixed; nobody replays anything.
     t.http
         .put(format!("{}/knobs", t.stack.factory_url))
-        .json(&serde_json::json!({ "delay_ms": 100 }))
+        .json(&serde_json::json!({ "delay_ms": 100, "fail_rate": 0.0 }))
         .send()
         .await
         .unwrap();
