@@ -23,8 +23,13 @@ if [ ! -x "$BIN/vegeta" ] || [ "$(cat "$BIN/.vegeta.sha256" 2>/dev/null)" != "$s
 fi
 
 echo "building release binaries (the functions, the echo baseline and the benchmark)…"
-cargo build -q --release -p sales-api -p factory-requester -p warehouse-restock -p outbox-relay \
-  -p migrate -p factory-watchdog -p donut-bench
+# One cargo invocation per function: cargo unifies the features of the packages it builds
+# together, which would give every function's binary every function's dependencies
+# (crates/runtime/Cargo.toml).
+for f in sales-api admin-api factory-requester warehouse-restock outbox-relay migrate factory-watchdog; do
+  cargo build -q --release -p "$f"
+done
+cargo build -q --release -p donut-bench
 [ -f target/lambda/sales-api/bootstrap.zip ] || echo "note: no target/lambda/*/bootstrap.zip yet; run 'make lambdas' for the zip sizes"
 DONUT_BENCH_DB_URL=mysql://donut:donut@127.0.0.1:${DONUT_DB_PORT:-3307} \
 DONUT_BENCH_AWS_ENDPOINT=http://127.0.0.1:${DONUT_LOCALSTACK_PORT:-4566} \

@@ -24,9 +24,12 @@ fi
 rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$' || rustup target add aarch64-unknown-linux-gnu
 
 export PATH="$VENV/bin:$PATH"
-args=()
-for f in "${FUNCTIONS[@]}"; do args+=(-p "$f"); done
-cargo lambda build --release --locked --arm64 --output-format zip "${args[@]}"
+# One cargo invocation per function: cargo unifies the features of the packages it builds
+# together, which would give every function's binary every function's dependencies
+# (crates/runtime/Cargo.toml).
+for f in "${FUNCTIONS[@]}"; do
+  cargo lambda build --release --locked --arm64 --output-format zip -p "$f"
+done
 for f in "${FUNCTIONS[@]}"; do
   python3 - "target/lambda/$f/bootstrap.zip" "$RDS_CA_BUNDLE" <<'PY'
 import sys, zipfile

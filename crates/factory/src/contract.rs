@@ -10,7 +10,9 @@ pub const MESSAGE_GROUP_ID: &str = "stock-arrival-group";
 pub const MANUFACTURES_PATH: &str = "/api/manufactures";
 
 /// The legacy factory's order, and the notice it posts back to `CallbackUrl` when done.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+// Its schema is for donut-api's OpenAPI document (feature `openapi`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "PascalCase")]
 pub struct ManufactureRequest {
     pub message_group_id: String,

@@ -6,12 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::aws::Aws;
-use donut_contract::settings::{Callback, Database, EnvError, Factory};
+use donut_contract::settings::{Database, EnvError};
 use donut_domain::StoreError;
-use donut_factory::{
-    CallbackKeys, CallbackSigner, FactoryClient, FactoryClientConfig, keys_from_secret_string,
-};
 use donut_warehouse::{Credentials, DbConfig, Login, MySqlWarehouse};
+
+// The callback keys and the factory's client: only the functions that sign or check the
+// factory's callback link donut-factory, only those that call the factory its HTTP client.
+#[cfg(feature = "callback")]
+mod factory;
+#[cfg(feature = "callback")]
+pub use factory::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -185,30 +189,4 @@ pub fn warehouse(aws: &Aws, database: &Database<String>) -> Result<MySqlWarehous
         &config,
         Arc::new(secret),
     ))
-}
-
-/// The callback signer: its keys read from Secrets Manager on first use, so a cold start
-/// contacts nothing; a failed read is tried again on the next use.
-pub fn callback_keys(aws: &Aws, callback: &Callback<String>) -> CallbackKeys {
-    let aws = aws.clone();
-    let callback = callback.clone();
-    CallbackKeys::deferred(move || {
-        let (aws, callback) = (aws.clone(), callback.clone());
-        async move {
-            tracing::info!(callback_key_version = %callback.key_version, "reading the callback keys");
-            let raw = secret_string(&aws, &callback.secret_arn)
-                .await
-                .map_err(|e| e.to_string())?;
-            let keys = keys_from_secret_string(&raw)
-                .map_err(|e| format!("secret {}: {e}", callback.secret_arn))?;
-            Ok(CallbackSigner::with_keys(keys, &callback.base_url)
-                .with_ttl(Duration::from_secs(callback.token_ttl_seconds)))
-        }
-    })
-}
-
-pub fn factory_client(factory: &Factory<String>, keys: CallbackKeys) -> FactoryClient {
-    let mut config = FactoryClientConfig::new(&factory.url);
-    config.request_timeout = Duration::from_millis(factory.timeout_ms);
-    FactoryClient::new(&config, keys)
 }

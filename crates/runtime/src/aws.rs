@@ -1,14 +1,13 @@
 //! The AWS SDK's configuration, loaded on first use. Loading it builds the HTTPS client and
 //! its TLS roots — several milliseconds of a cold start (`make bench`, cold-init table) that a
 //! function which contacts nothing before its first event need not pay. The clients made from
-//! it wait the same way: the SNS client ([`SnsClient`]) until the first publish, Secrets
-//! Manager's until the first secret is read.
+//! it wait the same way: the SNS client (`donut_messaging::SnsClient`) until the first
+//! publish, Secrets Manager's until the first secret is read.
 
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
-use aws_sdk_sns::config::SharedInterceptor;
-use donut_messaging::SnsClient;
+use aws_sdk_secretsmanager::config::SharedInterceptor;
 use tokio::sync::OnceCell;
 
 /// The configuration `aws_config::load_from_env` gives, once something asks for it, and the
@@ -47,10 +46,22 @@ impl Aws {
         self.config.get_or_init(aws_config::load_from_env).await
     }
 
+    pub async fn secrets_manager(&self) -> aws_sdk_secretsmanager::Client {
+        let mut config = aws_sdk_secretsmanager::config::Builder::from(self.config().await);
+        if let Some(i) = &self.interceptor {
+            config.push_interceptor(i.clone());
+        }
+        aws_sdk_secretsmanager::Client::from_conf(config.build())
+    }
+}
+
+/// SNS: only the functions that publish (stock-outs, ops alerts) link its client.
+#[cfg(feature = "sns")]
+impl Aws {
     /// An SNS client made from this configuration on its first use.
-    pub fn sns_client(&self) -> SnsClient {
+    pub fn sns_client(&self) -> donut_messaging::SnsClient {
         let aws = self.clone();
-        SnsClient::deferred(move || {
+        donut_messaging::SnsClient::deferred(move || {
             let aws = aws.clone();
             async move { aws.sns().await }
         })
@@ -62,14 +73,6 @@ impl Aws {
             config.push_interceptor(i.clone());
         }
         aws_sdk_sns::Client::from_conf(config.build())
-    }
-
-    pub async fn secrets_manager(&self) -> aws_sdk_secretsmanager::Client {
-        let mut config = aws_sdk_secretsmanager::config::Builder::from(self.config().await);
-        if let Some(i) = &self.interceptor {
-            config.push_interceptor(i.clone());
-        }
-        aws_sdk_secretsmanager::Client::from_conf(config.build())
     }
 }
 
