@@ -15,6 +15,17 @@ use donut_testkit::MemWarehouse;
 
 const LEASE: Duration = Duration::from_secs(30);
 
+/// One glazed, anonymously, without a key.
+fn one_glazed() -> PurchaseRequest {
+    PurchaseRequest {
+        product_id: ProductId::parse("glazed").unwrap(),
+        quantity: Quantity::parse(1, 10).unwrap(),
+        correlation_id: CorrelationId::new(),
+        idempotency_key: None,
+        buyer: None,
+    }
+}
+
 fn ops() -> Operator {
     Operator {
         arn: "arn:aws:iam::123456789012:user/ops".to_owned(),
@@ -77,13 +88,7 @@ fn setup() -> (MemWarehouse, StockOutEvent) {
         },
         factory_product_id: "1".into(),
     }]);
-    let request = PurchaseRequest {
-        product_id: ProductId::parse("glazed").unwrap(),
-        quantity: Quantity::parse(1, 10).unwrap(),
-        correlation_id: CorrelationId::new(),
-        idempotency_key: None,
-        buyer: None,
-    };
+    let request = one_glazed();
     let PurchaseOutcome::OutOfStock(refused) = block_on(w.purchase(&request)).unwrap() else {
         panic!("an empty shelf refuses")
     };
@@ -313,13 +318,7 @@ fn ops_cancel_lets_the_shelf_order_again() {
         OpsOutcome::Unchanged(FactoryOrderStatus::Cancelled),
         "idempotent"
     );
-    let request = PurchaseRequest {
-        product_id: ProductId::parse("glazed").unwrap(),
-        quantity: Quantity::parse(1, 10).unwrap(),
-        correlation_id: CorrelationId::new(),
-        idempotency_key: None,
-        buyer: None,
-    };
+    let request = one_glazed();
     let PurchaseOutcome::OutOfStock(refused) = block_on(w.purchase(&request)).unwrap() else {
         panic!("still empty")
     };

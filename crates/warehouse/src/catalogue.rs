@@ -23,6 +23,22 @@ use crate::store::{factory_order_from, open_order};
 const SELECT_ENTRY_COLUMNS: &str = "SELECT product_id, name, price_cents, qty, reorder_point, \
      reorder_qty, factory_product_id, retired_at IS NOT NULL";
 
+/// A row of the audit trail as read: id, at, actor, action, product, factory order, before,
+/// after, reason, correlation id, reference.
+type AuditRowRead = (
+    u64,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+);
+
 /// A row of [`SELECT_ENTRY_COLUMNS`].
 type EntryRow = (String, String, i64, u32, u32, u32, String, bool);
 
@@ -154,7 +170,7 @@ async fn claim_key(
         fingerprint.as_str(),
         window.as_secs(),
     );
-    match tx.exec_drop(insert, params.clone()).await {
+    match tx.exec_drop(insert, params).await {
         Ok(()) => return Ok(None),
         Err(mysql_async::Error::Server(e)) if e.code == LOCK_WAIT_TIMEOUT => {
             return Ok(Some(CatalogueOutcome::KeyInFlight(key.clone())));
@@ -549,19 +565,7 @@ impl Catalogue for MySqlWarehouse {
                     reason,
                     correlation_id,
                     reference,
-                ): (
-                    u64,
-                    String,
-                    String,
-                    String,
-                    String,
-                    Option<String>,
-                    Option<String>,
-                    String,
-                    Option<String>,
-                    String,
-                    Option<String>,
-                ) = mysql_async::from_row_opt(row).map_err(internal)?;
+                ): AuditRowRead = mysql_async::from_row_opt(row).map_err(internal)?;
                 Ok(AuditEntry {
                     id,
                     at,

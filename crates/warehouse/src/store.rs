@@ -71,7 +71,9 @@ impl Shelves for MySqlWarehouse {
         let mut conn = self.conn().await?;
         // Orders sold during a deploy by the previous release have no unit price yet: their
         // product's price stands in.
-        let row: Option<(String, u32, i64, String, Option<String>, Option<String>)> = conn
+        // Product, quantity, unit price, when, the stored key, the buyer.
+        type OrderRow = (String, u32, i64, String, Option<String>, Option<String>);
+        let row: Option<OrderRow> = conn
             .exec_first(
                 "SELECT o.product_id, o.quantity, COALESCE(o.unit_price_cents, p.price_cents), \
                  DATE_FORMAT(o.created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), o.idempotency_key, o.buyer \

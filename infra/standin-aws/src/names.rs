@@ -100,6 +100,15 @@ fn rds_identifier(key: &'static str, name: &str, out: &mut Vec<Refusal>) {
     }
 }
 
+/// The provider's message for a value outside an enum (`validation.StringInSlice`).
+fn not_one_of(wire: &str, allowed: &[&str], value: &str) -> String {
+    let quoted: Vec<String> = allowed.iter().map(|a| format!("{a:?}")).collect();
+    format!(
+        "expected {wire} to be one of [{}], got {value}",
+        quoted.join(" ")
+    )
+}
+
 /// AWS's generic validation message ("1 validation error detected: …"), as Lambda, IAM,
 /// EventBridge and CloudWatch Logs answer a value outside a parameter's length.
 fn too_long(code: &str, value: &str, parameter: &str, max: usize) -> String {
@@ -184,15 +193,7 @@ pub fn refusals(type_token: &str, inputs: &Map<String, Value>) -> Vec<Refusal> {
                 if let Some(value) = text(inputs, property)
                     && !allowed.contains(&value)
                 {
-                    let quoted: Vec<String> = allowed.iter().map(|a| format!("{a:?}")).collect();
-                    refuse(
-                        property,
-                        When::Plan,
-                        format!(
-                            "expected {wire} to be one of [{}], got {value}",
-                            quoted.join(" ")
-                        ),
-                    );
+                    refuse(property, When::Plan, not_one_of(wire, allowed, value));
                 }
             }
             if let Some(age) = inputs
@@ -494,15 +495,7 @@ pub fn refusals(type_token: &str, inputs: &Map<String, Value>) -> Vec<Refusal> {
                 if let Some(value) = text(inputs, property)
                     && !allowed.contains(&value)
                 {
-                    let quoted: Vec<String> = allowed.iter().map(|a| format!("{a:?}")).collect();
-                    refuse(
-                        property,
-                        When::Plan,
-                        format!(
-                            "expected {wire} to be one of [{}], got {value}",
-                            quoted.join(" ")
-                        ),
-                    );
+                    refuse(property, When::Plan, not_one_of(wire, allowed, value));
                 }
             }
             if let Some(interval) = whole(inputs, "maxAggregationInterval")
