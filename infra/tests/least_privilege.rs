@@ -91,9 +91,11 @@ fn every_aws_call_a_function_makes_is_allowed_by_its_role() {
     let mut kind_of: BTreeMap<String, String> = BTreeMap::new();
     for r in &run.resources {
         let kind = r.name.strip_prefix(prefix).unwrap_or(&r.name).to_owned();
+        // The first resource to answer to an ARN or id is its kind: a resource made after it
+        // that takes its id (a secret's policy, `id` = the secret's ARN) does not rename it.
         for key in ["arn", "id", "url"] {
             if let Some(v) = r.outputs.get(key).and_then(Value::as_str) {
-                kind_of.insert(v.to_owned(), kind.clone());
+                kind_of.entry(v.to_owned()).or_insert_with(|| kind.clone());
             }
         }
         // The master login's secret is RDS's, named by the instance; the local stack keeps it
