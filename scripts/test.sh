@@ -31,6 +31,8 @@ status=0
 export DONUT_AWS_CALLS=$ROOT/target/aws-calls.jsonl
 rm -f "$DONUT_AWS_CALLS"
 cargo test --workspace --locked --no-fail-fast "$@" || status=$?
+echo "schema compatibility (the previous release's warehouse tests on this schema):"
+scripts/schema-compat.sh || status=$?
 echo "least privilege (the recorded AWS calls against the deployed roles):"
 cargo test --locked -p donut-infra --test least_privilege -- --ignored --nocapture || status=$?
 echo "contract fuzzing (schemathesis against the local stack):"

@@ -26,6 +26,53 @@ fn with_login(url: &str, user: &str, password: &str) -> String {
     format!("{scheme}://{user}:{password}@{host}")
 }
 
+/// The variable that hands a test database's schema to another release's code:
+/// `DONUT_TEST_SCHEMA_COMMAND=<path of this release's donut-test-schema>` makes every [`TestDb`]
+/// migrated and its users granted by that program instead of by the code under test. That is
+/// how `scripts/schema-compat.sh` runs the previous release's warehouse tests (the statements
+/// its functions run) against this release's schema and grants, as a canary's old version
+/// meets them.
+pub const SCHEMA_COMMAND: &str = "DONUT_TEST_SCHEMA_COMMAND";
+
+/// A test database's two users, made as the migrate function makes them.
+pub struct Users<'a> {
+    pub app: &'a str,
+    pub operator: &'a str,
+    pub password: &'a str,
+}
+
+impl Users<'_> {
+    /// This release's migrations, then the functions' and the operators' users with this
+    /// release's grants.
+    pub async fn made_here(&self, master: &MySqlWarehouse) {
+        master.migrate().await.expect("migrations apply");
+        master
+            .ensure_app_user(self.app, self.password, APP_USER_HOSTS)
+            .await
+            .expect("the functions' user (the test server's user needs GRANT OPTION)");
+        master
+            .ensure_user(
+                self.operator,
+                self.password,
+                APP_USER_HOSTS,
+                &donut_warehouse::OPERATOR,
+            )
+            .await
+            .expect("the operators' function's user");
+    }
+
+    /// The schema and users made by `command` (another release's `donut-test-schema`): its
+    /// arguments are the master URL of the database, then the two users and their password.
+    async fn made_by(&self, command: &str, url: &str) {
+        let status = tokio::process::Command::new(command)
+            .args([url, self.app, self.operator, self.password])
+            .status()
+            .await
+            .unwrap_or_else(|e| panic!("{SCHEMA_COMMAND}={command} cannot run: {e}"));
+        assert!(status.success(), "{SCHEMA_COMMAND}={command}: {status}");
+    }
+}
+
 /// A product row for a test's own shelf.
 #[derive(Debug, Clone)]
 pub struct Shelf {
@@ -105,24 +152,19 @@ impl TestDb {
             MySqlWarehouse::new(&config)
         };
         let master = pool(&url);
-        master.migrate().await.expect("migrations apply");
         let app_user = format!("app_{}", &name[2..14]);
-        let password = format!("{}", uuid::Uuid::new_v4().simple());
-        master
-            .ensure_app_user(&app_user, &password, APP_USER_HOSTS)
-            .await
-            .expect("the functions' user (the test server's user needs GRANT OPTION)");
-        let app_url = with_login(&url, &app_user, &password);
         let operator_user = format!("op_{}", &name[2..14]);
-        master
-            .ensure_user(
-                &operator_user,
-                &password,
-                APP_USER_HOSTS,
-                &donut_warehouse::OPERATOR,
-            )
-            .await
-            .expect("the operators' function's user");
+        let password = format!("{}", uuid::Uuid::new_v4().simple());
+        let users = Users {
+            app: &app_user,
+            operator: &operator_user,
+            password: &password,
+        };
+        match std::env::var(SCHEMA_COMMAND) {
+            Ok(command) => users.made_by(&command, &url).await,
+            Err(_) => users.made_here(&master).await,
+        }
+        let app_url = with_login(&url, &app_user, &password);
         Self {
             name,
             warehouse: pool(&app_url),
