@@ -19,16 +19,17 @@ pub const APP_GRANTS: &[(&str, &str)] = &[
     // Read by the API and every purchase; the purchase's conditional UPDATE, the restock's
     // `qty + ?`, the shelf's open-order pointer (sell, open factory order, cancel).
     ("products", "SELECT, UPDATE"),
-    // A sale inserts its order (donut_sell_v5); GET /orders/{id} reads it. Orders are never
-    // changed or removed.
+    // A sale inserts its order (donut_sell_v6, donut_sell_keyed_v6; the previous release's
+    // donut_sell_v5 during a deploy); GET /orders/{id} reads it. Orders are never changed or
+    // removed.
     ("orders", "SELECT, INSERT"),
     // Opened by a purchase, moved on by the requester, the watchdog, ops and the restock.
     ("factory_orders", "SELECT, INSERT, UPDATE"),
     // Written with the stock-out; claimed, settled and released by the relays. Published rows
     // stay (the audit of what was sent).
     ("outbox", "SELECT, INSERT, UPDATE"),
-    // The one table with DELETE: a key whose purchase was refused records nothing (donut_sell_v5
-    // deletes the row it wrote first), a key past its window is taken again (deleted, then
+    // The one table with DELETE: a key whose purchase was refused records nothing
+    // (donut_sell_shelf_v6, as donut_sell_v5, deletes the row the sale wrote first), a key past its window is taken again (deleted, then
     // written), and the outbox-relay sweeps expired keys.
     ("idempotency_keys", "SELECT, INSERT, UPDATE, DELETE"),
 ];

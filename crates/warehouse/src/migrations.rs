@@ -74,6 +74,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "buyers",
         sql: include_str!("../migrations/012_buyers.sql"),
     },
+    Migration {
+        version: 13,
+        name: "sale from one update",
+        sql: include_str!("../migrations/013_sale_from_one_update.sql"),
+    },
 ];
 
 /// "Duplicate column", "duplicate key name" and "can't drop, check that it exists": the

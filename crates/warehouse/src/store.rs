@@ -509,7 +509,10 @@ impl Restocks for MySqlWarehouse {
     }
 }
 
-/// What `donut_sell_v5` (migration 012: `donut_sell_v4` of migration 010 — `donut_sell_v3` with retired products refused — with the buyer) answers.
+/// What `donut_sell_v6` and `donut_sell_keyed_v6` (migration 013) answer: one column (`stock`)
+/// for a sale that left the shelf above its reorder point and is committed; otherwise the
+/// twelve columns `donut_sell_v5` (migration 012) answers, from `donut_sell_shelf_v6` or, for a
+/// key that made a sale or is in flight, from the key's row.
 #[derive(Debug)]
 struct SellRow {
     /// The product exists.
@@ -542,6 +545,23 @@ struct Replay {
 
 impl FromRow for SellRow {
     fn from_row_opt(row: Row) -> Result<Self, mysql_async::FromRowError> {
+        if row.len() == 1 {
+            // Sold and committed; the shelf is above its reorder point.
+            let (stock,) = <(u32,)>::from_row_opt(row)?;
+            return Ok(Self {
+                found: true,
+                sold: true,
+                stock: Some(stock),
+                decide: false,
+                reorder_point: None,
+                reorder_qty: None,
+                factory_product_id: None,
+                open_id: None,
+                open_status: None,
+                replay: None,
+                busy: false,
+            });
+        }
         type Raw = (
             u8,
             u8,
@@ -594,7 +614,7 @@ impl FromRow for SellRow {
     }
 }
 
-/// One purchase. `donut_sell_v5` sells or refuses (or, for a key that made a sale already,
+/// One purchase. `donut_sell_v6` (`donut_sell_keyed_v6` with a key) sells or refuses (or, for a key that made a sale already,
 /// returns that sale's answer); a sale that leaves the shelf above its reorder
 /// point is committed in that one round trip. When the shelf is left low with no factory order
 /// open, the transaction stays open (the product's row locked) while the domain decides
@@ -607,22 +627,41 @@ async fn purchase_call(
 ) -> Result<PurchaseOutcome, mysql_async::Error> {
     let draft = PurchaseDraft::new();
     let key = request.idempotency_key.as_ref();
-    let row: SellRow = conn
-        .exec_first(
-            "CALL donut_sell_v5(?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                request.product_id.as_str(),
-                request.quantity.get(),
-                draft.order_id.to_string(),
-                request.correlation_id.as_str(),
-                request.stored_key(),
-                request.fingerprint(),
-                key_window.as_secs(),
-                request.buyer.as_ref().map(Buyer::as_str),
-            ),
-        )
-        .await?
-        .ok_or_else(|| corrupt("donut_sell_v5 answered no row"))?;
+    let buyer = request.buyer.as_ref().map(Buyer::as_str);
+    let row: Option<SellRow> = match request.stored_key() {
+        // Without a key, the procedure without the key's parameters and variables (each
+        // costs the server on every call: migration 013).
+        None => {
+            conn.exec_first(
+                "CALL donut_sell_v6(?, ?, ?, ?, ?)",
+                (
+                    request.product_id.as_str(),
+                    request.quantity.get(),
+                    draft.order_id.to_string(),
+                    request.correlation_id.as_str(),
+                    buyer,
+                ),
+            )
+            .await?
+        }
+        Some(stored) => {
+            conn.exec_first(
+                "CALL donut_sell_keyed_v6(?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    request.product_id.as_str(),
+                    request.quantity.get(),
+                    draft.order_id.to_string(),
+                    request.correlation_id.as_str(),
+                    stored,
+                    request.fingerprint(),
+                    key_window.as_secs(),
+                    buyer,
+                ),
+            )
+            .await?
+        }
+    };
+    let row = row.ok_or_else(|| corrupt("donut_sell_v6 answered no row"))?;
     if let Some(key) = key {
         if row.busy {
             return Ok(PurchaseOutcome::KeyInFlight(key.clone()));

@@ -56,6 +56,7 @@ fn settings_env(name: &str) -> Vec<(&'static str, String)> {
     let factory = Factory {
         url: "http://127.0.0.1:9".into(),
         timeout_ms: 5000,
+        auth: settings::FactoryAuth::None,
     };
     let arn = |what: &str| format!("arn:aws:sns:eu-west-1:000000000000:{what}");
     let plain = |value: String| value;
@@ -123,6 +124,9 @@ fn settings_env(name: &str) -> Vec<(&'static str, String)> {
                 open_deadline_minutes: 30,
                 max_attempts: 3,
                 ops_topic_arn: arn("ops"),
+                // Read at start, used only in an overdue e-mail (none is sent here).
+                overdue_runbook_url: "https://example.com/docs/operate.md#factory-orders-overdue"
+                    .into(),
             },
             &plain,
         ),

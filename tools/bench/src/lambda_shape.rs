@@ -284,11 +284,25 @@ impl Instance for Bare {
 
 /// The least a correct purchase does: the conditional UPDATE and, when it sold, the order row,
 /// in one transaction, in one round trip (a procedure per orders table, made by [`minimal_procedures`]).
+/// Also the sale's parts study ([`PARTS`]): a procedure called as the warehouse calls it.
 pub struct Minimal {
     conn: mysql_async::Conn,
     product: &'static str,
     procedure: &'static str,
     ids: OrderIds,
+    call: Call,
+}
+
+/// How a procedure is called and says it sold.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// (product, quantity, order id, correlation id); answers 1 when it sold.
+    Minimal,
+    /// `donut_sell_v5` without a key, as the previous release calls it; answers `sold` second.
+    SellV5,
+    /// `donut_sell_v6`, as the warehouse calls it without a key; a sale above the reorder point
+    /// answers one column, the stock left.
+    SellV6,
 }
 
 /// How the minimal purchase names its order rows.
@@ -309,18 +323,50 @@ impl Instance for Minimal {
             OrderIds::TimeOrdered => Some(uuid::Uuid::now_v7().to_string()),
             OrderIds::Server => None,
         };
-        let sold: Result<Option<u8>, _> = self
-            .conn
-            .exec_first(
-                format!("CALL {}(?, ?, ?, ?)", self.procedure),
-                (self.product, 1, id, "bench-correlation"),
-            )
-            .await;
-        match sold {
-            Ok(Some(1)) => 200,
-            Ok(_) => 409,
-            Err(_) => 0,
-        }
+        let correlation = "bench-correlation";
+        let row: Result<Option<mysql_async::Row>, _> = match self.call {
+            Call::Minimal => {
+                self.conn
+                    .exec_first(
+                        format!("CALL {}(?, ?, ?, ?)", self.procedure),
+                        (self.product, 1, id, correlation),
+                    )
+                    .await
+            }
+            Call::SellV5 => {
+                self.conn
+                    .exec_first(
+                        "CALL donut_sell_v5(?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            self.product,
+                            1,
+                            id,
+                            correlation,
+                            None::<String>,
+                            format!("{} 1", self.product),
+                            86_400,
+                            None::<String>,
+                        ),
+                    )
+                    .await
+            }
+            Call::SellV6 => {
+                self.conn
+                    .exec_first(
+                        "CALL donut_sell_v6(?, ?, ?, ?, ?)",
+                        (self.product, 1, id, correlation, None::<String>),
+                    )
+                    .await
+            }
+        };
+        let sold = match (self.call, row) {
+            (_, Err(_)) => return 0,
+            (_, Ok(None)) => false,
+            (Call::Minimal, Ok(Some(row))) => row.get::<u8, _>(0) == Some(1),
+            (Call::SellV5, Ok(Some(row))) => row.get::<u8, _>(1) == Some(1),
+            (Call::SellV6, Ok(Some(row))) => row.len() == 1,
+        };
+        if sold { 200 } else { 409 }
     }
 }
 
@@ -448,12 +494,27 @@ pub async fn minimal(
     procedure: &'static str,
     ids: OrderIds,
 ) -> anyhow::Result<Vec<Minimal>> {
+    let mut out = called(database_url, n, product, procedure, Call::Minimal).await?;
+    for m in &mut out {
+        m.ids = ids;
+    }
+    Ok(out)
+}
+
+async fn called(
+    database_url: &str,
+    n: usize,
+    product: &'static str,
+    procedure: &'static str,
+    call: Call,
+) -> anyhow::Result<Vec<Minimal>> {
     instances(n, || async move {
         Ok(Minimal {
             conn: connect(database_url).await?,
             product,
             procedure,
-            ids,
+            ids: OrderIds::Random,
+            call,
         })
     })
     .await
@@ -579,6 +640,55 @@ pub const ORDER_TABLES: [(&str, &str, &str, OrderIds); 5] = [
     ),
 ];
 
+/// What the sale does beyond the minimal purchase, one part at a time, each beside the minimal
+/// purchase (`bench_minimal`): (what, procedure, how it is called). The parts are the minimal
+/// purchase plus one thing `donut_sell_v5` (migration 012) does, made by [`minimal_procedures`];
+/// then `donut_sell_v5` and `donut_sell_v6` (migration 013) whole, without a key.
+pub const PARTS: [(&str, &str, Call); 6] = [
+    ("minimal purchase", "bench_minimal", Call::Minimal),
+    (
+        "+ the unit price read again (INSERT … SELECT from the product's row)",
+        "bench_part_price",
+        Call::Minimal,
+    ),
+    (
+        "+ 13 local variables declared, unused (v5 declares 14; this sale uses 2)",
+        "bench_part_variables",
+        Call::Minimal,
+    ),
+    (
+        "+ the twelve-column answer",
+        "bench_part_answer",
+        Call::Minimal,
+    ),
+    (
+        "donut_sell_v5 (migration 012), no key",
+        "donut_sell_v5",
+        Call::SellV5,
+    ),
+    (
+        "donut_sell_v6 (migration 013), no key",
+        "donut_sell_v6",
+        Call::SellV6,
+    ),
+];
+
+/// The sale's parts ([`PARTS`]) at `n` instances, interleaved.
+pub async fn parts(
+    database_url: &str,
+    n: usize,
+    server: &ServerCpu,
+) -> anyhow::Result<Vec<(&'static str, Run)>> {
+    let mut paths = Vec::new();
+    for (_, procedure, call) in PARTS {
+        paths.push(Path::Minimal(
+            called(database_url, n, "bench-ls-parts", procedure, call).await?,
+        ));
+    }
+    let runs = interleaved(paths, server).await?;
+    Ok(PARTS.iter().map(|p| p.0).zip(runs).collect())
+}
+
 /// The minimal purchase as one procedure per orders table, in the bench's own database.
 pub async fn minimal_procedures(conn: &mut mysql_async::Conn) -> anyhow::Result<()> {
     let columns = "product_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, \
@@ -635,6 +745,59 @@ pub async fn minimal_procedures(conn: &mut mysql_async::Conn) -> anyhow::Result<
              END"
         ))
         .await?;
+    }
+    // The parts study's procedures: the minimal purchase on `orders`, plus one thing each.
+    let head = "(IN p_product VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin, \
+                IN p_quantity INT UNSIGNED, \
+                IN p_order CHAR(36) CHARACTER SET ascii COLLATE ascii_bin, \
+                IN p_correlation VARCHAR(128)) BEGIN DECLARE v_sold INT DEFAULT 0;";
+    let sale = "DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END; \
+                START TRANSACTION; \
+                UPDATE products SET qty = qty - p_quantity \
+                 WHERE product_id = p_product AND qty >= p_quantity; \
+                SET v_sold = ROW_COUNT();";
+    let insert = "INSERT INTO orders (order_id, product_id, quantity, correlation_id, created_at) \
+                  VALUES (p_order, p_product, p_quantity, p_correlation, UTC_TIMESTAMP(6));";
+    let variables = "DECLARE v_found INT DEFAULT 0; DECLARE v_packed BIGINT UNSIGNED; \
+         DECLARE v_stock INT UNSIGNED; DECLARE v_point INT UNSIGNED; \
+         DECLARE v_reorder_qty INT UNSIGNED; \
+         DECLARE v_factory_pid VARCHAR(64) CHARACTER SET utf8mb4; \
+         DECLARE v_open_id CHAR(36) CHARACTER SET ascii COLLATE ascii_bin; \
+         DECLARE v_open_status VARCHAR(16) CHARACTER SET utf8mb4; \
+         DECLARE v_key_taken INT DEFAULT 0; DECLARE v_expired INT DEFAULT 0; \
+         DECLARE v_replay_order CHAR(36) CHARACTER SET ascii COLLATE ascii_bin; \
+         DECLARE v_replay_fingerprint VARCHAR(96) CHARACTER SET ascii COLLATE ascii_bin; \
+         DECLARE v_replay_opened INT DEFAULT 0;";
+    for (procedure, body) in [
+        (
+            "bench_part_price",
+            format!(
+                "{sale} IF v_sold = 1 THEN \
+                 INSERT INTO orders (order_id, product_id, quantity, correlation_id, created_at, \
+                 unit_price_cents) SELECT p_order, p_product, p_quantity, p_correlation, \
+                 UTC_TIMESTAMP(6), price_cents FROM products WHERE product_id = p_product; \
+                 END IF; COMMIT; SELECT v_sold;"
+            ),
+        ),
+        (
+            "bench_part_variables",
+            format!(
+                "{variables} {sale} IF v_sold = 1 THEN {insert} END IF; COMMIT; SELECT v_sold;"
+            ),
+        ),
+        (
+            "bench_part_answer",
+            format!(
+                "{sale} IF v_sold = 1 THEN {insert} END IF; COMMIT; \
+                 SELECT v_sold AS found, v_sold AS sold, 5 AS stock, 'done' AS step, \
+                 NULL AS reorder_point, NULL AS reorder_qty, NULL AS factory_product_id, \
+                 NULL AS open_id, NULL AS open_status, NULL AS replay_order_id, \
+                 NULL AS replay_fingerprint, 0 AS replay_opened_now;"
+            ),
+        ),
+    ] {
+        conn.query_drop(format!("CREATE PROCEDURE {procedure}{head} {body} END"))
+            .await?;
     }
     Ok(())
 }

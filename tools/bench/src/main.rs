@@ -7,6 +7,7 @@
 //! own, and release `bootstrap` binaries for the cold-start figure (built by `make bench`).
 
 mod cold_start;
+mod docs;
 mod lambda_shape;
 mod purchase;
 mod report;
@@ -42,6 +43,23 @@ async fn own_database(server: &str) -> anyhow::Result<String> {
         .await?;
     admin.disconnect().await?;
     Ok(format!("{}/{name}", server.trim_end_matches('/')))
+}
+
+/// A functions' user of the bench's own on its database, made as the migrate function makes
+/// it (`ensure_app_user`: exactly the deployed grants); its URL.
+async fn functions_user(database_url: &str) -> anyhow::Result<String> {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let user = format!("benchfn_{}", &suffix[..8]);
+    let password = format!("{suffix}{suffix}");
+    let master =
+        donut_warehouse::MySqlWarehouse::new(&donut_warehouse::DbConfig::from_url(database_url)?);
+    master
+        .ensure_app_user(&user, &password, "127.0.0.0/255.0.0.0")
+        .await?;
+    master.close().await;
+    let (scheme, rest) = database_url.split_once("://").context("a mysql:// URL")?;
+    let (_, host_and_db) = rest.rsplit_once('@').context("a URL with a login")?;
+    Ok(format!("{scheme}://{user}:{password}@{host_and_db}"))
 }
 
 #[tokio::main]
@@ -86,13 +104,17 @@ async fn main() -> anyhow::Result<()> {
     .await?;
 
     let mut report = Report::new();
+    // DONUT_BENCH_ONLY=sale: the sale at N = 32 and its parts, printed, nothing written.
+    let only_sale = std::env::var("DONUT_BENCH_ONLY").as_deref() == Ok("sale");
     // First, as it needs no database: a function that cannot start stops the bench early.
     eprintln!("Lambda cold start…");
     let bin_dir = std::env::current_exe()?
         .parent()
         .map(PathBuf::from)
         .context("donut-bench has no directory")?;
-    report.cold = cold_start::measure(&bin_dir).await?;
+    if !only_sale {
+        report.cold = cold_start::measure(&bin_dir).await?;
+    }
     for (function, size) in cold_start::zip_sizes(&root()) {
         let name = format!("{} bootstrap.zip (arm64)", function.name());
         report.figures.push(match size {
@@ -110,7 +132,11 @@ async fn main() -> anyhow::Result<()> {
     purchase::shelves(&pool).await?;
 
     eprintln!("purchase path: API vs raw conditional UPDATE vs read-then-write…");
-    let p = purchase::throughput(&stack.api_url, &pool).await?;
+    let p = if only_sale {
+        purchase::Throughput::default()
+    } else {
+        purchase::throughput(&stack.api_url, &pool).await?
+    };
     report.figures.push(Figure::ratio(
         "purchase throughput: API ÷ raw conditional UPDATE (32 clients, 16 connections)",
         p.api.rate(),
@@ -137,11 +163,28 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("  (no DONUT_BENCH_DB_PID: server CPU per purchase left out)");
     }
     lambda_shape::minimal_procedures(&mut pool.get_conn().await?).await?;
-    for n in lambda_shape::INSTANCES {
+    // Every path and its baselines log in as the functions' user, with its grants (as on AWS);
+    // the trim study's own tables are the master user's.
+    let functions_url = functions_user(&database_url).await?;
+    let instances: &[usize] = if only_sale {
+        &[32]
+    } else {
+        &lambda_shape::INSTANCES
+    };
+    for &n in instances {
         eprintln!("  N = {n} ({} interleaved repeats)", lambda_shape::REPEATS);
         report
             .lambda
-            .push(lambda_shape::point(&database_url, n, &server).await?);
+            .push(lambda_shape::point(&functions_url, n, &server).await?);
+    }
+    eprintln!("  what the sale does beyond the minimal purchase (N = 32)…");
+    report.parts = lambda_shape::parts(&functions_url, 32, &server).await?;
+    if only_sale {
+        // Nothing else was measured.
+        report.figures.clear();
+        stack.stop().await;
+        print!("{}", report.lambda_tables());
+        return Ok(());
     }
     eprintln!("  what the order row costs (N = 32)…");
     report.trims = lambda_shape::trims(&database_url, 32, &server).await?;
@@ -211,7 +254,8 @@ async fn main() -> anyhow::Result<()> {
     pool.disconnect().await.ok();
 
     print!("{}{}", report.table(), report.lambda_tables());
-    let written = report.write(&root().join("bench/results"))?;
+    let mut written = report.write(&root().join("bench/results"))?;
+    written.push(docs::update(&root())?);
     eprintln!(
         "\nwritten: {}",
         written

@@ -33,6 +33,7 @@ pub async fn shelves(pool: &mysql_async::Pool) -> anyhow::Result<()> {
         ("bench-ls-store-keyed", 1_000_000, 0, 0),
         ("bench-ls-http-keyed", 1_000_000, 0, 0),
         ("bench-ls-trim", 1_000_000, 0, 0),
+        ("bench-ls-parts", 1_000_000, 0, 0),
         // The seed's scenario: sold out within the run, then refused; no restock.
         ("bench-course-load", crate::second_opinion::UNITS, 0, 0),
         ("bench-course-vegeta", crate::second_opinion::UNITS, 0, 0),
@@ -163,6 +164,7 @@ fn read_then_write_buyer(
     }
 }
 
+#[derive(Default)]
 pub struct Throughput {
     pub api: Summary,
     pub raw: Summary,
