@@ -3,7 +3,8 @@
 //! simulator deployed with the stack, so a dev stack is complete on its own.
 //!
 //! The simulator is `tools/factory-sim` as a Lambda (`lambdas/factory-simulator`) behind a
-//! function URL: the legacy HTTP contract, its knobs the stage's `factorySim*` keys. An
+//! function URL with IAM authorization (only the stack's factory callers, which sign, get
+//! through): the legacy HTTP contract, its knobs the stage's `factorySim*` keys. An
 //! accepted order waits in a delay queue (SQS `DelaySeconds`, at most 15 minutes) — no
 //! function sleeps — and the queue hands it back to the same function, which calls the
 //! stack's callback route and nothing else.
@@ -96,15 +97,20 @@ pub fn declare(stack: &Stack, api_url: &Output<String>) -> Factory {
             )
             .build_struct(),
     );
-    // Public, as the legacy factory was (the requester does not sign its calls); with NONE
-    // the provider adds the two statements a public URL needs (lambda:InvokeFunctionUrl, and
-    // since October 2025 lambda:InvokeFunction via the URL). Callbacks go only to the stack.
+    // IAM-authorized: Lambda refuses (403) any request not signed with SigV4 by a principal
+    // allowed to invoke it before the function runs, so a stranger's flood takes none of the
+    // simulator's reserved instances and cannot make the requester's calls fail. Its callers
+    // (factory-requester, watchdog) sign with their roles, whose policies allow
+    // lambda:InvokeFunctionUrl and lambda:InvokeFunction on this function alone
+    // (`caller_statement`; a same-account principal needs them in its identity policy or the
+    // function's resource policy: https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html,
+    // "Using the AWS_IAM auth type"). Callbacks go only to the stack.
     let url = function_url::create(
         ctx,
         &stack.name("factory-simulator-url"),
         function_url::FunctionUrlArgs::builder()
             .function_name(function.name.clone())
-            .authorization_type("NONE")
+            .authorization_type(SIMULATOR_URL_AUTHORIZATION)
             .build_struct(),
     );
     Factory {
@@ -114,6 +120,25 @@ pub fn declare(stack: &Stack, api_url: &Output<String>) -> Factory {
     }
 }
 
-/// A callback batch (its POSTs made at once, each bounded to 10 s; a duplicate's two one after
-/// the other) fits with room to spare.
-const SIMULATOR_TIMEOUT_SECONDS: i32 = 60;
+/// The simulator's function URL's authorization type: its callers sign
+/// (`donut_contract::settings::FactoryAuth::AwsIam`, which `donut_config::contracts` gives the
+/// callers of a stage that deploys the simulator).
+pub const SIMULATOR_URL_AUTHORIZATION: &str = "AWS_IAM";
+
+/// What a function that calls the simulator's URL must be allowed: since October 2025 a
+/// function URL with `AWS_IAM` needs both `lambda:InvokeFunctionUrl` and
+/// `lambda:InvokeFunction` ("Starting in October 2025, new function URLs will require both …",
+/// <https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html>), on the simulator's function
+/// and nothing else. Not added: a `lambda:InvokedViaFunctionUrl` condition on InvokeFunction —
+/// AWS documents that key in the function's resource-based policy (`add-permission
+/// --invoked-via-function-url`); whether an identity policy's condition on it holds for a URL
+/// call is UNCONFIRMED, and a condition that does not would refuse every order.
+pub fn caller_statement(simulator_arn: &Output<String>) -> Statement {
+    Statement::new(
+        &["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"],
+        vec![simulator_arn.clone()],
+    )
+}
+
+/// `donut_config::capacity::SIMULATOR_TIMEOUT_SECONDS`, as the function takes it.
+const SIMULATOR_TIMEOUT_SECONDS: i32 = donut_config::capacity::SIMULATOR_TIMEOUT_SECONDS as i32;

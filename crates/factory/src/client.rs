@@ -8,6 +8,7 @@ use donut_domain::{FactoryApi, FactoryError, FactoryReceipt, FactoryRequest};
 use crate::contract::{
     MANUFACTURES_PATH, MESSAGE_GROUP_ID, ManufactureAccepted, ManufactureRequest,
 };
+use crate::signing::CallAuth;
 use crate::token::CallbackKeys;
 
 #[derive(Debug, Clone)]
@@ -39,9 +40,11 @@ pub struct FactoryClient {
     connect_timeout: Duration,
     request_timeout: Duration,
     keys: CallbackKeys,
+    auth: CallAuth,
 }
 
 impl FactoryClient {
+    /// A client whose calls are unsigned (the legacy factory's contract).
     pub fn new(config: &FactoryClientConfig, keys: impl Into<CallbackKeys>) -> Self {
         Self {
             http: Arc::new(OnceLock::new()),
@@ -49,7 +52,15 @@ impl FactoryClient {
             connect_timeout: config.connect_timeout,
             request_timeout: config.request_timeout,
             keys: keys.into(),
+            auth: CallAuth::None,
         }
+    }
+
+    /// The same client, its calls authenticated as `auth` says (signed for a function URL
+    /// with `AWS_IAM`). A call that cannot be signed is not sent ([`FactoryError::NotSent`]).
+    pub fn with_auth(mut self, auth: CallAuth) -> Self {
+        self.auth = auth;
+        self
     }
 
     fn http(&self) -> Result<&reqwest::Client, FactoryError> {
@@ -92,13 +103,22 @@ impl FactoryClient {
 impl FactoryApi for FactoryClient {
     async fn request(&self, request: &FactoryRequest) -> Result<FactoryReceipt, FactoryError> {
         let payload = self.payload(request).await?;
-        let started = std::time::Instant::now();
-        let response = self
-            .http()?
+        let http = self.http()?;
+        let mut call = http
             .post(&self.url)
             .header("x-correlation-id", request.correlation_id.as_str())
             .json(&payload)
-            .send()
+            .build()
+            .map_err(|e| FactoryError::NotSent(format!("building the request: {e}")))?;
+        if let CallAuth::SigV4(signer) = &self.auth {
+            signer
+                .sign(&mut call, std::time::SystemTime::now())
+                .await
+                .map_err(FactoryError::NotSent)?;
+        }
+        let started = std::time::Instant::now();
+        let response = http
+            .execute(call)
             .await
             .map_err(|e| self.transport_error(e))?;
         let status = response.status();

@@ -9,15 +9,10 @@
 //! function runs (`donut_apigw::sigv4` is how the local gateway answers it); [`AdminClient::send`]
 //! returns that response like any other.
 
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use aws_credential_types::Credentials;
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
-use reqwest::header::{HeaderName, HeaderValue};
+use donut_factory::signing::SigV4Signer;
 
 /// The service an API Gateway API is signed for.
 pub const SERVICE: &str = "execute-api";
@@ -32,11 +27,8 @@ pub struct AdminClient {
     /// The API's base URL, without a trailing slash (`https://{api-id}.execute-api.{region}
     /// .amazonaws.com`, or the local gateway's `http://127.0.0.1:8080`).
     base_url: String,
-    region: String,
-    credentials: SharedCredentialsProvider,
-    /// The last credentials, reused while they have more than a minute to live (a role's or an
-    /// SSO profile's would otherwise cost an STS call per request).
-    cached: Mutex<Option<Credentials>>,
+    /// SigV4 for [`SERVICE`] in the API's Region.
+    signer: SigV4Signer,
     /// Sent (and signed) as `x-correlation-id` with every request: the audit records it as
     /// each change's `reference` (an incident's or a ticket's id).
     reference: Option<String>,
@@ -59,9 +51,7 @@ impl AdminClient {
         Ok(Self {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
-            region,
-            credentials,
-            cached: Mutex::new(None),
+            signer: SigV4Signer::for_service(SERVICE, region, credentials),
             reference: None,
         })
     }
@@ -78,7 +68,7 @@ impl AdminClient {
     }
 
     pub fn region(&self) -> &str {
-        &self.region
+        self.signer.region()
     }
 
     /// The API's base URL, without a trailing slash.
@@ -127,90 +117,20 @@ impl AdminClient {
         let mut request = builder
             .build()
             .with_context(|| format!("building a request to {url}"))?;
-        let credentials = self.credentials().await?;
-        sign_request(&mut request, &credentials, &self.region, SystemTime::now())?;
+        self.signer
+            .sign(&mut request, SystemTime::now())
+            .await
+            .map_err(anyhow::Error::msg)?;
         Ok(request)
     }
-
-    async fn credentials(&self) -> anyhow::Result<Credentials> {
-        let fresh = |c: &Credentials| {
-            c.expiry()
-                .is_none_or(|at| at > SystemTime::now() + Duration::from_secs(60))
-        };
-        if let Some(c) = self.cached.lock().expect("not poisoned").as_ref()
-            && fresh(c)
-        {
-            return Ok(c.clone());
-        }
-        let credentials = self
-            .credentials
-            .provide_credentials()
-            .await
-            .context("no AWS credentials (the SDK's chain: environment, profile, SSO, role)")?;
-        *self.cached.lock().expect("not poisoned") = Some(credentials.clone());
-        Ok(credentials)
-    }
-}
-
-/// Signs `request` in place (SigV4, `execute-api`, `region`, at `at`): sets its `host` header to
-/// the one it will be sent with, then adds `x-amz-date`, `authorization` and, for temporary
-/// credentials, `x-amz-security-token`. Every header present is signed, and the body's SHA-256.
-pub fn sign_request(
-    request: &mut reqwest::Request,
-    credentials: &Credentials,
-    region: &str,
-    at: SystemTime,
-) -> anyhow::Result<()> {
-    let url = request.url();
-    let host = match (url.host_str(), url.port()) {
-        (Some(host), Some(port)) => format!("{host}:{port}"),
-        (Some(host), None) => host.to_owned(),
-        (None, _) => anyhow::bail!("{url} names no host"),
-    };
-    request
-        .headers_mut()
-        .insert(reqwest::header::HOST, HeaderValue::from_str(&host)?);
-    let headers: Vec<(&str, &str)> = request
-        .headers()
-        .iter()
-        .map(|(name, value)| Ok((name.as_str(), value.to_str()?)))
-        .collect::<Result<_, reqwest::header::ToStrError>>()
-        .context("a header that is not text cannot be signed")?;
-    let body = request
-        .body()
-        .map(|b| b.as_bytes().context("a streamed body cannot be signed"))
-        .transpose()?
-        .unwrap_or_default();
-    let identity = credentials.clone().into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name(SERVICE)
-        .time(at)
-        .settings(SigningSettings::default())
-        .build()?
-        .into();
-    let signable = SignableRequest::new(
-        request.method().as_str(),
-        request.url().as_str(),
-        headers.into_iter(),
-        SignableBody::Bytes(body),
-    )?;
-    let (instructions, _signature) = sign(signable, &params)?.into_parts();
-    let (headers, _params) = instructions.into_parts();
-    for header in headers {
-        let mut value = HeaderValue::from_str(header.value())?;
-        value.set_sensitive(header.sensitive());
-        request
-            .headers_mut()
-            .insert(HeaderName::from_static(header.name()), value);
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use aws_config::SdkConfig;
+    use aws_credential_types::Credentials;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    use reqwest::header::HeaderValue;
     use donut_apigw::sigv4::{Api, LocalIam, Principal, Reason, SignedRequest, verify};
 
     use super::*;

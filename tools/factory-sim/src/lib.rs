@@ -7,8 +7,10 @@
 //! `PUT /knobs` changes the knobs of a running simulator.
 //!
 //! The same simulator runs in this process (`FactorySim`, the local stack) or deployed as a
-//! Lambda behind a function URL ([`deployed`]), where a delay queue calls back instead of a
-//! sleeping task.
+//! Lambda behind a function URL with IAM authorization ([`deployed`]), where a delay queue calls
+//! back instead of a sleeping task. Lambda checks a deployed simulator's callers before it
+//! runs; the local stack puts the same check in front of the in-process one
+//! (`FactorySim::start_with`).
 
 pub mod deployed;
 
@@ -471,7 +473,19 @@ impl FactorySim {
     /// Binds `addr` (use port 0 for any) and serves until dropped. `seed` makes the dice
     /// reproducible.
     pub async fn start(addr: SocketAddr, knobs: Knobs, seed: Option<u64>) -> anyhow::Result<Self> {
-        let app = Simulator::new(knobs, seed, Callbacks::InProcess)?.router();
+        Self::start_with(addr, knobs, seed, |router| router).await
+    }
+
+    /// As [`start`](Self::start), every request going through what `wrap` puts in front of the
+    /// simulator's routes first (the local stack's: the function URL's IAM authorization and
+    /// its reserved instances, as Lambda answers before a deployed simulator runs).
+    pub async fn start_with(
+        addr: SocketAddr,
+        knobs: Knobs,
+        seed: Option<u64>,
+        wrap: impl FnOnce(axum::Router) -> axum::Router,
+    ) -> anyhow::Result<Self> {
+        let app = wrap(Simulator::new(knobs, seed, Callbacks::InProcess)?.router());
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {

@@ -29,13 +29,64 @@ pub fn callback_keys(aws: &Aws, callback: &Callback<String>) -> CallbackKeys {
     })
 }
 
-/// The factory's HTTP client (reqwest): only the functions that call the factory link it.
+/// The factory's HTTP client (reqwest): only the functions that call the factory link it. Its
+/// calls are signed where the settings say so (the simulator's function URL takes `AWS_IAM`),
+/// with the credentials of `aws`'s provider chain — the function's own role — asked for on the
+/// first call, so a cold start contacts nothing.
 #[cfg(feature = "factory-client")]
 pub fn factory_client(
+    aws: &Aws,
     factory: &donut_contract::settings::Factory<String>,
     keys: CallbackKeys,
 ) -> donut_factory::FactoryClient {
+    use donut_contract::settings::FactoryAuth;
+    use donut_factory::{CallAuth, SigV4Signer};
     let mut config = donut_factory::FactoryClientConfig::new(&factory.url);
     config.request_timeout = Duration::from_millis(factory.timeout_ms);
-    donut_factory::FactoryClient::new(&config, keys)
+    let auth = match &factory.auth {
+        FactoryAuth::None => CallAuth::None,
+        FactoryAuth::AwsIam { region } => CallAuth::SigV4(SigV4Signer::new(
+            region,
+            aws_credential_types::provider::SharedCredentialsProvider::new(RoleCredentials(
+                aws.clone(),
+            )),
+        )),
+    };
+    donut_factory::FactoryClient::new(&config, keys).with_auth(auth)
+}
+
+/// The credentials of the function's AWS configuration (the SDK's standard chain: on Lambda,
+/// its role's), the configuration loaded on first use.
+#[cfg(feature = "factory-client")]
+struct RoleCredentials(Aws);
+
+#[cfg(feature = "factory-client")]
+impl std::fmt::Debug for RoleCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RoleCredentials")
+    }
+}
+
+#[cfg(feature = "factory-client")]
+impl aws_credential_types::provider::ProvideCredentials for RoleCredentials {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::new(async move {
+            let provider = self
+                .0
+                .config()
+                .await
+                .credentials_provider()
+                .ok_or_else(|| {
+                    aws_credential_types::provider::error::CredentialsError::not_loaded(
+                        "the AWS configuration has no credentials provider",
+                    )
+                })?;
+            provider.provide_credentials().await
+        })
+    }
 }

@@ -13,7 +13,7 @@ pub fn factory_requester(
     aws: &Aws,
     s: &settings::FactoryRequester<String>,
 ) -> Result<FactoryRequester<MySqlWarehouse, FactoryClient>, SettingsError> {
-    let factory = factory_client(&s.factory, callback_keys(aws, &s.callback));
+    let factory = factory_client(aws, &s.factory, callback_keys(aws, &s.callback));
     // The claim on a factory order outlives one factory call, timeouts included.
     let lease = Duration::from_millis(2 * s.factory.timeout_ms);
     Ok(FactoryRequester::new(

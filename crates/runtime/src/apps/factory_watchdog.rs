@@ -26,8 +26,8 @@ pub fn factory_watchdog(
 ) -> Result<FactoryWatchdog, SettingsError> {
     Ok(FactoryWatchdog {
         warehouse: warehouse(aws, &s.base.database)?,
-        factory: factory_client(&s.factory, callback_keys(aws, &s.callback)),
-        alerts: SnsAlerts::new(aws.sns_client(), &s.ops_topic_arn),
+        factory: factory_client(aws, &s.factory, callback_keys(aws, &s.callback)),
+        alerts: SnsAlerts::new(aws.sns_client(), &s.ops_topic_arn, &s.overdue_runbook_url),
         policy: WatchdogPolicy {
             deadline: Duration::from_secs(60 * s.deadline_minutes),
             open_deadline: Duration::from_secs(60 * s.open_deadline_minutes),
