@@ -5,9 +5,22 @@
 
 use serde_json::{Value, json};
 
-/// What the DLQ-depth alarm says (the program adds its runbook link).
+/// What the DLQ-depth alarm says (before its runbook link).
 pub const DLQ_DEPTH_ALARM: &str =
     "Factory orders are failing: messages reached the dead-letter queue.";
+
+/// The DLQ-depth alarm's runbook: its section of docs/operate.md.
+pub const DLQ_DEPTH_RUNBOOK: &str = "dlq-depth";
+
+/// The watchdog's e-mail about an overdue factory order (and the alarm on their count): their
+/// runbook's section of docs/operate.md.
+pub const FACTORY_ORDERS_OVERDUE_RUNBOOK: &str = "factory-orders-overdue";
+
+/// An alarm's description as its e-mail shows it: what it means, then its runbook's address
+/// ([`crate::StageConfig::runbook_url`]).
+pub fn alarm_description(what: &str, runbook_url: &str) -> String {
+    format!("{what} Runbook: {runbook_url}")
+}
 
 /// The factory-orders queue's redrive policy.
 pub fn redrive_policy(dlq_arn: &str, max_receive_count: u32) -> String {

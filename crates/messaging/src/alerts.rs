@@ -8,13 +8,20 @@ use crate::sns::SnsClient;
 pub struct SnsAlerts {
     client: SnsClient,
     topic_arn: String,
+    /// The overdue e-mail's runbook, an absolute address a mail reader can open.
+    overdue_runbook_url: String,
 }
 
 impl SnsAlerts {
-    pub fn new(client: impl Into<SnsClient>, topic_arn: impl Into<String>) -> Self {
+    pub fn new(
+        client: impl Into<SnsClient>,
+        topic_arn: impl Into<String>,
+        overdue_runbook_url: impl Into<String>,
+    ) -> Self {
         Self {
             client: client.into(),
             topic_arn: topic_arn.into(),
+            overdue_runbook_url: overdue_runbook_url.into(),
         }
     }
 }
@@ -28,7 +35,7 @@ impl Alerts for SnsAlerts {
              What to do: ask the factory about request {request}. Then either \
              `donut-cli orders re-request {id}` (asks again, same order: restocked once) or \
              `donut-cli orders cancel {id}` (the next stock-out of {product} orders anew). \
-             Runbook: docs/operate.md#factory-orders-overdue. Logs: correlation id {correlation}.",
+             Logs: correlation id {correlation}.\n\nRunbook: {runbook}",
             id = order.id,
             quantity = order.quantity,
             product = order.product_id,
@@ -38,6 +45,7 @@ impl Alerts for SnsAlerts {
             chases = order.chases,
             request = order.factory_request_id.as_deref().unwrap_or("(none)"),
             correlation = order.correlation_id,
+            runbook = self.overdue_runbook_url,
         );
         self.client
             .get()
