@@ -15,3 +15,9 @@ pulumi config set --stack "$stage" donut-states:lambdaConcurrencyQuota "$quota"
 scripts/lambdas.sh
 cargo build --release --locked -p donut-infra --bin donut-infra
 pulumi up --stack "$stage"
+# The release: each aliased function's new version through its `live` alias — a canary watched
+# by its alarms, then all of it, or rolled back (exit 3, naming the alarm; 4: too little canary
+# traffic) — and old versions pruned. Safe to run again (docs/deploy.md, "Releases").
+mkdir -p .local
+pulumi stack output --json --stack "$stage" releases > ".local/releases-$stage.json"
+cargo run -q --locked -p donut-cli -- --aws --stage "$stage" release --releases ".local/releases-$stage.json"

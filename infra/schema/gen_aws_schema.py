@@ -39,7 +39,7 @@ RESOURCES = {
     ],
     "iam": ["policy", "role", "role_policy", "role_policy_attachment"],
     "kms": ["key"],
-    "lambda_": ["event_source_mapping", "function", "function_event_invoke_config", "function_url", "invocation", "permission"],
+    "lambda_": ["alias", "event_source_mapping", "function", "function_event_invoke_config", "function_url", "invocation", "permission"],
     "rds": ["instance", "parameter_group", "proxy", "proxy_default_target_group", "proxy_target", "subnet_group"],
     "secretsmanager": ["secret", "secret_policy", "secret_version"],
     "sns": ["topic", "topic_subscription"],

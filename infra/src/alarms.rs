@@ -1,9 +1,12 @@
 //! What wakes ops, each alarm → the ops topic → the e-mail in `opsEmail`, with an OK message
 //! when it clears. Every failure of the pipeline ends in one of these, and every description
-//! names its runbook: a section of docs/operate.md (a test checks the links).
+//! names its runbook by an absolute address, a section of docs/operate.md under the stage's
+//! `repositoryUrl` (`StageConfig::runbook_url`; a test checks the links).
 
+use donut_config::Function;
+use donut_config::release::{self, ALIAS};
 use donut_metrics::Metric;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use pulumi_gestalt_rust::Output;
 
@@ -16,9 +19,6 @@ use crate::out::known;
 use donut_infra_aws::cloudwatch::metric_alarm;
 use donut_infra_aws::sns::topic_subscription;
 use donut_infra_aws::types::cloudwatch::{MetricAlarmMetricQuery, MetricAlarmMetricQueryMetric};
-
-/// Where the runbooks are.
-pub const RUNBOOKS: &str = "docs/operate.md#";
 
 /// Where a metric comes from.
 #[derive(Clone, Copy)]
@@ -59,6 +59,9 @@ pub struct Alarm {
     pub periods: u32,
     /// The period's length in seconds (`None`: the stage's `alarmPeriodSeconds`).
     pub period_seconds: Option<u32>,
+    /// The aliased function whose release this alarm stops (a canary alarm: scoped to the
+    /// version the deployment published), if it is one.
+    pub canary_of: Option<Function>,
 }
 
 impl Alarm {
@@ -79,6 +82,7 @@ impl Alarm {
             datapoints: 1,
             periods: 1,
             period_seconds: None,
+            canary_of: None,
         }
     }
 
@@ -188,7 +192,7 @@ pub fn alarms(
         ),
         Alarm::at_or_above(
             DLQ_DEPTH,
-            "dlq-depth",
+            donut_config::aws::DLQ_DEPTH_RUNBOOK,
             donut_config::aws::DLQ_DEPTH_ALARM.into(),
             Watched::Metric {
                 namespace: Namespace::Aws("AWS/SQS"),
@@ -212,7 +216,7 @@ pub fn alarms(
         ),
         Alarm::at_or_above(
             "factory-orders-overdue",
-            "factory-orders-overdue",
+            donut_config::aws::FACTORY_ORDERS_OVERDUE_RUNBOOK,
             format!(
                 "The legacy factory accepted orders and never called back, even when asked {} times; the watchdog e-mailed the details.",
                 c.factory_max_attempts
@@ -313,6 +317,7 @@ pub fn alarms(
             ))
         });
     }
+    alarms.extend(canary_alarms(compute));
     let db = || dimension("DBInstanceIdentifier", &data.db_identifier);
     alarms.push(Alarm::at_or_above(
         "db-connections",
@@ -371,7 +376,99 @@ pub fn alarms(
     alarms
 }
 
+/// The canary alarms of each aliased function, scoped to the version this deployment published
+/// (`donut_config::release`): the rollout tool stops and rolls back the release while any is in
+/// ALARM. Its own failures, by our metric with the dimensions `Function` and `Version` (the
+/// functions' EMF records carry them, from `AWS_LAMBDA_FUNCTION_NAME` and
+/// `AWS_LAMBDA_FUNCTION_VERSION`) — the 5xx answers of an HTTP function, the failed messages
+/// of the queue's consumer — and Lambda's `Errors` of the version when invoked through the
+/// alias (dimensions `FunctionName`, `Resource` = `<function>:live`, `ExecutedVersion`).
+///
+/// Each breaches on one bad datapoint in one short period, and a canary with no traffic has no
+/// data, which is not a breach (`notBreaching`, as every alarm here): too little traffic is the
+/// rollout tool's to judge, not the alarm's.
+pub fn canary_alarms(compute: &Compute) -> Vec<Alarm> {
+    let mut out = Vec::new();
+    for kind in release::ALIASED {
+        let (key, function) = (kind.name(), &compute.functions[&kind]);
+        let ours =
+            pulumi_gestalt_rust::pulumi_combine!(function.name.clone(), function.version.clone())
+                .map(|(name, version)| {
+                    HashMap::from([
+                        ("Function".to_owned(), name),
+                        ("Version".to_owned(), version),
+                    ])
+                });
+        // `Resource` from the alias's own name, once the alias exists: the alarm never watches
+        // an alias that is not there yet, and depends on it in the engine's state.
+        let alias = &compute.aliases[&kind];
+        let resource = crate::out::after(
+            &pulumi_gestalt_rust::pulumi_combine!(function.name.clone(), alias.name.clone())
+                .map(|(name, alias)| format!("{name}:{alias}")),
+            &alias.arn,
+        );
+        let lambdas = pulumi_gestalt_rust::pulumi_combine!(
+            function.name.clone(),
+            resource,
+            function.version.clone()
+        )
+        .map(|(name, resource, version)| {
+            HashMap::from([
+                ("Resource".to_owned(), resource),
+                ("FunctionName".to_owned(), name),
+                ("ExecutedVersion".to_owned(), version),
+            ])
+        });
+        let (metric, what) = if kind == Function::FactoryRequester {
+            (
+                Metric::BatchItemFailures,
+                "failed factory-order messages (batch item failures)",
+            )
+        } else {
+            (Metric::ServerErrors, "5xx answers")
+        };
+        let canary = |alarm: Alarm| Alarm {
+            datapoints: release::CANARY_ALARM_PERIODS,
+            periods: release::CANARY_ALARM_PERIODS,
+            period_seconds: Some(release::CANARY_ALARM_PERIOD_SECONDS),
+            canary_of: Some(kind),
+            ..alarm
+        };
+        out.push(canary(Alarm::at_or_above(
+            format!("{key}-canary-{}", if metric == Metric::ServerErrors { "5xx" } else { "failures" }),
+            "canary-alarms",
+            format!(
+                "The version of {key} being released gave {what}: the rollout stops and returns all traffic to the previous version."
+            ),
+            Watched::Metric {
+                namespace: Namespace::Ours,
+                name: metric.name(),
+                statistic: "Sum",
+                dimensions: ours,
+            },
+            1.0,
+        )));
+        out.push(canary(Alarm::at_or_above(
+            format!("{key}-canary-errors"),
+            "canary-alarms",
+            format!(
+                "The version of {key} being released failed invocations through its {ALIAS} alias (Lambda errors): the rollout stops and returns all traffic to the previous version."
+            ),
+            Watched::Metric {
+                namespace: Namespace::Aws("AWS/Lambda"),
+                name: "Errors",
+                statistic: "Sum",
+                dimensions: lambdas,
+            },
+            1.0,
+        )));
+    }
+    out
+}
+
 pub struct Alarms {
+    /// Each aliased function's canary alarms' names ([`canary_alarms`]).
+    pub canary: BTreeMap<Function, Vec<Output<String>>>,
     pub ops_topic_arn: Output<String>,
     /// The DLQ-depth alarm's name.
     pub dlq_alarm_name: Output<String>,
@@ -401,10 +498,12 @@ pub fn declare(
             .build_struct(),
     );
     let mut dlq_alarm_name = None;
+    let mut canary: BTreeMap<Function, Vec<Output<String>>> = BTreeMap::new();
     for alarm in alarms(stack, messaging, compute, api, data) {
         let period = alarm.period_seconds.unwrap_or(c.alarm_period_seconds) as i32;
         let logical = stack.name(&alarm.key);
-        let description = format!("{} Runbook: {RUNBOOKS}{}", alarm.description, alarm.runbook);
+        let description =
+            donut_config::aws::alarm_description(&alarm.description, &c.runbook_url(alarm.runbook));
         let args = metric_alarm::MetricAlarmArgs::builder()
             .tags(stack.tags())
             .alarm_description(description)
@@ -469,11 +568,18 @@ pub fn declare(
                 .build_struct(),
         };
         let created = metric_alarm::create(ctx, &logical, args);
+        if let Some(function) = alarm.canary_of {
+            canary
+                .entry(function)
+                .or_default()
+                .push(created.name.clone());
+        }
         if alarm.key == DLQ_DEPTH {
             dlq_alarm_name = Some(created.name);
         }
     }
     Ok(Alarms {
+        canary,
         ops_topic_arn: ops_arn,
         dlq_alarm_name: dlq_alarm_name
             .ok_or_else(|| anyhow::anyhow!("no {DLQ_DEPTH} alarm was declared"))?,

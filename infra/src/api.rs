@@ -194,6 +194,25 @@ pub fn declare_routes(stack: &Stack, api: HttpApi, lane: HttpApi, compute: &Comp
     for served in served_functions {
         let (function_key, function) = (served.name(), &compute.functions[&served]);
         let api = api_of(served);
+        // An aliased function is invoked through its `live` alias — the integration names the
+        // alias's ARN and API Gateway's permission is the alias's (`qualifier`), since one on
+        // the function does not cover an invocation of the alias — so the alias is the one
+        // switch a release moves. The others are invoked as they are ($LATEST).
+        let alias = compute.aliases.get(&served);
+        let target = alias.map_or(&function.arn, |alias| &alias.arn);
+        // API Gateway may invoke it before an integration names it: a deployment that moves an
+        // integration to the alias never leaves it without the alias's permission.
+        let allowed = permission::create(
+            ctx,
+            &stack.name(&format!("{function_key}-api-invoke")),
+            permission::PermissionArgs::builder()
+                .action("lambda:InvokeFunction")
+                .function(function.name.clone())
+                .maybe_qualifier(alias.map(|alias| alias.name.clone()))
+                .principal("apigateway.amazonaws.com")
+                .source_arn(api.execution_arn.map(|arn| format!("{arn}/*/*")))
+                .build_struct(),
+        );
         let created = integration::create(
             ctx,
             &stack.name(&format!("{function_key}-integration")),
@@ -204,19 +223,12 @@ pub fn declare_routes(stack: &Stack, api: HttpApi, lane: HttpApi, compute: &Comp
                 // AWS_PROXY ("HttpMethod must be POST for AWS_PROXY IntegrationType"), and the
                 // provider's docs ask for one on every integration that is not MOCK.
                 .integration_method("POST")
-                .integration_uri(crate::out::after(&function.arn, &compute.migrated))
+                .integration_uri(crate::out::after_all(
+                    target,
+                    &[compute.migrated.clone(), allowed.id],
+                ))
                 .payload_format_version("2.0")
                 .timeout_milliseconds(29_000)
-                .build_struct(),
-        );
-        permission::create(
-            ctx,
-            &stack.name(&format!("{function_key}-api-invoke")),
-            permission::PermissionArgs::builder()
-                .action("lambda:InvokeFunction")
-                .function(function.name.clone())
-                .principal("apigateway.amazonaws.com")
-                .source_arn(api.execution_arn.map(|arn| format!("{arn}/*/*")))
                 .build_struct(),
         );
         integrations.insert(function_key, created.id);

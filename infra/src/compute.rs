@@ -22,7 +22,7 @@ use crate::network::Network;
 use crate::out::{known, map};
 use donut_infra_aws::cloudwatch::{event_rule, event_target, log_group};
 use donut_infra_aws::lambda::{
-    event_source_mapping, function, function_event_invoke_config, invocation, permission,
+    alias, event_source_mapping, function, function_event_invoke_config, invocation, permission,
 };
 use donut_infra_aws::types::lambda::{
     EventSourceMappingScalingConfig, FunctionEnvironment, FunctionLoggingConfig,
@@ -71,6 +71,19 @@ pub struct Deployed {
     pub role_arn: Output<String>,
     /// The function's log group, once it exists.
     pub log_group: Output<String>,
+    /// The version this deployment published (`$LATEST` for a function that publishes none:
+    /// those not in `donut_config::release::ALIASED`).
+    pub version: Output<String>,
+}
+
+/// An aliased function's `live` alias (`donut_config::release::ALIAS`): what its triggers
+/// invoke.
+pub struct Alias {
+    /// `arn:aws:lambda:<region>:<account>:function:<name>:live`: the API integrations' URI,
+    /// the event source mapping's function.
+    pub arn: Output<String>,
+    /// The alias's name, once it exists: the API permissions' qualifier.
+    pub name: Output<String>,
 }
 
 pub struct Compute {
@@ -78,6 +91,8 @@ pub struct Compute {
     pub functions: BTreeMap<Function, Deployed>,
     /// Known once the migrations ran: the routes wait for it, so nothing serves an old schema.
     pub migrated: Output<String>,
+    /// The `live` alias of each function in `donut_config::release::ALIASED`.
+    pub aliases: BTreeMap<Function, Alias>,
 }
 
 struct Spec {
@@ -141,7 +156,7 @@ fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Deployed {
                 .security_group_ids(vec![sg])
                 .build_struct()
         });
-    declare_lambda(
+    declare_lambda_as(
         stack,
         Lambda {
             name: kind.name(),
@@ -155,6 +170,7 @@ fn declare_function(stack: &Stack, network: &Network, spec: Spec) -> Deployed {
             waits_for: network.routes_for(calls_factory),
             reserved: stack.config.declared_reservation(kind).map(|n| n as i32),
         },
+        donut_config::release::is_aliased(kind),
     )
 }
 
@@ -176,6 +192,12 @@ pub struct Lambda {
 }
 
 pub fn declare_lambda(stack: &Stack, spec: Lambda) -> Deployed {
+    declare_lambda_as(stack, spec, false)
+}
+
+/// [`declare_lambda`], publishing a version on every change of its code or configuration when
+/// `publish` (the provider's `publish`: the function's `version` output is the new one).
+fn declare_lambda_as(stack: &Stack, spec: Lambda, publish: bool) -> Deployed {
     let ctx = stack.ctx;
     let name = spec.name;
     // Names are the provider's (logical name + a random suffix), so two stacks of one stage
@@ -227,6 +249,7 @@ pub fn declare_lambda(stack: &Stack, spec: Lambda) -> Deployed {
                     .mode("Active".to_owned())
                     .build_struct(),
             )
+            .maybe_publish(publish.then_some(true))
             .build_struct(),
     );
     Deployed {
@@ -234,7 +257,48 @@ pub fn declare_lambda(stack: &Stack, spec: Lambda) -> Deployed {
         arn: created.arn,
         role_arn: role.arn,
         log_group: logs.name,
+        version: created.version,
     }
+}
+
+/// The `live` alias of each aliased function, created at the version the first deployment
+/// published. Later deployments publish new versions and leave the alias where it is: its
+/// `functionVersion`, `routingConfig` and `description` (where the rollout tool records the
+/// release) are the provider's `ignoreChanges` (`crate::dependencies::IGNORED_CHANGES`, which
+/// the engine relay adds, as gestalt cannot); the rollout tool moves it to the version in the
+/// `releases` output. Keep its other inputs as they are: a change of one makes the provider
+/// update the alias with the version and routing the state holds — the first version, unless a
+/// `pulumi refresh` has read where the rollout tool put it since.
+fn declare_aliases(
+    stack: &Stack,
+    functions: &BTreeMap<Function, Deployed>,
+) -> BTreeMap<Function, Alias> {
+    donut_config::release::ALIASED
+        .into_iter()
+        .map(|kind| {
+            let function = &functions[&kind];
+            let created = alias::create(
+                stack.ctx,
+                &stack.name(&format!("{}-{}", kind.name(), donut_config::release::ALIAS)),
+                alias::AliasArgs::builder()
+                    .function_name(function.name.clone())
+                    .function_version(function.version.clone())
+                    .name(donut_config::release::ALIAS)
+                    .description(format!(
+                        "What every trigger of {} invokes: the rollout tool moves it from one published version to the next",
+                        kind.name()
+                    ))
+                    .build_struct(),
+            );
+            (
+                kind,
+                Alias {
+                    arn: created.arn,
+                    name: created.name,
+                },
+            )
+        })
+        .collect()
 }
 
 /// Every function and what feeds it, in the order a deployment needs them: the migrate
@@ -246,8 +310,9 @@ pub fn declare(
     data: &Data,
     messaging: &Messaging,
     callback_base_url: &Output<String>,
-    factory_url: &Output<String>,
+    factory: &crate::factory::Factory,
 ) -> anyhow::Result<Compute> {
+    let factory_url = &factory.url;
     let c = &stack.config;
     // Every function's settings are its contract (donut_contract::settings), made from the
     // stage config and this deployment (donut_config::contracts, as the local stack makes
@@ -292,6 +357,14 @@ pub fn declare(
                 .map(|secret| data.arn_of(*secret))
                 .collect(),
         )
+    };
+    // The functions that call the factory (requester, watchdog) sign their calls to the
+    // simulator's IAM-authorized URL, where the stage deploys it: allowed on it alone.
+    let calls_simulator = || {
+        factory
+            .simulator
+            .as_ref()
+            .map(|simulator| crate::factory::caller_statement(&simulator.arn))
     };
     let publish = || Statement::new(&["sns:Publish"], vec![messaging.topic_arn.clone()]);
     // Publishing to an encrypted topic uses its key.
@@ -379,7 +452,10 @@ pub fn declare(
                 // A failed message's visibility runs out by itself. `infra/tests/least_privilege.rs`
                 // holds the calls seen to these.
                 iam::queue_consumer(&messaging.queue_arn),
-            ],
+            ]
+            .into_iter()
+            .chain(calls_simulator())
+            .collect(),
         },
         Spec {
             function: Function::OutboxRelay,
@@ -397,7 +473,10 @@ pub fn declare(
                 its_secrets(Function::FactoryWatchdog),
                 Statement::new(&["sns:Publish"], vec![messaging.ops_topic_arn.clone()]),
                 topic_key(),
-            ],
+            ]
+            .into_iter()
+            .chain(calls_simulator())
+            .collect(),
         },
     ];
     let mut functions: BTreeMap<Function, Deployed> = serving
@@ -410,16 +489,19 @@ pub fn declare(
         })
         .collect();
     functions.insert(Function::Migrate, migrate);
-    feed_requester_from_queue(stack, messaging, &functions[&Function::FactoryRequester]);
+    let aliases = declare_aliases(stack, &functions);
+    feed_requester_from_queue(stack, messaging, &aliases[&Function::FactoryRequester]);
     sweep_on_schedule(stack, &functions);
     Ok(Compute {
         functions,
         migrated,
+        aliases,
     })
 }
 
 /// The factory-requester consumes the queue: batches, partial failures, bounded concurrency.
-fn feed_requester_from_queue(stack: &Stack, messaging: &Messaging, requester: &Deployed) {
+/// The mapping invokes its `live` alias, so the alias's weights split the batches too.
+fn feed_requester_from_queue(stack: &Stack, messaging: &Messaging, requester: &Alias) {
     let c = &stack.config;
     event_source_mapping::create(
         stack.ctx,

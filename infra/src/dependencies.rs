@@ -11,7 +11,10 @@
 //! form no cycle. An input that merely equals another resource's output by coincidence adds
 //! an edge that only makes the engine more careful.
 //!
-//! Remove this module when gestalt sends dependencies itself.
+//! gestalt cannot send resource options either: the relay also adds the `ignoreChanges` the
+//! program needs ([`IGNORED_CHANGES`]) to the registrations of those resource types.
+//!
+//! Remove this module when gestalt sends dependencies and `ignoreChanges` itself.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -154,6 +157,38 @@ pub fn record(request: &mut rpc::RegisterResourceRequest, earlier: &[Registered]
     request.dependencies = all.into_iter().collect();
 }
 
+/// Inputs the engine must not change once a resource exists, by type: the provider's
+/// `ignoreChanges` resource option, which the engine reads from the registration
+/// (`RegisterResourceRequest.ignoreChanges`, field 12 of pulumi's proto/pulumi/resource.proto:
+/// "a list of property selectors to ignore during updates"), keeps the old values of those
+/// inputs and passes the selectors to the provider's Diff (`DiffRequest.ignoreChanges`).
+///
+/// A Lambda alias (`donut_config::release::ALIAS`) is created at the function's first
+/// published version; from then on the rollout tool moves it (its version and its routing
+/// weights), and a later `up` — which publishes a new version — must leave it where the tool
+/// put it, or every deploy would switch all traffic to the new version at once. Its
+/// description is the tool's record of the release (a canary's start, a rollback that must
+/// stick): after a `pulumi refresh` has read it, an `up` must not write the program's back.
+pub const IGNORED_CHANGES: &[(&str, &[&str])] = &[(
+    "aws:lambda/alias:Alias",
+    &["functionVersion", "routingConfig", "description"],
+)];
+
+/// Adds the type's [`IGNORED_CHANGES`] to a registration.
+pub fn ignore_changes(request: &mut rpc::RegisterResourceRequest) {
+    let Some((_, ignored)) = IGNORED_CHANGES
+        .iter()
+        .find(|(type_token, _)| *type_token == request.r#type)
+    else {
+        return;
+    };
+    for property in *ignored {
+        if !request.ignore_changes.iter().any(|p| p == property) {
+            request.ignore_changes.push((*property).to_owned());
+        }
+    }
+}
+
 #[derive(Clone)]
 struct Relay {
     engine: ResourceMonitorClient<Channel>,
@@ -213,6 +248,7 @@ impl ResourceMonitor for Relay {
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         record(&mut request, &earlier);
+        ignore_changes(&mut request);
         let response = self.engine.clone().register_resource(request).await?;
         self.registered
             .lock()
@@ -369,6 +405,26 @@ mod tests {
             !request.property_dependencies.contains_key("timeout"),
             "short values are no reference"
         );
+    }
+
+    #[test]
+    fn an_alias_registration_ignores_its_version_routing_and_description_and_nothing_else_does() {
+        let mut alias = rpc::RegisterResourceRequest {
+            r#type: "aws:lambda/alias:Alias".into(),
+            ..Default::default()
+        };
+        ignore_changes(&mut alias);
+        ignore_changes(&mut alias);
+        assert_eq!(
+            alias.ignore_changes,
+            vec!["functionVersion", "routingConfig", "description"]
+        );
+        let mut function = rpc::RegisterResourceRequest {
+            r#type: "aws:lambda/function:Function".into(),
+            ..Default::default()
+        };
+        ignore_changes(&mut function);
+        assert!(function.ignore_changes.is_empty());
     }
 
     #[test]

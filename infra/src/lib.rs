@@ -104,7 +104,7 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
         &data,
         &messaging,
         &factory_lane.endpoint,
-        &factory.url,
+        &factory,
     )?;
     let break_glass_role_arn = secrets::declare(&stack, &network.account_id, &data, &compute);
     let api = api::declare_routes(&stack, http_api, factory_lane, &compute);
@@ -143,7 +143,61 @@ pub fn program(ctx: &Context) -> anyhow::Result<()> {
     };
     ctx.add_export(outputs::FUNCTION_NAMES, &by_function(|f| f.name.clone()));
     ctx.add_export(outputs::LOG_GROUPS, &by_function(|f| f.log_group.clone()));
+    // For the rollout tool: what to release, watching what, at which pace.
+    ctx.add_export(outputs::RELEASES, &releases(&stack, &compute, &alarms));
     Ok(())
+}
+
+/// A value of a `releases` entry: a name or version, a number, or the alarms' names.
+/// (gestalt's `OneOf3` is not `Clone`, which an output's value must be.)
+pub type ReleaseValue =
+    pulumi_gestalt_rust::OneOf2<String, pulumi_gestalt_rust::OneOf2<i32, Vec<String>>>;
+
+/// The `releases` output: for each aliased function (by its kind's name), the JSON object
+/// `donut_config::release::Release` reads — its AWS name, the alias, the version this
+/// deployment published, the canary alarms scoped to that version and the stage's release
+/// settings.
+fn releases(
+    stack: &Stack,
+    compute: &compute::Compute,
+    alarms: &alarms::Alarms,
+) -> Output<std::collections::BTreeMap<String, std::collections::BTreeMap<String, ReleaseValue>>> {
+    let settings = stack.config.release;
+    let entries: Vec<Output<(String, std::collections::BTreeMap<String, ReleaseValue>)>> =
+        donut_config::release::ALIASED
+            .into_iter()
+            .map(|kind| {
+                let function = &compute.functions[&kind];
+                let canary = out::all(alarms.canary.get(&kind).cloned().unwrap_or_default());
+                pulumi_gestalt_rust::pulumi_combine!(
+                    function.name.clone(),
+                    function.version.clone(),
+                    canary
+                )
+                .map(move |(name, version, canary)| {
+                    let text = ReleaseValue::Left;
+                    let number =
+                        |n: u32| ReleaseValue::Right(pulumi_gestalt_rust::OneOf2::Left(n as i32));
+                    let entry = std::collections::BTreeMap::from([
+                        ("functionName".to_owned(), text(name)),
+                        (
+                            "alias".to_owned(),
+                            text(donut_config::release::ALIAS.to_owned()),
+                        ),
+                        ("version".to_owned(), text(version)),
+                        (
+                            "canaryAlarms".to_owned(),
+                            ReleaseValue::Right(pulumi_gestalt_rust::OneOf2::Right(canary)),
+                        ),
+                        ("canaryPercent".to_owned(), number(settings.canary_percent)),
+                        ("canaryMinutes".to_owned(), number(settings.canary_minutes)),
+                        ("keepVersions".to_owned(), number(settings.keep_versions)),
+                    ]);
+                    (kind.name().to_owned(), entry)
+                })
+            })
+            .collect();
+    out::all(entries).map(|entries| entries.into_iter().collect())
 }
 
 /// The stack output naming the break-glass role (docs/deploy.md, "Who can read the secrets").

@@ -130,6 +130,9 @@ pub fn dashboard_body(config: &StageConfig, watched: &Watched) -> String {
                 json!(["AWS/ApiGateway", "Latency", "ApiId", api_id, { "stat": "p50" }]),
                 json!(["AWS/ApiGateway", "Latency", "ApiId", api_id, { "stat": "p99" }]),
                 json!(["AWS/ApiGateway", "5xx", "ApiId", api_id, { "stat": "Sum" }]),
+                // The functions' own count of the 5xx they answered (all versions; a release's
+                // canary alarms watch it per Function and Version).
+                m(Metric::ServerErrors.name(), "Sum"),
             ],
             12,
             18,

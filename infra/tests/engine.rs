@@ -14,11 +14,13 @@ use support::*;
 /// its VPC flow logs (4: the flow log, its log group, role and policy) and Enhanced Monitoring
 /// (2: the role and its managed policy's attachment); dev deploys the factory simulator (7: its
 /// delay queue, log group, role and policy, function, the queue's mapping, the function URL),
-/// prod calls the real factory. Both have the factory's lane (3: its API, stage and access log).
+/// prod calls the real factory. Both have the factory's lane (3: its API, stage and access log)
+/// and the gradual deploys' resources (9: the `live` alias of sales-api, warehouse-restock and
+/// factory-requester, and each one's 2 canary alarms).
 fn resources(stage: &str) -> usize {
     match stage {
-        "dev" => 135,
-        "prod" => 137,
+        "dev" => 144,
+        "prod" => 146,
         other => panic!("no stage {other}"),
     }
 }
@@ -314,6 +316,7 @@ fn placeholder_mailbox_and_factory_warn_in_preview_and_stop_up() {
     let dev = Project::as_committed("dev").ok(&["preview"]).text();
     assert!(
         dev.contains("donut-states:opsEmail")
+            && dev.contains("donut-states:repositoryUrl")
             && dev.contains("donut-states:deployerArns is not set")
             && !dev.contains("donut-states:factoryUrl"),
         "{dev}"
@@ -748,4 +751,123 @@ fn a_stage_with_a_proxy_points_its_functions_at_it() {
     }
     project.ok(&["destroy", "--yes", "--skip-preview"]);
     assert_eq!(project.live_resources(), 0);
+}
+
+/// Gradual deploys on the real engine: a second `up` with new code for one aliased function
+/// publishes its next version and leaves its `live` alias where it was — in the engine's state
+/// and in the account — because the relay registers the alias with `ignoreChanges` on
+/// `functionVersion` and `routingConfig` (without them the engine would plan an update of the
+/// alias). The plan touches that function and its two canary alarms (they watch the new
+/// version) and nothing else; the `releases` output names the new version; a third preview has
+/// nothing to do.
+#[test]
+fn new_code_publishes_a_version_and_leaves_the_alias_where_it_was() {
+    let project = Project::new("dev");
+    project.ok(&["up", "--yes", "--skip-preview"]);
+    let alias_in_account = || -> Vec<serde_json::Value> {
+        let account: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(project.account_file()).unwrap()).unwrap();
+        account["live"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|live| live["type"] == "aws:lambda/alias:Alias")
+            .filter(|live| {
+                live["inputs"]["functionName"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("donut-states-dev-sales-api-")
+            })
+            .map(|live| live["inputs"]["functionVersion"].clone())
+            .collect()
+    };
+    let first = project.deployment();
+    assert_eq!(
+        first.named("donut-states-dev-sales-api").outputs["version"],
+        "1"
+    );
+    // The engine recorded each alias's ignoreChanges, as the relay registered it.
+    let export = project.export();
+    let aliases: Vec<&serde_json::Value> = export["deployment"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["type"] == "aws:lambda/alias:Alias")
+        .collect();
+    assert_eq!(aliases.len(), 3);
+    for alias in aliases {
+        assert_eq!(
+            alias["ignoreChanges"],
+            serde_json::json!(["functionVersion", "routingConfig", "description"]),
+            "{}",
+            alias["urn"]
+        );
+    }
+    assert_eq!(alias_in_account(), vec![serde_json::json!("1")]);
+
+    project.rebuild(
+        "sales-api",
+        "#!/bin/sh\n# the next release of sales-api\nexit 2\n",
+    );
+    let preview = project.ok(&["preview", "--json"]).json();
+    let plan = steps_by_op(&preview);
+    assert_eq!(
+        plan.get("update"),
+        Some(&names(&[
+            "donut-states-dev-sales-api",
+            "donut-states-dev-sales-api-canary-5xx",
+            "donut-states-dev-sales-api-canary-errors",
+        ])),
+        "{plan:?}"
+    );
+    assert_eq!(
+        plan.len(),
+        1,
+        "nothing else changes (the alias neither): {plan:?}"
+    );
+    project.ok(&["up", "--yes", "--skip-preview"]);
+
+    let second = project.deployment();
+    let function = second.named("donut-states-dev-sales-api");
+    assert_eq!(function.outputs["version"], "2");
+    assert_eq!(
+        function.outputs["qualifiedArn"],
+        format!("{}:2", function.outputs["arn"].as_str().unwrap())
+    );
+    let alias = second.named("donut-states-dev-sales-api-live");
+    assert_eq!(
+        alias.inputs["functionVersion"], "1",
+        "the state moved the alias"
+    );
+    assert_eq!(alias.outputs["functionVersion"], "1");
+    assert_eq!(
+        alias_in_account(),
+        vec![serde_json::json!("1")],
+        "the update moved the alias"
+    );
+    // The others published nothing new.
+    for other in ["warehouse-restock", "factory-requester"] {
+        assert_eq!(
+            second.named(&format!("donut-states-dev-{other}")).outputs["version"],
+            "1",
+            "{other}"
+        );
+    }
+    let releases = &second.exports[donut_config::outputs::RELEASES];
+    assert_eq!(releases["sales-api"]["version"], "2", "{releases}");
+    assert_eq!(releases["warehouse-restock"]["version"], "1", "{releases}");
+    for name in releases["sales-api"]["canaryAlarms"].as_array().unwrap() {
+        let alarm = second
+            .of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+            .into_iter()
+            .find(|a| a.outputs["name"] == *name)
+            .unwrap();
+        let dimensions = &alarm.inputs["dimensions"];
+        let version = dimensions
+            .get("Version")
+            .or_else(|| dimensions.get("ExecutedVersion"));
+        assert_eq!(version, Some(&serde_json::json!("2")), "{name}");
+    }
+    let again = project.pulumi(&["preview", "--expect-no-changes", "--diff"]);
+    assert!(again.success, "a perpetual diff:\n{}", again.text());
 }

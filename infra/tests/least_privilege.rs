@@ -30,6 +30,10 @@ fn why_unseen(action: &str) -> Option<&'static str> {
         "sqs:GetQueueAttributes" => {
             "the event source mapping reads the queue's attributes when it starts polling"
         }
+        "lambda:InvokeFunctionUrl" | "lambda:InvokeFunction" => {
+            "a signed HTTP call to the factory simulator's function URL (AWS_IAM), not an SDK \
+             call: the local simulator's IAM check refuses it unless signed"
+        }
         _ => return None,
     })
 }

@@ -47,8 +47,8 @@ fn system_functions(run: &Run) -> Vec<&Resource> {
         .collect()
 }
 
-/// Dev's factory simulator: outside the VPC, public by its function URL (as the legacy factory
-/// was), its knobs the stage's, calling back only the stack's API; its callbacks wait in a delay
+/// Dev's factory simulator: outside the VPC, behind an IAM-authorized function URL, its knobs
+/// the stage's, calling back only the stack's API; its callbacks wait in a delay
 /// queue that only it may use, and come back to it by an event source mapping.
 #[test]
 fn the_factory_simulator_stands_outside_the_stack() {
@@ -72,7 +72,7 @@ fn the_factory_simulator_stands_outside_the_stack() {
         "the simulator knows nothing of the warehouse"
     );
     let url = input(run, "donut-states-dev-factory-simulator-url");
-    assert_eq!(s(url, "authorizationType"), "NONE");
+    assert_eq!(s(url, "authorizationType"), "AWS_IAM");
     assert_eq!(s(url, "functionName"), name);
     // Bounded: its own reservation (the requester's 2 calls, the watchdog's, 2 callbacks).
     assert_eq!(function["reservedConcurrentExecutions"], 5.0);
@@ -126,6 +126,79 @@ fn the_factory_simulator_stands_outside_the_stack() {
     );
 }
 
+/// Only the functions that call the factory may invoke the simulator's URL, and they sign: dev's
+/// factory-requester and watchdog (settings `FACTORY_AUTH=aws_iam` in the stack's Region) are
+/// allowed `lambda:InvokeFunctionUrl` and `lambda:InvokeFunction` (both, since October 2025)
+/// on the simulator's function and nothing else; no other role is. Prod calls the real factory
+/// unsigned (`FACTORY_AUTH=none`) and no role may invoke any function.
+#[test]
+fn only_the_factory_callers_may_invoke_the_simulator_url_and_they_sign() {
+    let invoking = |run: &Run| -> BTreeMap<String, Vec<(Vec<String>, Value)>> {
+        run.of_type("aws:iam/rolePolicy:RolePolicy")
+            .into_iter()
+            .filter_map(|p| {
+                let doc = json_of(&p.inputs, "policy");
+                let statements: Vec<(Vec<String>, Value)> = doc["Statement"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|st| {
+                        strings(&st["Action"])
+                            .iter()
+                            .any(|a| a.starts_with("lambda:"))
+                    })
+                    .map(|st| {
+                        let mut actions = strings(&st["Action"]);
+                        actions.sort();
+                        (actions, st["Resource"].clone())
+                    })
+                    .collect();
+                (!statements.is_empty()).then(|| (p.name.clone(), statements))
+            })
+            .collect()
+    };
+    let run = dev();
+    let simulator = s(out(run, "donut-states-dev-factory-simulator"), "arn").to_owned();
+    let allowed = invoking(run);
+    let expected: BTreeMap<String, Vec<(Vec<String>, Value)>> = [
+        "donut-states-dev-factory-requester-policy",
+        "donut-states-dev-factory-watchdog-policy",
+    ]
+    .into_iter()
+    .map(|name| {
+        (
+            name.to_owned(),
+            vec![(
+                vec![
+                    "lambda:InvokeFunction".to_owned(),
+                    "lambda:InvokeFunctionUrl".to_owned(),
+                ],
+                json!([simulator]),
+            )],
+        )
+    })
+    .collect();
+    assert_eq!(allowed, expected);
+    for function in ["factory-requester", "factory-watchdog"] {
+        let f = input(run, &format!("donut-states-dev-{function}"));
+        let env = f["environment"]["variables"].as_object().unwrap();
+        assert_eq!(s(env, "FACTORY_AUTH"), "aws_iam", "dev {function}");
+        assert_eq!(
+            s(env, "FACTORY_SIGNING_REGION"),
+            "eu-west-1",
+            "dev {function}"
+        );
+        let f = input(prod(), &format!("donut-states-prod-{function}"));
+        let env = f["environment"]["variables"].as_object().unwrap();
+        assert_eq!(s(env, "FACTORY_AUTH"), "none", "prod {function}");
+        assert!(
+            env.get("FACTORY_SIGNING_REGION").is_none(),
+            "prod {function}"
+        );
+    }
+    assert!(invoking(prod()).is_empty(), "{:?}", invoking(prod()));
+}
+
 fn s<'a>(map: &'a Map<String, Value>, key: &str) -> &'a str {
     map.get(key)
         .and_then(Value::as_str)
@@ -172,8 +245,10 @@ fn every_resource_of_the_architecture_is_declared() {
             ("aws:cloudwatch/queryDefinition:QueryDefinition", 1),
             // 7 functions × (errors, throttles), DLQ depth and queue age, outbox age, expired
             // idempotency keys, factory failures, overdue orders, unfinished-order age, refused
-            // callbacks, restock latency, API 5xx rate, 3 database alarms.
-            ("aws:cloudwatch/metricAlarm:MetricAlarm", 27),
+            // callbacks, restock latency, API 5xx rate, 3 database alarms; and 3 aliased
+            // functions × 2 canary alarms (their own failures and Lambda's errors, of the
+            // version being released).
+            ("aws:cloudwatch/metricAlarm:MetricAlarm", 33),
             ("aws:ec2/securityGroup:SecurityGroup", 3),
             // The VPC's own default group, adopted and closed.
             ("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", 1),
@@ -192,6 +267,8 @@ fn every_resource_of_the_architecture_is_declared() {
             ("aws:kms/key:Key", 1),
             ("aws:lambda/eventSourceMapping:EventSourceMapping", 1),
             ("aws:lambda/function:Function", 7),
+            // The `live` alias of sales-api, warehouse-restock and factory-requester.
+            ("aws:lambda/alias:Alias", 3),
             // The scheduled functions' asynchronous invocation: one run per period.
             (
                 "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
@@ -438,9 +515,10 @@ fn the_requester_consumes_the_queue_with_partial_batch_failures() {
         esm["eventSourceArn"],
         out(run, "donut-states-dev-factory-orders")["arn"]
     );
+    // Through its `live` alias (the release's switch; every_trigger_invokes_the_live_alias).
     assert_eq!(
         esm["functionName"],
-        out(run, "donut-states-dev-factory-requester")["arn"]
+        out(run, "donut-states-dev-factory-requester-live")["arn"]
     );
     assert_eq!(
         strings(&esm["functionResponseTypes"]),
@@ -448,6 +526,174 @@ fn the_requester_consumes_the_queue_with_partial_batch_failures() {
     );
     assert_eq!(esm["scalingConfig"]["maximumConcurrency"], 2.0);
     assert_eq!(esm["batchSize"], 10.0);
+}
+
+/// Gradual deploys: each aliased function (`donut_config::release::ALIASED`) publishes a
+/// version and has a `live` alias at it, and every trigger invokes the alias — the API
+/// integrations (by the alias's ARN) with API Gateway's permission on the alias (`qualifier`),
+/// the factory-requester's event source mapping — so the alias is the one switch a release
+/// moves; nothing invokes such a function unqualified. The functions that are not aliased
+/// publish nothing. The `releases` output names, per aliased function, the version to release
+/// and its canary alarms, each scoped to that version (period 60 s, one datapoint, missing data
+/// not breaching, ops told both ways), with the stage's pace: dev all at once, prod 10 % for
+/// 10 minutes, 3 versions kept.
+#[test]
+fn every_trigger_invokes_the_live_alias() {
+    for (run, stage, percent, minutes) in [(dev(), "dev", 0, 5), (prod(), "prod", 10, 10)] {
+        let n = |what: &str| format!("donut-states-{stage}-{what}");
+        let mut aliased_arns = BTreeSet::new();
+        for function in donut_config::Function::ALL {
+            let deployed = run.named(&n(function.name()));
+            if !donut_config::release::is_aliased(function) {
+                assert!(
+                    deployed.inputs.get("publish").is_none(),
+                    "{stage}: {} publishes versions",
+                    function.name()
+                );
+                assert_eq!(deployed.outputs["version"], "$LATEST");
+                continue;
+            }
+            let key = function.name();
+            assert_eq!(deployed.inputs["publish"], true, "{stage}: {key}");
+            assert_eq!(deployed.outputs["version"], "1", "{stage}: {key}");
+            let alias = run.named(&n(&format!("{key}-live")));
+            assert_eq!(alias.type_, "aws:lambda/alias:Alias");
+            assert_eq!(alias.inputs["name"], donut_config::release::ALIAS);
+            assert_eq!(alias.inputs["functionName"], deployed.outputs["name"]);
+            assert_eq!(alias.inputs["functionVersion"], deployed.outputs["version"]);
+            assert!(
+                alias.inputs.get("routingConfig").is_none(),
+                "{stage}: {key}"
+            );
+            let function_arn = s(&deployed.outputs, "arn");
+            assert_eq!(
+                s(&alias.outputs, "arn"),
+                format!("{function_arn}:live"),
+                "{stage}: {key}"
+            );
+            assert!(
+                alias.dependencies.contains(&n(key)),
+                "{stage}: the {key} alias does not depend on its function: {:?}",
+                alias.dependencies
+            );
+            aliased_arns.insert(function_arn.to_owned());
+            // API Gateway's permission: on the alias, for the API that integrates it.
+            if function != donut_config::Function::FactoryRequester {
+                let permission = input(run, &n(&format!("{key}-api-invoke")));
+                assert_eq!(permission["qualifier"], "live", "{stage}: {key}");
+                assert_eq!(permission["function"], deployed.outputs["name"]);
+                let integration = run.named(&n(&format!("{key}-integration")));
+                assert_eq!(
+                    integration.inputs["integrationUri"], alias.outputs["arn"],
+                    "{stage}: {key}"
+                );
+                assert!(
+                    integration
+                        .dependencies
+                        .contains(&n(&format!("{key}-live"))),
+                    "{stage}: {key}'s integration does not depend on its alias"
+                );
+            }
+        }
+        // The requester's queue mapping invokes the alias too.
+        assert_eq!(
+            input(run, &n("factory-orders-to-requester"))["functionName"],
+            out(run, &n("factory-requester-live"))["arn"]
+        );
+        // No trigger names an aliased function unqualified: integrations, mappings, schedule
+        // targets, and every API Gateway permission of one is qualified.
+        for (type_, key) in [
+            ("aws:apigatewayv2/integration:Integration", "integrationUri"),
+            (
+                "aws:lambda/eventSourceMapping:EventSourceMapping",
+                "functionName",
+            ),
+            ("aws:cloudwatch/eventTarget:EventTarget", "arn"),
+        ] {
+            for trigger in run.of_type(type_) {
+                let target = s(&trigger.inputs, key);
+                assert!(
+                    !aliased_arns.contains(target),
+                    "{stage}: {} invokes {target} unqualified",
+                    trigger.name
+                );
+            }
+        }
+        // The release each function's new version goes out by.
+        let releases: BTreeMap<String, donut_config::release::Release> =
+            serde_json::from_value(run.exports[donut_config::outputs::RELEASES].clone())
+                .expect("the releases output reads as donut_config::release::Release");
+        assert_eq!(
+            releases.keys().map(String::as_str).collect::<Vec<_>>(),
+            vec!["factory-requester", "sales-api", "warehouse-restock"]
+        );
+        let ops = out(run, &n("ops"))["arn"].clone();
+        for (key, release) in &releases {
+            let deployed = out(run, &n(key));
+            assert_eq!(release.function_name, s(deployed, "name"), "{stage}: {key}");
+            assert_eq!(release.alias, "live");
+            assert_eq!(release.version, "1");
+            assert_eq!(
+                (
+                    release.canary_percent,
+                    release.canary_minutes,
+                    release.keep_versions
+                ),
+                (percent, minutes, 3),
+                "{stage}: {key}"
+            );
+            let ours = if key == "factory-requester" {
+                "BatchItemFailures"
+            } else {
+                "ServerErrors"
+            };
+            let mut watched = BTreeSet::new();
+            for name in &release.canary_alarms {
+                let alarm = run
+                    .of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+                    .into_iter()
+                    .find(|a| s(&a.outputs, "name") == name)
+                    .unwrap_or_else(|| panic!("{stage}: no alarm named {name}"));
+                let i = &alarm.inputs;
+                assert_eq!(
+                    (
+                        &i["period"],
+                        &i["evaluationPeriods"],
+                        &i["datapointsToAlarm"]
+                    ),
+                    (&json!(60.0), &json!(1.0), &json!(1.0)),
+                    "{stage}: {name}"
+                );
+                assert_eq!(i["treatMissingData"], "notBreaching", "{name}");
+                assert_eq!(i["alarmActions"], json!([ops]), "{name}");
+                assert_eq!(i["okActions"], json!([ops]), "{name}");
+                let dimensions = i["dimensions"].as_object().unwrap();
+                match s(i, "metricName") {
+                    "Errors" => {
+                        assert_eq!(i["namespace"], "AWS/Lambda");
+                        assert_eq!(dimensions["FunctionName"], s(deployed, "name"));
+                        assert_eq!(
+                            dimensions["Resource"],
+                            format!("{}:live", s(deployed, "name"))
+                        );
+                        assert_eq!(dimensions["ExecutedVersion"], "1");
+                    }
+                    metric => {
+                        assert_eq!(metric, ours, "{stage}: {key}");
+                        assert_eq!(i["namespace"], format!("DonutStates/{stage}"));
+                        assert_eq!(dimensions["Function"], s(deployed, "name"));
+                        assert_eq!(dimensions["Version"], "1");
+                    }
+                }
+                watched.insert(s(i, "metricName").to_owned());
+            }
+            assert_eq!(
+                watched,
+                BTreeSet::from(["Errors".to_owned(), ours.to_owned()]),
+                "{stage}: {key}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -488,11 +734,13 @@ fn routes_are_the_api_crates_routes_and_reach_their_functions() {
         } else {
             "sales-api"
         };
-        assert_eq!(
-            integrations[target],
-            s(out(run, &format!("donut-states-dev-{function}")), "arn"),
-            "{key}"
-        );
+        // An aliased function through its `live` alias (every_trigger_invokes_the_live_alias).
+        let invoked = if function == "admin-api" {
+            format!("donut-states-dev-{function}")
+        } else {
+            format!("donut-states-dev-{function}-live")
+        };
+        assert_eq!(integrations[target], s(out(run, &invoked), "arn"), "{key}");
     }
     for i in run.of_type("aws:apigatewayv2/integration:Integration") {
         assert_eq!(i.inputs["integrationType"], "AWS_PROXY");
@@ -761,7 +1009,8 @@ fn alarms_watch_the_dlq_functions_and_api_and_mail_ops() {
     }
 }
 
-/// Every alarm names its runbook, a section of docs/operate.md that exists.
+/// Every alarm names its runbook by an absolute address (the stage's `repositoryUrl`, so a
+/// mail reader can open it), a section of docs/operate.md that exists.
 #[test]
 fn every_alarm_links_to_a_runbook_section_that_exists() {
     let readme = std::fs::read_to_string(root().join("docs/operate.md")).unwrap();
@@ -783,7 +1032,7 @@ fn every_alarm_links_to_a_runbook_section_that_exists() {
         for alarm in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") {
             let description = s(&alarm.inputs, "alarmDescription");
             let (_, anchor) = description
-                .split_once("Runbook: docs/operate.md#")
+                .split_once(&format!("Runbook: {REPOSITORY_URL}/docs/operate.md#"))
                 .unwrap_or_else(|| panic!("{}: no runbook in {description:?}", alarm.name));
             assert!(
                 anchors.contains(anchor),
@@ -1000,6 +1249,9 @@ fn every_role_is_least_privilege() {
     let callback = arn("donut-states-dev-callback-secret");
     let ops = arn("donut-states-dev-ops");
     let key = arn("donut-states-dev-topics-key");
+    // dev's factory is the simulator behind an AWS_IAM function URL: its callers sign, and
+    // AWS asks both actions of them (docs.aws.amazon.com/lambda/latest/dg/urls-auth.html).
+    let simulator = arn("donut-states-dev-factory-simulator");
     // Lambda manages a VPC function's network interfaces with its role: creating one in the
     // stack's subnets with the function's security group; deleting and (un)assigning addresses
     // on the account's network interfaces in the Region; only describing them on `*` (the one
@@ -1091,6 +1343,8 @@ fn every_role_is_least_privilege() {
                 ("sns:Publish", ops.as_str()),
                 ("kms:GenerateDataKey", key.as_str()),
                 ("kms:Decrypt", key.as_str()),
+                ("lambda:InvokeFunctionUrl", simulator.as_str()),
+                ("lambda:InvokeFunction", simulator.as_str()),
             ],
         ),
         (
@@ -1101,6 +1355,8 @@ fn every_role_is_least_privilege() {
                 ("sqs:ReceiveMessage", queue.as_str()),
                 ("sqs:DeleteMessage", queue.as_str()),
                 ("sqs:GetQueueAttributes", queue.as_str()),
+                ("lambda:InvokeFunctionUrl", simulator.as_str()),
+                ("lambda:InvokeFunction", simulator.as_str()),
             ],
         ),
     ]);
@@ -1531,9 +1787,14 @@ fn the_graph_the_deploy_needs_is_in_the_state() {
             edges += 1;
         }
         for served in ["sales-api", "warehouse-restock", "admin-api"] {
-            // The API routes to a function only once the schema is migrated.
+            // The API routes to a function only once the schema is migrated, and once API
+            // Gateway may invoke what the integration names (the alias, for an aliased one).
             depends(&format!("{served}-integration"), "migrate-on-deploy");
-            edges += 1;
+            depends(
+                &format!("{served}-integration"),
+                &format!("{served}-api-invoke"),
+            );
+            edges += 2;
         }
         // The operators' policy names the admin routes once they and the stage exist.
         depends("operator-policy", "http-api");
@@ -1661,6 +1922,23 @@ fn the_graph_the_deploy_needs_is_in_the_state() {
             depends(&format!("{function}-errors"), function);
             depends(&format!("{function}-throttles"), function);
             edges += 2;
+        }
+        // Gradual deploys: an alias after its function; what invokes the alias, and the
+        // canary alarms on it, after the alias (a destroy deletes them first).
+        for function in donut_config::release::ALIASED.map(donut_config::Function::name) {
+            let alias = format!("{function}-live");
+            depends(&alias, function);
+            depends(&format!("{function}-canary-errors"), &alias);
+            depends(&format!("{function}-canary-errors"), function);
+            edges += 3;
+        }
+        for (trigger, function) in [
+            ("sales-api-integration", "sales-api"),
+            ("warehouse-restock-integration", "warehouse-restock"),
+            ("factory-orders-to-requester", "factory-requester"),
+        ] {
+            depends(trigger, &format!("{function}-live"));
+            edges += 1;
         }
         println!("{stage}: {edges} required edges found in the state");
     }

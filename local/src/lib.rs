@@ -2,13 +2,16 @@
 //!
 //! MariaDB stands in for RDS, LocalStack for SNS/SQS/CloudWatch/Secrets Manager/SES;
 //! this crate adds what neither plays: the API Gateway front ([`gateway`]), the SQS event
-//! source mapping ([`event_source`]), the provisioning of the AWS resources ([`provision`])
+//! source mapping ([`event_source`]), the factory simulator's function URL with its IAM
+//! authorization ([`function_url`]), the provisioning of the AWS resources ([`provision`])
 //! and the wiring of the same handlers the Lambdas run ([`stack`], `LocalSystem`); and a
 //! recorder of each function's AWS calls ([`aws_calls`]).
 
 pub mod aws_calls;
 pub mod event_source;
+pub mod function_url;
 pub mod gateway;
+pub mod lambda;
 pub mod provision;
 pub mod stack;
 pub mod telemetry;

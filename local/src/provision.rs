@@ -17,6 +17,8 @@ pub struct Plan {
     pub max_receive_count: u32,
     pub dlq_retention_days: u32,
     pub ops_email: String,
+    /// The DLQ-depth alarm's runbook address, as the stage's alarms link it.
+    pub dlq_runbook_url: String,
     pub dlq_alarm_threshold: u32,
     pub alarm_period_seconds: u32,
     /// The database server's master login (`username`, `password`).
@@ -129,7 +131,10 @@ pub async fn provision(aws: &aws_config::SdkConfig, plan: &Plan) -> anyhow::Resu
     aws_sdk_cloudwatch::Client::new(aws)
         .put_metric_alarm()
         .alarm_name(&dlq_alarm_name)
-        .alarm_description(donut_config::aws::DLQ_DEPTH_ALARM)
+        .alarm_description(donut_config::aws::alarm_description(
+            donut_config::aws::DLQ_DEPTH_ALARM,
+            &plan.dlq_runbook_url,
+        ))
         .namespace("AWS/SQS")
         .metric_name("ApproximateNumberOfMessagesVisible")
         .dimensions(
@@ -252,4 +257,107 @@ pub fn dlq_name(prefix: &str) -> String {
 /// The local DLQ-depth alarm's name (the ops toolbox finds it by this).
 pub fn dlq_alarm_name(prefix: &str) -> String {
     format!("{prefix}-dlq-depth")
+}
+
+/// One aliased function's canary alarms, scoped to the version being released.
+#[derive(Debug, Clone)]
+pub struct CanaryAlarms<'a> {
+    pub prefix: &'a str,
+    pub function: donut_config::Function,
+    /// The function's AWS name.
+    pub function_name: &'a str,
+    pub version: &'a str,
+    /// The functions' metric namespace (`DonutStates/<stage>`).
+    pub namespace: &'a str,
+    pub ops_topic_arn: &'a str,
+    pub runbook_url: &'a str,
+    pub period_seconds: u32,
+}
+
+/// The canary alarms' names of `function` (`<prefix>-<function>-canary-5xx|failures` and
+/// `…-canary-errors`, the keys the infra program gives them).
+pub fn canary_alarm_names(prefix: &str, function: donut_config::Function) -> Vec<String> {
+    let key = function.name();
+    vec![
+        format!("{prefix}-{key}-canary-{}", canary_metric(function).1),
+        format!("{prefix}-{key}-canary-errors"),
+    ]
+}
+
+/// The function's own metric a canary alarm watches, and the alarm's name for it.
+fn canary_metric(function: donut_config::Function) -> (donut_metrics::Metric, &'static str) {
+    if function == donut_config::Function::FactoryRequester {
+        (donut_metrics::Metric::BatchItemFailures, "failures")
+    } else {
+        (donut_metrics::Metric::ServerErrors, "5xx")
+    }
+}
+
+/// Creates (or points at a new version: `PutMetricAlarm` overwrites) the canary alarms the infra
+/// program declares for an aliased function (`infra/src/alarms.rs`, `canary_alarms`): its own
+/// failures (`ServerErrors`, or `BatchItemFailures` for the queue's consumer) with the
+/// dimensions `Function` and `Version`, and Lambda's `Errors` of the version invoked through the
+/// alias (`FunctionName`, `Resource` = `<function>:live`, `ExecutedVersion`); each Sum ≥ 1 in
+/// one period, no data not breaching, ops notified on ALARM and OK. The period is the local
+/// stack's alarm period (AWS: 60 s).
+pub async fn canary_alarms(
+    aws: &aws_config::SdkConfig,
+    c: &CanaryAlarms<'_>,
+) -> anyhow::Result<()> {
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(aws);
+    let dimension = |name: &str, value: &str| Dimension::builder().name(name).value(value).build();
+    let names = canary_alarm_names(c.prefix, c.function);
+    let (metric, _) = canary_metric(c.function);
+    let alias = donut_config::release::ALIAS;
+    let key = c.function.name();
+    let watched = [
+        (
+            &names[0],
+            c.namespace.to_owned(),
+            metric.name(),
+            vec![
+                dimension("Function", c.function_name),
+                dimension("Version", c.version),
+            ],
+            format!(
+                "The version of {key} being released failed ({}): the rollout stops and returns all traffic to the previous version.",
+                metric.name()
+            ),
+        ),
+        (
+            &names[1],
+            "AWS/Lambda".to_owned(),
+            "Errors",
+            vec![
+                dimension("FunctionName", c.function_name),
+                dimension("Resource", &format!("{}:{alias}", c.function_name)),
+                dimension("ExecutedVersion", c.version),
+            ],
+            format!(
+                "The version of {key} being released failed invocations through its {alias} alias (Lambda errors): the rollout stops and returns all traffic to the previous version."
+            ),
+        ),
+    ];
+    for (name, namespace, metric, dimensions, what) in watched {
+        cloudwatch
+            .put_metric_alarm()
+            .alarm_name(name)
+            .alarm_description(donut_config::aws::alarm_description(&what, c.runbook_url))
+            .namespace(namespace)
+            .metric_name(metric)
+            .set_dimensions(Some(dimensions))
+            .statistic(Statistic::Sum)
+            .period(c.period_seconds as i32)
+            .evaluation_periods(1)
+            .datapoints_to_alarm(1)
+            .threshold(1.0)
+            .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
+            .treat_missing_data("notBreaching")
+            .alarm_actions(c.ops_topic_arn)
+            .ok_actions(c.ops_topic_arn)
+            .send()
+            .await
+            .with_context(|| format!("create the canary alarm {name}"))?;
+    }
+    Ok(())
 }

@@ -44,7 +44,8 @@ pub struct SystemOptions {
     /// The factory's lane: an API of its own for the factory's callback, whose address only the
     /// factory is given (its callback URLs); the public API has no callback route.
     pub factory_lane_addr: SocketAddr,
-    /// Whether the gateways throttle as the stage's API Gateway stages do (the tests that
+    /// Whether the gateways throttle as the stage's API Gateway stages do, and the factory
+    /// simulator takes at most its reserved instances at once as Lambda does (the tests that
     /// measure it; off for `make up`'s load runs above dev's throttle).
     pub throttled: bool,
     pub factory_addr: SocketAddr,
@@ -74,8 +75,13 @@ pub struct LocalSystem {
     /// The factory's lane (its callback route alone): what callback URLs start with.
     pub factory_lane_url: String,
     pub factory_url: String,
+    /// What the simulator's function URL refused and let through.
+    pub factory_url_counts: Arc<crate::function_url::Counts>,
     pub resources: Resources,
     pub aws: aws_config::SdkConfig,
+    /// The aliased functions' versions and `live` aliases, the Lambda API stand-in serving
+    /// them, their canary alarms and the `releases` output (`crate::lambda`).
+    pub releases: Arc<crate::lambda::Releases>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     _factory: FactorySim,
@@ -155,6 +161,7 @@ struct Parts<'a> {
     options: &'a SystemOptions,
     aws: aws_config::SdkConfig,
     resources: Resources,
+    releases: Arc<crate::lambda::Releases>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -257,10 +264,12 @@ impl Parts<'_> {
             batch_size: self.stage().queue.batch_size as i32,
             wait_seconds: 1,
         };
-        let handler = move |event| {
+        // Through its `live` alias: each batch to the version the alias picks.
+        let handler = self.releases.factory_requester(Arc::new(move |event| {
             let requester = requester.clone();
-            async move { requester.handle(event).await }
-        };
+            Box::pin(async move { requester.handle(event).await })
+        }));
+        let handler = move |event| handler(event);
         let stop = self.stopped();
         self.tasks.push(tokio::spawn(source.run(handler, stop)));
         Ok(())
@@ -279,7 +288,9 @@ impl Parts<'_> {
         d: &Deployment<'_, String>,
     ) -> anyhow::Result<()> {
         let stage = self.stage();
-        let sales = apps::sales_api(&self.aws_for(Function::SalesApi), &stage.sales_api(d))?;
+        let sales_aws = self.aws_for(Function::SalesApi);
+        let sales_settings = stage.sales_api(d);
+        let sales = apps::sales_api(&sales_aws, &sales_settings)?;
         let restock = apps::warehouse_restock(
             &self.aws_for(Function::WarehouseRestock),
             &stage.warehouse_restock(d),
@@ -309,8 +320,11 @@ impl Parts<'_> {
             ))
         });
         let public = Gateway {
-            sales_api: invoker(Arc::new(sales)),
-            warehouse_restock: invoker(Arc::new(restock)),
+            // The aliased functions through their `live` alias (`crate::lambda`).
+            sales_api: self
+                .releases
+                .sales_api(sales_aws, sales_settings, invoker(Arc::new(sales))),
+            warehouse_restock: self.releases.warehouse_restock(invoker(Arc::new(restock))),
             admin_api: invoker(Arc::new(admin)),
             static_json: Arc::new(vec![(
                 "/openapi.json",
@@ -351,6 +365,32 @@ impl Parts<'_> {
         }
         Ok(())
     }
+}
+
+/// The simulator's function URL, where the stage deploys the simulator: IAM-authorized
+/// (LocalStack's key, which the local functions sign with, the one principal allowed), and on
+/// throttled runs its reserved instances (`StageConfig::simulator_reservation`) for at most its
+/// timeout each.
+fn simulator_url(options: &SystemOptions) -> Option<crate::function_url::FunctionUrlIam> {
+    let stage = &options.stage;
+    if !matches!(stage.factory, donut_config::LegacyFactory::Simulator(_)) {
+        return None;
+    }
+    Some(crate::function_url::FunctionUrlIam::local(
+        &stage.region,
+        &format!(
+            "arn:aws:lambda:{}:{}:function:{}-{}",
+            stage.region,
+            donut_apigw::LOCAL_ACCOUNT_ID,
+            options.prefix,
+            donut_config::functions::FACTORY_SIMULATOR
+        ),
+        options
+            .throttled
+            .then(|| stage.simulator_reservation())
+            .flatten(),
+        Duration::from_secs(u64::from(donut_config::capacity::SIMULATOR_TIMEOUT_SECONDS)),
+    ))
 }
 
 /// Where the functions' user may connect from: loopback (on AWS, the VPC's range).
@@ -430,6 +470,7 @@ fn provision_plan(options: &SystemOptions) -> Plan {
         max_receive_count: stage.queue.max_receive_count,
         dlq_retention_days: stage.queue.dlq_retention_days,
         ops_email: stage.ops_email.clone(),
+        dlq_runbook_url: stage.runbook_url(donut_config::aws::DLQ_DEPTH_RUNBOOK),
         dlq_alarm_threshold: stage.dlq_alarm_threshold,
         alarm_period_seconds: options.alarm_period_seconds,
         master_login: master_login(&options.database_url),
@@ -457,11 +498,25 @@ impl LocalSystem {
         )
         .await?;
         let database = database_for(&options, &resources)?;
+        // Where the stage deploys the simulator, behind its function URL's IAM authorization
+        // as a deployed one is: the functions that call it sign (their settings say so),
+        // anything else is refused before simulator code runs; throttled runs bound it to its
+        // reserved instances. Where the stage calls a real factory, the simulator stands in for
+        // that one, which takes unsigned calls.
+        let url_iam = simulator_url(&options);
+        let factory_url_counts = url_iam
+            .as_ref()
+            .map(|iam| iam.counts.clone())
+            .unwrap_or_default();
         let factory = timed(progress, "legacy factory simulator", async {
-            FactorySim::start(
+            FactorySim::start_with(
                 options.factory_addr,
                 options.factory_knobs.clone(),
                 options.factory_seed,
+                |router| match url_iam {
+                    Some(iam) => iam.wrap(router),
+                    None => router,
+                },
             )
             .await
         })
@@ -487,11 +542,24 @@ impl LocalSystem {
             })?;
         let factory_lane_url = format!("http://{}", lane.local_addr()?);
 
+        let releases = timed(
+            progress,
+            "Lambda versions and aliases (the Lambda API stand-in)",
+            crate::lambda::Releases::start(
+                &aws,
+                &options.stage,
+                &options.prefix,
+                &resources.ops_topic_arn,
+                options.alarm_period_seconds,
+            ),
+        )
+        .await?;
         let (shutdown, _) = watch::channel(false);
         let mut parts = Parts {
             options: &options,
             aws,
             resources,
+            releases,
             shutdown,
             tasks: Vec::new(),
         };
@@ -530,8 +598,10 @@ impl LocalSystem {
             api_url,
             factory_lane_url,
             factory_url: factory.url(),
+            factory_url_counts,
             resources: parts.resources,
             aws: parts.aws,
+            releases: parts.releases,
             shutdown: parts.shutdown,
             tasks: parts.tasks,
             _factory: factory,
@@ -544,5 +614,13 @@ impl LocalSystem {
         for task in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
+        self.releases.stop().await;
+        // LocalStack evaluates every alarm on one thread, for as long as it runs: a stopped
+        // stack's DLQ alarm would only slow down the others' (a next `make up` makes it again).
+        let _ = aws_sdk_cloudwatch::Client::new(&self.aws)
+            .delete_alarms()
+            .alarm_names(&self.resources.dlq_alarm_name)
+            .send()
+            .await;
     }
 }

@@ -169,14 +169,32 @@ impl TestStack {
     }
 
     pub async fn factory_stats(&self) -> Stats {
-        self.http
-            .get(format!("{}/stats", self.stack.factory_url))
-            .send()
+        self.factory(reqwest::Method::GET, "/stats", None)
             .await
-            .unwrap()
             .json()
             .await
             .unwrap()
+    }
+
+    /// A call to the factory simulator's URL (`/knobs`, `/stats`), signed as the local
+    /// functions sign (its function URL takes `AWS_IAM`).
+    pub async fn factory(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.stack.factory_url));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let mut request = request.build().unwrap();
+        donut_local::function_url::sign_local(&mut request, &self.stage.region)
+            .await
+            .unwrap();
+        self.http.execute(request).await.unwrap()
     }
 
     pub fn sqs(&self) -> aws_sdk_sqs::Client {

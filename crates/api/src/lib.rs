@@ -40,6 +40,7 @@ pub(crate) async fn served(
     async {
         let started = std::time::Instant::now();
         let mut response = answer.await.unwrap_or_else(ApiError::into_response);
+        count_server_error(&response);
         tracing::info!(
             status = response.status().as_u16(),
             latency_us = started.elapsed().as_micros() as u64,
@@ -52,6 +53,13 @@ pub(crate) async fn served(
     }
     .instrument(span)
     .await
+}
+
+/// One `ServerErrors` for an answer with a 5xx status (what a release's canary alarm watches).
+pub(crate) fn count_server_error(response: &Response<Body>) {
+    if response.status().is_server_error() {
+        donut_metrics::count(donut_metrics::Metric::ServerErrors, 1);
+    }
 }
 
 /// The route API Gateway matched for `request` — its path pattern, one of

@@ -52,6 +52,7 @@ impl<W: Restocks> RestockApi<W> {
                 .route(&request)
                 .await
                 .unwrap_or_else(ApiError::into_response);
+            crate::count_server_error(&response);
             tracing::info!(
                 status = response.status().as_u16(),
                 latency_us = started.elapsed().as_micros() as u64,

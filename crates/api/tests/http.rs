@@ -631,3 +631,52 @@ fn the_local_gateway_frames_requests_with_awss_keys() {
         );
     }
 }
+
+/// What a metric sink saw in one scope (`donut_metrics::scoped`).
+#[derive(Default)]
+struct ServerErrors(std::sync::Mutex<f64>);
+
+impl donut_metrics::Sink for ServerErrors {
+    fn record(&self, metric: donut_metrics::Metric, value: f64) {
+        if metric == donut_metrics::Metric::ServerErrors {
+            *self.0.lock().unwrap() += value;
+        }
+    }
+}
+
+/// Every 5xx answer counts one `ServerErrors` (the canary alarms' metric), a 4xx none: the
+/// sales API (an unreachable warehouse) and the restock callback (unreadable keys).
+#[tokio::test]
+async fn every_5xx_answer_counts_one_server_error_and_a_4xx_none() {
+    let seen = std::sync::Arc::new(ServerErrors::default());
+    let config = DbConfig::from_url("mysql://donut:donut@127.0.0.1:1/donut")
+        .unwrap()
+        .with_acquire_timeout(Duration::from_millis(300));
+    let broken = SalesApi::new(MySqlWarehouse::new(&config), Limits::default());
+    let statuses = donut_metrics::scoped(seen.clone(), async {
+        let a = order(&broken, &json!({"product_id": "glazed", "quantity": 1})).await;
+        let b = order(&broken, &json!({"product_id": "glazed", "quantity": 1})).await;
+        let c = send_sales(&broken, call("GET", "/nope", "", b"", "")).await;
+        let d = order(&broken, &json!({"product_id": "glazed"})).await;
+        [a.status, b.status, c.status, d.status]
+    })
+    .await;
+    assert_eq!(statuses, [503, 503, 404, 400]);
+    assert_eq!(*seen.0.lock().unwrap(), 2.0);
+
+    let db = TestDb::with_shelves(&[Shelf::new("jelly", 0).reorder(0, 12)]).await;
+    let id = stock_out(&db).await;
+    sent(&db, id).await;
+    let keys = donut_factory::CallbackKeys::deferred(|| async {
+        Err::<CallbackSigner, _>("Secrets Manager unreachable".to_owned())
+    });
+    let api = RestockApi::new(db.warehouse.clone(), keys, 4096);
+    let seen = std::sync::Arc::new(ServerErrors::default());
+    let reply = donut_metrics::scoped(
+        seen.clone(),
+        send_restock(&api, &id.to_string(), &query(id, 12), &notice(12)),
+    )
+    .await;
+    assert_eq!(reply.status, 503);
+    assert_eq!(*seen.0.lock().unwrap(), 1.0);
+}

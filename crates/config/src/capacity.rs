@@ -38,6 +38,11 @@ pub struct Budget {
 /// mapping's `maximumConcurrency`, whose least is 2).
 pub const SIMULATOR_CALLBACK_CONCURRENCY: u32 = 2;
 
+/// The deployed simulator's timeout: a callback batch (its POSTs made at once, each bounded to
+/// 10 s; a duplicate's two one after the other) fits with room to spare. The local stack's
+/// function URL holds an instance at most this long, as Lambda does.
+pub const SIMULATOR_TIMEOUT_SECONDS: u32 = 60;
+
 /// The operators' function's instances: operators are few and their tools call one request
 /// at a time (`donut-cli catalogue apply` too); a second instance serves a second operator.
 pub const ADMIN_API_CONCURRENCY: u32 = 2;
@@ -78,8 +83,9 @@ impl StageConfig {
 
     /// The factory simulator's reservation, in a stage that deploys it: the requester's and the
     /// watchdog's calls at once, and the callbacks its delay queue's mapping brings
-    /// ([`SIMULATOR_CALLBACK_CONCURRENCY`]). Its function URL is public: bounded, a stranger's
-    /// flood cannot take the account's concurrency from the functions that sell.
+    /// ([`SIMULATOR_CALLBACK_CONCURRENCY`]). Bounded, nothing that reaches it can take the
+    /// account's concurrency from the functions that sell; and its function URL is
+    /// IAM-authorized, so a stranger's requests are refused before they take an instance.
     pub fn simulator_reservation(&self) -> Option<u32> {
         matches!(self.factory, crate::LegacyFactory::Simulator(_))
             .then(|| self.queue.max_concurrency + 1 + SIMULATOR_CALLBACK_CONCURRENCY)

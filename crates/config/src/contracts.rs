@@ -5,8 +5,8 @@
 
 use donut_contract::Function;
 use donut_contract::settings::{
-    self, AdminApi, Base, Callback, Database, Factory, FactoryRequester, FactoryWatchdog, Migrate,
-    OutboxRelay, SalesApi, WarehouseRestock,
+    self, AdminApi, Base, Callback, Database, Factory, FactoryAuth, FactoryRequester,
+    FactoryWatchdog, Migrate, OutboxRelay, SalesApi, WarehouseRestock,
 };
 
 use crate::StageConfig;
@@ -35,10 +35,19 @@ impl<V: Clone> Deployment<'_, V> {
         }
     }
 
+    /// The factory's URL and how a call to it is authenticated: the real legacy factory
+    /// knows nothing of AWS signatures; the simulator's function URL takes `AWS_IAM`, so its
+    /// callers sign for `lambda` in the stack's Region.
     fn factory(&self, stage: &StageConfig) -> Factory<V> {
         Factory {
             url: self.factory_url.clone(),
             timeout_ms: u64::from(stage.factory_timeout_ms),
+            auth: match stage.factory {
+                crate::LegacyFactory::At(_) => FactoryAuth::None,
+                crate::LegacyFactory::Simulator(_) => FactoryAuth::AwsIam {
+                    region: stage.region.clone(),
+                },
+            },
         }
     }
 
@@ -106,6 +115,7 @@ impl StageConfig {
             open_deadline_minutes: self.open_order_deadline_minutes(),
             max_attempts: self.factory_max_attempts,
             ops_topic_arn: d.ops_topic_arn.clone(),
+            overdue_runbook_url: self.runbook_url(crate::aws::FACTORY_ORDERS_OVERDUE_RUNBOOK),
         }
     }
 

@@ -7,10 +7,12 @@
 pub mod aws;
 pub mod capacity;
 pub mod contracts;
+pub mod release;
 
 pub use capacity::Budget;
 pub use contracts::Deployment;
 pub use donut_contract::{Function, functions, outputs, routes, settings};
+pub use release::ReleaseConfig;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -152,6 +154,10 @@ pub struct StageConfig {
     pub stage: String,
     pub region: String,
     pub ops_email: String,
+    /// Where the repository's files are read in a browser, up to the branch (`repositoryUrl`,
+    /// e.g. `https://github.com/<owner>/<repo>/blob/main`): the alarms' e-mails link their
+    /// runbook as [`StageConfig::runbook_url`], an address a mail reader can open.
+    pub repository_url: String,
     /// Who answers for the stack's resources (their `owner` tag): a team or a person.
     pub owner: String,
     pub max_quantity: u32,
@@ -203,6 +209,9 @@ pub struct StageConfig {
     /// not a stage's; a deployment refuses without it ([`StageConfig::deployment_placeholders`]).
     pub deployers: Vec<String>,
     pub seed_products: bool,
+    /// How the aliased functions' new versions go out (`canaryPercent`, `canaryMinutes`,
+    /// `keepVersions`; [`release`]).
+    pub release: ReleaseConfig,
 }
 
 /// Reads typed values out of a flat key → string map, naming the key on every failure.
@@ -392,6 +401,21 @@ fn issuer_url(issuer: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The page of the repository that holds the alarms' runbooks, one section per alarm.
+pub const RUNBOOK_PAGE: &str = "docs/operate.md";
+
+/// Whether `url` can stand before `/docs/operate.md#…` in a link: https, a host, no query,
+/// fragment or trailing slash.
+fn repository_url(url: &str) -> Result<(), String> {
+    issuer_url(url)?;
+    if url.ends_with('/') {
+        return Err(format!(
+            "{url:?} ends with a slash (the link adds /{RUNBOOK_PAGE})"
+        ));
+    }
+    Ok(())
+}
+
 /// `deployerArns`: a list of IAM principal ARNs (absent: none yet). A stack file holds it as a
 /// YAML list (`pulumi config set --path 'donut-states:deployerArns[0]' <ARN>`), the engine hands
 /// it over as its JSON text.
@@ -500,6 +524,7 @@ impl StageConfig {
             stage: stage.to_owned(),
             region,
             ops_email: v.string("opsEmail")?,
+            repository_url: v.string("repositoryUrl")?,
             owner: v.string("owner")?,
             max_quantity: v.number("maxQuantity", 1..=1000)?,
             max_body_bytes: v.number("maxBodyBytes", 256..=1_048_576)?,
@@ -571,6 +596,11 @@ impl StageConfig {
             deployers: deployers(&v)?,
             buyer_auth: buyer_auth(&v)?,
             seed_products: v.flag("seedProducts")?,
+            release: ReleaseConfig {
+                canary_percent: v.number("canaryPercent", 0..=50)?,
+                canary_minutes: v.number("canaryMinutes", 1..=1_440)?,
+                keep_versions: v.number("keepVersions", 2..=100)?,
+            },
         };
         config.check_rules()?;
         Ok(config)
@@ -619,6 +649,7 @@ impl StageConfig {
                 format!("{email:?} is not an e-mail address"),
             ));
         }
+        repository_url(&self.repository_url).map_err(|problem| rule("repositoryUrl", problem))?;
         self.factory_endpoint()
             .map_err(|problem| rule("factoryUrl", problem))?;
         match &self.factory {
@@ -718,6 +749,21 @@ impl StageConfig {
             ));
         }
         self.check_connection_budget()?;
+        let shortest = release::min_canary_minutes();
+        if self.release.canary_minutes < shortest {
+            return Err(rule(
+                "canaryMinutes",
+                format!(
+                    "must be at least {shortest}: the canary alarms ({}-second periods, {} to \
+                     breach) and CloudWatch's lag ({} min) must have seen the new version before \
+                     it takes all the traffic, is {}",
+                    release::CANARY_ALARM_PERIOD_SECONDS,
+                    release::CANARY_ALARM_PERIODS,
+                    release::CANARY_ALARM_LAG_MINUTES,
+                    self.release.canary_minutes
+                ),
+            ));
+        }
         let a = &self.alarms;
         if a.api_5xx_datapoints > a.api_5xx_periods {
             return Err(rule(
@@ -792,6 +838,24 @@ impl StageConfig {
         reserved_domain(self.ops_email.rsplit_once('@').map_or("", |(_, d)| d))
     }
 
+    /// The address of the runbook section `anchor` (a heading of docs/operate.md), as the
+    /// alarms' e-mails link it.
+    pub fn runbook_url(&self, anchor: &str) -> String {
+        format!("{}/{RUNBOOK_PAGE}#{anchor}", self.repository_url)
+    }
+
+    /// Whether `repositoryUrl` names a host on a domain reserved for examples: every runbook
+    /// link of the alarms' e-mails would lead nowhere.
+    pub fn repository_url_is_placeholder(&self) -> bool {
+        let host = self
+            .repository_url
+            .trim_start_matches("https://")
+            .split(['/', ':'])
+            .next()
+            .unwrap_or_default();
+        reserved_domain(host)
+    }
+
     /// Whether `factoryUrl` names a host on such a domain: every stock-out would end in the
     /// DLQ. The local stack runs its own factory and ignores it.
     pub fn factory_url_is_placeholder(&self) -> bool {
@@ -831,8 +895,20 @@ impl StageConfig {
                  the identity that runs `pulumi up` must be named or it cannot update or delete \
                  the secrets after the first update. Set it with `pulumi config set --path \
                  'donut-states:deployerArns[0]' arn:aws:iam::<account>:role/<the role you deploy \
-                 with>` (docs/deploy.md, step 4)."
+                 with>` (docs/getting-started.md, step 3)."
                     .to_owned(),
+            ));
+        }
+        if self.repository_url_is_placeholder() {
+            out.push((
+                "repositoryUrl",
+                format!(
+                    "donut-states:repositoryUrl is {:?}, on a domain reserved for examples: every \
+                     alarm e-mail's runbook link would lead nowhere. Set where your copy of this \
+                     repository is read, up to the branch, with `pulumi config set \
+                     donut-states:repositoryUrl https://github.com/<owner>/<repo>/blob/main`.",
+                    self.repository_url
+                ),
             ));
         }
         if self.factory_url_is_placeholder() {
@@ -1135,14 +1211,50 @@ mod tests {
         }
         config.factory = LegacyFactory::At("https://factory.dev.donut-states.example".into());
         config.deployers = vec!["arn:aws:iam::123456789012:role/deployer".into()];
-        assert_eq!(
+        let keys = |config: &StageConfig| {
             config
                 .deployment_placeholders()
                 .iter()
                 .map(|(key, _)| *key)
-                .collect::<Vec<_>>(),
-            vec!["factoryUrl"]
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys(&config), vec!["repositoryUrl", "factoryUrl"]);
+        config.repository_url = "https://github.com/donut-shop/donut-states/blob/main".into();
+        assert_eq!(keys(&config), vec!["factoryUrl"]);
+    }
+
+    /// `repositoryUrl` is where the runbooks are read: an https address without a query,
+    /// fragment or trailing slash, so the alarms' links are `<it>/docs/operate.md#<anchor>`.
+    #[test]
+    fn the_repository_url_makes_the_runbook_links() {
+        let with = |url: &str| {
+            let mut values = dev_values();
+            values.insert("donut-states:repositoryUrl".into(), url.into());
+            StageConfig::from_values("dev", &values)
+        };
+        let config = with("https://github.com/donut-shop/donut-states/blob/main").unwrap();
+        assert_eq!(
+            config.runbook_url("dlq-depth"),
+            "https://github.com/donut-shop/donut-states/blob/main/docs/operate.md#dlq-depth"
         );
+        assert!(!config.repository_url_is_placeholder());
+        for bad in [
+            "http://github.com/donut-shop/donut-states",
+            "github.com/donut-shop/donut-states",
+            "https://github.com/donut-shop/donut-states/blob/main/",
+            "https://github.com/donut-shop/donut-states?tab=readme",
+            "https://github.com/donut-shop/donut-states#readme",
+            "https:///blob/main",
+        ] {
+            let err = with(bad).unwrap_err().to_string();
+            assert!(err.contains("donut-states:repositoryUrl"), "{bad}: {err}");
+        }
+        let mut values = dev_values();
+        values.remove("donut-states:repositoryUrl");
+        let err = StageConfig::from_values("dev", &values)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("donut-states:repositoryUrl"), "{err}");
     }
 
     #[test]
@@ -1231,6 +1343,59 @@ mod tests {
         assert!(
             err.contains("factorySimulator") && err.contains("prod calls the real factory"),
             "{err}"
+        );
+    }
+
+    /// The release keys: dev goes all at once, prod takes a 10 % canary for 10 minutes; each
+    /// key is range-checked and named, and a canary shorter than its alarms need is refused.
+    #[test]
+    fn release_settings_are_checked_and_named() {
+        let dev = StageConfig::from_values("dev", &dev_values()).unwrap();
+        assert!(dev.release.all_at_once());
+        let prod = StageConfig::from_stack_file("prod", &root().join("Pulumi.prod.yaml")).unwrap();
+        assert_eq!(
+            prod.release,
+            ReleaseConfig {
+                canary_percent: 10,
+                canary_minutes: 10,
+                keep_versions: 3
+            }
+        );
+        assert!((prod.release.canary_weight() - 0.1).abs() < 1e-9);
+        for (key, value, says) in [
+            ("canaryPercent", "51", "0..=50"),
+            ("canaryPercent", "ten", "whole number"),
+            ("canaryMinutes", "2", "at least 3"),
+            ("canaryMinutes", "0", "1..=1440"),
+            ("keepVersions", "1", "2..=100"),
+        ] {
+            let mut values = dev_values();
+            values.insert(format!("donut-states:{key}"), value.into());
+            let err = StageConfig::from_values("dev", &values)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("donut-states:{key}")) && err.contains(says),
+                "{key}={value}: {err}"
+            );
+        }
+        for key in ["canaryPercent", "canaryMinutes", "keepVersions"] {
+            let mut values = dev_values();
+            values.remove(&format!("donut-states:{key}"));
+            assert_eq!(
+                StageConfig::from_values("dev", &values).unwrap_err(),
+                ConfigError::Missing(format!("donut-states:{key}"))
+            );
+        }
+        let mut values = dev_values();
+        values.insert("donut-states:canaryMinutes".into(), "3".into());
+        values.insert("donut-states:canaryPercent".into(), "50".into());
+        assert_eq!(
+            StageConfig::from_values("dev", &values)
+                .unwrap()
+                .release
+                .canary_percent,
+            50
         );
     }
 

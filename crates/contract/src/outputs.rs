@@ -28,3 +28,8 @@ pub const LOG_GROUPS: &str = "logGroups";
 /// The managed policy allowing `execute-api:Invoke` on the operators' routes (`/admin/…`)
 /// and nothing else: ops attach it to the role they sign `donut-cli` calls with.
 pub const OPERATOR_POLICY_ARN: &str = "operatorPolicyArn";
+/// How each aliased function's new version goes out, by its kind (`sales-api`, …): a JSON
+/// object of `donut_config::release::Release` (its AWS name, the alias, the version the
+/// deployment published, the alarms scoped to that version, the stage's canary settings); the
+/// rollout tool reads it.
+pub const RELEASES: &str = "releases";

@@ -186,20 +186,53 @@ pub struct Factory<V> {
     pub url: V,
     /// One whole request, connect included.
     pub timeout_ms: u64,
+    /// How a call proves who makes it (`FACTORY_AUTH`, and `FACTORY_SIGNING_REGION` for
+    /// [`FactoryAuth::AwsIam`]).
+    pub auth: FactoryAuth,
+}
+
+/// How the functions that call the factory authenticate their calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FactoryAuth {
+    /// Nothing (`none`): the real legacy factory knows nothing of AWS signatures.
+    None,
+    /// Signed with SigV4 for service `lambda` in `region` (`aws_iam`) with the function's own
+    /// role credentials: the simulator's function URL takes `AWS_IAM` authorization.
+    AwsIam { region: String },
 }
 
 impl<V: Clone> Factory<V> {
     fn write(&self, env: &mut EnvWriter<'_, V>) {
         env.value("FACTORY_URL", &self.url);
         env.plain("FACTORY_TIMEOUT_MS", self.timeout_ms);
+        match &self.auth {
+            FactoryAuth::None => env.plain("FACTORY_AUTH", "none"),
+            FactoryAuth::AwsIam { region } => {
+                env.plain("FACTORY_AUTH", "aws_iam");
+                env.plain("FACTORY_SIGNING_REGION", region);
+            }
+        }
     }
 }
 
 impl Factory<String> {
     fn read(env: &EnvReader<'_>) -> Result<Self, EnvError> {
+        let auth = match env.text("FACTORY_AUTH")?.as_str() {
+            "none" => FactoryAuth::None,
+            "aws_iam" => FactoryAuth::AwsIam {
+                region: env.text("FACTORY_SIGNING_REGION")?,
+            },
+            other => {
+                return Err(EnvError::Invalid {
+                    name: "FACTORY_AUTH",
+                    problem: format!("{other:?} is neither \"none\" nor \"aws_iam\""),
+                });
+            }
+        };
         Ok(Self {
             url: env.text("FACTORY_URL")?,
             timeout_ms: env.number("FACTORY_TIMEOUT_MS")?,
+            auth,
         })
     }
 }
@@ -378,6 +411,9 @@ pub struct FactoryWatchdog<V> {
     /// Requests before ops are alerted.
     pub max_attempts: u32,
     pub ops_topic_arn: V,
+    /// The overdue e-mail's runbook: the absolute address of its section
+    /// (`StageConfig::runbook_url`), which a mail reader can open.
+    pub overdue_runbook_url: String,
 }
 
 impl Contract for FactoryWatchdog<String> {
@@ -390,6 +426,7 @@ impl Contract for FactoryWatchdog<String> {
         env.plain("OPEN_ORDER_DEADLINE_MINUTES", s.open_deadline_minutes);
         env.plain("FACTORY_MAX_ATTEMPTS", s.max_attempts);
         env.value("OPS_TOPIC_ARN", &s.ops_topic_arn);
+        env.plain("OVERDUE_RUNBOOK_URL", &s.overdue_runbook_url);
     }
     fn read(env: &EnvReader<'_>) -> Result<FactoryWatchdog<String>, EnvError> {
         Ok(FactoryWatchdog {
@@ -400,6 +437,7 @@ impl Contract for FactoryWatchdog<String> {
             open_deadline_minutes: env.number("OPEN_ORDER_DEADLINE_MINUTES")?,
             max_attempts: env.number("FACTORY_MAX_ATTEMPTS")?,
             ops_topic_arn: env.text("OPS_TOPIC_ARN")?,
+            overdue_runbook_url: env.text("OVERDUE_RUNBOOK_URL")?,
         })
     }
 }
@@ -531,6 +569,9 @@ mod tests {
             factory: Factory {
                 url: "https://factory.example".into(),
                 timeout_ms: 5000,
+                auth: FactoryAuth::AwsIam {
+                    region: "eu-west-1".into(),
+                },
             },
             callback: Callback {
                 base_url: "https://api.example".into(),
@@ -542,6 +583,8 @@ mod tests {
             open_deadline_minutes: 40,
             max_attempts: 3,
             ops_topic_arn: "arn:ops".into(),
+            overdue_runbook_url:
+                "https://git.example/shop/blob/main/docs/operate.md#factory-orders-overdue".into(),
         };
         assert_eq!(round_trip::<FactoryWatchdog<String>>(&watchdog), watchdog);
         let sales = SalesApi {
@@ -615,6 +658,57 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// The factory's auth: `none` for the legacy factory, `aws_iam` with its Region for the
+    /// simulator's function URL; anything else, or `aws_iam` without a Region, is named.
+    #[test]
+    fn the_factory_auth_is_none_or_aws_iam_with_a_region() {
+        let factory = |auth| Factory {
+            url: "https://f".to_owned(),
+            timeout_ms: 1,
+            auth,
+        };
+        for auth in [
+            FactoryAuth::None,
+            FactoryAuth::AwsIam {
+                region: "eu-west-1".into(),
+            },
+        ] {
+            let mut env = EnvWriter {
+                plain: &|s| s,
+                vars: Vec::new(),
+            };
+            factory(auth.clone()).write(&mut env);
+            let vars: HashMap<&str, String> = env.vars.into_iter().collect();
+            let read = Factory::read(&EnvReader::new(&|n| vars.get(n).cloned())).unwrap();
+            assert_eq!(read.auth, auth);
+        }
+        let vars: HashMap<&str, &str> = [
+            ("FACTORY_URL", "https://f"),
+            ("FACTORY_TIMEOUT_MS", "1"),
+            ("FACTORY_AUTH", "sigv4"),
+        ]
+        .into();
+        let get = |n: &str| vars.get(n).map(|v| (*v).to_owned());
+        assert!(matches!(
+            Factory::read(&EnvReader::new(&get)).unwrap_err(),
+            EnvError::Invalid {
+                name: "FACTORY_AUTH",
+                ..
+            }
+        ));
+        let vars: HashMap<&str, &str> = [
+            ("FACTORY_URL", "https://f"),
+            ("FACTORY_TIMEOUT_MS", "1"),
+            ("FACTORY_AUTH", "aws_iam"),
+        ]
+        .into();
+        let get = |n: &str| vars.get(n).map(|v| (*v).to_owned());
+        assert_eq!(
+            Factory::read(&EnvReader::new(&get)).unwrap_err(),
+            EnvError::Missing("FACTORY_SIGNING_REGION")
+        );
     }
 
     /// What a deployed function must not run with: a password in a URL, or no TLS.

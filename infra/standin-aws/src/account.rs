@@ -249,6 +249,9 @@ fn scope_of<'a>(type_token: &str, inputs: &'a Map<String, Value>) -> Option<&'a 
     let parent = match type_token {
         "aws:iam/rolePolicy:RolePolicy" => "role",
         "aws:apigatewayv2/stage:Stage" => "apiId",
+        // An alias's name is its function's (CreateAlias: the same name on two functions is
+        // two aliases); its id, the alias ARN, names the function too.
+        "aws:lambda/alias:Alias" => "functionName",
         _ => return None,
     };
     inputs.get(parent).and_then(Value::as_str)
@@ -694,6 +697,38 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(refused.starts_with("DBSnapshotAlreadyExists"), "{refused}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// An alias's name is its function's: `live` on two functions is two aliases, twice on one
+    /// function is refused.
+    #[test]
+    fn alias_names_are_unique_per_function() {
+        let (account, dir) = account();
+        let alias = |function: &str| {
+            let arn = format!(
+                "arn:aws:lambda:r:{}:function:{function}:live",
+                crate::shapes::ACCOUNT
+            );
+            live(
+                "aws:lambda/alias:Alias",
+                &arn,
+                json!({"functionName": function, "name": "live", "functionVersion": "1"}),
+                Some(&arn),
+            )
+        };
+        for name in ["sales", "restock"] {
+            let mut function = live(FUNCTION, name, json!({"name": name, "publish": true}), None);
+            function.outputs.insert("name".into(), json!(name));
+            function.outputs.insert("version".into(), json!("1"));
+            account.create(function).unwrap();
+        }
+        account.create(alias("sales")).unwrap();
+        account.create(alias("restock")).unwrap();
+        let mut again = alias("sales");
+        again.id.push('x');
+        let refused = account.create(again).unwrap_err().to_string();
+        assert!(refused.starts_with("AlreadyExists"), "{refused}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -135,6 +135,124 @@ fn grants_everyone(policy: &str) -> bool {
     })
 }
 
+/// Lambda's validation message for a value outside a parameter's pattern.
+fn not_pattern(value: &str, parameter: &str, pattern: &str) -> String {
+    format!(
+        "ValidationException: 1 validation error detected: Value '{value}' at '{parameter}' \
+         failed to satisfy constraint: Member must satisfy regular expression pattern: {pattern}"
+    )
+}
+
+/// What Lambda's CreateAlias/UpdateAlias refuse of an alias's own inputs (the provider checks
+/// none of them: upstream lambda/alias.go has no ValidateFunc). The API reference (CreateAlias,
+/// AliasRoutingConfiguration) and the wheel's lambda_/alias.py give the constraints:
+/// - `Name`: 1–128 characters, pattern `(?!^[0-9]+$)([a-zA-Z0-9-_]+)` (a number alone is a
+///   version, not an alias);
+/// - `FunctionVersion`: 1–1024 characters, pattern `(\$LATEST|[0-9]+)`;
+/// - `RoutingConfig.AdditionalVersionWeights`: keys `[0-9]+` (a published version), weights
+///   0.0–1.0.
+///
+/// And the developer guide ("Implement Lambda canary deployments using a weighted alias"): "You
+/// can point an alias to a maximum of two versions", and "Both versions must be published. The
+/// alias can't point to `$LATEST`." — so one additional version at most, not the primary one
+/// again, and no weights beside `$LATEST`. The error text of these three: UNCONFIRMED (no real
+/// response found; the codes are Lambda's for a bad parameter value).
+fn alias(inputs: &Map<String, Value>, refuse: &mut impl FnMut(&'static str, When, String)) {
+    if let Some(name) = text(inputs, "name") {
+        let charset = all(name, |c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let number = all(name, |c| c.is_ascii_digit());
+        if name.len() > 128 {
+            refuse(
+                "name",
+                When::Aws,
+                too_long("ValidationException", name, "name", 128),
+            );
+        } else if name.is_empty() || !charset || number {
+            refuse(
+                "name",
+                When::Aws,
+                not_pattern(name, "name", "(?!^[0-9]+$)([a-zA-Z0-9-_]+)"),
+            );
+        }
+    }
+    let version = text(inputs, "functionVersion");
+    if let Some(version) = version {
+        let ok = version == "$LATEST"
+            || (!version.is_empty()
+                && version.len() <= 1024
+                && all(version, |c| c.is_ascii_digit()));
+        if !ok {
+            refuse(
+                "functionVersion",
+                When::Aws,
+                not_pattern(version, "functionVersion", "(\\$LATEST|[0-9]+)"),
+            );
+        }
+    }
+    let weights = inputs
+        .get("routingConfig")
+        .and_then(|r| r.get("additionalVersionWeights"))
+        .and_then(Value::as_object);
+    let Some(weights) = weights.filter(|w| !w.is_empty()) else {
+        return;
+    };
+    for (extra, weight) in weights {
+        if extra.is_empty() || !all(extra, |c| c.is_ascii_digit()) {
+            refuse(
+                "routingConfig",
+                When::Aws,
+                not_pattern(
+                    extra,
+                    "routingConfig.additionalVersionWeights.key",
+                    "[0-9]+",
+                ),
+            );
+        }
+        let w = weight.as_f64().unwrap_or(-1.0);
+        if !(0.0..=1.0).contains(&w) {
+            refuse(
+                "routingConfig",
+                When::Aws,
+                format!(
+                    "ValidationException: 1 validation error detected: Value '{weight}' at \
+                     'routingConfig.additionalVersionWeights.{extra}' failed to satisfy \
+                     constraint: Member must have value between 0.0 and 1.0"
+                ),
+            );
+        }
+        if Some(extra.as_str()) == version {
+            refuse(
+                "routingConfig",
+                When::Aws,
+                format!(
+                    "InvalidParameterValueException: Alias cannot point to the same version \
+                     ({extra}) as its primary version and as an additional version"
+                ),
+            );
+        }
+    }
+    if weights.len() > 1 {
+        refuse(
+            "routingConfig",
+            When::Aws,
+            format!(
+                "InvalidParameterValueException: An alias can point to at most 2 versions; \
+                 additionalVersionWeights names {}",
+                weights.len()
+            ),
+        );
+    }
+    if version == Some("$LATEST") {
+        refuse(
+            "functionVersion",
+            When::Aws,
+            "InvalidParameterValueException: $LATEST is not supported for an alias pointing to \
+             more than 1 version"
+                .into(),
+        );
+    }
+}
+
 /// Every naming rule `inputs` break, for a type the program declares.
 pub fn refusals(type_token: &str, inputs: &Map<String, Value>) -> Vec<Refusal> {
     let mut out = Vec::new();
@@ -270,6 +388,7 @@ pub fn refusals(type_token: &str, inputs: &Map<String, Value>) -> Vec<Refusal> {
                 }
             }
         }
+        "aws:lambda/alias:Alias" => alias(inputs, &mut refuse),
         "aws:lambda/function:Function" => {
             // Lambda CreateFunction: a bare name is at most 64 of [a-zA-Z0-9-_].
             if let Some(name) = text(inputs, "name") {
@@ -874,6 +993,74 @@ mod tests {
         let mut m = Map::new();
         m.insert(key.into(), json!(name));
         m
+    }
+
+    /// Lambda's alias rules: a name that is not a number, a published version or `$LATEST`,
+    /// and a second version by weight only beside a published primary, once, not the primary
+    /// again, weighted 0.0–1.0.
+    #[test]
+    fn an_alias_names_versions_as_lambda_allows() {
+        let alias = |inputs: Value| refusals("aws:lambda/alias:Alias", inputs.as_object().unwrap());
+        let refused = |inputs: Value| -> Vec<String> {
+            alias(inputs)
+                .into_iter()
+                .inspect(|r| assert_eq!(r.when, When::Aws, "{r:?}"))
+                .map(|r| r.message)
+                .collect()
+        };
+        assert!(refused(json!({"name": "live", "functionVersion": "1"})).is_empty());
+        assert!(refused(json!({"name": "live", "functionVersion": "$LATEST"})).is_empty());
+        assert!(
+            refused(json!({"name": "live", "functionVersion": "3",
+                           "routingConfig": {"additionalVersionWeights": {"4": 0.1}}}))
+            .is_empty()
+        );
+        for (inputs, says) in [
+            (json!({"name": "7", "functionVersion": "1"}), "(?!^[0-9]+$)"),
+            (
+                json!({"name": "live!", "functionVersion": "1"}),
+                "regular expression",
+            ),
+            (
+                json!({"name": "l".repeat(129), "functionVersion": "1"}),
+                "less than or equal to 128",
+            ),
+            (
+                json!({"name": "live", "functionVersion": "latest"}),
+                "(\\$LATEST|[0-9]+)",
+            ),
+            (
+                json!({"name": "live", "functionVersion": "$LATEST",
+                       "routingConfig": {"additionalVersionWeights": {"2": 0.1}}}),
+                "$LATEST is not supported",
+            ),
+            (
+                json!({"name": "live", "functionVersion": "2",
+                       "routingConfig": {"additionalVersionWeights": {"3": 0.1, "4": 0.1}}}),
+                "at most 2 versions",
+            ),
+            (
+                json!({"name": "live", "functionVersion": "2",
+                       "routingConfig": {"additionalVersionWeights": {"2": 0.1}}}),
+                "same version",
+            ),
+            (
+                json!({"name": "live", "functionVersion": "2",
+                       "routingConfig": {"additionalVersionWeights": {"3": 1.5}}}),
+                "between 0.0 and 1.0",
+            ),
+            (
+                json!({"name": "live", "functionVersion": "2",
+                       "routingConfig": {"additionalVersionWeights": {"$LATEST": 0.5}}}),
+                "[0-9]+",
+            ),
+        ] {
+            let messages = refused(inputs.clone());
+            assert!(
+                messages.iter().any(|m| m.contains(says)),
+                "{inputs}: {messages:?}"
+            );
+        }
     }
 
     #[test]

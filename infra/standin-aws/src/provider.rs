@@ -140,6 +140,8 @@ fn forces_replacement(type_token: &str, key: &str) -> bool {
             "qualifier",
         ],
         "aws:lambda/eventSourceMapping:EventSourceMapping" => &["eventSourceArn"],
+        // upstream lambda/alias.go: function_name and name are ForceNew.
+        "aws:lambda/alias:Alias" => &["functionName"],
         "aws:lambda/invocation:Invocation" => &["functionName", "input", "triggers", "qualifier"],
         "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig" => {
             &["functionName", "qualifier"]
@@ -203,6 +205,43 @@ fn diff_inputs(type_token: &str, old: &Map<String, Value>, new: &Map<String, Val
         );
     }
     diff
+}
+
+/// Inputs of a function whose change is no new version: its tags (TagResource, not an update
+/// of the function) and `publish` itself.
+const NOT_PUBLISHED: [&str; 3] = ["tags", "tagsAll", "publish"];
+
+/// The version and qualified ARN an update of a function leaves: with `publish`, a change of its
+/// code or configuration publishes the next version (upstream lambda/function.go's
+/// CustomizeDiff `updateComputedAttributesOnPublish`: `version` and `qualified_arn` are new
+/// computed values when publish is set and the code or the configuration changed — unknown in
+/// a preview); otherwise they stay.
+fn published_after_update(
+    olds: &Map<String, Value>,
+    old_inputs: &Map<String, Value>,
+    news: &Map<String, Value>,
+    preview: bool,
+) -> Option<(Value, Value)> {
+    if news.get("publish") != Some(&json!(true)) {
+        return None;
+    }
+    let changed = old_inputs
+        .keys()
+        .chain(news.keys())
+        .filter(|k| !NOT_PUBLISHED.contains(&k.as_str()))
+        .any(|k| {
+            old_inputs.get(k).filter(|v| !v.is_null()) != news.get(k).filter(|v| !v.is_null())
+        });
+    let was_published = old_inputs.get("publish") == Some(&json!(true));
+    if !changed && was_published {
+        return None;
+    }
+    if preview {
+        return Some((json!(UNKNOWN), json!(UNKNOWN)));
+    }
+    let version = shapes::next_version(olds.get("version").and_then(Value::as_str));
+    let arn = olds.get("arn").and_then(Value::as_str).unwrap_or_default();
+    Some((json!(version), json!(format!("{arn}:{version}"))))
 }
 
 /// The first naming rule only the AWS service checks, as the error `pulumi up` shows.
@@ -542,6 +581,13 @@ impl rpc::resource_provider_server::ResourceProvider for Provider {
             .filter(|(k, _)| !old_inputs.contains_key(k) && !self.schema.has_input(&req.r#type, k))
             .collect();
         outputs.extend(news.clone());
+        if req.r#type == "aws:lambda/function:Function"
+            && let Some((version, qualified_arn)) =
+                published_after_update(&object(req.olds.as_ref()), &old_inputs, &news, req.preview)
+        {
+            outputs.insert("version".into(), version);
+            outputs.insert("qualifiedArn".into(), qualified_arn);
+        }
         if self.schema.has_output(&req.r#type, "tagsAll") {
             outputs.insert(
                 "tagsAll".into(),
@@ -657,6 +703,36 @@ mod tests {
             )
             .changed,
             vec!["delaySeconds"]
+        );
+    }
+
+    /// With `publish`, a change of code or configuration publishes the next version (unknown in
+    /// a preview); tags alone, or no change, publish nothing; without `publish`, nothing.
+    #[test]
+    fn an_update_publishes_the_next_version_when_code_or_configuration_change() {
+        let olds = json!({"arn": "arn:aws:lambda:r:1:function:f", "version": "3"});
+        let olds = olds.as_object().unwrap();
+        let before = json!({"publish": true, "code": {"hash": "a"}, "tags": {"a": "1"}});
+        let before = before.as_object().unwrap();
+        let code = json!({"publish": true, "code": {"hash": "b"}, "tags": {"a": "1"}});
+        assert_eq!(
+            published_after_update(olds, before, code.as_object().unwrap(), false),
+            Some((json!("4"), json!("arn:aws:lambda:r:1:function:f:4")))
+        );
+        assert_eq!(
+            published_after_update(olds, before, code.as_object().unwrap(), true),
+            Some((json!(UNKNOWN), json!(UNKNOWN)))
+        );
+        let retagged = json!({"publish": true, "code": {"hash": "a"}, "tags": {"a": "2"}});
+        assert_eq!(
+            published_after_update(olds, before, retagged.as_object().unwrap(), false),
+            None
+        );
+        assert_eq!(published_after_update(olds, before, before, false), None);
+        let unpublished = json!({"code": {"hash": "b"}});
+        assert_eq!(
+            published_after_update(olds, before, unpublished.as_object().unwrap(), false),
+            None
         );
     }
 

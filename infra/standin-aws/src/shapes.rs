@@ -298,6 +298,20 @@ pub const ID_FORMS: &[IdForm] = &[
         holds: |id, _| is_uuid(id),
     },
     IdForm {
+        type_token: "aws:lambda/alias:Alias",
+        id: "the alias's ARN, arn:aws:lambda:<region>:<account>:function:<function name>:<alias name>",
+        read: "arn (a trigger's function: an integration's URI, a mapping's functionName), invokeArn, name (a permission's qualifier)",
+        source: "upstream lambda/alias.go d.SetId(aws.ToString(output.AliasArn)); wheel lambda_/alias.py Import (function_name/alias, the import form only)",
+        holds: |id, inputs| {
+            let function = function_name_of(text(inputs, "functionName").unwrap_or_default());
+            id.starts_with("arn:aws:lambda:")
+                && id.ends_with(&format!(
+                    ":{ACCOUNT}:function:{function}:{}",
+                    text(inputs, "name").unwrap_or_default()
+                ))
+        },
+    },
+    IdForm {
         type_token: "aws:lambda/eventSourceMapping:EventSourceMapping",
         id: "the mapping's UUID",
         read: "uuid",
@@ -478,6 +492,23 @@ pub fn id_form(type_token: &str) -> Option<&'static IdForm> {
     ID_FORMS.iter().find(|f| f.type_token == type_token)
 }
 
+/// The function a `functionName` input names: its name, or the name in its ARN
+/// (`arn:aws:lambda:<region>:<account>:function:<name>`, with or without a `:<qualifier>`).
+pub fn function_name_of(name_or_arn: &str) -> &str {
+    match name_or_arn.split_once(":function:") {
+        Some((_, rest)) => rest.split(':').next().unwrap_or(rest),
+        None => name_or_arn,
+    }
+}
+
+/// A function's published version after `version` ("$LATEST" when it has none): Lambda numbers
+/// a function's versions 1, 2, 3… and never uses a number again ("Lambda … increments the
+/// version number", the Lambda developer guide, "Creating function versions").
+pub fn next_version(version: Option<&str>) -> String {
+    let last: u64 = version.and_then(|v| v.parse().ok()).unwrap_or(0);
+    (last + 1).to_string()
+}
+
 /// A function's asynchronous invocation config's id: its function as named, `:<qualifier>`
 /// when it has one.
 fn function_event_invoke_config_id(inputs: &Map<String, Value>) -> String {
@@ -572,12 +603,35 @@ pub fn created(
                         "arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations"
                     )),
                 );
-                out.insert("qualifiedArn".into(), json!(format!("{arn}:$LATEST")));
-                out.insert("version".into(), json!("$LATEST"));
+                // With `publish`, CreateFunction publishes version 1 (the wheel's
+                // lambda_/function.py: version is the "Latest published version", qualified_arn
+                // the "ARN identifying your Lambda Function Version (if versioning is enabled
+                // via `publish = true`)"); without, both name $LATEST.
+                let version = if inputs.get("publish") == Some(&json!(true)) {
+                    next_version(None)
+                } else {
+                    "$LATEST".to_owned()
+                };
+                out.insert("qualifiedArn".into(), json!(format!("{arn}:{version}")));
+                out.insert("version".into(), json!(version));
                 (physical.clone(), Some(arn))
             }
             "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig" => {
                 (function_event_invoke_config_id(inputs), None)
+            }
+            "aws:lambda/alias:Alias" => {
+                // upstream lambda/alias.go: id and arn are CreateAlias's AliasArn; invoke_arn is
+                // invokeARN(client, aliasARN), API Gateway's path to the alias.
+                let function = function_name_of(text(inputs, "functionName").unwrap_or_default());
+                let arn =
+                    format!("arn:aws:lambda:{region}:{ACCOUNT}:function:{function}:{physical}");
+                out.insert(
+                    "invokeArn".into(),
+                    json!(format!(
+                        "arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations"
+                    )),
+                );
+                (arn.clone(), Some(arn))
             }
             "aws:lambda/functionUrl:FunctionUrl" => {
                 // wheel lambda_/function_url.py: function_url is

@@ -29,6 +29,9 @@ pub const SECRET_SIG: &str = "1b47061264138c4ac30d75fd1eb44270";
 pub const SECRET: &str = "a-callback-secret-of-forty-characters-x";
 /// The on-call mailbox every deploy must set (the stack files carry placeholders).
 pub const OPS_EMAIL: &str = "oncall@donut-states.com";
+/// Where the runbooks are read (`donut-states:repositoryUrl`; the stack files carry a
+/// placeholder).
+pub const REPOSITORY_URL: &str = "https://github.com/donut-shop/donut-states/blob/main";
 /// A factory address that is not a placeholder (the stand-in calls nothing).
 pub const FACTORY_URL: &str = "https://factory.legacy-bakery.net";
 /// The role a deploy runs as (`donut-states:deployerArns`, which every deploy must set): a role
@@ -127,10 +130,11 @@ impl Project {
         project
     }
 
-    /// The settings a deploy must set (the ops mailbox; who deploys; the factory's address, in
-    /// a stage that calls the real one).
+    /// The settings a deploy must set (the ops mailbox; where the runbooks are read; who
+    /// deploys; the factory's address, in a stage that calls the real one).
     fn deployable(&self, stage: &str) {
         self.set("donut-states:opsEmail", OPS_EMAIL);
+        self.set("donut-states:repositoryUrl", REPOSITORY_URL);
         self.set_path("donut-states:deployerArns[0]", DEPLOYER);
         let committed = donut_config::StageConfig::from_stack_file(
             stage,
@@ -275,6 +279,18 @@ impl Project {
             outcome.text()
         );
         outcome
+    }
+
+    /// Replaces `function`'s package (`target/lambda/<function>/bootstrap.zip`) with one holding
+    /// `content`: a new build of its code.
+    pub fn rebuild(&self, function: &str, content: &str) {
+        let zip = self
+            .dir
+            .join("target/lambda")
+            .join(function)
+            .join("bootstrap.zip");
+        std::fs::remove_file(&zip).unwrap();
+        std::fs::write(&zip, stored_zip("bootstrap", content.as_bytes())).unwrap();
     }
 
     /// The stand-in provider's account: what "exists in AWS".

@@ -269,6 +269,18 @@ async fn a_factory_that_always_fails_dead_letters_the_order_and_emails_ops() {
         .find(|(_, new, _)| new == "ALARM")
         .unwrap();
     assert!(mail.to_string().contains(&t.stage.ops_email), "{mail}");
+    // The e-mail links its runbook by an absolute address (the stage's `repositoryUrl`), as the
+    // deployed alarms do: a mail reader can open it.
+    let notice: serde_json::Value =
+        serde_json::from_str(mail["Body"]["text_part"].as_str().unwrap()).unwrap();
+    let runbook = t.stage.runbook_url(donut_config::aws::DLQ_DEPTH_RUNBOOK);
+    assert!(runbook.starts_with("https://"), "{runbook}");
+    assert!(
+        notice["AlarmDescription"]
+            .as_str()
+            .is_some_and(|d| d.ends_with(&format!("Runbook: {runbook}"))),
+        "{notice}"
+    );
     // Ops hear when it clears too: the DLQ emptied (as `donut-cli dlq purge` does), the alarm
     // returns to OK and says so.
     t.sqs().purge_queue().queue_url(&dlq).send().await.unwrap();
@@ -386,12 +398,8 @@ async fn a_dead_lettered_order_is_replayed_by_the_ops_toolbox_and_restocked() {
 
     // The factory is fixed; replay.
     let fixed = serde_json::json!({ "delay_ms": 100, "fail_rate": 0.0 });
-    t.http
-        .put(format!("{}/knobs", t.stack.factory_url))
-        .json(&fixed)
-        .send()
-        .await
-        .unwrap();
+    t.factory(reqwest::Method::PUT, "/knobs", Some(&fixed))
+        .await;
     assert_eq!(
         donut_cli::replay(&queues, 10, false, |_| {}).await.unwrap(),
         1
@@ -451,12 +459,12 @@ async fn a_purged_dead_letter_is_chased_and_the_product_restocked_anyway() {
     let purged_after = started.elapsed();
 
     // The factory is fixed; nobody replays anything.
-    t.http
-        .put(format!("{}/knobs", t.stack.factory_url))
-        .json(&serde_json::json!({ "delay_ms": 100, "fail_rate": 0.0 }))
-        .send()
-        .await
-        .unwrap();
+    t.factory(
+        reqwest::Method::PUT,
+        "/knobs",
+        Some(&serde_json::json!({ "delay_ms": 100, "fail_rate": 0.0 })),
+    )
+    .await;
     eventually(
         Duration::from_secs(60),
         "restocked after the chase",
@@ -528,8 +536,14 @@ async fn a_lazily_made_alert_reaches_ops_by_e_mail() {
     };
     let t = spawn_stack(&[], quick(100)).await;
     let aws = donut_runtime::Aws::ready(t.stack.aws.clone());
-    let alerts =
-        donut_messaging::SnsAlerts::new(aws.sns_client(), &t.stack.resources.ops_topic_arn);
+    let runbook = t
+        .stage
+        .runbook_url(donut_config::aws::FACTORY_ORDERS_OVERDUE_RUNBOOK);
+    let alerts = donut_messaging::SnsAlerts::new(
+        aws.sns_client(),
+        &t.stack.resources.ops_topic_arn,
+        &runbook,
+    );
     let order = FactoryOrder {
         id: FactoryOrderId::new(),
         product_id: ProductId::parse("lazy-glazed").unwrap(),
@@ -551,5 +565,14 @@ async fn a_lazily_made_alert_reaches_ops_by_e_mail() {
         })
     })
     .await;
+    // Its runbook link is absolute: a mail reader opens it.
+    let emails = captured_emails().await;
+    let text = emails
+        .iter()
+        .filter_map(|m| m["Body"]["text_part"].as_str())
+        .find(|text| text.contains(&id))
+        .unwrap();
+    assert!(text.ends_with(&format!("Runbook: {runbook}")), "{text}");
+    assert!(runbook.starts_with("https://"), "{runbook}");
     t.stop().await;
 }

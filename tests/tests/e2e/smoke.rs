@@ -69,11 +69,8 @@ async fn the_smoke_test_passes_on_a_healthy_stack_and_says_what_failed_on_a_brok
     )
     .await;
     let knobs: serde_json::Value = t
-        .http
-        .get(format!("{}/knobs", t.stack.factory_url))
-        .send()
+        .factory(reqwest::Method::GET, "/knobs", None)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -12,6 +12,7 @@ pub mod catalogue;
 pub mod operators;
 pub mod preflight;
 pub mod region;
+pub mod release;
 pub mod signed;
 pub mod smoke;
 

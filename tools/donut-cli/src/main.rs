@@ -167,6 +167,36 @@ enum Command {
         #[arg(long, default_value_t = 3600)]
         ttl_seconds: u64,
     },
+    /// After `pulumi up`: each function's new version goes live through its `live` alias —
+    /// as a canary (`canaryPercent` % for `canaryMinutes`, watched by its canary alarms, then
+    /// all) or all at once (0 %) — and old versions beyond `keepVersions` are deleted. Reads the
+    /// stack output `releases` (`--releases FILE`, else `pulumi stack output --json releases
+    /// --stack <stage>` with `--aws`). Safe to run again at any time: the alias is its state
+    /// (a canary resumes, a rollback stays). Exit: 0 live, 3 rolled back by a canary alarm
+    /// (named), 4 rolled back for too little canary traffic, 1 anything else (run again).
+    Release {
+        /// The `releases` output as JSON (`pulumi stack output --json releases > r.json`; the
+        /// local stack provides the same object).
+        #[arg(long)]
+        releases: Option<std::path::PathBuf>,
+        /// The Lambda API (the local stack's stand-in; without `--aws`, required).
+        #[arg(long, env = "DONUT_LAMBDA_ENDPOINT")]
+        lambda_endpoint: Option<String>,
+        /// Invocations the canary must serve before it is promoted.
+        #[arg(long, default_value_t = 10)]
+        min_invocations: u64,
+        /// Without them, the hold goes on up to this many times `canaryMinutes`, then the
+        /// canary is rolled back.
+        #[arg(long, default_value_t = 3)]
+        max_hold_factor: u32,
+        /// Release a version again although it was rolled back (wait for its canary alarms
+        /// to be OK first: one still in ALARM rolls it back at once).
+        #[arg(long)]
+        retry: bool,
+        /// How often the canary alarms are read.
+        #[arg(long, default_value_t = 5)]
+        poll_seconds: u64,
+    },
     /// Ops' side of things.
     Ops {
         #[command(subcommand)]
@@ -633,6 +663,68 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if !report.passed() {
                 std::process::exit(1);
             }
+        }
+        Command::Release {
+            releases,
+            lambda_endpoint,
+            min_invocations,
+            max_hold_factor,
+            retry,
+            poll_seconds,
+        } => {
+            let stage = stage(&cli)?;
+            let aws = aws(&cli, &stage).await;
+            let json: serde_json::Value = match releases {
+                Some(path) => serde_json::from_str(
+                    &std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?,
+                )
+                .context("the releases file is not JSON")?,
+                None if cli.aws => donut_cli::stack_outputs(None, &cli.stage)?
+                    .get(donut_config::outputs::RELEASES)
+                    .cloned()
+                    .context(
+                        "the stack has no `releases` output (deployed before gradual releases?)",
+                    )?,
+                None => anyhow::bail!("give --releases FILE (the local stack's releases)"),
+            };
+            let releases = donut_cli::release::parse_releases(&json)?;
+            let mut lambda = aws_sdk_lambda::config::Builder::from(&aws);
+            match (lambda_endpoint, cli.aws) {
+                (Some(endpoint), _) => lambda = lambda.endpoint_url(endpoint),
+                (None, true) => {}
+                (None, false) => {
+                    anyhow::bail!("give --lambda-endpoint (the local stack's Lambda API)")
+                }
+            }
+            let lambda = donut_cli::release::aws::SdkLambda(aws_sdk_lambda::Client::from_conf(
+                lambda.build(),
+            ));
+            let watch = donut_cli::release::aws::SdkWatch(aws_sdk_cloudwatch::Client::new(&aws));
+            let policy = donut_cli::release::Policy {
+                min_invocations: *min_invocations,
+                max_hold_factor: *max_hold_factor,
+                retry: *retry,
+            };
+            let pace = donut_cli::release::Pace {
+                poll: std::time::Duration::from_secs((*poll_seconds).max(1)),
+                ..Default::default()
+            };
+            let (code, outcomes) = donut_cli::release::roll_out_all(
+                std::sync::Arc::new(lambda),
+                std::sync::Arc::new(watch),
+                &releases,
+                policy,
+                pace,
+            )
+            .await;
+            for (name, outcome) in &outcomes {
+                match outcome {
+                    Ok(o) => println!("release {name}: {o:?}"),
+                    Err(e) => eprintln!("release {name}: failed: {e:#}"),
+                }
+            }
+            std::process::exit(code);
         }
         Command::Preflight { print_quota } => {
             let stage = stage(&cli)?;
