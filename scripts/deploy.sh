@@ -6,7 +6,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 stage=${1:-dev}
-command -v pulumi >/dev/null || { echo "pulumi is not on PATH: install the CLI (docs/deploy.md)"; exit 1; }
+command -v pulumi >/dev/null || { echo "pulumi is not on PATH: install the CLI and its plugins (docs/getting-started.md, step 1)"; exit 1; }
 [ -f "Pulumi.$stage.yaml" ] || { echo "no Pulumi.$stage.yaml: stages are $(ls Pulumi.*.yaml | sed 's/Pulumi.\(.*\).yaml/\1/' | grep -v '^yaml$' | tr '\n' ' ')"; exit 1; }
 # Preflight, before anything is built or created: the account's Lambda quota decides whether
 # the functions can reserve concurrency (new accounts: no), and the stage is checked against it.

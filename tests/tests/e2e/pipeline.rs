@@ -17,7 +17,18 @@ fn quick(delay_ms: u64) -> Knobs {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn buy_until_stock_out_then_restock_then_buy_again() {
-    let t = spawn_stack(&[Shelf::new("e2e-glazed", 3).reorder(0, 6)], quick(1000)).await;
+    // The factory is asked exactly once: with the tests' 1 s factory timeout, a machine stalled
+    // past it would have the requester ask again (as it should), so this stack waits for the
+    // factory as long as dev's stage does (`factoryTimeoutMs`).
+    let t = spawn_stack_set_up(
+        &[Shelf::new("e2e-glazed", 3).reorder(0, 6)],
+        quick(1000),
+        Setup {
+            stage: |stage| stage.factory_timeout_ms = 5_000,
+            ..Setup::default()
+        },
+    )
+    .await;
     // The buyer's own correlation id is a reference kept beside ours, never ours.
     let reference = format!("e2e-{}", uuid::Uuid::new_v4());
     let sold = t.buy("e2e-glazed", 3, &format!("{reference}\"<b> ;")).await;

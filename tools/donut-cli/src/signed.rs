@@ -130,8 +130,8 @@ mod tests {
     use aws_config::SdkConfig;
     use aws_credential_types::Credentials;
     use aws_credential_types::provider::SharedCredentialsProvider;
-    use reqwest::header::HeaderValue;
     use donut_apigw::sigv4::{Api, LocalIam, Principal, Reason, SignedRequest, verify};
+    use reqwest::header::HeaderValue;
 
     use super::*;
 
