@@ -34,5 +34,6 @@ cargo build -q --release -p donut-bench
 DONUT_BENCH_DB_URL=mysql://donut:donut@127.0.0.1:${DONUT_DB_PORT:-3307} \
 DONUT_BENCH_AWS_ENDPOINT=http://127.0.0.1:${DONUT_LOCALSTACK_PORT:-4566} \
 DONUT_BENCH_DB_PID=$(cat "$LOCAL/mariadb/mariadbd.pid") \
+DONUT_BENCH_DB_CA=$LOCAL/mariadb/tls/ca.pem \
   "$TARGET/release/donut-bench"
 echo "make bench: $(( $(date +%s) - started )) s"

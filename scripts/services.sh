@@ -55,6 +55,24 @@ install_localstack() {
 
 port_taken() { ss -ltnH "sport = :$1" 2>/dev/null | grep -q .; }
 
+# A CA (ca.pem) and a server certificate it signed for 127.0.0.1 (server.pem, server.key) in
+# $1, made once.
+server_certificate() {
+  local dir=$1
+  [ -f "$dir/server.pem" ] && return 0
+  mkdir -p "$dir"
+  (
+    cd "$dir"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=donut-states local CA" \
+      -keyout ca.key -out ca.pem 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout server.key -out server.csr 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1\n' > san.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile san.ext -out server.pem 2>/dev/null
+    rm -f server.csr san.ext ca.srl
+  )
+}
+
 start_mariadb() {
   if alive "$DB_DIR/mariadbd.pid"; then return 0; fi
   if port_taken "$DB_PORT"; then
@@ -66,6 +84,10 @@ start_mariadb() {
     mariadb-install-db --no-defaults --datadir="$DB_DIR/data" --user="$(id -un)" \
       --auth-root-authentication-method=socket --skip-test-db
   fi
+  # TLS as RDS offers it (not required, so the tests' plain clients connect as before): a CA of
+  # this checkout's own and a server certificate for 127.0.0.1. `make bench` runs the release
+  # functions, which refuse to reach a database without TLS, against it (DB_TLS_CA = tls/ca.pem).
+  server_certificate "$DB_DIR/tls"
   # 600 connections: `make bench`'s Lambda-shaped run keeps 6 paths × 64 one-connection
   # instances open at once, beside the stack's own pools.
   # Its own tmpdir: a mariadbd that starts deletes every `#sql*` file in its tmpdir, which in a
@@ -75,6 +97,7 @@ start_mariadb() {
     --tmpdir="$DB_DIR/tmp" \
     --pid-file="$DB_DIR/mariadbd.pid" --port="$DB_PORT" --bind-address=127.0.0.1 \
     --skip-name-resolve --user="$(id -un)" --max-connections=600 \
+    --ssl-ca="$DB_DIR/tls/ca.pem" --ssl-cert="$DB_DIR/tls/server.pem" --ssl-key="$DB_DIR/tls/server.key" \
     --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
     --log-error="$LOGS/mariadb.err" >"$LOGS/mariadb.out" 2>&1 &
   for _ in $(seq 1 100); do

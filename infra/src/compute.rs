@@ -191,6 +191,15 @@ pub struct Lambda {
     pub reserved: Option<i32>,
 }
 
+/// The memory of the function packaged as `name`: the stage's size for it (the factory
+/// simulator, not one of the shop's functions, takes the stage's `lambdaMemoryMb`).
+fn memory_mb(stack: &Stack, name: &str) -> u32 {
+    Function::ALL
+        .into_iter()
+        .find(|f| f.name() == name)
+        .map_or(stack.config.lambda_memory_mb, |f| stack.config.memory_mb(f))
+}
+
 pub fn declare_lambda(stack: &Stack, spec: Lambda) -> Deployed {
     declare_lambda_as(stack, spec, false)
 }
@@ -229,7 +238,7 @@ fn declare_lambda_as(stack: &Stack, spec: Lambda, publish: bool) -> Deployed {
             .handler("bootstrap")
             .architectures(vec!["arm64"])
             .code(file_archive(zip.display().to_string()))
-            .memory_size(stack.config.lambda_memory_mb as i32)
+            .memory_size(memory_mb(stack, spec.name) as i32)
             .maybe_reserved_concurrent_executions(spec.reserved)
             .timeout(spec.timeout_seconds)
             .environment(map(spec.env).map(|vars| {

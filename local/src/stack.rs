@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region, SharedInterceptor};
-use donut_config::settings::Database;
+use donut_config::settings::{self, Contract, Database};
 use donut_config::{Deployment, Function, StageConfig};
 use donut_domain::usecases::WatchdogPolicy;
 use donut_messaging::sweep::every;
@@ -82,6 +82,10 @@ pub struct LocalSystem {
     /// The aliased functions' versions and `live` aliases, the Lambda API stand-in serving
     /// them, their canary alarms and the `releases` output (`crate::lambda`).
     pub releases: Arc<crate::lambda::Releases>,
+    /// The environment each HTTP function's Lambda would get from the infra program (its
+    /// settings contract, its share of the connection budget), pointing at this system: what
+    /// runs a function's release binary here as one Lambda instance (`make bench`).
+    pub lambda_env: Vec<(Function, Vec<(&'static str, String)>)>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     _factory: FactorySim,
@@ -567,6 +571,28 @@ impl LocalSystem {
         // them; migrate logs in as the master user, every other function as the user it makes.
         let factory_url = factory.url();
         let deployment = parts.deployment(&database, &factory_lane_url, &factory_url);
+        // A Lambda instance serves one event at a time: its pool is its share of the budget.
+        let per_instance = |function| Database {
+            pool_size: options.stage.db_connections_per_instance(function),
+            ..database(function)
+        };
+        let lambda_env = {
+            let d = parts.deployment(&per_instance, &factory_lane_url, &factory_url);
+            let plain = |v: String| v;
+            vec![
+                (
+                    Function::SalesApi,
+                    settings::SalesApi::to_env(&options.stage.sales_api(&d), &plain),
+                ),
+                (
+                    Function::WarehouseRestock,
+                    settings::WarehouseRestock::to_env(
+                        &options.stage.warehouse_restock(&d),
+                        &plain,
+                    ),
+                ),
+            ]
+        };
         timed(
             progress,
             "database: migrate (schema, the functions' user, seed)",
@@ -602,6 +628,7 @@ impl LocalSystem {
             resources: parts.resources,
             aws: parts.aws,
             releases: parts.releases,
+            lambda_env,
             shutdown: parts.shutdown,
             tasks: parts.tasks,
             _factory: factory,

@@ -189,7 +189,14 @@ pub struct StageConfig {
     /// Days Secrets Manager keeps the stack's deleted secrets (callback key, functions' database
     /// login) recoverable (0: deleted at once).
     pub secret_recovery_days: u32,
+    /// Every function's memory, MB (`lambdaMemoryMb`), but for the two measured ones' below;
+    /// Lambda gives a function CPU in proportion (one vCPU at 1 769 MB).
     pub lambda_memory_mb: u32,
+    /// sales-api's and warehouse-restock's memory (`salesApiMemoryMb`,
+    /// `warehouseRestockMemoryMb`): chosen from `make bench`'s memory table
+    /// (docs/performance.md, "Memory size").
+    pub sales_api_memory_mb: u32,
+    pub warehouse_restock_memory_mb: u32,
     /// Days the functions' logs are kept.
     pub log_retention_days: u32,
     /// Days the records of who reached what are kept: the API's access log and, where the stage
@@ -590,6 +597,8 @@ impl StageConfig {
             interface_endpoints: v.flag("interfaceEndpoints")?,
             secret_recovery_days: v.number("secretRecoveryDays", 0..=30)?,
             lambda_memory_mb: v.number("lambdaMemoryMb", 128..=10_240)?,
+            sales_api_memory_mb: v.number("salesApiMemoryMb", 128..=10_240)?,
+            warehouse_restock_memory_mb: v.number("warehouseRestockMemoryMb", 128..=10_240)?,
             log_retention_days: v.number("logRetentionDays", 1..=3_653)?,
             access_log_retention_days: v.number("accessLogRetentionDays", 1..=3_653)?,
             vpc_flow_logs: v.flag("vpcFlowLogs")?,
@@ -982,6 +991,15 @@ impl StageConfig {
     /// Resource names are `<project>-<stage>-<what>`.
     pub fn name(&self, what: &str) -> String {
         format!("{}-{what}", self.prefix())
+    }
+
+    /// `function`'s memory size, MB.
+    pub fn memory_mb(&self, function: Function) -> u32 {
+        match function {
+            Function::SalesApi => self.sales_api_memory_mb,
+            Function::WarehouseRestock => self.warehouse_restock_memory_mb,
+            _ => self.lambda_memory_mb,
+        }
     }
 
     /// The namespace of the metrics the functions emit (EMF): `DonutStates/<stage>`.

@@ -8,7 +8,12 @@ pub const BEGIN: &str = "<!-- bench:begin: written by `make bench` from the newe
 pub const END: &str = "<!-- bench:end -->";
 
 /// The report sections the page shows, by their heading.
-const SECTIONS: [&str; 2] = ["## Goals", "## Purchase, Lambda-shaped"];
+const SECTIONS: [&str; 4] = [
+    "## Goals",
+    "## Purchase, Lambda-shaped",
+    "## The handler's CPU per purchase",
+    "## Memory size",
+];
 
 /// The newest report `make bench` wrote (`<dir>/YYYY-MM-DD.md`): its file name and text.
 pub fn newest_report(dir: &Path) -> anyhow::Result<(String, String)> {

@@ -23,8 +23,8 @@ use mysql_async::prelude::*;
 /// Instances per run: one, a few, the stage's reserved concurrency, beyond it.
 pub const INSTANCES: [usize; 4] = [1, 8, 32, 64];
 /// Purchases per measured run (after a warm-up of [`WARM_UP_EACH`] per instance).
-const PURCHASES: u64 = 4000;
-const WARM_UP_EACH: u64 = 10;
+pub const PURCHASES: u64 = 4000;
+pub const WARM_UP_EACH: u64 = 10;
 /// Each path runs this many times, interleaved with the others (a machine's load drifts);
 /// the run with the median throughput is reported.
 pub const REPEATS: usize = 3;
@@ -33,14 +33,20 @@ pub const REPEATS: usize = 3;
 /// 0 failed).
 pub trait Instance: Send + 'static {
     fn buy(&mut self) -> impl Future<Output = u16> + Send;
+
+    /// What went wrong last, where the instance knows more than a status.
+    fn last_error(&self) -> Option<String> {
+        None
+    }
 }
 
 /// What one path did at one N.
 #[derive(Clone, Default)]
 pub struct Run {
     pub summary: Summary,
-    /// The database server's CPU per purchase (user + system), when its pid is known.
-    pub server_cpu_per_op: Option<Duration>,
+    /// CPU per purchase (user + system) of what the run watches: the database server's, when
+    /// its pid is known; for the functions run as processes (`handler_cpu`), theirs.
+    pub cpu_per_op: Option<Duration>,
 }
 
 /// One row of the Lambda-shaped table.
@@ -98,24 +104,37 @@ pub async fn measure<I: Instance>(
     instances: Vec<I>,
     server: &ServerCpu,
 ) -> anyhow::Result<(Vec<I>, Run)> {
+    measure_cpu(instances, |_| server.read()).await
+}
+
+/// [`measure`], the CPU read by `cpu` (a running total) around the measured run.
+pub async fn measure_cpu<I: Instance>(
+    instances: Vec<I>,
+    cpu: impl Fn(&[I]) -> Option<Duration>,
+) -> anyhow::Result<(Vec<I>, Run)> {
     let n = instances.len() as u64;
     let (instances, _) = drive(instances, n * WARM_UP_EACH).await;
-    let before = server.read();
+    let before = cpu(&instances);
     let (instances, summary) = drive(instances, PURCHASES).await;
-    let server_cpu_per_op = match (before, server.read()) {
+    let cpu_per_op = match (before, cpu(&instances)) {
         (Some(a), Some(b)) => Some((b - a) / summary.requests().max(1) as u32),
         _ => None,
     };
     anyhow::ensure!(
         summary.sold_units == PURCHASES,
-        "purchases failed in the Lambda-shaped run: {:?}",
-        summary.statuses
+        "purchases failed in the Lambda-shaped run: {:?}{}",
+        summary.statuses,
+        instances
+            .iter()
+            .find_map(Instance::last_error)
+            .map(|e| format!(" (last error: {e})"))
+            .unwrap_or_default()
     );
     Ok((
         instances,
         Run {
             summary,
-            server_cpu_per_op,
+            cpu_per_op,
         },
     ))
 }
@@ -127,12 +146,14 @@ fn median(mut runs: Vec<Run>) -> Run {
 }
 
 /// One path's instances, kept across repeats.
-enum Path {
+pub enum Path {
     Http(Vec<Http>),
     Handler(Vec<Handler>),
     Store(Vec<Store>),
     Minimal(Vec<Minimal>),
     Bare(Vec<Bare>),
+    /// Functions run as Lambda instances (processes): their own CPU is measured.
+    Lambda(Vec<crate::handler_cpu::Process>),
 }
 
 impl Path {
@@ -147,12 +168,15 @@ impl Path {
                 .await
                 .map(|(v, r)| (Path::Minimal(v), r))?,
             Path::Bare(v) => measure(v, server).await.map(|(v, r)| (Path::Bare(v), r))?,
+            Path::Lambda(v) => measure_cpu(v, |v| Some(v.iter().map(|p| p.cpu()).sum()))
+                .await
+                .map(|(v, r)| (Path::Lambda(v), r))?,
         })
     }
 }
 
 /// Runs `paths` [`REPEATS`] times, interleaved; the median run of each.
-async fn interleaved(mut paths: Vec<Path>, server: &ServerCpu) -> anyhow::Result<Vec<Run>> {
+pub async fn interleaved(mut paths: Vec<Path>, server: &ServerCpu) -> anyhow::Result<Vec<Run>> {
     let mut runs: Vec<Vec<Run>> = vec![Vec::new(); paths.len()];
     for _ in 0..REPEATS {
         let mut next = Vec::with_capacity(paths.len());
@@ -252,6 +276,11 @@ impl ServerCpu {
         let ticks: u64 =
             fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
         Some(Duration::from_millis(ticks * 10))
+    }
+
+    /// Reads nothing (runs that measure something else).
+    pub fn none() -> Self {
+        Self { pid: None }
     }
 
     pub fn known(&self) -> bool {

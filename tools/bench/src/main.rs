@@ -8,9 +8,12 @@
 
 mod cold_start;
 mod docs;
+mod handler_cpu;
 mod lambda_shape;
+mod memory;
 mod purchase;
 mod report;
+mod runtime_api;
 mod second_opinion;
 
 use std::net::SocketAddr;
@@ -62,6 +65,47 @@ async fn functions_user(database_url: &str) -> anyhow::Result<String> {
     Ok(format!("{scheme}://{user}:{password}@{host_and_db}"))
 }
 
+/// The handler's CPU per purchase at every N (sales-api and the minimal handler as Lambda
+/// instances), then the memory table (`memory`; a note in its place where no cgroup can be
+/// made).
+async fn handler_and_memory(
+    report: &mut Report,
+    stack: &LocalSystem,
+    pool: &mysql_async::Pool,
+    bin_dir: &std::path::Path,
+    functions_url: &str,
+    aws: &str,
+    stage: &StageConfig,
+) -> anyhow::Result<()> {
+    let db_ca = std::env::var("DONUT_BENCH_DB_CA")
+        .context("DONUT_BENCH_DB_CA: the database's CA (`make bench` sets it)")?;
+    let lambdas = handler_cpu::Lambdas {
+        stack,
+        bin_dir,
+        aws_endpoint: aws,
+        region: &stage.region,
+        db_ca: &db_ca,
+        functions_url,
+    };
+    for &n in &lambda_shape::INSTANCES {
+        eprintln!("  the handler's CPU, N = {n} processes each…");
+        report.handler.push(
+            handler_cpu::point(
+                &lambdas,
+                stage.memory_mb(donut_config::Function::SalesApi),
+                n,
+            )
+            .await?,
+        );
+    }
+    eprintln!("memory sizes: one instance under each size's CPU share…");
+    match memory::table(&lambdas, pool).await {
+        Ok(rows) => report.memory = rows,
+        Err(e) => report.memory_note = format!("not measured: {e:#}"),
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let server = std::env::var("DONUT_BENCH_DB_URL")
@@ -79,7 +123,7 @@ async fn main() -> anyhow::Result<()> {
             database_url: database_url.clone(),
             app_user: format!("bench_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
             operator_user: format!("bop_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
-            aws_endpoint: aws,
+            aws_endpoint: aws.clone(),
             api_addr: any,
             factory_lane_addr: any,
             throttled: false,
@@ -104,15 +148,18 @@ async fn main() -> anyhow::Result<()> {
     .await?;
 
     let mut report = Report::new();
-    // DONUT_BENCH_ONLY=sale: the sale at N = 32 and its parts, printed, nothing written.
-    let only_sale = std::env::var("DONUT_BENCH_ONLY").as_deref() == Ok("sale");
+    // DONUT_BENCH_ONLY=sale: the sale at N = 32 and its parts, printed, nothing written;
+    // DONUT_BENCH_ONLY=handler: the handler's CPU and the memory table, the same.
+    let only = std::env::var("DONUT_BENCH_ONLY").unwrap_or_default();
+    let only_sale = only == "sale";
+    let only_handler = only == "handler";
     // First, as it needs no database: a function that cannot start stops the bench early.
     eprintln!("Lambda cold start…");
     let bin_dir = std::env::current_exe()?
         .parent()
         .map(PathBuf::from)
         .context("donut-bench has no directory")?;
-    if !only_sale {
+    if only.is_empty() {
         report.cold = cold_start::measure(&bin_dir).await?;
     }
     for (function, size) in cold_start::zip_sizes(&root()) {
@@ -130,6 +177,24 @@ async fn main() -> anyhow::Result<()> {
         );
     let pool = mysql_async::Pool::new(opts);
     purchase::shelves(&pool).await?;
+    memory::prepare(&pool).await?;
+    lambda_shape::minimal_procedures(&mut pool.get_conn().await?).await?;
+    let functions_url = functions_user(&database_url).await?;
+    if only_handler {
+        handler_and_memory(
+            &mut report,
+            &stack,
+            &pool,
+            &bin_dir,
+            &functions_url,
+            &aws,
+            &stage,
+        )
+        .await?;
+        stack.stop().await;
+        print!("{}", report.lambda_tables());
+        return Ok(());
+    }
 
     eprintln!("purchase path: API vs raw conditional UPDATE vs read-then-write…");
     let p = if only_sale {
@@ -162,10 +227,8 @@ async fn main() -> anyhow::Result<()> {
     if !server.known() {
         eprintln!("  (no DONUT_BENCH_DB_PID: server CPU per purchase left out)");
     }
-    lambda_shape::minimal_procedures(&mut pool.get_conn().await?).await?;
     // Every path and its baselines log in as the functions' user, with its grants (as on AWS);
     // the trim study's own tables are the master user's.
-    let functions_url = functions_user(&database_url).await?;
     let instances: &[usize] = if only_sale {
         &[32]
     } else {
@@ -186,6 +249,16 @@ async fn main() -> anyhow::Result<()> {
         print!("{}", report.lambda_tables());
         return Ok(());
     }
+    handler_and_memory(
+        &mut report,
+        &stack,
+        &pool,
+        &bin_dir,
+        &functions_url,
+        &aws,
+        &stage,
+    )
+    .await?;
     eprintln!("  what the order row costs (N = 32)…");
     report.trims = lambda_shape::trims(&database_url, 32, &server).await?;
 

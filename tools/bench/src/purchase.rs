@@ -34,6 +34,9 @@ pub async fn shelves(pool: &mysql_async::Pool) -> anyhow::Result<()> {
         ("bench-ls-http-keyed", 1_000_000, 0, 0),
         ("bench-ls-trim", 1_000_000, 0, 0),
         ("bench-ls-parts", 1_000_000, 0, 0),
+        ("bench-ls-lambda", 1_000_000, 0, 0),
+        ("bench-ls-lambda-keyed", 1_000_000, 0, 0),
+        ("bench-ls-lambda-minimal", 1_000_000, 0, 0),
         // The seed's scenario: sold out within the run, then refused; no restock.
         ("bench-course-load", crate::second_opinion::UNITS, 0, 0),
         ("bench-course-vegeta", crate::second_opinion::UNITS, 0, 0),

@@ -7,7 +7,9 @@ use std::time::Duration;
 use donut_load::Summary;
 
 use crate::cold_start::ColdInit;
+use crate::handler_cpu::HandlerPoint;
 use crate::lambda_shape::{Point, Run};
+use crate::memory::MemoryRow;
 
 pub enum Kind {
     /// ours ÷ baseline, met when ≥ goal.
@@ -149,6 +151,12 @@ pub struct Report {
     /// the minimal purchase itself (`lambda_shape::PARTS`).
     pub parts: Vec<(&'static str, Run)>,
     pub cold: Vec<ColdInit>,
+    /// The handler's CPU per purchase, sales-api and the minimal handler as Lambda instances.
+    pub handler: Vec<HandlerPoint>,
+    /// One instance of each HTTP function under each memory size's CPU share.
+    pub memory: Vec<MemoryRow>,
+    /// Why the memory table is missing, when it is.
+    pub memory_note: String,
     /// The same scenario driven by donut-load and by a second tool.
     pub second_opinion: Vec<ToolRun>,
     pub second_opinion_note: String,
@@ -169,6 +177,8 @@ const GOAL_STORE_RATIO: f64 = 0.95;
 const GOAL_SERVER_CPU: f64 = 1.1;
 /// A key's cost: the keyed path's throughput against the same without a key, at least.
 const GOAL_KEY_RATIO: f64 = 0.9;
+/// The sales function's CPU per purchase against the minimal handler's, at most (N ≤ 32).
+const GOAL_HANDLER_CPU: f64 = 1.25;
 const GOAL_COLD_RATIO: f64 = 1.3;
 const GOAL_COLD_MS: f64 = 15.0;
 
@@ -177,14 +187,14 @@ fn ms(d: Duration) -> String {
 }
 
 fn cpu(run: &Run) -> String {
-    run.server_cpu_per_op
+    run.cpu_per_op
         .map(|d| format!("{:.0} µs", d.as_secs_f64() * 1e6))
         .unwrap_or_else(|| "—".into())
 }
 
-/// `run`'s server CPU per purchase ÷ `baseline`'s, when both are known.
-fn server_cpu_ratio(run: &Run, baseline: &Run) -> Option<f64> {
-    match (run.server_cpu_per_op, baseline.server_cpu_per_op) {
+/// `run`'s CPU per purchase ÷ `baseline`'s, when both are known.
+fn cpu_ratio(run: &Run, baseline: &Run) -> Option<f64> {
+    match (run.cpu_per_op, baseline.cpu_per_op) {
         (Some(a), Some(b)) if !b.is_zero() => Some(a.as_secs_f64() / b.as_secs_f64()),
         _ => None,
     }
@@ -204,6 +214,9 @@ impl Report {
             trims: Vec::new(),
             parts: Vec::new(),
             cold: Vec::new(),
+            handler: Vec::new(),
+            memory: Vec::new(),
+            memory_note: String::new(),
             second_opinion: Vec::new(),
             second_opinion_note: String::new(),
         }
@@ -265,7 +278,7 @@ impl Report {
                 format!("≤ {GOAL_P99}"),
                 p99 <= GOAL_P99,
             ));
-            if let Some(cpu) = server_cpu_ratio(&p.store, &p.minimal) {
+            if let Some(cpu) = cpu_ratio(&p.store, &p.minimal) {
                 goals.push((
                     format!(
                         "N = {GOAL_N}: database server CPU per sale, the warehouse alone ÷ the minimal purchase"
@@ -273,6 +286,19 @@ impl Report {
                     format!("{cpu:.2}"),
                     format!("≤ {GOAL_SERVER_CPU}"),
                     cpu <= GOAL_SERVER_CPU,
+                ));
+            }
+        }
+        for p in self.handler.iter().filter(|p| p.instances <= GOAL_N) {
+            if let Some(ratio) = cpu_ratio(&p.ours, &p.minimal) {
+                goals.push((
+                    format!(
+                        "N = {}: the handler's CPU per purchase, sales-api ÷ the minimal handler",
+                        p.instances
+                    ),
+                    format!("{ratio:.2}"),
+                    format!("≤ {GOAL_HANDLER_CPU}"),
+                    ratio <= GOAL_HANDLER_CPU,
                 ));
             }
         }
@@ -347,7 +373,7 @@ impl Report {
                     mark(store >= GOAL_STORE_RATIO),
                     mark(handler >= GOAL_RATIO)
                 );
-                if let Some(cpu) = server_cpu_ratio(&p.store, &p.minimal) {
+                if let Some(cpu) = cpu_ratio(&p.store, &p.minimal) {
                     let _ = writeln!(
                         out,
                         "Goal at N = {GOAL_N} on the database server: CPU per sale (warehouse alone) \
@@ -381,7 +407,7 @@ impl Report {
                     cpu(&p.store),
                     cpu(&p.minimal),
                     cpu(&p.bare),
-                    server_cpu_ratio(&p.store, &p.minimal)
+                    cpu_ratio(&p.store, &p.minimal)
                         .map(|r| format!("{r:.2}"))
                         .unwrap_or_else(|| "—".into()),
                 );
@@ -456,11 +482,17 @@ impl Report {
                     run.summary.rate(),
                     run.summary.rate() / minimal.summary.rate(),
                     cpu(run),
-                    server_cpu_ratio(run, minimal)
+                    cpu_ratio(run, minimal)
                         .map(|r| format!("{r:.2}"))
                         .unwrap_or_else(|| "—".into()),
                 );
             }
+        }
+        if !self.handler.is_empty() {
+            out.push_str(&self.handler_table());
+        }
+        if !self.memory.is_empty() || !self.memory_note.is_empty() {
+            out.push_str(&self.memory_table());
         }
         if !self.cold.is_empty() {
             out.push_str(
@@ -501,6 +533,83 @@ impl Report {
             if !self.second_opinion_note.is_empty() {
                 let _ = writeln!(out, "\n{}", self.second_opinion_note);
             }
+        }
+        out
+    }
+
+    /// The handler's CPU per purchase (`handler_cpu`).
+    fn handler_table(&self) -> String {
+        let mut out = String::from(
+            "\n## The handler's CPU per purchase: sales-api beside a minimal handler, each instance a process\n\n\
+             N instances of each function's release binary, each a process polling a Runtime API of its own, \
+             handed API Gateway's event for `POST /orders` one at a time; minimal = `lambda_http`, serde, one \
+             `CALL` of the minimal purchase, a JSON log line at INFO. CPU = the processes' CPU time (every \
+             thread, user and system) over the run ÷ purchases; the database server's is not in it. Each cell \
+             is the median-throughput run of 3, the paths interleaved.\n\n\
+             | N | ours req/s | with a key req/s | minimal req/s | CPU per purchase: ours / with a key / minimal | ours ÷ minimal | with a key ÷ minimal |\n\
+             |---|---|---|---|---|---|---|\n",
+        );
+        let ratio = |a: &Run, b: &Run| {
+            cpu_ratio(a, b)
+                .map(|r| format!("{r:.2}"))
+                .unwrap_or_else(|| "—".into())
+        };
+        for p in &self.handler {
+            let _ = writeln!(
+                out,
+                "| {} | {:.0} | {:.0} | {:.0} | {} / {} / {} | {} | {} |",
+                p.instances,
+                p.ours.summary.rate(),
+                p.ours_keyed.summary.rate(),
+                p.minimal.summary.rate(),
+                cpu(&p.ours),
+                cpu(&p.ours_keyed),
+                cpu(&p.minimal),
+                ratio(&p.ours, &p.minimal),
+                ratio(&p.ours_keyed, &p.minimal),
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nGoal at N ≤ {GOAL_N}: ours at most {GOAL_HANDLER_CPU}× the minimal handler's CPU per purchase."
+        );
+        out
+    }
+
+    /// The memory table (`memory`).
+    fn memory_table(&self) -> String {
+        let mut out = format!(
+            "\n## Memory size: one instance under each size's CPU share\n\n\
+             Each function's release binary as one Lambda instance in a cgroup whose CPU quota is Lambda's share \
+             for the size (size ÷ 1769 MB of one CPU per 100 ms period), {} events back to back after {} to warm up. \
+             Billed = each event's duration rounded up to 1 ms; cost = billed GB-seconds at ${:.10} and \
+             ${:.2} per million requests (eu-west-1, Arm, list prices).\n\n",
+            crate::memory::EVENTS,
+            crate::memory::WARM_UP,
+            crate::memory::PRICE_PER_GB_SECOND,
+            crate::memory::PRICE_PER_MILLION_REQUESTS,
+        );
+        if !self.memory_note.is_empty() {
+            let _ = writeln!(out, "{}", self.memory_note);
+            return out;
+        }
+        out.push_str(
+            "| function | memory | CPU share | p50 | p99 | CPU per event | billed per event | $ per million events |\n\
+             |---|---|---|---|---|---|---|---|\n",
+        );
+        for r in &self.memory {
+            let _ = writeln!(
+                out,
+                "| {} | {} MB | {:.3} vCPU | {} | {} | {:.0} µs | {:.2} ms | ${:.2} |",
+                r.function.name(),
+                r.memory_mb,
+                f64::from(r.memory_mb) / f64::from(crate::runtime_api::MB_PER_VCPU),
+                ms(r.summary.percentile(50.0)),
+                ms(r.summary.percentile(99.0)),
+                r.cpu_per_event.as_secs_f64() * 1e6,
+                r.billed_ms,
+                r.cost_per_million(),
+            );
         }
         out
     }
