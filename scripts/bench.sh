@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make bench`: the benchmarks, each beside its baseline from the same run. Starts MariaDB and
 # LocalStack if needed (the ones `make up` uses), builds release binaries (the functions, the
-# echo baseline, the benchmark) and vegeta (tools/vegeta/go.mod, once per version), runs
-# donut-bench. Results: the tables on stdout, bench/results/<date>.md and its two SVG plots.
+# echo baseline, the minimal handler, the benchmark) and vegeta (tools/vegeta/go.mod, once per
+# version), runs donut-bench: the release functions as Lambda instances reach MariaDB over TLS
+# with the services' CA (DONUT_BENCH_DB_CA); the memory table needs root (cgroups). Results:
+# the tables on stdout, bench/results/<date>.md and its two SVG plots.
 # CARGO_TARGET_DIR is honoured (run it from a worktree with its own target while you edit).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

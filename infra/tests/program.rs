@@ -1485,14 +1485,26 @@ fn the_database_is_private_and_encrypted_and_prod_is_protected() {
             out(run, &format!("donut-states-{stage}-migrate"))["name"]
         );
     }
-    assert_eq!(
-        input(prod(), "donut-states-prod-sales-api")["memorySize"],
-        512.0
-    );
-    assert_eq!(
-        input(dev(), "donut-states-dev-sales-api")["memorySize"],
-        256.0
-    );
+    // Each function's memory from its stage: the two measured ones their own sizes
+    // (`salesApiMemoryMb`, `warehouseRestockMemoryMb`), the others `lambdaMemoryMb`.
+    for (run, stage, sales, restock, others) in [
+        (prod(), "prod", 1024.0, 1024.0, 512.0),
+        (dev(), "dev", 1024.0, 1024.0, 256.0),
+    ] {
+        let memory =
+            |name: &str| input(run, &format!("donut-states-{stage}-{name}"))["memorySize"].clone();
+        assert_eq!(memory("sales-api"), sales);
+        assert_eq!(memory("warehouse-restock"), restock);
+        for name in [
+            "factory-requester",
+            "outbox-relay",
+            "factory-watchdog",
+            "migrate",
+            "admin-api",
+        ] {
+            assert_eq!(memory(name), others, "{stage} {name}");
+        }
+    }
 }
 
 /// The watchdog: on the sweep schedule with the outbox relay, alerting ops, and watched by an

@@ -41,12 +41,12 @@ fn is_report_name(name: &str) -> bool {
         })
 }
 
-/// The page's block for the report `name` with text `report`: a link to it, then its goals
-/// and its Lambda-shaped section, headings one level down.
+/// The page's block for the report `name` with text `report`: a link to it, then its
+/// [`SECTIONS`], headings one level down.
 pub fn block(name: &str, report: &str) -> String {
     let mut out = format!(
-        "Newest run: [`bench/results/{name}`](../bench/results/{name}) (its goals and Lambda-shaped \
-         tables below are copied from it).\n"
+        "Newest run: [`bench/results/{name}`](../bench/results/{name}) (its goals, Lambda-shaped \
+         tables, handler CPU and memory table below are copied from it).\n"
     );
     for heading in SECTIONS {
         if let Some(section) = section(report, heading) {
@@ -127,15 +127,18 @@ mod tests {
     }
 
     #[test]
-    fn the_block_copies_the_goals_and_the_lambda_shaped_section_only() {
+    fn the_block_copies_the_goals_the_lambda_shaped_handler_and_memory_sections_only() {
         let report = "# Benchmarks, 2030-01-02\n\nintro\n\n| a | b |\n\n## Goals\n\n| goal | met |\n\n\
-                      ## Purchase, Lambda-shaped: N\n\ntext\n\n### Keys\n\n| k |\n\n## Cold init\n\ncold\n";
+                      ## Purchase, Lambda-shaped: N\n\ntext\n\n### Keys\n\n| k |\n\n\
+                      ## The handler's CPU per purchase: x\n\n| h |\n\n## Memory size: y\n\n| m |\n\n\
+                      ## Cold init\n\ncold\n";
         let b = block("2030-01-02.md", report);
         assert_eq!(
             b,
-            "Newest run: [`bench/results/2030-01-02.md`](../bench/results/2030-01-02.md) (its goals \
-             and Lambda-shaped tables below are copied from it).\n\n### Goals\n\n| goal | met |\n\n\
-             ### Purchase, Lambda-shaped: N\n\ntext\n\n#### Keys\n\n| k |\n"
+            "Newest run: [`bench/results/2030-01-02.md`](../bench/results/2030-01-02.md) (its goals, \
+             Lambda-shaped tables, handler CPU and memory table below are copied from it).\n\n\
+             ### Goals\n\n| goal | met |\n\n### Purchase, Lambda-shaped: N\n\ntext\n\n#### Keys\n\n\
+             | k |\n\n### The handler's CPU per purchase: x\n\n| h |\n\n### Memory size: y\n\n| m |\n"
         );
         let page = format!("# P\n\nbefore\n\n{BEGIN}\nold\n{END}\n\nafter\n");
         let new = with_block(&page, &b).unwrap();

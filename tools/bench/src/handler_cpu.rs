@@ -19,6 +19,60 @@ use crate::runtime_api::{Answer, CpuQuota, LambdaProcess};
 /// The minimal handler's binary (beside `donut-bench`).
 pub const MINIMAL: &str = "minimal-sale-lambda";
 
+/// `scripts/profile-handler.sh`'s profiles: with `DONUT_BENCH_PERF_DIR` set, each measured
+/// run of the Lambda instances under `perf record -p` of their processes alone (not their
+/// start, nor their warm-up), into `<dir>/<function>-n<N>-<unix ms>.data`; the returned closure
+/// ends it. Does nothing without the variable.
+pub fn profile(instances: &[Process]) -> impl FnOnce() + use<> {
+    let recording = std::env::var("DONUT_BENCH_PERF_DIR")
+        .ok()
+        .zip(instances.first())
+        .and_then(|(dir, first)| {
+            let pids: Vec<String> = instances
+                .iter()
+                .map(|p| p.lambda.pid().to_string())
+                .collect();
+            let file = format!(
+                "{dir}/{}-n{}-{}.data",
+                first.label(),
+                instances.len(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_millis()
+            );
+            let child = std::process::Command::new("perf")
+                .args([
+                    "record",
+                    "-q",
+                    "-F",
+                    "999",
+                    "-e",
+                    "cpu-clock",
+                    "-o",
+                    &file,
+                    "-p",
+                ])
+                .arg(pids.join(","))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .ok()?;
+            // perf attaches within a few milliseconds; the run lasts seconds.
+            std::thread::sleep(Duration::from_millis(300));
+            Some(child)
+        });
+    move || {
+        if let Some(mut child) = recording {
+            // SIGINT: perf writes its file and exits.
+            let _ = std::process::Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// One row: ours without and with a key, and the minimal handler, at `instances`.
 pub struct HandlerPoint {
     pub instances: usize,
@@ -32,7 +86,7 @@ pub struct Process {
     lambda: LambdaProcess,
     request: Request,
     /// What went wrong last, when an event failed (for the bench's error message).
-    pub last_error: Option<String>,
+    last_error: Option<String>,
 }
 
 /// What an instance is asked, each time anew (a new key, a new event id).
@@ -42,12 +96,27 @@ pub enum Request {
     /// `keyed`.
     Order { product: String, keyed: bool },
     /// The factory's callbacks, one per factory order (`memory` makes them), each once.
-    Callbacks(std::sync::Arc<std::sync::Mutex<Vec<(String, String, Vec<u8>)>>>),
+    Callbacks(std::sync::Arc<std::sync::Mutex<Vec<FactoryCall>>>),
+}
+
+/// One call the factory makes when an order is made: `POST <path>?<query>` with `body`.
+pub struct FactoryCall {
+    pub path: String,
+    pub query: String,
+    pub body: Vec<u8>,
 }
 
 impl Process {
     pub fn cpu(&self) -> Duration {
         self.lambda.cpu()
+    }
+
+    /// The function, and whether its orders carry a key.
+    fn label(&self) -> String {
+        match &self.request {
+            Request::Order { keyed: true, .. } => format!("{}-keyed", self.lambda.name()),
+            _ => self.lambda.name().to_owned(),
+        }
     }
 
     pub async fn start(
@@ -91,9 +160,9 @@ impl Process {
                 Some(json("POST", "/orders", "", headers, body.as_bytes()))
             }
             Request::Callbacks(left) => {
-                let (path, query, body) = left.lock().ok()?.pop()?;
+                let call = left.lock().ok()?.pop()?;
                 let headers = vec![("content-type".into(), "application/json".into())];
-                Some(json("POST", &path, &query, headers, &body))
+                Some(json("POST", &call.path, &call.query, headers, &call.body))
             }
         }
     }
@@ -230,38 +299,16 @@ pub async fn point(
     let ours_env = lambdas.env(Function::SalesApi, memory_mb)?;
     let minimal_env = lambdas.minimal_env(memory_mb);
     let sales = Function::SalesApi.name();
-    let paths = vec![
-        lambda_shape::Path::Lambda(
-            many(
-                n,
-                lambdas,
-                sales,
-                &ours_env,
-                order("bench-ls-lambda", false),
-            )
-            .await?,
-        ),
-        lambda_shape::Path::Lambda(
-            many(
-                n,
-                lambdas,
-                sales,
-                &ours_env,
-                order("bench-ls-lambda-keyed", true),
-            )
-            .await?,
-        ),
-        lambda_shape::Path::Lambda(
-            many(
-                n,
-                lambdas,
-                MINIMAL,
-                &minimal_env,
-                order("bench-ls-lambda-minimal", false),
-            )
-            .await?,
-        ),
-    ];
+    let mut paths = Vec::new();
+    for (binary, env, product, keyed) in [
+        (sales, &ours_env, "bench-ls-lambda", false),
+        (sales, &ours_env, "bench-ls-lambda-keyed", true),
+        (MINIMAL, &minimal_env, "bench-ls-lambda-minimal", false),
+    ] {
+        paths.push(lambda_shape::Path::Lambda(
+            many(n, lambdas, binary, env, order(product, keyed)).await?,
+        ));
+    }
     // The processes' own CPU is measured; the server's is not read.
     let mut runs = lambda_shape::interleaved(paths, &ServerCpu::none())
         .await?

@@ -104,19 +104,24 @@ pub async fn measure<I: Instance>(
     instances: Vec<I>,
     server: &ServerCpu,
 ) -> anyhow::Result<(Vec<I>, Run)> {
-    measure_cpu(instances, |_| server.read()).await
+    measure_cpu(instances, |_| server.read(), |_| || {}).await
 }
 
-/// [`measure`], the CPU read by `cpu` (a running total) around the measured run.
-pub async fn measure_cpu<I: Instance>(
+/// [`measure`], the CPU read by `cpu` (a running total) around the measured run; `start` is
+/// called as it starts, and what it returns as it ends.
+pub async fn measure_cpu<I: Instance, Stop: FnOnce()>(
     instances: Vec<I>,
     cpu: impl Fn(&[I]) -> Option<Duration>,
+    start: impl FnOnce(&[I]) -> Stop,
 ) -> anyhow::Result<(Vec<I>, Run)> {
     let n = instances.len() as u64;
     let (instances, _) = drive(instances, n * WARM_UP_EACH).await;
+    let stop = start(&instances);
     let before = cpu(&instances);
     let (instances, summary) = drive(instances, PURCHASES).await;
-    let cpu_per_op = match (before, cpu(&instances)) {
+    let after = cpu(&instances);
+    stop();
+    let cpu_per_op = match (before, after) {
         (Some(a), Some(b)) => Some((b - a) / summary.requests().max(1) as u32),
         _ => None,
     };
@@ -168,9 +173,13 @@ impl Path {
                 .await
                 .map(|(v, r)| (Path::Minimal(v), r))?,
             Path::Bare(v) => measure(v, server).await.map(|(v, r)| (Path::Bare(v), r))?,
-            Path::Lambda(v) => measure_cpu(v, |v| Some(v.iter().map(|p| p.cpu()).sum()))
-                .await
-                .map(|(v, r)| (Path::Lambda(v), r))?,
+            Path::Lambda(v) => measure_cpu(
+                v,
+                |v| Some(v.iter().map(|p| p.cpu()).sum()),
+                crate::handler_cpu::profile,
+            )
+            .await
+            .map(|(v, r)| (Path::Lambda(v), r))?,
         })
     }
 }

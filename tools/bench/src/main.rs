@@ -180,7 +180,8 @@ async fn main() -> anyhow::Result<()> {
     memory::prepare(&pool).await?;
     lambda_shape::minimal_procedures(&mut pool.get_conn().await?).await?;
     let functions_url = functions_user(&database_url).await?;
-    if only_handler {
+    // The functions as Lambda instances first (their processes start on a quiet machine).
+    if only.is_empty() || only_handler {
         handler_and_memory(
             &mut report,
             &stack,
@@ -191,6 +192,8 @@ async fn main() -> anyhow::Result<()> {
             &stage,
         )
         .await?;
+    }
+    if only_handler {
         stack.stop().await;
         print!("{}", report.lambda_tables());
         return Ok(());
@@ -249,16 +252,6 @@ async fn main() -> anyhow::Result<()> {
         print!("{}", report.lambda_tables());
         return Ok(());
     }
-    handler_and_memory(
-        &mut report,
-        &stack,
-        &pool,
-        &bin_dir,
-        &functions_url,
-        &aws,
-        &stage,
-    )
-    .await?;
     eprintln!("  what the order row costs (N = 32)…");
     report.trims = lambda_shape::trims(&database_url, 32, &server).await?;
 

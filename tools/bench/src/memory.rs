@@ -15,8 +15,8 @@ use donut_load::Summary;
 use donut_local::LocalSystem;
 use mysql_async::prelude::*;
 
-use crate::handler_cpu::{Lambdas, Process, Request};
-use crate::lambda_shape::drive;
+use crate::handler_cpu::{FactoryCall, Lambdas, Process, Request};
+use crate::lambda_shape::{Instance, drive};
 use crate::runtime_api::CpuQuota;
 
 /// The sizes measured: Lambda's smallest, the stages' sizes, and one vCPU.
@@ -83,7 +83,7 @@ async fn callbacks(
     pool: &mysql_async::Pool,
     stack: &LocalSystem,
     count: u64,
-) -> anyhow::Result<Vec<(String, String, Vec<u8>)>> {
+) -> anyhow::Result<Vec<FactoryCall>> {
     let aws = donut_runtime::Aws::ready(stack.aws.clone());
     let keys = donut_runtime::adapters::callback_keys(
         &aws,
@@ -123,7 +123,11 @@ async fn callbacks(
             order_stock_cnt: 1,
             callback_url: format!("{}{path}", stack.factory_lane_url),
         })?;
-        out.push((path, signer.query_at(id, 1, now), body));
+        out.push(FactoryCall {
+            query: signer.query_at(id, 1, now),
+            path,
+            body,
+        });
     }
     Ok(out)
 }
@@ -159,9 +163,8 @@ pub async fn table(
             let before: Duration = instances.iter().map(Process::cpu).sum();
             let (instances, summary) = drive(instances, EVENTS).await;
             let after: Duration = instances.iter().map(Process::cpu).sum();
-            let mut last_error = None;
+            let last_error = instances.iter().find_map(Instance::last_error);
             for p in instances {
-                last_error = last_error.or(p.last_error.clone());
                 p.stop().await;
             }
             anyhow::ensure!(
@@ -181,4 +184,39 @@ pub async fn table(
         }
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(memory_mb: u32, latencies_us: &[u64]) -> MemoryRow {
+        let mut summary = Summary::default();
+        for &us in latencies_us {
+            summary.record(Duration::from_micros(us), Some(200), 1);
+        }
+        MemoryRow {
+            function: Function::SalesApi,
+            memory_mb,
+            cpu_per_event: Duration::ZERO,
+            billed_ms: billed_ms(&summary),
+            summary,
+        }
+    }
+
+    #[test]
+    fn each_event_is_billed_rounded_up_to_the_millisecond() {
+        // 0.3 ms → 1 ms, 1.2 ms → 2 ms, 2.0 ms → 2 ms.
+        assert_eq!(row(128, &[300, 1200, 2000]).billed_ms, 5.0 / 3.0);
+    }
+
+    #[test]
+    fn a_million_events_cost_their_gb_seconds_and_their_requests() {
+        // 1 ms at 1 GB: 1 000 GB-seconds per million, $0.0133334, and $0.20 of requests.
+        let cost = row(1024, &[1000]).cost_per_million();
+        assert!((cost - 0.213_333_4).abs() < 1e-9, "{cost}");
+        // The same millisecond at 128 MB costs an eighth of the duration.
+        let cost = row(128, &[1000]).cost_per_million();
+        assert!((cost - (0.2 + 0.013_333_4 / 8.0)).abs() < 1e-9, "{cost}");
+    }
 }

@@ -600,7 +600,7 @@ impl Report {
         for r in &self.memory {
             let _ = writeln!(
                 out,
-                "| {} | {} MB | {:.3} vCPU | {} | {} | {:.0} µs | {:.2} ms | ${:.2} |",
+                "| {} | {} MB | {:.3} vCPU | {} | {} | {:.0} µs | {:.2} ms | ${:.3} |",
                 r.function.name(),
                 r.memory_mb,
                 f64::from(r.memory_mb) / f64::from(crate::runtime_api::MB_PER_VCPU),

@@ -222,6 +222,14 @@ impl LambdaProcess {
             .with_context(|| format!("{} dropped the event", self.name))
     }
 
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
     /// The CPU time the process has spent (every thread's, user and system), from
     /// `/proc/<pid>/task/<tid>/schedstat` (nanoseconds on the CPU, its first field).
     pub fn cpu(&self) -> Duration {
@@ -271,7 +279,7 @@ const PERIOD_US: u64 = 100_000;
 
 impl CpuQuota {
     pub fn for_memory(memory_mb: u32) -> anyhow::Result<Self> {
-        let quota_us = u64::from(memory_mb) * PERIOD_US / u64::from(MB_PER_VCPU);
+        let quota_us = quota_us(memory_mb);
         let name = format!("donut-bench-{memory_mb}mb-{}", std::process::id());
         let v1 = Path::new("/sys/fs/cgroup/cpu");
         let (dir, files): (PathBuf, Vec<(&str, String)>) = if v1.join("cpu.cfs_quota_us").exists() {
@@ -308,9 +316,27 @@ impl CpuQuota {
     }
 }
 
+/// The CPU time per [`PERIOD_US`] a `memory_mb` function gets, µs.
+fn quota_us(memory_mb: u32) -> u64 {
+    u64::from(memory_mb) * PERIOD_US / u64::from(MB_PER_VCPU)
+}
+
 impl Drop for CpuQuota {
     /// Removes the cgroup (its processes are gone by then: stop them first).
     fn drop(&mut self) {
         let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_size_gets_its_share_of_one_cpu() {
+        assert_eq!(quota_us(1769), 100_000, "one vCPU at 1 769 MB");
+        assert_eq!(quota_us(128), 7_235);
+        assert_eq!(quota_us(1024), 57_885);
+        assert_eq!(quota_us(3538), 200_000, "two at twice the size");
     }
 }
