@@ -14,6 +14,7 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$ROOT/.local/bin
 started=$(date +%s)
 scripts/services.sh start
+ca=$(scripts/services.sh tls-ca)
 
 mkdir -p "$BIN"
 stamp=$(cat tools/vegeta/go.mod tools/vegeta/go.sum | sha256sum | cut -d' ' -f1)
@@ -24,7 +25,7 @@ if [ ! -x "$BIN/vegeta" ] || [ "$(cat "$BIN/.vegeta.sha256" 2>/dev/null)" != "$s
   echo "$stamp" > "$BIN/.vegeta.sha256"
 fi
 
-echo "building release binaries (the functions, the echo baseline and the benchmark)…"
+echo "building release binaries (the functions, the echo baseline, the minimal handler and the benchmark)…"
 # One cargo invocation per function: cargo unifies the features of the packages it builds
 # together, which would give every function's binary every function's dependencies
 # (crates/runtime/Cargo.toml).
@@ -36,6 +37,6 @@ cargo build -q --release -p donut-bench
 DONUT_BENCH_DB_URL=mysql://donut:donut@127.0.0.1:${DONUT_DB_PORT:-3307} \
 DONUT_BENCH_AWS_ENDPOINT=http://127.0.0.1:${DONUT_LOCALSTACK_PORT:-4566} \
 DONUT_BENCH_DB_PID=$(cat "$LOCAL/mariadb/mariadbd.pid") \
-DONUT_BENCH_DB_CA=$LOCAL/mariadb/tls/ca.pem \
+DONUT_BENCH_DB_CA=$ca \
   "$TARGET/release/donut-bench"
 echo "make bench: $(( $(date +%s) - started )) s"

@@ -5,6 +5,7 @@
 #   scripts/services.sh start       install, then start both (idempotent: running ones are kept)
 #   scripts/services.sh stop        stop both
 #   scripts/services.sh status      what runs, where
+#   scripts/services.sh tls-ca      the running MariaDB's TLS CA (fails if it offers no TLS)
 #
 # Everything lives under .local/ (git-ignored): data, sockets, logs and pid files under
 # DONUT_LOCAL_DIR (.local, or .local/test for `make test`); the pinned LocalStack venv once,
@@ -166,5 +167,14 @@ case "${1:-}" in
     step "stop LocalStack" stop_pidfile "$LS_DIR/localstack.pid"
     step "stop MariaDB" stop_pidfile "$DB_DIR/mariadbd.pid" ;;
   status) status ;;
+  tls-ca)
+    # The CA of the running MariaDB's TLS certificate (what `make bench` hands the functions);
+    # fails when the running server offers no TLS (started before this checkout made it do so).
+    ssl=$(mariadb --no-defaults --socket="$DB_DIR/mariadb.sock" -uroot -N -e 'SELECT @@have_ssl' 2>/dev/null || true)
+    if [ "$ssl" != YES ] || [ ! -f "$DB_DIR/tls/ca.pem" ]; then
+      echo "the MariaDB in $DB_DIR offers no TLS (it was started before services.sh gave it a certificate): scripts/services.sh stop, then start it again" >&2
+      exit 1
+    fi
+    echo "$DB_DIR/tls/ca.pem" ;;
   *) sed -n '2,12p' "$0"; exit 2 ;;
 esac

@@ -189,8 +189,8 @@ pub struct StageConfig {
     /// Days Secrets Manager keeps the stack's deleted secrets (callback key, functions' database
     /// login) recoverable (0: deleted at once).
     pub secret_recovery_days: u32,
-    /// Every function's memory, MB (`lambdaMemoryMb`), but for the two measured ones' below;
-    /// Lambda gives a function CPU in proportion (one vCPU at 1 769 MB).
+    /// The memory of every function but sales-api and warehouse-restock, MB
+    /// (`lambdaMemoryMb`); Lambda gives a function CPU in proportion (one vCPU at 1 769 MB).
     pub lambda_memory_mb: u32,
     /// sales-api's and warehouse-restock's memory (`salesApiMemoryMb`,
     /// `warehouseRestockMemoryMb`): chosen from `make bench`'s memory table

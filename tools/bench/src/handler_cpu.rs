@@ -2,7 +2,7 @@
 //! release binary, each a process of its own polling a Runtime API of its own
 //! (`runtime_api`), beside N instances of the minimal handler (`minimal-sale-lambda`: the same
 //! runtime, one `CALL`, serde, JSON logs at INFO), each purchase handed over as the API Gateway
-//! event Lambda receives. The figure is the processes' CPU time (every thread, user and
+//! event Lambda receives. The figure is the processes' CPU time (every live thread, user and
 //! system) over the measured run ÷ the purchases; the paths run interleaved, as the other
 //! Lambda-shaped paths do.
 
@@ -13,8 +13,9 @@ use donut_apigw::{HttpCall, event_json};
 use donut_config::Function;
 use donut_local::LocalSystem;
 
+use crate::cgroup::CpuQuota;
 use crate::lambda_shape::{self, Instance, Run, ServerCpu};
-use crate::runtime_api::{Answer, CpuQuota, LambdaProcess};
+use crate::runtime_api::{Answer, LambdaProcess};
 
 /// The minimal handler's binary (beside `donut-bench`).
 pub const MINIMAL: &str = "minimal-sale-lambda";
@@ -107,7 +108,8 @@ pub struct FactoryCall {
 }
 
 impl Process {
-    pub fn cpu(&self) -> Duration {
+    /// The process's CPU time so far; `None` once it is gone.
+    pub fn cpu(&self) -> Option<Duration> {
         self.lambda.cpu()
     }
 

@@ -122,7 +122,9 @@ pub async fn measure_cpu<I: Instance, Stop: FnOnce()>(
     let after = cpu(&instances);
     stop();
     let cpu_per_op = match (before, after) {
-        (Some(a), Some(b)) => Some((b - a) / summary.requests().max(1) as u32),
+        (Some(a), Some(b)) => b
+            .checked_sub(a)
+            .map(|spent| spent / summary.requests().max(1) as u32),
         _ => None,
     };
     anyhow::ensure!(
@@ -175,7 +177,7 @@ impl Path {
             Path::Bare(v) => measure(v, server).await.map(|(v, r)| (Path::Bare(v), r))?,
             Path::Lambda(v) => measure_cpu(
                 v,
-                |v| Some(v.iter().map(|p| p.cpu()).sum()),
+                |v| v.iter().map(|p| p.cpu()).sum(),
                 crate::handler_cpu::profile,
             )
             .await

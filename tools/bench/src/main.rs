@@ -6,6 +6,7 @@
 //! LocalStack that `scripts/services.sh start` runs, in a database and resource prefix of its
 //! own, and release `bootstrap` binaries for the cold-start figure (built by `make bench`).
 
+mod cgroup;
 mod cold_start;
 mod docs;
 mod handler_cpu;
@@ -67,7 +68,7 @@ async fn functions_user(database_url: &str) -> anyhow::Result<String> {
 
 /// The handler's CPU per purchase at every N (sales-api and the minimal handler as Lambda
 /// instances), then the memory table (`memory`; a note in its place where no cgroup can be
-/// made).
+/// made, any other failure fails the bench).
 async fn handler_and_memory(
     report: &mut Report,
     stack: &LocalSystem,
@@ -101,7 +102,10 @@ async fn handler_and_memory(
     eprintln!("memory sizes: one instance under each size's CPU share…");
     match memory::table(&lambdas, pool).await {
         Ok(rows) => report.memory = rows,
-        Err(e) => report.memory_note = format!("not measured: {e:#}"),
+        Err(e) => match e.downcast_ref::<cgroup::NoCgroup>() {
+            Some(no) => report.memory_note = format!("Not measured: {no}."),
+            None => return Err(e),
+        },
     }
     Ok(())
 }

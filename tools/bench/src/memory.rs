@@ -15,9 +15,9 @@ use donut_load::Summary;
 use donut_local::LocalSystem;
 use mysql_async::prelude::*;
 
+use crate::cgroup::CpuQuota;
 use crate::handler_cpu::{FactoryCall, Lambdas, Process, Request};
 use crate::lambda_shape::{Instance, drive};
-use crate::runtime_api::CpuQuota;
 
 /// The sizes measured: Lambda's smallest, the stages' sizes, and one vCPU.
 pub const SIZES: [u32; 5] = [128, 256, 512, 1024, 1769];
@@ -132,7 +132,8 @@ async fn callbacks(
     Ok(out)
 }
 
-/// Every function at every size. `pool`: the master's (it writes the factory orders).
+/// Every function at every size. `pool`: the master's (it writes the factory orders). Fails
+/// with [`crate::cgroup::NoCgroup`] where no quota can be set (not root).
 pub async fn table(
     lambdas: &Lambdas<'_>,
     pool: &mysql_async::Pool,
@@ -160,9 +161,9 @@ pub async fn table(
             )
             .await?;
             let (instances, _) = drive(vec![process], WARM_UP).await;
-            let before: Duration = instances.iter().map(Process::cpu).sum();
+            let before: Option<Duration> = instances.iter().map(Process::cpu).sum();
             let (instances, summary) = drive(instances, EVENTS).await;
-            let after: Duration = instances.iter().map(Process::cpu).sum();
+            let after: Option<Duration> = instances.iter().map(Process::cpu).sum();
             let last_error = instances.iter().find_map(Instance::last_error);
             for p in instances {
                 p.stop().await;
@@ -174,10 +175,19 @@ pub async fn table(
                 summary.statuses,
                 last_error.as_deref().unwrap_or("none")
             );
+            let spent = after
+                .zip(before)
+                .and_then(|(after, before)| after.checked_sub(before))
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{} at {memory_mb} MB: its CPU time could not be read",
+                        function.name()
+                    )
+                })?;
             rows.push(MemoryRow {
                 function,
                 memory_mb,
-                cpu_per_event: (after - before) / EVENTS as u32,
+                cpu_per_event: spent / EVENTS as u32,
                 billed_ms: billed_ms(&summary),
                 summary,
             });

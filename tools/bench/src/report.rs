@@ -543,7 +543,7 @@ impl Report {
             "\n## The handler's CPU per purchase: sales-api beside a minimal handler, each instance a process\n\n\
              N instances of each function's release binary, each a process polling a Runtime API of its own, \
              handed API Gateway's event for `POST /orders` one at a time; minimal = `lambda_http`, serde, one \
-             `CALL` of the minimal purchase, a JSON log line at INFO. CPU = the processes' CPU time (every \
+             `CALL` of the minimal purchase, a JSON log line at INFO. CPU = the processes' CPU time (every live \
              thread, user and system) over the run ÷ purchases; the database server's is not in it. Each cell \
              is the median-throughput run of 3, the paths interleaved.\n\n\
              | N | ours req/s | with a key req/s | minimal req/s | CPU per purchase: ours / with a key / minimal | ours ÷ minimal | with a key ÷ minimal |\n\
@@ -603,7 +603,7 @@ impl Report {
                 "| {} | {} MB | {:.3} vCPU | {} | {} | {:.0} µs | {:.2} ms | ${:.3} |",
                 r.function.name(),
                 r.memory_mb,
-                f64::from(r.memory_mb) / f64::from(crate::runtime_api::MB_PER_VCPU),
+                f64::from(r.memory_mb) / f64::from(crate::cgroup::MB_PER_VCPU),
                 ms(r.summary.percentile(50.0)),
                 ms(r.summary.percentile(99.0)),
                 r.cpu_per_event.as_secs_f64() * 1e6,

@@ -4,10 +4,10 @@
 //! `…/error`, `POST …/init/error`; docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html) —
 //! so what the process spends is what the instance would spend: its CPU time per event is read
 //! from the kernel's per-thread accounting, and it may be held to the CPU share Lambda gives its
-//! memory size (a cgroup CPU quota, [`CpuQuota`]).
+//! memory size (a cgroup CPU quota, `crate::cgroup`).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -20,6 +20,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::cgroup::CpuQuota;
 
 /// What the function answered for one event.
 #[derive(Debug)]
@@ -132,6 +134,32 @@ pub struct LambdaProcess {
     events: mpsc::Sender<Invocation>,
     child: tokio::process::Child,
     server: tokio::task::JoinHandle<()>,
+    /// The end of what it wrote to stderr (a panic's message), kept by a task reading it.
+    stderr: Arc<Mutex<String>>,
+    /// Why it no longer serves, once it has exited: every later event fails at once.
+    gone: Option<String>,
+}
+
+/// How much of a function's stderr is kept.
+const STDERR_TAIL: usize = 4096;
+
+/// Reads `pipe` to its end, keeping its last [`STDERR_TAIL`] bytes in `tail`.
+async fn keep_tail(mut pipe: tokio::process::ChildStderr, tail: Arc<Mutex<String>>) {
+    let mut buf = [0u8; 1024];
+    while let Ok(n) = tokio::io::AsyncReadExt::read(&mut pipe, &mut buf).await {
+        if n == 0 {
+            break;
+        }
+        let mut tail = tail.lock().expect("the stderr tail is never poisoned");
+        tail.push_str(&String::from_utf8_lossy(&buf[..n]));
+        if tail.len() > STDERR_TAIL {
+            let mut cut = tail.len() - STDERR_TAIL;
+            while !tail.is_char_boundary(cut) {
+                cut += 1;
+            }
+            tail.drain(..cut);
+        }
+    }
 }
 
 impl LambdaProcess {
@@ -173,7 +201,7 @@ impl LambdaProcess {
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
             // Its log lines are written (the cost is the function's) and dropped; stderr says
-            // why it could not start, if it cannot (a function writes nothing else there).
+            // why it could not start or why it died (a function writes nothing else there).
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -183,15 +211,18 @@ impl LambdaProcess {
         if let Some(quota) = quota {
             quota.add(pid)?;
         }
+        let stderr = Arc::new(Mutex::new(String::new()));
+        if let Some(pipe) = child.stderr.take() {
+            tokio::spawn(keep_tail(pipe, stderr.clone()));
+        }
         let started = tokio::time::timeout(Duration::from_secs(10), async {
             tokio::select! {
                 r = is_ready.wait_for(Option::is_some) => r.map(|r| r.clone()).ok().flatten(),
                 exit = child.wait() => {
-                    let mut stderr = String::new();
-                    if let Some(mut pipe) = child.stderr.take() {
-                        let _ = tokio::io::AsyncReadExt::read_to_string(&mut pipe, &mut stderr).await;
-                    }
-                    Some(Err(format!("exited at start ({exit:?}): {}", stderr.trim())))
+                    // What it wrote before it exited, read by `keep_tail` to the pipe's end.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let said = stderr.lock().expect("the stderr tail is never poisoned").clone();
+                    Some(Err(format!("exited at start ({exit:?}): {}", said.trim())))
                 }
             }
         })
@@ -203,23 +234,50 @@ impl LambdaProcess {
                 events,
                 child,
                 server,
+                stderr,
+                gone: None,
             }),
             Ok(Some(Err(why))) => anyhow::bail!("{name} failed to initialise: {why}"),
             Ok(None) | Err(_) => anyhow::bail!("{name} never polled its Runtime API"),
         }
     }
 
-    /// Hands the instance `event` and waits for its answer.
-    pub async fn invoke(&self, event: Vec<u8>) -> anyhow::Result<Answer> {
-        let (answer, answered) = oneshot::channel();
-        self.events
-            .send(Invocation { event, answer })
-            .await
-            .map_err(|_| anyhow::anyhow!("{} no longer polls", self.name))?;
-        tokio::time::timeout(Duration::from_secs(30), answered)
-            .await
-            .with_context(|| format!("{} did not answer within 30 s", self.name))?
-            .with_context(|| format!("{} dropped the event", self.name))
+    /// Hands the instance `event` and waits for its answer (30 s at most, as a deployed
+    /// function's timeout would end it). Once the process has exited, fails at once.
+    pub async fn invoke(&mut self, event: Vec<u8>) -> anyhow::Result<Answer> {
+        if let Some(why) = &self.gone {
+            anyhow::bail!("{why}");
+        }
+        let (answer, reply) = oneshot::channel();
+        let answered = tokio::time::timeout(Duration::from_secs(30), async {
+            self.events
+                .send(Invocation { event, answer })
+                .await
+                .map_err(|_| anyhow::anyhow!("its Runtime API stopped"))?;
+            reply
+                .await
+                .map_err(|_| anyhow::anyhow!("the event was dropped"))
+        })
+        .await;
+        match answered {
+            Ok(Ok(answer)) => Ok(answer),
+            failed => {
+                let why = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "no answer within 30 s".to_owned(),
+                };
+                if let Ok(Some(exit)) = self.child.try_wait() {
+                    let said = self
+                        .stderr
+                        .lock()
+                        .expect("the stderr tail is never poisoned")
+                        .clone();
+                    self.gone = Some(format!("{} exited ({exit}): {}", self.name, said.trim()));
+                    anyhow::bail!("{}", self.gone.as_deref().unwrap_or_default());
+                }
+                anyhow::bail!("{}: {why}", self.name)
+            }
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -230,9 +288,9 @@ impl LambdaProcess {
         self.pid
     }
 
-    /// The CPU time the process has spent (every thread's, user and system), from
-    /// `/proc/<pid>/task/<tid>/schedstat` (nanoseconds on the CPU, its first field).
-    pub fn cpu(&self) -> Duration {
+    /// The CPU time the process's live threads have spent (`process_cpu`); `None` once it
+    /// is gone.
+    pub fn cpu(&self) -> Option<Duration> {
         process_cpu(self.pid)
     }
 
@@ -249,94 +307,18 @@ impl Drop for LambdaProcess {
     }
 }
 
-/// The CPU time of every live thread of `pid`.
-pub fn process_cpu(pid: u32) -> Duration {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Duration::ZERO;
-    };
-    tasks
+/// The CPU time (user and system) of every live thread of `pid`, from
+/// `/proc/<pid>/task/<tid>/schedstat` (nanoseconds on the CPU, its first field: exact, where
+/// `/proc/<pid>/stat` counts 10 ms ticks). A thread that exits takes its time with it; in a
+/// function's process only tokio's blocking threads exit (10 s idle), and a measured run hands
+/// them nothing. `None` when the process is gone or no thread could be read.
+pub fn process_cpu(pid: u32) -> Option<Duration> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let times: Vec<Duration> = tasks
         .flatten()
         .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
         .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
         .map(Duration::from_nanos)
-        .sum()
-}
-
-/// The CPU a Lambda instance gets for its memory size, as a CFS bandwidth quota on a cgroup of
-/// its own. "Lambda allocates CPU power in proportion to the amount of memory configured … At
-/// 1,769 MB, a function has the equivalent of one vCPU" (Lambda Developer Guide, "Configure
-/// Lambda function memory", docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html):
-/// `memory_mb ÷ 1769` of one CPU per period, the kernel's default period of 100 ms (Lambda's
-/// own period is not published). cgroup v1 (`/sys/fs/cgroup/cpu`, `cpu.cfs_quota_us`) or v2
-/// (`cpu.max`); it needs root.
-pub struct CpuQuota {
-    dir: PathBuf,
-}
-
-/// One vCPU's worth of memory (the Lambda Developer Guide, above).
-pub const MB_PER_VCPU: u32 = 1769;
-const PERIOD_US: u64 = 100_000;
-
-impl CpuQuota {
-    pub fn for_memory(memory_mb: u32) -> anyhow::Result<Self> {
-        let quota_us = quota_us(memory_mb);
-        let name = format!("donut-bench-{memory_mb}mb-{}", std::process::id());
-        let v1 = Path::new("/sys/fs/cgroup/cpu");
-        let (dir, files): (PathBuf, Vec<(&str, String)>) = if v1.join("cpu.cfs_quota_us").exists() {
-            (
-                v1.join(&name),
-                vec![
-                    ("cpu.cfs_period_us", PERIOD_US.to_string()),
-                    ("cpu.cfs_quota_us", quota_us.to_string()),
-                ],
-            )
-        } else {
-            (
-                Path::new("/sys/fs/cgroup").join(&name),
-                vec![("cpu.max", format!("{quota_us} {PERIOD_US}"))],
-            )
-        };
-        std::fs::create_dir_all(&dir).with_context(|| {
-            format!(
-                "cannot make the cgroup {} (the memory table needs root and a cpu controller)",
-                dir.display()
-            )
-        })?;
-        for (file, value) in files {
-            std::fs::write(dir.join(file), &value)
-                .with_context(|| format!("cannot write {value} to {}", dir.join(file).display()))?;
-        }
-        Ok(Self { dir })
-    }
-
-    /// Moves `pid` (every thread of it) into the cgroup.
-    fn add(&self, pid: u32) -> anyhow::Result<()> {
-        std::fs::write(self.dir.join("cgroup.procs"), pid.to_string())
-            .with_context(|| format!("cannot move {pid} into {}", self.dir.display()))
-    }
-}
-
-/// The CPU time per [`PERIOD_US`] a `memory_mb` function gets, µs.
-fn quota_us(memory_mb: u32) -> u64 {
-    u64::from(memory_mb) * PERIOD_US / u64::from(MB_PER_VCPU)
-}
-
-impl Drop for CpuQuota {
-    /// Removes the cgroup (its processes are gone by then: stop them first).
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.dir);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_size_gets_its_share_of_one_cpu() {
-        assert_eq!(quota_us(1769), 100_000, "one vCPU at 1 769 MB");
-        assert_eq!(quota_us(128), 7_235);
-        assert_eq!(quota_us(1024), 57_885);
-        assert_eq!(quota_us(3538), 200_000, "two at twice the size");
-    }
+        .collect();
+    (!times.is_empty()).then(|| times.into_iter().sum())
 }
