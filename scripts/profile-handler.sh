@@ -54,7 +54,7 @@ for bin in sales-api minimal-sale-lambda; do
   data=$(middle "$bin")
   [ -n "$data" ] || { echo "no profile of $bin at N = $N in $out: perf could not attach?" >&2; exit 1; }
   perf report -i "$data" --no-children --sort dso,symbol --percentage relative --stdio 2>/dev/null |
-    grep -v '^#' | grep -v '^$' | sed 's/  *$//' > "$out/$bin.txt"
+    grep -v '^#' | grep -v '^$' | sed -E 's/ +(- +- *)?$//' > "$out/$bin.txt"
   echo "$bin without a key, N = $N ($(basename "$data")): by symbol (self time, % of its samples)"
   head -30 "$out/$bin.txt"
   echo
