@@ -7,65 +7,29 @@
 //! an API of its own whose address only the factory is given), the same flood on the public API
 //! meets API Gateway's 404, takes nothing from the lane, and the callback restocks.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use donut_e2e::factory_sim::Knobs;
 use donut_e2e::*;
 
+use crate::flood::Flood;
+
 /// Strangers' requests a second: 40 × dev's callback throttle (5 a second, bursts of 10).
 const FLOOD_PER_SECOND: u64 = 200;
 
-/// A stranger posting junk callbacks to `url` at [`FLOOD_PER_SECOND`] until stopped; what each
-/// answer was.
-struct Flood {
-    stop: Arc<AtomicBool>,
-    sent: Arc<AtomicU64>,
-    throttled: Arc<AtomicU64>,
-    task: tokio::task::JoinHandle<()>,
+/// A stranger posting junk callbacks to `url` at [`FLOOD_PER_SECOND`] until stopped.
+fn flood(http: &reqwest::Client, url: String) -> Flood {
+    let build = http.clone();
+    Flood::start(http.clone(), FLOOD_PER_SECOND, move || {
+        let request = build.post(&url).body("{}").build().unwrap();
+        async move { request }
+    })
 }
 
-impl Flood {
-    fn start(http: reqwest::Client, url: String) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let (sent, throttled) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-        let (s, n, t) = (stop.clone(), sent.clone(), throttled.clone());
-        let task = tokio::spawn(async move {
-            let mut tick =
-                tokio::time::interval(Duration::from_micros(1_000_000 / FLOOD_PER_SECOND));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            while !s.load(Ordering::SeqCst) {
-                tick.tick().await;
-                let (http, url, n, t) = (http.clone(), url.clone(), n.clone(), t.clone());
-                tokio::spawn(async move {
-                    n.fetch_add(1, Ordering::SeqCst);
-                    if let Ok(r) = http.post(&url).body("{}").send().await
-                        && r.status() == 429
-                    {
-                        t.fetch_add(1, Ordering::SeqCst);
-                    }
-                });
-            }
-        });
-        Self {
-            stop,
-            sent,
-            throttled,
-            task,
-        }
-    }
-
-    /// Stops it: (requests sent, of which throttled).
-    async fn stop(self) -> (u64, u64) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = self.task.await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        (
-            self.sent.load(Ordering::SeqCst),
-            self.throttled.load(Ordering::SeqCst),
-        )
-    }
+/// Stops `flood`: (requests sent, of which throttled).
+async fn stop(flood: Flood) -> (u64, u64) {
+    let flooded = flood.stop(Duration::from_millis(200)).await;
+    (flooded.sent, flooded.answered(429))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,7 +58,7 @@ async fn strangers_flooding_the_callback_cannot_jam_the_factorys_lane() {
     let junk = |base: &str| format!("{base}/factory/callback/{}?sig=0", uuid::Uuid::new_v4());
 
     // Before: the flood where the callback goes.
-    let flood = Flood::start(t.http.clone(), junk(&t.stack.factory_lane_url));
+    let strangers = flood(&t.http, junk(&t.stack.factory_lane_url));
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(t.buy("lane-before", 1, "lane").await.status, 200);
     let before = Instant::now();
@@ -106,7 +70,7 @@ async fn strangers_flooding_the_callback_cannot_jam_the_factorys_lane() {
     })
     .await
     .is_err();
-    let (sent, throttled) = flood.stop().await;
+    let (sent, throttled) = stop(strangers).await;
     let stats = t.factory_stats().await;
     println!(
         "before: {sent} junk callbacks at {FLOOD_PER_SECOND}/s to the callback's address, \
@@ -127,14 +91,14 @@ async fn strangers_flooding_the_callback_cannot_jam_the_factorys_lane() {
     );
 
     // After: the same flood on the public API, the only address strangers know.
-    let flood = Flood::start(t.http.clone(), junk(&t.stack.api_url));
+    let strangers = flood(&t.http, junk(&t.stack.api_url));
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(t.buy("lane-after", 1, "lane").await.status, 200);
     let took = eventually(Duration::from_secs(20), "the restock", || async {
         t.db.stock("lane-after").await == 6
     })
     .await;
-    let (sent, throttled) = flood.stop().await;
+    let (sent, throttled) = stop(strangers).await;
     let after = t.factory_stats().await;
     println!(
         "after: {sent} junk callbacks at {FLOOD_PER_SECOND}/s to the public API (API Gateway's \

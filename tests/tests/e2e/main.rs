@@ -7,6 +7,7 @@ mod bad_input;
 mod buyers;
 mod canary;
 mod faults;
+mod flood;
 mod lane;
 mod load_smoke;
 mod pipeline;

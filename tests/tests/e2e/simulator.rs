@@ -9,8 +9,7 @@
 //! the function's request rate, and the requester's calls are throttled (429) whenever a
 //! second's share is used up before they come: measured and printed, the throttling asserted.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use donut_domain::{CorrelationId, FactoryApi, FactoryError, FactoryOrderId, FactoryRequest};
@@ -19,6 +18,8 @@ use donut_e2e::*;
 use donut_factory::contract::MANUFACTURES_PATH;
 use donut_factory::{CallAuth, CallbackSecret, CallbackSigner, FactoryClient, FactoryClientConfig};
 use serde_json::json;
+
+use crate::flood::Flood;
 
 /// A stranger's order, as the legacy contract has it (what an open URL would have served).
 fn strangers_order(lane: &str) -> serde_json::Value {
@@ -31,78 +32,32 @@ fn strangers_order(lane: &str) -> serde_json::Value {
     })
 }
 
-/// Strangers posting orders to the simulator's URL at `per_second` until stopped: unsigned, or
+/// Strangers posting `body` to the simulator's URL at `per_second` until stopped: unsigned, or
 /// (`open`) signed with the key the URL lets through, as an open URL lets anyone through.
-struct Flood {
-    stop: Arc<AtomicBool>,
-    sent: Arc<AtomicU64>,
-    refused: Arc<AtomicU64>,
-    throttled: Arc<AtomicU64>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Flood {
-    fn start(
-        http: reqwest::Client,
-        url: String,
-        body: serde_json::Value,
-        per_second: u64,
-        open: Option<String>,
-    ) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let counter = || Arc::new(AtomicU64::new(0));
-        let (sent, refused, throttled) = (counter(), counter(), counter());
-        let (s, n, r, t) = (
-            stop.clone(),
-            sent.clone(),
-            refused.clone(),
-            throttled.clone(),
-        );
-        let task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / per_second));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            while !s.load(Ordering::SeqCst) {
-                tick.tick().await;
-                let (http, url, body, open) =
-                    (http.clone(), url.clone(), body.clone(), open.clone());
-                let (n, r, t) = (n.clone(), r.clone(), t.clone());
-                tokio::spawn(async move {
-                    n.fetch_add(1, Ordering::SeqCst);
-                    let mut request = http.post(&url).json(&body).build().unwrap();
-                    if let Some(region) = &open {
-                        donut_local::function_url::sign_local(&mut request, region)
-                            .await
-                            .unwrap();
-                    }
-                    match http.execute(request).await.map(|a| a.status().as_u16()) {
-                        Ok(403) => r.fetch_add(1, Ordering::SeqCst),
-                        Ok(429) => t.fetch_add(1, Ordering::SeqCst),
-                        _ => 0,
-                    };
-                });
+fn flood(
+    http: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+    per_second: u64,
+    open: Option<String>,
+) -> Flood {
+    let (build, url, body) = (http.clone(), url.to_owned(), body.clone());
+    Flood::start(http.clone(), per_second, move || {
+        let mut request = build.post(&url).json(&body).build().unwrap();
+        let open = open.clone();
+        async move {
+            if let Some(region) = &open {
+                donut_local::function_url::sign_local(&mut request, region)
+                    .await
+                    .unwrap();
             }
-        });
-        Self {
-            stop,
-            sent,
-            refused,
-            throttled,
-            task,
+            request
         }
-    }
-
-    /// Stops it: (requests sent, of which refused with 403, of which throttled with 429).
-    async fn stop(self) -> (u64, u64, u64) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = self.task.await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        (
-            self.sent.load(Ordering::SeqCst),
-            self.refused.load(Ordering::SeqCst),
-            self.throttled.load(Ordering::SeqCst),
-        )
-    }
+    })
 }
+
+/// How long a stopped flood's last answers are waited for.
+const SETTLE: Duration = Duration::from_millis(300);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_on_the_simulators_url_cannot_dead_letter_the_real_orders() {
@@ -141,10 +96,10 @@ async fn a_flood_on_the_simulators_url_cannot_dead_letter_the_real_orders() {
 
     // Before: the URL open (the flood let through, as with authorization NONE), 4 × what the
     // instances serve, for 8 s after the stock-out; then the order's fate once it is over.
-    let open = Flood::start(
-        t.http.clone(),
-        url.clone(),
-        body.clone(),
+    let open = flood(
+        &t.http,
+        &url,
+        &body,
         4 * served,
         Some(t.stage.region.clone()),
     );
@@ -160,7 +115,8 @@ async fn a_flood_on_the_simulators_url_cannot_dead_letter_the_real_orders() {
     .await
     .is_ok();
     let in_window_at = stock_out.elapsed();
-    let (sent, _, throttled) = open.stop().await;
+    let flooded = open.stop(SETTLE).await;
+    let (sent, throttled) = (flooded.sent, flooded.answered(429));
     // Whatever happened, its message settles (the factory accepted the order at last, or it
     // was dead-lettered) before the next phases, which count the DLQ.
     let accepted = || async {
@@ -221,14 +177,15 @@ async fn a_flood_on_the_simulators_url_cannot_dead_letter_the_real_orders() {
         let let_through = counts.let_through.load(Ordering::SeqCst);
         let received = t.factory_stats().await.received;
         let throttled_before = counts.throttled.load(Ordering::SeqCst);
-        let flood = Flood::start(t.http.clone(), url.clone(), body.clone(), per_second, None);
+        let strangers = flood(&t.http, &url, &body, per_second, None);
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(t.buy(product, 1, "sim-flood").await.status, 200);
         let took = eventually(Duration::from_secs(30), "the restock", || async {
             t.db.stock(product).await == 6
         })
         .await;
-        let (sent, refused, _) = flood.stop().await;
+        let flooded = strangers.stop(SETTLE).await;
+        let (sent, refused) = (flooded.sent, flooded.answered(403));
         let stats = t.factory_stats().await;
         // The stats call itself is signed and let through: one more.
         let reached = counts.let_through.load(Ordering::SeqCst) - let_through;
